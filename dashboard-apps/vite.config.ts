@@ -1,0 +1,24 @@
+// One Vite build for every page we serve: the landing page now, dashboard apps and portals as they land.
+// It lives here (not at the repository root) so Histoire and Vitest keep their own Vite set-up.
+import { fileURLToPath } from 'node:url';
+import vue from '@vitejs/plugin-vue';
+import { defineConfig } from 'vite';
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+export const pages = {
+  landing: here('./index.html'),
+};
+
+export default defineConfig({
+  root: here('.'),
+  base: '/',
+  plugins: [vue()],
+  build: {
+    outDir: here('../dist/web'),
+    emptyOutDir: true,
+    manifest: true,
+    rollupOptions: { input: pages },
+  },
+  server: { proxy: { '/api': 'http://localhost:4000', '/health': 'http://localhost:4000' } },
+});

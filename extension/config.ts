@@ -1,0 +1,72 @@
+// The one place the environment is read. Everything else receives a typed Config.
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const port = z.coerce.number().int().min(1).max(65535);
+
+const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port.default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/).optional(),
+  LOG_LEVEL: z.enum(logLevels).default('info'),
+  ONELINK_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('onelink'),
+  ONELINK_DB_POOL_MAX: z.coerce.number().int().min(2).max(200).default(10),
+  ONELINK_DATA_DIR: z.string().min(1).default('.data'),
+  ONELINK_EMBEDDED_PG_PORT: port.default(54329),
+  ONELINK_BODY_LIMIT_KB: z.coerce.number().int().min(1).max(102_400).default(1024),
+  ONELINK_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
+});
+
+type RawConfig = z.infer<typeof configSchema>;
+
+/** What each variable must be, in words, for the one-line error at start-up. */
+const expected: Record<keyof RawConfig, string> = {
+  NODE_ENV: 'one of development, production, test',
+  PORT: 'a port number between 1 and 65535',
+  HOST: 'an interface address to listen on, e.g. 0.0.0.0',
+  PUBLIC_URL: 'an absolute http(s) URL such as https://onelink.example.com',
+  DATABASE_URL: 'a postgres:// connection URL',
+  LOG_LEVEL: `one of ${logLevels.join(', ')}`,
+  ONELINK_DB_SCHEMA: 'a lower-case Postgres identifier such as onelink',
+  ONELINK_DB_POOL_MAX: 'a whole number from 2 to 200',
+  ONELINK_DATA_DIR: 'a directory path',
+  ONELINK_EMBEDDED_PG_PORT: 'a port number between 1 and 65535',
+  ONELINK_BODY_LIMIT_KB: 'a whole number of kilobytes from 1 to 102400',
+  ONELINK_SHUTDOWN_TIMEOUT_MS: 'a whole number of milliseconds from 0 to 300000',
+};
+
+export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {
+  PUBLIC_URL: string;
+  /** Absolute path of ONELINK_DATA_DIR. */
+  dataDir: string;
+};
+
+export class ConfigError extends Error {}
+
+/** Reads ./.env when there is one; variables already set in the environment win. */
+export function loadDotEnv(file = path.resolve('.env')) {
+  if (fs.existsSync(file)) process.loadEnvFile(file);
+}
+
+/** Parses the environment; throws ConfigError with one line naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "not set", as in most .env tooling.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const name = String(parsed.error.issues[0]!.path[0]) as keyof RawConfig;
+    const value = present[name];
+    const shown = /DATABASE_URL|SECRET|TOKEN|KEY|PASSWORD/.test(name) ? 'value hidden' : `got "${value}"`;
+    throw new ConfigError(`Invalid configuration: ${name} must be ${expected[name]} (${shown}).`);
+  }
+  const raw = parsed.data;
+  return {
+    ...raw,
+    PUBLIC_URL: (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),
+    dataDir: path.resolve(raw.ONELINK_DATA_DIR),
+  };
+}

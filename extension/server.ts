@@ -1,0 +1,121 @@
+// Process entry: config → database (embedded unless DATABASE_URL) → migrations → HTTP → graceful shutdown.
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
+import { startEmbeddedPostgres, EmbeddedPostgresError, type EmbeddedPostgres } from './db/embedded-postgres.ts';
+import { createKnex } from './db/knex.ts';
+import { closeServer } from './http/close-server.ts';
+import { migrateLatest } from './db/migrations.ts';
+import { createLogger, type Logger } from './logger.ts';
+
+/** Prints one line to stderr and exits 1: for problems the operator must fix. */
+function fail(message: string): never {
+  process.stderr.write(`onelink: ${message}\n`);
+  process.exit(1);
+}
+
+function listen(server: Server, config: Config) {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function main() {
+  let config: Config;
+  try {
+    loadDotEnv();
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const logger: Logger = createLogger(config);
+
+  let embedded: EmbeddedPostgres | undefined;
+  let embeddedStarting: Promise<unknown> | undefined;
+  let knex: Knex | undefined;
+  let server: Server | undefined;
+  let shuttingDown: Promise<void> | undefined;
+
+  const shutdown = (reason: string, exitCode = 0) => {
+    shuttingDown ??= (async () => {
+      logger.info({ reason }, 'shutting down');
+      if (server) await closeServer(server, config.ONELINK_SHUTDOWN_TIMEOUT_MS);
+      await knex?.destroy().catch((err: unknown) => logger.error({ err }, 'closing the pool failed'));
+      // A signal during start-up must still stop the Postgres that is coming up.
+      await embeddedStarting?.catch(() => undefined);
+      await embedded?.stop();
+      logger.info('stopped');
+      logger.flush?.();
+      process.exit(exitCode);
+    })();
+    return shuttingDown;
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    void shutdown('uncaughtException', 1);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection');
+    void shutdown('unhandledRejection', 1);
+  });
+
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    const dir = path.join(config.dataDir, 'postgres');
+    const starting = startEmbeddedPostgres({
+      dir,
+      port: config.ONELINK_EMBEDDED_PG_PORT,
+      database: 'onelink',
+      onLog: (line) => logger.debug({ postgres: line }),
+    }).then((started) => (embedded = started));
+    embeddedStarting = starting;
+    try {
+      await starting;
+    } catch (err) {
+      if (err instanceof EmbeddedPostgresError) fail(err.message);
+      throw err;
+    }
+    if (shuttingDown) return;
+    databaseUrl = embedded!.url;
+    logger.info({ dir, port: config.ONELINK_EMBEDDED_PG_PORT }, 'embedded Postgres started');
+  }
+
+  knex = createKnex({ url: databaseUrl, schema: config.ONELINK_DB_SCHEMA, poolMax: config.ONELINK_DB_POOL_MAX });
+  try {
+    const applied = await migrateLatest(knex, config.ONELINK_DB_SCHEMA);
+    logger.info({ applied, schema: config.ONELINK_DB_SCHEMA }, applied.length ? 'migrations applied' : 'schema up to date');
+  } catch (err) {
+    await knex.destroy();
+    await embedded?.stop();
+    fail(`database not usable: ${(err as Error).message}`);
+  }
+
+  const app = createApp({ config, knex, logger, databaseMode: embedded ? 'embedded' : 'external' });
+  server = createServer(app);
+  try {
+    await listen(server, config);
+  } catch (err) {
+    await knex.destroy();
+    await embedded?.stop();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') fail(`port ${config.PORT} is already in use on ${config.HOST}; set PORT to a free port.`);
+    if (code === 'EACCES') fail(`no permission to listen on port ${config.PORT}; set PORT to a port above 1023.`);
+    throw err;
+  }
+  if (shuttingDown) return;
+  logger.info({ url: config.PUBLIC_URL, port: config.PORT }, 'onelink is listening');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`onelink: failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+// Builds the web pages, checks Chromium is there, and runs ONE real server on a throw-away
+// embedded Postgres for the whole browser suite.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ensureBuild } from '../../extension/cli/ensure-build.ts';
+import { freePort } from '../helpers/ports.ts';
+import { spawnServer, waitForReady } from '../helpers/processes.ts';
+import { chromiumPath } from './browser.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    baseUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  chromiumPath(); // fail first, with instructions, when the browser is missing
+  await ensureBuild();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-e2e-'));
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const server = spawnServer({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: baseUrl,
+    ONELINK_DATA_DIR: dataDir,
+    ONELINK_EMBEDDED_PG_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+  });
+  await waitForReady(baseUrl, server);
+  project.provide('baseUrl', baseUrl);
+
+  return async () => {
+    server.child.kill('SIGTERM');
+    const { code } = await server.exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (code !== 0) throw new Error(`the server did not stop cleanly (exit ${code}):\n${server.output()}`);
+  };
+}
