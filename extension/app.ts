@@ -3,33 +3,37 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import type { Knex } from 'knex';
 import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
-import type { Config } from './config.ts';
+import { auditRoutes } from './audit/routes.ts';
+import { authRoutes } from './auth/routes.ts';
+import { authenticate } from './auth/sessions.ts';
+import { capabilityRoutes } from './capabilities/routes.ts';
 import { healthRoutes } from './health/routes.ts';
 import { renderApiReference } from './http/api-reference.ts';
 import { sendError } from './http/envelope.ts';
 import { HttpError } from './http/errors.ts';
 import { buildOpenApi } from './http/openapi.ts';
-import { defineRoute, toExpressHandler, type AnyRoute } from './http/registry.ts';
+import { defineRoute, toExpressHandlers, type AnyRoute } from './http/registry.ts';
 import { requestIdFor } from './http/request-id.ts';
 import type { Logger } from './logger.ts';
+import { portalRoutes } from './portal/routes.ts';
+import type { Services } from './services.ts';
 
 export const rootDir = fileURLToPath(new URL('..', import.meta.url));
 export const webDir = path.join(rootDir, 'dist', 'web');
 export const version = (JSON.parse(fs.readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface AppDeps {
-  config: Config;
-  knex: Knex;
+  services: Services;
   logger: Logger;
   databaseMode: 'embedded' | 'external';
   /** Extra routes (tests use this to exercise the HTTP conventions). */
   extraRoutes?: AnyRoute[];
 }
 
-export function createApp({ config, knex, logger, databaseMode, extraRoutes = [] }: AppDeps): Express {
+export function createApp({ services, logger, databaseMode, extraRoutes = [] }: AppDeps): Express {
+  const { config, db } = services;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -49,7 +53,14 @@ export function createApp({ config, knex, logger, databaseMode, extraRoutes = []
     next();
   });
 
-  const routes: AnyRoute[] = [...healthRoutes({ knex, schema: config.ONELINK_DB_SCHEMA, version, publicUrl: config.PUBLIC_URL, databaseMode }), ...extraRoutes];
+  const routes: AnyRoute[] = [
+    ...healthRoutes({ knex: db, schema: config.ONELINK_DB_SCHEMA, version, publicUrl: config.PUBLIC_URL, databaseMode }),
+    ...authRoutes(services),
+    ...capabilityRoutes(),
+    ...auditRoutes(),
+    ...portalRoutes(services),
+    ...extraRoutes,
+  ];
   const openApi = () => buildOpenApi(routes, { version, serverUrl: config.PUBLIC_URL });
   routes.push(
     defineRoute({
@@ -79,17 +90,49 @@ export function createApp({ config, knex, logger, databaseMode, extraRoutes = []
   const api = express.Router();
   api.use(express.json({ limit: `${config.ONELINK_BODY_LIMIT_KB}kb` }));
   const root = express.Router();
+  const authenticateRequest = (req: express.Request) => authenticate(services.auth, req.headers.authorization, String(req.id));
   for (const route of routes) {
-    (route.prefix === '' ? root : api)[route.method](route.path, toExpressHandler(route));
+    (route.prefix === '' ? root : api)[route.method](route.path, ...toExpressHandlers(route, authenticateRequest));
   }
+  app.locals.routes = routes;
   app.use('/api/v1', api);
   app.use(root);
   app.use('/api', (_req, res) => sendError(res, 404, 'route_not_found', 'No such API route'));
 
+  const frameAncestors = framingPolicy(services);
+  app.use(async (req, res, next) => {
+    // Our pages are embedded by Chatwoot (dashboard apps): only connected installations may frame them.
+    if (req.method === 'GET' && !req.path.startsWith('/api/')) res.setHeader('Content-Security-Policy', await frameAncestors());
+    next();
+  });
   app.use(express.static(webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
   app.use((_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(errorHandler);
   return app;
+}
+
+/** CSP for our pages, naming the Chatwoot origins allowed to frame them; refreshed every 30 s. */
+function framingPolicy({ db }: Services) {
+  let cached = { at: 0, value: '' };
+  return async () => {
+    if (Date.now() - cached.at > 30_000) {
+      const rows: Array<{ base_url: string }> = await db('installations').select('base_url').catch(() => []);
+      const origins = [...new Set(rows.map((r) => new URL(r.base_url).origin))];
+      cached = {
+        at: Date.now(),
+        value: [
+          "default-src 'self'",
+          "img-src 'self' data: blob:",
+          "style-src 'self' 'unsafe-inline'",
+          "connect-src 'self'",
+          "object-src 'none'",
+          "base-uri 'self'",
+          `frame-ancestors 'self' ${origins.join(' ')}`.trim(),
+        ].join('; '),
+      };
+    }
+    return cached.value;
+  };
 }
 
 function noCacheForHtml(res: express.Response, file: string) {

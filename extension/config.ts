@@ -19,6 +19,13 @@ const configSchema = z.object({
   ONELINK_EMBEDDED_PG_PORT: port.default(54329),
   ONELINK_BODY_LIMIT_KB: z.coerce.number().int().min(1).max(102_400).default(1024),
   ONELINK_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
+  ONELINK_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32)
+    .optional(),
+  ONELINK_SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 30),
+  ONELINK_REVERIFY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  ONELINK_CHATWOOT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -37,6 +44,10 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_EMBEDDED_PG_PORT: 'a port number between 1 and 65535',
   ONELINK_BODY_LIMIT_KB: 'a whole number of kilobytes from 1 to 102400',
   ONELINK_SHUTDOWN_TIMEOUT_MS: 'a whole number of milliseconds from 0 to 300000',
+  ONELINK_ENCRYPTION_KEY: '32 random bytes in base64 (generate one with `openssl rand -base64 32`)',
+  ONELINK_SESSION_TTL_HOURS: 'a whole number of hours from 1 to 8760',
+  ONELINK_REVERIFY_MINUTES: 'a whole number of minutes from 1 to 1440',
+  ONELINK_CHATWOOT_TIMEOUT_MS: 'a whole number of milliseconds from 100 to 120000',
 };
 
 export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {

@@ -9,6 +9,8 @@ import { createKnex } from './db/knex.ts';
 import { closeServer } from './http/close-server.ts';
 import { migrateLatest } from './db/migrations.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createSealer, resolveEncryptionKey, type Sealer } from './security/crypto.ts';
+import type { Services } from './services.ts';
 
 /** Prints one line to stderr and exits 1: for problems the operator must fix. */
 function fail(message: string): never {
@@ -99,7 +101,28 @@ async function main() {
     fail(`database not usable: ${(err as Error).message}`);
   }
 
-  const app = createApp({ config, knex, logger, databaseMode: embedded ? 'embedded' : 'external' });
+  let sealer: Sealer;
+  try {
+    sealer = createSealer(resolveEncryptionKey(config.ONELINK_ENCRYPTION_KEY, config.dataDir, Boolean(embedded)));
+  } catch (err) {
+    await knex.destroy();
+    await embedded?.stop();
+    fail((err as Error).message);
+  }
+  await warnIfRowSecurityBypassed(knex, logger);
+  const services: Services = {
+    db: knex,
+    sealer,
+    config,
+    auth: {
+      db: knex,
+      sealer,
+      sessionTtlHours: config.ONELINK_SESSION_TTL_HOURS,
+      reverifyMinutes: config.ONELINK_REVERIFY_MINUTES,
+      chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
+    },
+  };
+  const app = createApp({ services, logger, databaseMode: embedded ? 'embedded' : 'external' });
   server = createServer(app);
   try {
     await listen(server, config);
@@ -113,6 +136,16 @@ async function main() {
   }
   if (shuttingDown) return;
   logger.info({ url: config.PUBLIC_URL, port: config.PORT }, 'onelink is listening');
+}
+
+/** Superusers and BYPASSRLS roles are not bound by row-level security: say so loudly. */
+async function warnIfRowSecurityBypassed(knex: Knex, logger: Logger) {
+  const { rows } = await knex.raw<{ rows: Array<{ bypass: boolean }> }>(
+    'select rolsuper or rolbypassrls as bypass from pg_roles where rolname = current_user',
+  );
+  if (rows[0]?.bypass) {
+    logger.warn('DATABASE_URL connects as a superuser or BYPASSRLS role: row-level security is not enforced. Connect as an ordinary role that owns the database.');
+  }
 }
 
 main().catch((err: unknown) => {

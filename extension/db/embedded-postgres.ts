@@ -18,7 +18,10 @@ export interface EmbeddedPostgresOptions {
 }
 
 export interface EmbeddedPostgres {
-  /** Connection URL of the application database. */
+  /**
+   * Connection URL of the application database, as the ordinary role that owns it. The
+   * service never connects as the superuser: superusers bypass row-level security.
+   */
   url: string;
   /** Connection URL of the `postgres` maintenance database (for test set-up). */
   adminUrl: string;
@@ -29,6 +32,8 @@ export interface EmbeddedPostgres {
 export class EmbeddedPostgresError extends Error {}
 
 const superuser = 'postgres';
+/** The login role the service uses: owns its database, not a superuser, no BYPASSRLS. */
+export const appRole = 'onelink';
 
 interface Binaries { initdb: string; postgres: string }
 
@@ -196,18 +201,25 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw err;
   }
 
+  const rawPassword = fs.readFileSync(passwordFile, 'utf8').trim();
   const admin = new pg.Client({ connectionString: `${base}/postgres` });
   await admin.connect();
   try {
+    const role = admin.escapeIdentifier(appRole);
+    const roleFound = await admin.query('select 1 from pg_roles where rolname = $1', [appRole]);
+    const roleSql = roleFound.rowCount ? `alter role ${role}` : `create role ${role}`;
+    await admin.query(`${roleSql} login nosuperuser nobypassrls nocreatedb nocreaterole password ${admin.escapeLiteral(rawPassword)}`);
+    const db = admin.escapeIdentifier(options.database);
     const found = await admin.query('select 1 from pg_database where datname = $1', [options.database]);
-    if (found.rowCount === 0) await admin.query(`create database ${admin.escapeIdentifier(options.database)}`);
+    if (found.rowCount === 0) await admin.query(`create database ${db} owner ${role}`);
+    else await admin.query(`alter database ${db} owner to ${role}`);
   } finally {
     await admin.end();
   }
 
   let stopping: Promise<void> | undefined;
   return {
-    url: `${base}/${options.database}`,
+    url: `postgres://${appRole}:${password}@127.0.0.1:${options.port}/${options.database}`,
     adminUrl: `${base}/postgres`,
     pid: child.pid!,
     stop() {

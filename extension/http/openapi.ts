@@ -1,6 +1,6 @@
 // Builds the OpenAPI 3.1 document from the route registry's zod schemas.
 import { z } from 'zod';
-import type { AnyRoute } from './registry.ts';
+import { isPublic, type AnyRoute } from './registry.ts';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -11,6 +11,10 @@ export interface OpenApiOperation {
   parameters: Array<{ name: string; in: 'path' | 'query'; required: boolean; description?: string; schema: JsonSchema }>;
   requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema }> };
   responses: Record<string, unknown>;
+  description?: string;
+  security?: Array<Record<string, string[]>>;
+  'x-onelink-permission'?: string;
+  'x-onelink-capability'?: string | null;
 }
 
 export interface OpenApiDocument {
@@ -18,7 +22,7 @@ export interface OpenApiDocument {
   info: { title: string; version: string; description: string };
   servers: Array<{ url: string }>;
   paths: Record<string, Record<string, OpenApiOperation>>;
-  components: { schemas: Record<string, JsonSchema> };
+  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, JsonSchema> };
 }
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
@@ -66,8 +70,27 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; server
   for (const route of routes) {
     const path = `${route.prefix ?? '/api/v1'}${route.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`;
     const status = String(route.successStatus ?? (route.method === 'post' ? 201 : 200));
+    const access = route.access;
+    const guarded = !isPublic(access);
+    const accessResponses = guarded
+      ? {
+          '401': { description: 'No valid session or service token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          '403': {
+            description: `Missing the ${access.permission} permission${access.capability ? `, or ${access.capability} is switched off (capability_disabled)` : ''}`,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+          },
+        }
+      : {};
     paths[path] ??= {};
     paths[path][route.method] = {
+      ...(guarded
+        ? {
+            description: `Needs the \`${access.permission}\` permission${access.capability ? ` and the \`${access.capability}\` capability` : ''}.`,
+            security: [{ bearer: [] }],
+            'x-onelink-permission': access.permission,
+            'x-onelink-capability': access.capability,
+          }
+        : {}),
       operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
       summary: route.summary,
       tags: route.tags,
@@ -94,6 +117,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; server
             { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
           ]),
         ),
+        ...accessResponses,
       },
     };
   }
@@ -106,6 +130,11 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; server
     },
     servers: [{ url: info.serverUrl }],
     paths,
-    components: { schemas: { Error: errorSchema } },
+    components: {
+      schemas: { Error: errorSchema },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'A session token from POST /api/v1/auth/chatwoot or a service token' },
+      },
+    },
   };
 }

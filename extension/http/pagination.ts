@@ -45,7 +45,7 @@ export interface KeysetOptions {
 export interface Page<T> { items: T[]; nextCursor: string | null }
 
 /** Runs `query` one page at a time, ordered by `keys`, continuing after `cursor`. */
-export async function paginate<T extends Record<string, unknown>>(
+export async function paginate<T extends object>(
   query: Knex.QueryBuilder,
   { keys, direction = 'asc', limit, cursor, keyOf = (row, key) => row[key.split('.').pop()!] }: KeysetOptions,
 ): Promise<Page<T>> {
@@ -60,7 +60,7 @@ export async function paginate<T extends Record<string, unknown>>(
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   const nextCursor =
-    rows.length > limit && last ? encodeCursor(keys.map((key) => normaliseKey(keyOf(last, key)))) : null;
+    rows.length > limit && last ? encodeCursor(keys.map((key) => normaliseKey(keyOf(last as Record<string, unknown>, key)))) : null;
   return { items, nextCursor };
 }
 

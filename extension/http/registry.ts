@@ -1,22 +1,35 @@
-// Every API route is declared here as data: method, path, zod schemas, who may call it,
-// and the handler. Express routing, input validation and the OpenAPI document are all
-// derived from the same declarations, so a route cannot be served without being described.
+// Every API route is declared here as data: method, path, zod schemas, who may call it, and the
+// handler. Express routing, authentication, the permission and capability checks, input
+// validation and the OpenAPI document all derive from these declarations: a route that does not
+// say which permission and which capability it needs cannot be registered.
 import type { Request, RequestHandler, Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
-import { invalid, type FieldIssue } from './errors.ts';
+import type { Permission } from '../auth/permissions.ts';
+import type { Capability } from '../capabilities/profiles.ts';
+import type { RequestContext } from '../db/tenant.ts';
+import { sendError } from './envelope.ts';
+import { HttpError, forbidden, invalid, type FieldIssue } from './errors.ts';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
-/** Who may call a route. Later issues add permission and capability requirements. */
-export type Access = { public: true };
+/**
+ * Who may call a route: anyone (`public`), or a signed-in caller holding `permission` in an
+ * account where `capability` is enabled (`null` when the route belongs to no optional capability).
+ */
+export type Access = { public: true } | { permission: Permission; capability: Capability | null };
 
-export interface RouteInput<P, Q, B> { params: P; query: Q; body: B; req: Request; res: Response }
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  req: Request;
+  res: Response;
+  /** The caller's context; reading it in a public route is a programming error. */
+  ctx: RequestContext;
+}
 
-export interface RouteDefinition<
-  P extends z.ZodType = z.ZodType,
-  Q extends z.ZodType = z.ZodType,
-  B extends z.ZodType = z.ZodType,
-> {
+export interface RouteDefinition<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType> {
   method: Method;
   /** Express-style path under `prefix`, e.g. `/deals/:dealId`. */
   path: string;
@@ -27,6 +40,8 @@ export interface RouteDefinition<
   summary: string;
   tags: string[];
   access: Access;
+  /** Requests per minute per client address, for unauthenticated entry points. */
+  rateLimitPerMinute?: number;
   params?: P;
   query?: Q;
   body?: B;
@@ -38,10 +53,18 @@ export interface RouteDefinition<
 
 export type AnyRoute = RouteDefinition<z.ZodType, z.ZodType, z.ZodType>;
 
+export function isPublic(access: Access): access is { public: true } {
+  return 'public' in access && access.public === true;
+}
+
 export function defineRoute<P extends z.ZodType = z.ZodObject, Q extends z.ZodType = z.ZodObject, B extends z.ZodType = z.ZodObject>(
   route: RouteDefinition<P, Q, B>,
 ): AnyRoute {
-  if (!route.access) throw new Error(`Route ${route.method.toUpperCase()} ${route.path} declares no access rule`);
+  const access = route.access as Partial<{ public: boolean; permission: unknown; capability: unknown }> | undefined;
+  const declared = access && (access.public === true || (typeof access.permission === 'string' && access.capability !== undefined));
+  if (!declared) {
+    throw new Error(`Route ${route.method.toUpperCase()} ${route.path} must declare access: { public: true } or { permission, capability }`);
+  }
   return route as unknown as AnyRoute;
 }
 
@@ -53,9 +76,36 @@ function fieldIssues(where: string, error: z.ZodError): FieldIssue[] {
   }));
 }
 
-/** Parses params, query and body, answering 422 with every failing field at once. */
-export function toExpressHandler(route: AnyRoute): RequestHandler {
-  return async (req, res) => {
+export type Authenticate = (req: Request) => Promise<RequestContext>;
+
+/**
+ * Express handlers for a route, in order: rate limit, authentication, permission, capability,
+ * then validation of params, query and body (422 with every failing field), then the handler.
+ */
+export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate): RequestHandler[] {
+  const handlers: RequestHandler[] = [];
+  if (route.rateLimitPerMinute) {
+    handlers.push(
+      rateLimit({
+        windowMs: 60_000,
+        limit: route.rateLimitPerMinute,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        handler: (_req, res) => sendError(res, 429, 'rate_limited', 'Too many attempts; wait a minute and try again'),
+      }),
+    );
+  }
+  handlers.push(async (req, res) => {
+    let ctx: RequestContext | undefined;
+    if (!isPublic(route.access)) {
+      ctx = await authenticate(req);
+      if (!ctx.permissions.has(route.access.permission)) {
+        throw forbidden(`This needs the ${route.access.permission} permission, which your role does not have`);
+      }
+      if (route.access.capability && !ctx.capabilities.has(route.access.capability)) {
+        throw new HttpError(403, 'capability_disabled', `${route.access.capability} is switched off for this account`);
+      }
+    }
     const issues: FieldIssue[] = [];
     const parse = (where: string, schema: z.ZodType | undefined, value: unknown) => {
       if (!schema) return undefined;
@@ -68,6 +118,17 @@ export function toExpressHandler(route: AnyRoute): RequestHandler {
     const query = parse('query', route.query, req.query);
     const body = parse('body', route.body, req.body);
     if (issues.length) throw invalid('The request is not valid', issues);
-    await route.handler({ params, query, body, req, res });
-  };
+    await route.handler({
+      params,
+      query,
+      body,
+      req,
+      res,
+      get ctx(): RequestContext {
+        if (!ctx) throw new Error(`Public route ${route.path} has no caller context`);
+        return ctx;
+      },
+    });
+  });
+  return handlers;
 }

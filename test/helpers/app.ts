@@ -1,12 +1,31 @@
 // The real Express app on a test file's own database.
+import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import { createApp } from '../../extension/app.ts';
 import { loadConfig, type Config } from '../../extension/config.ts';
 import type { AnyRoute } from '../../extension/http/registry.ts';
 import { createLogger } from '../../extension/logger.ts';
+import { createSealer } from '../../extension/security/crypto.ts';
+import type { Services } from '../../extension/services.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
-export interface TestApp { app: Express; db: TestDatabase; config: Config; close(): Promise<void> }
+export interface TestApp { app: Express; db: TestDatabase; config: Config; services: Services; close(): Promise<void> }
+
+export function testServices(db: TestDatabase['knex'], config: Config): Services {
+  const sealer = createSealer(Buffer.from(config.ONELINK_ENCRYPTION_KEY!, 'base64'));
+  return {
+    db,
+    sealer,
+    config,
+    auth: {
+      db,
+      sealer,
+      sessionTtlHours: config.ONELINK_SESSION_TTL_HOURS,
+      reverifyMinutes: config.ONELINK_REVERIFY_MINUTES,
+      chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
+    },
+  };
+}
 
 export async function createTestApp(options: { extraRoutes?: AnyRoute[]; env?: Record<string, string> } = {}): Promise<TestApp> {
   const db = await createTestDatabase();
@@ -15,8 +34,11 @@ export async function createTestApp(options: { extraRoutes?: AnyRoute[]; env?: R
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     DATABASE_URL: db.url,
     PUBLIC_URL: 'http://onelink.test',
+    ONELINK_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ONELINK_CHATWOOT_TIMEOUT_MS: '2000',
     ...options.env,
   });
-  const app = createApp({ config, knex: db.knex, logger: createLogger(config), databaseMode: 'external', extraRoutes: options.extraRoutes });
-  return { app, db, config, close: () => db.drop() };
+  const services = testServices(db.knex, config);
+  const app = createApp({ services, logger: createLogger(config), databaseMode: 'external', extraRoutes: options.extraRoutes });
+  return { app, db, config, services, close: () => db.drop() };
 }

@@ -23,11 +23,13 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `onelink_test_${randomBytes(5).toString('hex')}`;
   const template = inject('templateDatabase');
+  const url = new URL(inject('pgAppUrl'));
+  const owner = decodeURIComponent(url.username);
   await withAdmin(async (client) => {
     // Two clones starting at the same instant can see each other as "using" the template.
     for (let attempt = 1; ; attempt++) {
       try {
-        await client.query(`create database ${name} template ${template}`);
+        await client.query(`create database ${name} owner ${client.escapeIdentifier(owner)} template ${template}`);
         return;
       } catch (err) {
         if (attempt >= 20 || !/being accessed by other users/.test((err as Error).message)) throw err;
@@ -35,7 +37,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     }
   });
-  const url = new URL(inject('pgAdminUrl'));
   url.pathname = `/${name}`;
   const knex = createKnex({ url: url.toString(), schema: testSchema });
   return {

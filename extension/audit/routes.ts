@@ -1,0 +1,31 @@
+// Admin route to read the audit trail.
+import { z } from 'zod';
+import { sendData } from '../http/envelope.ts';
+import { pageQuery } from '../http/pagination.ts';
+import { defineRoute } from '../http/registry.ts';
+import { listAuditEvents } from './queries.ts';
+
+export function auditRoutes() {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/admin/audit-events',
+      summary: 'Audit events, newest first, filtered by resource, actor, action and time',
+      tags: ['admin'],
+      access: { permission: 'audit:read', capability: null },
+      query: pageQuery.extend({
+        resource_type: z.string().max(100).optional(),
+        resource_id: z.string().max(200).optional(),
+        actor_type: z.enum(['user', 'portal_user', 'service', 'system']).optional(),
+        actor_id: z.string().max(200).optional(),
+        action: z.string().max(100).optional(),
+        since: z.coerce.date().optional(),
+        until: z.coerce.date().optional(),
+      }),
+      handler: async ({ ctx, query, res }) => {
+        const page = await listAuditEvents(ctx, query);
+        sendData(res, page.items, { next_cursor: page.nextCursor });
+      },
+    }),
+  ];
+}

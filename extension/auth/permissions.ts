@@ -1,0 +1,79 @@
+// The one table of who may do what. Permissions are `resource:action`; roles map to sets of them,
+// following the role families of the product plan (client, vendor, CS agent, dispatch, admin, service).
+export const permissions = [
+  'me:read',
+  'contacts:read',
+  'conversations:read',
+  'search:read',
+  'deals:read',
+  'deals:write',
+  'pipelines:read',
+  'pipelines:manage',
+  'tasks:read',
+  'tasks:write',
+  'jobs:read',
+  'jobs:write',
+  'jobs:assign',
+  'jobs:transition',
+  'vendors:read',
+  'vendors:manage',
+  'calls:read',
+  'calls:write',
+  'portal:manage',
+  'admin:capabilities',
+  'admin:roles',
+  'admin:tokens',
+  'admin:automation',
+  'admin:webhooks',
+  'audit:read',
+] as const;
+export type Permission = (typeof permissions)[number];
+
+export const roles = ['admin', 'agent', 'dispatcher', 'vendor', 'client', 'service'] as const;
+export type Role = (typeof roles)[number];
+
+/** CS agents: the inbox's records — deals, tasks, jobs they create — and inviting clients to the portal. */
+const agent: Permission[] = [
+  'me:read',
+  'contacts:read',
+  'conversations:read',
+  'search:read',
+  'deals:read',
+  'deals:write',
+  'pipelines:read',
+  'tasks:read',
+  'tasks:write',
+  'jobs:read',
+  'jobs:write',
+  'vendors:read',
+  'calls:read',
+  'calls:write',
+  'portal:manage',
+];
+
+/** Dispatchers are agents who also assign vendors, drive job state and keep the vendor roster. */
+const dispatcher: Permission[] = [...agent, 'jobs:assign', 'jobs:transition', 'vendors:manage'];
+
+export const rolePermissions: Record<Role, readonly Permission[]> = {
+  admin: permissions,
+  agent,
+  dispatcher,
+  // Portal users: every query they reach is further scoped to their vendor or their contact.
+  vendor: ['me:read', 'jobs:read', 'jobs:transition'],
+  client: ['me:read', 'jobs:read'],
+  // A service token holds exactly the scopes it was created with (see serviceScopes).
+  service: ['me:read'],
+};
+
+/** What an admin may grant a service token: anything but administration of the account itself. */
+export const serviceScopes: readonly Permission[] = permissions.filter((p) => !p.startsWith('admin:') && p !== 'me:read');
+
+export function permissionsFor(roleList: readonly Role[], extra: readonly Permission[] = []): Set<Permission> {
+  return new Set([...roleList.flatMap((role) => rolePermissions[role]), ...extra]);
+}
+
+/** Our roles for a Chatwoot agent: administrator → admin, agent → agent, plus roles an admin granted here. */
+export function agentRoles(chatwootRole: 'administrator' | 'agent', granted: readonly string[]): Role[] {
+  const base: Role = chatwootRole === 'administrator' ? 'admin' : 'agent';
+  return [base, ...(granted.includes('dispatcher') && base !== 'admin' ? (['dispatcher'] as const) : [])];
+}

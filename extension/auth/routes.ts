@@ -1,0 +1,139 @@
+// Sign-in, the boot payload (/me), and the admin routes for people and tokens.
+import { z } from 'zod';
+import type { AccountRow } from '../accounts/service.ts';
+import { activeFields } from '../capabilities/field-packs.ts';
+import { read } from '../db/tenant.ts';
+import { sendData } from '../http/envelope.ts';
+import { defineRoute } from '../http/registry.ts';
+import type { Services } from '../services.ts';
+import { permissions, serviceScopes, type Permission } from './permissions.ts';
+import { createServiceToken, listServiceTokens, revokeServiceToken } from './service-tokens.ts';
+import { signInWithChatwoot, signOut } from './sessions.ts';
+import { listUsers, presentUser, setDispatcher } from './users.ts';
+
+const uuidParam = (name: string) => z.object({ [name]: z.uuid() });
+
+export function authRoutes(services: Services) {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/auth/chatwoot',
+      summary: 'Sign in as a Chatwoot agent with your Chatwoot access token (Profile settings → Access Token)',
+      tags: ['auth'],
+      access: { public: true },
+      rateLimitPerMinute: 20,
+      body: z.object({
+        access_token: z.string().min(8).max(512),
+        chatwoot_url: z.url().optional().describe('Your Chatwoot address; optional when only one Chatwoot is connected'),
+        account_id: z.number().int().positive().optional().describe('Chatwoot account id; optional when you belong to one account'),
+      }),
+      response: z.object({ token: z.string(), expires_at: z.string(), account_id: z.number(), user_id: z.string() }),
+      handler: async ({ body, req, res }) => {
+        const result = await signInWithChatwoot(services.auth, {
+          accessToken: body.access_token,
+          chatwootUrl: body.chatwoot_url,
+          chatwootAccountId: body.account_id,
+          requestId: String(req.id),
+        });
+        sendData(res, { token: result.token, expires_at: result.expiresAt, account_id: result.account.account_id, user_id: result.user.id }, {}, 201);
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/auth/session',
+      summary: 'Sign out: revoke the session token used for this request',
+      tags: ['auth'],
+      access: { permission: 'me:read', capability: null },
+      successStatus: 200,
+      handler: async ({ ctx, req, res }) => {
+        if (ctx.actor.type === 'service') {
+          sendData(res, { signed_out: false, reason: 'Service tokens are revoked by an admin' });
+          return;
+        }
+        await signOut(ctx, req.headers.authorization!);
+        sendData(res, { signed_out: true });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/me',
+      summary: 'Boot payload: who you are, your account, role, permissions, capabilities and fields',
+      tags: ['auth'],
+      access: { permission: 'me:read', capability: null },
+      handler: async ({ ctx, res }) => {
+        const { account, chatwootUrl, subject } = await read(ctx, async (trx) => {
+          const account = (await trx<AccountRow>('accounts').where({ account_id: ctx.accountId }).first())!;
+          const installation = await trx('installations').where({ id: account.installation_id }).first('base_url');
+          const table = { user: 'users', portal_user: 'portal_users', service: 'service_tokens', system: null }[ctx.actor.type];
+          const subject = table ? await trx(table).where({ account_id: ctx.accountId, id: ctx.actor.id }).first() : null;
+          return { account, chatwootUrl: installation?.base_url as string, subject };
+        });
+        const caller =
+          ctx.actor.type === 'user'
+            ? { type: 'user', ...presentUser({ id: subject.id, name: subject.name, email: subject.email, chatwoot_user_id: subject.chatwoot_user_id, chatwoot_role: subject.chatwoot_role, granted_roles: subject.granted_roles }) }
+            : ctx.actor.type === 'portal_user'
+              ? { type: 'portal_user', id: subject.id, kind: subject.kind, name: subject.name, vendor_id: subject.vendor_id, chatwoot_contact_id: subject.chatwoot_contact_id }
+              : { type: 'service', id: subject.id, name: subject.name };
+        sendData(res, {
+          caller,
+          account: { id: account.account_id, chatwoot_account_id: account.chatwoot_account_id, name: account.name, profile: account.profile },
+          role: ctx.roles.includes('admin') ? 'admin' : ctx.roles.includes('dispatcher') ? 'dispatcher' : ctx.roles[0],
+          roles: ctx.roles,
+          permissions: permissions.filter((p) => ctx.permissions.has(p)),
+          capabilities: [...ctx.capabilities].sort(),
+          fields: { deal: activeFields(ctx.capabilities, 'deal'), job: activeFields(ctx.capabilities, 'job'), vendor: activeFields(ctx.capabilities, 'vendor') },
+          chatwoot: { base_url: chatwootUrl },
+        });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/admin/users',
+      summary: 'Agents known in this account, with their roles',
+      tags: ['admin'],
+      access: { permission: 'admin:roles', capability: null },
+      handler: async ({ ctx, res }) => sendData(res, await listUsers(ctx)),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/admin/users/:userId/dispatcher',
+      summary: 'Grant (true) or withdraw (false) the dispatcher role',
+      tags: ['admin'],
+      access: { permission: 'admin:roles', capability: null },
+      params: uuidParam('userId'),
+      body: z.object({ granted: z.boolean() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await setDispatcher(ctx, params.userId as string, body.granted)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/admin/service-tokens',
+      summary: 'Service tokens of this account (never the secret)',
+      tags: ['admin'],
+      access: { permission: 'admin:tokens', capability: null },
+      handler: async ({ ctx, res }) => sendData(res, await listServiceTokens(ctx)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/admin/service-tokens',
+      summary: 'Create a scoped service token; the token is in this answer only',
+      tags: ['admin'],
+      access: { permission: 'admin:tokens', capability: null },
+      body: z.object({
+        name: z.string().trim().min(1).max(100),
+        scopes: z.array(z.enum(serviceScopes as [Permission, ...Permission[]])).min(1),
+        expires_at: z.coerce.date().refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
+      }),
+      handler: async ({ ctx, body, res }) => sendData(res, await createServiceToken(ctx, body), {}, 201),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/admin/service-tokens/:tokenId',
+      summary: 'Revoke a service token',
+      tags: ['admin'],
+      access: { permission: 'admin:tokens', capability: null },
+      params: uuidParam('tokenId'),
+      successStatus: 200,
+      handler: async ({ ctx, params, res }) => sendData(res, await revokeServiceToken(ctx, params.tokenId as string)),
+    }),
+  ];
+}

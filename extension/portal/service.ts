@@ -1,0 +1,162 @@
+// Portal identities: client users bound to one Chatwoot contact (vendor users, bound to one
+// vendor, arrive with the vendors of the dispatch module), and their magic-link sign-in:
+// single use, 15 minutes, stored hashed, at most five per user per 15 minutes.
+import type { Knex } from 'knex';
+import parsePhoneNumber from 'libphonenumber-js/max';
+import { accountCapabilities, type AccountRow } from '../accounts/service.ts';
+import { permissionsFor } from '../auth/permissions.ts';
+import { issueToken, parseToken } from '../auth/tokens.ts';
+import { read, withAccount, write, type RequestContext } from '../db/tenant.ts';
+import { conflict, HttpError, invalid, notFound, unauthorized } from '../http/errors.ts';
+import { paginate } from '../http/pagination.ts';
+import { recordAudit } from '../audit/writer.ts';
+
+export const magicLinkMinutes = 15;
+export const magicLinksPerWindow = 5;
+
+export interface PortalUserRow {
+  account_id: number;
+  id: string;
+  kind: 'vendor' | 'client';
+  vendor_id: string | null;
+  chatwoot_contact_id: number | null;
+  name: string;
+  email: string | null;
+  phone: string | null;
+  active: boolean;
+  created_at: Date;
+  updated_at?: Date;
+}
+
+const publicFields = ['id', 'kind', 'vendor_id', 'chatwoot_contact_id', 'name', 'email', 'phone', 'active', 'created_at'] as const;
+
+export async function portalContext(db: Knex, account: AccountRow, portalUserId: string, requestId: string | null): Promise<RequestContext | null> {
+  const user = await withAccount(db, account.account_id, { readOnly: true }, (trx) =>
+    trx<PortalUserRow>('portal_users').where({ account_id: account.account_id, id: portalUserId }).first(),
+  );
+  if (!user || !user.active) return null;
+  const roles = [user.kind] as const;
+  return {
+    db,
+    accountId: account.account_id,
+    actor: { type: 'portal_user', id: user.id },
+    roles,
+    permissions: permissionsFor(roles),
+    capabilities: accountCapabilities(account),
+    requestId,
+    ...(user.kind === 'vendor' ? { vendorId: user.vendor_id! } : { contactId: user.chatwoot_contact_id! }),
+  };
+}
+
+/** E.164, as Chatwoot requires; a number that is not a valid international number is a 422. */
+export function normalisePhone(input: string, field = 'phone'): string {
+  const parsed = parsePhoneNumber(input);
+  if (!parsed || !parsed.isValid()) {
+    throw invalid('The phone number is not valid', [
+      { path: `body.${field}`, message: 'Give a valid phone number in international form, e.g. +14155550123', code: 'invalid_phone' },
+    ]);
+  }
+  return parsed.number;
+}
+
+export interface NewClientPortalUser { chatwoot_contact_id: number; name: string; email?: string | null; phone?: string | null }
+
+export async function createClientPortalUser(ctx: RequestContext, input: NewClientPortalUser) {
+  const phone = input.phone ? normalisePhone(input.phone) : null;
+  try {
+    return await write(ctx, async (trx, audit) => {
+      const [row] = await trx<PortalUserRow>('portal_users')
+        .insert({ account_id: ctx.accountId, kind: 'client', chatwoot_contact_id: input.chatwoot_contact_id, name: input.name, email: input.email ?? null, phone })
+        .returning([...publicFields]);
+      await audit({ action: 'portal_user.created', resourceType: 'portal_user', resourceId: row!.id, after: { ...row } });
+      return row!;
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw conflict('portal_user_exists', 'This contact already has a portal account');
+    throw err;
+  }
+}
+
+export async function listClientPortalUsers(ctx: RequestContext, page: { limit: number; cursor?: string }) {
+  return read(ctx, (trx) =>
+    paginate<PortalUserRow>(trx('portal_users').where({ account_id: ctx.accountId, kind: 'client' }).select([...publicFields]), {
+      keys: ['id'],
+      limit: page.limit,
+      cursor: page.cursor,
+    }),
+  );
+}
+
+export async function setPortalUserActive(ctx: RequestContext, portalUserId: string, active: boolean) {
+  return write(ctx, async (trx, audit) => {
+    const before = await trx<PortalUserRow>('portal_users').where({ account_id: ctx.accountId, id: portalUserId, kind: 'client' }).first();
+    if (!before) throw notFound('Portal user');
+    const [after] = await trx<PortalUserRow>('portal_users')
+      .where({ account_id: ctx.accountId, id: portalUserId })
+      .update({ active, updated_at: trx.fn.now() })
+      .returning([...publicFields]);
+    if (!active) {
+      await trx('sessions')
+        .where({ account_id: ctx.accountId, subject_type: 'portal_user', subject_id: portalUserId })
+        .whereNull('revoked_at')
+        .update({ revoked_at: trx.fn.now(), revoked_reason: 'portal_user_deactivated' });
+    }
+    await audit({ action: active ? 'portal_user.activated' : 'portal_user.deactivated', resourceType: 'portal_user', resourceId: portalUserId, before: { active: before.active }, after: { active } });
+    return after!;
+  });
+}
+
+/** Staff create a sign-in link to hand to the client (by SMS, email or copy); the token is shown once. */
+export async function issueMagicLink(ctx: RequestContext, portalUserId: string, publicUrl: string) {
+  return write(ctx, async (trx, audit) => {
+    const user = await trx<PortalUserRow>('portal_users').where({ account_id: ctx.accountId, id: portalUserId, kind: 'client' }).first();
+    if (!user) throw notFound('Portal user');
+    if (!user.active) throw conflict('portal_user_inactive', 'This portal account is deactivated');
+    const recent = await trx('magic_links')
+      .where({ account_id: ctx.accountId, portal_user_id: portalUserId })
+      .andWhere('created_at', '>', trx.raw(`now() - interval '${magicLinkMinutes} minutes'`))
+      .count<{ count: number }[]>('* as count');
+    if (recent[0]!.count >= magicLinksPerWindow) {
+      throw new HttpError(429, 'rate_limited', `At most ${magicLinksPerWindow} sign-in links per ${magicLinkMinutes} minutes for one portal user`);
+    }
+    const { token, hash } = issueToken('magicLink', ctx.accountId);
+    const expiresAt = new Date(Date.now() + magicLinkMinutes * 60_000);
+    const [link] = await trx('magic_links')
+      .insert({ account_id: ctx.accountId, portal_user_id: portalUserId, token_hash: hash, expires_at: expiresAt })
+      .returning(['id']);
+    await audit({ action: 'magic_link.issued', resourceType: 'portal_user', resourceId: portalUserId, after: { magic_link_id: link.id, expires_at: expiresAt } });
+    return { token, url: `${publicUrl}/portal/sign-in#token=${token}`, expires_at: expiresAt };
+  });
+}
+
+/** Exchanges a magic link for a portal session. Single use: a second exchange fails. */
+export async function consumeMagicLink(db: Knex, token: string, sessionTtlHours: number, requestId: string | null) {
+  const parsed = parseToken(token);
+  const expired = () => unauthorized('This sign-in link is invalid, expired or already used; ask for a new one');
+  if (!parsed || parsed.kind !== 'magicLink') throw expired();
+  const account = await db<AccountRow>('accounts').where({ account_id: parsed.accountId }).first();
+  if (!account) throw expired();
+  return withAccount(db, account.account_id, { readOnly: false }, async (trx) => {
+    const [link] = await trx('magic_links')
+      .where({ account_id: account.account_id, token_hash: parsed.hash })
+      .whereNull('used_at')
+      .andWhere('expires_at', '>', trx.fn.now())
+      .update({ used_at: trx.fn.now() })
+      .returning(['id', 'portal_user_id']);
+    if (!link) throw expired();
+    const user = await trx<PortalUserRow>('portal_users').where({ account_id: account.account_id, id: link.portal_user_id, active: true }).first();
+    if (!user) throw expired();
+    const session = issueToken('session', account.account_id);
+    const expiresAt = new Date(Date.now() + sessionTtlHours * 3600_000);
+    const [row] = await trx('sessions')
+      .insert({ account_id: account.account_id, subject_type: 'portal_user', subject_id: user.id, token_hash: session.hash, expires_at: expiresAt })
+      .returning(['id']);
+    await recordAudit(trx, { accountId: account.account_id, actor: { type: 'portal_user', id: user.id }, requestId }, {
+      action: 'session.created',
+      resourceType: 'session',
+      resourceId: row.id,
+      after: { method: 'magic_link', magic_link_id: link.id, expires_at: expiresAt },
+    });
+    return { token: session.token, expiresAt, portalUser: user };
+  });
+}

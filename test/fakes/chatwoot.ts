@@ -1,0 +1,136 @@
+// A fake Chatwoot for tests: an HTTP server holding the state of the endpoints Onelink uses.
+// Every request it receives is validated against Chatwoot's own OpenAPI document (unknown path,
+// method, field or wrong type is recorded as a contract violation, which the tests assert is
+// empty), and every answer it gives is validated against the same document.
+import { once } from 'node:events';
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import express, { type ErrorRequestHandler } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { repoRoot } from '../helpers/processes.ts';
+
+export const chatwootSpecPath = path.resolve(repoRoot, '..', 'shared', 'chatwoot', 'openapi.json');
+
+export interface FakeAgent {
+  id: number;
+  name: string;
+  email: string;
+  token: string;
+  /** Chatwoot accounts and the agent's role in each. */
+  accounts: Array<{ id: number; name: string; role: 'administrator' | 'agent' }>;
+}
+
+export interface FakeChatwoot {
+  url: string;
+  /** Requests that broke Chatwoot's API contract, or that the fake does not implement. */
+  violations: string[];
+  /** Returns the violations seen since the last call, and forgets them. */
+  takeViolations(): string[];
+  requests: Array<{ method: string; path: string }>;
+  addAgent(agent: FakeAgent): FakeAgent;
+  removeFromAccount(agentId: number, accountId: number): void;
+  setRole(agentId: number, accountId: number, role: 'administrator' | 'agent'): void;
+  revokeToken(token: string): void;
+  /** While set, every API call answers this status (e.g. 500), or hangs with 'timeout'. */
+  outage: number | 'timeout' | null;
+  close(): Promise<void>;
+}
+
+export async function startFakeChatwoot(): Promise<FakeChatwoot> {
+  if (!fs.existsSync(chatwootSpecPath)) throw new Error(`Chatwoot's OpenAPI document is missing at ${chatwootSpecPath}`);
+  const apiSpec = JSON.parse(fs.readFileSync(chatwootSpecPath, 'utf8'));
+  const agents = new Map<number, FakeAgent>();
+  const fake = {
+    url: '',
+    violations: [] as string[],
+    requests: [] as Array<{ method: string; path: string }>,
+    outage: null as number | 'timeout' | null,
+  };
+  const agentByToken = (token: unknown) => [...agents.values()].find((a) => a.token === token);
+
+  const app = express();
+  app.use((req, res, next) => {
+    fake.requests.push({ method: req.method, path: req.path });
+    // Rails reads `Api-Access-Token` and `api_access_token` alike; the spec names the latter.
+    if (req.headers['api-access-token'] && !req.headers['api_access_token']) {
+      req.headers['api_access_token'] = req.headers['api-access-token'] as string;
+    }
+    if (fake.outage === 'timeout') return; // never answers
+    if (fake.outage) {
+      res.status(fake.outage).json({ error: 'fake outage' });
+      return;
+    }
+    next();
+  });
+  app.use(express.json());
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec,
+      validateRequests: { allowUnknownQueryParameters: false },
+      validateResponses: true,
+      validateSecurity: { handlers: { userApiKey: async () => true, agentBotApiKey: async () => true, platformAppApiKey: async () => true } },
+      ignoreUndocumented: false,
+    }),
+  );
+
+  app.get('/api/v1/profile', (req, res) => {
+    const agent = agentByToken(req.headers['api_access_token']);
+    if (!agent) {
+      res.status(401).end(); // the spec documents this 401 with no body
+      return;
+    }
+    res.type('application/json; charset=utf-8').send(
+      JSON.stringify({
+        id: agent.id,
+        uid: agent.email,
+        name: agent.name,
+        available_name: agent.name,
+        display_name: agent.name,
+        email: agent.email,
+        account_id: agent.accounts[0]?.id,
+        role: agent.accounts[0]?.role,
+        confirmed: true,
+        accounts: agent.accounts.map((a) => ({ id: a.id, name: a.name, role: a.role })),
+      }),
+    );
+  });
+
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const status = (err as { status?: number }).status ?? 500;
+    // A 401 for a missing token is Chatwoot behaviour, not a contract violation of ours.
+    if (status !== 401) fake.violations.push(`${req.method} ${req.path}: ${(err as Error).message}`);
+    res.status(status).json({ error: (err as Error).message });
+  };
+  app.use(onError);
+
+  const server: Server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return Object.assign(fake, {
+    takeViolations() {
+      return fake.violations.splice(0);
+    },
+    addAgent(agent: FakeAgent) {
+      agents.set(agent.id, structuredClone(agent));
+      return agent;
+    },
+    removeFromAccount(agentId: number, accountId: number) {
+      const agent = agents.get(agentId)!;
+      agent.accounts = agent.accounts.filter((a) => a.id !== accountId);
+    },
+    setRole(agentId: number, accountId: number, role: 'administrator' | 'agent') {
+      agents.get(agentId)!.accounts.find((a) => a.id === accountId)!.role = role;
+    },
+    revokeToken(token: string) {
+      const agent = agentByToken(token);
+      if (agent) agent.token = `revoked-${agent.token}`;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
+}

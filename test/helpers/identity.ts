@@ -1,0 +1,81 @@
+// Signing people in for tests through the real paths: a registered installation, Chatwoot
+// agents in the fake, sign-in over HTTP; portal users through magic links; service tokens
+// through the admin API.
+import { randomBytes } from 'node:crypto';
+import request from 'supertest';
+import { registerInstallation } from '../../extension/chatwoot/installations.ts';
+import type { Permission } from '../../extension/auth/permissions.ts';
+import type { FakeChatwoot } from '../fakes/chatwoot.ts';
+import type { TestApp } from './app.ts';
+
+let nextAgentId = 1000;
+
+export async function connectInstallation(t: TestApp, chatwoot: FakeChatwoot, chatwootAccountIds: number[]) {
+  const adminToken = `admin-${randomBytes(8).toString('hex')}`;
+  chatwoot.addAgent({
+    id: nextAgentId++,
+    name: 'Installer Admin',
+    email: `installer-${adminToken}@example.com`,
+    token: adminToken,
+    accounts: chatwootAccountIds.map((id) => ({ id, name: `Account ${id}`, role: 'administrator' })),
+  });
+  return registerInstallation(t.db.knex, t.services.sealer, { chatwootUrl: chatwoot.url, apiToken: adminToken, timeoutMs: 2000 });
+}
+
+export interface SignedIn { token: string; accountId: number; userId: string; agentId: number; chatwootToken: string }
+
+export async function signInAgent(
+  t: TestApp,
+  chatwoot: FakeChatwoot,
+  chatwootAccountId: number,
+  role: 'administrator' | 'agent',
+  name = `${role} ${nextAgentId}`,
+): Promise<SignedIn> {
+  const chatwootToken = `cw-${randomBytes(12).toString('hex')}`;
+  const agentId = nextAgentId++;
+  chatwoot.addAgent({
+    id: agentId,
+    name,
+    email: `agent${agentId}@example.com`,
+    token: chatwootToken,
+    accounts: [{ id: chatwootAccountId, name: `Account ${chatwootAccountId}`, role }],
+  });
+  const res = await request(t.app)
+    .post('/api/v1/auth/chatwoot')
+    .send({ access_token: chatwootToken, chatwoot_url: chatwoot.url, account_id: chatwootAccountId });
+  if (res.status !== 201) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { token: res.body.data.token, accountId: res.body.data.account_id, userId: res.body.data.user_id, agentId, chatwootToken };
+}
+
+export async function signInDispatcher(t: TestApp, chatwoot: FakeChatwoot, chatwootAccountId: number, admin: SignedIn) {
+  const agent = await signInAgent(t, chatwoot, chatwootAccountId, 'agent', 'Dispatcher');
+  const res = await request(t.app)
+    .put(`/api/v1/admin/users/${agent.userId}/dispatcher`)
+    .set('Authorization', `Bearer ${admin.token}`)
+    .send({ granted: true });
+  if (res.status !== 200) throw new Error(`granting dispatcher failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return agent;
+}
+
+export async function createClientPortalSession(t: TestApp, staff: SignedIn, chatwootContactId: number) {
+  const created = await request(t.app)
+    .post('/api/v1/portal/clients')
+    .set('Authorization', `Bearer ${staff.token}`)
+    .send({ chatwoot_contact_id: chatwootContactId, name: `Client ${chatwootContactId}`, email: `client${chatwootContactId}@example.com` });
+  if (created.status !== 201) throw new Error(`portal user failed: ${created.status} ${JSON.stringify(created.body)}`);
+  const link = await request(t.app)
+    .post(`/api/v1/portal/clients/${created.body.data.id}/magic-links`)
+    .set('Authorization', `Bearer ${staff.token}`);
+  const session = await request(t.app).post('/api/v1/portal/sessions').send({ token: link.body.data.token });
+  if (session.status !== 201) throw new Error(`portal session failed: ${session.status} ${JSON.stringify(session.body)}`);
+  return { token: session.body.data.token as string, portalUserId: created.body.data.id as string };
+}
+
+export async function createServiceToken(t: TestApp, admin: SignedIn, scopes: Permission[]) {
+  const res = await request(t.app)
+    .post('/api/v1/admin/service-tokens')
+    .set('Authorization', `Bearer ${admin.token}`)
+    .send({ name: `integration ${scopes.join(',')}`, scopes });
+  if (res.status !== 201) throw new Error(`service token failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { token: res.body.data.token as string, id: res.body.data.id as string };
+}
