@@ -8,6 +8,7 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 export const pages = {
   landing: here('./index.html'),
+  account: here('./apps/account/index.html'),
 };
 
 export default defineConfig({

@@ -7,7 +7,9 @@ import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
 import { auditRoutes } from './audit/routes.ts';
 import { authRoutes } from './auth/routes.ts';
+import { appRequestHeader, sessionCookie } from './auth/session-cookie.ts';
 import { authenticate } from './auth/sessions.ts';
+import cookieParser from 'cookie-parser';
 import { capabilityRoutes } from './capabilities/routes.ts';
 import { healthRoutes } from './health/routes.ts';
 import { renderApiReference } from './http/api-reference.ts';
@@ -89,8 +91,14 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
 
   const api = express.Router();
   api.use(express.json({ limit: `${config.ONELINK_BODY_LIMIT_KB}kb` }));
+  api.use(cookieParser());
   const root = express.Router();
-  const authenticateRequest = (req: express.Request) => authenticate(services.auth, req.headers.authorization, String(req.id));
+  const authenticateRequest = (req: express.Request) =>
+    authenticate(
+      services.auth,
+      { authorization: req.headers.authorization, cookie: req.cookies?.[sessionCookie], requestedWith: req.get(appRequestHeader) },
+      String(req.id),
+    );
   for (const route of routes) {
     (route.prefix === '' ? root : api)[route.method](route.path, ...toExpressHandlers(route, authenticateRequest));
   }
@@ -102,7 +110,9 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
   const frameAncestors = framingPolicy(services);
   app.use(async (req, res, next) => {
     // Our pages are embedded by Chatwoot (dashboard apps): only connected installations may frame them.
-    if (req.method === 'GET' && !req.path.startsWith('/api/')) res.setHeader('Content-Security-Policy', await frameAncestors());
+    if (req.method === 'GET' && (req.path.endsWith('/') || req.path.endsWith('.html'))) {
+      res.setHeader('Content-Security-Policy', await frameAncestors());
+    }
     next();
   });
   app.use(express.static(webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
@@ -111,27 +121,20 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
   return app;
 }
 
-/** CSP for our pages, naming the Chatwoot origins allowed to frame them; refreshed every 30 s. */
+/** CSP for our pages, naming the connected Chatwoot origins allowed to frame them (read per page load). */
 function framingPolicy({ db }: Services) {
-  let cached = { at: 0, value: '' };
   return async () => {
-    if (Date.now() - cached.at > 30_000) {
-      const rows: Array<{ base_url: string }> = await db('installations').select('base_url').catch(() => []);
-      const origins = [...new Set(rows.map((r) => new URL(r.base_url).origin))];
-      cached = {
-        at: Date.now(),
-        value: [
-          "default-src 'self'",
-          "img-src 'self' data: blob:",
-          "style-src 'self' 'unsafe-inline'",
-          "connect-src 'self'",
-          "object-src 'none'",
-          "base-uri 'self'",
-          `frame-ancestors 'self' ${origins.join(' ')}`.trim(),
-        ].join('; '),
-      };
-    }
-    return cached.value;
+    const rows: Array<{ base_url: string }> = await db('installations').select('base_url').catch(() => []);
+    const origins = [...new Set(rows.map((r) => new URL(r.base_url).origin))];
+    return [
+      "default-src 'self'",
+      "img-src 'self' data: blob:",
+      "style-src 'self' 'unsafe-inline'",
+      "connect-src 'self'",
+      "object-src 'none'",
+      "base-uri 'self'",
+      `frame-ancestors 'self' ${origins.join(' ')}`.trim(),
+    ].join('; ');
   };
 }
 

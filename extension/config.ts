@@ -26,6 +26,7 @@ const configSchema = z.object({
   ONELINK_SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 30),
   ONELINK_REVERIFY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
   ONELINK_CHATWOOT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -48,6 +49,7 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_SESSION_TTL_HOURS: 'a whole number of hours from 1 to 8760',
   ONELINK_REVERIFY_MINUTES: 'a whole number of minutes from 1 to 1440',
   ONELINK_CHATWOOT_TIMEOUT_MS: 'a whole number of milliseconds from 100 to 120000',
+  ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: 'a whole number from 1 to 100000',
 };
 
 export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {

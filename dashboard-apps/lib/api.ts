@@ -12,10 +12,21 @@ export class ApiError extends Error {
 
 export interface ApiResult<T> { data: T; meta: Record<string, unknown> }
 
-export async function apiFetch<T>(path: string, init: RequestInit = {}): Promise<ApiResult<T>> {
+export interface ApiInit extends Omit<RequestInit, 'body'> {
+  /** Sent as `Authorization: Bearer …`. */
+  token?: string | null;
+  /** Sent as JSON. */
+  json?: unknown;
+}
+
+export async function apiFetch<T>(path: string, { token, json, ...init }: ApiInit = {}): Promise<ApiResult<T>> {
+  // The app header lets the server accept our partitioned session cookie (it refuses the cookie without it).
+  const headers: Record<string, string> = { Accept: 'application/json', 'X-Requested-With': 'onelink', ...(init.headers as Record<string, string>) };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (json !== undefined) headers['Content-Type'] = 'application/json';
   let response: Response;
   try {
-    response = await fetch(path, { ...init, headers: { Accept: 'application/json', ...init.headers } });
+    response = await fetch(path, { ...init, headers, body: json === undefined ? undefined : JSON.stringify(json) });
   } catch {
     throw new ApiError(0, 'network_error', 'The service could not be reached');
   }

@@ -8,6 +8,7 @@ import { defineRoute } from '../http/registry.ts';
 import type { Services } from '../services.ts';
 import { permissions, serviceScopes, type Permission } from './permissions.ts';
 import { createServiceToken, listServiceTokens, revokeServiceToken } from './service-tokens.ts';
+import { clearSessionCookie, setSessionCookie } from './session-cookie.ts';
 import { signInWithChatwoot, signOut } from './sessions.ts';
 import { listUsers, presentUser, setDispatcher } from './users.ts';
 
@@ -21,7 +22,7 @@ export function authRoutes(services: Services) {
       summary: 'Sign in as a Chatwoot agent with your Chatwoot access token (Profile settings → Access Token)',
       tags: ['auth'],
       access: { public: true },
-      rateLimitPerMinute: 20,
+      rateLimitPerMinute: services.config.ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE,
       body: z.object({
         access_token: z.string().min(8).max(512),
         chatwoot_url: z.url().optional().describe('Your Chatwoot address; optional when only one Chatwoot is connected'),
@@ -35,6 +36,7 @@ export function authRoutes(services: Services) {
           chatwootAccountId: body.account_id,
           requestId: String(req.id),
         });
+        setSessionCookie(res, result.token, result.expiresAt);
         sendData(res, { token: result.token, expires_at: result.expiresAt, account_id: result.account.account_id, user_id: result.user.id }, {}, 201);
       },
     }),
@@ -45,12 +47,13 @@ export function authRoutes(services: Services) {
       tags: ['auth'],
       access: { permission: 'me:read', capability: null },
       successStatus: 200,
-      handler: async ({ ctx, req, res }) => {
+      handler: async ({ ctx, res }) => {
         if (ctx.actor.type === 'service') {
           sendData(res, { signed_out: false, reason: 'Service tokens are revoked by an admin' });
           return;
         }
-        await signOut(ctx, req.headers.authorization!);
+        await signOut(ctx);
+        clearSessionCookie(res);
         sendData(res, { signed_out: true });
       },
     }),

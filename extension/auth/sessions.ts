@@ -8,6 +8,7 @@ import { findInstallation, type Installation } from '../chatwoot/installations.t
 import { withAccount, write, type RequestContext } from '../db/tenant.ts';
 import { HttpError, unauthorized } from '../http/errors.ts';
 import { portalContext } from '../portal/service.ts';
+import { appRequestHeaderValue } from './session-cookie.ts';
 import type { Sealer } from '../security/crypto.ts';
 import { agentRoles, permissionsFor } from './permissions.ts';
 import { issueToken, parseToken } from './tokens.ts';
@@ -134,11 +135,24 @@ interface SessionJoin {
   last_used_at: Date;
 }
 
-/** Resolves `Authorization: Bearer …` into a context, or throws 401. */
-export async function authenticate(settings: AuthSettings, authorization: string | undefined, requestId: string | null): Promise<RequestContext> {
-  const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-  const parsed = bearer ? parseToken(bearer) : null;
-  if (!parsed || parsed.kind === 'magicLink') throw unauthorized('Sign in first: send a session or service token as Authorization: Bearer');
+export interface Credentials {
+  authorization?: string;
+  cookie?: string;
+  requestedWith?: string;
+}
+
+/**
+ * Resolves the caller from `Authorization: Bearer …`, or from the session cookie when the
+ * request also carries our app header. Throws 401 otherwise.
+ */
+export async function authenticate(settings: AuthSettings, credentials: Credentials, requestId: string | null): Promise<RequestContext> {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(credentials.authorization ?? '')?.[1];
+  const fromCookie = !bearer && credentials.cookie && credentials.requestedWith === appRequestHeaderValue ? credentials.cookie : undefined;
+  const token = bearer ?? fromCookie;
+  const parsed = token ? parseToken(token) : null;
+  if (!parsed || parsed.kind === 'magicLink' || (fromCookie && parsed.kind !== 'session')) {
+    throw unauthorized('Sign in first: send a session or service token as Authorization: Bearer');
+  }
   const account = await settings.db<AccountRow>('accounts').where({ account_id: parsed.accountId }).first();
   if (!account) throw unauthorized('This token is not valid');
   if (parsed.kind === 'service') return authenticateServiceToken(settings, account, parsed.hash, requestId);
@@ -153,7 +167,7 @@ export async function authenticate(settings: AuthSettings, authorization: string
     const ctx = await portalContext(settings.db, account, session.subject_id, requestId);
     if (!ctx) throw unauthorized('This portal account is no longer active');
     await touchSession(settings.db, account.account_id, session);
-    return ctx;
+    return { ...ctx, sessionId: session.id };
   }
 
   let user = await withAccount(settings.db, account.account_id, { readOnly: true }, (trx) =>
@@ -164,7 +178,7 @@ export async function authenticate(settings: AuthSettings, authorization: string
     user = await reverify(settings, account, user, session, requestId);
   }
   await touchSession(settings.db, account.account_id, session);
-  return contextFor(settings.db, account, user, requestId);
+  return { ...contextFor(settings.db, account, user, requestId), sessionId: session.id };
 }
 
 /** Bookkeeping, not a change anyone made: written at most once a minute, not audited. */
@@ -226,15 +240,14 @@ async function revokeSessions(
 }
 
 /** Signs the current session out. */
-export async function signOut(ctx: RequestContext, authorization: string) {
-  const parsed = parseToken(/^Bearer\s+(\S+)$/i.exec(authorization)![1]!)!;
+export async function signOut(ctx: RequestContext) {
+  if (!ctx.sessionId) return;
   await write(ctx, async (trx, audit) => {
-    const [session] = await trx('sessions')
-      .where({ account_id: ctx.accountId, token_hash: parsed.hash })
+    await trx('sessions')
+      .where({ account_id: ctx.accountId, id: ctx.sessionId })
       .whereNull('revoked_at')
-      .update({ revoked_at: trx.fn.now(), revoked_reason: 'signed_out' })
-      .returning('id');
-    await audit({ action: 'session.revoked', resourceType: 'session', resourceId: session?.id ?? null, after: { reason: 'signed_out' } });
+      .update({ revoked_at: trx.fn.now(), revoked_reason: 'signed_out' });
+    await audit({ action: 'session.revoked', resourceType: 'session', resourceId: ctx.sessionId!, after: { reason: 'signed_out' } });
   });
 }
 

@@ -14,7 +14,7 @@ async function run() {
   const config = loadConfig();
   const embedded = config.DATABASE_URL
     ? undefined
-    : await startEmbeddedPostgres({ dir: path.join(config.dataDir, 'postgres'), port: config.ONELINK_EMBEDDED_PG_PORT, database: 'onelink' });
+    : await startEmbeddedPostgres({ dir: path.join(config.dataDir, 'postgres'), port: config.ONELINK_EMBEDDED_PG_PORT, database: 'onelink', attachIfRunning: true });
   const knex = createKnex({ url: config.DATABASE_URL ?? embedded!.url, schema: config.ONELINK_DB_SCHEMA });
   try {
     const schema = config.ONELINK_DB_SCHEMA;

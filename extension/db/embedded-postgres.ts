@@ -15,6 +15,11 @@ export interface EmbeddedPostgresOptions {
   port: number;
   database: string;
   onLog?: (line: string) => void;
+  /**
+   * For command-line tools: when the server is running on this folder, use its Postgres
+   * instead of refusing (the handle's stop() then leaves it running).
+   */
+  attachIfRunning?: boolean;
 }
 
 export interface EmbeddedPostgres {
@@ -104,6 +109,22 @@ async function recoverFromCrash(dir: string, ownerFile: string) {
   fs.rmSync(pidFile, { force: true });
 }
 
+/** The cluster another live process of ours is running on this folder, if any. */
+function attachToRunning(dir: string, ownerFile: string, passwordFile: string, database: string): EmbeddedPostgres | null {
+  if (!fs.existsSync(ownerFile) || !fs.existsSync(path.join(dir, 'postmaster.pid'))) return null;
+  const owner = Number(fs.readFileSync(ownerFile, 'utf8').trim() || 0);
+  if (!owner || owner === process.pid || !isAlive(owner)) return null;
+  // postmaster.pid: pid, data directory, start time, port, …
+  const [pid, , , port] = fs.readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n');
+  const password = encodeURIComponent(fs.readFileSync(passwordFile, 'utf8').trim());
+  return {
+    url: `postgres://${appRole}:${password}@127.0.0.1:${Number(port)}/${database}`,
+    adminUrl: `postgres://${superuser}:${password}@127.0.0.1:${Number(port)}/postgres`,
+    pid: Number(pid),
+    stop: async () => {},
+  };
+}
+
 function initialise(bin: Binaries, dir: string, ids: { uid?: number; gid?: number }, password: string) {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (ids.uid !== undefined) fs.chownSync(dir, ids.uid, ids.gid!);
@@ -158,6 +179,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const ownerFile = path.join(parent, 'postgres.owner');
   const passwordFile = path.join(parent, 'postgres.password');
+  if (options.attachIfRunning) {
+    const running = attachToRunning(dir, ownerFile, passwordFile, options.database);
+    if (running) return running;
+  }
   if (fs.existsSync(ownerFile)) await recoverFromCrash(dir, ownerFile);
 
   if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {

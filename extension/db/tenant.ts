@@ -18,6 +18,8 @@ export interface RequestContext {
   permissions: ReadonlySet<Permission>;
   capabilities: ReadonlySet<Capability>;
   requestId: string | null;
+  /** The session behind the request (people only; service tokens have none). */
+  sessionId?: string;
   /** Relationship scope of portal users: the vendor or the Chatwoot contact they are bound to. */
   vendorId?: string;
   contactId?: number;

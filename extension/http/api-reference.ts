@@ -16,7 +16,7 @@ export function renderApiReference(doc: OpenApiDocument): string {
   <h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escape(path)}</code></h3>
   <p>${escape(op.summary ?? '')}</p>
   ${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
-  ${body ? `<h4>JSON body</h4><pre>${escape(JSON.stringify(body, null, 2))}</pre>` : ''}
+  ${body ? `<h4>JSON body</h4><pre tabindex="0">${escape(JSON.stringify(body, null, 2))}</pre>` : ''}
 </section>`;
       const tag = op.tags?.[0] ?? 'other';
       byTag.set(tag, [...(byTag.get(tag) ?? []), html]);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sendData } from '../http/envelope.ts';
 import { pageQuery } from '../http/pagination.ts';
 import { defineRoute } from '../http/registry.ts';
+import { setSessionCookie } from '../auth/session-cookie.ts';
 import type { Services } from '../services.ts';
 import { consumeMagicLink, createClientPortalUser, issueMagicLink, listClientPortalUsers, setPortalUserActive } from './service.ts';
 
@@ -61,10 +62,11 @@ export function portalRoutes(services: Services) {
       summary: 'Exchange a sign-in link token for a portal session',
       tags: ['portal'],
       access: { public: true },
-      rateLimitPerMinute: 20,
+      rateLimitPerMinute: services.config.ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE,
       body: z.object({ token: z.string().min(10).max(200) }),
       handler: async ({ body, req, res }) => {
         const session = await consumeMagicLink(services.db, body.token, services.config.ONELINK_SESSION_TTL_HOURS, String(req.id));
+        setSessionCookie(res, session.token, session.expiresAt);
         sendData(res, { token: session.token, expires_at: session.expiresAt, portal_user: { id: session.portalUser.id, kind: session.portalUser.kind, name: session.portalUser.name } }, {}, 201);
       },
     }),

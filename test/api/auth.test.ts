@@ -109,6 +109,27 @@ describe('agent sign-in with a Chatwoot access token', () => {
   });
 });
 
+describe('the partitioned session cookie (for apps inside Chatwoot’s iframe)', () => {
+  it('is set at sign-in: HttpOnly, Secure, SameSite=None, Partitioned', async () => {
+    chatwoot.addAgent({ id: 90, name: 'Cookie Agent', email: 'cookie@example.com', token: 'cookie-token-90', accounts: [{ id: 1, name: 'Account 1', role: 'agent' }] });
+    const res = await request(t.app).post('/api/v1/auth/chatwoot').send({ access_token: 'cookie-token-90', chatwoot_url: chatwoot.url, account_id: 1 });
+    const cookie = res.headers['set-cookie']![0]!;
+    expect(cookie).toMatch(/^onelink_session=ols_/);
+    for (const attribute of ['HttpOnly', 'Secure', 'SameSite=None', 'Partitioned', 'Path=/']) expect(cookie).toContain(attribute);
+  });
+
+  it('authenticates only together with the app header, so other sites cannot ride on it', async () => {
+    const agent = await signInAgent(t, chatwoot, 1, 'agent');
+    const cookie = `onelink_session=${agent.token}`;
+    expect((await request(t.app).get('/api/v1/me').set('Cookie', cookie)).status).toBe(401);
+    const ok = await request(t.app).get('/api/v1/me').set('Cookie', cookie).set('X-Requested-With', 'onelink');
+    expect(ok.status).toBe(200);
+    const out = await request(t.app).delete('/api/v1/auth/session').set('Cookie', cookie).set('X-Requested-With', 'onelink');
+    expect(out.headers['set-cookie']![0]).toMatch(/^onelink_session=;/);
+    expect((await request(t.app).get('/api/v1/me').set('Cookie', cookie).set('X-Requested-With', 'onelink')).status).toBe(401);
+  });
+});
+
 describe('tokens that must not work', () => {
   it('rejects missing, malformed and made-up tokens', async () => {
     expect((await request(t.app).get('/api/v1/me')).status).toBe(401);

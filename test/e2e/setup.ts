@@ -12,6 +12,9 @@ import { chromiumPath } from './browser.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     baseUrl: string;
+    /** The same server under another host name, so a page on baseUrl's host can frame it cross-site. */
+    appOrigin: string;
+    dataDir: string;
   }
 }
 
@@ -23,7 +26,7 @@ export default async function setup(project: TestProject) {
   const baseUrl = `http://127.0.0.1:${port}`;
   const server = spawnServer({
     PORT: String(port),
-    HOST: '127.0.0.1',
+    HOST: '0.0.0.0',
     PUBLIC_URL: baseUrl,
     ONELINK_DATA_DIR: dataDir,
     ONELINK_EMBEDDED_PG_PORT: String(await freePort()),
@@ -31,6 +34,8 @@ export default async function setup(project: TestProject) {
   });
   await waitForReady(baseUrl, server);
   project.provide('baseUrl', baseUrl);
+  project.provide('appOrigin', `http://localhost:${port}`);
+  project.provide('dataDir', dataDir);
 
   return async () => {
     server.child.kill('SIGTERM');

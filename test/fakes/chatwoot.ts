@@ -64,6 +64,20 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     }
     next();
   });
+  // Not part of Chatwoot's API: a page that frames a dashboard app the way Chatwoot's
+  // conversation view does, from this (the Chatwoot) origin. Browser tests load it.
+  app.get('/__test/dashboard-host', (req, res) => {
+    const appUrl = String(req.query.app ?? '');
+    const escaped = appUrl.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    res.type('html').send(`<!doctype html><html><head><title>Chatwoot (fake)</title></head>
+<body style="margin:0;display:flex;height:100vh;font-family:sans-serif">
+<div style="flex:1;padding:16px">Conversation</div>
+<iframe id="dashboard-app" title="Onelink" src="${escaped}" style="width:360px;height:100%;border:0;border-left:1px solid #ddd"></iframe>
+</body></html>`);
+  });
+  app.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
   app.use(express.json());
   app.use(
     OpenApiValidator.middleware({

@@ -36,6 +36,7 @@ export async function createTestApp(options: { extraRoutes?: AnyRoute[]; env?: R
     PUBLIC_URL: 'http://onelink.test',
     ONELINK_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ONELINK_CHATWOOT_TIMEOUT_MS: '2000',
+    ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: '10000',
     ...options.env,
   });
   const services = testServices(db.knex, config);

@@ -1,0 +1,106 @@
+// The signed-in caller. After sign-in the server sets a partitioned, HttpOnly session cookie,
+// which keeps working inside Chatwoot's cross-site iframe where third-party cookies and even
+// localStorage can be blocked. The token is also kept as a bearer for this page's lifetime
+// (and in localStorage when the browser allows it), for browsers without partitioned cookies.
+// It is never put in a URL.
+import { defineStore } from 'pinia';
+import { computed, ref } from 'vue';
+import { apiFetch, ApiError } from '../lib/api.ts';
+
+export interface Me {
+  caller: { type: 'user' | 'portal_user' | 'service'; id: string; name: string; email?: string | null; roles?: string[] };
+  account: { id: number; chatwoot_account_id: number; name: string; profile: string };
+  role: string;
+  roles: string[];
+  permissions: string[];
+  capabilities: string[];
+  chatwoot: { base_url: string };
+}
+
+export interface AccountChoice { id: number; name: string | null }
+
+export const useSessionStore = defineStore('session', () => {
+  const token = storedToken('onelink.session');
+  const me = ref<Me | null>(null);
+  const error = ref<string | null>(null);
+  const loading = ref(false);
+  const accountChoices = ref<AccountChoice[]>([]);
+
+  const can = (permission: string) => me.value?.permissions.includes(permission) ?? false;
+  const has = (capability: string) => me.value?.capabilities.includes(capability) ?? false;
+  const signedIn = computed(() => me.value !== null);
+
+  async function load() {
+    loading.value = true;
+    try {
+      me.value = (await apiFetch<Me>('/api/v1/me', { token: token.value })).data;
+      error.value = null;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        // Not signed in (or no longer): only worth saying when we thought we were.
+        if (token.value || me.value) error.value = 'Your session ended. Sign in again.';
+        token.value = null;
+        me.value = null;
+      } else {
+        error.value = err instanceof ApiError ? err.message : 'Unexpected error';
+      }
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  async function signIn(input: { accessToken: string; chatwootUrl?: string; accountId?: number }) {
+    loading.value = true;
+    error.value = null;
+    try {
+      const { data } = await apiFetch<{ token: string }>('/api/v1/auth/chatwoot', {
+        method: 'POST',
+        json: { access_token: input.accessToken, chatwoot_url: input.chatwootUrl, account_id: input.accountId },
+      });
+      token.value = data.token;
+      accountChoices.value = [];
+      await load();
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'account_required') {
+        accountChoices.value = (err.details as { accounts: AccountChoice[] }).accounts;
+        error.value = 'You belong to several Chatwoot accounts. Choose one.';
+      } else {
+        error.value = err instanceof ApiError ? err.message : 'Unexpected error';
+      }
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  async function signOut() {
+    await apiFetch('/api/v1/auth/session', { method: 'DELETE', token: token.value }).catch(() => undefined);
+    token.value = null;
+    me.value = null;
+  }
+
+  return { token, me, error, loading, accountChoices, signedIn, can, has, load, signIn, signOut };
+});
+
+/** A ref persisted in localStorage when the browser allows it (a blocked third-party frame throws). */
+function storedToken(key: string) {
+  const value = ref<string | null>(null);
+  let storage: Storage | null = null;
+  try {
+    storage = window.localStorage;
+    value.value = storage.getItem(key);
+  } catch {
+    storage = null;
+  }
+  return computed<string | null>({
+    get: () => value.value,
+    set: (next) => {
+      value.value = next;
+      try {
+        if (next) storage?.setItem(key, next);
+        else storage?.removeItem(key);
+      } catch {
+        // storage went away (quota, privacy mode): the in-memory value still serves this page
+      }
+    },
+  });
+}
