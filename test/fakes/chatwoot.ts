@@ -11,7 +11,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { repoRoot } from '../helpers/processes.ts';
 
-export const chatwootSpecPath = path.resolve(repoRoot, '..', 'shared', 'chatwoot', 'openapi.json');
+export const chatwootSpecPath = path.join(repoRoot, 'extension', 'chatwoot', 'spec', 'chatwoot-openapi.json');
 
 export interface FakeAgent {
   id: number;
