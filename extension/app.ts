@@ -19,6 +19,9 @@ import { buildOpenApi } from './http/openapi.ts';
 import { defineRoute, toExpressHandlers, type AnyRoute } from './http/registry.ts';
 import { requestIdFor } from './http/request-id.ts';
 import type { Logger } from './logger.ts';
+import { dealRoutes } from './modules/deals/routes.ts';
+import { taskRoutes } from './modules/tasks/routes.ts';
+import { timelineRoutes } from './modules/timeline/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
 import type { Services } from './services.ts';
 
@@ -61,6 +64,9 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...capabilityRoutes(),
     ...auditRoutes(),
     ...portalRoutes(services),
+    ...dealRoutes(),
+    ...taskRoutes(),
+    ...timelineRoutes(),
     ...extraRoutes,
   ];
   const openApi = () => buildOpenApi(routes, { version, serverUrl: config.PUBLIC_URL });

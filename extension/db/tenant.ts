@@ -48,6 +48,8 @@ export function read<T>(ctx: Pick<RequestContext, 'db' | 'accountId'>, work: (tr
 
 export interface Audit {
   (entry: AuditEntry): Promise<void>;
+  /** Declares that this transaction turned out to change nothing (so there is nothing to audit). */
+  nothingChanged(): void;
 }
 
 /**
@@ -57,12 +59,16 @@ export interface Audit {
 export function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction, audit: Audit) => Promise<T>): Promise<T> {
   return withAccount(ctx.db, ctx.accountId, { readOnly: false }, async (trx) => {
     let recorded = 0;
-    const audit: Audit = async (entry) => {
-      await recordAudit(trx, ctx, entry);
-      recorded++;
-    };
+    let unchanged = false;
+    const audit = Object.assign(
+      async (entry: AuditEntry) => {
+        await recordAudit(trx, ctx, entry);
+        recorded++;
+      },
+      { nothingChanged: () => (unchanged = true) },
+    );
     const result = await work(trx, audit);
-    if (recorded === 0) throw new Error('A write transaction finished without recording an audit event; it was rolled back');
+    if (recorded === 0 && !unchanged) throw new Error('A write transaction finished without recording an audit event; it was rolled back');
     return result;
   });
 }

@@ -68,6 +68,16 @@ beforeAll(async () => {
   objectsOfB.userId = agentB.userId;
   objectsOfB.tokenId = (await createServiceToken(t, adminB, ['deals:read'])).id;
   objectsOfB.portalUserId = (await createClientPortalSession(t, agentB, 9001)).portalUserId;
+  const asB = (method: 'get' | 'post', path: string, body?: object) =>
+    request(t.app)[method](`/api/v1${path}`).set('Authorization', `Bearer ${adminB.token}`).send(body);
+  const [pipelineB] = (await asB('get', '/pipelines')).body.data;
+  objectsOfB.pipelineId = pipelineB.id;
+  objectsOfB.stageId = pipelineB.stages[0].id;
+  const dealB = (await asB('post', '/deals', { title: 'Deal of account B', pipeline_id: pipelineB.id, chatwoot_contact_id: 9001 })).body.data;
+  objectsOfB.dealId = dealB.id;
+  objectsOfB.taskId = (await asB('post', '/tasks', { title: 'Task of account B', deal_id: dealB.id, chatwoot_contact_id: 9001 })).body.data.id;
+  await asB('post', `/deals/${dealB.id}/notes`, { body: 'Note of account B' });
+  objectsOfB.contactId = '9001';
 
   routes = (t.app.locals.routes as AnyRoute[]).filter((r) => !isPublic(r.access));
   // Signing out revokes the caller's session: probe it last.
@@ -82,7 +92,19 @@ afterAll(async () => {
 const sampleBodies: Record<string, object> = {
   'put /admin/users/:userId/dispatcher': { granted: true },
   'put /portal/clients/:portalUserId/active': { active: false },
+  'patch /pipelines/:pipelineId': { name: 'Renamed' },
+  'post /pipelines/:pipelineId/stages': { name: 'Extra' },
+  'put /pipelines/:pipelineId/stage-order': { stage_ids: [randomUUID()] },
+  'patch /stages/:stageId': { name: 'Renamed' },
+  'patch /deals/:dealId': { title: 'Renamed', version: 1 },
+  'post /deals/:dealId/move': { stage_id: randomUUID(), version: 1 },
+  'post /deals/:dealId/status': { status: 'won', version: 1 },
+  'post /deals/:dealId/notes': { body: 'Planted note' },
+  'patch /tasks/:taskId': { title: 'Renamed', version: 1 },
+  'post /tasks/:taskId/status': { status: 'done' },
 };
+/** Query strings list routes need to answer at all. */
+const sampleQueries: Record<string, Record<string, string>> = { '/search': { q: 'account B' } };
 
 function call(route: AnyRoute, token: string, params: Record<string, string> = {}, body: object = {}) {
   const path = route.path.replace(/:([A-Za-z]+)/g, (_m, name: string) => params[name] ?? randomUUID());
@@ -142,6 +164,11 @@ describe('cross-tenant probe: account A asking for account B’s objects', () =>
         continue;
       }
       const res = await call(route, prober.token, objectsOfB, sampleBodies[key]);
+      if (names.includes('contactId')) {
+        // Contact ids are Chatwoot's: another account's contact is simply one with no history here.
+        if (res.status !== 200 || res.body.data.length !== 0) problems.push(`${key}: ${res.status} ${JSON.stringify(res.body)}`);
+        continue;
+      }
       if (res.status !== 404 || res.body.error?.code !== 'not_found') problems.push(`${key}: ${res.status} ${JSON.stringify(res.body)}`);
     }
     expect(problems).toEqual([]);
@@ -150,7 +177,7 @@ describe('cross-tenant probe: account A asking for account B’s objects', () =>
   it('lists in account A never include account B’s objects', async () => {
     const lists = routes.filter((r) => r.method === 'get' && !r.path.includes(':'));
     for (const route of lists) {
-      const res = await call(route, prober.token);
+      const res = await call(route, prober.token).query(sampleQueries[route.path] ?? {});
       expect(res.status, `${route.path}`).toBe(200);
       const body = JSON.stringify(res.body);
       for (const id of [...Object.values(objectsOfB), adminB.userId]) expect(body, `${route.path} leaks ${id}`).not.toContain(id);

@@ -1,0 +1,270 @@
+// HTTP routes for pipelines, stages, deals, the board, notes and stage history.
+import { z } from 'zod';
+import { sendData } from '../../http/envelope.ts';
+import { pageQuery } from '../../http/pagination.ts';
+import { defineRoute } from '../../http/registry.ts';
+import { addStage, createPipeline, listPipelines, reorderStages, updatePipeline, updateStage } from '../pipelines/service.ts';
+import { pipelineBoard, stagePage } from './board.ts';
+import { dealStatuses } from './rules.ts';
+import {
+  addDealNote,
+  bulkUpdateDeals,
+  createDeal,
+  dealStageHistory,
+  deleteDeal,
+  getDeal,
+  listDealNotes,
+  listDeals,
+  moveDeal,
+  setDealStatus,
+  updateDeal,
+} from './service.ts';
+
+const stageKind = z.enum(['open', 'won', 'lost']);
+const stageInput = z.object({ name: z.string().trim().min(1).max(100), kind: stageKind.default('open'), win_probability: z.number().int().min(0).max(100).default(0) });
+const pipelineParams = z.object({ pipelineId: z.uuid() });
+const dealParams = z.object({ dealId: z.uuid() });
+const chatwootId = z.number().int().positive();
+const currency = z.string().regex(/^[A-Z]{3}$/, 'a three-letter ISO 4217 code such as USD');
+
+const dealFields = {
+  title: z.string().trim().min(1).max(300),
+  amount_minor: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).nullable().optional().describe('Amount in minor units (cents)'),
+  currency: currency.nullable().optional(),
+  owner_id: z.uuid().nullable().optional(),
+  chatwoot_contact_id: chatwootId.nullable().optional(),
+  chatwoot_company_id: chatwootId.nullable().optional(),
+  chatwoot_conversation_id: chatwootId.nullable().optional(),
+  expected_close_date: z.iso.date().nullable().optional(),
+  custom_fields: z.record(z.string(), z.unknown()).optional(),
+};
+
+/** Filters shared by the deal list and the board; custom fields as cf.<key>=value. */
+const dealFilters = z.object({
+  owner_id: z.uuid().optional(),
+  status: z.enum(dealStatuses).optional(),
+  contact_id: z.coerce.number().int().positive().optional(),
+  conversation_id: z.coerce.number().int().positive().optional(),
+  q: z.string().trim().min(1).max(200).optional(),
+  created_from: z.coerce.date().optional(),
+  created_to: z.coerce.date().optional(),
+  expected_from: z.iso.date().optional(),
+  expected_to: z.iso.date().optional(),
+  cf: z.record(z.string(), z.string()).optional().describe('Custom field equality, e.g. cf[trade]=plumbing'),
+});
+const toFilters = ({ cf, ...rest }: z.infer<typeof dealFilters>) => ({ ...rest, custom: cf });
+
+export function dealRoutes() {
+  const readDeals = { permission: 'deals:read', capability: 'crm.deals' } as const;
+  const writeDeals = { permission: 'deals:write', capability: 'crm.deals' } as const;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/pipelines',
+      summary: 'Pipelines with their ordered stages (the default pipeline is created on first use)',
+      tags: ['pipelines'],
+      access: { permission: 'pipelines:read', capability: 'crm.pipelines' },
+      query: z.object({ include_archived: z.enum(['true', 'false']).optional() }),
+      handler: async ({ ctx, query, res }) => sendData(res, await listPipelines(ctx, { includeArchived: query.include_archived === 'true' })),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/pipelines',
+      summary: 'Create a pipeline with its stages',
+      tags: ['pipelines'],
+      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
+      body: z.object({ name: z.string().trim().min(1).max(100), stages: z.array(stageInput).min(1).max(30) }),
+      handler: async ({ ctx, body, res }) => sendData(res, await createPipeline(ctx, body), {}, 201),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/pipelines/:pipelineId',
+      summary: 'Rename or archive a pipeline',
+      tags: ['pipelines'],
+      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
+      params: pipelineParams,
+      body: z.object({ name: z.string().trim().min(1).max(100).optional(), archived: z.boolean().optional() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await updatePipeline(ctx, params.pipelineId, body)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/pipelines/:pipelineId/stages',
+      summary: 'Add a stage (at a position, default last)',
+      tags: ['pipelines'],
+      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
+      params: pipelineParams,
+      body: stageInput.extend({ position: z.number().int().min(0).optional() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await addStage(ctx, params.pipelineId, body), {}, 201),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/pipelines/:pipelineId/stage-order',
+      summary: 'Reorder the active stages',
+      tags: ['pipelines'],
+      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
+      params: pipelineParams,
+      body: z.object({ stage_ids: z.array(z.uuid()).min(1) }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await reorderStages(ctx, params.pipelineId, body.stage_ids)),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/stages/:stageId',
+      summary: 'Rename a stage, change its probability or kind, or archive it (stages are never deleted)',
+      tags: ['pipelines'],
+      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
+      params: z.object({ stageId: z.uuid() }),
+      body: z.object({ name: z.string().trim().min(1).max(100).optional(), win_probability: z.number().int().min(0).max(100).optional(), kind: stageKind.optional(), archived: z.boolean().optional() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await updateStage(ctx, params.stageId, body)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/pipelines/:pipelineId/board',
+      summary: 'The board: every stage with count, amount sums and first page of cards',
+      tags: ['deals'],
+      access: readDeals,
+      params: pipelineParams,
+      query: dealFilters.extend({ per_stage: z.coerce.number().int().min(1).max(200).default(25) }),
+      handler: async ({ ctx, params, query, res }) => {
+        const { per_stage, ...filters } = query;
+        sendData(res, await pipelineBoard(ctx, params.pipelineId, toFilters(filters), per_stage));
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/pipelines/:pipelineId/stages/:stageId/deals',
+      summary: 'More cards of one board column',
+      tags: ['deals'],
+      access: readDeals,
+      params: z.object({ pipelineId: z.uuid(), stageId: z.uuid() }),
+      query: dealFilters.extend(pageQuery.shape),
+      handler: async ({ ctx, params, query, res }) => {
+        const { limit, cursor, ...filters } = query;
+        const page = await stagePage(ctx, params.pipelineId, params.stageId, toFilters(filters), { limit, cursor });
+        sendData(res, page.deals, { next_cursor: page.next_cursor });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/deals',
+      summary: 'Deals, newest first, filtered',
+      tags: ['deals'],
+      access: readDeals,
+      query: dealFilters.extend({ pipeline_id: z.uuid().optional(), stage_id: z.uuid().optional() }).extend(pageQuery.shape),
+      handler: async ({ ctx, query, res }) => {
+        const { limit, cursor, ...filters } = query;
+        const page = await listDeals(ctx, toFilters(filters), { limit, cursor });
+        sendData(res, page.items, { next_cursor: page.nextCursor });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/deals',
+      summary: 'Create a deal (in the pipeline’s first stage unless stage_id is given)',
+      tags: ['deals'],
+      access: writeDeals,
+      body: z.object({ ...dealFields, pipeline_id: z.uuid(), stage_id: z.uuid().optional() }),
+      handler: async ({ ctx, body, res }) => sendData(res, await createDeal(ctx, body), {}, 201),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/deals/:dealId',
+      summary: 'One deal',
+      tags: ['deals'],
+      access: readDeals,
+      params: dealParams,
+      handler: async ({ ctx, params, res }) => sendData(res, await getDeal(ctx, params.dealId)),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/deals/:dealId',
+      summary: 'Edit a deal; send the version you loaded (409 with the current deal if it changed)',
+      tags: ['deals'],
+      access: writeDeals,
+      params: dealParams,
+      body: z.object({ ...dealFields, title: dealFields.title.optional(), version: z.number().int().positive() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await updateDeal(ctx, params.dealId, body)),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/deals/:dealId',
+      summary: 'Delete a deal (soft: it can be restored)',
+      tags: ['deals'],
+      access: writeDeals,
+      params: dealParams,
+      successStatus: 200,
+      handler: async ({ ctx, params, res }) => sendData(res, await deleteDeal(ctx, params.dealId)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/deals/:dealId/restore',
+      summary: 'Restore a deleted deal',
+      tags: ['deals'],
+      access: writeDeals,
+      params: dealParams,
+      successStatus: 200,
+      handler: async ({ ctx, params, res }) => sendData(res, await deleteDeal(ctx, params.dealId, true)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/deals/:dealId/move',
+      summary: 'Move a card to a stage and a place in its column (between after_id and before_id)',
+      tags: ['deals'],
+      access: writeDeals,
+      params: dealParams,
+      body: z.object({ stage_id: z.uuid(), after_id: z.uuid().nullable().optional(), before_id: z.uuid().nullable().optional(), version: z.number().int().positive() }),
+      successStatus: 200,
+      handler: async ({ ctx, params, body, res }) => sendData(res, await moveDeal(ctx, params.dealId, body)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/deals/:dealId/status',
+      summary: 'Win, lose (with a reason) or reopen (into an open stage) a deal',
+      tags: ['deals'],
+      access: writeDeals,
+      params: dealParams,
+      body: z.object({ status: z.enum(dealStatuses), lost_reason: z.string().trim().min(1).max(500).optional(), stage_id: z.uuid().optional(), version: z.number().int().positive() }),
+      successStatus: 200,
+      handler: async ({ ctx, params, body, res }) => sendData(res, await setDealStatus(ctx, params.dealId, body)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/deals/bulk',
+      summary: 'Move and/or reassign many deals at once (all or nothing)',
+      tags: ['deals'],
+      access: writeDeals,
+      body: z
+        .object({ deal_ids: z.array(z.uuid()).min(1).max(500), stage_id: z.uuid().optional(), owner_id: z.uuid().nullable().optional() })
+        .refine((b) => b.stage_id !== undefined || b.owner_id !== undefined, 'Give stage_id, owner_id or both'),
+      successStatus: 200,
+      handler: async ({ ctx, body, res }) => sendData(res, await bulkUpdateDeals(ctx, body)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/deals/:dealId/stage-history',
+      summary: 'Every stage move and status change of a deal, with time in stage',
+      tags: ['deals'],
+      access: readDeals,
+      params: dealParams,
+      handler: async ({ ctx, params, res }) => sendData(res, await dealStageHistory(ctx, params.dealId)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/deals/:dealId/notes',
+      summary: 'Internal notes on a deal, newest first',
+      tags: ['deals'],
+      access: readDeals,
+      params: dealParams,
+      handler: async ({ ctx, params, res }) => sendData(res, await listDealNotes(ctx, params.dealId)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/deals/:dealId/notes',
+      summary: 'Add an internal note to a deal',
+      tags: ['deals'],
+      access: writeDeals,
+      params: dealParams,
+      body: z.object({ body: z.string().trim().min(1).max(10_000) }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await addDealNote(ctx, params.dealId, body.body), {}, 201),
+    }),
+  ];
+}

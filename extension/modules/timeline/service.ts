@@ -1,0 +1,56 @@
+// Timelines merge what happened around a deal or a contact — stage moves and status changes,
+// notes, tasks created and completed (jobs and calls join as they land) — newest first, by cursor.
+import type { Knex } from 'knex';
+import { read, type RequestContext } from '../../db/tenant.ts';
+import { notFound } from '../../http/errors.ts';
+import { paginate } from '../../http/pagination.ts';
+
+type Scope = { dealId: string } | { contactId: number };
+
+/** The union of event sources, each as (at, kind, ref, deal_id, data). */
+function events(trx: Knex.Transaction, accountId: number, scope: Scope) {
+  const deals = 'dealId' in scope ? 'select ?::uuid as id' : 'select id from deals where account_id = ? and chatwoot_contact_id = ? and deleted_at is null';
+  const dealBindings = 'dealId' in scope ? [scope.dealId] : [accountId, scope.contactId];
+  const taskScope = 'dealId' in scope ? 't.deal_id = ?' : '(t.chatwoot_contact_id = ? or t.deal_id in (select id from scoped_deals))';
+  const taskBinding = 'dealId' in scope ? scope.dealId : scope.contactId;
+  const sql = `(with scoped_deals as (${deals})
+    select e.occurred_at as at, 'stage_change' as kind, e.id::text as ref, e.deal_id,
+           jsonb_build_object('from_stage_id', e.from_stage_id, 'to_stage_id', e.to_stage_id, 'from_stage', fs.name, 'to_stage', ts.name,
+                              'from_status', e.from_status, 'to_status', e.to_status, 'actor_type', e.actor_type, 'actor_id', e.actor_id) as data
+      from deal_stage_events e
+      left join stages fs on fs.account_id = e.account_id and fs.id = e.from_stage_id
+      join stages ts on ts.account_id = e.account_id and ts.id = e.to_stage_id
+     where e.account_id = ? and e.deal_id in (select id from scoped_deals)
+    union all
+    select n.created_at, 'note', n.id::text, n.deal_id, jsonb_build_object('body', n.body, 'author_type', n.author_type, 'author_id', n.author_id)
+      from deal_notes n where n.account_id = ? and n.deal_id in (select id from scoped_deals) and n.deleted_at is null
+    union all
+    select t.created_at, 'task_created', t.id::text, t.deal_id, jsonb_build_object('task_id', t.id, 'title', t.title, 'due_at', t.due_at, 'status', t.status)
+      from tasks t where t.account_id = ? and ${taskScope} and t.deleted_at is null
+    union all
+    select t.completed_at, 'task_completed', t.id::text, t.deal_id, jsonb_build_object('task_id', t.id, 'title', t.title)
+      from tasks t where t.account_id = ? and ${taskScope} and t.deleted_at is null and t.completed_at is not null
+  ) as timeline`;
+  return trx.raw(sql, [...dealBindings, accountId, accountId, accountId, taskBinding, accountId, taskBinding]);
+}
+
+async function page(trx: Knex.Transaction, accountId: number, scope: Scope, limit: number, cursor?: string) {
+  const result = await paginate<Record<string, unknown>>(
+    trx.select('at', 'kind', 'ref', 'deal_id', 'data', trx.raw('at::text as at_key')).from(events(trx, accountId, scope)),
+    { keys: ['at', 'kind', 'ref'], direction: 'desc', limit, cursor, keyOf: (row, key) => (key === 'at' ? row.at_key : row[key]) },
+  );
+  return { items: result.items.map(({ at_key: _k, ref, ...item }) => ({ id: `${item.kind}:${ref}`, ...item })), nextCursor: result.nextCursor };
+}
+
+export async function dealTimeline(ctx: RequestContext, dealId: string, query: { limit: number; cursor?: string }) {
+  return read(ctx, async (trx) => {
+    const deal = await trx('deals').where({ account_id: ctx.accountId, id: dealId }).whereNull('deleted_at').first('id');
+    if (!deal) throw notFound('Deal');
+    return page(trx, ctx.accountId, { dealId }, query.limit, query.cursor);
+  });
+}
+
+/** A contact's timeline; an unknown contact simply has an empty one (ids are Chatwoot's). */
+export async function contactTimeline(ctx: RequestContext, contactId: number, query: { limit: number; cursor?: string }) {
+  return read(ctx, (trx) => page(trx, ctx.accountId, { contactId }, query.limit, query.cursor));
+}
