@@ -35,14 +35,14 @@ export async function search(ctx: RequestContext, q: string, { limit, types }: {
       bindings.push(number, text, ctx.accountId, number, pattern, text, limit);
     }
     if (allowed.includes('task')) {
-      parts.push(`(select 'task', id::text, title, status, word_similarity(?, title) as score
+      parts.push(`(select 'task' as type, id::text as id, title as label, status as detail, word_similarity(?, title) as score
                     from tasks
                    where account_id = ? and deleted_at is null and (title ilike ? or ? <% title)
                    order by score desc limit ?)`);
       bindings.push(text, ctx.accountId, pattern, text, limit);
     }
     if (allowed.includes('contact')) {
-      parts.push(`(select 'contact', chatwoot_contact_id::text, coalesce(name, email::text, phone_e164), coalesce(email::text, phone_e164),
+      parts.push(`(select 'contact' as type, chatwoot_contact_id::text as id, coalesce(name, email::text, phone_e164) as label, coalesce(email::text, phone_e164) as detail,
                          word_similarity(?, ${contactText}) as score
                     from chatwoot_contacts
                    where account_id = ? and (${contactText} ilike ? or ? <% (${contactText}))
