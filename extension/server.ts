@@ -9,6 +9,8 @@ import { createKnex } from './db/knex.ts';
 import { closeServer } from './http/close-server.ts';
 import { migrateLatest } from './db/migrations.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { startQueue } from './queue/index.ts';
+import type PgBoss from 'pg-boss';
 import { createSealer, resolveEncryptionKey, type Sealer } from './security/crypto.ts';
 import type { Services } from './services.ts';
 
@@ -43,12 +45,14 @@ async function main() {
   let embeddedStarting: Promise<unknown> | undefined;
   let knex: Knex | undefined;
   let server: Server | undefined;
+  let queue: PgBoss | undefined;
   let shuttingDown: Promise<void> | undefined;
 
   const shutdown = (reason: string, exitCode = 0) => {
     shuttingDown ??= (async () => {
       logger.info({ reason }, 'shutting down');
       if (server) await closeServer(server, config.ONELINK_SHUTDOWN_TIMEOUT_MS);
+      await queue?.stop({ graceful: true, wait: true, timeout: config.ONELINK_SHUTDOWN_TIMEOUT_MS }).catch((err: unknown) => logger.error({ err }, 'stopping the queue failed'));
       await knex?.destroy().catch((err: unknown) => logger.error({ err }, 'closing the pool failed'));
       // A signal during start-up must still stop the Postgres that is coming up.
       await embeddedStarting?.catch(() => undefined);
@@ -122,11 +126,19 @@ async function main() {
       chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
     },
   };
+  try {
+    queue = await startQueue({ url: databaseUrl, schema: config.ONELINK_DB_SCHEMA, db: knex, logger });
+  } catch (err) {
+    await knex.destroy();
+    await embedded?.stop();
+    fail(`the job queue could not start: ${(err as Error).message}`);
+  }
   const app = createApp({ services, logger, databaseMode: embedded ? 'embedded' : 'external' });
   server = createServer(app);
   try {
     await listen(server, config);
   } catch (err) {
+    await queue?.stop({ graceful: false, wait: true });
     await knex.destroy();
     await embedded?.stop();
     const code = (err as NodeJS.ErrnoException).code;
