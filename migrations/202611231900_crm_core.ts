@@ -7,6 +7,9 @@ const currentAccount = `nullif(current_setting('onelink.account_id', true), ''):
 const tenantTables = ['account_counters', 'pipelines', 'stages', 'deals', 'deal_stage_events', 'deal_notes', 'tasks', 'task_reminders', 'chatwoot_contacts'];
 
 export async function up(knex: Knex): Promise<void> {
+  // GiST trigram indexes answer "best matches first" (ORDER BY … <<-> q LIMIT n) without
+  // ranking every match; btree_gist lets account_id lead them.
+  await knex.raw('create extension if not exists btree_gist with schema public');
   const account = (t: Knex.CreateTableBuilder) =>
     t.bigInteger('account_id').notNullable().references('account_id').inTable('accounts').onDelete('cascade');
 
@@ -83,7 +86,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index deals_contact on deals (account_id, chatwoot_contact_id) where deleted_at is null`);
   await knex.raw(`create index deals_conversation on deals (account_id, chatwoot_conversation_id) where deleted_at is null`);
   await knex.raw(`create index deals_owner on deals (account_id, owner_id, status) where deleted_at is null`);
-  await knex.raw(`create index deals_title_search on deals using gin (account_id, title gin_trgm_ops) where deleted_at is null`);
+  await knex.raw(`create index deals_title_search on deals using gist (account_id, title gist_trgm_ops) where deleted_at is null`);
 
   await knex.schema.createTable('deal_stage_events', (t) => {
     account(t);
@@ -146,7 +149,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index tasks_deal on tasks (account_id, deal_id) where deleted_at is null`);
   await knex.raw(`create index tasks_contact on tasks (account_id, chatwoot_contact_id) where deleted_at is null`);
   await knex.raw(`create index tasks_conversation on tasks (account_id, chatwoot_conversation_id) where deleted_at is null`);
-  await knex.raw(`create index tasks_title_search on tasks using gin (account_id, title gin_trgm_ops) where deleted_at is null`);
+  await knex.raw(`create index tasks_title_search on tasks using gist (account_id, title gist_trgm_ops) where deleted_at is null`);
 
   // One row per task, threshold and due date: the reminder event is emitted exactly once.
   await knex.schema.createTable('task_reminders', (t) => {
@@ -171,7 +174,7 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('synced_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.primary(['account_id', 'chatwoot_contact_id']);
   });
-  await knex.raw(`create index chatwoot_contacts_search on chatwoot_contacts using gin (account_id, (coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, '')) gin_trgm_ops)`);
+  await knex.raw(`create index chatwoot_contacts_search on chatwoot_contacts using gist (account_id, (coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, '')) gist_trgm_ops)`);
 
   for (const table of tenantTables) {
     await knex.raw(`alter table ?? enable row level security, force row level security`, [table]);
@@ -181,4 +184,5 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   for (const table of [...tenantTables].reverse()) await knex.schema.dropTableIfExists(table);
+  await knex.raw('drop extension if exists btree_gist restrict');
 }

@@ -1,0 +1,90 @@
+// Shared parts of the benchmarks: a throw-away database migrated like production, timing,
+// percentiles, and plan inspection. Benchmarks print their figures; they assert nothing.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import pg from 'pg';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../extension/db/embedded-postgres.ts';
+import { createKnex } from '../../extension/db/knex.ts';
+import { migrateLatest } from '../../extension/db/migrations.ts';
+import { freePort } from '../helpers/ports.ts';
+
+export const schema = 'onelink';
+
+export interface BenchDatabase { db: Knex; url: string; close(): Promise<void> }
+
+/** BENCH_DATABASE_URL (a database the bench may fill), or a fresh embedded Postgres. */
+export async function benchDatabase(): Promise<BenchDatabase> {
+  let embedded: EmbeddedPostgres | undefined;
+  let dir: string | undefined;
+  let url = process.env.BENCH_DATABASE_URL;
+  if (!url) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-bench-'));
+    embedded = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), port: await freePort(), database: 'onelink' });
+    url = embedded.url;
+  }
+  const db = createKnex({ url, schema, poolMax: 4 });
+  await migrateLatest(db, schema);
+  return {
+    db,
+    url,
+    async close() {
+      await db.destroy();
+      await embedded?.stop();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number) {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export interface Timing { name: string; samples: number; p50: number; p95: number; p99: number }
+
+/** Runs `op` `iterations` times (after a warm-up) and reports milliseconds. */
+export async function measure(name: string, iterations: number, op: (i: number) => Promise<unknown>): Promise<Timing> {
+  for (let i = 0; i < Math.min(20, iterations); i++) await op(i);
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const started = process.hrtime.bigint();
+    await op(i);
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return { name, samples: iterations, p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99) };
+}
+
+export function report(title: string, baseline: Timing, timings: Array<Timing & { target?: number }>) {
+  const rows = [baseline, ...timings].map((t) => ({
+    operation: t.name,
+    samples: t.samples,
+    'p50 ms': t.p50.toFixed(2),
+    'p95 ms': t.p95.toFixed(2),
+    'p99 ms': t.p99.toFixed(2),
+    'p95 / baseline p95': (t.p95 / baseline.p95).toFixed(1),
+    'target p95 ms': 'target' in t && t.target ? `< ${t.target}` : '',
+    met: 'target' in t && typeof t.target === 'number' ? (t.p95 < t.target ? 'yes' : 'NO') : '',
+  }));
+  console.log(`\n${title}`);
+  console.table(rows);
+}
+
+/** Plan node types and the relations they scan, from EXPLAIN (FORMAT JSON). */
+export function planScans(plan: unknown): Array<{ node: string; relation?: string; index?: string }> {
+  const found: Array<{ node: string; relation?: string; index?: string }> = [];
+  const walk = (node: Record<string, unknown>) => {
+    if (typeof node['Relation Name'] === 'string' || typeof node['Index Name'] === 'string') {
+      found.push({ node: String(node['Node Type']), relation: node['Relation Name'] as string | undefined, index: node['Index Name'] as string | undefined });
+    }
+    for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
+  };
+  walk((plan as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+  return found;
+}
+
+export async function explain(client: pg.PoolClient | pg.Client, sql: string, bindings: unknown[]) {
+  const { rows } = await client.query(`explain (format json) ${sql}`, bindings);
+  return planScans(rows[0]['QUERY PLAN']);
+}
