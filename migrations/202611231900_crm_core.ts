@@ -4,12 +4,9 @@
 import type { Knex } from 'knex';
 
 const currentAccount = `nullif(current_setting('onelink.account_id', true), '')::bigint`;
-const tenantTables = ['account_counters', 'pipelines', 'stages', 'deals', 'deal_stage_events', 'deal_notes', 'tasks', 'task_reminders', 'chatwoot_contacts'];
+const tenantTables = ['account_counters', 'pipelines', 'stages', 'deals', 'deal_stage_totals', 'deal_stage_events', 'deal_notes', 'tasks', 'task_reminders', 'chatwoot_contacts'];
 
 export async function up(knex: Knex): Promise<void> {
-  // GiST trigram indexes answer "best matches first" (ORDER BY … <<-> q LIMIT n) without
-  // ranking every match; btree_gist lets account_id lead them.
-  await knex.raw('create extension if not exists btree_gist with schema public');
   const account = (t: Knex.CreateTableBuilder) =>
     t.bigInteger('account_id').notNullable().references('account_id').inTable('accounts').onDelete('cascade');
 
@@ -86,7 +83,38 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index deals_contact on deals (account_id, chatwoot_contact_id) where deleted_at is null`);
   await knex.raw(`create index deals_conversation on deals (account_id, chatwoot_conversation_id) where deleted_at is null`);
   await knex.raw(`create index deals_owner on deals (account_id, owner_id, status) where deleted_at is null`);
-  await knex.raw(`create index deals_title_search on deals using gist (account_id, title gist_trgm_ops) where deleted_at is null`);
+  await knex.raw(`create index deals_title_search on deals using gin (account_id, title gin_trgm_ops) where deleted_at is null`);
+
+  // Count and amount per stage and currency, kept by a trigger, so an unfiltered board reads a
+  // handful of rows instead of aggregating every deal of the pipeline.
+  await knex.schema.createTable('deal_stage_totals', (t) => {
+    account(t);
+    t.uuid('stage_id').notNullable();
+    t.text('currency').notNullable(); // '' for deals without an amount
+    t.bigInteger('deal_count').notNullable();
+    t.bigInteger('amount_minor').notNullable();
+    t.primary(['account_id', 'stage_id', 'currency']);
+  });
+  await knex.raw(`
+    create function deal_stage_totals_apply(a bigint, s uuid, cur text, n bigint, amount bigint) returns void language sql as $$
+      insert into deal_stage_totals as t (account_id, stage_id, currency, deal_count, amount_minor)
+      values (a, s, coalesce(cur, ''), n, coalesce(amount, 0) * n)
+      on conflict (account_id, stage_id, currency)
+      do update set deal_count = t.deal_count + excluded.deal_count, amount_minor = t.amount_minor + excluded.amount_minor
+    $$;
+    create function deals_maintain_stage_totals() returns trigger language plpgsql as $$
+    begin
+      if tg_op in ('UPDATE', 'DELETE') and old.deleted_at is null then
+        perform deal_stage_totals_apply(old.account_id, old.stage_id, old.currency, -1, old.amount_minor);
+      end if;
+      if tg_op in ('INSERT', 'UPDATE') and new.deleted_at is null then
+        perform deal_stage_totals_apply(new.account_id, new.stage_id, new.currency, 1, new.amount_minor);
+      end if;
+      return null;
+    end $$;
+    create trigger deals_stage_totals after insert or delete or update of stage_id, currency, amount_minor, deleted_at on deals
+      for each row execute function deals_maintain_stage_totals();
+  `);
 
   await knex.schema.createTable('deal_stage_events', (t) => {
     account(t);
@@ -149,7 +177,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index tasks_deal on tasks (account_id, deal_id) where deleted_at is null`);
   await knex.raw(`create index tasks_contact on tasks (account_id, chatwoot_contact_id) where deleted_at is null`);
   await knex.raw(`create index tasks_conversation on tasks (account_id, chatwoot_conversation_id) where deleted_at is null`);
-  await knex.raw(`create index tasks_title_search on tasks using gist (account_id, title gist_trgm_ops) where deleted_at is null`);
+  await knex.raw(`create index tasks_title_search on tasks using gin (account_id, title gin_trgm_ops) where deleted_at is null`);
 
   // One row per task, threshold and due date: the reminder event is emitted exactly once.
   await knex.schema.createTable('task_reminders', (t) => {
@@ -174,7 +202,7 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('synced_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.primary(['account_id', 'chatwoot_contact_id']);
   });
-  await knex.raw(`create index chatwoot_contacts_search on chatwoot_contacts using gist (account_id, (coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, '')) gist_trgm_ops)`);
+  await knex.raw(`create index chatwoot_contacts_search on chatwoot_contacts using gin (account_id, (coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, '')) gin_trgm_ops)`);
 
   for (const table of tenantTables) {
     await knex.raw(`alter table ?? enable row level security, force row level security`, [table]);
@@ -184,5 +212,5 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   for (const table of [...tenantTables].reverse()) await knex.schema.dropTableIfExists(table);
-  await knex.raw('drop extension if exists btree_gist restrict');
+  await knex.raw('drop function if exists deals_maintain_stage_totals(); drop function if exists deal_stage_totals_apply(bigint, uuid, text, bigint, bigint)');
 }

@@ -282,3 +282,24 @@ describe('audit', () => {
     expect(Object.keys(trail.body.data[3].before)).not.toContain('amount_minor'); // only what changed
   });
 });
+
+describe('board totals kept by the database', () => {
+  it('match a fresh aggregation after creates, moves, amount edits, deletes and restores', async () => {
+    const a = await newDeal({ amount_minor: 1_000, currency: 'GBP' });
+    const b = await newDeal({ amount_minor: 2_500, currency: 'GBP' });
+    await api.post(`/deals/${a.id}/move`, { stage_id: stage('Quote sent').id, version: 1 });
+    await api.patch(`/deals/${b.id}`, { amount_minor: 4_000, currency: 'GBP', version: 1 });
+    await api.delete(`/deals/${a.id}`);
+    await api.post(`/deals/${a.id}/restore`);
+    const board = (await api.get(`/pipelines/${pipeline.id}/board`)).body.data;
+    const fresh = await withAccount(t.db.knex, agent.accountId, { readOnly: true }, (trx) =>
+      trx('deals').where({ account_id: agent.accountId, pipeline_id: pipeline.id }).whereNull('deleted_at').groupBy('stage_id').select('stage_id', trx.raw('count(*)::int as count')),
+    );
+    for (const column of board.columns) {
+      const expected = fresh.find((row: { stage_id: string }) => row.stage_id === column.stage.id)?.count ?? 0;
+      expect(column.count, column.stage.name).toBe(expected);
+    }
+    const quote = board.columns.find((c: { stage: { name: string } }) => c.stage.name === 'Quote sent');
+    expect(quote.amount_sums).toContainEqual({ currency: 'GBP', amount_minor: 1_000 });
+  });
+});

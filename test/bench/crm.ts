@@ -175,7 +175,8 @@ async function main() {
       const moved = await moveDeal(ctx, id, { stage_id: stage.id, version });
       versions.set(id, moved.version);
     });
-    const queries = ['harrington', 'okafor kitchen', 'boiler repair', 'schmid', 'roof inspection for nguyen', 'D-4242', '5550123', 'measure patel'];
+    // Names, partial names, two words, a deal number, phone digits, an e-mail, a typo.
+    const queries = ['harrington', 'okafor', 'boiler repair', 'schmid', 'roof nguyen', 'D-4242', '5550123', 'person4242@', 'kowalsky', 'measure patel'];
     const searchTiming = await measure('search deals + tasks + contacts', iterations, (i) => search(pick(contexts, i), pick(queries, i), { limit: 20 }));
 
     report(`CRM benchmark — ${accounts} accounts × ${dealsPerAccount} deals (server-side, ms)`, baseline, [
@@ -194,6 +195,7 @@ async function main() {
         await moveDeal(contexts[0]!, id, { stage_id: pipelines[0]!.stages[2]!.id, version });
       }),
       search: await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'harrington', { limit: 20 })),
+      'search (typo fallback)': await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'kowalsky', { limit: 20 })),
     };
     console.log('\nQuery plans (scan nodes used by each operation):');
     for (const [name, plan] of Object.entries(plans)) {

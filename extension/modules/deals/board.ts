@@ -27,12 +27,17 @@ export async function pipelineBoard(ctx: RequestContext, pipelineId: string, fil
       .whereNull('archived_at')
       .orderBy('position')
       .select('id', 'pipeline_id', 'name', 'position', 'win_probability', 'kind', 'archived_at');
-    const totals: Array<{ stage_id: string; currency: string | null; count: number; amount_minor: number | null }> = await applyDealFilters(
-      trx('deals').where({ 'deals.account_id': ctx.accountId, 'deals.pipeline_id': pipelineId }).whereNull('deals.deleted_at'),
-      filters,
-    )
-      .groupBy('deals.stage_id', 'deals.currency')
-      .select('deals.stage_id', 'deals.currency', trx.raw('count(*)::int as count'), trx.raw('sum(deals.amount_minor)::bigint as amount_minor'));
+    const filtered = Object.values(filters).some((v) => v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0));
+    // Unfiltered, the trigger-kept totals answer; filtered, the matching deals are aggregated.
+    const totals: Array<{ stage_id: string; currency: string | null; count: number; amount_minor: number | null }> = filtered
+      ? await applyDealFilters(trx('deals').where({ 'deals.account_id': ctx.accountId, 'deals.pipeline_id': pipelineId }).whereNull('deals.deleted_at'), filters)
+          .groupBy('deals.stage_id', 'deals.currency')
+          .select('deals.stage_id', 'deals.currency', trx.raw('count(*)::int as count'), trx.raw('sum(deals.amount_minor)::bigint as amount_minor'))
+      : await trx('deal_stage_totals')
+          .where({ account_id: ctx.accountId })
+          .whereIn('stage_id', stages.map((s) => s.id))
+          .andWhere('deal_count', '>', 0)
+          .select('stage_id', trx.raw(`nullif(currency, '') as currency`), trx.raw('deal_count::int as count'), 'amount_minor');
     const columns = [];
     for (const stage of stages) {
       const mine = totals.filter((t) => t.stage_id === stage.id);

@@ -1,13 +1,32 @@
-// One search box over deals, tasks and the cached Chatwoot contacts, best match first, limited
-// to what the caller may see. Each source is read through a GiST trigram index in distance
-// order (`<<->`, word similarity), so only the top matches are touched, whatever the table size.
+// One search box over deals, tasks and the cached Chatwoot contacts, limited to what the caller
+// may see. Matching cascades so every step stays on the GIN trigram indexes:
+//   1. every word of the query appears (substring, case-insensitive) — names, phones, numbers;
+//   2. otherwise, any word appears (partial matches);
+//   3. otherwise, for a single word, trigram word similarity (typos: "harington").
+// Each source hands over at most `candidateCap` candidates, ranked by word similarity to the query.
+import type { Knex } from 'knex';
 import { read, type RequestContext } from '../../db/tenant.ts';
 
 export type SearchType = 'deal' | 'task' | 'contact';
 
 export interface SearchHit { type: SearchType; id: string; label: string; detail: string | null; score: number }
 
+const candidateCap = 200;
 const contactText = `(coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, ''))`;
+
+interface Source { type: SearchType; select: string; from: string; scope: string; text: string }
+
+const sources: Source[] = [
+  { type: 'deal', select: `id::text as id, title as label, 'D-' || number as detail`, from: 'deals', scope: 'deleted_at is null', text: 'title' },
+  { type: 'task', select: 'id::text as id, title as label, status as detail', from: 'tasks', scope: 'deleted_at is null', text: 'title' },
+  {
+    type: 'contact',
+    select: 'chatwoot_contact_id::text as id, coalesce(name, email::text, phone_e164) as label, coalesce(email::text, phone_e164) as detail',
+    from: 'chatwoot_contacts',
+    scope: 'true',
+    text: contactText,
+  },
+];
 
 export function searchableTypes(ctx: RequestContext): SearchType[] {
   const types: SearchType[] = [];
@@ -17,53 +36,39 @@ export function searchableTypes(ctx: RequestContext): SearchType[] {
   return types;
 }
 
+const likePattern = (word: string) => `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+async function runStep(trx: Knex.Transaction, accountId: number, types: SearchType[], q: string, match: 'all' | 'any' | 'fuzzy', words: string[], limit: number) {
+  const parts: string[] = [];
+  const bindings: Array<string | number> = [];
+  for (const source of sources.filter((s) => types.includes(s.type))) {
+    const condition =
+      match === 'fuzzy' ? `? <% ${source.text}` : words.map(() => `${source.text} ilike ?`).join(match === 'all' ? ' and ' : ' or ');
+    parts.push(`(select '${source.type}' as type, id, label, detail, word_similarity(?, label || ' ' || coalesce(detail, '')) as score
+                   from (select ${source.select} from ${source.from}
+                          where account_id = ? and ${source.scope} and (${condition}) limit ${candidateCap}) candidates)`);
+    bindings.push(q, accountId, ...(match === 'fuzzy' ? [q] : words.map(likePattern)));
+  }
+  const { rows } = await trx.raw<{ rows: SearchHit[] }>(`select * from (${parts.join(' union all ')}) hits order by score desc, label limit ?`, [...bindings, limit]);
+  return rows;
+}
+
 export async function search(ctx: RequestContext, q: string, { limit, types }: { limit: number; types?: SearchType[] }): Promise<SearchHit[]> {
   const allowed = searchableTypes(ctx).filter((t) => !types || types.includes(t));
-  if (!allowed.length) return [];
-  const reference = /^d-?(\d+)$/i.exec(q.trim());
+  const text = q.trim().toLowerCase();
+  const words = [...new Set(text.split(/\s+/).filter((w) => w.length >= 2))].slice(0, 6);
+  if (!allowed.length || !words.length) return [];
+  const reference = /^d-?(\d+)$/i.exec(text);
   return read(ctx, async (trx) => {
-    const parts: string[] = [];
-    const bindings: Array<string | number> = [];
-    const add = (sql: string, ...values: Array<string | number>) => {
-      parts.push(`(${sql})`);
-      bindings.push(...values);
-    };
-    // Nearest first straight from the index; matches weaker than word similarity 0.5 are dropped.
-    const nearest = (select: string, from: string, where: string, text: string, scopeBindings: Array<string | number>) =>
-      add(
-        // The query must stand left of <<-> for the index to serve the ordering.
-        `select * from (select ${select}, ? <<-> ${text} as distance from ${from} where ${where} order by ? <<-> ${text} limit ?) nearest where distance <= 0.5`,
-        q.trim().toLowerCase(),
-        ...scopeBindings,
-        q.trim().toLowerCase(),
-        limit,
-      );
-    if (allowed.includes('deal')) {
-      if (reference) {
-        add(`select 'deal' as type, id::text as id, title as label, 'D-' || number as detail, 0::float8 as distance
-               from deals where account_id = ? and number = ? and deleted_at is null`, ctx.accountId, Number(reference[1]));
-      }
-      nearest(`'deal' as type, id::text as id, title as label, 'D-' || number as detail`, 'deals', 'account_id = ? and deleted_at is null', 'title', [ctx.accountId]);
+    const hits: SearchHit[] = [];
+    if (reference && allowed.includes('deal')) {
+      const deal = await trx('deals').where({ account_id: ctx.accountId, number: Number(reference[1]) }).whereNull('deleted_at').first('id', 'title', 'number');
+      if (deal) hits.push({ type: 'deal', id: deal.id, label: deal.title, detail: `D-${deal.number}`, score: 1 });
     }
-    if (allowed.includes('task')) {
-      nearest(`'task' as type, id::text as id, title as label, status as detail`, 'tasks', 'account_id = ? and deleted_at is null', 'title', [ctx.accountId]);
-    }
-    if (allowed.includes('contact')) {
-      nearest(
-        `'contact' as type, chatwoot_contact_id::text as id, coalesce(name, email::text, phone_e164) as label, coalesce(email::text, phone_e164) as detail`,
-        'chatwoot_contacts',
-        'account_id = ?',
-        contactText,
-        [ctx.accountId],
-      );
-    }
-    const { rows } = await trx.raw<{ rows: SearchHit[] }>(
-      // A deal found by its number and by its title appears once, with its best score.
-      `select type, id, label, detail, 1 - distance as score
-         from (select distinct on (type, id) * from (${parts.join(' union all ')}) hits order by type, id, distance) best
-        order by distance, label limit ?`,
-      [...bindings, limit],
-    );
-    return rows.map((row) => ({ ...row, score: Number(Number(row.score).toFixed(3)) }));
+    let found = await runStep(trx, ctx.accountId, allowed, text, 'all', words, limit);
+    if (!found.length && words.length > 1) found = await runStep(trx, ctx.accountId, allowed, text, 'any', words, limit);
+    if (!found.length && words.length === 1 && text.length >= 4) found = await runStep(trx, ctx.accountId, allowed, text, 'fuzzy', words, limit);
+    for (const hit of found) if (!hits.some((h) => h.type === hit.type && h.id === hit.id)) hits.push(hit);
+    return hits.slice(0, limit).map((row) => ({ ...row, score: Number(Number(row.score).toFixed(3)) }));
   });
 }
