@@ -1,9 +1,10 @@
 // One search box over deals, tasks and the cached Chatwoot contacts, limited to what the caller
-// may see. Matching cascades so every step stays on the GIN trigram indexes:
-//   1. every word of the query appears (substring, case-insensitive) — names, phones, numbers;
-//   2. otherwise, any word appears (partial matches);
-//   3. otherwise, for a single word, trigram word similarity (typos: "harington").
-// Each source hands over at most `candidateCap` candidates, ranked by word similarity to the query.
+// may see. Matching cascades, each step on a GIN index that leads with account_id:
+//   1. every word, as a word or word prefix (full text: `search_vector`): names, numbers, e-mails,
+//      phone digits (stored whole and as their last 7 and 10 digits);
+//   2. otherwise any of the words;
+//   3. otherwise, for one word, trigram word similarity on the text itself (typos: "harington").
+// Each source hands over at most `candidateCap` rows, ranked by word similarity to the query.
 import type { Knex } from 'knex';
 import { read, type RequestContext } from '../../db/tenant.ts';
 
@@ -12,7 +13,6 @@ export type SearchType = 'deal' | 'task' | 'contact';
 export interface SearchHit { type: SearchType; id: string; label: string; detail: string | null; score: number }
 
 const candidateCap = 200;
-const contactText = `(coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, ''))`;
 
 interface Source { type: SearchType; select: string; from: string; scope: string; text: string }
 
@@ -24,7 +24,7 @@ const sources: Source[] = [
     select: 'chatwoot_contact_id::text as id, coalesce(name, email::text, phone_e164) as label, coalesce(email::text, phone_e164) as detail',
     from: 'chatwoot_contacts',
     scope: 'true',
-    text: contactText,
+    text: `(coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, ''))`,
   },
 ];
 
@@ -36,19 +36,24 @@ export function searchableTypes(ctx: RequestContext): SearchType[] {
   return types;
 }
 
-const likePattern = (word: string) => `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/** A prefix query for one word, safe to hand to to_tsquery. */
+const prefixTerm = (word: string) => `'${word.replace(/'/g, "''").replace(/\\/g, '')}':*`;
 
-async function runStep(trx: Knex.Transaction, accountId: number, types: SearchType[], q: string, match: 'all' | 'any' | 'fuzzy', words: string[], limit: number) {
+type Step = 'all' | 'any' | 'fuzzy';
+
+async function runStep(trx: Knex.Transaction, accountId: number, types: SearchType[], q: string, step: Step, words: string[], limit: number) {
   const parts: string[] = [];
   const bindings: Array<string | number> = [];
   for (const source of sources.filter((s) => types.includes(s.type))) {
-    const condition =
-      match === 'fuzzy' ? `? <% ${source.text}` : words.map(() => `${source.text} ilike ?`).join(match === 'all' ? ' and ' : ' or ');
+    const condition = step === 'fuzzy' ? `? <% ${source.text}` : `search_vector @@ to_tsquery('simple', ?)`;
     parts.push(`(select '${source.type}' as type, id, label, detail, word_similarity(?, label || ' ' || coalesce(detail, '')) as score
                    from (select ${source.select} from ${source.from}
-                          where account_id = ? and ${source.scope} and (${condition}) limit ${candidateCap}) candidates)`);
-    bindings.push(q, accountId, ...(match === 'fuzzy' ? [q] : words.map(likePattern)));
+                          where account_id = ? and ${source.scope} and ${condition} limit ${candidateCap}) candidates)`);
+    bindings.push(q, accountId, step === 'fuzzy' ? q : words.map(prefixTerm).join(step === 'all' ? ' & ' : ' | '));
   }
+  // With a LIMIT the planner may bet on a sequential scan finding matches early; a query with
+  // typos finds none and would read every row, so the trigram index is made the only path.
+  if (step === 'fuzzy') await trx.raw('set local enable_seqscan = off');
   const { rows } = await trx.raw<{ rows: SearchHit[] }>(`select * from (${parts.join(' union all ')}) hits order by score desc, label limit ?`, [...bindings, limit]);
   return rows;
 }
@@ -56,7 +61,7 @@ async function runStep(trx: Knex.Transaction, accountId: number, types: SearchTy
 export async function search(ctx: RequestContext, q: string, { limit, types }: { limit: number; types?: SearchType[] }): Promise<SearchHit[]> {
   const allowed = searchableTypes(ctx).filter((t) => !types || types.includes(t));
   const text = q.trim().toLowerCase();
-  const words = [...new Set(text.split(/\s+/).filter((w) => w.length >= 2))].slice(0, 6);
+  const words = [...new Set(text.split(/\s+/).map((w) => w.replace(/[^\p{L}\p{N}@._-]/gu, '').replace(/^[-.@_]+/, '')).filter((w) => w.length >= 2))].slice(0, 6);
   if (!allowed.length || !words.length) return [];
   const reference = /^d-?(\d+)$/i.exec(text);
   return read(ctx, async (trx) => {
@@ -67,7 +72,7 @@ export async function search(ctx: RequestContext, q: string, { limit, types }: {
     }
     let found = await runStep(trx, ctx.accountId, allowed, text, 'all', words, limit);
     if (!found.length && words.length > 1) found = await runStep(trx, ctx.accountId, allowed, text, 'any', words, limit);
-    if (!found.length && words.length === 1 && text.length >= 4) found = await runStep(trx, ctx.accountId, allowed, text, 'fuzzy', words, limit);
+    if (!found.length && !hits.length && words.length === 1 && text.length >= 4) found = await runStep(trx, ctx.accountId, allowed, text, 'fuzzy', words, limit);
     for (const hit of found) if (!hits.some((h) => h.type === hit.type && h.id === hit.id)) hits.push(hit);
     return hits.slice(0, limit).map((row) => ({ ...row, score: Number(Number(row.score).toFixed(3)) }));
   });
