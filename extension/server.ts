@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
 import { startEmbeddedPostgres, EmbeddedPostgresError, type EmbeddedPostgres } from './db/embedded-postgres.ts';
 import { createKnex } from './db/knex.ts';
 import { closeServer } from './http/close-server.ts';
+import { leakproofSql, markSearchOperatorsLeakproof, searchOperatorsNotLeakproof } from './db/leakproof.ts';
 import { migrateLatest } from './db/migrations.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { startQueue } from './queue/index.ts';
@@ -114,6 +115,16 @@ async function main() {
     fail((err as Error).message);
   }
   await warnIfRowSecurityBypassed(knex, logger);
+  if (embedded) {
+    const superuserUrl = new URL(embedded.adminUrl);
+    superuserUrl.pathname = '/onelink';
+    await markSearchOperatorsLeakproof(superuserUrl.toString());
+  } else {
+    const missing = await searchOperatorsNotLeakproof(knex);
+    if (missing.length) {
+      logger.warn({ sql: leakproofSql }, 'search and text filters cannot use their indexes under row-level security until a superuser runs the SQL in this line once (see README, "Your own Postgres")');
+    }
+  }
   const services: Services = {
     db: knex,
     sealer,

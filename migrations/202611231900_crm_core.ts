@@ -83,10 +83,10 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index deals_contact on deals (account_id, chatwoot_contact_id) where deleted_at is null`);
   await knex.raw(`create index deals_conversation on deals (account_id, chatwoot_conversation_id) where deleted_at is null`);
   await knex.raw(`create index deals_owner on deals (account_id, owner_id, status) where deleted_at is null`);
-  // Search: words (and word prefixes) through full text; substrings and typos through trigrams.
+  // Search: words (and word prefixes) through full text, substrings and typos through trigrams,
+  // in ONE index per table, so the planner never reads a whole account through the wrong one.
   await knex.raw(`alter table deals add column search_vector tsvector generated always as (to_tsvector('simple', title)) stored`);
-  await knex.raw(`create index deals_words on deals using gin (account_id, search_vector) where deleted_at is null`);
-  await knex.raw(`create index deals_title_search on deals using gin (account_id, title gin_trgm_ops) where deleted_at is null`);
+  await knex.raw(`create index deals_search on deals using gin (account_id, search_vector, title gin_trgm_ops) where deleted_at is null`);
 
   // Count and amount per stage and currency, kept by a trigger, so an unfiltered board reads a
   // handful of rows instead of aggregating every deal of the pipeline.
@@ -181,8 +181,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index tasks_contact on tasks (account_id, chatwoot_contact_id) where deleted_at is null`);
   await knex.raw(`create index tasks_conversation on tasks (account_id, chatwoot_conversation_id) where deleted_at is null`);
   await knex.raw(`alter table tasks add column search_vector tsvector generated always as (to_tsvector('simple', title)) stored`);
-  await knex.raw(`create index tasks_words on tasks using gin (account_id, search_vector) where deleted_at is null`);
-  await knex.raw(`create index tasks_title_search on tasks using gin (account_id, title gin_trgm_ops) where deleted_at is null`);
+  await knex.raw(`create index tasks_search on tasks using gin (account_id, search_vector, title gin_trgm_ops) where deleted_at is null`);
 
   // One row per task, threshold and due date: the reminder event is emitted exactly once.
   await knex.schema.createTable('task_reminders', (t) => {
@@ -212,8 +211,7 @@ export async function up(knex: Knex): Promise<void> {
     to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' ||
       coalesce(regexp_replace(phone_e164, '\\D', '', 'g'), '') || ' ' || coalesce(right(regexp_replace(phone_e164, '\\D', '', 'g'), 10), '') || ' ' ||
       coalesce(right(regexp_replace(phone_e164, '\\D', '', 'g'), 7), ''))) stored`);
-  await knex.raw(`create index chatwoot_contacts_words on chatwoot_contacts using gin (account_id, search_vector)`);
-  await knex.raw(`create index chatwoot_contacts_search on chatwoot_contacts using gin (account_id, (coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, '')) gin_trgm_ops)`);
+  await knex.raw(`create index chatwoot_contacts_search on chatwoot_contacts using gin (account_id, search_vector, (coalesce(name, '') || ' ' || coalesce(email::text, '') || ' ' || coalesce(phone_e164, '')) gin_trgm_ops)`);
 
   for (const table of tenantTables) {
     await knex.raw(`alter table ?? enable row level security, force row level security`, [table]);

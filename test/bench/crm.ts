@@ -179,6 +179,11 @@ async function main() {
     const queries = ['harrington', 'okafor', 'boiler repair', 'schmid', 'roof nguyen', 'D-4242', '5550123', 'person4242@', 'kowalsky', 'measure patel'];
     const searchTiming = await measure('search deals + tasks + contacts', iterations, (i) => search(pick(contexts, i), pick(queries, i), { limit: 20 }));
 
+    const perQuery = [];
+    for (const q of queries) perQuery.push(await measure(`search "${q}"`, 30, (i) => search(pick(contexts, i), q, { limit: 20 })));
+    console.log('\nSearch, per query (ms):');
+    console.table(perQuery.map((t) => ({ query: t.name, 'p50 ms': t.p50.toFixed(2), 'p95 ms': t.p95.toFixed(2) })));
+
     report(`CRM benchmark — ${accounts} accounts × ${dealsPerAccount} deals (server-side, ms)`, baseline, [
       { ...board, target: 30 },
       { ...boardFiltered },

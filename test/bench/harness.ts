@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../extension/db/embedded-postgres.ts';
 import { createKnex } from '../../extension/db/knex.ts';
+import { markSearchOperatorsLeakproof } from '../../extension/db/leakproof.ts';
 import { migrateLatest } from '../../extension/db/migrations.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -26,6 +27,11 @@ export async function benchDatabase(): Promise<BenchDatabase> {
   }
   const db = createKnex({ url, schema, poolMax: 4 });
   await migrateLatest(db, schema);
+  if (embedded) {
+    const superuserUrl = new URL(embedded.adminUrl);
+    superuserUrl.pathname = '/onelink';
+    await markSearchOperatorsLeakproof(superuserUrl.toString());
+  }
   return {
     db,
     url,

@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../extension/db/embedded-postgres.ts';
 import { createKnex } from '../../extension/db/knex.ts';
+import { markSearchOperatorsLeakproof } from '../../extension/db/leakproof.ts';
 import { migrateLatest } from '../../extension/db/migrations.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -63,6 +64,9 @@ export default async function setup(project: TestProject) {
   const knex = createKnex({ url: appUrl.toString(), schema: testSchema });
   await migrateLatest(knex, testSchema);
   await knex.destroy(); // a template must have no open connections while it is cloned
+  const superuserUrl = new URL(adminUrl);
+  superuserUrl.pathname = `/${templateDatabase}`;
+  await markSearchOperatorsLeakproof(superuserUrl.toString());
 
   project.provide('pgAdminUrl', adminUrl);
   project.provide('pgAppUrl', appUrl.toString());

@@ -51,9 +51,6 @@ async function runStep(trx: Knex.Transaction, accountId: number, types: SearchTy
                           where account_id = ? and ${source.scope} and ${condition} limit ${candidateCap}) candidates)`);
     bindings.push(q, accountId, step === 'fuzzy' ? q : words.map(prefixTerm).join(step === 'all' ? ' & ' : ' | '));
   }
-  // With a LIMIT the planner may bet on a sequential scan finding matches early; a query with
-  // typos finds none and would read every row, so the trigram index is made the only path.
-  if (step === 'fuzzy') await trx.raw('set local enable_seqscan = off');
   const { rows } = await trx.raw<{ rows: SearchHit[] }>(`select * from (${parts.join(' union all ')}) hits order by score desc, label limit ?`, [...bindings, limit]);
   return rows;
 }
@@ -61,10 +58,16 @@ async function runStep(trx: Knex.Transaction, accountId: number, types: SearchTy
 export async function search(ctx: RequestContext, q: string, { limit, types }: { limit: number; types?: SearchType[] }): Promise<SearchHit[]> {
   const allowed = searchableTypes(ctx).filter((t) => !types || types.includes(t));
   const text = q.trim().toLowerCase();
-  const words = [...new Set(text.split(/\s+/).map((w) => w.replace(/[^\p{L}\p{N}@._-]/gu, '').replace(/^[-.@_]+/, '')).filter((w) => w.length >= 2))].slice(0, 6);
-  if (!allowed.length || !words.length) return [];
   const reference = /^d-?(\d+)$/i.exec(text);
+  // A deal number is looked up directly; its digits are still searched (they may be in a title).
+  const terms = reference ? reference[1]! : text;
+  const words = [...new Set(terms.split(/\s+/).map((w) => w.replace(/[^\p{L}\p{N}@._-]/gu, '').replace(/^[-.@_]+/, '')).filter((w) => w.length >= 2))].slice(0, 6);
+  if (!allowed.length || !words.length) return [];
   return read(ctx, async (trx) => {
+    // Each candidate query has a LIMIT, so the planner may bet on a sequential scan meeting
+    // matches early; a rare word (or a typo) then reads every row. The indexes must serve it:
+    // sequential scans are switched off for this read-only search transaction only.
+    await trx.raw('set local enable_seqscan = off');
     const hits: SearchHit[] = [];
     if (reference && allowed.includes('deal')) {
       const deal = await trx('deals').where({ account_id: ctx.accountId, number: Number(reference[1]) }).whereNull('deleted_at').first('id', 'title', 'number');
