@@ -2,16 +2,18 @@
 // is covered the day it is added: every route × every role, and every id-taking route across accounts.
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { rolePermissions, roles, type Permission, type Role } from '../../extension/auth/permissions.ts';
 import { issueToken } from '../../extension/auth/tokens.ts';
 import { capabilities } from '../../extension/capabilities/profiles.ts';
 import { withAccount } from '../../extension/db/tenant.ts';
 import { isPublic, type AnyRoute } from '../../extension/http/registry.ts';
-import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { connectInstallation, createClientPortalSession, createServiceToken, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
+import type { FakeChatwoot } from '../fakes/chatwoot.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { useWorld } from '../helpers/world.ts';
+import { createClientPortalSession, createServiceToken, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 
+const world = useWorld([1, 2]);
 let t: TestApp;
 let chatwoot: FakeChatwoot;
 let routes: AnyRoute[];
@@ -34,9 +36,7 @@ async function vendorSession(accountId: number) {
 }
 
 beforeAll(async () => {
-  t = await createTestApp();
-  chatwoot = await startFakeChatwoot();
-  await connectInstallation(t, chatwoot, [1, 2]);
+  ({ t, chatwoot } = world);
   adminA = await signInAgent(t, chatwoot, 1, 'administrator', 'Admin A');
   adminB = await signInAgent(t, chatwoot, 2, 'administrator', 'Admin B');
   // Every capability on in account A, so only permissions decide there.
@@ -82,10 +82,6 @@ beforeAll(async () => {
   routes = (t.app.locals.routes as AnyRoute[]).filter((r) => !isPublic(r.access));
   // Signing out revokes the caller's session: probe it last.
   routes.sort((a, b) => Number(a.path === '/auth/session') - Number(b.path === '/auth/session'));
-});
-afterAll(async () => {
-  await chatwoot.close();
-  await t.close();
 });
 
 /** Valid bodies for id-taking routes, so the probe reaches the lookup instead of stopping at 422. */

@@ -1,24 +1,20 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { auditDiff } from '../../extension/audit/writer.ts';
 import { systemContext } from '../../extension/accounts/service.ts';
 import { withAccount, write } from '../../extension/db/tenant.ts';
-import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { connectInstallation, signInAgent, type SignedIn } from '../helpers/identity.ts';
+import type { FakeChatwoot } from '../fakes/chatwoot.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { useWorld } from '../helpers/world.ts';
+import { signInAgent, type SignedIn } from '../helpers/identity.ts';
 
+const world = useWorld([1]);
 let t: TestApp;
 let chatwoot: FakeChatwoot;
 let admin: SignedIn;
 beforeAll(async () => {
-  t = await createTestApp();
-  chatwoot = await startFakeChatwoot();
-  await connectInstallation(t, chatwoot, [1]);
+  ({ t, chatwoot } = world);
   admin = await signInAgent(t, chatwoot, 1, 'administrator');
-});
-afterAll(async () => {
-  await chatwoot.close();
-  await t.close();
 });
 
 describe('audit_events is append-only at the database', () => {

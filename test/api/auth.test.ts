@@ -1,24 +1,16 @@
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccount } from '../../extension/db/tenant.ts';
-import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { connectInstallation, createServiceToken, signInAgent, type SignedIn } from '../helpers/identity.ts';
+import type { FakeChatwoot } from '../fakes/chatwoot.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { useWorld } from '../helpers/world.ts';
+import { createServiceToken, signInAgent, type SignedIn } from '../helpers/identity.ts';
 
+const world = useWorld([1, 2]);
 let t: TestApp;
 let chatwoot: FakeChatwoot;
 beforeAll(async () => {
-  t = await createTestApp();
-  chatwoot = await startFakeChatwoot();
-  await connectInstallation(t, chatwoot, [1, 2]);
-});
-afterAll(async () => {
-  await chatwoot.close();
-  await t.close();
-});
-afterEach(() => {
-  chatwoot.outage = null;
-  expect(chatwoot.takeViolations()).toEqual([]);
+  ({ t, chatwoot } = world);
 });
 
 const me = (token: string) => request(t.app).get('/api/v1/me').set('Authorization', `Bearer ${token}`);

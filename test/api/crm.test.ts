@@ -1,11 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccount } from '../../extension/db/tenant.ts';
 import { emitTaskReminders } from '../../extension/modules/tasks/service.ts';
-import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
+import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { connectInstallation, signInAgent, type SignedIn } from '../helpers/identity.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { useWorld } from '../helpers/world.ts';
+import { signInAgent, type SignedIn } from '../helpers/identity.ts';
 
+const world = useWorld([1]);
 let t: TestApp;
 let chatwoot: FakeChatwoot;
 let admin: SignedIn;
@@ -15,18 +17,12 @@ let pipeline: { id: string; name: string; stages: Array<{ id: string; name: stri
 const stage = (name: string) => pipeline.stages.find((s) => s.name === name)!;
 
 beforeAll(async () => {
-  t = await createTestApp();
-  chatwoot = await startFakeChatwoot();
-  await connectInstallation(t, chatwoot, [1]);
+  ({ t, chatwoot } = world);
   admin = await signInAgent(t, chatwoot, 1, 'administrator');
   agent = await signInAgent(t, chatwoot, 1, 'agent', 'Olivia Owner');
   await apiAs(t, admin.token).patch('/admin/capabilities', { profile: 'construction' });
   api = apiAs(t, agent.token);
   pipeline = (await api.get('/pipelines')).body.data[0];
-});
-afterAll(async () => {
-  await chatwoot.close();
-  await t.close();
 });
 
 async function newDeal(body: Record<string, unknown> = {}) {

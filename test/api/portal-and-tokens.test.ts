@@ -1,25 +1,21 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccount } from '../../extension/db/tenant.ts';
 import { createSealer } from '../../extension/security/crypto.ts';
-import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
+import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { connectInstallation, createServiceToken, signInAgent, type SignedIn } from '../helpers/identity.ts';
+import { useWorld } from '../helpers/world.ts';
+import { createServiceToken, signInAgent, type SignedIn } from '../helpers/identity.ts';
 
+const world = useWorld([1]);
 let t: TestApp;
 let chatwoot: FakeChatwoot;
 let admin: SignedIn;
 let agent: SignedIn;
 beforeAll(async () => {
-  t = await createTestApp();
-  chatwoot = await startFakeChatwoot();
-  await connectInstallation(t, chatwoot, [1]);
+  ({ t, chatwoot } = world);
   admin = await signInAgent(t, chatwoot, 1, 'administrator');
   agent = await signInAgent(t, chatwoot, 1, 'agent');
-});
-afterAll(async () => {
-  await chatwoot.close();
-  await t.close();
 });
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

@@ -115,8 +115,10 @@ async function contextFor(db: Knex, accountId: number): Promise<RequestContext> 
 /** EXPLAINs every SELECT `operation` runs, inside the same tenant setting. */
 async function plansOf(db: Knex, url: string, ctx: RequestContext, operation: () => Promise<unknown>) {
   const queries: Array<{ sql: string; bindings: unknown[] }> = [];
+  const settings: string[] = [];
   const listener = (q: { sql: string; bindings?: unknown[] }) => {
-    if (/^\s*(with|select|\()/i.test(q.sql) && !q.sql.includes('set_config')) queries.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    if (/^\s*set local /i.test(q.sql)) settings.push(q.sql); // e.g. search's enable_seqscan = off
+    else if (/^\s*(with|select|\()/i.test(q.sql) && !q.sql.includes('set_config')) queries.push({ sql: q.sql, bindings: q.bindings ?? [] });
   };
   db.on('query', listener);
   await operation();
@@ -128,6 +130,7 @@ async function plansOf(db: Knex, url: string, ctx: RequestContext, operation: ()
   try {
     await client.query('begin read only');
     await client.query(`select set_config('onelink.account_id', $1, true)`, [String(ctx.accountId)]);
+    for (const setting of settings) await client.query(setting);
     for (const q of queries) {
       const { rows } = await client.query(`explain (format json) ${q.sql}`, q.bindings);
       scans.push(...planScans(rows[0]['QUERY PLAN']));
