@@ -148,6 +148,8 @@ describe('deals', () => {
     expect((await api.get(`/deals/${a.id}`)).body.data.stage_id).toBe(stage('Lead').id);
     const ok = await api.post('/deals/bulk', { deal_ids: [a.id, b.id], stage_id: stage('Scheduled').id, owner_id: agent.userId });
     expect(ok.status).toBe(200);
+    const again = await api.post('/deals/bulk', { deal_ids: [a.id, b.id], stage_id: stage('Scheduled').id, owner_id: agent.userId });
+    expect(again.status).toBe(200); // already there: nothing to change, not an error
     expect(ok.body.data.map((d: { stage_id: string; owner_id: string }) => [d.stage_id, d.owner_id])).toEqual([
       [stage('Scheduled').id, agent.userId],
       [stage('Scheduled').id, agent.userId],

@@ -348,10 +348,15 @@ export async function bulkUpdateDeals(ctx: RequestContext, input: { deal_ids: st
     write(ctx, async (trx, audit) => {
       const stage = input.stage_id ? await activeStage(trx, ctx, input.stage_id) : undefined;
       const results = [];
+      let changed = false;
       for (const dealId of input.deal_ids) {
         let deal = await loadDeal(trx, ctx, dealId, { forUpdate: true });
-        if (stage && stage.id !== deal.stage_id) deal = await moveWithin(trx, ctx, audit, deal, stage, {}, 'deal.moved');
+        if (stage && stage.id !== deal.stage_id) {
+          deal = await moveWithin(trx, ctx, audit, deal, stage, {}, 'deal.moved');
+          changed = true;
+        }
         if (input.owner_id !== undefined && input.owner_id !== deal.owner_id) {
+          changed = true;
           const [after] = (await trx('deals')
             .where({ account_id: ctx.accountId, id: dealId })
             .update({ owner_id: input.owner_id, version: deal.version + 1, updated_at: trx.fn.now() })
@@ -361,7 +366,7 @@ export async function bulkUpdateDeals(ctx: RequestContext, input: { deal_ids: st
         }
         results.push(presentDeal(deal));
       }
-      if (results.length && !stage && input.owner_id === undefined) audit.nothingChanged();
+      if (!changed) audit.nothingChanged(); // every deal was already where and whose it should be
       return results;
     }),
   );
