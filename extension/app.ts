@@ -23,6 +23,8 @@ import { dealRoutes } from './modules/deals/routes.ts';
 import { taskRoutes } from './modules/tasks/routes.ts';
 import { timelineRoutes } from './modules/timeline/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
+import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
+import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
 import type { Services } from './services.ts';
 
 export const rootDir = fileURLToPath(new URL('..', import.meta.url));
@@ -67,6 +69,8 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...dealRoutes(),
     ...taskRoutes(),
     ...timelineRoutes(),
+    ...webhookAdminRoutes(services),
+    ...chatwootWebhookRoutes(services),
     ...extraRoutes,
   ];
   const openApi = () => buildOpenApi(routes, { version, serverUrl: config.PUBLIC_URL });
@@ -106,7 +110,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
       String(req.id),
     );
   for (const route of routes) {
-    (route.prefix === '' ? root : api)[route.method](route.path, ...toExpressHandlers(route, authenticateRequest));
+    (route.prefix === '' ? root : api)[route.method](route.path, ...toExpressHandlers(route, authenticateRequest, config.ONELINK_BODY_LIMIT_KB));
   }
   app.locals.routes = routes;
   app.use('/api/v1', api);

@@ -27,6 +27,7 @@ const configSchema = z.object({
   ONELINK_REVERIFY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
   ONELINK_CHATWOOT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+  ONELINK_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -50,6 +51,7 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_REVERIFY_MINUTES: 'a whole number of minutes from 1 to 1440',
   ONELINK_CHATWOOT_TIMEOUT_MS: 'a whole number of milliseconds from 100 to 120000',
   ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: 'a whole number from 1 to 100000',
+  ONELINK_WORKER: 'true or false',
 };
 
 export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {

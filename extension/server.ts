@@ -125,6 +125,13 @@ async function main() {
       logger.warn({ sql: leakproofSql }, 'search and text filters cannot use their indexes under row-level security until a superuser runs the SQL in this line once (see README, "Your own Postgres")');
     }
   }
+  try {
+    queue = await startQueue({ url: databaseUrl, schema: config.ONELINK_DB_SCHEMA, db: knex, logger, work: config.ONELINK_WORKER });
+  } catch (err) {
+    await knex.destroy();
+    await embedded?.stop();
+    fail(`the job queue could not start: ${(err as Error).message}`);
+  }
   const services: Services = {
     db: knex,
     sealer,
@@ -136,14 +143,8 @@ async function main() {
       reverifyMinutes: config.ONELINK_REVERIFY_MINUTES,
       chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
     },
+    jobs: { send: (name, data) => queue!.send(name, data) },
   };
-  try {
-    queue = await startQueue({ url: databaseUrl, schema: config.ONELINK_DB_SCHEMA, db: knex, logger });
-  } catch (err) {
-    await knex.destroy();
-    await embedded?.stop();
-    fail(`the job queue could not start: ${(err as Error).message}`);
-  }
   const app = createApp({ services, logger, databaseMode: embedded ? 'embedded' : 'external' });
   server = createServer(app);
   try {

@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { AuthSettings } from './auth/sessions.ts';
 import type { Config } from './config.ts';
+import type { JobSender } from './queue/names.ts';
 import type { Sealer } from './security/crypto.ts';
 
 export interface Services {
@@ -9,4 +10,6 @@ export interface Services {
   sealer: Sealer;
   config: Config;
   auth: AuthSettings;
+  /** Puts work on the job queue. */
+  jobs: JobSender;
 }

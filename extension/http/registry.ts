@@ -2,7 +2,7 @@
 // handler. Express routing, authentication, the permission and capability checks, input
 // validation and the OpenAPI document all derive from these declarations: a route that does not
 // say which permission and which capability it needs cannot be registered.
-import type { Request, RequestHandler, Response } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { Permission } from '../auth/permissions.ts';
@@ -42,6 +42,8 @@ export interface RouteDefinition<P extends z.ZodType = z.ZodType, Q extends z.Zo
   access: Access;
   /** Requests per minute per client address, for unauthenticated entry points. */
   rateLimitPerMinute?: number;
+  /** The handler gets the body as raw bytes (webhooks verify signatures over them). */
+  rawBody?: boolean;
   params?: P;
   query?: Q;
   body?: B;
@@ -82,8 +84,9 @@ export type Authenticate = (req: Request) => Promise<RequestContext>;
  * Express handlers for a route, in order: rate limit, authentication, permission, capability,
  * then validation of params, query and body (422 with every failing field), then the handler.
  */
-export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate): RequestHandler[] {
+export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, bodyLimitKb: number): RequestHandler[] {
   const handlers: RequestHandler[] = [];
+  if (route.rawBody) handlers.push(express.raw({ type: () => true, limit: `${bodyLimitKb}kb` }));
   if (route.rateLimitPerMinute) {
     handlers.push(
       rateLimit({
@@ -116,7 +119,7 @@ export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate): 
     };
     const params = parse('params', route.params, req.params);
     const query = parse('query', route.query, req.query);
-    const body = parse('body', route.body, req.body);
+    const body = route.rawBody ? req.body : parse('body', route.body, req.body);
     if (issues.length) throw invalid('The request is not valid', issues);
     await route.handler({
       params,

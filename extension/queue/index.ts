@@ -1,24 +1,42 @@
-// The job queue (pg-boss, in Postgres): recurring sweeps now, Chatwoot/Twilio work later.
-// It runs inside the server process by default; pg-boss keeps its tables in its own schema.
+// The job queue (pg-boss, in Postgres): Chatwoot deliveries, recurring sweeps; Chatwoot/Twilio
+// calls later. Workers run inside the server process unless ONELINK_WORKER=false (then another
+// process works the same queue). pg-boss keeps its tables in its own schema.
 import type { Knex } from 'knex';
 import PgBoss from 'pg-boss';
+import { maxAttempts, processDelivery, stalledDeliveries } from '../../webhooks/chatwoot/process.ts';
 import type { Logger } from '../logger.ts';
 import { emitTaskReminders } from '../modules/tasks/service.ts';
+import { queues } from './names.ts';
 
-export const queues = { taskReminders: 'task-reminders' } as const;
+export { queues };
 
-export interface QueueOptions { url: string; schema: string; db: Knex; logger: Logger; pollingIntervalSeconds?: number }
+export interface QueueOptions { url: string; schema: string; db: Knex; logger: Logger; work?: boolean; pollingIntervalSeconds?: number }
 
-export async function startQueue({ url, schema, db, logger, pollingIntervalSeconds = 2 }: QueueOptions): Promise<PgBoss> {
+export async function startQueue({ url, schema, db, logger, work = true, pollingIntervalSeconds = 2 }: QueueOptions): Promise<PgBoss> {
   const boss = new PgBoss({ connectionString: url, schema: `${schema}_queue`, application_name: 'onelink-queue' });
   boss.on('error', (err) => logger.error({ err }, 'queue error'));
   await boss.start();
   await boss.createQueue(queues.taskReminders);
-  // Every minute; a sweep is idempotent, so an extra or overlapping run changes nothing.
+  await boss.createQueue(queues.stalledDeliveries);
+  await boss.createQueue(queues.chatwootDelivery, { name: queues.chatwootDelivery, retryLimit: maxAttempts, retryDelay: 1, retryBackoff: true });
+  // Every minute; both sweeps are idempotent, so an extra or overlapping run changes nothing.
   await boss.schedule(queues.taskReminders, '* * * * *');
+  await boss.schedule(queues.stalledDeliveries, '* * * * *');
+  if (!work) return boss;
+
   await boss.work(queues.taskReminders, { pollingIntervalSeconds }, async () => {
     const emitted = await emitTaskReminders(db);
     if (emitted) logger.info({ emitted }, 'task reminders emitted');
+  });
+  await boss.work(queues.stalledDeliveries, { pollingIntervalSeconds }, async () => {
+    for (const deliveryId of await stalledDeliveries(db)) await boss.send(queues.chatwootDelivery, { deliveryId }, { singletonKey: deliveryId });
+  });
+  // Deliveries are short: several workers poll often so a webhook is processed within a fraction of a second.
+  await boss.work<{ deliveryId: string }>(queues.chatwootDelivery, { pollingIntervalSeconds: 0.5, batchSize: 20 }, async (jobs) => {
+    for (const job of jobs) {
+      const outcome = await processDelivery(db, job.data.deliveryId);
+      if (outcome === 'failed' || outcome === 'dead') logger.warn({ deliveryId: job.data.deliveryId, outcome }, 'Chatwoot delivery not processed');
+    }
   });
   return boss;
 }

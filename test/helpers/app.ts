@@ -9,9 +9,15 @@ import { createSealer } from '../../extension/security/crypto.ts';
 import type { Services } from '../../extension/services.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
-export interface TestApp { app: Express; db: TestDatabase; config: Config; services: Services; close(): Promise<void> }
+export interface TestApp { app: Express; db: TestDatabase; config: Config; services: Services; sentJobs: Array<{ queue: string; data: object }>; close(): Promise<void> }
 
-export function testServices(db: TestDatabase['knex'], config: Config): Services {
+/** A job sender that only records what would have been queued (files that need a real queue start one). */
+export function recordingJobs() {
+  const sent: Array<{ queue: string; data: object }> = [];
+  return { sent, jobs: { send: async (queue: string, data: object) => void sent.push({ queue, data }) } };
+}
+
+export function testServices(db: TestDatabase['knex'], config: Config, jobs: Services['jobs'] = recordingJobs().jobs): Services {
   const sealer = createSealer(Buffer.from(config.ONELINK_ENCRYPTION_KEY!, 'base64'));
   return {
     db,
@@ -24,6 +30,7 @@ export function testServices(db: TestDatabase['knex'], config: Config): Services
       reverifyMinutes: config.ONELINK_REVERIFY_MINUTES,
       chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
     },
+    jobs,
   };
 }
 
@@ -39,7 +46,8 @@ export async function createTestApp(options: { extraRoutes?: AnyRoute[]; env?: R
     ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: '10000',
     ...options.env,
   });
-  const services = testServices(db.knex, config);
+  const recorder = recordingJobs();
+  const services = testServices(db.knex, config, recorder.jobs);
   const app = createApp({ services, logger: createLogger(config), databaseMode: 'external', extraRoutes: options.extraRoutes });
-  return { app, db, config, services, close: () => db.drop() };
+  return { app, db, config, services, sentJobs: recorder.sent, close: () => db.drop() };
 }

@@ -1,0 +1,11 @@
+// Queue names, in one place for senders and workers.
+export const queues = {
+  taskReminders: 'task-reminders',
+  chatwootDelivery: 'chatwoot-delivery',
+  stalledDeliveries: 'chatwoot-stalled-deliveries',
+} as const;
+
+/** What web code needs of the queue: putting work on it. */
+export interface JobSender {
+  send(queue: string, data: object): Promise<unknown>;
+}

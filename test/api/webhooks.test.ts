@@ -1,0 +1,139 @@
+import request from 'supertest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { withAccount } from '../../extension/db/tenant.ts';
+import { processDelivery } from '../../webhooks/chatwoot/process.ts';
+import type { FakeChatwoot } from '../fakes/chatwoot.ts';
+import { chatwootDelivery, contactEvent, conversationEvent, messageEvent, type SignedDelivery } from '../fakes/chatwoot-webhooks.ts';
+import { apiAs } from '../helpers/api.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { signInAgent, type SignedIn } from '../helpers/identity.ts';
+import { useWorld } from '../helpers/world.ts';
+
+const world = useWorld([1], { env: { ONELINK_BODY_LIMIT_KB: '64' } });
+let t: TestApp;
+let chatwoot: FakeChatwoot;
+let admin: SignedIn;
+let path: string;
+const secret = 'whsec-test-secret-1234567890';
+
+beforeAll(async () => {
+  ({ t, chatwoot } = world);
+  const installation = await t.db.knex('installations').first('id', 'webhook_path_token');
+  await t.db.knex('installations').where({ id: installation.id }).update({ webhook_secret_sealed: t.services.sealer.seal(secret) });
+  path = `/webhooks/chatwoot/${installation.webhook_path_token}`;
+  admin = await signInAgent(t, chatwoot, 1, 'administrator');
+});
+
+const deliver = (delivery: SignedDelivery, to = path) => request(t.app).post(to).set(delivery.headers).send(delivery.body);
+const deliveries = () => t.db.knex('webhook_deliveries').select('id', 'event', 'status', 'dedupe_key', 'last_error');
+const contact = (id: number) =>
+  withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('chatwoot_contacts').where({ account_id: admin.accountId, chatwoot_contact_id: id }).first());
+
+async function processAllPending() {
+  for (const { id } of await t.db.knex('webhook_deliveries').whereIn('status', ['received', 'retrying']).select('id')) await processDelivery(t.db.knex, id);
+}
+
+describe('receiving Chatwoot webhooks', () => {
+  it('verifies, stores, acknowledges with 202 and queues a signed delivery; processing fills the contact cache', async () => {
+    const res = await deliver(chatwootDelivery(contactEvent('contact_created', { id: 501, name: 'Ada Lovelace', email: 'ada@example.com', phone_number: '+44 20 7946 0958' }), { secret }));
+    expect(res.status).toBe(202);
+    expect(res.body.data.status).toBe('received');
+    expect(t.sentJobs.at(-1)).toEqual({ queue: 'chatwoot-delivery', data: { deliveryId: res.body.data.delivery_id } });
+    expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('processed');
+    expect(await contact(501)).toMatchObject({ name: 'Ada Lovelace', email: 'ada@example.com', phone_e164: '+442079460958' });
+    expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('skipped'); // already done
+  });
+
+  it('has exactly one effect when the same delivery arrives ten times at once', async () => {
+    const before = (await deliveries()).length;
+    const jobsBefore = t.sentJobs.length;
+    const delivery = chatwootDelivery(contactEvent('contact_updated', { id: 502, name: 'Grace Hopper' }), { secret });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => deliver(delivery)));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
+    expect((await deliveries()).length).toBe(before + 1);
+    expect(t.sentJobs.length).toBe(jobsBefore + 1);
+  });
+
+  it('recognises a re-sent delivery without a delivery id by event, object and version', async () => {
+    const payload = contactEvent('contact_updated', { id: 503, name: 'Katherine Johnson', updated_at: '2026-11-21T09:00:00.000Z' });
+    expect((await deliver(chatwootDelivery(payload, { secret, deliveryId: null }))).status).toBe(202);
+    expect((await deliver(chatwootDelivery(payload, { secret, deliveryId: null }))).body.data).toEqual({ duplicate: true });
+  });
+
+  it('refuses unsigned, badly signed, stale and misaddressed deliveries, storing nothing', async () => {
+    const before = (await deliveries()).length;
+    const payload = contactEvent('contact_created', { id: 504, name: 'Mallory' });
+    const cases: Array<[SignedDelivery, number, string, string?]> = [
+      [chatwootDelivery(payload), 401, 'missing_signature'],
+      [chatwootDelivery(payload, { secret: 'not-the-secret' }), 401, 'invalid_signature'],
+      [chatwootDelivery(payload, { secret, timestamp: Math.floor(Date.now() / 1000) - 3600 }), 401, 'stale_timestamp'],
+      [chatwootDelivery(payload, { secret }), 404, 'not_found', '/webhooks/chatwoot/0123456789abcdefghijklmnop'],
+    ];
+    for (const [delivery, status, code, to] of cases) {
+      const res = await deliver(delivery, to);
+      expect([res.status, res.body.error.code]).toEqual([status, code]);
+    }
+    const tampered = chatwootDelivery(payload, { secret });
+    const res = await request(t.app).post(path).set(tampered.headers).send(tampered.body.replace('Mallory', 'Eve'));
+    expect(res.status).toBe(401);
+    const big = chatwootDelivery({ event: 'contact_created', id: 9, name: 'x'.repeat(70_000) }, { secret });
+    expect((await deliver(big)).status).toBe(413);
+    expect((await deliveries()).length).toBe(before);
+  });
+
+  it('keeps a verified delivery that is not JSON as failed, for inspection', async () => {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const { signChatwootBody } = await import('../../webhooks/chatwoot/verify.ts');
+    const body = '{"event": "contact_created", oops';
+    const res = await request(t.app)
+      .post(path)
+      .set({ 'Content-Type': 'application/json', 'X-Chatwoot-Timestamp': timestamp, 'X-Chatwoot-Signature': signChatwootBody(secret, timestamp, body) })
+      .send(body);
+    expect(res.status).toBe(202);
+    expect(res.body.data.status).toBe('failed');
+    const failed = await apiAs(t, admin.token).get('/admin/webhook-deliveries', { status: 'failed' });
+    expect(failed.status).toBe(200);
+  });
+
+  it('stores and counts events it does not handle, without processing them', async () => {
+    const res = await deliver(chatwootDelivery({ event: 'conversation_typing_on', account: { id: 1 }, conversation: { id: 3 } }, { secret }));
+    expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('ignored');
+  });
+});
+
+describe('processing', () => {
+  it('never lets an older contact update overwrite a newer one', async () => {
+    const newer = chatwootDelivery(contactEvent('contact_updated', { id: 510, name: 'New Name', updated_at: '2026-11-22T12:00:00.000Z' }), { secret });
+    const older = chatwootDelivery(contactEvent('contact_updated', { id: 510, name: 'Old Name', updated_at: '2026-11-22T11:00:00.000Z' }), { secret });
+    await deliver(newer);
+    await deliver(older);
+    await processAllPending();
+    expect((await contact(510)).name).toBe('New Name');
+  });
+
+  it('mirrors conversations and stamps customer activity on linked deals, but not on private notes', async () => {
+    const api = apiAs(t, admin.token);
+    const pipeline = (await api.get('/pipelines')).body.data[0];
+    const deal = (await api.post('/deals', { title: 'From chat', pipeline_id: pipeline.id, chatwoot_conversation_id: 77 })).body.data;
+    await deliver(chatwootDelivery(conversationEvent('conversation_created', { id: 77, contactId: 501, labels: ['vip'] }), { secret }));
+    await deliver(chatwootDelivery(messageEvent({ id: 9001, conversationId: 77, content: 'Private note', private: true }), { secret }));
+    await processAllPending();
+    expect((await api.get(`/deals/${deal.id}`)).body.data.last_activity_at).toBeNull();
+    await deliver(chatwootDelivery(messageEvent({ id: 9002, conversationId: 77, content: 'Hello, any update?' }), { secret }));
+    await processAllPending();
+    expect((await api.get(`/deals/${deal.id}`)).body.data.last_activity_at).not.toBeNull();
+    const conversation = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('chatwoot_conversations').where({ chatwoot_conversation_id: 77 }).first());
+    expect(conversation).toMatchObject({ status: 'open', chatwoot_contact_id: 501, labels: ['vip'] });
+  });
+
+  it('marks a delivery whose payload does not match as failed, and an admin can replay it', async () => {
+    const res = await deliver(chatwootDelivery({ event: 'contact_created', id: 'not-a-number', account: { id: 1 } }, { secret }));
+    expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('failed');
+    const api = apiAs(t, admin.token);
+    const failed = (await api.get('/admin/webhook-deliveries', { status: 'failed' })).body.data;
+    expect(failed.map((d: { id: string }) => d.id)).toContain(res.body.data.delivery_id);
+    const replay = await api.post(`/admin/webhook-deliveries/${res.body.data.delivery_id}/replay`);
+    expect(replay.status).toBe(202);
+    expect(t.sentJobs.at(-1)).toEqual({ queue: 'chatwoot-delivery', data: { deliveryId: res.body.data.delivery_id } });
+  });
+});

@@ -1,0 +1,60 @@
+// Admins see their account's webhook deliveries (failed and dead ones especially) and replay them.
+import { z } from 'zod';
+import { write } from '../../extension/db/tenant.ts';
+import { sendData } from '../../extension/http/envelope.ts';
+import { notFound } from '../../extension/http/errors.ts';
+import { pageQuery, paginate } from '../../extension/http/pagination.ts';
+import { defineRoute } from '../../extension/http/registry.ts';
+import { queues } from '../../extension/queue/names.ts';
+import type { Services } from '../../extension/services.ts';
+
+const listed = ['id', 'event', 'status', 'attempts', 'last_error', 'received_at', 'processed_at'] as const;
+
+export function webhookAdminRoutes(services: Services) {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/admin/webhook-deliveries',
+      summary: 'Chatwoot deliveries of this account, newest first (filter by status, e.g. failed or dead)',
+      tags: ['admin'],
+      access: { permission: 'admin:webhooks', capability: null },
+      query: pageQuery.extend({ status: z.enum(['received', 'processing', 'processed', 'ignored', 'retrying', 'failed', 'dead']).optional() }),
+      handler: async ({ ctx, query, res }) => {
+        // The inbox is per installation (see its migration): the account filter is explicit here.
+        const q = services.db('webhook_deliveries').where({ account_id: ctx.accountId }).select(...listed, services.db.raw('received_at::text as received_key'));
+        if (query.status) q.andWhere({ status: query.status });
+        const page = await paginate<Record<string, unknown>>(q, {
+          keys: ['received_at', 'id'],
+          direction: 'desc',
+          limit: query.limit,
+          cursor: query.cursor,
+          keyOf: (row, key) => (key === 'received_at' ? row.received_key : row[key]),
+        });
+        sendData(res, page.items.map(({ received_key: _k, ...row }) => row), { next_cursor: page.nextCursor });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/admin/webhook-deliveries/:deliveryId/replay',
+      summary: 'Process a failed or dead delivery again',
+      tags: ['admin'],
+      access: { permission: 'admin:webhooks', capability: null },
+      params: z.object({ deliveryId: z.uuid() }),
+      successStatus: 202,
+      handler: async ({ ctx, params, res }) => {
+        const replayed = await write(ctx, async (trx, audit) => {
+          const [row] = await trx('webhook_deliveries')
+            .where({ account_id: ctx.accountId, id: params.deliveryId })
+            .whereIn('status', ['failed', 'dead', 'processed', 'ignored'])
+            .update({ status: 'retrying', attempts: 0, last_error: null })
+            .returning([...listed]);
+          if (!row) throw notFound('Delivery');
+          await audit({ action: 'webhook_delivery.replayed', resourceType: 'webhook_delivery', resourceId: params.deliveryId });
+          return row;
+        });
+        await services.jobs.send(queues.chatwootDelivery, { deliveryId: params.deliveryId });
+        sendData(res, replayed, {}, 202);
+      },
+    }),
+  ];
+}
