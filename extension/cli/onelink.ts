@@ -37,7 +37,7 @@ async function run() {
     if (verb === 'list') {
       const rows = await listInstallations(db);
       if (!rows.length) console.log('No Chatwoot is connected yet.');
-      for (const row of rows) console.log(`${row.id}  ${row.base_url}`);
+      for (const row of rows) console.log(`${row.id}  ${row.base_url}  webhook: ${config.PUBLIC_URL}/webhooks/chatwoot/${row.webhook_path_token}`);
       return;
     }
     if (!values['chatwoot-url'] || !values.token) throw new ConfigError(`--chatwoot-url and --token are required\n${usage}`);
@@ -49,6 +49,7 @@ async function run() {
     });
     console.log(`Connected ${installation.base_url} (administrator of account${installation.administratorOf.length > 1 ? 's' : ''} ${installation.administratorOf.join(', ')}).`);
     console.log(`Agents can now sign in to Onelink with their Chatwoot access token.`);
+    console.log(`Webhook URL for this Chatwoot: ${config.PUBLIC_URL}/webhooks/chatwoot/${installation.webhook_path_token}`);
   } finally {
     await db.destroy();
     await embedded?.stop();
