@@ -1,6 +1,7 @@
-// Calls to a Chatwoot installation's REST API. For now: the profile endpoint that proves who
-// an access token belongs to. The token travels as `Api-Access-Token` (hyphens: proxies such as
-// nginx drop headers with underscores by default; Chatwoot accepts both spellings).
+// Calls to a Chatwoot installation's REST API. The token travels as `Api-Access-Token` (hyphens:
+// proxies such as nginx drop headers with underscores by default; Chatwoot accepts both).
+// Reads are retried with backoff and jitter on 429/5xx/network errors, honouring Retry-After;
+// writes are never retried blindly here (the outbox decides, after checking what happened).
 import { z } from 'zod';
 
 export class ChatwootError extends Error {
@@ -58,4 +59,75 @@ export function normaliseBaseUrl(input: string): string {
   const url = new URL(input);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('Chatwoot URL must be http(s)');
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+export interface ChatwootTarget { baseUrl: string; token: string; timeoutMs: number }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Backoff for attempt n (1-based): exponential with full jitter, capped; Retry-After wins when given. */
+export function retryDelayMs(attempt: number, retryAfter: string | null, capMs = 10_000): number {
+  const seconds = retryAfter !== null && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null;
+  if (seconds !== null) return Math.min(seconds * 1000, 60_000);
+  return Math.round(Math.random() * Math.min(capMs, 250 * 2 ** attempt));
+}
+
+/** One request to the Chatwoot API; GETs are retried, other methods are tried once. */
+export async function chatwootRequest<T>(target: ChatwootTarget, method: 'GET' | 'POST', path: string, body?: unknown, { retries = 3 } = {}): Promise<T> {
+  const attempts = method === 'GET' ? retries + 1 : 1;
+  for (let attempt = 1; ; attempt++) {
+    let response: Response;
+    try {
+      response = await fetch(`${target.baseUrl}${path}`, {
+        method,
+        headers: { 'Api-Access-Token': target.token, Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(target.timeoutMs),
+        redirect: 'error',
+      });
+    } catch (err) {
+      if (attempt < attempts) {
+        await sleep(retryDelayMs(attempt, null));
+        continue;
+      }
+      throw new ChatwootError('unreachable', `Chatwoot ${method} ${path} failed: ${(err as Error).message}`);
+    }
+    if (response.ok) return (await response.json().catch(() => null)) as T;
+    if ((response.status === 429 || response.status >= 500) && attempt < attempts) {
+      await sleep(retryDelayMs(attempt, response.headers.get('retry-after')));
+      continue;
+    }
+    if (response.status === 401 || response.status === 403) throw new ChatwootError('unauthorized', `Chatwoot refused ${method} ${path}`, response.status);
+    if (response.status === 429 || response.status >= 500) throw new ChatwootError('unreachable', `Chatwoot answered ${response.status} to ${method} ${path}`, response.status);
+    throw new ChatwootError('bad_response', `Chatwoot answered ${response.status} to ${method} ${path}`, response.status);
+  }
+}
+
+export interface ChatwootMessage { id: number; content?: string | null; private?: boolean; content_attributes?: Record<string, unknown> | null; created_at?: number | string }
+
+const conversationPath = (accountId: number, conversationId: number) => `/api/v1/accounts/${accountId}/conversations/${conversationId}`;
+
+export function createPrivateNote(target: ChatwootTarget, accountId: number, conversationId: number, content: string, marker: Record<string, unknown>) {
+  return chatwootRequest<ChatwootMessage>(target, 'POST', `${conversationPath(accountId, conversationId)}/messages`, {
+    content,
+    message_type: 'outgoing',
+    private: true,
+    content_attributes: marker,
+  });
+}
+
+/** The conversation's messages; the spec documents an array, Chatwoot answers { payload: [...] }: both are read. */
+export async function listMessages(target: ChatwootTarget, accountId: number, conversationId: number): Promise<ChatwootMessage[]> {
+  const answer = await chatwootRequest<ChatwootMessage[] | { payload?: ChatwootMessage[] }>(target, 'GET', `${conversationPath(accountId, conversationId)}/messages`);
+  return Array.isArray(answer) ? answer : (answer?.payload ?? []);
+}
+
+export async function getConversationAttributes(target: ChatwootTarget, accountId: number, conversationId: number): Promise<Record<string, unknown>> {
+  const conversation = await chatwootRequest<{ custom_attributes?: Record<string, unknown> | null }>(target, 'GET', conversationPath(accountId, conversationId));
+  return conversation?.custom_attributes ?? {};
+}
+
+// --- Not in Chatwoot's OpenAPI document; typed here by hand (REFERENCE: it replaces the whole set). ---
+export function setConversationAttributes(target: ChatwootTarget, accountId: number, conversationId: number, attributes: Record<string, unknown>) {
+  return chatwootRequest<unknown>(target, 'POST', `${conversationPath(accountId, conversationId)}/custom_attributes`, { custom_attributes: attributes });
 }

@@ -35,7 +35,19 @@ export interface FakeChatwoot {
   revokeToken(token: string): void;
   /** While set, every API call answers this status (e.g. 500), or hangs with 'timeout'. */
   outage: number | 'timeout' | null;
+  /** The next N write calls are carried out but never answered (the caller times out not knowing). */
+  swallowWrites: number;
+  /** Conversations by `${accountId}:${displayId}`: their custom attributes and messages. */
+  conversations: Map<string, FakeConversation>;
+  addConversation(accountId: number, displayId: number, customAttributes?: Record<string, unknown>): FakeConversation;
   close(): Promise<void>;
+}
+
+export interface FakeConversation {
+  id: number;
+  accountId: number;
+  customAttributes: Record<string, unknown>;
+  messages: Array<{ id: number; content: string; private: boolean; message_type: string; content_attributes: Record<string, unknown>; created_at: number }>;
 }
 
 export async function startFakeChatwoot(): Promise<FakeChatwoot> {
@@ -47,6 +59,23 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     violations: [] as string[],
     requests: [] as Array<{ method: string; path: string }>,
     outage: null as number | 'timeout' | null,
+    swallowWrites: 0,
+    conversations: new Map<string, FakeConversation>(),
+  };
+  let nextMessageId = 1;
+  /** The agent behind the request's token, if it belongs to the path's account. */
+  const memberOf = (req: express.Request) => {
+    const agent = agentByToken(req.headers['api_access_token']);
+    return agent?.accounts.some((a) => a.id === Number(req.params.accountId)) ? agent : undefined;
+  };
+  const conversationOf = (req: express.Request) => fake.conversations.get(`${req.params.accountId}:${req.params.conversationId}`);
+  /** Carries out a write, then — when asked to — never answers it. */
+  const answerWrite = (res: express.Response, send: () => void) => {
+    if (fake.swallowWrites > 0) {
+      fake.swallowWrites--;
+      return;
+    }
+    send();
   };
   const agentByToken = (token: unknown) => [...agents.values()].find((a) => a.token === token);
 
@@ -79,6 +108,19 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     res.status(204).end();
   });
   app.use(express.json());
+  // Not in Chatwoot's OpenAPI document (REFERENCE.md): validated here by hand. It replaces the set.
+  app.post('/api/v1/accounts/:accountId/conversations/:conversationId/custom_attributes', (req, res) => {
+    const body = req.body as { custom_attributes?: unknown };
+    if (!memberOf(req)) return void res.status(401).end();
+    if (!body || typeof body.custom_attributes !== 'object' || body.custom_attributes === null || Array.isArray(body.custom_attributes)) {
+      fake.violations.push(`POST ${req.path}: body must be { custom_attributes: {…} }`);
+      return void res.status(422).json({ error: 'custom_attributes required' });
+    }
+    const conversation = conversationOf(req);
+    if (!conversation) return void res.status(404).json({ error: 'not found' });
+    conversation.customAttributes = { ...(body.custom_attributes as Record<string, unknown>) };
+    answerWrite(res, () => res.json({ custom_attributes: conversation.customAttributes }));
+  });
   app.use(
     OpenApiValidator.middleware({
       apiSpec,
@@ -111,6 +153,48 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     );
   });
 
+  app.get('/api/v1/accounts/:accountId/conversations/:conversationId', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const conversation = conversationOf(req);
+    if (!conversation) return void res.status(404).json({ error: 'not found' });
+    res.type('application/json; charset=utf-8').send(
+      JSON.stringify({ id: conversation.id, account_id: conversation.accountId, inbox_id: 3, status: 'open', custom_attributes: conversation.customAttributes, messages: [], meta: { sender: { id: 44, name: 'Contact' } } }),
+    );
+  });
+  const presentMessage = (conversation: FakeConversation, m: FakeConversation['messages'][number]) => ({
+    id: m.id,
+    content: m.content,
+    content_type: 'text',
+    content_attributes: m.content_attributes,
+    message_type: m.message_type,
+    created_at: m.created_at,
+    private: m.private,
+    sender: {},
+    conversation_id: conversation.id,
+  });
+  app.get('/api/v1/accounts/:accountId/conversations/:conversationId/messages', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const conversation = conversationOf(req);
+    if (!conversation) return void res.status(404).json({ error: 'not found' });
+    res.type('application/json; charset=utf-8').send(JSON.stringify(conversation.messages.map((m) => presentMessage(conversation, m))));
+  });
+  app.post('/api/v1/accounts/:accountId/conversations/:conversationId/messages', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const conversation = conversationOf(req);
+    if (!conversation) return void res.status(404).json({ error: 'not found' });
+    const body = req.body as { content: string; private?: boolean; message_type?: string; content_attributes?: Record<string, unknown> };
+    const message = {
+      id: nextMessageId++,
+      content: body.content,
+      private: body.private ?? false,
+      message_type: body.message_type ?? 'outgoing',
+      content_attributes: body.content_attributes ?? {},
+      created_at: Math.floor(Date.now() / 1000),
+    };
+    conversation.messages.push(message);
+    answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify(presentMessage(conversation, message))));
+  });
+
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const status = (err as { status?: number }).status ?? 500;
     // A 401 for a missing token is Chatwoot behaviour, not a contract violation of ours.
@@ -124,6 +208,11 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return Object.assign(fake, {
+    addConversation(accountId: number, displayId: number, customAttributes: Record<string, unknown> = {}) {
+      const conversation: FakeConversation = { id: displayId, accountId, customAttributes, messages: [] };
+      fake.conversations.set(`${accountId}:${displayId}`, conversation);
+      return conversation;
+    },
     takeViolations() {
       return fake.violations.splice(0);
     },

@@ -9,6 +9,7 @@ import { pgConstraint, pgErrorCode, pgErrorCodes } from '../../db/errors.ts';
 import { read, write, type Audit, type RequestContext } from '../../db/tenant.ts';
 import { conflict, HttpError, invalid, notFound } from '../../http/errors.ts';
 import { paginate } from '../../http/pagination.ts';
+import { queueWriteBack } from '../../chatwoot/outbox.ts';
 import { findStage, type StageRow } from '../pipelines/service.ts';
 import { canTransition, dealReference, dealTransitions, isCurrency, type DealStatus } from './rules.ts';
 
@@ -100,6 +101,14 @@ async function appendStageEvent(trx: Knex.Transaction, ctx: RequestContext, befo
   });
 }
 
+/** Tells the deal's Chatwoot conversation (if any): a private note, and attributes its filters can use. */
+async function writeBack(trx: Knex.Transaction, ctx: RequestContext, deal: DealRow, stageName: string, note: string) {
+  await queueWriteBack(trx, ctx, deal.chatwoot_conversation_id, [
+    { kind: 'note', content: `Onelink · ${dealReference(deal.number)} “${deal.title}”: ${note}` },
+    { kind: 'attributes', attributes: { onelink_deal: dealReference(deal.number), onelink_deal_stage: stageName, onelink_deal_status: deal.status } },
+  ]);
+}
+
 /** A rank placing a card between two neighbours of a column (either may be absent). */
 async function rankBetween(trx: Knex.Transaction, ctx: RequestContext, stageId: string, afterId?: string | null, beforeId?: string | null, excludeId?: string) {
   const rankOf = async (id: string) => {
@@ -166,6 +175,7 @@ export async function createDeal(ctx: RequestContext, input: NewDeal) {
         })
         .returning([...dealColumns])) as DealRow[];
       await appendStageEvent(trx, ctx, null, row!);
+      await writeBack(trx, ctx, row!, stage.name, `deal created in ${stage.name}`);
       await audit({ action: 'deal.created', resourceType: 'deal', resourceId: row!.id, after: presentDeal(row!), sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'deal') });
       return presentDeal(row!);
     }),
@@ -248,6 +258,10 @@ export async function updateDeal(ctx: RequestContext, dealId: string, patch: Dea
         .where({ account_id: ctx.accountId, id: dealId })
         .update({ ...fields, ...(customFields ? { custom_fields: customFields } : {}), version: before.version + 1, updated_at: trx.fn.now() })
         .returning([...dealColumns])) as DealRow[];
+      if (after!.chatwoot_conversation_id && after!.chatwoot_conversation_id !== before.chatwoot_conversation_id) {
+        const stage = await findStage(trx, ctx.accountId, after!.stage_id);
+        await writeBack(trx, ctx, after!, stage!.name, 'linked to this conversation');
+      }
       await audit({ action: 'deal.updated', resourceType: 'deal', resourceId: dealId, before: presentDeal(before), after: presentDeal(after!), sensitiveKeys: ['custom_fields'] });
       return presentDeal(after!);
     }),
@@ -271,7 +285,15 @@ async function moveWithin(trx: Knex.Transaction, ctx: RequestContext, audit: Aud
       ...(stageChanged ? { stage_entered_at: trx.fn.now() } : {}),
     })
     .returning([...dealColumns])) as DealRow[];
-  if (stageChanged || status !== before.status) await appendStageEvent(trx, ctx, before, after!);
+  if (stageChanged || status !== before.status) {
+    await appendStageEvent(trx, ctx, before, after!);
+    const from = stageChanged ? (await findStage(trx, ctx.accountId, before.stage_id))?.name : undefined;
+    const note =
+      status !== before.status
+        ? { won: 'won', lost: `lost${after!.lost_reason ? ` (${after!.lost_reason})` : ''}`, open: `reopened in ${stage.name}` }[status]
+        : `moved from ${from} to ${stage.name}`;
+    await writeBack(trx, ctx, after!, stage.name, note);
+  }
   await audit({
     action,
     resourceType: 'deal',

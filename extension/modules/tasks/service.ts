@@ -6,6 +6,7 @@ import { read, write, withAccount, type RequestContext } from '../../db/tenant.t
 import { conflict, invalid, notFound } from '../../http/errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import { recordAudit } from '../../audit/writer.ts';
+import { queueWriteBack } from '../../chatwoot/outbox.ts';
 import { dueSoonMinutes, taskTransitions, type TaskStatus } from './rules.ts';
 
 export const taskColumns = [
@@ -71,6 +72,8 @@ export async function createTask(ctx: RequestContext, input: TaskInput & { title
       const [row] = await trx('tasks')
         .insert({ account_id: ctx.accountId, ...input, created_by_type: ctx.actor.type, created_by_id: ctx.actor.id })
         .returning([...taskColumns]);
+      const due = row.due_at ? `, due ${(row.due_at as Date).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
+      await queueWriteBack(trx, ctx, row.chatwoot_conversation_id, [{ kind: 'note', content: `Onelink · task “${row.title}” created${due}` }]);
       await audit({ action: 'task.created', resourceType: 'task', resourceId: row.id, after: { ...row } });
       return row as TaskRow;
     }),
@@ -105,6 +108,7 @@ export async function setTaskStatus(ctx: RequestContext, taskId: string, status:
       .where({ account_id: ctx.accountId, id: taskId })
       .update({ status, completed_at: status === 'done' ? trx.fn.now() : null, version: before.version + 1, updated_at: trx.fn.now() })
       .returning([...taskColumns]);
+    if (status === 'done') await queueWriteBack(trx, ctx, after.chatwoot_conversation_id, [{ kind: 'note', content: `Onelink · task “${after.title}” completed` }]);
     await audit({ action: `task.${status}`, resourceType: 'task', resourceId: taskId, before: { status: before.status }, after: { status } });
     return after as TaskRow;
   });

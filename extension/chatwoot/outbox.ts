@@ -1,0 +1,114 @@
+// Write-back to Chatwoot: services queue items in the transaction of the change they report;
+// a worker delivers them. Delivery is at-least-once towards the network but exactly-once in
+// effect: before posting a note again after an attempt with an unknown outcome (a timeout, a
+// crash), the worker looks for the note among the conversation's messages and adopts it.
+// Custom attributes are merged with Chatwoot's current ones (its endpoint replaces the set).
+import type { Knex } from 'knex';
+import type { RequestContext } from '../db/tenant.ts';
+import { withAccount } from '../db/tenant.ts';
+import type { Sealer } from '../security/crypto.ts';
+import {
+  ChatwootError,
+  createPrivateNote,
+  getConversationAttributes,
+  listMessages,
+  setConversationAttributes,
+  type ChatwootTarget,
+} from './client.ts';
+
+export const maxOutboxAttempts = 20;
+/** A claimed item is retried after this long if its worker vanished mid-call. */
+const leaseSeconds = 60;
+
+export interface NoteItem { kind: 'note'; content: string }
+export interface AttributesItem { kind: 'attributes'; attributes: Record<string, string | number | null> }
+
+/** Queues write-backs for a conversation, inside the caller's transaction. */
+export async function queueWriteBack(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId'>, conversationId: number | null, items: Array<NoteItem | AttributesItem>) {
+  if (!conversationId || !items.length) return;
+  await trx('chatwoot_outbox').insert(
+    items.map((item) => ({ account_id: ctx.accountId, kind: item.kind, chatwoot_conversation_id: conversationId, payload: JSON.stringify(item) })),
+  );
+}
+
+interface OutboxRow { id: string; kind: 'note' | 'attributes'; chatwoot_conversation_id: number; payload: NoteItem | AttributesItem; attempts: number }
+
+async function targetFor(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<{ target: ChatwootTarget; chatwootAccountId: number }> {
+  const row = await db('accounts as a')
+    .join('installations as i', 'i.id', 'a.installation_id')
+    .where('a.account_id', accountId)
+    .first('i.base_url', 'i.api_token_sealed', 'a.chatwoot_account_id');
+  return { target: { baseUrl: row.base_url, token: sealer.open(row.api_token_sealed), timeoutMs }, chatwootAccountId: row.chatwoot_account_id };
+}
+
+async function claim(db: Knex, accountId: number): Promise<OutboxRow | undefined> {
+  return withAccount(db, accountId, { readOnly: false }, async (trx) => {
+    const { rows } = await trx.raw<{ rows: OutboxRow[] }>(
+      `update chatwoot_outbox o set attempts = o.attempts + 1, attempted_at = now(), next_attempt_at = now() + make_interval(secs => ?)
+        where (o.account_id, o.id) = (select account_id, id from chatwoot_outbox
+                                       where account_id = ? and status = 'pending' and next_attempt_at <= now()
+                                       order by created_at limit 1 for update skip locked)
+        returning o.id, o.kind, o.chatwoot_conversation_id, o.payload, o.attempts - 1 as attempts`,
+      [leaseSeconds, accountId],
+    );
+    return rows[0];
+  });
+}
+
+async function deliver(item: OutboxRow, target: ChatwootTarget, chatwootAccountId: number): Promise<number | null> {
+  if (item.payload.kind === 'attributes') {
+    const current = await getConversationAttributes(target, chatwootAccountId, item.chatwoot_conversation_id);
+    await setConversationAttributes(target, chatwootAccountId, item.chatwoot_conversation_id, { ...current, ...item.payload.attributes });
+    return null;
+  }
+  const note = item.payload;
+  const marker = { onelink_outbox_id: item.id };
+  if (item.attempts > 0) {
+    // An earlier attempt may have reached Chatwoot: adopt that note rather than post it twice.
+    const existing = (await listMessages(target, chatwootAccountId, item.chatwoot_conversation_id)).find(
+      (m) => m.private && (m.content_attributes?.onelink_outbox_id === item.id || m.content === note.content),
+    );
+    if (existing) return existing.id;
+  }
+  const created = await createPrivateNote(target, chatwootAccountId, item.chatwoot_conversation_id, note.content, marker);
+  return created?.id ?? null;
+}
+
+/** Delivers every due write-back of one account; returns how many were sent. */
+export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<number> {
+  let sent = 0;
+  const { target, chatwootAccountId } = await targetFor(db, sealer, accountId, timeoutMs);
+  for (let item = await claim(db, accountId); item; item = await claim(db, accountId)) {
+    const update = (fields: Record<string, unknown>) =>
+      withAccount(db, accountId, { readOnly: false }, (trx) => trx('chatwoot_outbox').where({ account_id: accountId, id: item!.id }).update(fields));
+    try {
+      const messageId = await deliver(item, target, chatwootAccountId);
+      await update({ status: 'sent', sent_at: db.fn.now(), chatwoot_message_id: messageId, last_error: null });
+      sent++;
+    } catch (err) {
+      const retryable = !(err instanceof ChatwootError) || err.kind !== 'bad_response';
+      const attempts = item.attempts + 1;
+      if (!retryable || attempts >= maxOutboxAttempts) {
+        await update({ status: 'dead', last_error: (err as Error).message });
+        continue;
+      }
+      // Chatwoot is down or refusing for now: back off (30 s, 1, 2, 4 … up to 10 minutes) and stop draining.
+      await update({ last_error: (err as Error).message, next_attempt_at: db.raw(`now() + make_interval(secs => ?)`, [Math.min(600, 15 * 2 ** attempts)]) });
+      break;
+    }
+  }
+  return sent;
+}
+
+/** Accounts with write-backs due now (the sweep's work list). */
+export async function accountsWithDueWriteBacks(db: Knex): Promise<number[]> {
+  const accounts: number[] = await db('accounts').pluck('account_id');
+  const due: number[] = [];
+  for (const accountId of accounts) {
+    const row = await withAccount(db, accountId, { readOnly: true }, (trx) =>
+      trx('chatwoot_outbox').where({ account_id: accountId, status: 'pending' }).andWhere('next_attempt_at', '<=', trx.fn.now()).first('id'),
+    );
+    if (row) due.push(accountId);
+  }
+  return due;
+}
