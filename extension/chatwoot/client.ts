@@ -73,7 +73,7 @@ export function retryDelayMs(attempt: number, retryAfter: string | null, capMs =
 }
 
 /** One request to the Chatwoot API; GETs are retried, other methods are tried once. */
-export async function chatwootRequest<T>(target: ChatwootTarget, method: 'GET' | 'POST', path: string, body?: unknown, { retries = 3 } = {}): Promise<T> {
+export async function chatwootRequest<T>(target: ChatwootTarget, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, { retries = 3 } = {}): Promise<T> {
   const attempts = method === 'GET' ? retries + 1 : 1;
   for (let attempt = 1; ; attempt++) {
     let response: Response;

@@ -1,10 +1,13 @@
 // npm run onelink -- <command>
+//   install   --chatwoot-url URL --account-id N --token ADMIN_TOKEN [--public-url URL]   wire Onelink into a Chatwoot account
+//   uninstall --chatwoot-url URL --account-id N --token ADMIN_TOKEN [--public-url URL]   remove exactly what install created
 //   installation add --chatwoot-url URL --token ADMIN_ACCESS_TOKEN   connect a Chatwoot (verifies the token is an administrator's)
 //   installation list                                               list connected Chatwoots
 // Uses DATABASE_URL, or the embedded Postgres in ONELINK_DATA_DIR (also while the server is running).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ChatwootError } from '../chatwoot/client.ts';
+import { install, uninstall } from '../chatwoot/installer.ts';
 import { InstallationError, listInstallations, registerInstallation } from '../chatwoot/installations.ts';
 import { ConfigError, loadConfig, loadDotEnv } from '../config.ts';
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
@@ -13,16 +16,25 @@ import { migrateLatest } from '../db/migrations.ts';
 import { createSealer, resolveEncryptionKey } from '../security/crypto.ts';
 
 const usage = `Usage:
+  npm run onelink -- install --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url https://onelink.example.com]
+  npm run onelink -- uninstall --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url …]
   npm run onelink -- installation add --chatwoot-url https://chat.example.com --token <administrator access token>
   npm run onelink -- installation list`;
 
 async function run() {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { 'chatwoot-url': { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      'chatwoot-url': { type: 'string' },
+      token: { type: 'string' },
+      'account-id': { type: 'string' },
+      'public-url': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [noun, verb] = positionals;
-  if (values.help || noun !== 'installation' || !['add', 'list'].includes(verb ?? '')) {
+  const known = (noun === 'installation' && ['add', 'list'].includes(verb ?? '')) || noun === 'install' || noun === 'uninstall';
+  if (values.help || !known) {
     console.log(usage);
     process.exit(values.help ? 0 : 2);
   }
@@ -34,6 +46,33 @@ async function run() {
   const db = createKnex({ url: config.DATABASE_URL ?? embedded!.url, schema: config.ONELINK_DB_SCHEMA });
   try {
     await migrateLatest(db, config.ONELINK_DB_SCHEMA);
+    if (noun === 'install' || noun === 'uninstall') {
+      const accountId = Number(values['account-id']);
+      if (!values['chatwoot-url'] || !values.token || !Number.isInteger(accountId) || accountId < 1) {
+        throw new ConfigError(`--chatwoot-url, --account-id and --token are required\n${usage}`);
+      }
+      const sealer = createSealer(resolveEncryptionKey(config.ONELINK_ENCRYPTION_KEY, config.dataDir, Boolean(embedded)));
+      const input = {
+        chatwootUrl: values['chatwoot-url'],
+        accountId,
+        token: values.token,
+        publicUrl: (values['public-url'] ?? config.PUBLIC_URL).replace(/\/+$/, ''),
+        timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
+      };
+      if (noun === 'uninstall') {
+        const { removed } = await uninstall(db, input);
+        console.log(removed.length ? `Removed: ${removed.join(', ')}.` : 'Nothing of Onelink was found in that account.');
+        return;
+      }
+      if (/^https?:\/\/(localhost|127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(input.publicUrl)) {
+        console.log(`Note: ${input.publicUrl} is a private address. Chatwoot 4.14+ refuses to send webhooks there unless its operator sets SAFE_FETCH_ALLOW_PRIVATE_NETWORK=true.`);
+      }
+      const report = await install(db, sealer, input);
+      console.log(`Webhook ${report.webhook}: ${report.webhookUrl}${report.signed ? ' (signed with its secret)' : ' (no secret from this Chatwoot: the unguessable address authenticates it)'}`);
+      console.log(`Dashboard app ${report.dashboardApp}; conversation attributes created: ${report.attributesCreated.join(', ') || 'none (all present)'}.`);
+      console.log('Agents can now open Onelink in a conversation and sign in with their Chatwoot access token.');
+      return;
+    }
     if (verb === 'list') {
       const rows = await listInstallations(db);
       if (!rows.length) console.log('No Chatwoot is connected yet.');

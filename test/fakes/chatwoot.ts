@@ -39,6 +39,9 @@ export interface FakeChatwoot {
   swallowWrites: number;
   /** Conversations by `${accountId}:${displayId}`: their custom attributes and messages. */
   conversations: Map<string, FakeConversation>;
+  webhooks: Array<{ id: number; accountId: number; url: string; subscriptions: string[]; secret: string }>;
+  dashboardApps: Array<{ id: number; accountId: number; title: string; content: Array<{ type: string; url: string }> }>;
+  attributeDefinitions: Array<{ id: number; accountId: number; attribute_key: string; attribute_display_name: string; attribute_display_type: number; attribute_model: number }>;
   addConversation(accountId: number, displayId: number, customAttributes?: Record<string, unknown>): FakeConversation;
   close(): Promise<void>;
 }
@@ -53,6 +56,10 @@ export interface FakeConversation {
 export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   if (!fs.existsSync(chatwootSpecPath)) throw new Error(`Chatwoot's OpenAPI document is missing at ${chatwootSpecPath}`);
   const apiSpec = JSON.parse(fs.readFileSync(chatwootSpecPath, 'utf8'));
+  // The one correction to this (older) document: webhook subscriptions accept the contact events
+  // the webhook object itself lists and Chatwoot sends (REFERENCE.md).
+  apiSpec.components.schemas.webhook_create_update_payload.properties.subscriptions.items.enum =
+    apiSpec.components.schemas.webhook.properties.subscriptions.items.enum;
   const agents = new Map<number, FakeAgent>();
   const fake = {
     url: '',
@@ -61,6 +68,14 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     outage: null as number | 'timeout' | null,
     swallowWrites: 0,
     conversations: new Map<string, FakeConversation>(),
+    webhooks: [] as FakeChatwoot['webhooks'],
+    dashboardApps: [] as FakeChatwoot['dashboardApps'],
+    attributeDefinitions: [] as FakeChatwoot['attributeDefinitions'],
+  };
+  let nextResourceId = 1;
+  const adminOf = (req: express.Request) => {
+    const agent = agentByToken(req.headers['api_access_token']);
+    return agent?.accounts.some((a) => a.id === Number(req.params.accountId) && a.role === 'administrator') ? agent : undefined;
   };
   let nextMessageId = 1;
   /** The agent behind the request's token, if it belongs to the path's account. */
@@ -121,6 +136,28 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     conversation.customAttributes = { ...(body.custom_attributes as Record<string, unknown>) };
     answerWrite(res, () => res.json({ custom_attributes: conversation.customAttributes }));
   });
+  // Dashboard apps are not in Chatwoot's OpenAPI document (REFERENCE.md): validated here by hand.
+  app.get('/api/v1/accounts/:accountId/dashboard_apps', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    res.json(fake.dashboardApps.filter((a) => a.accountId === Number(req.params.accountId)).map(({ accountId: _a, ...app }) => app));
+  });
+  app.post('/api/v1/accounts/:accountId/dashboard_apps', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const body = req.body as { title?: unknown; content?: Array<{ type?: unknown; url?: unknown }> };
+    const valid = typeof body?.title === 'string' && Array.isArray(body.content) && body.content.every((c) => c.type === 'frame' && typeof c.url === 'string');
+    if (!valid) {
+      fake.violations.push(`POST ${req.path}: body must be { title, content: [{ type: 'frame', url }] }`);
+      return void res.status(422).json({ error: 'invalid dashboard app' });
+    }
+    const created = { id: nextResourceId++, accountId: Number(req.params.accountId), title: body.title as string, content: body.content as Array<{ type: string; url: string }> };
+    fake.dashboardApps.push(created);
+    res.json({ id: created.id, title: created.title, content: created.content });
+  });
+  app.delete('/api/v1/accounts/:accountId/dashboard_apps/:id', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    fake.dashboardApps = fake.dashboardApps.filter((a) => a.id !== Number(req.params.id));
+    res.status(200).json({});
+  });
   app.use(
     OpenApiValidator.middleware({
       apiSpec,
@@ -160,6 +197,41 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     res.type('application/json; charset=utf-8').send(
       JSON.stringify({ id: conversation.id, account_id: conversation.accountId, inbox_id: 3, status: 'open', custom_attributes: conversation.customAttributes, messages: [], meta: { sender: { id: 44, name: 'Contact' } } }),
     );
+  });
+  app.get('/api/v1/accounts/:accountId/webhooks', (req, res) => {
+    if (!adminOf(req)) return void res.status(401).end();
+    const hooks = fake.webhooks.filter((h) => h.accountId === Number(req.params.accountId));
+    res.type('application/json; charset=utf-8').send(JSON.stringify(hooks.map((h) => ({ id: h.id, url: h.url, subscriptions: h.subscriptions, account_id: h.accountId }))));
+  });
+  app.post('/api/v1/accounts/:accountId/webhooks', (req, res) => {
+    if (!adminOf(req)) return void res.status(401).end();
+    const body = req.body as { url: string; subscriptions: string[] };
+    const hook = { id: nextResourceId++, accountId: Number(req.params.accountId), url: body.url, subscriptions: body.subscriptions, secret: `whsec_${nextResourceId}_fake` };
+    fake.webhooks.push(hook);
+    res.type('application/json; charset=utf-8').send(JSON.stringify({ id: hook.id, url: hook.url, subscriptions: hook.subscriptions, account_id: hook.accountId, secret: hook.secret }));
+  });
+  app.delete('/api/v1/accounts/:accountId/webhooks/:webhookId', (req, res) => {
+    if (!adminOf(req)) return void res.status(401).end();
+    fake.webhooks = fake.webhooks.filter((h) => h.id !== Number(req.params.webhookId));
+    res.status(200).end();
+  });
+  app.get('/api/v1/accounts/:accountId/custom_attribute_definitions', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const list = fake.attributeDefinitions.filter((d) => d.accountId === Number(req.params.accountId) && String(d.attribute_model) === req.query.attribute_model);
+    res.type('application/json; charset=utf-8').send(JSON.stringify(list.map(({ accountId: _a, ...d }) => d)));
+  });
+  app.post('/api/v1/accounts/:accountId/custom_attribute_definitions', (req, res) => {
+    if (!adminOf(req)) return void res.status(401).end();
+    const body = req.body as { attribute_key: string; attribute_display_name: string; attribute_display_type: number; attribute_model: number };
+    const definition = { id: nextResourceId++, accountId: Number(req.params.accountId), ...body };
+    fake.attributeDefinitions.push(definition);
+    const { accountId: _a, ...shown } = definition;
+    res.type('application/json; charset=utf-8').send(JSON.stringify(shown));
+  });
+  app.delete('/api/v1/accounts/:accountId/custom_attribute_definitions/:id', (req, res) => {
+    if (!adminOf(req)) return void res.status(401).end();
+    fake.attributeDefinitions = fake.attributeDefinitions.filter((d) => d.id !== Number(req.params.id));
+    res.status(200).end();
   });
   const presentMessage = (conversation: FakeConversation, m: FakeConversation['messages'][number]) => ({
     id: m.id,

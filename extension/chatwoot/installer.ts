@@ -1,0 +1,110 @@
+// Wires Onelink into one Chatwoot account with an administrator's token: the webhook (and its
+// secret), the dashboard app, and the conversation attributes Onelink writes. Idempotent: what
+// exists is reused; uninstall removes exactly these (found by our webhook URL, our app URL and
+// our attribute keys).
+import type { Knex } from 'knex';
+import type { Sealer } from '../security/crypto.ts';
+import { ChatwootError, chatwootRequest, type ChatwootTarget } from './client.ts';
+import { InstallationError, registerInstallation } from './installations.ts';
+
+/** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity). */
+export const webhookEvents = ['contact_created', 'contact_updated', 'conversation_created', 'conversation_updated', 'conversation_status_changed', 'message_created'];
+
+/** Conversation attributes Onelink writes back (display type 0 = text, 6 = list). */
+export const conversationAttributes = [
+  { attribute_key: 'onelink_deal', attribute_display_name: 'Onelink deal', attribute_display_type: 0 },
+  { attribute_key: 'onelink_deal_stage', attribute_display_name: 'Onelink deal stage', attribute_display_type: 0 },
+  { attribute_key: 'onelink_deal_status', attribute_display_name: 'Onelink deal status', attribute_display_type: 6, attribute_values: ['open', 'won', 'lost'] },
+  { attribute_key: 'onelink_job', attribute_display_name: 'Onelink job', attribute_display_type: 0 },
+  { attribute_key: 'onelink_job_status', attribute_display_name: 'Onelink job status', attribute_display_type: 0 },
+];
+
+export interface InstallInput { chatwootUrl: string; accountId: number; token: string; publicUrl: string; timeoutMs: number }
+export interface InstallReport { webhook: 'created' | 'existing'; signed: boolean; dashboardApp: 'created' | 'existing'; attributesCreated: string[]; webhookUrl: string }
+
+interface Webhook { id: number; url: string; secret?: string | null }
+interface DashboardApp { id: number; title: string; content?: Array<{ type: string; url: string }> }
+interface AttributeDefinition { id: number; attribute_key: string }
+
+const appUrl = (publicUrl: string, baseUrl: string, accountId: number) =>
+  `${publicUrl}/apps/account/?chatwoot=${encodeURIComponent(baseUrl)}&account=${accountId}`;
+
+function explain(err: unknown, input: Pick<InstallInput, 'chatwootUrl' | 'accountId'>): never {
+  if (err instanceof ChatwootError && err.kind === 'unauthorized') {
+    throw new InstallationError(`Chatwoot refused the token for account ${input.accountId}: use the access token of an administrator of that account.`);
+  }
+  if (err instanceof ChatwootError && err.kind === 'unreachable') {
+    throw new InstallationError(`Chatwoot at ${input.chatwootUrl} could not be reached (${err.message}). Check the URL and that this machine can reach it.`);
+  }
+  throw err;
+}
+
+export async function install(db: Knex, sealer: Sealer, input: InstallInput): Promise<InstallReport> {
+  let installation;
+  try {
+    installation = await registerInstallation(db, sealer, { chatwootUrl: input.chatwootUrl, apiToken: input.token, timeoutMs: input.timeoutMs });
+  } catch (err) {
+    explain(err, input);
+  }
+  if (!installation.administratorOf.includes(input.accountId)) {
+    throw new InstallationError(`This token's user is not an administrator of Chatwoot account ${input.accountId} (administrator of: ${installation.administratorOf.join(', ')}).`);
+  }
+  const target: ChatwootTarget = { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs };
+  const account = `/api/v1/accounts/${input.accountId}`;
+  const webhookUrl = `${input.publicUrl}/webhooks/chatwoot/${installation.webhook_path_token}`;
+  try {
+    const hooks = await chatwootRequest<Webhook[] | { payload?: Webhook[] }>(target, 'GET', `${account}/webhooks`);
+    let hook = (Array.isArray(hooks) ? hooks : (hooks?.payload ?? [])).find((h) => h.url === webhookUrl);
+    const webhook = hook ? 'existing' : 'created';
+    hook ??= await chatwootRequest<Webhook>(target, 'POST', `${account}/webhooks`, { url: webhookUrl, subscriptions: webhookEvents });
+    const secret = hook?.secret ?? null;
+    if (secret) await db('installations').where({ id: installation.id }).update({ webhook_secret_sealed: sealer.seal(secret), updated_at: db.fn.now() });
+
+    // --- dashboard_apps is not in Chatwoot's OpenAPI document; shape per REFERENCE.md. ---
+    const url = appUrl(input.publicUrl, installation.base_url, input.accountId);
+    const apps = await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`);
+    const dashboardApp = (apps ?? []).some((a) => a.content?.some((c) => c.url === url)) ? 'existing' : 'created';
+    if (dashboardApp === 'created') await chatwootRequest(target, 'POST', `${account}/dashboard_apps`, { title: 'Onelink', content: [{ type: 'frame', url }] });
+
+    const existing = await chatwootRequest<AttributeDefinition[]>(target, 'GET', `${account}/custom_attribute_definitions?attribute_model=0`);
+    const attributesCreated: string[] = [];
+    for (const definition of conversationAttributes) {
+      if ((existing ?? []).some((d) => d.attribute_key === definition.attribute_key)) continue;
+      await chatwootRequest(target, 'POST', `${account}/custom_attribute_definitions`, { ...definition, attribute_model: 0 });
+      attributesCreated.push(definition.attribute_key);
+    }
+    const signed = Boolean(secret) || Boolean(await db('installations').where({ id: installation.id }).first('webhook_secret_sealed').then((r) => r?.webhook_secret_sealed));
+    return { webhook, signed, dashboardApp, attributesCreated, webhookUrl };
+  } catch (err) {
+    explain(err, input);
+  }
+}
+
+export async function uninstall(db: Knex, input: InstallInput): Promise<{ removed: string[] }> {
+  const installation = await db('installations').where({ base_url: new URL(input.chatwootUrl).origin + new URL(input.chatwootUrl).pathname.replace(/\/+$/, '') }).first();
+  if (!installation) throw new InstallationError(`${input.chatwootUrl} is not connected to this Onelink.`);
+  const target: ChatwootTarget = { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs };
+  const account = `/api/v1/accounts/${input.accountId}`;
+  const removed: string[] = [];
+  try {
+    const webhookUrl = `${input.publicUrl}/webhooks/chatwoot/${installation.webhook_path_token}`;
+    const hooks = await chatwootRequest<Webhook[]>(target, 'GET', `${account}/webhooks`);
+    for (const hook of (hooks ?? []).filter((h) => h.url === webhookUrl)) {
+      await chatwootRequest(target, 'DELETE', `${account}/webhooks/${hook.id}`);
+      removed.push(`webhook ${hook.id}`);
+    }
+    const url = appUrl(input.publicUrl, installation.base_url, input.accountId);
+    for (const app of ((await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`)) ?? []).filter((a) => a.content?.some((c) => c.url === url))) {
+      await chatwootRequest(target, 'DELETE', `${account}/dashboard_apps/${app.id}`);
+      removed.push(`dashboard app ${app.id}`);
+    }
+    const keys = conversationAttributes.map((a) => a.attribute_key);
+    for (const definition of ((await chatwootRequest<AttributeDefinition[]>(target, 'GET', `${account}/custom_attribute_definitions?attribute_model=0`)) ?? []).filter((d) => keys.includes(d.attribute_key))) {
+      await chatwootRequest(target, 'DELETE', `${account}/custom_attribute_definitions/${definition.id}`);
+      removed.push(`attribute ${definition.attribute_key}`);
+    }
+  } catch (err) {
+    explain(err, input);
+  }
+  return { removed };
+}
