@@ -51,7 +51,8 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
       logger,
       genReqId: requestIdFor,
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      autoLogging: { ignore: (req) => req.url?.startsWith('/health/') ?? false },
+      // Probes and webhooks are high-volume; webhooks leave their own record (webhook_deliveries).
+      autoLogging: { ignore: (req) => (req.url?.startsWith('/health/') || req.url?.startsWith('/webhooks/')) ?? false },
     }),
   );
   app.use((_req, res, next) => {

@@ -12,6 +12,7 @@ import { migrateLatest } from './db/migrations.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { startQueue } from './queue/index.ts';
 import { startOutboxWorker, type OutboxWorker } from './chatwoot/outbox-worker.ts';
+import { startDeliveryWorker, type DeliveryWorker } from '../webhooks/chatwoot/worker.ts';
 import type PgBoss from 'pg-boss';
 import { createSealer, resolveEncryptionKey, type Sealer } from './security/crypto.ts';
 import type { Services } from './services.ts';
@@ -49,6 +50,7 @@ async function main() {
   let server: Server | undefined;
   let queue: PgBoss | undefined;
   let outboxWorker: OutboxWorker | undefined;
+  let deliveryWorker: DeliveryWorker | undefined;
   let shuttingDown: Promise<void> | undefined;
 
   const shutdown = (reason: string, exitCode = 0) => {
@@ -56,6 +58,7 @@ async function main() {
       logger.info({ reason }, 'shutting down');
       if (server) await closeServer(server, config.ONELINK_SHUTDOWN_TIMEOUT_MS);
       await outboxWorker?.stop();
+      await deliveryWorker?.stop();
       await queue?.stop({ graceful: true, wait: true, timeout: config.ONELINK_SHUTDOWN_TIMEOUT_MS }).catch((err: unknown) => logger.error({ err }, 'stopping the queue failed'));
       await knex?.destroy().catch((err: unknown) => logger.error({ err }, 'closing the pool failed'));
       // A signal during start-up must still stop the Postgres that is coming up.
@@ -150,6 +153,7 @@ async function main() {
   };
   if (config.ONELINK_WORKER) {
     outboxWorker = await startOutboxWorker({ url: databaseUrl, db: knex, sealer, logger, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS });
+    deliveryWorker = await startDeliveryWorker({ url: databaseUrl, db: knex, jobs: services.jobs, logger });
   }
   const app = createApp({ services, logger, databaseMode: embedded ? 'embedded' : 'external' });
   server = createServer(app);

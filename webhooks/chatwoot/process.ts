@@ -116,60 +116,113 @@ handlers.conversation_status_changed = handlers.conversation_created!;
 
 export const handledEvents = Object.keys(handlers);
 
-interface DeliveryRow { installation_id: string; id: string; body: string; event: string | null; attempts: number }
+interface DeliveryRow { installation_id: string; id: string; body: string; attempts: number }
+
+export type Outcome = 'processed' | 'ignored' | 'skipped' | 'failed' | 'dead' | 'retry';
+
+/** Our account for a Chatwoot account id, remembered: nearly every delivery asks. */
+const accountIds = new Map<string, number>();
+async function accountFor(db: Knex, installationId: string, chatwoot: { id: number; name?: string | null }) {
+  const key = `${installationId}:${chatwoot.id}`;
+  let accountId = accountIds.get(key);
+  if (accountId === undefined) {
+    accountId = (await ensureAccount(db, installationId, { id: chatwoot.id, name: chatwoot.name ?? `Account ${chatwoot.id}` }, null)).account_id;
+    if (accountIds.size > 10_000) accountIds.clear();
+    accountIds.set(key, accountId);
+  }
+  return accountId;
+}
+
+function describeError(err: unknown) {
+  return err instanceof z.ZodError ? `payload does not match: ${err.issues[0]?.path.join('.')} ${err.issues[0]?.message}` : (err as Error).message;
+}
 
 /**
- * Processes one delivery. Returns what happened; throws (for the queue to retry) on a
- * transient failure until the last attempt, after which the delivery is marked dead.
+ * Processes a batch of stored deliveries: each is claimed once (a delivery already done, or taken
+ * by another worker, is skipped); a batch's deliveries for one account share a transaction, each
+ * inside its own savepoint so one bad delivery does not undo the others. A transient failure is
+ * left for retry ('retry', or 'dead' after the last attempt).
  */
-export async function processDelivery(db: Knex, deliveryId: string): Promise<'processed' | 'ignored' | 'skipped' | 'failed' | 'dead'> {
-  const [delivery] = (await db('webhook_deliveries')
-    .where({ id: deliveryId })
+export async function processDeliveries(db: Knex, deliveryIds: string[]): Promise<Map<string, Outcome>> {
+  const outcomes = new Map<string, Outcome>(deliveryIds.map((id) => [id, 'skipped']));
+  const claimed = (await db('webhook_deliveries')
+    .whereIn('id', deliveryIds)
     .whereIn('status', ['received', 'retrying'])
     .update({ status: 'processing', attempts: db.raw('attempts + 1') })
-    .returning(['installation_id', 'id', 'body', 'event', 'attempts'])) as DeliveryRow[];
-  if (!delivery) return 'skipped'; // done already, or being processed by another worker
-  let accountId: number | null = null; // known once the payload names it: failures then show in that account's admin list
-  const finish = (status: string, fields: Record<string, unknown> = {}) =>
-    db('webhook_deliveries')
-      .where({ installation_id: delivery.installation_id, id: delivery.id })
-      .update({ status, processed_at: db.fn.now(), ...(accountId ? { account_id: accountId } : {}), ...fields });
-  try {
+    .returning(['installation_id', 'id', 'body', 'attempts'])) as DeliveryRow[];
+
+  const finished: Array<{ id: string; status: string; event: string | null; account_id: number | null; last_error: string | null }> = [];
+  const work = new Map<number, Array<{ delivery: DeliveryRow; event: string; payload: Record<string, unknown> }>>();
+  for (const delivery of claimed) {
     let payload: Record<string, unknown>;
     try {
       payload = JSON.parse(delivery.body);
     } catch {
-      throw new UnprocessableDelivery('the body is not JSON');
+      finished.push({ id: delivery.id, status: 'failed', event: null, account_id: null, last_error: 'the body is not JSON' });
+      continue;
     }
     const event = String(payload.event ?? '');
-    const handler = handlers[event];
-    if (!handler) {
-      await finish('ignored', { event: event || null, last_error: null });
-      return 'ignored';
+    if (!handlers[event]) {
+      finished.push({ id: delivery.id, status: 'ignored', event: event || null, account_id: null, last_error: null });
+      continue;
     }
-    const ref = accountRef.parse(payload);
-    const chatwootAccountId = ref.account?.id ?? ref.account_id;
-    if (!chatwootAccountId) throw new UnprocessableDelivery('no account id in the payload');
-    const account = await ensureAccount(db, delivery.installation_id, { id: chatwootAccountId, name: ref.account?.name ?? `Account ${chatwootAccountId}` }, null);
-    accountId = account.account_id;
-    await withAccount(db, account.account_id, { readOnly: false }, (trx) => handler(trx, account.account_id, payload));
-    await finish('processed', { event, last_error: null });
-    return 'processed';
-  } catch (err) {
-    const message = err instanceof z.ZodError ? `payload does not match: ${err.issues[0]?.path.join('.')} ${err.issues[0]?.message}` : (err as Error).message;
-    if (err instanceof UnprocessableDelivery || err instanceof z.ZodError) {
-      await finish('failed', { last_error: message });
-      return 'failed';
+    const ref = accountRef.safeParse(payload);
+    const chatwootAccountId = ref.success ? (ref.data.account?.id ?? ref.data.account_id) : undefined;
+    if (!chatwootAccountId) {
+      finished.push({ id: delivery.id, status: 'failed', event, account_id: null, last_error: 'no account id in the payload' });
+      continue;
     }
-    if (delivery.attempts >= maxAttempts) {
-      await finish('dead', { last_error: message });
-      return 'dead';
+    try {
+      const accountId = await accountFor(db, delivery.installation_id, { id: chatwootAccountId, name: ref.success ? ref.data.account?.name : null });
+      work.set(accountId, [...(work.get(accountId) ?? []), { delivery, event, payload }]);
+    } catch (err) {
+      finished.push({ id: delivery.id, status: delivery.attempts + 1 >= maxAttempts ? 'dead' : 'retrying', event, account_id: null, last_error: describeError(err) });
     }
-    await db('webhook_deliveries')
-      .where({ installation_id: delivery.installation_id, id: delivery.id })
-      .update({ status: 'retrying', last_error: message, ...(accountId ? { account_id: accountId } : {}) });
-    throw err;
   }
+
+  for (const [accountId, items] of work) {
+    try {
+      await withAccount(db, accountId, { readOnly: false }, async (trx) => {
+        for (const { delivery, event, payload } of items) {
+          try {
+            await trx.transaction((savepoint) => handlers[event]!(savepoint, accountId, payload));
+            finished.push({ id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null });
+          } catch (err) {
+            const permanent = err instanceof UnprocessableDelivery || err instanceof z.ZodError;
+            const status = permanent ? 'failed' : delivery.attempts + 1 >= maxAttempts ? 'dead' : 'retrying';
+            finished.push({ id: delivery.id, status, event, account_id: accountId, last_error: describeError(err) });
+          }
+        }
+      });
+    } catch (err) {
+      for (const { delivery, event } of items) {
+        const index = finished.findIndex((f) => f.id === delivery.id);
+        if (index >= 0) finished.splice(index, 1);
+        finished.push({ id: delivery.id, status: delivery.attempts + 1 >= maxAttempts ? 'dead' : 'retrying', event, account_id: accountId, last_error: describeError(err) });
+      }
+    }
+  }
+
+  // One statement records every result of the batch.
+  if (finished.length) {
+    await db.raw(
+      `update webhook_deliveries d
+          set status = r.status, event = coalesce(r.event, d.event), account_id = coalesce(r.account_id, d.account_id), last_error = r.last_error,
+              processed_at = case when r.status = 'retrying' then d.processed_at else now() end
+         from jsonb_to_recordset(?::jsonb) as r(id uuid, status text, event text, account_id bigint, last_error text)
+        where d.id = r.id`,
+      [JSON.stringify(finished)],
+    );
+  }
+  for (const f of finished) outcomes.set(f.id, f.status === 'retrying' ? 'retry' : (f.status as Outcome));
+  return outcomes;
+}
+
+/** Processes one delivery; throws when it should be retried (for the job queue's backoff). */
+export async function processDelivery(db: Knex, deliveryId: string): Promise<Exclude<Outcome, 'retry'>> {
+  const outcome = (await processDeliveries(db, [deliveryId])).get(deliveryId)!;
+  if (outcome === 'retry') throw new Error(`delivery ${deliveryId} failed for now and will be retried`);
+  return outcome;
 }
 
 /** Deliveries accepted but never handed to the queue (a crash between commit and enqueue), or stuck mid-processing. */

@@ -1,0 +1,142 @@
+// npm run bench:webhooks — Chatwoot deliveries against the real server (its own process, on
+// the embedded Postgres), next to a bare Express route doing one INSERT into the same database,
+// measured in the same run. Figures:
+//   closed loop, 50 concurrent senders: throughput of each, and ours as a share of the baseline's;
+//   open loop at a fixed 1,000 deliveries/s: acknowledgement latency p50/p95/p99;
+//   at a sustained 500 deliveries/s: time from receipt to processed (p50/p95/p99).
+// BENCH_SECONDS shortens or lengthens each phase (default 8).
+import { randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { createSealer } from '../../extension/security/crypto.ts';
+import { chatwootDelivery, contactEvent } from '../fakes/chatwoot-webhooks.ts';
+import { freePort } from '../helpers/ports.ts';
+import { spawnIn, spawnServer, waitForReady } from '../helpers/processes.ts';
+import { benchDatabase, percentile } from './harness.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const secret = 'bench-webhook-secret';
+let contactId = 1;
+
+function nextDelivery() {
+  return chatwootDelivery(contactEvent('contact_created', { id: contactId++, name: `Contact ${contactId}`, email: `c${contactId}@example.com` }), { secret, deliveryId: randomUUID() });
+}
+
+// node:http with keep-alive: a much lighter load generator than fetch, sharing this machine's two cores.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(url: string): Promise<number> {
+  const delivery = nextDelivery();
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { ...delivery.headers, 'Content-Length': Buffer.byteLength(delivery.body) } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 202 ? resolve(performance.now() - started) : reject(new Error(`unexpected ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(delivery.body);
+  });
+}
+
+async function closedLoop(url: string, senders: number, durationMs: number) {
+  const until = performance.now() + durationMs;
+  const latencies: number[] = [];
+  await Promise.all(
+    Array.from({ length: senders }, async () => {
+      while (performance.now() < until) latencies.push(await post(url));
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / (durationMs / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function openLoop(url: string, perSecond: number, durationMs: number) {
+  const latencies: number[] = [];
+  const inFlight: Array<Promise<void>> = [];
+  const started = performance.now();
+  let sent = 0;
+  while (performance.now() - started < durationMs) {
+    const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
+    while (sent < due) {
+      sent++;
+      inFlight.push(post(url).then((ms) => void latencies.push(ms)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await Promise.all(inFlight);
+  latencies.sort((a, b) => a - b);
+  return { sent, achievedPerSecond: sent / (durationMs / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
+}
+
+const fmt = (n: number) => n.toFixed(1);
+
+async function main() {
+  const bench = await benchDatabase();
+  const { db, url } = bench;
+  const key = randomBytes(32);
+  const sealer = createSealer(key);
+  const [installation] = await db('installations')
+    .insert({ base_url: 'https://chat.bench.example', api_token_sealed: sealer.seal('token'), webhook_path_token: 'bench-path-token-0123456789', webhook_secret_sealed: sealer.seal(secret) })
+    .returning('id');
+  await db.raw('create table onelink.bench_baseline (id bigserial primary key, body text not null, received_at timestamptz not null default now())');
+
+  const baselinePort = await freePort();
+  const baseline = spawnIn(process.execPath, ['--import', 'tsx', 'test/bench/baseline-server.ts'], { DATABASE_URL: url, PORT: String(baselinePort), POOL_MAX: '10' });
+  const port = await freePort();
+  const server = spawnServer({ DATABASE_URL: url, PORT: String(port), HOST: '127.0.0.1', ONELINK_ENCRYPTION_KEY: key.toString('base64'), LOG_LEVEL: 'error', ONELINK_DB_POOL_MAX: '10' });
+  try {
+    await waitForReady(`http://127.0.0.1:${port}`, server);
+    while (!baseline.output().includes('ready')) await new Promise((r) => setTimeout(r, 100));
+    const ours = `http://127.0.0.1:${port}/webhooks/chatwoot/bench-path-token-0123456789`;
+    const yardstick = `http://127.0.0.1:${baselinePort}/hook`;
+
+    for (const target of [yardstick, ours]) for (let i = 0; i < 300; i++) await post(target); // warm-up
+    const baseClosed = await closedLoop(yardstick, 50, seconds * 1000);
+    const ourClosed = await closedLoop(ours, 50, seconds * 1000);
+    await new Promise((r) => setTimeout(r, 3000)); // let the worker finish the backlog
+    const baseOpen = await openLoop(yardstick, 1000, seconds * 1000);
+    const ourOpen = await openLoop(ours, 1000, seconds * 1000);
+    await new Promise((r) => setTimeout(r, 3000));
+
+    const sustainedFrom = new Date();
+    await openLoop(ours, 500, seconds * 1000);
+    await new Promise((r) => setTimeout(r, 3000));
+    const { rows } = await db.raw<{ rows: Array<{ ms: number }> }>(
+      `select extract(epoch from (processed_at - received_at)) * 1000 as ms from webhook_deliveries
+        where installation_id = ? and received_at >= ? and status = 'processed' order by 1`,
+      [installation.id, sustainedFrom],
+    );
+    const processed = rows.map((r) => Number(r.ms));
+    const unprocessed = await db('webhook_deliveries').where({ installation_id: installation.id }).whereNot({ status: 'processed' }).count<{ count: number }[]>('* as count');
+
+    console.log(`\nWebhook benchmark (${seconds} s per phase, real server process, embedded Postgres, this machine)`);
+    console.table([
+      { phase: 'closed loop, 50 senders', 'baseline req/s': fmt(baseClosed.perSecond), 'ours req/s': fmt(ourClosed.perSecond), 'ours / baseline': `${fmt((ourClosed.perSecond / baseClosed.perSecond) * 100)} %`, target: '≥ 60 %' },
+      { phase: 'closed loop p99 ms', 'baseline req/s': fmt(baseClosed.p99), 'ours req/s': fmt(ourClosed.p99), 'ours / baseline': fmt(ourClosed.p99 / baseClosed.p99), target: '' },
+    ]);
+    console.table([
+      { 'open loop 1,000/s': 'baseline', sent: baseOpen.sent, 'achieved /s': fmt(baseOpen.achievedPerSecond), 'p50 ms': fmt(baseOpen.p50), 'p95 ms': fmt(baseOpen.p95), 'p99 ms': fmt(baseOpen.p99), target: '' },
+      { 'open loop 1,000/s': 'ours (ack)', sent: ourOpen.sent, 'achieved /s': fmt(ourOpen.achievedPerSecond), 'p50 ms': fmt(ourOpen.p50), 'p95 ms': fmt(ourOpen.p95), 'p99 ms': fmt(ourOpen.p99), target: 'p99 < 25' },
+    ]);
+    console.table([
+      {
+        'sustained 500/s': 'received → processed',
+        processed: processed.length,
+        'p50 ms': fmt(percentile(processed, 50)),
+        'p95 ms': fmt(percentile(processed, 95)),
+        'p99 ms': fmt(percentile(processed, 99)),
+        target: 'p95 < 300',
+      },
+    ]);
+    console.log(`Deliveries not processed at the end: ${unprocessed[0]!.count}`);
+  } finally {
+    server.child.kill('SIGTERM');
+    baseline.child.kill('SIGTERM');
+    await Promise.all([server.exited, baseline.exited]);
+    await bench.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
