@@ -5,7 +5,7 @@ import { generateKeyBetween } from 'fractional-indexing';
 import type { Knex } from 'knex';
 import { validateCustomFields, sensitiveFieldKeys } from '../../capabilities/field-packs.ts';
 import { nextNumber } from '../../db/counters.ts';
-import { pgConstraint, pgErrorCode, pgErrorCodes } from '../../db/errors.ts';
+import { withReferenceErrors } from '../../db/errors.ts';
 import { read, write, type Audit, type RequestContext } from '../../db/tenant.ts';
 import { conflict, HttpError, invalid, notFound } from '../../http/errors.ts';
 import { paginate } from '../../http/pagination.ts';
@@ -76,17 +76,9 @@ function checkAmount(amount: number | null | undefined, currency: string | null 
   }
 }
 
-/** Maps database refusals (an owner from elsewhere, a deleted deal) to precise 4xx answers. */
-async function translateDbErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (pgErrorCode(err) === pgErrorCodes.foreignKeyViolation && pgConstraint(err)?.includes('owner_id')) {
-      throw invalid('Unknown owner', [{ path: 'body.owner_id', message: 'The owner must be an agent of this account', code: 'unknown_owner' }]);
-    }
-    throw err;
-  }
-}
+/** An owner from another account (or none at all) is the caller's mistake: 422 on owner_id. */
+const translateDbErrors = <T>(work: () => Promise<T>) =>
+  withReferenceErrors(work, { owner_id: { path: 'body.owner_id', message: 'The owner must be an agent of this account', code: 'unknown_owner' } });
 
 async function appendStageEvent(trx: Knex.Transaction, ctx: RequestContext, before: Pick<DealRow, 'stage_id' | 'status'> | null, after: DealRow) {
   await trx('deal_stage_events').insert({

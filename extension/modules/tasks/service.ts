@@ -1,7 +1,7 @@
 // Tasks: follow-up work with due dates, assignees and explicit links to a Chatwoot contact,
 // a deal, a job and a Chatwoot conversation. Views: mine, overdue, due today.
 import type { Knex } from 'knex';
-import { pgConstraint, pgErrorCode, pgErrorCodes } from '../../db/errors.ts';
+import { withReferenceErrors } from '../../db/errors.ts';
 import { read, write, withAccount, type RequestContext } from '../../db/tenant.ts';
 import { conflict, invalid, notFound } from '../../http/errors.ts';
 import { paginate } from '../../http/pagination.ts';
@@ -37,19 +37,11 @@ export interface TaskInput {
   chatwoot_conversation_id?: number | null;
 }
 
-async function translateDbErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (pgErrorCode(err) === pgErrorCodes.foreignKeyViolation) {
-      const field = pgConstraint(err)?.includes('assignee') ? 'assignee_id' : 'deal_id';
-      throw invalid(`Unknown ${field === 'assignee_id' ? 'assignee' : 'deal'}`, [
-        { path: `body.${field}`, message: field === 'assignee_id' ? 'The assignee must be an agent of this account' : 'No such deal in this account', code: `unknown_${field.replace('_id', '')}` },
-      ]);
-    }
-    throw err;
-  }
-}
+const translateDbErrors = <T>(work: () => Promise<T>) =>
+  withReferenceErrors(work, {
+    assignee_id: { path: 'body.assignee_id', message: 'The assignee must be an agent of this account', code: 'unknown_assignee' },
+    deal_id: { path: 'body.deal_id', message: 'No such deal in this account', code: 'unknown_deal' },
+  });
 
 async function checkDeal(trx: Knex.Transaction, ctx: RequestContext, dealId: string | null | undefined) {
   if (!dealId) return;
