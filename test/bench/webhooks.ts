@@ -82,7 +82,8 @@ async function main() {
   const baselinePort = await freePort();
   const baseline = spawnIn(process.execPath, ['--import', 'tsx', 'test/bench/baseline-server.ts'], { DATABASE_URL: url, PORT: String(baselinePort), POOL_MAX: '10' });
   const port = await freePort();
-  const server = spawnServer({ DATABASE_URL: url, PORT: String(port), HOST: '127.0.0.1', ONELINK_ENCRYPTION_KEY: key.toString('base64'), LOG_LEVEL: 'error', ONELINK_DB_POOL_MAX: '10' });
+  // BENCH_WORKER=false measures ingestion alone (deliveries then stay unprocessed).
+  const server = spawnServer({ DATABASE_URL: url, PORT: String(port), HOST: '127.0.0.1', ONELINK_ENCRYPTION_KEY: key.toString('base64'), LOG_LEVEL: 'error', ONELINK_DB_POOL_MAX: '10', ONELINK_WORKER: process.env.BENCH_WORKER ?? 'true' });
   try {
     await waitForReady(`http://127.0.0.1:${port}`, server);
     while (!baseline.output().includes('ready')) await new Promise((r) => setTimeout(r, 100));
