@@ -3,6 +3,15 @@
 // Reads are retried with backoff and jitter on 429/5xx/network errors, honouring Retry-After;
 // writes are never retried blindly here (the outbox decides, after checking what happened).
 import { z } from 'zod';
+// Generated from Chatwoot's OpenAPI document by `npm run chatwoot:types` (part of `npm run typecheck`).
+import type { components } from './spec/chatwoot-api.d.ts';
+
+type Schemas = components['schemas'];
+/** Bodies we send, checked at compile time against Chatwoot's own API description. */
+export type PrivateNoteBody = Schemas['conversation_message_create'];
+export type WebhookBody = Schemas['webhook_create_update_payload'];
+export type AttributeDefinitionBody = Schemas['custom_attribute_create_update_payload'];
+export type ChatwootMessage = Schemas['generic_id'] & Schemas['message'] & { id: number };
 
 export class ChatwootError extends Error {
   constructor(
@@ -103,17 +112,14 @@ export async function chatwootRequest<T>(target: ChatwootTarget, method: 'GET' |
   }
 }
 
-export interface ChatwootMessage { id: number; content?: string | null; private?: boolean; content_attributes?: Record<string, unknown> | null; created_at?: number | string }
 
 const conversationPath = (accountId: number, conversationId: number) => `/api/v1/accounts/${accountId}/conversations/${conversationId}`;
 
 export function createPrivateNote(target: ChatwootTarget, accountId: number, conversationId: number, content: string, marker: Record<string, unknown>) {
-  return chatwootRequest<ChatwootMessage>(target, 'POST', `${conversationPath(accountId, conversationId)}/messages`, {
-    content,
-    message_type: 'outgoing',
-    private: true,
-    content_attributes: marker,
-  });
+  // The document declares content_attributes as an object without listed properties (generated
+  // as Record<string, never>); Chatwoot stores free keys there, which lets us recognise our note.
+  const body: PrivateNoteBody = { content, message_type: 'outgoing', private: true, content_attributes: marker as PrivateNoteBody['content_attributes'] };
+  return chatwootRequest<ChatwootMessage>(target, 'POST', `${conversationPath(accountId, conversationId)}/messages`, body);
 }
 
 /** The conversation's messages; the spec documents an array, Chatwoot answers { payload: [...] }: both are read. */

@@ -4,14 +4,17 @@
 // our attribute keys).
 import type { Knex } from 'knex';
 import type { Sealer } from '../security/crypto.ts';
-import { ChatwootError, chatwootRequest, type ChatwootTarget } from './client.ts';
+import { ChatwootError, chatwootRequest, type AttributeDefinitionBody, type ChatwootTarget, type WebhookBody } from './client.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
 
 /** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity). */
-export const webhookEvents = ['contact_created', 'contact_updated', 'conversation_created', 'conversation_updated', 'conversation_status_changed', 'message_created'];
+// contact_* are sent by Chatwoot and listed on its webhook object, but missing from this older
+// document's create payload: the one place our types widen it.
+export const webhookEvents = ['contact_created', 'contact_updated', 'conversation_created', 'conversation_updated', 'conversation_status_changed', 'message_created'] as const;
+type WebhookCreate = Omit<WebhookBody, 'subscriptions'> & { subscriptions: Array<NonNullable<WebhookBody['subscriptions']>[number] | 'contact_created' | 'contact_updated'> };
 
 /** Conversation attributes Onelink writes back (display type 0 = text, 6 = list). */
-export const conversationAttributes = [
+export const conversationAttributes: Array<AttributeDefinitionBody & { attribute_key: string }> = [
   { attribute_key: 'onelink_deal', attribute_display_name: 'Onelink deal', attribute_display_type: 0 },
   { attribute_key: 'onelink_deal_stage', attribute_display_name: 'Onelink deal stage', attribute_display_type: 0 },
   { attribute_key: 'onelink_deal_status', attribute_display_name: 'Onelink deal status', attribute_display_type: 6, attribute_values: ['open', 'won', 'lost'] },
@@ -56,7 +59,8 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
     const hooks = await chatwootRequest<Webhook[] | { payload?: Webhook[] }>(target, 'GET', `${account}/webhooks`);
     let hook = (Array.isArray(hooks) ? hooks : (hooks?.payload ?? [])).find((h) => h.url === webhookUrl);
     const webhook = hook ? 'existing' : 'created';
-    hook ??= await chatwootRequest<Webhook>(target, 'POST', `${account}/webhooks`, { url: webhookUrl, subscriptions: webhookEvents });
+    const create: WebhookCreate = { url: webhookUrl, subscriptions: [...webhookEvents] };
+    hook ??= await chatwootRequest<Webhook>(target, 'POST', `${account}/webhooks`, create);
     const secret = hook?.secret ?? null;
     if (secret) await db('installations').where({ id: installation.id }).update({ webhook_secret_sealed: sealer.seal(secret), updated_at: db.fn.now() });
 
@@ -70,7 +74,8 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
     const attributesCreated: string[] = [];
     for (const definition of conversationAttributes) {
       if ((existing ?? []).some((d) => d.attribute_key === definition.attribute_key)) continue;
-      await chatwootRequest(target, 'POST', `${account}/custom_attribute_definitions`, { ...definition, attribute_model: 0 });
+      const body: AttributeDefinitionBody = { ...definition, attribute_model: 0 };
+      await chatwootRequest(target, 'POST', `${account}/custom_attribute_definitions`, body);
       attributesCreated.push(definition.attribute_key);
     }
     const signed = Boolean(secret) || Boolean(await db('installations').where({ id: installation.id }).first('webhook_secret_sealed').then((r) => r?.webhook_secret_sealed));
