@@ -174,8 +174,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const parent = path.dirname(dir);
   fs.mkdirSync(parent, { recursive: true });
   const ids = runAsIds();
-  // The postgres user must be able to reach the cluster folder through its parent.
-  if (ids.uid !== undefined) fs.chmodSync(parent, 0o755);
+  if (ids.uid !== undefined) {
+    // The postgres user must be able to reach the cluster folder: open its parent, and say so
+    // plainly when a folder further up (e.g. /root) is closed to other users.
+    fs.chmodSync(parent, 0o755);
+    for (let dir = path.dirname(parent); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const stat = fs.statSync(dir);
+      if (stat.uid !== ids.uid && (stat.mode & 0o001) === 0) {
+        throw new EmbeddedPostgresError(
+          `The embedded Postgres runs as the "postgres" user, which cannot enter ${dir}; set ONELINK_DATA_DIR to a folder outside it (e.g. /var/lib/onelink) or use DATABASE_URL.`,
+        );
+      }
+    }
+  }
 
   const ownerFile = path.join(parent, 'postgres.owner');
   const passwordFile = path.join(parent, 'postgres.password');
