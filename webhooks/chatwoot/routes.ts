@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { sendData, sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
 import type { Services } from '../../extension/services.ts';
+import { deliveryNudger } from './nudge.ts';
 import { verifyChatwootSignature } from './verify.ts';
 
 function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Record<string, unknown> | null) {
@@ -36,6 +37,7 @@ function installationCache(services: Services) {
 
 export function chatwootWebhookRoutes(services: Services) {
   const findInstallation = installationCache(services);
+  const nudge = deliveryNudger(services.db);
   return [
     defineRoute({
       method: 'post',
@@ -96,7 +98,7 @@ export function chatwootWebhookRoutes(services: Services) {
           sendData(res, { duplicate: true }, {}, 200);
           return;
         }
-        // The insert's trigger has notified the delivery worker; the queue's sweep covers a lost notification.
+        if (row.status === 'received') nudge();
         sendData(res, { delivery_id: row.id, status: row.status }, {}, 202);
       },
     }),
