@@ -4,7 +4,7 @@
 // our attribute keys).
 import type { Knex } from 'knex';
 import type { Sealer } from '../security/crypto.ts';
-import { ChatwootError, chatwootRequest, type AttributeDefinitionBody, type ChatwootTarget, type WebhookBody } from './client.ts';
+import { ChatwootError, chatwootRequest, normaliseBaseUrl, type AttributeDefinitionBody, type ChatwootTarget, type WebhookBody } from './client.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
 
 /** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity). */
@@ -86,7 +86,7 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
 }
 
 export async function uninstall(db: Knex, input: InstallInput): Promise<{ removed: string[] }> {
-  const installation = await db('installations').where({ base_url: new URL(input.chatwootUrl).origin + new URL(input.chatwootUrl).pathname.replace(/\/+$/, '') }).first();
+  const installation = await db('installations').where({ base_url: normaliseBaseUrl(input.chatwootUrl) }).first();
   if (!installation) throw new InstallationError(`${input.chatwootUrl} is not connected to this Onelink.`);
   const target: ChatwootTarget = { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs };
   const account = `/api/v1/accounts/${input.accountId}`;
