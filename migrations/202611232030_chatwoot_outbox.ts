@@ -27,6 +27,8 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index chatwoot_outbox_due on chatwoot_outbox (account_id, next_attempt_at) where status = 'pending'`);
   await knex.raw(`alter table chatwoot_outbox enable row level security, force row level security`);
   await knex.raw(`create policy tenant_isolation on chatwoot_outbox using (account_id = ${currentAccount}) with check (account_id = ${currentAccount})`);
+  // The administrator token the installer was given for this account: write-backs act with it.
+  await knex.schema.alterTable('accounts', (t) => t.text('chatwoot_api_token_sealed'));
   await knex.raw(`
     create function chatwoot_outbox_notify() returns trigger language plpgsql as $$
     begin
@@ -39,5 +41,6 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists('chatwoot_outbox');
+  await knex.schema.alterTable('accounts', (t) => t.dropColumn('chatwoot_api_token_sealed'));
   await knex.raw('drop function if exists chatwoot_outbox_notify()');
 }

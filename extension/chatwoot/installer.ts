@@ -5,6 +5,8 @@
 import type { Knex } from 'knex';
 import type { Sealer } from '../security/crypto.ts';
 import { ChatwootError, chatwootRequest, normaliseBaseUrl, type AttributeDefinitionBody, type ChatwootTarget, type WebhookBody } from './client.ts';
+import { ensureAccount, systemContext } from '../accounts/service.ts';
+import { write } from '../db/tenant.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
 
 /** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity). */
@@ -52,6 +54,12 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
   if (!installation.administratorOf.includes(input.accountId)) {
     throw new InstallationError(`This token's user is not an administrator of Chatwoot account ${input.accountId} (administrator of: ${installation.administratorOf.join(', ')}).`);
   }
+  // Write-backs to this account act with this account's administrator token.
+  const ours = await ensureAccount(db, installation.id, { id: input.accountId, name: `Account ${input.accountId}` }, null);
+  await write(systemContext(db, ours.account_id), async (trx, audit) => {
+    await trx('accounts').where({ account_id: ours.account_id }).update({ chatwoot_api_token_sealed: sealer.seal(input.token), updated_at: trx.fn.now() });
+    await audit({ action: 'account.chatwoot_token_set', resourceType: 'account', resourceId: ours.account_id, after: { by: 'installer' } });
+  });
   const target: ChatwootTarget = { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs };
   const account = `/api/v1/accounts/${input.accountId}`;
   const webhookUrl = `${input.publicUrl}/webhooks/chatwoot/${installation.webhook_path_token}`;

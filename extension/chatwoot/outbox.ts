@@ -37,8 +37,10 @@ async function targetFor(db: Knex, sealer: Sealer, accountId: number, timeoutMs:
   const row = await db('accounts as a')
     .join('installations as i', 'i.id', 'a.installation_id')
     .where('a.account_id', accountId)
-    .first('i.base_url', 'i.api_token_sealed', 'a.chatwoot_account_id');
-  return { target: { baseUrl: row.base_url, token: sealer.open(row.api_token_sealed), timeoutMs }, chatwootAccountId: row.chatwoot_account_id };
+    .first('i.base_url', 'i.api_token_sealed', 'a.chatwoot_api_token_sealed', 'a.chatwoot_account_id');
+  // The account's own installer token; the installation's token for accounts connected before.
+  const token = sealer.open(row.chatwoot_api_token_sealed ?? row.api_token_sealed);
+  return { target: { baseUrl: row.base_url, token, timeoutMs }, chatwootAccountId: row.chatwoot_account_id };
 }
 
 async function claim(db: Knex, accountId: number): Promise<OutboxRow | undefined> {

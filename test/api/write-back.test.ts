@@ -92,4 +92,15 @@ describe('write-back to the Chatwoot conversation', () => {
       await worker.stop();
     }
   });
+
+  it('acts with the token the installer was given for the account', async () => {
+    const { install } = await import('../../extension/chatwoot/installer.ts');
+    chatwoot.addAgent({ id: 950, name: 'Account Owner', email: 'owner@acme.example', token: 'account-owner-token', accounts: [{ id: 1, name: 'Account 1', role: 'administrator' }] });
+    await install(t.db.knex, t.services.sealer, { chatwootUrl: chatwoot.url, accountId: 1, token: 'account-owner-token', publicUrl: 'https://onelink.example.com', timeoutMs: 2000 });
+    // The installation-wide token no longer works: only the account's own token can succeed.
+    await t.db.knex('installations').update({ api_token_sealed: t.services.sealer.seal('a-token-chatwoot-rejects') });
+    const { conversation } = await dealInConversation();
+    await drain();
+    expect(conversation.messages).toHaveLength(1);
+  });
 });
