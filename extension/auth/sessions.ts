@@ -157,9 +157,15 @@ export async function authenticate(settings: AuthSettings, credentials: Credenti
   if (!account) throw unauthorized('This token is not valid');
   if (parsed.kind === 'service') return authenticateServiceToken(settings, account, parsed.hash, requestId);
 
-  const session = await withAccount(settings.db, account.account_id, { readOnly: true }, (trx) =>
-    trx('sessions').where({ account_id: account.account_id, token_hash: parsed.hash }).first(),
-  ) as SessionJoin | undefined;
+  // One read for the session and, for agents, their user row.
+  const { session, agent } = await withAccount(settings.db, account.account_id, { readOnly: true }, async (trx) => {
+    const session = (await trx('sessions').where({ account_id: account.account_id, token_hash: parsed.hash }).first()) as SessionJoin | undefined;
+    const agent =
+      session?.subject_type === 'user'
+        ? ((await trx('users').where({ account_id: account.account_id, id: session.subject_id }).first()) as UserRow | undefined)
+        : undefined;
+    return { session, agent };
+  });
   if (!session || session.revoked_at || session.expires_at.getTime() <= Date.now()) {
     throw unauthorized('This session has expired or was signed out; sign in again');
   }
@@ -170,9 +176,7 @@ export async function authenticate(settings: AuthSettings, credentials: Credenti
     return { ...ctx, sessionId: session.id };
   }
 
-  let user = await withAccount(settings.db, account.account_id, { readOnly: true }, (trx) =>
-    trx<UserRow>('users').where({ account_id: account.account_id, id: session.subject_id }).first(),
-  );
+  let user = agent;
   if (!user || !user.active) throw unauthorized('Your access to this account was removed');
   if (Date.now() - session.verified_at.getTime() > settings.reverifyMinutes * 60_000) {
     user = await reverify(settings, account, user, session, requestId);
