@@ -33,39 +33,46 @@ export function decodeCursor(cursor: string, length: number): Array<string | num
 }
 
 export interface KeysetOptions {
-  /** Columns to order by, all in the same direction, the last one unique (e.g. id). */
+  /**
+   * What to order by, all in the same direction, the last one unique (e.g. id): column names
+   * (`rank`, `deals.number`) or SQL expressions written in code (`coalesce(due_at, 'infinity')`).
+   */
   keys: string[];
   direction?: 'asc' | 'desc';
   limit: number;
   cursor?: string;
-  /** Row property holding each key's value, when it differs from the column name. */
-  keyOf?: (row: Record<string, unknown>, key: string) => unknown;
 }
 
 export interface Page<T> { items: T[]; nextCursor: string | null }
 
-/** Runs `query` one page at a time, ordered by `keys`, continuing after `cursor`. */
-export async function paginate<T extends object>(
-  query: Knex.QueryBuilder,
-  { keys, direction = 'asc', limit, cursor, keyOf = (row, key) => row[key.split('.').pop()!] }: KeysetOptions,
-): Promise<Page<T>> {
+const columnName = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+/** A key as SQL: a column is quoted; an expression (code, never user input) is used as written. */
+const keySql = (key: string) => (columnName.test(key) ? key.split('.').map((part) => `"${part}"`).join('.') : `(${key})`);
+const cursorAlias = (index: number) => `__cursor_${index}`;
+
+/**
+ * Runs `query` one page at a time, ordered by `keys`, continuing after `cursor`. Each key's value
+ * travels in the cursor as Postgres' own text of it, so timestamps keep their microseconds and a
+ * page never skips or repeats a row.
+ */
+export async function paginate<T extends object>(query: Knex.QueryBuilder, { keys, direction = 'asc', limit, cursor }: KeysetOptions): Promise<Page<T>> {
+  const sql = keys.map(keySql);
   if (cursor) {
     const after = decodeCursor(cursor, keys.length);
-    const columns = keys.map(() => '??').join(', ');
-    const values = keys.map(() => '?').join(', ');
-    query.whereRaw(`(${columns}) ${direction === 'asc' ? '>' : '<'} (${values})`, [...keys, ...after]);
+    query.whereRaw(`(${sql.join(', ')}) ${direction === 'asc' ? '>' : '<'} (${keys.map(() => '?').join(', ')})`, after);
   }
-  for (const key of keys) query.orderBy(key, direction);
-  const rows = (await query.limit(limit + 1)) as T[];
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  const nextCursor =
-    rows.length > limit && last ? encodeCursor(keys.map((key) => normaliseKey(keyOf(last as Record<string, unknown>, key)))) : null;
+  // A query that names no columns means all of them: keep that when adding the cursor's own.
+  const namesColumns = (query as unknown as { _statements: Array<{ grouping: string }> })._statements.some((s) => s.grouping === 'columns');
+  if (!namesColumns) query.select('*');
+  query.select(sql.map((expression, i) => query.client.raw(`(${expression})::text as ??`, [cursorAlias(i)])));
+  for (const expression of sql) query.orderByRaw(`${expression} ${direction}`);
+  const rows = (await query.limit(limit + 1)) as Array<Record<string, unknown>>;
+  const last = rows[limit - 1];
+  const nextCursor = rows.length > limit && last ? encodeCursor(keys.map((_, i) => String(last[cursorAlias(i)]))) : null;
+  const items = rows.slice(0, limit).map((row) => {
+    const item = { ...row };
+    keys.forEach((_, i) => delete item[cursorAlias(i)]);
+    return item as T;
+  });
   return { items, nextCursor };
-}
-
-function normaliseKey(value: unknown): string | number {
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'number' || typeof value === 'string') return value;
-  return String(value);
 }

@@ -231,6 +231,19 @@ describe('tasks', () => {
     expect((await api.get('/tasks', { view: 'due_today', tz: 'Mars/Olympus' })).status).toBe(422);
   });
 
+  it('pages through every task exactly once, including those without a due date', async () => {
+    const all = (await api.get('/tasks', { limit: 200 })).body.data.map((x: { id: string }) => x.id);
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const res = await api.get('/tasks', { limit: 3, ...(cursor ? { cursor } : {}) });
+      expect(res.status).toBe(200);
+      paged.push(...res.body.data.map((x: { id: string }) => x.id));
+      cursor = res.body.meta.next_cursor ?? undefined;
+    } while (cursor);
+    expect(paged).toEqual(all);
+  });
+
   it('emits each reminder once per task and threshold', async () => {
     const soon = (await api.post('/tasks', { title: 'Due in 30 minutes', due_at: new Date(Date.now() + 30 * 60_000) })).body.data;
     const first = await emitTaskReminders(t.db.knex);

@@ -21,16 +21,10 @@ export function webhookAdminRoutes(services: Services) {
       query: pageQuery.extend({ status: z.enum(['received', 'processing', 'processed', 'ignored', 'retrying', 'failed', 'dead']).optional() }),
       handler: async ({ ctx, query, res }) => {
         // The inbox is per installation (see its migration): the account filter is explicit here.
-        const q = services.db('webhook_deliveries').where({ account_id: ctx.accountId }).select(...listed, services.db.raw('received_at::text as received_key'));
+        const q = services.db('webhook_deliveries').where({ account_id: ctx.accountId }).select(...listed);
         if (query.status) q.andWhere({ status: query.status });
-        const page = await paginate<Record<string, unknown>>(q, {
-          keys: ['received_at', 'id'],
-          direction: 'desc',
-          limit: query.limit,
-          cursor: query.cursor,
-          keyOf: (row, key) => (key === 'received_at' ? row.received_key : row[key]),
-        });
-        sendData(res, page.items.map(({ received_key: _k, ...row }) => row), { next_cursor: page.nextCursor });
+        const page = await paginate(q, { keys: ['received_at', 'id'], direction: 'desc', limit: query.limit, cursor: query.cursor });
+        sendData(res, page.items, { next_cursor: page.nextCursor });
       },
     }),
     defineRoute({

@@ -147,12 +147,7 @@ export async function listTasks(ctx: RequestContext, query: TaskQuery) {
     if (query.contact_id !== undefined) q.where({ chatwoot_contact_id: query.contact_id });
     if (query.conversation_id !== undefined) q.where({ chatwoot_conversation_id: query.conversation_id });
     // Soonest due first; tasks without a due date last (ordered by an "infinity" stand-in).
-    return paginate<Record<string, unknown>>(q.select(...taskColumns, trx.raw(`coalesce(due_at, 'infinity'::timestamptz)::text as due_key`)), {
-      keys: ['due_key', 'id'],
-      limit: query.limit,
-      cursor: query.cursor,
-      keyOf: (row, key) => row[key],
-    }).then((page) => ({ ...page, items: page.items.map(({ due_key: _k, ...task }) => task) }));
+    return paginate<TaskRow>(q.select(...taskColumns), { keys: [`coalesce(due_at, 'infinity'::timestamptz)`, 'id'], limit: query.limit, cursor: query.cursor });
   });
 }
 

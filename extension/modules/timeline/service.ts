@@ -35,11 +35,13 @@ function events(trx: Knex.Transaction, accountId: number, scope: Scope) {
 }
 
 async function page(trx: Knex.Transaction, accountId: number, scope: Scope, limit: number, cursor?: string) {
-  const result = await paginate<Record<string, unknown>>(
-    trx.select('at', 'kind', 'ref', 'deal_id', 'data', trx.raw('at::text as at_key')).from(events(trx, accountId, scope)),
-    { keys: ['at', 'kind', 'ref'], direction: 'desc', limit, cursor, keyOf: (row, key) => (key === 'at' ? row.at_key : row[key]) },
-  );
-  return { items: result.items.map(({ at_key: _k, ref, ...item }) => ({ id: `${item.kind}:${ref}`, ...item })), nextCursor: result.nextCursor };
+  const result = await paginate<Record<string, unknown>>(trx.select('at', 'kind', 'ref', 'deal_id', 'data').from(events(trx, accountId, scope)), {
+    keys: ['at', 'kind', 'ref'],
+    direction: 'desc',
+    limit,
+    cursor,
+  });
+  return { items: result.items.map(({ ref, ...item }) => ({ id: `${item.kind}:${ref}`, ...item })), nextCursor: result.nextCursor };
 }
 
 export async function dealTimeline(ctx: RequestContext, dealId: string, query: { limit: number; cursor?: string }) {
