@@ -1,6 +1,7 @@
 // Accounts: one per Chatwoot account of an installation, with its capability profile.
 import type { Knex } from 'knex';
-import { write, type RequestContext } from '../db/tenant.ts';
+import { permissionsFor, type Permission, type Role } from '../auth/permissions.ts';
+import { write, type Actor, type RequestContext } from '../db/tenant.ts';
 import { resolveCapabilities, type Capability, type CapabilityOverrides, type Profile } from '../capabilities/profiles.ts';
 
 export interface AccountRow {
@@ -15,6 +16,18 @@ export interface AccountRow {
 
 export function accountCapabilities(account: Pick<AccountRow, 'profile' | 'capability_overrides'>): Set<Capability> {
   return resolveCapabilities(account.profile, account.capability_overrides);
+}
+
+/** The context of a caller acting in `account` with `roles` (and, for service tokens, their scopes). */
+export function callerContext(
+  db: Knex,
+  account: AccountRow,
+  actor: Actor,
+  roles: readonly Role[],
+  requestId: string | null,
+  scopes: readonly Permission[] = [],
+): RequestContext {
+  return { db, accountId: account.account_id, actor, roles, permissions: permissionsFor(roles, scopes), capabilities: accountCapabilities(account), requestId };
 }
 
 export function systemContext(db: Knex, accountId: number, requestId: string | null = null): RequestContext {

@@ -2,7 +2,7 @@
 // RequestContext. The dashboard-app appContext is never an input here: identity comes only from
 // a token Chatwoot itself vouched for, re-checked every few minutes.
 import type { Knex } from 'knex';
-import { accountCapabilities, ensureAccount, systemContext, type AccountRow } from '../accounts/service.ts';
+import { callerContext, ensureAccount, systemContext, type AccountRow } from '../accounts/service.ts';
 import { ChatwootError, fetchProfile, type ChatwootProfile } from '../chatwoot/client.ts';
 import { findInstallation, type Installation } from '../chatwoot/installations.ts';
 import { withAccount, write, type RequestContext } from '../db/tenant.ts';
@@ -10,7 +10,7 @@ import { HttpError, unauthorized } from '../http/errors.ts';
 import { portalContext } from '../portal/service.ts';
 import { appRequestHeaderValue } from './session-cookie.ts';
 import type { Sealer } from '../security/crypto.ts';
-import { agentRoles, permissionsFor } from './permissions.ts';
+import { agentRoles } from './permissions.ts';
 import { issueToken, parseToken } from './tokens.ts';
 
 export interface AuthSettings {
@@ -112,16 +112,7 @@ export async function signInWithChatwoot(settings: AuthSettings, input: SignInIn
 }
 
 function contextFor(db: Knex, account: AccountRow, user: UserRow, requestId: string | null): RequestContext {
-  const roles = agentRoles(user.chatwoot_role, user.granted_roles);
-  return {
-    db,
-    accountId: account.account_id,
-    actor: { type: 'user', id: user.id },
-    roles,
-    permissions: permissionsFor(roles),
-    capabilities: accountCapabilities(account),
-    requestId,
-  };
+  return callerContext(db, account, { type: 'user', id: user.id }, agentRoles(user.chatwoot_role, user.granted_roles), requestId);
 }
 
 interface SessionJoin {
@@ -267,13 +258,5 @@ async function authenticateServiceToken(settings: AuthSettings, account: Account
       trx('service_tokens').where({ account_id: account.account_id, id: row.id }).update({ last_used_at: trx.fn.now() }),
     );
   }
-  return {
-    db: settings.db,
-    accountId: account.account_id,
-    actor: { type: 'service', id: row.id },
-    roles: ['service'],
-    permissions: permissionsFor(['service'], row.scopes),
-    capabilities: accountCapabilities(account),
-    requestId,
-  };
+  return callerContext(settings.db, account, { type: 'service', id: row.id }, ['service'], requestId, row.scopes);
 }

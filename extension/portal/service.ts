@@ -3,8 +3,7 @@
 // single use, 15 minutes, stored hashed, at most five per user per 15 minutes.
 import type { Knex } from 'knex';
 import parsePhoneNumber from 'libphonenumber-js/max';
-import { accountCapabilities, type AccountRow } from '../accounts/service.ts';
-import { permissionsFor } from '../auth/permissions.ts';
+import { callerContext, type AccountRow } from '../accounts/service.ts';
 import { issueToken, parseToken } from '../auth/tokens.ts';
 import { read, withAccount, write, type RequestContext } from '../db/tenant.ts';
 import { conflict, HttpError, invalid, notFound, unauthorized } from '../http/errors.ts';
@@ -35,15 +34,8 @@ export async function portalContext(db: Knex, account: AccountRow, portalUserId:
     trx<PortalUserRow>('portal_users').where({ account_id: account.account_id, id: portalUserId }).first(),
   );
   if (!user || !user.active) return null;
-  const roles = [user.kind] as const;
   return {
-    db,
-    accountId: account.account_id,
-    actor: { type: 'portal_user', id: user.id },
-    roles,
-    permissions: permissionsFor(roles),
-    capabilities: accountCapabilities(account),
-    requestId,
+    ...callerContext(db, account, { type: 'portal_user', id: user.id }, [user.kind], requestId),
     ...(user.kind === 'vendor' ? { vendorId: user.vendor_id! } : { contactId: user.chatwoot_contact_id! }),
   };
 }

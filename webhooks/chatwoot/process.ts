@@ -114,8 +114,6 @@ handlers.contact_updated = handlers.contact_created!;
 handlers.conversation_updated = handlers.conversation_created!;
 handlers.conversation_status_changed = handlers.conversation_created!;
 
-export const handledEvents = Object.keys(handlers);
-
 interface DeliveryRow { installation_id: string; id: string; body: string; attempts: number }
 
 export type Outcome = 'processed' | 'ignored' | 'skipped' | 'failed' | 'dead' | 'retry';
