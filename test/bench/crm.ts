@@ -6,9 +6,7 @@
 // scans, flagging any sequential scan of a big table.
 // BENCH_DEALS=20000 for a quicker, smaller run.
 import type { Knex } from 'knex';
-import { accountCapabilities, type AccountRow } from '../../extension/accounts/service.ts';
-import { permissionsFor } from '../../extension/auth/permissions.ts';
-import { resolveCapabilities } from '../../extension/capabilities/profiles.ts';
+import { callerContext, type AccountRow } from '../../extension/accounts/service.ts';
 import { read, withAccount, type RequestContext } from '../../extension/db/tenant.ts';
 import { pipelineBoard } from '../../extension/modules/deals/board.ts';
 import { moveDeal } from '../../extension/modules/deals/service.ts';
@@ -101,15 +99,7 @@ async function seed(db: Knex) {
 async function contextFor(db: Knex, accountId: number): Promise<RequestContext> {
   const account = (await db<AccountRow>('accounts').where({ account_id: accountId }).first())!;
   const user = await withAccount(db, accountId, { readOnly: true }, (trx) => trx('users').where({ account_id: accountId }).first('id'));
-  return {
-    db,
-    accountId,
-    actor: { type: 'user', id: user.id },
-    roles: ['dispatcher'],
-    permissions: permissionsFor(['agent', 'dispatcher']),
-    capabilities: accountCapabilities(account) ?? resolveCapabilities('construction', {}),
-    requestId: null,
-  };
+  return callerContext(db, account, { type: 'user', id: user.id }, ['agent', 'dispatcher'], null);
 }
 
 /** EXPLAINs every SELECT `operation` runs, inside the same tenant setting. */
