@@ -12,6 +12,10 @@ export type PrivateNoteBody = Schemas['conversation_message_create'];
 export type WebhookBody = Schemas['webhook_create_update_payload'];
 export type AttributeDefinitionBody = Schemas['custom_attribute_create_update_payload'];
 export type ChatwootMessage = Schemas['generic_id'] & Schemas['message'] & { id: number };
+/** Answers we read; the document marks every field optional, we rely on these being present. */
+export type Webhook = Schemas['webhook'] & { id: number; url: string } & HandTyped['webhookSecret'];
+export type AttributeDefinition = Schemas['custom_attribute'] & { id: number; attribute_key: string };
+export type DashboardApp = HandTyped['dashboardApp'];
 
 export class ChatwootError extends Error {
   constructor(
@@ -133,7 +137,15 @@ export async function getConversationAttributes(target: ChatwootTarget, accountI
   return conversation?.custom_attributes ?? {};
 }
 
-// --- Not in Chatwoot's OpenAPI document; typed here by hand (REFERENCE: it replaces the whole set). ---
+// --- Not in Chatwoot's OpenAPI document; typed here by hand. ---
+interface HandTyped {
+  /** Chatwoot 4.x returns the webhook's signing secret with the webhook; the document predates it. */
+  webhookSecret: { secret?: string | null };
+  /** /dashboard_apps is absent from the document (see REFERENCE.md, dashboard apps). */
+  dashboardApp: { id: number; title: string; content?: Array<{ type: 'frame'; url: string }> };
+}
+
+// Replaces the conversation's whole custom attribute set (REFERENCE.md), so callers merge first.
 export function setConversationAttributes(target: ChatwootTarget, accountId: number, conversationId: number, attributes: Record<string, unknown>) {
   return chatwootRequest<unknown>(target, 'POST', `${conversationPath(accountId, conversationId)}/custom_attributes`, { custom_attributes: attributes });
 }

@@ -4,7 +4,7 @@
 // our attribute keys).
 import type { Knex } from 'knex';
 import type { Sealer } from '../security/crypto.ts';
-import { ChatwootError, chatwootRequest, normaliseBaseUrl, type AttributeDefinitionBody, type ChatwootTarget, type WebhookBody } from './client.ts';
+import { ChatwootError, chatwootRequest, normaliseBaseUrl, type AttributeDefinition, type AttributeDefinitionBody, type ChatwootTarget, type DashboardApp, type Webhook, type WebhookBody } from './client.ts';
 import { ensureAccount, systemContext } from '../accounts/service.ts';
 import { write } from '../db/tenant.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
@@ -27,9 +27,6 @@ export const conversationAttributes: Array<AttributeDefinitionBody & { attribute
 export interface InstallInput { chatwootUrl: string; accountId: number; token: string; publicUrl: string; timeoutMs: number }
 export interface InstallReport { webhook: 'created' | 'existing'; signed: boolean; dashboardApp: 'created' | 'existing'; attributesCreated: string[]; webhookUrl: string }
 
-interface Webhook { id: number; url: string; secret?: string | null }
-interface DashboardApp { id: number; title: string; content?: Array<{ type: string; url: string }> }
-interface AttributeDefinition { id: number; attribute_key: string }
 
 const appUrl = (publicUrl: string, baseUrl: string, accountId: number) =>
   `${publicUrl}/apps/account/?chatwoot=${encodeURIComponent(baseUrl)}&account=${accountId}`;
@@ -76,7 +73,7 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
     const url = appUrl(input.publicUrl, installation.base_url, input.accountId);
     const apps = await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`);
     const dashboardApp = (apps ?? []).some((a) => a.content?.some((c) => c.url === url)) ? 'existing' : 'created';
-    if (dashboardApp === 'created') await chatwootRequest(target, 'POST', `${account}/dashboard_apps`, { title: 'Onelink', content: [{ type: 'frame', url }] });
+    if (dashboardApp === 'created') await chatwootRequest(target, 'POST', `${account}/dashboard_apps`, { title: 'Onelink', content: [{ type: 'frame', url }] } satisfies Omit<DashboardApp, 'id'>);
 
     const existing = await chatwootRequest<AttributeDefinition[]>(target, 'GET', `${account}/custom_attribute_definitions?attribute_model=0`);
     const attributesCreated: string[] = [];

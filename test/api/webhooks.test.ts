@@ -51,6 +51,29 @@ describe('receiving Chatwoot webhooks', () => {
     expect((await deliveries()).length).toBe(before + 1);
   });
 
+  it('stores a concurrent burst together, each delivery answered for itself', async () => {
+    const before = (await deliveries()).length;
+    const burst = Array.from({ length: 40 }, (_, i) => chatwootDelivery(contactEvent('contact_updated', { id: 600 + i, name: `Burst ${i}` }), { secret }));
+    const answers = await Promise.all([...burst, burst[0]!, burst[1]!].map((d) => deliver(d)));
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(40);
+    expect(answers.filter((a) => a.status === 200 && a.body.data.duplicate)).toHaveLength(2);
+    expect(new Set(answers.filter((a) => a.status === 202).map((a) => a.body.data.delivery_id)).size).toBe(40);
+    expect((await deliveries()).length).toBe(before + 40);
+  });
+
+  it('does not let one unstorable delivery fail the others written with it', async () => {
+    const { deliveryInbox } = await import('../../webhooks/inbox.ts');
+    const store = deliveryInbox(t.db.knex);
+    const installation = await t.db.knex('installations').first('id');
+    const delivery = (n: number, installationId = installation.id as string) => ({
+      installationId, source: 'test', dedupeKey: `isolation-${n}`, event: 'contact_updated', headers: {}, body: '{}', status: 'received' as const, lastError: null,
+    });
+    const results = await Promise.allSettled([delivery(1), delivery(2, 'not-a-uuid'), delivery(3), delivery(4)].map((d) => store(d)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(await t.db.knex('webhook_deliveries').where({ source: 'test' }).count<{ count: string }[]>('* as count')).toEqual([{ count: 3 }]);
+    await t.db.knex('webhook_deliveries').where({ source: 'test' }).delete();
+  });
+
   it('recognises a re-sent delivery without a delivery id by event, object and version', async () => {
     const payload = contactEvent('contact_updated', { id: 503, name: 'Katherine Johnson', updated_at: '2026-11-21T09:00:00.000Z' });
     expect((await deliver(chatwootDelivery(payload, { secret, deliveryId: null }))).status).toBe(202);
@@ -90,6 +113,19 @@ describe('receiving Chatwoot webhooks', () => {
     expect(res.body.data.status).toBe('failed');
     const failed = await apiAs(t, admin.token).get('/admin/webhook-deliveries', { status: 'failed' });
     expect(failed.status).toBe(200);
+  });
+
+  it('refuses a body with NUL bytes (no JSON has them; Postgres text cannot keep them)', async () => {
+    const before = (await deliveries()).length;
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const { signChatwootBody } = await import('../../webhooks/chatwoot/verify.ts');
+    const body = '{"event": "contact_created", "id": 1}\u0000';
+    const res = await request(t.app)
+      .post(path)
+      .set({ 'Content-Type': 'application/json', 'X-Chatwoot-Timestamp': timestamp, 'X-Chatwoot-Signature': signChatwootBody(secret, timestamp, body) })
+      .send(body);
+    expect([res.status, res.body.error.code]).toEqual([400, 'invalid_body']);
+    expect((await deliveries()).length).toBe(before);
   });
 
   it('stores and counts events it does not handle, without processing them', async () => {

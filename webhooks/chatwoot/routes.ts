@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { sendData, sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
 import type { Services } from '../../extension/services.ts';
+import { deliveryInbox } from '../inbox.ts';
 import { deliveryNudger } from './nudge.ts';
 import { verifyChatwootSignature } from './verify.ts';
 
@@ -38,6 +39,7 @@ function installationCache(services: Services) {
 export function chatwootWebhookRoutes(services: Services) {
   const findInstallation = installationCache(services);
   const nudge = deliveryNudger(services.db);
+  const storeDelivery = deliveryInbox(services.db);
   return [
     defineRoute({
       method: 'post',
@@ -67,6 +69,10 @@ export function chatwootWebhookRoutes(services: Services) {
             return;
           }
         }
+        if (body.includes(0)) {
+          sendError(res, 400, 'invalid_body', 'The request body contains NUL bytes');
+          return;
+        }
         let payload: Record<string, unknown> | null = null;
         try {
           const parsed: unknown = JSON.parse(body.toString('utf8'));
@@ -77,23 +83,16 @@ export function chatwootWebhookRoutes(services: Services) {
         const headers = Object.fromEntries(
           ['x-chatwoot-delivery', 'x-chatwoot-timestamp', 'x-chatwoot-signature', 'user-agent', 'content-type'].map((h) => [h, req.get(h) ?? null]),
         );
-        // The hottest statement of the service: plain SQL, no query building.
-        const { rows } = await services.db.raw<{ rows: Array<{ id: string; status: string }> }>(
-          `insert into webhook_deliveries (installation_id, dedupe_key, event, headers, body, status, last_error)
-           values (?, ?, ?, ?, ?, ?, ?)
-           on conflict (installation_id, source, dedupe_key) do nothing
-           returning id, status`,
-          [
-            installation.id,
-            dedupeKey(req.get('x-chatwoot-delivery'), body, payload),
-            typeof payload?.event === 'string' ? payload.event.slice(0, 100) : null,
-            JSON.stringify(headers),
-            body.toString('utf8'),
-            payload ? 'received' : 'failed',
-            payload ? null : 'the body is not a JSON object',
-          ],
-        );
-        const row = rows[0];
+        const row = await storeDelivery({
+          installationId: installation.id,
+          source: 'chatwoot',
+          dedupeKey: dedupeKey(req.get('x-chatwoot-delivery'), body, payload),
+          event: typeof payload?.event === 'string' ? payload.event.slice(0, 100) : null,
+          headers,
+          body: body.toString('utf8'),
+          status: payload ? 'received' : 'failed',
+          lastError: payload ? null : 'the body is not a JSON object',
+        });
         if (!row) {
           sendData(res, { duplicate: true }, {}, 200);
           return;
