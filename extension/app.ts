@@ -21,6 +21,10 @@ import { requestIdFor } from './http/request-id.ts';
 import type { Logger } from './logger.ts';
 import { dealRoutes } from './modules/deals/routes.ts';
 import { taskRoutes } from './modules/tasks/routes.ts';
+import { automationRoutes } from './modules/automation/routes.ts';
+import { registerAutomation } from './modules/automation/service.ts';
+import { jobRoutes } from './modules/jobs/routes.ts';
+import { vendorRoutes } from './modules/vendors/routes.ts';
 import { timelineRoutes } from './modules/timeline/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
@@ -41,6 +45,7 @@ export interface AppDeps {
 
 export function createApp({ services, logger, databaseMode, extraRoutes = [] }: AppDeps): Express {
   const { config, db } = services;
+  registerAutomation();
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -69,6 +74,9 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...portalRoutes(services),
     ...dealRoutes(),
     ...taskRoutes(),
+    ...jobRoutes(),
+    ...vendorRoutes(),
+    ...automationRoutes(),
     ...timelineRoutes(),
     ...webhookAdminRoutes(services),
     ...chatwootWebhookRoutes(services),

@@ -15,6 +15,7 @@ export const permissions = [
   'jobs:write',
   'jobs:assign',
   'jobs:transition',
+  'dispatch:configure',
   'vendors:read',
   'vendors:manage',
   'calls:read',
@@ -52,7 +53,7 @@ const agent: Permission[] = [
 ];
 
 /** Dispatchers are agents who also assign vendors, drive job state and keep the vendor roster. */
-const dispatcher: Permission[] = [...agent, 'jobs:assign', 'jobs:transition', 'vendors:manage'];
+const dispatcher: Permission[] = [...agent, 'jobs:assign', 'jobs:transition', 'vendors:manage', 'dispatch:configure'];
 
 export const rolePermissions: Record<Role, readonly Permission[]> = {
   admin: permissions,

@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import PgBoss from 'pg-boss';
 import { maxAttempts, processDelivery, stalledDeliveries } from '../../webhooks/chatwoot/process.ts';
 import type { Logger } from '../logger.ts';
+import { emitSlaEvents } from '../modules/jobs/service.ts';
 import { emitTaskReminders } from '../modules/tasks/service.ts';
 import { queues } from './names.ts';
 
@@ -17,16 +18,22 @@ export async function startQueue({ url, schema, db, logger, work = true, polling
   boss.on('error', (err) => logger.error({ err }, 'queue error'));
   await boss.start();
   await boss.createQueue(queues.taskReminders);
+  await boss.createQueue(queues.jobSla);
   await boss.createQueue(queues.stalledDeliveries);
   await boss.createQueue(queues.chatwootDelivery, { name: queues.chatwootDelivery, retryLimit: maxAttempts, retryDelay: 1, retryBackoff: true });
-  // Every minute; both sweeps are idempotent, so an extra or overlapping run changes nothing.
+  // Every minute; the sweeps are idempotent, so an extra or overlapping run changes nothing.
   await boss.schedule(queues.taskReminders, '* * * * *');
+  await boss.schedule(queues.jobSla, '* * * * *');
   await boss.schedule(queues.stalledDeliveries, '* * * * *');
   if (!work) return boss;
 
   await boss.work(queues.taskReminders, { pollingIntervalSeconds }, async () => {
     const emitted = await emitTaskReminders(db);
     if (emitted) logger.info({ emitted }, 'task reminders emitted');
+  });
+  await boss.work(queues.jobSla, { pollingIntervalSeconds }, async () => {
+    const emitted = await emitSlaEvents(db);
+    if (emitted) logger.info({ emitted }, 'job SLA events emitted');
   });
   await boss.work(queues.stalledDeliveries, { pollingIntervalSeconds }, async () => {
     for (const deliveryId of await stalledDeliveries(db)) await boss.send(queues.chatwootDelivery, { deliveryId }, { singletonKey: deliveryId });

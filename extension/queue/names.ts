@@ -1,6 +1,7 @@
 // Queue names, in one place for senders and workers.
 export const queues = {
   taskReminders: 'task-reminders',
+  jobSla: 'job-sla',
   chatwootDelivery: 'chatwoot-delivery',
   stalledDeliveries: 'chatwoot-stalled-deliveries',
 } as const;

@@ -38,4 +38,18 @@ describe('the job queue', () => {
       )
       .toEqual([{ threshold: 'due_soon' }]);
   });
+
+  it('schedules the job SLA sweep every minute and runs it from the queue', async () => {
+    expect(await boss.getSchedules()).toContainEqual(expect.objectContaining({ name: queues.jobSla, cron: '* * * * *' }));
+    const admin = await signInAgent(t, chatwoot, 1, 'administrator');
+    expect((await apiAs(t, admin.token).patch('/admin/capabilities', { profile: 'construction' })).status).toBe(200);
+    const job = (await apiAs(t, admin.token).post('/jobs', { summary: 'Overdue', sla_due_at: new Date(Date.now() - 60_000) })).body.data;
+    await boss.send(queues.jobSla, {});
+    await expect
+      .poll(
+        () => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('job_sla_events').where({ job_id: job.id }).select('threshold')),
+        { timeout: 15_000, interval: 250 },
+      )
+      .toEqual([{ threshold: 'breached' }]);
+  });
 });

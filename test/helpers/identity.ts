@@ -3,6 +3,8 @@
 // through the admin API.
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
+import { issueToken } from '../../extension/auth/tokens.ts';
+import { withAccount } from '../../extension/db/tenant.ts';
 import { registerInstallation } from '../../extension/chatwoot/installations.ts';
 import type { Permission } from '../../extension/auth/permissions.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
@@ -78,4 +80,17 @@ export async function createServiceToken(t: TestApp, admin: SignedIn, scopes: Pe
     .send({ name: `integration ${scopes.join(',')}`, scopes });
   if (res.status !== 201) throw new Error(`service token failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { token: res.body.data.token as string, id: res.body.data.id as string };
+}
+
+/**
+ * A vendor portal session bound to `vendorId`. Vendor invitations arrive with the vendor portal;
+ * until then tests bind the portal user directly, through the same tables sign-in uses.
+ */
+export async function createVendorPortalSession(t: TestApp, accountId: number, vendorId: string) {
+  return withAccount(t.db.knex, accountId, { readOnly: false }, async (trx) => {
+    const [user] = await trx('portal_users').insert({ account_id: accountId, kind: 'vendor', vendor_id: vendorId, name: 'Vendor crew' }).returning('id');
+    const { token, hash } = issueToken('session', accountId);
+    await trx('sessions').insert({ account_id: accountId, subject_type: 'portal_user', subject_id: user.id, token_hash: hash, expires_at: new Date(Date.now() + 3600_000) });
+    return { token, portalUserId: user.id as string };
+  });
 }

@@ -108,6 +108,10 @@ const handlers: Record<string, Handler> = {
       .where({ account_id: accountId, chatwoot_conversation_id: conversationId })
       .whereNull('deleted_at')
       .update({ last_activity_at: trx.raw('greatest(last_activity_at, ?)', [at]) });
+    await trx('jobs')
+      .where({ account_id: accountId })
+      .whereIn('id', trx('job_conversations').where({ account_id: accountId, chatwoot_conversation_id: conversationId }).select('job_id'))
+      .update({ last_activity_at: trx.raw('greatest(last_activity_at, ?)', [at]) });
   },
 };
 handlers.contact_updated = handlers.contact_created!;

@@ -80,6 +80,16 @@ function checkAmount(amount: number | null | undefined, currency: string | null 
 const translateDbErrors = <T>(work: () => Promise<T>) =>
   withReferenceErrors(work, { owner_id: { path: 'body.owner_id', message: 'The owner must be an agent of this account', code: 'unknown_owner' } });
 
+/** Runs in the transaction of every stage change, after it is recorded (automation subscribes). */
+export type DealStageHook = (trx: Knex.Transaction, ctx: RequestContext, deal: DealRow) => Promise<void>;
+const stageHooks: DealStageHook[] = [];
+export function onDealEnteredStage(hook: DealStageHook) {
+  if (!stageHooks.includes(hook)) stageHooks.push(hook);
+}
+async function enteredStage(trx: Knex.Transaction, ctx: RequestContext, deal: DealRow) {
+  for (const hook of stageHooks) await hook(trx, ctx, deal);
+}
+
 async function appendStageEvent(trx: Knex.Transaction, ctx: RequestContext, before: Pick<DealRow, 'stage_id' | 'status'> | null, after: DealRow) {
   await trx('deal_stage_events').insert({
     account_id: ctx.accountId,
@@ -169,6 +179,7 @@ export async function createDeal(ctx: RequestContext, input: NewDeal) {
       await appendStageEvent(trx, ctx, null, row!);
       await writeBack(trx, ctx, row!, stage.name, `deal created in ${stage.name}`);
       await audit({ action: 'deal.created', resourceType: 'deal', resourceId: row!.id, after: presentDeal(row!), sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'deal') });
+      await enteredStage(trx, ctx, row!);
       return presentDeal(row!);
     }),
   );
@@ -293,7 +304,19 @@ async function moveWithin(trx: Knex.Transaction, ctx: RequestContext, audit: Aud
     before: { stage_id: before.stage_id, pipeline_id: before.pipeline_id, status: before.status },
     after: { stage_id: after!.stage_id, pipeline_id: after!.pipeline_id, status: after!.status },
   });
+  if (stageChanged) await enteredStage(trx, ctx, after!);
   return after!;
+}
+
+/**
+ * Moves a deal to the top of a stage inside the caller's transaction, acting as `ctx` (automation
+ * uses it with its system actor). Returns null when the deal is gone or already there.
+ */
+export async function moveDealInTransaction(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, dealId: string, stageId: string) {
+  const before = (await trx('deals').where({ account_id: ctx.accountId, id: dealId }).whereNull('deleted_at').forUpdate().first(...dealColumns)) as DealRow | undefined;
+  if (!before || before.stage_id === stageId) return null;
+  const stage = await activeStage(trx, ctx, stageId);
+  return moveWithin(trx, ctx, audit, before, stage, {}, 'deal.moved');
 }
 
 /** Moves a card to a stage (any pipeline of the account) and a place in its column. */

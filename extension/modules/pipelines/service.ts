@@ -35,11 +35,11 @@ async function insertPipeline(trx: Knex.Transaction, ctx: RequestContext, name: 
 
 /** Pipelines with their stages in order; the account's default pipeline is created on first use. */
 export async function listPipelines(ctx: RequestContext, { includeArchived = false } = {}) {
-  const load = (trx: Knex.Transaction) =>
-    Promise.all([
-      trx('pipelines').where({ account_id: ctx.accountId }).modify((q) => includeArchived || q.whereNull('archived_at')).orderBy(['position', 'created_at']).select('id', 'name', 'position', 'archived_at'),
-      trx('stages').where({ account_id: ctx.accountId }).modify((q) => includeArchived || q.whereNull('archived_at')).orderBy(['pipeline_id', 'position']).select(...stageColumns),
-    ]);
+  // One transaction is one connection: its queries run one after another.
+  const load = async (trx: Knex.Transaction) => [
+    await trx('pipelines').where({ account_id: ctx.accountId }).modify((q) => includeArchived || q.whereNull('archived_at')).orderBy(['position', 'created_at']).select('id', 'name', 'position', 'archived_at'),
+    await trx('stages').where({ account_id: ctx.accountId }).modify((q) => includeArchived || q.whereNull('archived_at')).orderBy(['pipeline_id', 'position']).select(...stageColumns),
+  ];
   let [pipelines, stages] = await read(ctx, load);
   if (pipelines.length === 0 && !includeArchived) {
     const anyPipeline = await read(ctx, (trx) => trx('pipelines').where({ account_id: ctx.accountId }).first('id'));

@@ -5,7 +5,7 @@ import { withReferenceErrors } from '../../db/errors.ts';
 import { read, write, withAccount, type RequestContext } from '../../db/tenant.ts';
 import { conflict, invalid, notFound } from '../../http/errors.ts';
 import { paginate } from '../../http/pagination.ts';
-import { recordAudit } from '../../audit/writer.ts';
+import { recordAudit, type AuditEntry } from '../../audit/writer.ts';
 import { queueWriteBack } from '../../chatwoot/outbox.ts';
 import { dueSoonMinutes, taskTransitions, type TaskStatus } from './rules.ts';
 
@@ -57,19 +57,20 @@ async function loadTask(trx: Knex.Transaction, ctx: RequestContext, taskId: stri
   return row as TaskRow;
 }
 
+/** Inserts a task inside the caller's transaction (the API and automation rules both use it). */
+export async function insertTask(trx: Knex.Transaction, ctx: RequestContext, audit: (entry: AuditEntry) => Promise<void>, input: TaskInput & { title: string; job_id?: string | null }) {
+  await checkDeal(trx, ctx, input.deal_id);
+  const [row] = await trx('tasks')
+    .insert({ account_id: ctx.accountId, ...input, created_by_type: ctx.actor.type, created_by_id: ctx.actor.id })
+    .returning([...taskColumns]);
+  const due = row.due_at ? `, due ${(row.due_at as Date).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
+  await queueWriteBack(trx, ctx, row.chatwoot_conversation_id, [{ kind: 'note', content: `Onelink · task “${row.title}” created${due}` }]);
+  await audit({ action: 'task.created', resourceType: 'task', resourceId: row.id, after: { ...row } });
+  return row as TaskRow;
+}
+
 export async function createTask(ctx: RequestContext, input: TaskInput & { title: string }) {
-  return translateDbErrors(() =>
-    write(ctx, async (trx, audit) => {
-      await checkDeal(trx, ctx, input.deal_id);
-      const [row] = await trx('tasks')
-        .insert({ account_id: ctx.accountId, ...input, created_by_type: ctx.actor.type, created_by_id: ctx.actor.id })
-        .returning([...taskColumns]);
-      const due = row.due_at ? `, due ${(row.due_at as Date).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
-      await queueWriteBack(trx, ctx, row.chatwoot_conversation_id, [{ kind: 'note', content: `Onelink · task “${row.title}” created${due}` }]);
-      await audit({ action: 'task.created', resourceType: 'task', resourceId: row.id, after: { ...row } });
-      return row as TaskRow;
-    }),
-  );
+  return translateDbErrors(() => write(ctx, (trx, audit) => insertTask(trx, ctx, audit, input)));
 }
 
 export async function getTask(ctx: RequestContext, taskId: string) {

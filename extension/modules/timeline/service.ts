@@ -1,5 +1,6 @@
 // Timelines merge what happened around a deal or a contact — stage moves and status changes,
-// notes, tasks created and completed (jobs and calls join as they land) — newest first, by cursor.
+// notes, tasks created and completed, the story of linked jobs (calls join as they land) —
+// newest first, by cursor.
 import type { Knex } from 'knex';
 import { read, type RequestContext } from '../../db/tenant.ts';
 import { notFound } from '../../http/errors.ts';
@@ -7,12 +8,22 @@ import { paginate } from '../../http/pagination.ts';
 
 type Scope = { dealId: string } | { contactId: number };
 
-/** The union of event sources, each as (at, kind, ref, deal_id, data). */
-function events(trx: Knex.Transaction, accountId: number, scope: Scope) {
+/** The union of event sources, each as (at, kind, ref, deal_id, data); jobs only for callers who may read them. */
+function events(trx: Knex.Transaction, accountId: number, scope: Scope, withJobs: boolean) {
   const deals = 'dealId' in scope ? 'select ?::uuid as id' : 'select id from deals where account_id = ? and chatwoot_contact_id = ? and deleted_at is null';
   const dealBindings = 'dealId' in scope ? [scope.dealId] : [accountId, scope.contactId];
   const taskScope = 'dealId' in scope ? 't.deal_id = ?' : '(t.chatwoot_contact_id = ? or t.deal_id in (select id from scoped_deals))';
   const taskBinding = 'dealId' in scope ? scope.dealId : scope.contactId;
+  const jobs =
+    'dealId' in scope
+      ? 'select job_id from job_deals where account_id = ? and deal_id = ?'
+      : 'select id from jobs where account_id = ? and chatwoot_contact_id = ? union select job_id from job_deals where account_id = ? and deal_id in (select id from scoped_deals)';
+  // A job's story, minus field edits (the job page shows those).
+  const jobEvents = `union all
+    select je.occurred_at, 'job_' || je.kind, je.id::text, null::uuid,
+           jsonb_build_object('job_id', j.id, 'job_number', j.number, 'summary', j.summary, 'actor_type', je.actor_type, 'actor_id', je.actor_id) || je.data
+      from job_events je join jobs j on j.account_id = je.account_id and j.id = je.job_id
+     where je.account_id = ? and je.kind <> 'updated' and je.job_id in (${jobs})`;
   const sql = `(with scoped_deals as (${deals})
     select e.occurred_at as at, 'stage_change' as kind, e.id::text as ref, e.deal_id,
            jsonb_build_object('from_stage_id', e.from_stage_id, 'to_stage_id', e.to_stage_id, 'from_stage', fs.name, 'to_stage', ts.name,
@@ -30,12 +41,16 @@ function events(trx: Knex.Transaction, accountId: number, scope: Scope) {
     union all
     select t.completed_at, 'task_completed', t.id::text, t.deal_id, jsonb_build_object('task_id', t.id, 'title', t.title)
       from tasks t where t.account_id = ? and ${taskScope} and t.deleted_at is null and t.completed_at is not null
+    ${withJobs ? jobEvents : ''}
   ) as timeline`;
-  return trx.raw(sql, [...dealBindings, accountId, accountId, accountId, taskBinding, accountId, taskBinding]);
+  const jobScope = 'dealId' in scope ? [accountId, scope.dealId] : [accountId, scope.contactId, accountId];
+  return trx.raw(sql, [...dealBindings, accountId, accountId, accountId, taskBinding, accountId, taskBinding, ...(withJobs ? [accountId, ...jobScope] : [])]);
 }
 
-async function page(trx: Knex.Transaction, accountId: number, scope: Scope, limit: number, cursor?: string) {
-  const result = await paginate<Record<string, unknown>>(trx.select('at', 'kind', 'ref', 'deal_id', 'data').from(events(trx, accountId, scope)), {
+const mayReadJobs = (ctx: RequestContext) => ctx.permissions.has('jobs:read') && ctx.capabilities.has('dispatch.jobs');
+
+async function page(trx: Knex.Transaction, ctx: RequestContext, scope: Scope, limit: number, cursor?: string) {
+  const result = await paginate<Record<string, unknown>>(trx.select('at', 'kind', 'ref', 'deal_id', 'data').from(events(trx, ctx.accountId, scope, mayReadJobs(ctx))), {
     keys: ['at', 'kind', 'ref'],
     direction: 'desc',
     limit,
@@ -48,11 +63,11 @@ export async function dealTimeline(ctx: RequestContext, dealId: string, query: {
   return read(ctx, async (trx) => {
     const deal = await trx('deals').where({ account_id: ctx.accountId, id: dealId }).whereNull('deleted_at').first('id');
     if (!deal) throw notFound('Deal');
-    return page(trx, ctx.accountId, { dealId }, query.limit, query.cursor);
+    return page(trx, ctx, { dealId }, query.limit, query.cursor);
   });
 }
 
 /** A contact's timeline; an unknown contact simply has an empty one (ids are Chatwoot's). */
 export async function contactTimeline(ctx: RequestContext, contactId: number, query: { limit: number; cursor?: string }) {
-  return read(ctx, (trx) => page(trx, ctx.accountId, { contactId }, query.limit, query.cursor));
+  return read(ctx, (trx) => page(trx, ctx, { contactId }, query.limit, query.cursor));
 }

@@ -1,0 +1,305 @@
+// HTTP routes for jobs: list and board, detail, edits, lifecycle, notes, links, checklists,
+// vendor suggestions and assignment, checklist templates and the account's SLA settings.
+import { z } from 'zod';
+import { sendData } from '../../http/envelope.ts';
+import { pageQuery } from '../../http/pagination.ts';
+import { defineRoute } from '../../http/registry.ts';
+import { assignVendor, suggestVendors, unassignVendor } from '../assignment/service.ts';
+import { createTemplate, listTemplates, updateTemplate } from './checklist-templates.ts';
+import { jobPriorities, jobSources, jobStatuses } from './rules.ts';
+import {
+  addChecklistItem,
+  addJobNote,
+  createJob,
+  getDispatchSettings,
+  getJob,
+  jobBoard,
+  linkJob,
+  listJobs,
+  setChecklistItem,
+  transitionJob,
+  updateDispatchSettings,
+  updateJob,
+} from './service.ts';
+
+const chatwootId = z.number().int().positive();
+const category = z.string().trim().toLowerCase().min(1).max(100);
+const postalCode = z.string().trim().min(1).max(20).transform((v) => v.replace(/\s+/g, '').toLowerCase());
+const jobParams = z.object({ jobId: z.uuid() });
+const reason = z.string().trim().min(1).max(2000);
+
+const jobFields = {
+  summary: z.string().trim().min(1).max(500),
+  priority: z.enum(jobPriorities).optional(),
+  notes: z.string().max(20_000).nullable().optional(),
+  service_category: category.nullable().optional(),
+  address: z.string().trim().max(500).nullable().optional(),
+  postal_code: postalCode.nullable().optional(),
+  lat: z.number().min(-90).max(90).nullable().optional(),
+  lng: z.number().min(-180).max(180).nullable().optional(),
+  window_starts_at: z.coerce.date().nullable().optional(),
+  window_ends_at: z.coerce.date().nullable().optional(),
+  sla_due_at: z.coerce.date().nullable().optional().describe('Overrides the SLA derived from priority'),
+  chatwoot_contact_id: chatwootId.nullable().optional(),
+  custom_fields: z.record(z.string(), z.unknown()).optional(),
+};
+
+const commaList = <T extends z.ZodType>(item: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(item).max(10));
+
+const jobFilters = z.object({
+  vendor_id: z.uuid().optional(),
+  priority: z.enum(jobPriorities).optional(),
+  sla_state: z.enum(['approaching', 'breached']).optional(),
+  service_category: category.optional(),
+  contact_id: z.coerce.number().int().positive().optional(),
+  conversation_id: z.coerce.number().int().positive().optional(),
+  deal_id: z.uuid().optional(),
+  created_from: z.coerce.date().optional(),
+  created_to: z.coerce.date().optional(),
+});
+
+export function jobRoutes() {
+  const readJobs = { permission: 'jobs:read', capability: 'dispatch.jobs' } as const;
+  const writeJobs = { permission: 'jobs:write', capability: 'dispatch.jobs' } as const;
+  const moveJobs = { permission: 'jobs:transition', capability: 'dispatch.jobs' } as const;
+  const assignJobs = { permission: 'jobs:assign', capability: 'dispatch.vendors' } as const;
+  const configure = { permission: 'dispatch:configure', capability: 'dispatch.jobs' } as const;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/jobs',
+      summary: 'Jobs, newest first, with filters (status may list several, comma-separated)',
+      tags: ['jobs'],
+      access: readJobs,
+      query: pageQuery.extend({ ...jobFilters.shape, status: commaList(z.enum(jobStatuses)).optional() }),
+      handler: async ({ ctx, query, res }) => {
+        const { limit, cursor, ...filters } = query;
+        const page = await listJobs(ctx, filters, { limit, cursor });
+        sendData(res, page.items, { next_cursor: page.nextCursor });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/jobs/board',
+      summary: 'The dispatch board: a column per status with its count and first jobs',
+      tags: ['jobs'],
+      access: readJobs,
+      query: jobFilters.extend({ statuses: commaList(z.enum(jobStatuses)).optional(), per_column: z.coerce.number().int().min(1).max(100).default(25) }),
+      handler: async ({ ctx, query, res }) => {
+        const { per_column: perColumn, ...filters } = query;
+        sendData(res, await jobBoard(ctx, filters, perColumn));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/jobs',
+      summary: 'Create a job; SLA from priority unless given; checklist from the category’s template',
+      tags: ['jobs'],
+      access: writeJobs,
+      body: z.object({
+        ...jobFields,
+        source: z.enum(jobSources).optional(),
+        conversation_ids: z.array(chatwootId).max(20).optional(),
+        deal_ids: z.array(z.uuid()).max(20).optional(),
+        checklist_template_id: z.uuid().nullable().optional(),
+      }),
+      handler: async ({ ctx, body, res }) => sendData(res, await createJob(ctx, body), {}, 201),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/jobs/:jobId',
+      summary: 'One job with its events, checklist, links and assignment history',
+      tags: ['jobs'],
+      access: readJobs,
+      params: jobParams,
+      handler: async ({ ctx, params, res }) => sendData(res, await getJob(ctx, params.jobId)),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/jobs/:jobId',
+      summary: 'Edit a job; send the version you loaded',
+      tags: ['jobs'],
+      access: writeJobs,
+      params: jobParams,
+      body: z.object({ ...jobFields, summary: jobFields.summary.optional(), version: z.number().int().positive() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await updateJob(ctx, params.jobId, body)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/jobs/:jobId/status',
+      summary: 'Move a job through its lifecycle; 409 lists the allowed next statuses',
+      tags: ['jobs'],
+      access: moveJobs,
+      params: jobParams,
+      body: z.object({
+        status: z.enum(jobStatuses),
+        reason: reason.optional().describe('Required to cancel'),
+        override_reason: reason.optional().describe('Completes a job whose required checklist items are not done'),
+        version: z.number().int().positive().optional(),
+      }),
+      successStatus: 200,
+      handler: async ({ ctx, params, body, res }) => sendData(res, await transitionJob(ctx, params.jobId, body)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/jobs/:jobId/notes',
+      summary: 'Add an internal note to the job’s story',
+      tags: ['jobs'],
+      access: writeJobs,
+      params: jobParams,
+      body: z.object({ body: z.string().trim().min(1).max(20_000) }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await addJobNote(ctx, params.jobId, body.body), {}, 201),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/jobs/:jobId/conversations/:conversationId',
+      summary: 'Link a Chatwoot conversation to the job (it gets a note and the job’s attributes)',
+      tags: ['jobs'],
+      access: writeJobs,
+      params: jobParams.extend({ conversationId: z.coerce.number().int().positive() }),
+      handler: async ({ ctx, params, res }) => sendData(res, await linkJob(ctx, params.jobId, { conversation_id: params.conversationId })),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/jobs/:jobId/conversations/:conversationId',
+      summary: 'Unlink a Chatwoot conversation from the job',
+      tags: ['jobs'],
+      access: writeJobs,
+      params: jobParams.extend({ conversationId: z.coerce.number().int().positive() }),
+      handler: async ({ ctx, params, res }) => sendData(res, await linkJob(ctx, params.jobId, { conversation_id: params.conversationId }, true)),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/jobs/:jobId/deals/:dealId',
+      summary: 'Link a deal to the job',
+      tags: ['jobs'],
+      access: writeJobs,
+      params: jobParams.extend({ dealId: z.uuid() }),
+      handler: async ({ ctx, params, res }) => sendData(res, await linkJob(ctx, params.jobId, { deal_id: params.dealId })),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/jobs/:jobId/deals/:dealId',
+      summary: 'Unlink a deal from the job',
+      tags: ['jobs'],
+      access: writeJobs,
+      params: jobParams.extend({ dealId: z.uuid() }),
+      handler: async ({ ctx, params, res }) => sendData(res, await linkJob(ctx, params.jobId, { deal_id: params.dealId }, true)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/jobs/:jobId/checklist',
+      summary: 'Add an item to the job’s checklist',
+      tags: ['jobs'],
+      access: writeJobs,
+      params: jobParams,
+      body: z.object({ label: z.string().trim().min(1).max(300), required: z.boolean().optional() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await addChecklistItem(ctx, params.jobId, body), {}, 201),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/jobs/:jobId/checklist/:itemId',
+      summary: 'Tick or untick a checklist item (vendors tick their own jobs’)',
+      tags: ['jobs'],
+      access: moveJobs,
+      params: jobParams.extend({ itemId: z.uuid() }),
+      body: z.object({ done: z.boolean() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await setChecklistItem(ctx, params.jobId, params.itemId, body.done)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/jobs/:jobId/suggestions',
+      summary: 'Vendors who can take the job, best first, each with its score breakdown; excluded ones with reasons',
+      tags: ['jobs'],
+      access: assignJobs,
+      params: jobParams,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(10) }),
+      handler: async ({ ctx, params, query, res }) => sendData(res, await suggestVendors(ctx, params.jobId, query.limit)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/jobs/:jobId/assignment',
+      summary: 'Assign or reassign the job to a vendor (expired compliance needs compliance_override_reason)',
+      tags: ['jobs'],
+      access: assignJobs,
+      params: jobParams,
+      body: z.object({
+        vendor_id: z.uuid(),
+        reason: reason.optional(),
+        compliance_override_reason: reason.optional(),
+        version: z.number().int().positive().optional(),
+      }),
+      successStatus: 200,
+      handler: async ({ ctx, params, body, res }) => sendData(res, await assignVendor(ctx, params.jobId, body)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/jobs/:jobId/unassign',
+      summary: 'Take the job back from its vendor (it returns to triage)',
+      tags: ['jobs'],
+      access: assignJobs,
+      params: jobParams,
+      body: z.object({ reason, version: z.number().int().positive().optional() }),
+      successStatus: 200,
+      handler: async ({ ctx, params, body, res }) => sendData(res, await unassignVendor(ctx, params.jobId, body)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/checklist-templates',
+      summary: 'Checklist templates per service category',
+      tags: ['jobs'],
+      access: readJobs,
+      handler: async ({ ctx, res }) => sendData(res, await listTemplates(ctx)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/checklist-templates',
+      summary: 'Create a checklist template',
+      tags: ['jobs'],
+      access: configure,
+      body: z.object({
+        name: z.string().trim().min(1).max(200),
+        service_category: category.nullable().optional(),
+        items: z.array(z.object({ label: z.string().trim().min(1).max(300), required: z.boolean().optional() })).min(1).max(100),
+        active: z.boolean().optional(),
+      }),
+      handler: async ({ ctx, body, res }) => sendData(res, await createTemplate(ctx, body), {}, 201),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/checklist-templates/:templateId',
+      summary: 'Edit a checklist template (existing jobs keep their copy)',
+      tags: ['jobs'],
+      access: configure,
+      params: z.object({ templateId: z.uuid() }),
+      body: z.object({
+        name: z.string().trim().min(1).max(200).optional(),
+        service_category: category.nullable().optional(),
+        items: z.array(z.object({ label: z.string().trim().min(1).max(300), required: z.boolean().optional() })).min(1).max(100).optional(),
+        active: z.boolean().optional(),
+      }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await updateTemplate(ctx, params.templateId, body)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/dispatch/settings',
+      summary: 'SLA minutes per priority and the warning window before a breach',
+      tags: ['jobs'],
+      access: readJobs,
+      handler: async ({ ctx, res }) => sendData(res, await getDispatchSettings(ctx)),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/dispatch/settings',
+      summary: 'Change SLA minutes per priority or the warning window',
+      tags: ['jobs'],
+      access: configure,
+      body: z.object({
+        sla_minutes: z.object(Object.fromEntries(jobPriorities.map((p) => [p, z.number().int().min(5).max(525_600).optional()]))).optional(),
+        sla_warning_minutes: z.number().int().min(1).max(10_080).optional(),
+      }),
+      handler: async ({ ctx, body, res }) => sendData(res, await updateDispatchSettings(ctx, body as Parameters<typeof updateDispatchSettings>[1])),
+    }),
+  ];
+}

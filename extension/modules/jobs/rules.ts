@@ -1,0 +1,95 @@
+// The job lifecycle as data: statuses, who may move a job where, and what each move needs.
+// Every transition in the service goes through `checkTransition`; nothing else changes status.
+import type { Role } from '../../auth/permissions.ts';
+
+export const jobStatuses = ['new', 'triaged', 'assigned', 'in_progress', 'pending_review', 'completed', 'canceled'] as const;
+export type JobStatus = (typeof jobStatuses)[number];
+export const openJobStatuses: readonly JobStatus[] = ['new', 'triaged', 'assigned', 'in_progress', 'pending_review'];
+export const jobPriorities = ['low', 'normal', 'high', 'urgent'] as const;
+export type JobPriority = (typeof jobPriorities)[number];
+export const jobSources = ['call', 'sms', 'chat', 'manual', 'pipeline'] as const;
+export type JobSource = (typeof jobSources)[number];
+
+/** Forward moves anyone working the job may make; `canceled` is reachable from every open state. */
+export const jobTransitions: Record<JobStatus, readonly JobStatus[]> = {
+  new: ['triaged', 'assigned', 'canceled'],
+  triaged: ['assigned', 'canceled'],
+  assigned: ['in_progress', 'triaged', 'canceled'],
+  in_progress: ['pending_review', 'completed', 'canceled'],
+  pending_review: ['completed', 'in_progress', 'canceled'],
+  // Reopening is a dispatcher's or admin's decision (see reopenRoles).
+  completed: ['in_progress'],
+  canceled: ['triaged'],
+};
+
+/** What a vendor may do to their own job from the portal. */
+const vendorMoves: Partial<Record<JobStatus, readonly JobStatus[]>> = {
+  assigned: ['in_progress'],
+  in_progress: ['pending_review'],
+};
+
+const reopenRoles: readonly Role[] = ['admin', 'dispatcher'];
+
+export interface TransitionFacts {
+  from: JobStatus;
+  to: JobStatus;
+  roles: readonly Role[];
+  hasVendor: boolean;
+  requiredItemsOpen: number;
+  overrideReason?: string | null;
+  cancelReason?: string | null;
+}
+
+export type TransitionCheck =
+  | { ok: true }
+  | { ok: false; status: 409 | 422 | 403; code: string; message: string; allowed?: readonly JobStatus[]; field?: string };
+
+/** Statuses this caller could move the job to next (what a 409 lists). */
+export function allowedNext(from: JobStatus, roles: readonly Role[]): JobStatus[] {
+  const staff = roles.some((r) => r !== 'vendor' && r !== 'client');
+  const moves = staff ? jobTransitions[from] : (vendorMoves[from] ?? []);
+  const reopens = from === 'completed' || from === 'canceled';
+  return reopens && !roles.some((r) => reopenRoles.includes(r)) ? [] : [...moves];
+}
+
+export function checkTransition(facts: TransitionFacts): TransitionCheck {
+  const allowed = allowedNext(facts.from, facts.roles);
+  if (!allowed.includes(facts.to)) {
+    return { ok: false, status: 409, code: 'invalid_transition', message: `A ${facts.from} job cannot become ${facts.to} by you`, allowed };
+  }
+  if (['assigned', 'in_progress', 'pending_review'].includes(facts.to) && !facts.hasVendor) {
+    return { ok: false, status: 409, code: 'vendor_required', message: 'Assign a vendor first', allowed };
+  }
+  if (facts.to === 'completed' && facts.requiredItemsOpen > 0 && !facts.overrideReason) {
+    return {
+      ok: false,
+      status: 409,
+      code: 'checklist_incomplete',
+      message: `${facts.requiredItemsOpen} required checklist item(s) are not done; finish them or give an override reason`,
+      allowed,
+    };
+  }
+  if (facts.to === 'canceled' && !facts.cancelReason) {
+    return { ok: false, status: 422, code: 'validation_failed', message: 'Say why the job is canceled', field: 'body.reason' };
+  }
+  return { ok: true };
+}
+
+/** SLA minutes per priority unless the account sets its own. */
+export const defaultSlaMinutes: Record<JobPriority, number> = { urgent: 4 * 60, high: 24 * 60, normal: 3 * 24 * 60, low: 7 * 24 * 60 };
+export const defaultSlaWarningMinutes = 120;
+
+export type SlaState = 'none' | 'on_track' | 'approaching' | 'breached' | 'met' | 'missed';
+
+export function slaState(job: { status: JobStatus; sla_due_at: Date | null; completed_at: Date | null }, warningMinutes: number, now = new Date()): SlaState {
+  if (!job.sla_due_at) return 'none';
+  if (job.status === 'completed') return job.completed_at && job.completed_at <= job.sla_due_at ? 'met' : 'missed';
+  if (job.status === 'canceled') return 'none';
+  const left = job.sla_due_at.getTime() - now.getTime();
+  if (left <= 0) return 'breached';
+  return left <= warningMinutes * 60_000 ? 'approaching' : 'on_track';
+}
+
+export function jobReference(number: number) {
+  return `J-${number}`;
+}

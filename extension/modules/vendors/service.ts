@@ -1,0 +1,238 @@
+// Vendors: who can do which work, where, when, and whether their papers are in order.
+// Compliance is derived from their documents' expiry dates, never stored, so it cannot go stale:
+//   expired   – a document has expired
+//   expiring  – a document expires within the warning window (30 days)
+//   missing   – no document on file
+//   compliant – otherwise
+// Assignment treats expired and missing alike: possible only with an explicit override.
+import type { Knex } from 'knex';
+import { sensitiveFieldKeys, validateCustomFields } from '../../capabilities/field-packs.ts';
+import { read, write, type RequestContext } from '../../db/tenant.ts';
+import { conflict, invalid, notFound } from '../../http/errors.ts';
+import { paginate } from '../../http/pagination.ts';
+
+export const complianceWarningDays = 30;
+export type ComplianceState = 'compliant' | 'expiring' | 'expired' | 'missing';
+export const vendorRelations = ['preferred', 'approved', 'blocked'] as const;
+export type VendorRelation = (typeof vendorRelations)[number];
+
+export const vendorColumns = [
+  'id', 'name', 'chatwoot_contact_id', 'categories', 'postal_codes', 'base_lat', 'base_lng', 'radius_km', 'time_zone', 'rate_summary',
+  'active', 'custom_fields', 'version', 'created_at', 'updated_at',
+] as const;
+
+export interface VendorRow {
+  id: string;
+  name: string;
+  categories: string[];
+  postal_codes: string[];
+  base_lat: number | null;
+  base_lng: number | null;
+  radius_km: number | null;
+  time_zone: string;
+  active: boolean;
+  custom_fields: Record<string, unknown>;
+  version: number;
+  [key: string]: unknown;
+}
+
+/** SQL for a vendor's compliance state; `v` is the vendors row. */
+export const complianceSql = `(
+  select case
+    when count(*) = 0 then 'missing'
+    when bool_or(d.expires_on < current_date) then 'expired'
+    when bool_or(d.expires_on < current_date + ${complianceWarningDays}) then 'expiring'
+    else 'compliant' end
+  from vendor_documents d
+  where d.account_id = v.account_id and d.vendor_id = v.id and d.deleted_at is null)`;
+
+export interface VendorInput {
+  name?: string;
+  chatwoot_contact_id?: number | null;
+  categories?: string[];
+  postal_codes?: string[];
+  base_lat?: number | null;
+  base_lng?: number | null;
+  radius_km?: number | null;
+  time_zone?: string;
+  rate_summary?: string | null;
+  active?: boolean;
+  custom_fields?: Record<string, unknown>;
+}
+
+/** Categories and postal codes are compared as written by people: trimmed, case-folded. */
+const normaliseList = (values: string[] | undefined) => values && [...new Set(values.map((v) => v.trim().toLowerCase()).filter(Boolean))];
+export const normaliseCategory = (value: string | null | undefined) => (value ? value.trim().toLowerCase() : value);
+export const normalisePostalCode = (value: string | null | undefined) => (value ? value.replace(/\s+/g, '').toLowerCase() : value);
+
+function checkArea(input: Pick<VendorInput, 'base_lat' | 'base_lng' | 'radius_km'>) {
+  if ((input.base_lat == null) !== (input.base_lng == null)) {
+    throw invalid('Give both coordinates or neither', [{ path: 'body.base_lng', message: 'base_lat and base_lng go together', code: 'incomplete_location' }]);
+  }
+  if (input.radius_km != null && input.base_lat == null) {
+    throw invalid('A radius needs a centre', [{ path: 'body.radius_km', message: 'Set base_lat and base_lng for a radius', code: 'radius_without_centre' }]);
+  }
+}
+
+async function loadVendor(trx: Knex.Transaction, ctx: RequestContext, vendorId: string, forUpdate = false): Promise<VendorRow> {
+  const q = trx('vendors as v').where({ 'v.account_id': ctx.accountId, 'v.id': vendorId }).whereNull('v.deleted_at');
+  // A vendor's portal user sees only their own record.
+  if (ctx.vendorId && ctx.vendorId !== vendorId) throw notFound('Vendor');
+  if (forUpdate) q.forUpdate();
+  const row = await q.first(...vendorColumns.map((c) => `v.${c}`), trx.raw(`${complianceSql} as compliance`));
+  if (!row) throw notFound('Vendor');
+  return row as VendorRow;
+}
+
+export async function createVendor(ctx: RequestContext, input: VendorInput & { name: string }) {
+  checkArea(input);
+  const customFields = validateCustomFields(ctx.capabilities, 'vendor', input.custom_fields ?? {});
+  return write(ctx, async (trx, audit) => {
+    const [row] = await trx('vendors')
+      .insert({
+        ...input,
+        account_id: ctx.accountId,
+        categories: normaliseList(input.categories) ?? [],
+        postal_codes: (input.postal_codes ?? []).map((p) => normalisePostalCode(p)!),
+        custom_fields: customFields,
+      })
+      .returning('id');
+    const vendor = await loadVendor(trx, ctx, row.id);
+    await audit({ action: 'vendor.created', resourceType: 'vendor', resourceId: vendor.id, after: { ...vendor }, sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'vendor') });
+    return vendor;
+  });
+}
+
+export async function getVendor(ctx: RequestContext, vendorId: string) {
+  return read(ctx, async (trx) => {
+    const vendor = await loadVendor(trx, ctx, vendorId);
+    const availability = await trx('vendor_availability').where({ account_id: ctx.accountId, vendor_id: vendorId }).orderBy(['weekday', 'starts']).select('weekday', 'starts', 'ends');
+    const timeOff = await trx('vendor_time_off').where({ account_id: ctx.accountId, vendor_id: vendorId }).where('ends_at', '>', trx.fn.now()).orderBy('starts_at').select('id', 'starts_at', 'ends_at', 'reason');
+    const documents = await trx('vendor_documents').where({ account_id: ctx.accountId, vendor_id: vendorId }).whereNull('deleted_at').orderBy('expires_on').select('id', 'kind', 'reference', 'expires_on');
+    const clients = ctx.vendorId ? [] : await trx('vendor_client_links').where({ account_id: ctx.accountId, vendor_id: vendorId }).orderBy('chatwoot_contact_id').select('chatwoot_contact_id', 'relation', 'note');
+    return { ...vendor, availability, time_off: timeOff, documents, ...(ctx.vendorId ? {} : { client_links: clients }) };
+  });
+}
+
+export async function updateVendor(ctx: RequestContext, vendorId: string, patch: VendorInput & { version: number }) {
+  return write(ctx, async (trx, audit) => {
+    const before = await loadVendor(trx, ctx, vendorId, true);
+    if (patch.version !== before.version) throw conflict('stale_version', 'This vendor changed since you loaded it; here is its current state', { current: before });
+    checkArea({ base_lat: before.base_lat, base_lng: before.base_lng, radius_km: before.radius_km, ...patch });
+    const { version: _v, custom_fields: customFields, ...fields } = patch;
+    const merged = customFields ? { ...before.custom_fields, ...validateCustomFields(ctx.capabilities, 'vendor', customFields, { partial: true }) } : undefined;
+    await trx('vendors')
+      .where({ account_id: ctx.accountId, id: vendorId })
+      .update({
+        ...fields,
+        ...(fields.categories ? { categories: normaliseList(fields.categories) } : {}),
+        ...(fields.postal_codes ? { postal_codes: fields.postal_codes.map((p) => normalisePostalCode(p)!) } : {}),
+        ...(merged ? { custom_fields: merged } : {}),
+        version: before.version + 1,
+        updated_at: trx.fn.now(),
+      });
+    const after = await loadVendor(trx, ctx, vendorId);
+    await audit({ action: 'vendor.updated', resourceType: 'vendor', resourceId: vendorId, before: { ...before }, after: { ...after }, sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'vendor') });
+    return after;
+  });
+}
+
+export interface VendorFilters { category?: string; active?: boolean; compliance?: ComplianceState; q?: string }
+
+export async function listVendors(ctx: RequestContext, filters: VendorFilters, page: { limit: number; cursor?: string }) {
+  return read(ctx, async (trx) => {
+    const q = trx('vendors as v').where('v.account_id', ctx.accountId).whereNull('v.deleted_at');
+    if (ctx.vendorId) q.where('v.id', ctx.vendorId);
+    if (filters.category) q.whereRaw('v.categories @> array[?]::text[]', [normaliseCategory(filters.category)!]);
+    if (filters.active !== undefined) q.where('v.active', filters.active);
+    if (filters.compliance) q.whereRaw(`${complianceSql} = ?`, [filters.compliance]);
+    if (filters.q) q.whereILike('v.name', `%${filters.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    q.select(...vendorColumns.map((c) => `v.${c}`), trx.raw(`${complianceSql} as compliance`));
+    return paginate<VendorRow>(q, { keys: ['v.name', 'v.id'], limit: page.limit, cursor: page.cursor });
+  });
+}
+
+/** Replaces the vendor's weekly hours (times in the vendor's time zone, ISO weekday 1 = Monday). */
+export async function setAvailability(ctx: RequestContext, vendorId: string, slots: Array<{ weekday: number; starts: string; ends: string }>) {
+  const issues = slots.flatMap((slot, i) => (slot.starts < slot.ends ? [] : [{ path: `body.slots.${i}.ends`, message: 'Must be after starts', code: 'invalid_slot' }]));
+  if (issues.length) throw invalid('Some hours end before they start', issues);
+  return write(ctx, async (trx, audit) => {
+    await loadVendor(trx, ctx, vendorId, true);
+    const before = await trx('vendor_availability').where({ account_id: ctx.accountId, vendor_id: vendorId }).select('weekday', 'starts', 'ends');
+    await trx('vendor_availability').where({ account_id: ctx.accountId, vendor_id: vendorId }).delete();
+    if (slots.length) {
+      await trx('vendor_availability')
+        .insert(slots.map((s) => ({ account_id: ctx.accountId, vendor_id: vendorId, ...s })))
+        .onConflict(['account_id', 'vendor_id', 'weekday', 'starts'])
+        .merge();
+    }
+    await audit({ action: 'vendor.availability_set', resourceType: 'vendor', resourceId: vendorId, before: { slots: before }, after: { slots } });
+    return { vendor_id: vendorId, slots };
+  });
+}
+
+export async function addTimeOff(ctx: RequestContext, vendorId: string, input: { starts_at: Date; ends_at: Date; reason?: string | null }) {
+  if (input.starts_at >= input.ends_at) throw invalid('Time off ends before it starts', [{ path: 'body.ends_at', message: 'Must be after starts_at', code: 'invalid_range' }]);
+  return write(ctx, async (trx, audit) => {
+    await loadVendor(trx, ctx, vendorId, true);
+    const [row] = await trx('vendor_time_off').insert({ account_id: ctx.accountId, vendor_id: vendorId, ...input }).returning(['id', 'starts_at', 'ends_at', 'reason']);
+    await audit({ action: 'vendor.time_off_added', resourceType: 'vendor', resourceId: vendorId, after: { ...row } });
+    return row;
+  });
+}
+
+export async function removeTimeOff(ctx: RequestContext, vendorId: string, timeOffId: string) {
+  return write(ctx, async (trx, audit) => {
+    await loadVendor(trx, ctx, vendorId, true);
+    const [row] = await trx('vendor_time_off').where({ account_id: ctx.accountId, vendor_id: vendorId, id: timeOffId }).delete().returning(['id', 'starts_at', 'ends_at']);
+    if (!row) throw notFound('Time off');
+    await audit({ action: 'vendor.time_off_removed', resourceType: 'vendor', resourceId: vendorId, before: { ...row } });
+    return { id: timeOffId, deleted: true };
+  });
+}
+
+export async function addDocument(ctx: RequestContext, vendorId: string, input: { kind: string; reference?: string | null; expires_on?: string | null }) {
+  return write(ctx, async (trx, audit) => {
+    await loadVendor(trx, ctx, vendorId, true);
+    const [row] = await trx('vendor_documents').insert({ account_id: ctx.accountId, vendor_id: vendorId, ...input }).returning(['id', 'kind', 'reference', 'expires_on']);
+    await audit({ action: 'vendor.document_added', resourceType: 'vendor', resourceId: vendorId, after: { ...row } });
+    return row;
+  });
+}
+
+export async function removeDocument(ctx: RequestContext, vendorId: string, documentId: string) {
+  return write(ctx, async (trx, audit) => {
+    await loadVendor(trx, ctx, vendorId, true);
+    const [row] = await trx('vendor_documents')
+      .where({ account_id: ctx.accountId, vendor_id: vendorId, id: documentId })
+      .whereNull('deleted_at')
+      .update({ deleted_at: trx.fn.now(), updated_at: trx.fn.now() })
+      .returning(['id', 'kind', 'expires_on']);
+    if (!row) throw notFound('Document');
+    await audit({ action: 'vendor.document_removed', resourceType: 'vendor', resourceId: vendorId, before: { ...row } });
+    return { id: documentId, deleted: true };
+  });
+}
+
+/** Sets (or with `relation: null` removes) how a client stands with a vendor: preferred, approved, blocked. */
+export async function setClientLink(ctx: RequestContext, vendorId: string, contactId: number, input: { relation: VendorRelation | null; note?: string | null }) {
+  return write(ctx, async (trx, audit) => {
+    await loadVendor(trx, ctx, vendorId, true);
+    const key = { account_id: ctx.accountId, vendor_id: vendorId, chatwoot_contact_id: contactId };
+    const before = await trx('vendor_client_links').where(key).first('relation', 'note');
+    if (input.relation === null) {
+      if (!before) {
+        audit.nothingChanged();
+        return { vendor_id: vendorId, chatwoot_contact_id: contactId, relation: null };
+      }
+      await trx('vendor_client_links').where(key).delete();
+    } else {
+      await trx('vendor_client_links')
+        .insert({ ...key, relation: input.relation, note: input.note ?? null })
+        .onConflict(['account_id', 'vendor_id', 'chatwoot_contact_id'])
+        .merge({ relation: input.relation, note: input.note ?? null, updated_at: trx.fn.now() });
+    }
+    await audit({ action: 'vendor.client_link_set', resourceType: 'vendor', resourceId: vendorId, before: before ?? null, after: { chatwoot_contact_id: contactId, relation: input.relation } });
+    return { vendor_id: vendorId, chatwoot_contact_id: contactId, relation: input.relation, note: input.note ?? null };
+  });
+}
