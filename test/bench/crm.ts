@@ -6,14 +6,12 @@
 // scans, flagging any sequential scan of a big table.
 // BENCH_DEALS=20000 for a quicker, smaller run.
 import type { Knex } from 'knex';
-import { callerContext, type AccountRow } from '../../extension/accounts/service.ts';
-import { read, withAccount, type RequestContext } from '../../extension/db/tenant.ts';
+import { read, withAccount } from '../../extension/db/tenant.ts';
 import { pipelineBoard } from '../../extension/modules/deals/board.ts';
 import { moveDeal } from '../../extension/modules/deals/service.ts';
 import { listPipelines } from '../../extension/modules/pipelines/service.ts';
 import { search } from '../../extension/modules/search/service.ts';
-import pg from 'pg';
-import { benchDatabase, measure, planScans, report } from './harness.ts';
+import { benchDatabase, contextFor, measure, plansOf, report } from './harness.ts';
 
 const dealsPerAccount = Number(process.env.BENCH_DEALS ?? 100_000);
 const tasksPerAccount = dealsPerAccount;
@@ -96,44 +94,6 @@ async function seed(db: Knex) {
   return accountIds;
 }
 
-async function contextFor(db: Knex, accountId: number): Promise<RequestContext> {
-  const account = (await db<AccountRow>('accounts').where({ account_id: accountId }).first())!;
-  const user = await withAccount(db, accountId, { readOnly: true }, (trx) => trx('users').where({ account_id: accountId }).first('id'));
-  return callerContext(db, account, { type: 'user', id: user.id }, ['agent', 'dispatcher'], null);
-}
-
-/** EXPLAINs every SELECT `operation` runs, inside the same tenant setting. */
-async function plansOf(db: Knex, url: string, ctx: RequestContext, operation: () => Promise<unknown>) {
-  const queries: Array<{ sql: string; bindings: unknown[] }> = [];
-  const settings: string[] = [];
-  const listener = (q: { sql: string; bindings?: unknown[] }) => {
-    if (/^\s*set local /i.test(q.sql)) settings.push(q.sql); // e.g. search's enable_seqscan = off
-    else if (/^\s*(with|select|\()/i.test(q.sql) && !q.sql.includes('set_config')) queries.push({ sql: q.sql, bindings: q.bindings ?? [] });
-  };
-  db.on('query', listener);
-  await operation();
-  db.off('query', listener);
-  // The captured SQL is already in Postgres' $n form: run EXPLAIN on a plain connection.
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  const scans = [];
-  try {
-    await client.query('begin read only');
-    await client.query(`select set_config('onelink.account_id', $1, true)`, [String(ctx.accountId)]);
-    for (const setting of settings) await client.query(setting);
-    for (const q of queries) {
-      const { rows } = await client.query(`explain (format json) ${q.sql}`, q.bindings);
-      scans.push(...planScans(rows[0]['QUERY PLAN']));
-    }
-  } finally {
-    await client.query('rollback');
-    await client.end();
-  }
-  const summary = [...new Set(scans.map((s) => `${s.node} ${s.index ?? s.relation}`))];
-  const sequential = scans.filter((s) => s.node === 'Seq Scan' && bigTables.includes(s.relation ?? ''));
-  return { queries: queries.length, summary, sequential };
-}
-
 async function main() {
   const bench = await benchDatabase();
   const { db } = bench;
@@ -186,14 +146,20 @@ async function main() {
 
     versions = new Map();
     const plans = {
-      board: await plansOf(db, bench.url, contexts[0]!, () => pipelineBoard(contexts[0]!, pipelines[0]!.id, {}, 25)),
-      move: await plansOf(db, bench.url, contexts[0]!, async () => {
-        const id = sampleIds[0]![iterations + 1]!;
-        const { version } = await read(contexts[0]!, (trx) => trx('deals').where({ account_id: contexts[0]!.accountId, id }).first('version'));
-        await moveDeal(contexts[0]!, id, { stage_id: pipelines[0]!.stages[2]!.id, version });
-      }),
-      search: await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'harrington', { limit: 20 })),
-      'search (typo fallback)': await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'kowalsky', { limit: 20 })),
+      board: await plansOf(db, bench.url, contexts[0]!, () => pipelineBoard(contexts[0]!, pipelines[0]!.id, {}, 25), bigTables),
+      move: await plansOf(
+        db,
+        bench.url,
+        contexts[0]!,
+        async () => {
+          const id = sampleIds[0]![iterations + 1]!;
+          const { version } = await read(contexts[0]!, (trx) => trx('deals').where({ account_id: contexts[0]!.accountId, id }).first('version'));
+          await moveDeal(contexts[0]!, id, { stage_id: pipelines[0]!.stages[2]!.id, version });
+        },
+        bigTables,
+      ),
+      search: await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'harrington', { limit: 20 }), bigTables),
+      'search (typo fallback)': await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'kowalsky', { limit: 20 }), bigTables),
     };
     console.log('\nQuery plans (scan nodes used by each operation):');
     for (const [name, plan] of Object.entries(plans)) {

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import pg from 'pg';
+import { callerContext, type AccountRow } from '../../extension/accounts/service.ts';
+import { withAccount, type RequestContext } from '../../extension/db/tenant.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../extension/db/embedded-postgres.ts';
 import { createKnex } from '../../extension/db/knex.ts';
 import { markSearchOperatorsLeakproof } from '../../extension/db/leakproof.ts';
@@ -93,4 +95,43 @@ export function planScans(plan: unknown): Array<{ node: string; relation?: strin
 export async function explain(client: pg.PoolClient | pg.Client, sql: string, bindings: unknown[]) {
   const { rows } = await client.query(`explain (format json) ${sql}`, bindings);
   return planScans(rows[0]['QUERY PLAN']);
+}
+
+/** A dispatcher's context in `accountId` (the first user there), as a request would build it. */
+export async function contextFor(db: Knex, accountId: number): Promise<RequestContext> {
+  const account = (await db<AccountRow>('accounts').where({ account_id: accountId }).first())!;
+  const user = await withAccount(db, accountId, { readOnly: true }, (trx) => trx('users').where({ account_id: accountId }).first('id'));
+  return callerContext(db, account, { type: 'user', id: user.id }, ['agent', 'dispatcher'], null);
+}
+
+/** EXPLAINs every SELECT `operation` runs, inside the same tenant setting. */
+export async function plansOf(db: Knex, url: string, ctx: RequestContext, operation: () => Promise<unknown>, bigTables: string[]) {
+  const queries: Array<{ sql: string; bindings: unknown[] }> = [];
+  const settings: string[] = [];
+  const listener = (q: { sql: string; bindings?: unknown[] }) => {
+    if (/^\s*set local /i.test(q.sql)) settings.push(q.sql); // e.g. search's enable_seqscan = off
+    else if (/^\s*(with|select|\()/i.test(q.sql) && !q.sql.includes('set_config')) queries.push({ sql: q.sql, bindings: q.bindings ?? [] });
+  };
+  db.on('query', listener);
+  await operation();
+  db.off('query', listener);
+  // The captured SQL is already in Postgres' $n form: run EXPLAIN on a plain connection.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const scans = [];
+  try {
+    await client.query('begin read only');
+    await client.query(`select set_config('onelink.account_id', $1, true)`, [String(ctx.accountId)]);
+    for (const setting of settings) await client.query(setting);
+    for (const q of queries) {
+      const { rows } = await client.query(`explain (format json) ${q.sql}`, q.bindings);
+      scans.push(...planScans(rows[0]['QUERY PLAN']));
+    }
+  } finally {
+    await client.query('rollback');
+    await client.end();
+  }
+  const summary = [...new Set(scans.map((s) => `${s.node} ${s.index ?? s.relation}`))];
+  const sequential = scans.filter((s) => s.node === 'Seq Scan' && bigTables.includes(s.relation ?? ''));
+  return { queries: queries.length, summary, sequential };
 }

@@ -488,7 +488,9 @@ export async function listJobs(ctx: RequestContext, filters: JobFilters, page: {
   });
 }
 
-/** The dispatch board: one column per status with its count and first cards, newest first. */
+export const boardCountCap = 1000;
+
+/** The dispatch board: one column per status with its count (up to boardCountCap) and first cards, newest first. */
 export async function jobBoard(ctx: RequestContext, filters: Omit<JobFilters, 'status'> & { statuses?: JobStatus[] }, perColumn: number) {
   return read(ctx, async (trx) => {
     const settings = await dispatchSettings(trx, ctx.accountId);
@@ -500,8 +502,15 @@ export async function jobBoard(ctx: RequestContext, filters: Omit<JobFilters, 's
       const counted = visibleJobs(trx('jobs'), ctx).where('jobs.status', status);
       applyJobFilters(trx, counted, filters, settings);
       const page = await paginate<JobRow>(cards, { keys: ['jobs.created_at', 'jobs.id'], direction: 'desc', limit: perColumn });
-      const total = await counted.count<{ count: number }[]>('* as count');
-      columns.push({ status, count: Number(total[0]!.count), jobs: page.items.map((job) => presentJob(ctx, job, settings.sla_warning_minutes)), next_cursor: page.nextCursor });
+      // Counting stops at boardCountCap: a column of 120,000 completed jobs reads "1000+", not every row.
+      const total = Number((await trx.from(counted.select(trx.raw('1')).limit(boardCountCap + 1).as('c')).count<{ count: number }[]>('* as count'))[0]!.count);
+      columns.push({
+        status,
+        count: Math.min(total, boardCountCap),
+        count_capped: total > boardCountCap,
+        jobs: page.items.map((job) => presentJob(ctx, job, settings.sla_warning_minutes)),
+        next_cursor: page.nextCursor,
+      });
     }
     return { columns };
   });
