@@ -21,6 +21,7 @@ import { requestIdFor } from './http/request-id.ts';
 import type { Logger } from './logger.ts';
 import { dealRoutes } from './modules/deals/routes.ts';
 import { taskRoutes } from './modules/tasks/routes.ts';
+import { artifactRoutes } from './modules/artifacts/routes.ts';
 import { automationRoutes } from './modules/automation/routes.ts';
 import { registerAutomation } from './modules/automation/service.ts';
 import { jobRoutes } from './modules/jobs/routes.ts';
@@ -74,7 +75,8 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...portalRoutes(services),
     ...dealRoutes(),
     ...taskRoutes(),
-    ...jobRoutes(),
+    ...jobRoutes(services),
+    ...artifactRoutes(services),
     ...vendorRoutes(),
     ...automationRoutes(),
     ...timelineRoutes(),

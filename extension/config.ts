@@ -28,6 +28,8 @@ const configSchema = z.object({
   ONELINK_CHATWOOT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
   ONELINK_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  ONELINK_FILES_DIR: z.string().min(1).optional(),
+  ONELINK_UPLOAD_MAX_MB: z.coerce.number().int().min(1).max(1024).default(25),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -52,12 +54,16 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_CHATWOOT_TIMEOUT_MS: 'a whole number of milliseconds from 100 to 120000',
   ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: 'a whole number from 1 to 100000',
   ONELINK_WORKER: 'true or false',
+  ONELINK_FILES_DIR: 'a directory path',
+  ONELINK_UPLOAD_MAX_MB: 'a whole number of megabytes from 1 to 1024',
 };
 
 export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {
   PUBLIC_URL: string;
   /** Absolute path of ONELINK_DATA_DIR. */
   dataDir: string;
+  /** Absolute path where uploaded files are kept (ONELINK_FILES_DIR, else <data dir>/files). */
+  filesDir: string;
 };
 
 export class ConfigError extends Error {}
@@ -83,5 +89,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...raw,
     PUBLIC_URL: (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),
     dataDir: path.resolve(raw.ONELINK_DATA_DIR),
+    filesDir: path.resolve(raw.ONELINK_FILES_DIR ?? path.join(raw.ONELINK_DATA_DIR, 'files')),
   };
 }

@@ -14,8 +14,9 @@ import { startQueue } from './queue/index.ts';
 import { startOutboxWorker, type OutboxWorker } from './chatwoot/outbox-worker.ts';
 import { startDeliveryWorker, type DeliveryWorker } from '../webhooks/chatwoot/worker.ts';
 import type PgBoss from 'pg-boss';
-import { createSealer, resolveEncryptionKey, type Sealer } from './security/crypto.ts';
-import type { Services } from './services.ts';
+import { createSealer, createUrlSigner, resolveEncryptionKey, type Sealer, type UrlSigner } from './security/crypto.ts';
+import { noScanner, type Services } from './services.ts';
+import { localDiskStorage } from './storage/index.ts';
 
 /** Prints one line to stderr and exits 1: for problems the operator must fix. */
 function fail(message: string): never {
@@ -113,8 +114,11 @@ async function main() {
   }
 
   let sealer: Sealer;
+  let urlSigner: UrlSigner;
   try {
-    sealer = createSealer(resolveEncryptionKey(config.ONELINK_ENCRYPTION_KEY, config.dataDir, Boolean(embedded)));
+    const key = resolveEncryptionKey(config.ONELINK_ENCRYPTION_KEY, config.dataDir, Boolean(embedded));
+    sealer = createSealer(key);
+    urlSigner = createUrlSigner(key);
   } catch (err) {
     await knex.destroy();
     await embedded?.stop();
@@ -150,6 +154,9 @@ async function main() {
       chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
     },
     jobs: { send: (name, data) => queue!.send(name, data) },
+    files: localDiskStorage(config.filesDir),
+    scanFile: noScanner,
+    urlSigner,
   };
   if (config.ONELINK_WORKER) {
     outboxWorker = await startOutboxWorker({ url: databaseUrl, db: knex, sealer, logger, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS });

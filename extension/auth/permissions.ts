@@ -15,6 +15,7 @@ export const permissions = [
   'jobs:write',
   'jobs:assign',
   'jobs:transition',
+  'jobs:attach',
   'dispatch:configure',
   'vendors:read',
   'vendors:manage',
@@ -46,6 +47,7 @@ const agent: Permission[] = [
   'tasks:write',
   'jobs:read',
   'jobs:write',
+  'jobs:attach',
   'vendors:read',
   'calls:read',
   'calls:write',
@@ -60,7 +62,7 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
   agent,
   dispatcher,
   // Portal users: every query they reach is further scoped to their vendor or their contact.
-  vendor: ['me:read', 'jobs:read', 'jobs:transition'],
+  vendor: ['me:read', 'jobs:read', 'jobs:transition', 'jobs:attach'],
   client: ['me:read', 'jobs:read'],
   // A service token holds exactly the scopes it was created with (see serviceScopes).
   service: ['me:read'],

@@ -1,6 +1,6 @@
 // Secrets at rest (Chatwoot tokens, webhook secrets) are sealed with AES-256-GCM; bearer
 // tokens we issue are random and stored only as SHA-256 hashes.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -63,4 +63,36 @@ export function safeEqual(a: string, b: string): boolean {
   const left = sha256(a);
   const right = sha256(b);
   return timingSafeEqual(left, right);
+}
+
+export interface UrlSigner {
+  /** A token carrying `claims` until `expiresAt`, readable by anyone, forgeable by no one. */
+  sign(claims: Record<string, string | number>, expiresAt: Date): string;
+  /** The claims of a valid, unexpired token; null otherwise. */
+  verify(token: string, now?: Date): Record<string, string | number> | null;
+}
+
+/**
+ * Signs short-lived download links (an <img> cannot send our headers). The HMAC key is derived
+ * from the encryption key for this one purpose, so a link never reveals or reuses the key itself.
+ */
+export function createUrlSigner(key: Buffer): UrlSigner {
+  const signingKey = createHmac('sha256', key).update('onelink download links v1').digest();
+  const mac = (payload: string) => createHmac('sha256', signingKey).update(payload).digest('base64url');
+  return {
+    sign(claims, expiresAt) {
+      const payload = Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(expiresAt.getTime() / 1000) })).toString('base64url');
+      return `${payload}.${mac(payload)}`;
+    },
+    verify(token, now = new Date()) {
+      const [payload, signature] = token.split('.');
+      if (!payload || !signature || !safeEqual(signature, mac(payload))) return null;
+      try {
+        const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, string | number>;
+        return typeof claims.exp === 'number' && claims.exp * 1000 > now.getTime() ? claims : null;
+      } catch {
+        return null;
+      }
+    },
+  };
 }

@@ -81,6 +81,10 @@ beforeAll(async () => {
   const jobB = (await asB('post', '/jobs', { summary: 'Job of account B', chatwoot_contact_id: 9001, checklist_template_id: templateB.id, deal_ids: [dealB.id] })).body.data;
   objectsOfB.jobId = jobB.id;
   objectsOfB.itemId = (await asB('get', `/jobs/${jobB.id}`)).body.data.checklist[0].id;
+  const pdf = Buffer.from('%PDF-1.4\n%%EOF\n');
+  objectsOfB.artifactId = (
+    await request(t.app).post(`/api/v1/jobs/${jobB.id}/artifacts`).set('Authorization', `Bearer ${adminB.token}`).attach('file', pdf, 'b.pdf')
+  ).body.data.id;
   objectsOfB.ruleId = (
     await asB('post', '/automation-rules', { name: 'Rule of B', pipeline_id: pipelineB.id, trigger: 'deal_entered_stage', stage_id: pipelineB.stages[1].id, action: 'create_job', config: { summary: 'Job for {deal_title}' } })
   ).body.data.id;
@@ -125,6 +129,7 @@ const sampleBodies: Record<string, object> = {
   'post /vendors/:vendorId/documents': { kind: 'licence' },
   'put /vendors/:vendorId/clients/:contactId': { relation: 'blocked' },
   'patch /automation-rules/:ruleId': { name: 'Renamed' },
+  'patch /jobs/:jobId/artifacts/:artifactId': { visibility: 'client_visible' },
 };
 /** Query strings list routes need to answer at all. */
 const sampleQueries: Record<string, Record<string, string>> = { '/search': { q: 'account B' } };

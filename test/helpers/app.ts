@@ -1,12 +1,16 @@
 // The real Express app on a test file's own database.
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Express } from 'express';
 import { createApp } from '../../extension/app.ts';
 import { loadConfig, type Config } from '../../extension/config.ts';
 import type { AnyRoute } from '../../extension/http/registry.ts';
 import { createLogger } from '../../extension/logger.ts';
-import { createSealer } from '../../extension/security/crypto.ts';
-import type { Services } from '../../extension/services.ts';
+import { createSealer, createUrlSigner } from '../../extension/security/crypto.ts';
+import { noScanner, type Services } from '../../extension/services.ts';
+import { localDiskStorage } from '../../extension/storage/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface TestApp { app: Express; db: TestDatabase; config: Config; services: Services; sentJobs: Array<{ queue: string; data: object }>; close(): Promise<void> }
@@ -18,7 +22,8 @@ export function recordingJobs() {
 }
 
 export function testServices(db: TestDatabase['knex'], config: Config, jobs: Services['jobs'] = recordingJobs().jobs): Services {
-  const sealer = createSealer(Buffer.from(config.ONELINK_ENCRYPTION_KEY!, 'base64'));
+  const key = Buffer.from(config.ONELINK_ENCRYPTION_KEY!, 'base64');
+  const sealer = createSealer(key);
   return {
     db,
     sealer,
@@ -31,6 +36,9 @@ export function testServices(db: TestDatabase['knex'], config: Config, jobs: Ser
       chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
     },
     jobs,
+    files: localDiskStorage(config.filesDir),
+    scanFile: noScanner,
+    urlSigner: createUrlSigner(key),
   };
 }
 
@@ -44,10 +52,14 @@ export async function createTestApp(options: { extraRoutes?: AnyRoute[]; env?: R
     ONELINK_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ONELINK_CHATWOOT_TIMEOUT_MS: '2000',
     ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: '10000',
+    ONELINK_FILES_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-files-')),
     ...options.env,
   });
   const recorder = recordingJobs();
   const services = testServices(db.knex, config, recorder.jobs);
   const app = createApp({ services, logger: createLogger(config), databaseMode: 'external', extraRoutes: options.extraRoutes });
-  return { app, db, config, services, sentJobs: recorder.sent, close: () => db.drop() };
+  return { app, db, config, services, sentJobs: recorder.sent, close: async () => {
+      await db.drop();
+      fs.rmSync(config.filesDir, { recursive: true, force: true });
+    } };
 }

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
+import type { Services } from '../../services.ts';
+import { listArtifacts } from '../artifacts/service.ts';
 import { assignVendor, suggestVendors, unassignVendor } from '../assignment/service.ts';
 import { createTemplate, listTemplates, updateTemplate } from './checklist-templates.ts';
 import { jobPriorities, jobSources, jobStatuses } from './rules.ts';
@@ -59,7 +61,7 @@ const jobFilters = z.object({
   created_to: z.coerce.date().optional(),
 });
 
-export function jobRoutes() {
+export function jobRoutes(services: Services) {
   const readJobs = { permission: 'jobs:read', capability: 'dispatch.jobs' } as const;
   const writeJobs = { permission: 'jobs:write', capability: 'dispatch.jobs' } as const;
   const moveJobs = { permission: 'jobs:transition', capability: 'dispatch.jobs' } as const;
@@ -109,11 +111,14 @@ export function jobRoutes() {
     defineRoute({
       method: 'get',
       path: '/jobs/:jobId',
-      summary: 'One job with its events, checklist, links and assignment history',
+      summary: 'One job with its events, checklist, files, links and assignment history',
       tags: ['jobs'],
       access: readJobs,
       params: jobParams,
-      handler: async ({ ctx, params, res }) => sendData(res, await getJob(ctx, params.jobId)),
+      handler: async ({ ctx, params, res }) => {
+        const job = await getJob(ctx, params.jobId);
+        sendData(res, { ...job, artifacts: await listArtifacts(services, ctx, params.jobId) });
+      },
     }),
     defineRoute({
       method: 'patch',

@@ -1,0 +1,185 @@
+// Job artifacts: photos and documents uploaded by staff or the job's vendor. An upload is
+// received into a temporary file (upload.ts), scanned through the scan hook, given a thumbnail
+// when it is a photo, stored under a key of ours, and only then recorded with its job event and
+// audit record. Downloads go through short-lived signed links; clients see only what is
+// marked client_visible.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { Request } from 'express';
+import sharp from 'sharp';
+import { read, withAccount, write, type RequestContext } from '../../db/tenant.ts';
+import { HttpError, conflict, notFound } from '../../http/errors.ts';
+import type { Services } from '../../services.ts';
+import { appendJobEvent, loadJob } from '../jobs/service.ts';
+import { receiveFile } from './upload.ts';
+
+export const artifactVisibilities = ['internal', 'client_visible'] as const;
+export type ArtifactVisibility = (typeof artifactVisibilities)[number];
+/** How long a download link works. */
+export const linkMinutes = 60;
+const thumbnailSize = 480;
+
+const columns = [
+  'id', 'job_id', 'kind', 'filename', 'content_type', 'size_bytes', 'sha256', 'storage_key', 'thumbnail_key', 'width', 'height',
+  'visibility', 'scan_status', 'uploaded_by_type', 'uploaded_by_id', 'created_at',
+];
+
+interface ArtifactRow {
+  id: string;
+  job_id: string;
+  kind: 'photo' | 'document';
+  filename: string;
+  content_type: string;
+  storage_key: string;
+  thumbnail_key: string | null;
+  visibility: ArtifactVisibility;
+  [key: string]: unknown;
+}
+
+const isClient = (ctx: RequestContext) => ctx.contactId !== undefined;
+
+/** What callers see: no storage keys, and signed links in their place. */
+function present(services: Services, accountId: number, row: ArtifactRow) {
+  const expires = new Date(Date.now() + linkMinutes * 60_000);
+  const link = (variant: 'original' | 'thumbnail') =>
+    `/api/v1/artifacts/content?token=${services.urlSigner.sign({ a: accountId, i: row.id, v: variant }, expires)}`;
+  const { storage_key: _s, thumbnail_key: thumbnail, ...shown } = row;
+  return { ...shown, url: link('original'), thumbnail_url: thumbnail ? link('thumbnail') : null, links_expire_at: expires };
+}
+
+async function thumbnailOf(file: string) {
+  const data = await sharp(file, { failOn: 'error' })
+    .rotate() // honour the camera's orientation
+    .resize({ width: thumbnailSize, height: thumbnailSize, fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 75 })
+    .toBuffer();
+  const meta = await sharp(file).metadata();
+  const rotated = (meta.orientation ?? 1) >= 5; // EXIF orientations 5–8 swap width and height
+  return { data, width: rotated ? meta.height : meta.width, height: rotated ? meta.width : meta.height };
+}
+
+export async function uploadArtifact(services: Services, ctx: RequestContext, jobId: string, req: Request, visibility: ArtifactVisibility) {
+  // The job must exist for this caller before a byte is read.
+  const job = await read(ctx, (trx) => loadJob(trx, ctx, jobId));
+  if (job.status === 'canceled') throw conflict('job_closed', 'A canceled job takes no new files');
+  const received = await receiveFile(req, { tmpDir: path.join(services.config.filesDir, '.incoming'), maxBytes: services.config.ONELINK_UPLOAD_MAX_MB * 1024 * 1024 });
+  const id = randomUUID();
+  const storageKey = `${ctx.accountId}/${jobId}/${id}`;
+  const stored: string[] = [];
+  try {
+    const scan = await services.scanFile({ path: received.path, contentType: received.contentType, size: received.size });
+    if (scan === 'infected') throw new HttpError(422, 'file_rejected', 'The file did not pass the virus scan');
+    let thumbnail: Awaited<ReturnType<typeof thumbnailOf>> | null = null;
+    if (received.kind === 'photo') {
+      try {
+        thumbnail = await thumbnailOf(received.path);
+      } catch {
+        // HEIC needs a decoder this build may lack: keep the photo without a preview. Other formats must decode.
+        if (!received.contentType.startsWith('image/hei')) throw new HttpError(422, 'unreadable_image', 'The image could not be read; it may be damaged');
+      }
+    }
+    await services.files.put(storageKey, fs.createReadStream(received.path));
+    stored.push(storageKey);
+    if (thumbnail) {
+      await services.files.put(`${storageKey}.thumb.webp`, Readable.from(thumbnail.data));
+      stored.push(`${storageKey}.thumb.webp`);
+    }
+    const row = await write(ctx, async (trx, audit) => {
+      await loadJob(trx, ctx, jobId, true); // still there, still theirs
+      const [inserted] = (await trx('job_artifacts')
+        .insert({
+          account_id: ctx.accountId,
+          id,
+          job_id: jobId,
+          kind: received.kind,
+          filename: received.filename,
+          content_type: received.contentType,
+          size_bytes: received.size,
+          sha256: received.sha256,
+          storage_key: storageKey,
+          thumbnail_key: thumbnail ? `${storageKey}.thumb.webp` : null,
+          width: thumbnail?.width ?? null,
+          height: thumbnail?.height ?? null,
+          visibility,
+          scan_status: scan,
+          uploaded_by_type: ctx.actor.type,
+          uploaded_by_id: ctx.actor.id,
+        })
+        .returning(columns)) as ArtifactRow[];
+      await appendJobEvent(trx, ctx, jobId, 'artifact_added', { artifact_id: id, kind: received.kind, filename: received.filename, visibility });
+      await audit({ action: 'job.artifact_added', resourceType: 'job', resourceId: jobId, after: { artifact_id: id, filename: received.filename, content_type: received.contentType, size_bytes: received.size, visibility, scan_status: scan } });
+      return inserted!;
+    });
+    return present(services, ctx.accountId, row);
+  } catch (err) {
+    for (const key of stored) await services.files.remove(key).catch(() => undefined);
+    throw err;
+  } finally {
+    await fs.promises.rm(received.path, { force: true });
+  }
+}
+
+export async function listArtifacts(services: Services, ctx: RequestContext, jobId: string) {
+  return read(ctx, async (trx) => {
+    await loadJob(trx, ctx, jobId);
+    const q = trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId }).whereNull('deleted_at').orderBy('created_at').select(columns);
+    if (isClient(ctx)) q.where({ visibility: 'client_visible' });
+    return ((await q) as ArtifactRow[]).map((row) => present(services, ctx.accountId, row));
+  });
+}
+
+async function loadArtifact(ctx: RequestContext, trx: Parameters<Parameters<typeof write>[1]>[0], jobId: string, artifactId: string) {
+  await loadJob(trx, ctx, jobId, true);
+  const row = (await trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId, id: artifactId }).whereNull('deleted_at').forUpdate().first(columns)) as ArtifactRow | undefined;
+  if (!row) throw notFound('Artifact');
+  return row;
+}
+
+export async function setArtifactVisibility(services: Services, ctx: RequestContext, jobId: string, artifactId: string, visibility: ArtifactVisibility) {
+  return write(ctx, async (trx, audit) => {
+    const before = await loadArtifact(ctx, trx, jobId, artifactId);
+    if (before.visibility === visibility) {
+      audit.nothingChanged();
+      return present(services, ctx.accountId, before);
+    }
+    const [after] = (await trx('job_artifacts').where({ account_id: ctx.accountId, id: artifactId }).update({ visibility }).returning(columns)) as ArtifactRow[];
+    await appendJobEvent(trx, ctx, jobId, 'artifact_visibility_changed', { artifact_id: artifactId, filename: before.filename, from: before.visibility, to: visibility });
+    await audit({ action: 'job.artifact_visibility_changed', resourceType: 'job', resourceId: jobId, before: { artifact_id: artifactId, visibility: before.visibility }, after: { artifact_id: artifactId, visibility } });
+    return present(services, ctx.accountId, after!);
+  });
+}
+
+export async function deleteArtifact(services: Services, ctx: RequestContext, jobId: string, artifactId: string) {
+  const removed = await write(ctx, async (trx, audit) => {
+    const before = await loadArtifact(ctx, trx, jobId, artifactId);
+    await trx('job_artifacts').where({ account_id: ctx.accountId, id: artifactId }).update({ deleted_at: trx.fn.now() });
+    await appendJobEvent(trx, ctx, jobId, 'artifact_removed', { artifact_id: artifactId, filename: before.filename });
+    await audit({ action: 'job.artifact_removed', resourceType: 'job', resourceId: jobId, before: { artifact_id: artifactId, filename: before.filename, sha256: before.sha256 } });
+    return before;
+  });
+  // The record stays (the job's story names it); the bytes go once the removal is committed.
+  await services.files.remove(removed.storage_key);
+  if (removed.thumbnail_key) await services.files.remove(removed.thumbnail_key);
+  return { id: artifactId, deleted: true };
+}
+
+/** The bytes behind a signed link, or null when the link is bad, expired or the file is gone. */
+export async function openSignedArtifact(services: Services, token: string) {
+  const claims = services.urlSigner.verify(token);
+  if (!claims || typeof claims.a !== 'number' || typeof claims.i !== 'string' || !['original', 'thumbnail'].includes(String(claims.v))) return null;
+  const row = (await withAccount(services.db, claims.a, { readOnly: true }, (trx) =>
+    trx('job_artifacts').where({ account_id: claims.a, id: claims.i }).whereNull('deleted_at').first(columns),
+  )) as ArtifactRow | undefined;
+  if (!row) return null;
+  const thumbnail = claims.v === 'thumbnail';
+  const key = thumbnail ? row.thumbnail_key : row.storage_key;
+  if (!key) return null;
+  try {
+    const stream = await services.files.open(key);
+    return { stream, row, contentType: thumbnail ? 'image/webp' : row.content_type, size: thumbnail ? null : Number(row.size_bytes) };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,144 @@
+// Receives one uploaded file from a multipart/form-data request (field `file`) into a private
+// temporary file: streamed (never held in memory), hashed, size-limited, and typed from its
+// first bytes, not from its name or the browser's say-so. Anything not on the list is refused.
+import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { fileTypeFromBuffer } from 'file-type';
+import { HttpError, badRequest } from '../../http/errors.ts';
+
+/** What may be uploaded, by sniffed type: photos get thumbnails, documents are kept as they are. */
+export const acceptedTypes: Record<string, 'photo' | 'document'> = {
+  'image/jpeg': 'photo',
+  'image/png': 'photo',
+  'image/webp': 'photo',
+  'image/gif': 'photo',
+  'image/heic': 'photo',
+  'image/heif': 'photo',
+  'application/pdf': 'document',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'document',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'document',
+};
+
+export interface ReceivedFile {
+  /** The temporary file; the caller stores it and removes it. */
+  path: string;
+  filename: string;
+  contentType: string;
+  kind: 'photo' | 'document';
+  size: number;
+  sha256: string;
+}
+
+/** enough bytes for file-type to recognise every format it knows */
+const sniffBytes = 4100;
+
+/** A name safe to show and to put in a Content-Disposition header: no paths, no control characters. */
+export function cleanFilename(name: string | undefined) {
+  const base = (name ?? '').split(/[\\/]/).pop() ?? '';
+  const cleaned = base.replace(/[\u0000-\u001f\u007f"]/g, '').trim().slice(0, 200);
+  return cleaned || 'upload';
+}
+
+async function sniff(head: Buffer) {
+  const detected = await fileTypeFromBuffer(head);
+  const kind = detected && acceptedTypes[detected.mime];
+  if (!detected || !kind) {
+    throw new HttpError(415, 'file_type_not_allowed', `This kind of file is not accepted${detected ? ` (${detected.mime})` : ''}; send a photo (JPEG, PNG, WebP, GIF, HEIC) or a PDF, Word or Excel document`, {
+      detected: detected?.mime ?? null,
+      accepted: Object.keys(acceptedTypes),
+    });
+  }
+  return { contentType: detected.mime, kind };
+}
+
+/**
+ * Reads the file part to the end whatever happens (so the request is fully consumed and the
+ * connection stays usable), writing it only once its type is known to be acceptable.
+ */
+async function spool(stream: Readable & { truncated?: boolean }, filename: string, tmpDir: string, maxBytes: number): Promise<ReceivedFile> {
+  const tmp = path.join(tmpDir, randomUUID());
+  const hash = createHash('sha256');
+  let size = 0;
+  let head: Buffer[] = [];
+  let headLength = 0;
+  let out: fs.WriteStream | null = null;
+  let type: Awaited<ReturnType<typeof sniff>> | null = null;
+  let failure: unknown = null;
+  const write = async (chunk: Buffer) => {
+    if (!out!.write(chunk)) await once(out!, 'drain');
+  };
+  const open = async () => {
+    type = await sniff(Buffer.concat(head));
+    out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    for (const chunk of head) await write(chunk);
+    head = [];
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (failure) continue; // drain
+    try {
+      size += chunk.length;
+      hash.update(chunk);
+      if (out) await write(chunk);
+      else {
+        head.push(chunk);
+        headLength += chunk.length;
+        if (headLength >= sniffBytes) await open();
+      }
+    } catch (err) {
+      failure = err;
+    }
+  }
+  try {
+    if (failure) throw failure;
+    if (stream.truncated) {
+      throw new HttpError(413, 'file_too_large', `The file is larger than ${Math.round(maxBytes / (1024 * 1024))} MB`, { max_bytes: maxBytes });
+    }
+    if (size === 0) throw badRequest('empty_file', 'The file is empty');
+    if (!out) await open();
+    const file = out as unknown as fs.WriteStream; // opened by now (assigned inside open())
+    file.end();
+    await once(file, 'finish');
+    return { path: tmp, filename, contentType: type!.contentType, kind: type!.kind, size, sha256: hash.digest('hex') };
+  } catch (err) {
+    (out as fs.WriteStream | null)?.destroy();
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function receiveFile(req: Request, { tmpDir, maxBytes }: { tmpDir: string; maxBytes: number }): Promise<ReceivedFile> {
+  if (!req.is('multipart/form-data')) {
+    throw new HttpError(415, 'unsupported_media_type', 'Send the file as multipart/form-data in a field named "file"');
+  }
+  await fs.promises.mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  return new Promise<ReceivedFile>((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 10, fieldSize: 4096, parts: 12 } });
+    } catch {
+      reject(badRequest('malformed_upload', 'The multipart request could not be read'));
+      return;
+    }
+    let received: Promise<ReceivedFile> | null = null;
+    parser.on('file', (field, stream, info) => {
+      if (field !== 'file' || received) {
+        stream.resume();
+        return;
+      }
+      received = spool(stream, cleanFilename(info.filename), tmpDir, maxBytes);
+      received.catch(() => undefined); // settled below, once the whole request is read
+    });
+    parser.on('error', () => reject(badRequest('malformed_upload', 'The multipart request could not be read')));
+    parser.on('close', () => {
+      if (!received) reject(badRequest('file_required', 'Send the file in a multipart field named "file"'));
+      else received.then(resolve, reject);
+    });
+    req.on('aborted', () => reject(badRequest('upload_aborted', 'The upload was interrupted')));
+    req.pipe(parser);
+  });
+}
