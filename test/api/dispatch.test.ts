@@ -391,3 +391,50 @@ describe('automation: pipeline stage → job, job completed → deal and task', 
     expect((await asDispatcher.post('/automation-rules', { ...base, trigger: 'job_completed', action: 'create_task', config: { title: 'x' } })).status).toBe(403);
   });
 });
+
+describe('the whole flow: a chat becomes a job, is assigned, done with evidence and closed', () => {
+  it('goes inbound → job → triage → suggestion → assignment → vendor work → review → completed, and Chatwoot sees each step', async () => {
+    const sharp = (await import('sharp')).default;
+    await asDispatcher.post('/checklist-templates', { name: 'Boiler service', service_category: 'heating', items: [{ label: 'Flue gas reading' }, { label: 'Photo of the data plate' }] });
+    const vendor = await newVendor({ name: 'Warm Homes Heating', categories: ['heating'], postal_codes: ['M1 1AE'] });
+    const conversation = chatwoot.addConversation(1, 640);
+
+    // An agent turns the chat into a job from the sidebar.
+    const job = await newJob({ summary: 'Boiler losing pressure', source: 'chat', service_category: 'heating', postal_code: 'M1 1AE', chatwoot_contact_id: 7700, conversation_ids: [conversation.id] });
+    // Dispatch triages, asks for suggestions and assigns the best one.
+    expect((await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'triaged' })).status).toBe(200);
+    const suggestions = (await asDispatcher.get(`/jobs/${job.id}/suggestions`)).body.data;
+    expect(suggestions.candidates[0]).toMatchObject({ vendor_id: vendor.id, score: { distance: { points: 15, why: 'serves the job’s postal code' } } });
+    expect((await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: suggestions.candidates[0].vendor_id })).body.data.status).toBe('assigned');
+
+    // The vendor works it from their portal: starts, ticks the checklist, uploads a photo, sends it for review.
+    const crewToken = (await createVendorPortalSession(t, admin.accountId, vendor.id)).token;
+    const crew = apiAs(t, crewToken);
+    expect((await crew.post(`/jobs/${job.id}/status`, { status: 'in_progress' })).status).toBe(200);
+    for (const item of (await crew.get(`/jobs/${job.id}`)).body.data.checklist) {
+      expect((await crew.put(`/jobs/${job.id}/checklist/${item.id}`, { done: true })).status).toBe(200);
+    }
+    const plate = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#888' } }).png().toBuffer();
+    const uploaded = await request(t.app)
+      .post(`/api/v1/jobs/${job.id}/artifacts?visibility=client_visible`)
+      .set('Authorization', `Bearer ${crewToken}`)
+      .attach('file', plate, 'data-plate.png');
+    expect(uploaded.status).toBe(201);
+    expect((await crew.post(`/jobs/${job.id}/status`, { status: 'pending_review' })).status).toBe(200);
+
+    // Dispatch reviews and completes: no override needed, the checklist is done.
+    const done = await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'completed' });
+    expect(done.body.data).toMatchObject({ status: 'completed', sla_state: 'met', completion_override_reason: null });
+    const story = (await asDispatcher.get(`/jobs/${job.id}`)).body.data.events.map((e: { kind: string; data: { to?: string } }) => (e.kind === 'status_changed' ? `→${e.data.to}` : e.kind));
+    expect(story).toEqual([
+      'created', '→triaged', 'assigned', '→assigned', '→in_progress', 'checklist_item_done', 'checklist_item_done', 'artifact_added', '→pending_review', '→completed',
+    ]);
+
+    // Chatwoot's conversation tells the agent the same story, once per step.
+    await drainOutbox(t.db.knex, t.services.sealer, agent.accountId, 1000);
+    expect(conversation.messages.map((m) => m.content.replace(/^Onelink · J-\d+ “Boiler losing pressure”: /, ''))).toEqual([
+      'job created', 'new → triaged', 'assigned to Warm Homes Heating', 'assigned → in progress', 'in progress → pending review', 'pending review → completed',
+    ]);
+    expect(conversation.customAttributes).toMatchObject({ onelink_job: job.reference, onelink_job_status: 'completed' });
+  });
+});
