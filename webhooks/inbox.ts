@@ -68,6 +68,16 @@ export function deliveryInbox(db: Knex, { maxBatch = 256 } = {}) {
     }
   }
 
+  async function settleAlone(w: Waiting) {
+    const stored = await insertMany(db, [w.delivery]);
+    const { installationId, source, dedupeKey } = w.delivery;
+    const row =
+      stored.get(`${installationId} ${source} ${dedupeKey}`) ??
+      ((await db('webhook_deliveries').where({ installation_id: installationId, source, dedupe_key: dedupeKey }).first('id', 'status')) as { id: string; status: string } | undefined) ??
+      null;
+    w.resolve(row);
+  }
+
   async function writeAll() {
     writing = true;
     while (waiting.length > 0) {
@@ -76,9 +86,11 @@ export function deliveryInbox(db: Knex, { maxBatch = 256 } = {}) {
       try {
         await settle(batch);
       } catch {
-        // One bad row (say, a NUL byte Postgres refuses in text) must not fail its neighbours:
-        // retry them one by one so each caller gets its own answer.
-        await Promise.all(batch.map((w) => settle([w]).catch(w.reject)));
+        // One bad row must not fail its neighbours: retry them one by one so each caller gets its
+        // own answer. The failed batch may in fact have committed (a lost reply): a row found
+        // already stored is then answered as stored, so its sender is not told "duplicate" and
+        // the worker is still woken.
+        await Promise.all(batch.map((w) => settleAlone(w).catch(w.reject)));
       }
     }
     writing = false;

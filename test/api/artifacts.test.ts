@@ -102,6 +102,22 @@ describe('uploading job files', () => {
     expect(storedFiles().length).toBe(filesBefore);
   });
 
+  it('leaves nothing behind when a multipart body is cut off', async () => {
+    const incoming = path.join(t.config.filesDir, '.incoming');
+    const boundary = 'cut-off-boundary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+      photo, // and no closing boundary
+    ]);
+    const res = await request(t.app)
+      .post(`/api/v1/jobs/${jobId}/artifacts`)
+      .set('Authorization', `Bearer ${agent.token}`)
+      .set('Content-Type', `multipart/form-data; boundary=${boundary}`)
+      .send(body);
+    expect(res.status).toBe(400);
+    expect(fs.existsSync(incoming) ? fs.readdirSync(incoming) : []).toEqual([]);
+  });
+
   it('lets the virus-scan hook refuse a file', async () => {
     const scan = t.services.scanFile;
     t.services.scanFile = async () => 'infected';
@@ -121,7 +137,10 @@ describe('who sees which files', () => {
     await asDispatcher.post(`/jobs/${jobId}/assignment`, { vendor_id: vendor.id, compliance_override_reason: 'Paperwork in the post' });
     const crew = await createVendorPortalSession(t, admin.accountId, vendor.id);
     const stranger = await createVendorPortalSession(t, admin.accountId, other.id);
-    expect((await upload(crew.token, jobId, photo, 'after.jpg', 'client_visible')).status).toBe(201);
+    expect((await upload(crew.token, jobId, photo, 'after.jpg', 'client_visible')).status).toBe(403); // staff decide what the client sees
+    const crewPhoto = (await upload(crew.token, jobId, photo, 'after.jpg')).body.data;
+    expect(crewPhoto.visibility).toBe('internal');
+    await asAgent.patch(`/jobs/${jobId}/artifacts/${crewPhoto.id}`, { visibility: 'client_visible' });
     expect((await upload(stranger.token, jobId, photo, 'sneaky.jpg')).status).toBe(404);
 
     const client = await createClientPortalSession(t, agent, 8100);

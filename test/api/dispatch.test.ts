@@ -104,15 +104,21 @@ describe('jobs', () => {
     const detail = (await asDispatcher.get(`/jobs/${job.id}`)).body.data;
     expect(detail.events.at(-1)).toMatchObject({ kind: 'status_changed', data: { from: 'in_progress', to: 'completed', override_reason: 'Customer isolated it themselves', open_required_items: 1 } });
 
+    const other = await newJob({ service_category: 'electrical' });
+    await asDispatcher.post(`/jobs/${other.id}/assignment`, { vendor_id: vendor.id });
+    const backToTriage = await asDispatcher.post(`/jobs/${other.id}/status`, { status: 'triaged', reason: 'Vendor cannot make the window' });
+    expect(backToTriage.body.data).toMatchObject({ status: 'triaged', vendor_id: null });
+    expect((await asDispatcher.get(`/jobs/${other.id}`)).body.data.assignments[0]).toMatchObject({ unassign_reason: 'Vendor cannot make the window' });
+
     const cancelDone = await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'canceled' });
     expect(cancelDone.status).toBe(409);
     expect((await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'in_progress' })).body.data.status).toBe('in_progress'); // reopen
 
-    const other = await newJob();
-    const noReason = await asDispatcher.post(`/jobs/${other.id}/status`, { status: 'canceled' });
+    const third = await newJob();
+    const noReason = await asDispatcher.post(`/jobs/${third.id}/status`, { status: 'canceled' });
     expect([noReason.status, noReason.body.error.details.fields[0].path]).toEqual([422, 'body.reason']);
-    expect((await asDispatcher.post(`/jobs/${other.id}/status`, { status: 'canceled', reason: 'Duplicate of an earlier call' })).body.data.status).toBe('canceled');
-    const audit = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('audit_events').where({ resource_id: other.id }).orderBy('id').pluck('action'));
+    expect((await asDispatcher.post(`/jobs/${third.id}/status`, { status: 'canceled', reason: 'Duplicate of an earlier call' })).body.data.status).toBe('canceled');
+    const audit = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('audit_events').where({ resource_id: third.id }).orderBy('id').pluck('action'));
     expect(audit).toEqual(['job.created', 'job.canceled']);
   });
 
@@ -266,6 +272,15 @@ describe('vendor suggestions and assignment', () => {
     });
   });
 
+  it('counts a window that ends at midnight as inside hours that run to midnight', async () => {
+    const late = await newVendor({ name: 'Night Glass', categories: ['night glazing'], time_zone: 'UTC' });
+    await asDispatcher.put(`/vendors/${late.id}/availability`, { slots: [{ weekday: 1, starts: '18:00', ends: '24:00' }] });
+    const start = new Date(monday.getTime() + 12 * 3600_000); // Monday 22:00 UTC
+    const nightJob = await newJob({ service_category: 'night glazing', window_starts_at: start.toISOString(), window_ends_at: new Date(start.getTime() + 2 * 3600_000).toISOString() });
+    const { candidates } = (await asDispatcher.get(`/jobs/${nightJob.id}/suggestions`)).body.data;
+    expect(candidates.map((c: { name: string }) => c.name)).toEqual(['Night Glass']);
+  });
+
   it('assigns, needs an audited override for expired compliance, refuses blocked and foreign vendors, keeps the history', async () => {
     const expired = await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: vendors.expired!.id });
     expect([expired.status, expired.body.error.code]).toEqual([409, 'compliance_override_required']);
@@ -316,6 +331,10 @@ describe('portal users see only their own jobs', () => {
     expect([finish.status, finish.body.error.details.allowed]).toEqual([409, ['pending_review']]);
     expect((await asVendor.post(`/jobs/${theirs.id}/status`, { status: 'pending_review' })).status).toBe(200);
     expect((await asVendor.get(`/jobs/${theirs.id}/suggestions`)).status).toBe(403);
+    // Their view of the story: progress only — no scores, reasons, notes or who on the team did it.
+    const story = (await asVendor.get(`/jobs/${theirs.id}`)).body.data.events;
+    expect(story.find((e: { kind: string }) => e.kind === 'assigned')).toEqual({ id: expect.any(Number), kind: 'assigned', data: { vendor_name: 'Portal Plumbing' }, occurred_at: expect.any(String) });
+    expect(JSON.stringify(story)).not.toMatch(/score|actor_id|Customer is difficult/);
 
     const client = await createClientPortalSession(t, agent, 7400);
     const asClient = apiAs(t, client.token);
@@ -379,6 +398,21 @@ describe('automation: pipeline stage → job, job completed → deal and task', 
     expect((await asAgent.get('/tasks', { deal_id: deal.id })).body.data).toHaveLength(1);
   });
 
+  it('never blocks the person’s change when a rule can no longer act; the run records why', async () => {
+    const template = (await asDispatcher.post('/checklist-templates', { name: 'Retired soon', items: [{ label: 'x' }] })).body.data;
+    const rule = (
+      await asAdmin.post('/automation-rules', { name: 'Stale', pipeline_id: pipeline.id, trigger: 'deal_entered_stage', stage_id: pipeline.stages[4]!.id, action: 'create_job', config: { summary: 'From {deal_title}', checklist_template_id: template.id } })
+    ).body.data;
+    await asDispatcher.patch(`/checklist-templates/${template.id}`, { active: false });
+    const deal = (await asAgent.post('/deals', { title: 'Stale rule deal', pipeline_id: pipeline.id })).body.data;
+    const moved = await asAgent.post(`/deals/${deal.id}/move`, { stage_id: pipeline.stages[4]!.id, version: deal.version });
+    expect(moved.status).toBe(200);
+    expect((await asAgent.get('/jobs', { deal_id: deal.id })).body.data).toEqual([]);
+    const run = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('automation_runs').where({ rule_id: rule.id, subject_id: deal.id }).first('result_type', 'result_id'));
+    expect(run).toMatchObject({ result_type: 'error', result_id: expect.stringMatching(/template/i) });
+    await asAdmin.delete(`/automation-rules/${rule.id}`);
+  });
+
   it('refuses rules that do not fit their trigger or pipeline', async () => {
     const base = { name: 'Bad', pipeline_id: pipeline.id };
     const cases = [
@@ -388,6 +422,10 @@ describe('automation: pipeline stage → job, job completed → deal and task', 
       { ...base, trigger: 'job_completed', action: 'move_deal', config: {} },
     ];
     for (const body of cases) expect((await asAdmin.post('/automation-rules', body)).status, JSON.stringify(body)).toBe(422);
+    const rule = (await asAdmin.post('/automation-rules', { ...base, trigger: 'deal_entered_stage', stage_id: pipeline.stages[3]!.id, action: 'create_job', config: { summary: 'x' } })).body.data;
+    const reshaped = await asAdmin.patch(`/automation-rules/${rule.id}`, { config: { title: 'a task title is not a job summary' } });
+    expect([reshaped.status, reshaped.body.error.details.fields[0].path]).toEqual([422, 'body.config.summary']);
+    await asAdmin.delete(`/automation-rules/${rule.id}`);
     expect((await asDispatcher.post('/automation-rules', { ...base, trigger: 'job_completed', action: 'create_task', config: { title: 'x' } })).status).toBe(403);
   });
 });
@@ -416,7 +454,7 @@ describe('the whole flow: a chat becomes a job, is assigned, done with evidence 
     }
     const plate = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#888' } }).png().toBuffer();
     const uploaded = await request(t.app)
-      .post(`/api/v1/jobs/${job.id}/artifacts?visibility=client_visible`)
+      .post(`/api/v1/jobs/${job.id}/artifacts`)
       .set('Authorization', `Bearer ${crewToken}`)
       .attach('file', plate, 'data-plate.png');
     expect(uploaded.status).toBe(201);

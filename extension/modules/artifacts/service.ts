@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import sharp from 'sharp';
 import { read, withAccount, write, type RequestContext } from '../../db/tenant.ts';
-import { HttpError, conflict, notFound } from '../../http/errors.ts';
+import { HttpError, conflict, forbidden, notFound } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
 import { appendJobEvent, loadJob } from '../jobs/service.ts';
 import { receiveFile } from './upload.ts';
@@ -63,6 +63,8 @@ async function thumbnailOf(file: string) {
 export async function uploadArtifact(services: Services, ctx: RequestContext, jobId: string, req: Request, visibility: ArtifactVisibility) {
   // The job must exist for this caller before a byte is read.
   const job = await read(ctx, (trx) => loadJob(trx, ctx, jobId));
+  // Vendors' files reach the client only once staff decide so.
+  if (visibility === 'client_visible' && !ctx.permissions.has('jobs:write')) throw forbidden('Only staff can share a file with the client; upload it as internal');
   if (job.status === 'canceled') throw conflict('job_closed', 'A canceled job takes no new files');
   const received = await receiveFile(req, { tmpDir: path.join(services.config.filesDir, '.incoming'), maxBytes: services.config.ONELINK_UPLOAD_MAX_MB * 1024 * 1024 });
   const id = randomUUID();

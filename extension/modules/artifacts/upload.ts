@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
@@ -58,7 +59,8 @@ async function sniff(head: Buffer) {
 
 /**
  * Reads the file part to the end whatever happens (so the request is fully consumed and the
- * connection stays usable), writing it only once its type is known to be acceptable.
+ * connection stays usable), writing it only once its type is known to be acceptable. On any
+ * failure nothing is left behind: the temporary file is closed and removed.
  */
 async function spool(stream: Readable & { truncated?: boolean }, filename: string, tmpDir: string, maxBytes: number): Promise<ReceivedFile> {
   const tmp = path.join(tmpDir, randomUUID());
@@ -69,40 +71,43 @@ async function spool(stream: Readable & { truncated?: boolean }, filename: strin
   let out: fs.WriteStream | null = null;
   let type: Awaited<ReturnType<typeof sniff>> | null = null;
   let failure: unknown = null;
-  const write = async (chunk: Buffer) => {
-    if (!out!.write(chunk)) await once(out!, 'drain');
+  const write = async (file: fs.WriteStream, chunk: Buffer) => {
+    if (!file.write(chunk)) await once(file, 'drain'); // rejects if the stream errors meanwhile
   };
   const open = async () => {
     type = await sniff(Buffer.concat(head));
-    out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-    for (const chunk of head) await write(chunk);
+    const file = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    file.on('error', (err) => (failure ??= err)); // a disk error (ENOSPC) fails this upload, not the process
+    out = file;
+    for (const chunk of head) await write(file, chunk);
     head = [];
+    return file;
   };
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    if (failure) continue; // drain
-    try {
-      size += chunk.length;
-      hash.update(chunk);
-      if (out) await write(chunk);
-      else {
-        head.push(chunk);
-        headLength += chunk.length;
-        if (headLength >= sniffBytes) await open();
-      }
-    } catch (err) {
-      failure = err;
-    }
-  }
   try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (failure) continue; // keep draining
+      try {
+        size += chunk.length;
+        hash.update(chunk);
+        if (out) await write(out, chunk);
+        else {
+          head.push(chunk);
+          headLength += chunk.length;
+          if (headLength >= sniffBytes) await open();
+        }
+      } catch (err) {
+        failure ??= err;
+      }
+    }
     if (failure) throw failure;
     if (stream.truncated) {
       throw new HttpError(413, 'file_too_large', `The file is larger than ${Math.round(maxBytes / (1024 * 1024))} MB`, { max_bytes: maxBytes });
     }
     if (size === 0) throw badRequest('empty_file', 'The file is empty');
-    if (!out) await open();
-    const file = out as unknown as fs.WriteStream; // opened by now (assigned inside open())
+    const file = out ?? (await open());
     file.end();
     await once(file, 'finish');
+    if (failure) throw failure;
     return { path: tmp, filename, contentType: type!.contentType, kind: type!.kind, size, sha256: hash.digest('hex') };
   } catch (err) {
     (out as fs.WriteStream | null)?.destroy();
@@ -116,29 +121,37 @@ export async function receiveFile(req: Request, { tmpDir, maxBytes }: { tmpDir: 
     throw new HttpError(415, 'unsupported_media_type', 'Send the file as multipart/form-data in a field named "file"');
   }
   await fs.promises.mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  return new Promise<ReceivedFile>((resolve, reject) => {
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 10, fieldSize: 4096, parts: 12 } });
-    } catch {
-      reject(badRequest('malformed_upload', 'The multipart request could not be read'));
-      return;
-    }
-    let received: Promise<ReceivedFile> | null = null;
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 10, fieldSize: 4096, parts: 12 } });
+  } catch {
+    throw badRequest('malformed_upload', 'The multipart request could not be read');
+  }
+  let received: Promise<ReceivedFile> | null = null;
+  const parsed = new Promise<void>((resolve, reject) => {
     parser.on('file', (field, stream, info) => {
       if (field !== 'file' || received) {
         stream.resume();
         return;
       }
       received = spool(stream, cleanFilename(info.filename), tmpDir, maxBytes);
-      received.catch(() => undefined); // settled below, once the whole request is read
+      received.catch(() => undefined); // awaited below
     });
+    parser.on('close', resolve);
     parser.on('error', () => reject(badRequest('malformed_upload', 'The multipart request could not be read')));
-    parser.on('close', () => {
-      if (!received) reject(badRequest('file_required', 'Send the file in a multipart field named "file"'));
-      else received.then(resolve, reject);
-    });
-    req.on('aborted', () => reject(badRequest('upload_aborted', 'The upload was interrupted')));
-    req.pipe(parser);
   });
+  // pipeline destroys the parser when the client goes away, which ends the file stream with an error.
+  const piped = pipeline(req, parser).catch(() => {
+    throw badRequest('upload_aborted', 'The upload was interrupted or malformed');
+  });
+  try {
+    await Promise.all([parsed, piped]);
+  } catch (err) {
+    // Whatever the file part got to, it must not outlive the failed request.
+    const partial = received as Promise<ReceivedFile> | null;
+    if (partial) await partial.then((file) => fs.promises.rm(file.path, { force: true })).catch(() => undefined);
+    throw err;
+  }
+  if (!received) throw badRequest('file_required', 'Send the file in a multipart field named "file"');
+  return received;
 }

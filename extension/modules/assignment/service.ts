@@ -9,6 +9,8 @@ import { complianceSql } from '../vendors/service.ts';
 import { exclusions, rank, score, type VendorFacts } from './scoring.ts';
 
 const inLocalTime = (expr: string) => `(${expr} at time zone v.time_zone)`;
+/** The window's last instant: a window ending at midnight (or at a slot's end) still falls inside. */
+const lastInstant = `(:end::timestamptz - interval '1 microsecond')`;
 
 /** Facts for the job's candidate vendors (active, in its category), or for one vendor. */
 export async function vendorFacts(trx: Knex.Transaction, accountId: number, job: JobRow, onlyVendorId?: string): Promise<VendorFacts[]> {
@@ -22,8 +24,8 @@ export async function vendorFacts(trx: Knex.Transaction, accountId: number, job:
               where oj.account_id = v.account_id and oj.vendor_id = v.id and oj.status in ('assigned', 'in_progress', 'pending_review')
                 and oj.id <> :jobId) as open_jobs,
             case when :lat::float8 is not null and v.base_lat is not null then
-              2 * 6371 * asin(sqrt(power(sin(radians(:lat::float8 - v.base_lat) / 2), 2)
-                + cos(radians(v.base_lat)) * cos(radians(:lat::float8)) * power(sin(radians(:lng::float8 - v.base_lng) / 2), 2)))
+              2 * 6371 * asin(least(1, sqrt(power(sin(radians(:lat::float8 - v.base_lat) / 2), 2)
+                + cos(radians(v.base_lat)) * cos(radians(:lat::float8)) * power(sin(radians(:lng::float8 - v.base_lng) / 2), 2))))
             end as distance_km,
             coalesce(:postal::text is not null and v.postal_codes @> array[:postal::text], false) as postal_match,
             (cardinality(v.postal_codes) = 0 and v.radius_km is null) as area_unrestricted,
@@ -35,9 +37,9 @@ export async function vendorFacts(trx: Knex.Transaction, accountId: number, job:
                    or exists (select 1 from vendor_availability a
                                where a.account_id = v.account_id and a.vendor_id = v.id
                                  and a.weekday = extract(isodow from ${inLocalTime(':start::timestamptz')})
-                                 and ${inLocalTime(':start::timestamptz')}::date = ${inLocalTime(':end::timestamptz')}::date
+                                 and ${inLocalTime(':start::timestamptz')}::date = ${inLocalTime(lastInstant)}::date
                                  and a.starts <= ${inLocalTime(':start::timestamptz')}::time
-                                 and a.ends >= ${inLocalTime(':end::timestamptz')}::time))
+                                 and a.ends > ${inLocalTime(lastInstant)}::time))
             ) end as available
        from vendors v
        left join vendor_client_links l

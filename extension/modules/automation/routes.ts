@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { defineRoute } from '../../http/registry.ts';
 import { jobPriorities } from '../jobs/rules.ts';
-import { automationTriggers, createRule, deleteRule, listRules, updateRule } from './service.ts';
+import { invalid } from '../../http/errors.ts';
+import { automationTriggers, createRule, deleteRule, listRules, updateRule, type AutomationAction, type RuleConfig } from './service.ts';
 
 const createJobConfig = z.object({
   summary: z.string().trim().min(1).max(300).describe('May use {deal_title} and {deal_reference}'),
@@ -17,6 +18,19 @@ const createTaskConfig = z.object({
   due_in_minutes: z.number().int().min(1).max(525_600).optional(),
 });
 const ruleParams = z.object({ ruleId: z.uuid() });
+const configSchemas = { create_job: createJobConfig, move_deal: moveDealConfig, create_task: createTaskConfig } as const;
+
+/** A new config checked against the shape of the rule's own action (422 naming the fields otherwise). */
+function parseConfig(action: AutomationAction, config: unknown): RuleConfig {
+  const parsed = configSchemas[action].safeParse(config);
+  if (!parsed.success) {
+    throw invalid(
+      `That config does not fit a ${action} rule`,
+      parsed.error.issues.map((issue) => ({ path: ['body', 'config', ...issue.path.map(String)].join('.'), message: issue.message, code: issue.code })),
+    );
+  }
+  return parsed.data;
+}
 
 const ruleBody = z.discriminatedUnion('action', [
   z.object({ action: z.literal('create_job'), config: createJobConfig }),
@@ -65,9 +79,9 @@ export function automationRoutes() {
         name: z.string().trim().min(1).max(200).optional(),
         stage_id: z.uuid().nullable().optional(),
         active: z.boolean().optional(),
-        config: z.union([createJobConfig, moveDealConfig, createTaskConfig]).optional(),
+        config: z.record(z.string(), z.unknown()).optional().describe('The whole new config, in the shape the rule’s action takes'),
       }),
-      handler: async ({ ctx, params, body, res }) => sendData(res, await updateRule(ctx, params.ruleId, body)),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await updateRule(ctx, params.ruleId, body, (action, config) => parseConfig(action, config))),
     }),
     defineRoute({
       method: 'delete',

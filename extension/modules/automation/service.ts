@@ -65,6 +65,20 @@ function asRule(trx: Knex.Transaction, ctx: RequestContext, rule: RuleRow) {
   return { system, audit };
 }
 
+/**
+ * Runs one rule's action in a savepoint. A rule that can no longer act (its template was retired,
+ * its target stage archived) must not block the person moving the deal or closing the job: the
+ * run is recorded with the error and the change goes through.
+ */
+async function act(trx: Knex.Transaction, accountId: number, rule: RuleRow, subjectId: string, action: (trx: Knex.Transaction) => Promise<void>) {
+  try {
+    await trx.transaction((savepoint) => action(savepoint));
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    await recordResult(trx, accountId, rule, subjectId, 'error', reason.slice(0, 500));
+  }
+}
+
 async function recordResult(trx: Knex.Transaction, accountId: number, rule: RuleRow, subjectId: string, type: string | null, id: string | null) {
   await trx('automation_runs').where({ account_id: accountId, rule_id: rule.id, subject_id: subjectId }).update({ result_type: type, result_id: id });
 }
@@ -76,35 +90,37 @@ async function onStageEntered(trx: Knex.Transaction, ctx: RequestContext, deal: 
     .select(ruleColumns)) as RuleRow[];
   for (const rule of rules) {
     if (!(await claim(trx, ctx.accountId, rule.id, deal.id))) continue;
-    const { system, audit } = asRule(trx, ctx, rule);
     const values = { deal_title: String(deal.title), deal_reference: dealReference(Number(deal.number)) };
-    if (rule.action === 'create_job' && ctx.capabilities.has('dispatch.jobs')) {
-      const config = rule.config as CreateJobConfig;
-      const job = await insertJob(trx, system, audit, {
-        summary: render(config.summary, values),
-        priority: config.priority,
-        service_category: config.service_category ?? null,
-        checklist_template_id: config.checklist_template_id ?? null,
-        source: 'pipeline',
-        chatwoot_contact_id: (deal.chatwoot_contact_id as number | null) ?? null,
-        conversation_ids: deal.chatwoot_conversation_id ? [deal.chatwoot_conversation_id as number] : [],
-        deal_ids: [deal.id],
-      });
-      await recordResult(trx, ctx.accountId, rule, deal.id, 'job', job.id);
-    } else if (rule.action === 'create_task' && ctx.capabilities.has('crm.tasks')) {
-      const config = rule.config as CreateTaskConfig;
-      const task = await insertTask(trx, system, audit, {
-        title: render(config.title, values),
-        deal_id: deal.id,
-        assignee_id: (deal.owner_id as string | null) ?? null,
-        chatwoot_contact_id: (deal.chatwoot_contact_id as number | null) ?? null,
-        chatwoot_conversation_id: (deal.chatwoot_conversation_id as number | null) ?? null,
-        due_at: config.due_in_minutes ? new Date(Date.now() + config.due_in_minutes * 60_000) : null,
-      });
-      await recordResult(trx, ctx.accountId, rule, deal.id, 'task', task.id);
-    } else {
-      await recordResult(trx, ctx.accountId, rule, deal.id, null, null); // capability off: nothing to do
-    }
+    await act(trx, ctx.accountId, rule, deal.id, async (sp) => {
+      const { system, audit } = asRule(sp, ctx, rule);
+      if (rule.action === 'create_job' && ctx.capabilities.has('dispatch.jobs')) {
+        const config = rule.config as CreateJobConfig;
+        const job = await insertJob(sp, system, audit, {
+          summary: render(config.summary, values),
+          priority: config.priority,
+          service_category: config.service_category ?? null,
+          checklist_template_id: config.checklist_template_id ?? null,
+          source: 'pipeline',
+          chatwoot_contact_id: (deal.chatwoot_contact_id as number | null) ?? null,
+          conversation_ids: deal.chatwoot_conversation_id ? [deal.chatwoot_conversation_id as number] : [],
+          deal_ids: [deal.id],
+        });
+        await recordResult(sp, ctx.accountId, rule, deal.id, 'job', job.id);
+      } else if (rule.action === 'create_task' && ctx.capabilities.has('crm.tasks')) {
+        const config = rule.config as CreateTaskConfig;
+        const task = await insertTask(sp, system, audit, {
+          title: render(config.title, values),
+          deal_id: deal.id,
+          assignee_id: (deal.owner_id as string | null) ?? null,
+          chatwoot_contact_id: (deal.chatwoot_contact_id as number | null) ?? null,
+          chatwoot_conversation_id: (deal.chatwoot_conversation_id as number | null) ?? null,
+          due_at: config.due_in_minutes ? new Date(Date.now() + config.due_in_minutes * 60_000) : null,
+        });
+        await recordResult(sp, ctx.accountId, rule, deal.id, 'task', task.id);
+      } else {
+        await recordResult(sp, ctx.accountId, rule, deal.id, 'skipped', 'capability off');
+      }
+    });
   }
 }
 
@@ -123,28 +139,32 @@ async function onCompleted(trx: Knex.Transaction, ctx: RequestContext, job: JobR
     .select(ruleColumns)) as RuleRow[];
   for (const rule of rules) {
     if (!(await claim(trx, ctx.accountId, rule.id, job.id))) continue;
-    const { system, audit } = asRule(trx, ctx, rule);
     const ruleDeals = deals.filter((d) => d.pipeline_id === rule.pipeline_id);
-    if (rule.action === 'move_deal') {
-      const moved: string[] = [];
-      for (const deal of ruleDeals) {
-        if (await moveDealInTransaction(trx, system, audit, deal.id, (rule.config as MoveDealConfig).stage_id)) moved.push(deal.id);
+    await act(trx, ctx.accountId, rule, job.id, async (sp) => {
+      const { system, audit } = asRule(sp, ctx, rule);
+      if (rule.action === 'move_deal') {
+        const moved: string[] = [];
+        for (const deal of ruleDeals) {
+          if (await moveDealInTransaction(sp, system, audit, deal.id, (rule.config as MoveDealConfig).stage_id)) moved.push(deal.id);
+        }
+        await recordResult(sp, ctx.accountId, rule, job.id, 'deals', moved.join(',') || null);
+      } else if (rule.action === 'create_task' && ctx.capabilities.has('crm.tasks')) {
+        const config = rule.config as CreateTaskConfig;
+        const deal = ruleDeals[0]!;
+        const task = await insertTask(sp, system, audit, {
+          title: render(config.title, { deal_title: deal.title, deal_reference: dealReference(deal.number), job_summary: String(job.summary), job_reference: jobReference(job.number) }),
+          deal_id: deal.id,
+          job_id: job.id,
+          assignee_id: deal.owner_id,
+          chatwoot_contact_id: job.chatwoot_contact_id ?? deal.chatwoot_contact_id,
+          chatwoot_conversation_id: deal.chatwoot_conversation_id,
+          due_at: config.due_in_minutes ? new Date(Date.now() + config.due_in_minutes * 60_000) : null,
+        });
+        await recordResult(sp, ctx.accountId, rule, job.id, 'task', task.id);
+      } else {
+        await recordResult(sp, ctx.accountId, rule, job.id, 'skipped', 'capability off');
       }
-      await recordResult(trx, ctx.accountId, rule, job.id, 'deals', moved.join(',') || null);
-    } else if (rule.action === 'create_task' && ctx.capabilities.has('crm.tasks')) {
-      const config = rule.config as CreateTaskConfig;
-      const deal = ruleDeals[0]!;
-      const task = await insertTask(trx, system, audit, {
-        title: render(config.title, { deal_title: deal.title, deal_reference: dealReference(deal.number), job_summary: String(job.summary), job_reference: jobReference(job.number) }),
-        deal_id: deal.id,
-        job_id: job.id,
-        assignee_id: deal.owner_id,
-        chatwoot_contact_id: job.chatwoot_contact_id ?? deal.chatwoot_contact_id,
-        chatwoot_conversation_id: deal.chatwoot_conversation_id,
-        due_at: config.due_in_minutes ? new Date(Date.now() + config.due_in_minutes * 60_000) : null,
-      });
-      await recordResult(trx, ctx.accountId, rule, job.id, 'task', task.id);
-    }
+    });
   }
 }
 
@@ -184,8 +204,8 @@ async function checkRule(trx: Knex.Transaction, accountId: number, input: RuleIn
     throw issue('config.stage_id', 'Name a stage of this pipeline', 'unknown_stage');
   }
   const templateId = input.action === 'create_job' ? (input.config as CreateJobConfig).checklist_template_id : undefined;
-  if (templateId && !(await trx('checklist_templates').where({ account_id: accountId, id: templateId }).first('id'))) {
-    throw issue('config.checklist_template_id', 'No such checklist template', 'unknown_template');
+  if (templateId && !(await trx('checklist_templates').where({ account_id: accountId, id: templateId, active: true }).first('id'))) {
+    throw issue('config.checklist_template_id', 'No such active checklist template', 'unknown_template');
   }
 }
 
@@ -208,10 +228,17 @@ export async function listRules(ctx: RequestContext, pipelineId?: string) {
   });
 }
 
-export async function updateRule(ctx: RequestContext, ruleId: string, patch: Partial<Pick<RuleInput, 'name' | 'config' | 'active' | 'stage_id'>>) {
+export async function updateRule(
+  ctx: RequestContext,
+  ruleId: string,
+  input: Partial<Pick<RuleInput, 'name' | 'active' | 'stage_id'>> & { config?: unknown },
+  parseConfig: (action: AutomationAction, config: unknown) => RuleConfig,
+) {
   return write(ctx, async (trx, audit) => {
     const before = (await trx('automation_rules').where({ account_id: ctx.accountId, id: ruleId }).forUpdate().first(ruleColumns)) as RuleRow | undefined;
     if (!before) throw notFound('Automation rule');
+    const { config, ...rest } = input;
+    const patch = { ...rest, ...(config === undefined ? {} : { config: parseConfig(before.action, config) }) };
     const merged = { ...before, ...patch };
     await checkRule(trx, ctx.accountId, merged);
     const [after] = await trx('automation_rules').where({ account_id: ctx.accountId, id: ruleId }).update({ ...patch, updated_at: trx.fn.now() }).returning(ruleColumns);

@@ -14,6 +14,7 @@ export type JobSource = (typeof jobSources)[number];
 export const jobTransitions: Record<JobStatus, readonly JobStatus[]> = {
   new: ['triaged', 'assigned', 'canceled'],
   triaged: ['assigned', 'canceled'],
+  // Back to triage releases the vendor.
   assigned: ['in_progress', 'triaged', 'canceled'],
   in_progress: ['pending_review', 'completed', 'canceled'],
   pending_review: ['completed', 'in_progress', 'canceled'],

@@ -95,6 +95,30 @@ export function presentJob(ctx: RequestContext, row: JobRow, warningMinutes: num
   return { ...shown, custom_fields: withoutSensitiveFields(ctx.capabilities, 'job', row.custom_fields) } as typeof job;
 }
 
+/**
+ * What a portal user may read of each event kind: the job's progress, never reasons, scores,
+ * compliance overrides, earlier vendors or who on the team did what.
+ */
+const portalEventFields: Record<string, readonly string[]> = {
+  created: [],
+  status_changed: ['from', 'to'],
+  assigned: ['vendor_name'],
+  reassigned: ['vendor_name'],
+  unassigned: [],
+  checklist_item_done: ['item_id', 'label'],
+  checklist_item_reopened: ['item_id', 'label'],
+};
+
+function portalEvent(event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {
+  const allowed = portalEventFields[event.kind] ?? [];
+  return {
+    id: event.id,
+    kind: event.kind,
+    data: Object.fromEntries(Object.entries(event.data ?? {}).filter(([key]) => allowed.includes(key))),
+    occurred_at: event.occurred_at,
+  };
+}
+
 export async function loadJob(trx: Knex.Transaction, ctx: RequestContext, jobId: string, forUpdate = false): Promise<JobRow> {
   const query = visibleJobs(trx('jobs'), ctx).where('jobs.id', jobId);
   if (forUpdate) query.forUpdate();
@@ -239,9 +263,9 @@ export async function getJob(ctx: RequestContext, jobId: string) {
     const portal = isPortalUser(ctx);
     const events = trx('job_events').where({ account_id: ctx.accountId, job_id: jobId }).orderBy('id').select('id', 'kind', 'data', 'actor_type', 'actor_id', 'occurred_at');
     // Portal users see the job's progress, not the team's internal notes or scoring.
-    if (portal) events.whereIn('kind', ['created', 'status_changed', 'assigned', 'unassigned', 'checklist_item_done', 'checklist_item_reopened']);
+    if (portal) events.whereIn('kind', Object.keys(portalEventFields));
     // One transaction is one connection: its queries run one after another.
-    const eventRows = await events;
+    const eventRows = portal ? (await events).map(portalEvent) : await events;
     const checklist = await trx('job_checklist_items')
       .where({ account_id: ctx.accountId, job_id: jobId })
       .orderBy('position')
@@ -338,9 +362,19 @@ export async function transitionJob(ctx: RequestContext, jobId: string, input: T
       throw new HttpError(check.status, check.code, check.message, { allowed: check.allowed ?? [] });
     }
     const reopening = before.status === 'completed' || before.status === 'canceled';
+    // Back to triage means back to choosing a vendor: whoever held the job lets it go.
+    const releasesVendor = input.status === 'triaged' && before.vendor_id !== null;
+    if (releasesVendor) {
+      await trx('job_vendors')
+        .where({ account_id: ctx.accountId, job_id: jobId })
+        .whereNull('unassigned_at')
+        .update({ unassigned_at: trx.fn.now(), unassigned_by_type: ctx.actor.type, unassigned_by_id: ctx.actor.id, unassign_reason: input.reason ?? 'back to triage' });
+      await appendJobEvent(trx, ctx, jobId, 'unassigned', { vendor_id: before.vendor_id, reason: input.reason ?? 'back to triage' });
+    }
     const [after] = (await trx('jobs')
       .where({ account_id: ctx.accountId, id: jobId })
       .update({
+        ...(releasesVendor ? { vendor_id: null } : {}),
         status: input.status,
         status_changed_at: trx.fn.now(),
         completed_at: input.status === 'completed' ? trx.fn.now() : null,
@@ -524,6 +558,7 @@ export async function emitSlaEvents(db: Knex, now = new Date()): Promise<number>
   const accounts: Array<{ account_id: number }> = await db('accounts').select('account_id');
   let emitted = 0;
   for (const { account_id: accountId } of accounts) {
+    // One account's failure must not stop the sweep for the others; the next run tries it again.
     emitted += await withAccount(db, accountId, { readOnly: false }, async (trx) => {
       const settings = await dispatchSettings(trx, accountId);
       const rows: Array<{ job_id: string; threshold: string; sla_due_at: Date }> = (
@@ -546,7 +581,7 @@ export async function emitSlaEvents(db: Knex, now = new Date()): Promise<number>
         await recordAudit(trx, system, { action: `job.sla_${row.threshold}`, resourceType: 'job', resourceId: row.job_id });
       }
       return rows.length;
-    });
+    }).catch(() => 0);
   }
   return emitted;
 }
