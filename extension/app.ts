@@ -22,6 +22,7 @@ import type { Logger } from './logger.ts';
 import { dealRoutes } from './modules/deals/routes.ts';
 import { taskRoutes } from './modules/tasks/routes.ts';
 import { artifactRoutes } from './modules/artifacts/routes.ts';
+import { callRoutes } from './modules/calls/routes.ts';
 import { automationRoutes } from './modules/automation/routes.ts';
 import { registerAutomation } from './modules/automation/service.ts';
 import { jobRoutes } from './modules/jobs/routes.ts';
@@ -30,6 +31,7 @@ import { timelineRoutes } from './modules/timeline/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
 import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
+import { twilioWebhookRoutes } from '../webhooks/twilio/routes.ts';
 import type { Services } from './services.ts';
 
 export const rootDir = fileURLToPath(new URL('..', import.meta.url));
@@ -79,9 +81,11 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...artifactRoutes(services),
     ...vendorRoutes(),
     ...automationRoutes(),
+    ...callRoutes(services),
     ...timelineRoutes(),
     ...webhookAdminRoutes(services),
     ...chatwootWebhookRoutes(services),
+    ...twilioWebhookRoutes(services),
     ...extraRoutes,
   ];
   const openApi = () => buildOpenApi(routes, { version, serverUrl: config.PUBLIC_URL });

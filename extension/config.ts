@@ -30,6 +30,7 @@ const configSchema = z.object({
   ONELINK_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   ONELINK_FILES_DIR: z.string().min(1).optional(),
   ONELINK_UPLOAD_MAX_MB: z.coerce.number().int().min(1).max(1024).default(25),
+  ONELINK_TWILIO_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com'),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -56,6 +57,7 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_WORKER: 'true or false',
   ONELINK_FILES_DIR: 'a directory path',
   ONELINK_UPLOAD_MAX_MB: 'a whole number of megabytes from 1 to 1024',
+  ONELINK_TWILIO_API_URL: 'an absolute http(s) URL (Twilio REST API; change only for tests)',
 };
 
 export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {

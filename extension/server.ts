@@ -12,7 +12,9 @@ import { migrateLatest } from './db/migrations.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { startQueue } from './queue/index.ts';
 import { startOutboxWorker, type OutboxWorker } from './chatwoot/outbox-worker.ts';
-import { startDeliveryWorker, type DeliveryWorker } from '../webhooks/chatwoot/worker.ts';
+import { chatwootDeliverySource } from '../webhooks/chatwoot/process.ts';
+import { twilioDeliverySource } from '../webhooks/twilio/process.ts';
+import { startDeliveryWorker, type DeliveryWorker } from '../webhooks/worker.ts';
 import type PgBoss from 'pg-boss';
 import { createSealer, createUrlSigner, resolveEncryptionKey, type Sealer, type UrlSigner } from './security/crypto.ts';
 import { noScanner, type Services } from './services.ts';
@@ -136,7 +138,14 @@ async function main() {
     }
   }
   try {
-    queue = await startQueue({ url: databaseUrl, schema: config.ONELINK_DB_SCHEMA, db: knex, logger, work: config.ONELINK_WORKER });
+    queue = await startQueue({
+      url: databaseUrl,
+      schema: config.ONELINK_DB_SCHEMA,
+      db: knex,
+      logger,
+      work: config.ONELINK_WORKER,
+      twilio: { sealer, urlSigner, chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, publicUrl: config.PUBLIC_URL },
+    });
   } catch (err) {
     await knex.destroy();
     await embedded?.stop();
@@ -160,7 +169,16 @@ async function main() {
   };
   if (config.ONELINK_WORKER) {
     outboxWorker = await startOutboxWorker({ url: databaseUrl, db: knex, sealer, logger, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS });
-    deliveryWorker = await startDeliveryWorker({ url: databaseUrl, db: knex, jobs: services.jobs, logger });
+    deliveryWorker = await startDeliveryWorker({
+      url: databaseUrl,
+      db: knex,
+      jobs: services.jobs,
+      logger,
+      sources: [
+        chatwootDeliverySource(knex),
+        twilioDeliverySource({ db: knex, sealer, urlSigner, chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, publicUrl: config.PUBLIC_URL }),
+      ],
+    });
   }
   const app = createApp({ services, logger, databaseMode: embedded ? 'embedded' : 'external' });
   server = createServer(app);

@@ -17,6 +17,8 @@ export interface IncomingDelivery {
   /** `failed` when the delivery verified but its body could not be read. */
   status: 'received' | 'failed';
   lastError: string | null;
+  /** Our account, when the address already names it (Twilio); Chatwoot's is learnt when processed. */
+  accountId?: number | null;
 }
 
 /** The stored row, or null when the same delivery (same dedupe key) was stored before. */
@@ -28,14 +30,14 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-const columns = `(installation_id, source, dedupe_key, event, headers, body, status, last_error)`;
+const columns = `(installation_id, source, dedupe_key, event, headers, body, status, last_error, account_id)`;
 
 async function insertMany(db: Knex, deliveries: IncomingDelivery[]) {
   // unnest over one array per column: one statement shape whatever the batch size. In-batch
   // duplicates are fine: ON CONFLICT DO NOTHING skips the second of two equal keys.
   const { rows } = await db.raw<{ rows: Array<{ id: string; status: string; installation_id: string; source: string; dedupe_key: string }> }>(
     `insert into webhook_deliveries ${columns}
-     select * from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::text[], ?::text[], ?::text[])
+     select * from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::text[], ?::text[], ?::text[], ?::bigint[])
      on conflict (installation_id, source, dedupe_key) do nothing
      returning id, status, installation_id, source, dedupe_key`,
     // Arrays bind as Postgres arrays; knex's binding type does not say so.
@@ -48,6 +50,7 @@ async function insertMany(db: Knex, deliveries: IncomingDelivery[]) {
       deliveries.map((d) => d.body),
       deliveries.map((d) => d.status),
       deliveries.map((d) => d.lastError),
+      deliveries.map((d) => d.accountId ?? null),
     ] as unknown as Knex.RawBinding[],
   );
   return new Map(rows.map((r) => [`${r.installation_id} ${r.source} ${r.dedupe_key}`, { id: r.id, status: r.status }]));

@@ -21,6 +21,7 @@ export const permissions = [
   'vendors:manage',
   'calls:read',
   'calls:write',
+  'calls:configure',
   'portal:manage',
   'admin:capabilities',
   'admin:roles',

@@ -4,7 +4,7 @@
 // writes are never retried blindly here (the outbox decides, after checking what happened).
 import { z } from 'zod';
 // Generated from Chatwoot's OpenAPI document by `npm run chatwoot:types` (part of `npm run typecheck`).
-import type { components } from './spec/chatwoot-api.d.ts';
+import type { components, paths } from './spec/chatwoot-api.d.ts';
 
 type Schemas = components['schemas'];
 /** Bodies we send, checked at compile time against Chatwoot's own API description. */
@@ -148,4 +148,42 @@ interface HandTyped {
 // Replaces the conversation's whole custom attribute set (REFERENCE.md), so callers merge first.
 export function setConversationAttributes(target: ChatwootTarget, accountId: number, conversationId: number, attributes: Record<string, unknown>) {
   return chatwootRequest<unknown>(target, 'POST', `${conversationPath(accountId, conversationId)}/custom_attributes`, { custom_attributes: attributes });
+}
+
+// --- Contacts and conversations, for threading calls (the document describes these) ---
+type JsonBody<P extends keyof paths, M extends 'post'> = paths[P][M] extends { requestBody?: { content: { 'application/json; charset=utf-8': infer B } } } ? B : never;
+export type ContactCreateBody = Schemas['contact_create'];
+export type ConversationCreateBody = JsonBody<'/api/v1/accounts/{account_id}/conversations', 'post'>;
+export interface ChatwootContact { id: number; name?: string | null; phone_number?: string | null; email?: string | null }
+export interface ChatwootConversationSummary { id: number; inbox_id?: number; status?: string; last_activity_at?: number }
+
+/** Chatwoot answers lists as { payload: [...] } where the document says a bare array: both are read. */
+const listOf = <T>(answer: T[] | { payload?: T[] } | null) => (Array.isArray(answer) ? answer : (answer?.payload ?? []));
+
+export async function searchContacts(target: ChatwootTarget, accountId: number, q: string): Promise<ChatwootContact[]> {
+  return listOf(await chatwootRequest<ChatwootContact[] | { payload?: ChatwootContact[] }>(target, 'GET', `/api/v1/accounts/${accountId}/contacts/search?q=${encodeURIComponent(q)}`));
+}
+
+export async function createContact(target: ChatwootTarget, accountId: number, body: ContactCreateBody): Promise<ChatwootContact> {
+  // Answered as { payload: { contact: {...}, contact_inbox: {...} } }.
+  const answer = await chatwootRequest<{ payload?: { contact?: ChatwootContact } } & Partial<ChatwootContact>>(target, 'POST', `/api/v1/accounts/${accountId}/contacts`, body);
+  const contact = answer?.payload?.contact ?? (typeof answer?.id === 'number' ? (answer as ChatwootContact) : undefined);
+  if (!contact || typeof contact.id !== 'number') throw new ChatwootError('bad_response', 'Chatwoot created a contact but did not say which');
+  return contact;
+}
+
+export async function contactConversations(target: ChatwootTarget, accountId: number, contactId: number): Promise<ChatwootConversationSummary[]> {
+  return listOf(await chatwootRequest<ChatwootConversationSummary[] | { payload?: ChatwootConversationSummary[] }>(target, 'GET', `/api/v1/accounts/${accountId}/contacts/${contactId}/conversations`));
+}
+
+export async function createContactInbox(target: ChatwootTarget, accountId: number, contactId: number, inboxId: number): Promise<string> {
+  const answer = await chatwootRequest<Schemas['contact_inboxes']>(target, 'POST', `/api/v1/accounts/${accountId}/contacts/${contactId}/contact_inboxes`, { inbox_id: inboxId });
+  if (!answer?.source_id) throw new ChatwootError('bad_response', 'Chatwoot did not return the contact inbox source id');
+  return answer.source_id;
+}
+
+export async function createConversation(target: ChatwootTarget, accountId: number, body: ConversationCreateBody): Promise<number> {
+  const answer = await chatwootRequest<{ id?: number }>(target, 'POST', `/api/v1/accounts/${accountId}/conversations`, body);
+  if (typeof answer?.id !== 'number') throw new ChatwootError('bad_response', 'Chatwoot created a conversation but did not say which');
+  return answer.id;
 }

@@ -33,7 +33,8 @@ export async function queueWriteBack(trx: Knex.Transaction, ctx: Pick<RequestCon
 
 interface OutboxRow { id: string; kind: 'note' | 'attributes'; chatwoot_conversation_id: number; payload: NoteItem | AttributesItem; attempts: number }
 
-async function targetFor(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<{ target: ChatwootTarget; chatwootAccountId: number }> {
+/** The Chatwoot API of an account, acting with the administrator token it was installed with. */
+export async function chatwootTargetFor(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<{ target: ChatwootTarget; chatwootAccountId: number }> {
   const row = await db('accounts as a')
     .join('installations as i', 'i.id', 'a.installation_id')
     .where('a.account_id', accountId)
@@ -79,7 +80,7 @@ async function deliver(item: OutboxRow, target: ChatwootTarget, chatwootAccountI
 /** Delivers every due write-back of one account; returns how many were sent. */
 export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<number> {
   let sent = 0;
-  const { target, chatwootAccountId } = await targetFor(db, sealer, accountId, timeoutMs);
+  const { target, chatwootAccountId } = await chatwootTargetFor(db, sealer, accountId, timeoutMs);
   for (let item = await claim(db, accountId); item; item = await claim(db, accountId)) {
     const update = (fields: Record<string, unknown>) =>
       withAccount(db, accountId, { readOnly: false }, (trx) => trx('chatwoot_outbox').where({ account_id: accountId, id: item!.id }).update(fields));

@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import PgBoss from 'pg-boss';
 import { maxAttempts, processDelivery, stalledDeliveries } from '../../webhooks/chatwoot/process.ts';
+import { maxTwilioAttempts, processTwilioDelivery, type TwilioDeps } from '../../webhooks/twilio/process.ts';
 import type { Logger } from '../logger.ts';
 import { emitSlaEvents } from '../modules/jobs/service.ts';
 import { emitTaskReminders } from '../modules/tasks/service.ts';
@@ -11,9 +12,18 @@ import { queues } from './names.ts';
 
 export { queues };
 
-export interface QueueOptions { url: string; schema: string; db: Knex; logger: Logger; work?: boolean; pollingIntervalSeconds?: number }
+export interface QueueOptions {
+  url: string;
+  schema: string;
+  db: Knex;
+  logger: Logger;
+  /** What processing Twilio callbacks needs beyond the database. */
+  twilio: Omit<TwilioDeps, 'db'>;
+  work?: boolean;
+  pollingIntervalSeconds?: number;
+}
 
-export async function startQueue({ url, schema, db, logger, work = true, pollingIntervalSeconds = 2 }: QueueOptions): Promise<PgBoss> {
+export async function startQueue({ url, schema, db, logger, twilio, work = true, pollingIntervalSeconds = 2 }: QueueOptions): Promise<PgBoss> {
   const boss = new PgBoss({ connectionString: url, schema: `${schema}_queue`, application_name: 'onelink-queue' });
   boss.on('error', (err) => logger.error({ err }, 'queue error'));
   await boss.start();
@@ -21,6 +31,7 @@ export async function startQueue({ url, schema, db, logger, work = true, polling
   await boss.createQueue(queues.jobSla);
   await boss.createQueue(queues.stalledDeliveries);
   await boss.createQueue(queues.chatwootDelivery, { name: queues.chatwootDelivery, retryLimit: maxAttempts, retryDelay: 1, retryBackoff: true });
+  await boss.createQueue(queues.twilioEvent, { name: queues.twilioEvent, retryLimit: maxTwilioAttempts, retryDelay: 2, retryBackoff: true });
   // Every minute; the sweeps are idempotent, so an extra or overlapping run changes nothing.
   await boss.schedule(queues.taskReminders, '* * * * *');
   await boss.schedule(queues.jobSla, '* * * * *');
@@ -36,7 +47,9 @@ export async function startQueue({ url, schema, db, logger, work = true, polling
     if (emitted) logger.info({ emitted }, 'job SLA events emitted');
   });
   await boss.work(queues.stalledDeliveries, { pollingIntervalSeconds }, async () => {
-    for (const deliveryId of await stalledDeliveries(db)) await boss.send(queues.chatwootDelivery, { deliveryId }, { singletonKey: deliveryId });
+    for (const { id: deliveryId, source } of await stalledDeliveries(db)) {
+      await boss.send(source === 'twilio' ? queues.twilioEvent : queues.chatwootDelivery, { deliveryId }, { singletonKey: deliveryId });
+    }
   });
   // Deliveries are short: several workers poll often so a webhook is processed within a fraction of a second.
   await boss.work<{ deliveryId: string }>(queues.chatwootDelivery, { pollingIntervalSeconds: 0.5, batchSize: 20 }, async (jobs) => {
@@ -44,6 +57,11 @@ export async function startQueue({ url, schema, db, logger, work = true, polling
       const outcome = await processDelivery(db, job.data.deliveryId);
       if (outcome === 'failed' || outcome === 'dead') logger.warn({ deliveryId: job.data.deliveryId, outcome }, 'Chatwoot delivery not processed');
     }
+  });
+  // Twilio callbacks, one at a time per process: callbacks of one call arrive close together.
+  await boss.work<{ deliveryId: string }>(queues.twilioEvent, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
+    const outcome = await processTwilioDelivery({ db, ...twilio }, job!.data.deliveryId);
+    if (outcome === 'failed' || outcome === 'dead') logger.warn({ deliveryId: job!.data.deliveryId, outcome }, 'Twilio callback not processed');
   });
   return boss;
 }

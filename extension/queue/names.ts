@@ -4,6 +4,7 @@ export const queues = {
   jobSla: 'job-sla',
   chatwootDelivery: 'chatwoot-delivery',
   stalledDeliveries: 'chatwoot-stalled-deliveries',
+  twilioEvent: 'twilio-event',
 } as const;
 
 /** What web code needs of the queue: putting work on it. */

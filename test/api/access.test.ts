@@ -88,6 +88,11 @@ beforeAll(async () => {
   objectsOfB.ruleId = (
     await asB('post', '/automation-rules', { name: 'Rule of B', pipeline_id: pipelineB.id, trigger: 'deal_entered_stage', stage_id: pipelineB.stages[1].id, action: 'create_job', config: { summary: 'Job for {deal_title}' } })
   ).body.data.id;
+  objectsOfB.numberId = (await asB('post', '/twilio/numbers', { e164: '+14155550188', location: 'B town' })).body.data.id;
+  const [callB] = await withAccount(t.db.knex, adminB.accountId, { readOnly: false }, (trx) =>
+    trx('calls').insert({ account_id: adminB.accountId, call_sid: `CA${'b'.repeat(32)}`, from_e164: '+14155550177', status: 'missed', started_at: new Date() }).returning('id'),
+  );
+  objectsOfB.callId = callB.id;
   for (const [name, id] of Object.entries(objectsOfB)) expect(id, `account-B fixture ${name}`).toBeTruthy();
   const installation = await t.db.knex('installations').first('id');
   const [delivery] = await t.db
@@ -130,6 +135,8 @@ const sampleBodies: Record<string, object> = {
   'put /vendors/:vendorId/clients/:contactId': { relation: 'blocked' },
   'patch /automation-rules/:ruleId': { name: 'Renamed' },
   'patch /jobs/:jobId/artifacts/:artifactId': { visibility: 'client_visible' },
+  'post /calls/:callId/link': { conversation_id: 77 },
+  'post /calls/:callId/disposition': { disposition: 'spam' },
 };
 /** Query strings list routes need to answer at all. */
 const sampleQueries: Record<string, Record<string, string>> = { '/search': { q: 'account B' } };

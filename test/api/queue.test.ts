@@ -15,7 +15,14 @@ beforeAll(async () => {
   t = await createTestApp();
   chatwoot = await startFakeChatwoot();
   await connectInstallation(t, chatwoot, [1]);
-  boss = await startQueue({ url: t.db.url, schema: 'onelink', db: t.db.knex, logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }), pollingIntervalSeconds: 0.5 });
+  boss = await startQueue({
+    url: t.db.url,
+    schema: 'onelink',
+    db: t.db.knex,
+    logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
+    twilio: { sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 2000, publicUrl: t.config.PUBLIC_URL },
+    pollingIntervalSeconds: 0.5,
+  });
 });
 afterAll(async () => {
   await boss.stop({ graceful: false, wait: true });

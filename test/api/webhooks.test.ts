@@ -173,9 +173,16 @@ describe('processing', () => {
 
 describe('the delivery worker', () => {
   it('processes a delivery the moment it is stored', async () => {
-    const { startDeliveryWorker } = await import('../../webhooks/chatwoot/worker.ts');
+    const { startDeliveryWorker } = await import('../../webhooks/worker.ts');
+    const { chatwootDeliverySource } = await import('../../webhooks/chatwoot/process.ts');
     const { createLogger } = await import('../../extension/logger.ts');
-    const worker = await startDeliveryWorker({ url: t.db.url, db: t.db.knex, jobs: t.services.jobs, logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }) });
+    const worker = await startDeliveryWorker({
+      url: t.db.url,
+      db: t.db.knex,
+      jobs: t.services.jobs,
+      logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
+      sources: [chatwootDeliverySource(t.db.knex)],
+    });
     try {
       await deliver(chatwootDelivery(contactEvent('contact_created', { id: 520, name: 'Live' }), { secret }));
       await expect.poll(async () => (await contact(520))?.name, { timeout: 5000, interval: 25 }).toBe('Live');

@@ -2,6 +2,7 @@
 // Every request it receives is validated against Chatwoot's own OpenAPI document (unknown path,
 // method, field or wrong type is recorded as a contract violation, which the tests assert is
 // empty), and every answer it gives is validated against the same document.
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { Server } from 'node:http';
@@ -43,12 +44,20 @@ export interface FakeChatwoot {
   dashboardApps: Array<{ id: number; accountId: number; title: string; content: Array<{ type: string; url: string }> }>;
   attributeDefinitions: Array<{ id: number; accountId: number; attribute_key: string; attribute_display_name: string; attribute_display_type: number; attribute_model: number }>;
   addConversation(accountId: number, displayId: number, customAttributes?: Record<string, unknown>): FakeConversation;
+  contacts: FakeContact[];
+  addContact(contact: Omit<FakeContact, 'id' | 'email'> & { email?: string | null }): FakeContact;
   close(): Promise<void>;
 }
+
+export interface FakeContact { id: number; accountId: number; name: string; phone_number: string | null; email: string | null }
 
 export interface FakeConversation {
   id: number;
   accountId: number;
+  /** The contact and inbox a conversation opened through the API belongs to. */
+  contactId?: number;
+  inboxId?: number;
+  status?: 'open' | 'pending' | 'resolved';
   customAttributes: Record<string, unknown>;
   messages: Array<{ id: number; content: string; private: boolean; message_type: string; content_attributes: Record<string, unknown>; created_at: number }>;
 }
@@ -71,7 +80,12 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     webhooks: [] as FakeChatwoot['webhooks'],
     dashboardApps: [] as FakeChatwoot['dashboardApps'],
     attributeDefinitions: [] as FakeChatwoot['attributeDefinitions'],
+    contacts: [] as FakeContact[],
   };
+  let nextContactId = 9000;
+  let nextConversationId = 7000;
+  const contactInboxes: Array<{ accountId: number; contactId: number; inboxId: number; sourceId: string }> = [];
+  const presentContact = (c: FakeContact) => ({ id: c.id, name: c.name, phone_number: c.phone_number ?? undefined, email: c.email ?? undefined, custom_attributes: {}, additional_attributes: {} });
   let nextResourceId = 1;
   const adminOf = (req: express.Request) => {
     const agent = agentByToken(req.headers['api_access_token']);
@@ -267,6 +281,56 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify(presentMessage(conversation, message))));
   });
 
+  // Contacts and conversations, as far as threading a phone call needs them.
+  app.get('/api/v1/accounts/:accountId/contacts/search', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const q = String(req.query.q ?? '').replace(/\D/g, '');
+    const found = fake.contacts.filter((c) => c.accountId === Number(req.params.accountId) && q.length > 0 && (c.phone_number ?? '').replace(/\D/g, '').includes(q));
+    // Chatwoot answers { meta, payload: [...] }.
+    res.type('application/json; charset=utf-8').send(JSON.stringify({ meta: { count: found.length, current_page: 1 }, payload: found.map(presentContact) }));
+  });
+  app.post('/api/v1/accounts/:accountId/contacts', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const body = req.body as { name?: string; phone_number?: string; email?: string; inbox_id: number };
+    const accountId = Number(req.params.accountId);
+    if (body.phone_number && fake.contacts.some((c) => c.accountId === accountId && c.phone_number === body.phone_number)) {
+      return void res.status(422).json({ message: 'Phone number has already been taken' });
+    }
+    const contact: FakeContact = { id: nextContactId++, accountId, name: body.name ?? '', phone_number: body.phone_number ?? null, email: body.email ?? null };
+    fake.contacts.push(contact);
+    const sourceId = randomUUID();
+    contactInboxes.push({ accountId, contactId: contact.id, inboxId: body.inbox_id, sourceId });
+    answerWrite(res, () =>
+      res.type('application/json; charset=utf-8').send(JSON.stringify({ payload: { contact: presentContact(contact), contact_inbox: { source_id: sourceId, inbox: { id: body.inbox_id } } } })),
+    );
+  });
+  app.get('/api/v1/accounts/:accountId/contacts/:id/conversations', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const list = [...fake.conversations.values()].filter((c) => c.accountId === Number(req.params.accountId) && c.contactId === Number(req.params.id));
+    res.type('application/json; charset=utf-8').send(
+      JSON.stringify({ payload: list.map((c) => ({ id: c.id, account_id: c.accountId, inbox_id: c.inboxId, status: c.status ?? 'open', messages: [], custom_attributes: c.customAttributes })) }),
+    );
+  });
+  app.post('/api/v1/accounts/:accountId/contacts/:id/contact_inboxes', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const accountId = Number(req.params.accountId);
+    const inboxId = (req.body as { inbox_id: number }).inbox_id;
+    const existing = contactInboxes.find((ci) => ci.accountId === accountId && ci.contactId === Number(req.params.id) && ci.inboxId === inboxId);
+    const entry = existing ?? { accountId, contactId: Number(req.params.id), inboxId, sourceId: randomUUID() };
+    if (!existing) contactInboxes.push(entry);
+    answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify({ source_id: entry.sourceId, inbox: { id: inboxId, name: 'Phone' } })));
+  });
+  app.post('/api/v1/accounts/:accountId/conversations', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const body = req.body as { source_id: string; inbox_id: string; contact_id?: string; status?: 'open' | 'pending' | 'resolved' };
+    const accountId = Number(req.params.accountId);
+    const link = contactInboxes.find((ci) => ci.accountId === accountId && ci.sourceId === body.source_id && ci.inboxId === Number(body.inbox_id));
+    if (!link) return void res.status(422).json({ message: 'Contact inbox not found for this source id' });
+    const conversation: FakeConversation = { id: nextConversationId++, accountId, contactId: link.contactId, inboxId: link.inboxId, status: body.status ?? 'open', customAttributes: {}, messages: [] };
+    fake.conversations.set(`${accountId}:${conversation.id}`, conversation);
+    answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify({ id: conversation.id, account_id: accountId, inbox_id: link.inboxId })));
+  });
+
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const status = (err as { status?: number }).status ?? 500;
     // A 401 for a missing token is Chatwoot behaviour, not a contract violation of ours.
@@ -284,6 +348,11 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       const conversation: FakeConversation = { id: displayId, accountId, customAttributes, messages: [] };
       fake.conversations.set(`${accountId}:${displayId}`, conversation);
       return conversation;
+    },
+    addContact(contact: Omit<FakeContact, 'id' | 'email'> & { email?: string | null }) {
+      const created: FakeContact = { id: nextContactId++, email: null, ...contact };
+      fake.contacts.push(created);
+      return created;
     },
     takeViolations() {
       return fake.violations.splice(0);

@@ -1,4 +1,4 @@
-// Admins see their account's webhook deliveries (failed and dead ones especially) and replay them.
+// Admins see their account's webhook deliveries (Chatwoot and Twilio; failed and dead ones especially) and replay them.
 import { z } from 'zod';
 import { write } from '../../extension/db/tenant.ts';
 import { sendData } from '../../extension/http/envelope.ts';
@@ -8,7 +8,7 @@ import { defineRoute } from '../../extension/http/registry.ts';
 import { queues } from '../../extension/queue/names.ts';
 import type { Services } from '../../extension/services.ts';
 
-const listed = ['id', 'event', 'status', 'attempts', 'last_error', 'received_at', 'processed_at'] as const;
+const listed = ['id', 'source', 'event', 'status', 'attempts', 'last_error', 'received_at', 'processed_at'] as const;
 
 export function webhookAdminRoutes(services: Services) {
   return [
@@ -46,7 +46,7 @@ export function webhookAdminRoutes(services: Services) {
           await audit({ action: 'webhook_delivery.replayed', resourceType: 'webhook_delivery', resourceId: params.deliveryId });
           return row;
         });
-        await services.jobs.send(queues.chatwootDelivery, { deliveryId: params.deliveryId });
+        await services.jobs.send(replayed.source === 'twilio' ? queues.twilioEvent : queues.chatwootDelivery, { deliveryId: params.deliveryId });
         sendData(res, replayed, {}, 202);
       },
     }),

@@ -2,6 +2,8 @@
 // are idempotent and apply only newer state, so retries, duplicates and out-of-order deliveries
 // converge. What Chatwoot sends is a mirror of its own records: the delivery row is the trail of
 // each change to the caches (no audit event per message, which would flood the audit log).
+import { queues } from '../../extension/queue/names.ts';
+import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
 import type { Knex } from 'knex';
 import parsePhoneNumber from 'libphonenumber-js/max';
 import { z } from 'zod';
@@ -120,7 +122,7 @@ handlers.conversation_status_changed = handlers.conversation_created!;
 
 interface DeliveryRow { installation_id: string; id: string; body: string; attempts: number }
 
-export type Outcome = 'processed' | 'ignored' | 'skipped' | 'failed' | 'dead' | 'retry';
+export type Outcome = DeliveryOutcome;
 
 /** Our account for a Chatwoot account id, remembered: nearly every delivery asks. */
 const accountIds = new Map<string, number>();
@@ -149,6 +151,7 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
   const outcomes = new Map<string, Outcome>(deliveryIds.map((id) => [id, 'skipped']));
   const claimed = (await db('webhook_deliveries')
     .whereIn('id', deliveryIds)
+    .where({ source: 'chatwoot' })
     .whereIn('status', ['received', 'retrying'])
     .update({ status: 'processing', attempts: db.raw('attempts + 1') })
     .returning(['installation_id', 'id', 'body', 'attempts'])) as DeliveryRow[];
@@ -228,12 +231,17 @@ export async function processDelivery(db: Knex, deliveryId: string): Promise<Exc
 }
 
 /** Deliveries accepted but never handed to the queue (a crash between commit and enqueue), or stuck mid-processing. */
-export async function stalledDeliveries(db: Knex): Promise<string[]> {
+export async function stalledDeliveries(db: Knex): Promise<Array<{ id: string; source: string }>> {
   await db('webhook_deliveries').where({ status: 'processing' }).andWhere('received_at', '<', db.raw(`now() - interval '5 minutes'`)).update({ status: 'retrying' });
   return db('webhook_deliveries')
     .whereIn('status', ['received', 'retrying'])
     .andWhere('received_at', '<', db.raw(`now() - interval '30 seconds'`))
     .orderBy('received_at')
     .limit(1000)
-    .pluck('id');
+    .select('id', 'source');
+}
+
+/** Chatwoot deliveries, for the delivery worker. */
+export function chatwootDeliverySource(db: Knex): DeliverySource {
+  return { source: 'chatwoot', retryQueue: queues.chatwootDelivery, process: (ids) => processDeliveries(db, ids) };
 }

@@ -8,7 +8,7 @@ import { sendData, sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
 import type { Services } from '../../extension/services.ts';
 import { deliveryInbox } from '../inbox.ts';
-import { deliveryNudger } from './nudge.ts';
+import { deliveryNudger } from '../nudge.ts';
 import { verifyChatwootSignature } from './verify.ts';
 
 function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Record<string, unknown> | null) {

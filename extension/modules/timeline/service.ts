@@ -1,6 +1,6 @@
 // Timelines merge what happened around a deal or a contact — stage moves and status changes,
-// notes, tasks created and completed, the story of linked jobs (calls join as they land) —
-// newest first, by cursor.
+// notes, tasks created and completed, the story of linked jobs, and a contact's calls — newest
+// first, by cursor.
 import type { Knex } from 'knex';
 import { read, type RequestContext } from '../../db/tenant.ts';
 import { notFound } from '../../http/errors.ts';
@@ -9,7 +9,7 @@ import { paginate } from '../../http/pagination.ts';
 type Scope = { dealId: string } | { contactId: number };
 
 /** The union of event sources, each as (at, kind, ref, deal_id, data); jobs only for callers who may read them. */
-function events(trx: Knex.Transaction, accountId: number, scope: Scope, withJobs: boolean) {
+function events(trx: Knex.Transaction, accountId: number, scope: Scope, withJobs: boolean, withCalls: boolean) {
   const deals = 'dealId' in scope ? 'select ?::uuid as id' : 'select id from deals where account_id = ? and chatwoot_contact_id = ? and deleted_at is null';
   const dealBindings = 'dealId' in scope ? [scope.dealId] : [accountId, scope.contactId];
   const taskScope = 'dealId' in scope ? 't.deal_id = ?' : '(t.chatwoot_contact_id = ? or t.deal_id in (select id from scoped_deals))';
@@ -24,6 +24,12 @@ function events(trx: Knex.Transaction, accountId: number, scope: Scope, withJobs
            jsonb_build_object('job_id', j.id, 'job_number', j.number, 'summary', j.summary, 'actor_type', je.actor_type, 'actor_id', je.actor_id) || je.data
       from job_events je join jobs j on j.account_id = je.account_id and j.id = je.job_id
      where je.account_id = ? and je.kind <> 'updated' and je.job_id in (${jobs})`;
+  // The contact's calls, one entry each (the call log has the details).
+  const callEvents = `union all
+    select c.started_at, 'call', c.id::text, null::uuid,
+           jsonb_build_object('call_id', c.id, 'direction', c.direction, 'status', c.status, 'from', c.from_e164, 'to', c.to_e164,
+                              'duration_seconds', c.duration_seconds, 'disposition', c.disposition, 'job_id', c.job_id)
+      from calls c where c.account_id = ? and c.chatwoot_contact_id = ? and c.started_at is not null`;
   const sql = `(with scoped_deals as (${deals})
     select e.occurred_at as at, 'stage_change' as kind, e.id::text as ref, e.deal_id,
            jsonb_build_object('from_stage_id', e.from_stage_id, 'to_stage_id', e.to_stage_id, 'from_stage', fs.name, 'to_stage', ts.name,
@@ -42,15 +48,18 @@ function events(trx: Knex.Transaction, accountId: number, scope: Scope, withJobs
     select t.completed_at, 'task_completed', t.id::text, t.deal_id, jsonb_build_object('task_id', t.id, 'title', t.title)
       from tasks t where t.account_id = ? and ${taskScope} and t.deleted_at is null and t.completed_at is not null
     ${withJobs ? jobEvents : ''}
+    ${withCalls && 'contactId' in scope ? callEvents : ''}
   ) as timeline`;
   const jobScope = 'dealId' in scope ? [accountId, scope.dealId] : [accountId, scope.contactId, accountId];
-  return trx.raw(sql, [...dealBindings, accountId, accountId, accountId, taskBinding, accountId, taskBinding, ...(withJobs ? [accountId, ...jobScope] : [])]);
+  const callScope = withCalls && 'contactId' in scope ? [accountId, scope.contactId] : [];
+  return trx.raw(sql, [...dealBindings, accountId, accountId, accountId, taskBinding, accountId, taskBinding, ...(withJobs ? [accountId, ...jobScope] : []), ...callScope]);
 }
 
 const mayReadJobs = (ctx: RequestContext) => ctx.permissions.has('jobs:read') && ctx.capabilities.has('dispatch.jobs');
+const mayReadCalls = (ctx: RequestContext) => ctx.permissions.has('calls:read') && ctx.capabilities.has('calls.twilio');
 
 async function page(trx: Knex.Transaction, ctx: RequestContext, scope: Scope, limit: number, cursor?: string) {
-  const result = await paginate<Record<string, unknown>>(trx.select('at', 'kind', 'ref', 'deal_id', 'data').from(events(trx, ctx.accountId, scope, mayReadJobs(ctx))), {
+  const result = await paginate<Record<string, unknown>>(trx.select('at', 'kind', 'ref', 'deal_id', 'data').from(events(trx, ctx.accountId, scope, mayReadJobs(ctx), mayReadCalls(ctx))), {
     keys: ['at', 'kind', 'ref'],
     direction: 'desc',
     limit,

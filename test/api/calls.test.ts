@@ -1,0 +1,250 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
+import { withAccount } from '../../extension/db/tenant.ts';
+import { processTwilioDelivery } from '../../webhooks/twilio/process.ts';
+import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
+import { newCallSid, newRecordingSid, recordingUrl, sendTwilioCallback, startFakeTwilio, type FakeTwilio } from '../fakes/twilio.ts';
+import { apiAs } from '../helpers/api.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { signInAgent, type SignedIn } from '../helpers/identity.ts';
+import { useWorld } from '../helpers/world.ts';
+
+const world = useWorld([1]);
+let t: TestApp;
+let chatwoot: FakeChatwoot;
+let twilioFake: FakeTwilio;
+let admin: SignedIn;
+let api: ReturnType<typeof apiAs>;
+let base: string; // /webhooks/twilio/<account>/<token>
+const inboxId = 5;
+const ourNumber = '+14155550199';
+
+beforeAll(async () => {
+  ({ t, chatwoot } = world);
+  twilioFake = await startFakeTwilio();
+  t.config.ONELINK_TWILIO_API_URL = twilioFake.url;
+  admin = await signInAgent(t, chatwoot, 1, 'administrator');
+  api = apiAs(t, admin.token);
+  expect((await api.patch('/admin/capabilities', { profile: 'construction' })).status).toBe(200);
+  const settings = await api.put('/twilio/settings', {
+    account_sid: twilioFake.accountSid,
+    auth_token: twilioFake.authToken,
+    forward_to: ['+1 415 555 0100'],
+    chatwoot_inbox_id: inboxId,
+    create_job_on: 'missed_or_voicemail',
+    callback_due_minutes: 30,
+  });
+  expect(settings.status, JSON.stringify(settings.body)).toBe(200);
+  expect(settings.body.data).toMatchObject({ forward_to: ['+14155550100'], auth_token_set: true });
+  expect(settings.body.data.auth_token_sealed).toBeUndefined();
+  base = new URL(settings.body.data.webhook_urls.voice).pathname.replace(/\/voice$/, '');
+  expect((await api.post('/twilio/numbers', { e164: ourNumber, label: 'Main line', location: 'Downtown' })).status).toBe(201);
+});
+afterAll(() => twilioFake.close());
+
+const send = (event: string, fields: Record<string, string>, options: { signature?: string; path?: string } = {}) =>
+  sendTwilioCallback(t.app, t.config.PUBLIC_URL, options.path ?? `${base}/${event}`, fields, twilioFake.authToken, options);
+
+/** Processes every stored Twilio callback the way the queue would (oldest first). */
+async function processPending() {
+  for (;;) {
+    const ids: string[] = await t.db.knex('webhook_deliveries').where({ source: 'twilio' }).whereIn('status', ['received', 'retrying']).orderBy('received_at').pluck('id');
+    if (!ids.length) return;
+    for (const id of ids) await processTwilioDelivery({ db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 1000, publicUrl: t.config.PUBLIC_URL }, id);
+  }
+}
+const drain = () => drainOutbox(t.db.knex, t.services.sealer, admin.accountId, 1000);
+const callBySid = (sid: string) => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('calls').where({ call_sid: sid }).first());
+const conversationOf = (call: { chatwoot_conversation_id: number }) => chatwoot.conversations.get(`1:${call.chatwoot_conversation_id}`) as FakeConversation;
+
+function callFields(sid: string, from: string, extra: Record<string, string> = {}) {
+  return { AccountSid: twilioFake.accountSid, CallSid: sid, From: from, To: ourNumber, Direction: 'inbound', CallStatus: 'ringing', ApiVersion: '2010-04-01', ...extra };
+}
+
+describe('Twilio signatures', () => {
+  it('answers a signed call with TwiML and refuses unsigned, tampered and misaddressed requests, storing nothing', async () => {
+    const stored = async () => Number((await t.db.knex('webhook_deliveries').where({ source: 'twilio' }).count<{ count: number }[]>('* as count'))[0]!.count);
+    const before = await stored();
+    const fields = callFields(newCallSid(), '+14155550111');
+    expect((await send('voice', fields, { signature: '' })).status).toBe(403);
+    expect((await send('voice', fields, { signature: 'bm90IGEgc2lnbmF0dXJl' })).status).toBe(403);
+    // Signed over another address (say, the internal one behind a proxy): Twilio signs the public URL.
+    const twilio = (await import('twilio')).default;
+    const internal = twilio.getExpectedTwilioSignature(twilioFake.authToken, `http://127.0.0.1:4000${base}/voice`, fields);
+    expect((await send('voice', fields, { signature: internal })).status).toBe(403);
+    const edited = twilio.getExpectedTwilioSignature(twilioFake.authToken, `${t.config.PUBLIC_URL}${base}/voice`, { ...fields, From: '+19995550000' });
+    expect((await send('voice', fields, { signature: edited })).status).toBe(403); // a field changed after signing
+    const tampered = await sendTwilioCallback(t.app, t.config.PUBLIC_URL, `${base}/voice`, fields, 'not-the-auth-token-at-all');
+    expect([tampered.status, tampered.body.error.code]).toEqual([403, 'invalid_signature']);
+    const wrongToken = await send('voice', fields, { path: `${base.replace(/\/[^/]+$/, '/0123456789abcdef0123456789')}/voice` });
+    expect(wrongToken.status).toBe(404);
+    expect(await stored()).toBe(before);
+
+    const ok = await send('voice', fields);
+    expect(ok.status).toBe(200);
+    expect(ok.headers['content-type']).toMatch(/text\/xml/);
+    expect(ok.text).toContain('<Dial timeout="20" action="http://onelink.test' + base + '/dial" answerOnBridge="true"><Number>+14155550100</Number></Dial>');
+  });
+});
+
+describe('a call’s callbacks, in any order, any number of times', () => {
+  it('logs an answered call once, creating the unseen caller in Chatwoot and opening their conversation', async () => {
+    const sid = newCallSid();
+    const from = '+14155550123';
+    const sequence: Array<[string, Record<string, string>]> = [
+      ['voice', callFields(sid, from)],
+      ['status', callFields(sid, from, { CallStatus: 'in-progress' })],
+      ['dial', callFields(sid, from, { CallStatus: 'in-progress', DialCallStatus: 'completed', DialCallDuration: '94' })],
+      ['status', callFields(sid, from, { CallStatus: 'completed', CallDuration: '95' })],
+    ];
+    // Every callback twice, the duplicates at the same time.
+    for (const [event, fields] of sequence) {
+      const answers = await Promise.all([send(event, fields), send(event, fields)]);
+      expect(answers.map((a) => a.status).sort()).toEqual(event === 'voice' || event === 'dial' ? [200, 200] : [204, 204]);
+    }
+    expect(await t.db.knex('webhook_deliveries').where({ source: 'twilio' }).whereRaw('dedupe_key like ?', [`${sid}%`]).count<{ count: number }[]>('* as count')).toEqual([{ count: 4 }]);
+    await processPending();
+    const call = await callBySid(sid);
+    expect(call).toMatchObject({ status: 'completed', from_e164: from, to_e164: ourNumber, duration_seconds: 95, answered: true, callback_task_id: null, job_id: null });
+    const contact = chatwoot.contacts.find((c) => c.phone_number === from)!;
+    expect(contact).toMatchObject({ name: '+1 415 555 0123' });
+    expect(call.chatwoot_contact_id).toBe(contact.id);
+    const conversation = conversationOf(call);
+    expect(conversation).toMatchObject({ contactId: contact.id, inboxId, status: 'open' });
+
+    await drain();
+    await processPending(); // nothing left; a second pass changes nothing
+    await drain();
+    expect(conversation.messages.map((m) => m.content)).toEqual([expect.stringMatching(/^Onelink · 📞 Call from \+1 415 555 0123 \(Downtown\): answered, 1 min 35 s · \d{4}-\d\d-\d\d \d\d:\d\d UTC$/)]);
+    expect(conversation.messages[0]!.private).toBe(true);
+  });
+
+  it('turns a missed call into one call-back task and one job, even when callbacks come late, twice and out of order', async () => {
+    const sid = newCallSid();
+    const from = '+14155550124';
+    const fields = (extra: Record<string, string>) => callFields(sid, from, extra);
+    // The final status first, then an older "ringing", then the dial outcome.
+    await send('status', fields({ CallStatus: 'completed', CallDuration: '21' }));
+    await send('status', fields({ CallStatus: 'ringing' }));
+    await processPending();
+    expect((await callBySid(sid)).status).toBe('missed'); // not regressed by the late "ringing"
+    await send('dial', fields({ CallStatus: 'in-progress', DialCallStatus: 'no-answer' }));
+    await send('status', fields({ CallStatus: 'completed', CallDuration: '21' })); // Twilio retrying
+    await processPending();
+    const call = await callBySid(sid);
+    expect(call.status).toBe('missed');
+    const task = (await api.get(`/tasks/${call.callback_task_id}`)).body.data;
+    expect(task).toMatchObject({ title: 'Call back +1 415 555 0124 (missed call)', priority: 'high', status: 'open', chatwoot_contact_id: call.chatwoot_contact_id, chatwoot_conversation_id: call.chatwoot_conversation_id, job_id: call.job_id });
+    expect(new Date(task.due_at).getTime() - Date.now()).toBeGreaterThan(25 * 60_000);
+    const job = (await api.get(`/jobs/${call.job_id}`)).body.data;
+    expect(job).toMatchObject({ source: 'call', summary: 'Missed call from +1 415 555 0124', conversation_ids: [call.chatwoot_conversation_id] });
+    await drain();
+    const conversation = conversationOf(call);
+    expect(conversation.messages).toHaveLength(1);
+    expect(conversation.messages[0]!.content).toMatch(new RegExp(`: missed · .* UTC → call-back task due \\d\\d:\\d\\d UTC, job ${job.reference} opened$`));
+    expect(conversation.customAttributes).toMatchObject({ onelink_job: job.reference, onelink_job_status: 'new' });
+    const tasks = (await api.get('/tasks', { contact_id: call.chatwoot_contact_id })).body.data;
+    expect(tasks).toHaveLength(1);
+  });
+
+  it('takes a voicemail, then posts its recording and transcript as they arrive after the call ended, and plays the recording through Onelink', async () => {
+    const sid = newCallSid();
+    const recordingSid = newRecordingSid();
+    const from = '+14155550125';
+    const fields = (extra: Record<string, string>) => callFields(sid, from, extra);
+    twilioFake.recordings.set(recordingSid, Buffer.from('ID3-fake-mp3-bytes'));
+
+    await send('voice', fields({}));
+    const afterDial = await send('dial', fields({ CallStatus: 'in-progress', DialCallStatus: 'no-answer' }));
+    expect(afterDial.text).toMatch(/<Say>Sorry, no one can take your call right now\..*<\/Say><Record maxLength="180" playBeep="true" action="[^"]+\/voicemail" recordingStatusCallback="[^"]+\/recording" recordingStatusCallbackEvent="completed" transcribe="true" transcribeCallback="[^"]+\/transcription"\/><Hangup\/>/);
+    expect((await send('voicemail', fields({ CallStatus: 'in-progress', RecordingSid: recordingSid, RecordingDuration: '23', RecordingUrl: recordingUrl(twilioFake, recordingSid) }))).text).toContain('<Hangup/>');
+    await send('status', fields({ CallStatus: 'completed', CallDuration: '48' }));
+    await processPending();
+    await drain();
+    let call = await callBySid(sid);
+    expect(call.status).toBe('voicemail');
+    const conversation = conversationOf(call);
+    expect(conversation.messages.map((m) => m.content)).toEqual([expect.stringMatching(/: missed — voicemail left \(23 s\) · .* → call-back task due .*, job J-\d+ opened$/)]);
+
+    // The recording is ready after the call ended, the transcript later still (and twice).
+    await send('recording', fields({ CallStatus: 'completed', RecordingSid: recordingSid, RecordingStatus: 'completed', RecordingDuration: '23', RecordingSource: 'RecordVerb', RecordingUrl: recordingUrl(twilioFake, recordingSid) }));
+    await processPending();
+    const transcription = fields({ CallStatus: 'completed', RecordingSid: recordingSid, TranscriptionSid: `TR${'a'.repeat(32)}`, TranscriptionStatus: 'completed', TranscriptionText: 'Hi, the boiler is leaking again, please call me back.' });
+    await send('transcription', transcription);
+    await send('transcription', transcription);
+    await processPending();
+    await drain();
+    expect(conversation.messages).toHaveLength(3);
+    const recordingNote = conversation.messages[1]!.content;
+    expect(recordingNote).toMatch(/^Onelink · 📞 Call from \+1 415 555 0125:\n\n🎙 Voicemail \(23 s\): http:\/\/onelink\.test\/api\/v1\/calls\/recording\?token=\S+ \(this link works for 7 days\)$/);
+    expect(recordingNote).not.toContain(twilioFake.url);
+    expect(conversation.messages[2]!.content).toContain('📝 Transcript: “Hi, the boiler is leaking again, please call me back.”');
+
+    const link = new URL(recordingNote.match(/http:\/\/onelink\.test(\S+)/)![1]!, 'http://x');
+    const { default: request } = await import('supertest');
+    const audio = await request(t.app).get(`${link.pathname}${link.search}`).buffer(true).parse((res, done) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(null, Buffer.concat(chunks)));
+    });
+    expect([audio.status, audio.headers['content-type'], (audio.body as Buffer).toString()]).toEqual([200, 'audio/mpeg', 'ID3-fake-mp3-bytes']);
+    const detail = (await api.get(`/calls/${call.id}`)).body.data;
+    expect(detail).toMatchObject({ status: 'voicemail', transcript: 'Hi, the boiler is leaking again, please call me back.', recording_duration_seconds: 23 });
+    expect(JSON.stringify(detail)).not.toContain(twilioFake.url);
+    expect(detail.recording_link).toMatch(/^\/api\/v1\/calls\/recording\?token=/);
+    call = await callBySid(sid);
+    expect((await api.get('/tasks', { contact_id: call.chatwoot_contact_id })).body.data).toHaveLength(1);
+  });
+
+  it('threads a known caller into their open conversation, and waits out a Chatwoot outage without losing or doubling anything', async () => {
+    const from = '+14155550126';
+    const contact = chatwoot.addContact({ accountId: 1, name: 'Grace Hopper', phone_number: from });
+    const existing = chatwoot.addConversation(1, 6001);
+    Object.assign(existing, { contactId: contact.id, inboxId, status: 'open' });
+    const sid = newCallSid();
+    chatwoot.outage = 503;
+    await send('dial', callFields(sid, from, { CallStatus: 'in-progress', DialCallStatus: 'completed' }));
+    await send('status', callFields(sid, from, { CallStatus: 'completed', CallDuration: '300' }));
+    const ids: string[] = await t.db.knex('webhook_deliveries').where({ source: 'twilio' }).whereIn('status', ['received']).orderBy('received_at').pluck('id');
+    for (const id of ids) {
+      await expect(processTwilioDelivery({ db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 500, publicUrl: t.config.PUBLIC_URL }, id)).rejects.toThrow();
+    }
+    expect(await t.db.knex('webhook_deliveries').whereIn('id', ids).pluck('status')).toEqual(['retrying', 'retrying']);
+    chatwoot.outage = null;
+    await processPending();
+    await drain();
+    const call = await callBySid(sid);
+    expect(call).toMatchObject({ status: 'completed', chatwoot_contact_id: contact.id, chatwoot_conversation_id: 6001 });
+    expect(existing.messages.map((m) => m.content)).toEqual([expect.stringContaining('answered, 5 min 0 s')]);
+    expect(chatwoot.contacts.filter((c) => c.phone_number === from)).toHaveLength(1);
+  });
+});
+
+describe('the call log API', () => {
+  it('lists and filters calls, links one to a job, records a disposition, and shows calls in the contact’s timeline', async () => {
+    const missed = (await api.get('/calls', { status: 'missed,voicemail' })).body.data;
+    expect(missed.length).toBeGreaterThanOrEqual(2);
+    expect(missed.every((c: { status: string }) => ['missed', 'voicemail'].includes(c.status))).toBe(true);
+    expect((await api.get('/calls', { number: '+1 (415) 555-0123' })).body.data).toHaveLength(1);
+    const answered = (await api.get('/calls', { number: '+14155550123' })).body.data[0];
+    const job = (await api.post('/jobs', { summary: 'Quote after the call', chatwoot_contact_id: answered.chatwoot_contact_id })).body.data;
+    const linked = await api.post(`/calls/${answered.id}/link`, { job_id: job.id });
+    expect(linked.body.data.job_id).toBe(job.id);
+    expect((await api.get(`/jobs/${job.id}`)).body.data.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'call_linked']);
+    expect((await api.post(`/calls/${answered.id}/disposition`, { disposition: 'maybe' })).status).toBe(422);
+    expect((await api.post(`/calls/${answered.id}/disposition`, { disposition: 'quote' })).body.data.disposition).toBe('quote');
+    const timeline = (await api.get(`/contacts/${answered.chatwoot_contact_id}/timeline`)).body.data;
+    expect(timeline.some((e: { kind: string; data: { call_id: string } }) => e.kind === 'call' && e.data.call_id === answered.id)).toBe(true);
+    expect((await api.get('/calls', { status: 'ringing-ish' })).status).toBe(422);
+  });
+
+  it('keeps Twilio settings and numbers to admins and validates them', async () => {
+    const agent = await signInAgent(t, chatwoot, 1, 'agent');
+    expect((await apiAs(t, agent.token).get('/twilio/settings')).status).toBe(403);
+    expect((await apiAs(t, agent.token).get('/calls')).status).toBe(200);
+    expect((await api.put('/twilio/settings', { account_sid: 'nope', forward_to: [] })).status).toBe(422);
+    expect((await api.put('/twilio/settings', { account_sid: twilioFake.accountSid, forward_to: ['12'] })).status).toBe(422);
+    expect((await api.post('/twilio/numbers', { e164: ourNumber })).status).toBe(409);
+    expect((await api.post('/twilio/numbers', { e164: 'not a number' })).status).toBe(422);
+  });
+});

@@ -1,0 +1,118 @@
+// POST /webhooks/twilio/:accountId/:token/:event — Twilio's voice webhooks for one account.
+// Every request is checked with Twilio's signature scheme (X-Twilio-Signature over the public
+// URL Twilio called and the form fields, with the account's auth token) before anything is
+// stored; then it is stored in the webhook inbox (deduplicated per CallSid and event) and
+// answered at once — with TwiML where Twilio waits for instructions. Processing is queued.
+import { z } from 'zod';
+import twilio from 'twilio';
+import { withAccount } from '../../extension/db/tenant.ts';
+import { sendError } from '../../extension/http/envelope.ts';
+import { defineRoute } from '../../extension/http/registry.ts';
+import { routingFor, loadTwilioSettings, type TwilioSettingsRow } from '../../extension/modules/calls/settings.ts';
+import { safeEqual } from '../../extension/security/crypto.ts';
+import type { Services } from '../../extension/services.ts';
+import { deliveryInbox } from '../inbox.ts';
+import { deliveryNudger } from '../nudge.ts';
+import { afterDial, answerCall, hangUp, type CallRouting } from './twiml.ts';
+
+export const twilioEvents = ['voice', 'dial', 'voicemail', 'status', 'recording', 'transcription'] as const;
+export type TwilioEvent = (typeof twilioEvents)[number];
+
+/** What makes two callbacks the same delivery: Twilio retries resend identical fields. */
+export function twilioDedupeKey(event: TwilioEvent, p: Record<string, string>) {
+  const part = {
+    voice: '',
+    dial: p.DialCallStatus ?? '',
+    voicemail: p.RecordingSid ?? '',
+    status: p.CallStatus ?? '',
+    recording: `${p.RecordingSid ?? ''}:${p.RecordingStatus ?? ''}`,
+    transcription: `${p.TranscriptionSid ?? ''}:${p.TranscriptionStatus ?? ''}`,
+  }[event];
+  return `${p.CallSid}:${event}:${part}`;
+}
+
+interface AccountTwilio { settings: TwilioSettingsRow; authToken: string; installationId: string }
+
+/** Settings per account, with the auth token opened, kept for 10 s: every callback needs them. */
+function settingsCache(services: Services) {
+  const cache = new Map<number, { at: number; value: AccountTwilio | undefined }>();
+  return async (accountId: number) => {
+    const hit = cache.get(accountId);
+    if (hit && Date.now() - hit.at < 10_000) return hit.value;
+    const value = await withAccount(services.db, accountId, { readOnly: true }, async (trx) => {
+      const settings = await loadTwilioSettings(trx, accountId);
+      const account = await trx('accounts').where({ account_id: accountId }).first('installation_id');
+      return settings && account ? { settings, authToken: services.sealer.open(settings.auth_token_sealed), installationId: account.installation_id as string } : undefined;
+    });
+    if (cache.size > 10_000) cache.clear();
+    cache.set(accountId, { at: Date.now(), value });
+    return value;
+  };
+}
+
+export function twilioWebhookRoutes(services: Services) {
+  const settingsOf = settingsCache(services);
+  const store = deliveryInbox(services.db);
+  const nudge = deliveryNudger(services.db);
+  const publicUrl = services.config.PUBLIC_URL;
+  return [
+    defineRoute({
+      method: 'post',
+      prefix: '',
+      path: '/webhooks/twilio/:accountId/:token/:event',
+      summary: 'Twilio voice webhooks (X-Twilio-Signature checked): voice, dial, voicemail, status, recording, transcription',
+      tags: ['webhooks'],
+      access: { public: true },
+      rawBody: true,
+      params: z.object({ accountId: z.coerce.number().int().positive(), token: z.string().min(16).max(100), event: z.enum(twilioEvents) }),
+      handler: async ({ params, req, res }) => {
+        const account = await settingsOf(params.accountId).catch(() => undefined);
+        if (!account || !safeEqual(params.token, account.settings.webhook_token)) {
+          sendError(res, 404, 'not_found', 'Unknown webhook address');
+          return;
+        }
+        const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+        const fields = Object.fromEntries(new URLSearchParams(raw));
+        // Twilio signs the URL it called, which behind a proxy is the public one, not ours.
+        const url = `${publicUrl}${req.originalUrl}`;
+        if (!twilio.validateRequest(account.authToken, req.get('x-twilio-signature') ?? '', url, fields)) {
+          sendError(res, 403, 'invalid_signature', 'The Twilio signature is missing or wrong');
+          return;
+        }
+        if (!/^CA[0-9a-f]{32}$/.test(fields.CallSid ?? '')) {
+          sendError(res, 400, 'invalid_body', 'A Twilio voice callback names its CallSid');
+          return;
+        }
+        const stored = await store({
+          installationId: account.installationId,
+          accountId: params.accountId,
+          source: 'twilio',
+          dedupeKey: twilioDedupeKey(params.event, fields),
+          event: `twilio.${params.event}`,
+          headers: { 'x-twilio-signature': req.get('x-twilio-signature') ?? null, 'user-agent': req.get('user-agent') ?? null, url },
+          body: raw,
+          status: 'received',
+          lastError: null,
+        });
+        if (stored && stored.status === 'received') nudge(); // the queue's sweep covers a lost nudge
+
+        const base = `${publicUrl}/webhooks/twilio/${params.accountId}/${params.token}`;
+        const routing = async (): Promise<CallRouting> => {
+          const route = await withAccount(services.db, params.accountId, { readOnly: true }, (trx) => routingFor(trx, params.accountId, account.settings, fields.To ?? null));
+          return {
+            forwardTo: route.forwardTo,
+            timeout: route.timeout,
+            voicemail: account.settings.voicemail_enabled,
+            greeting: account.settings.voicemail_greeting,
+            transcribe: account.settings.transcribe_voicemail,
+            urls: { dial: `${base}/dial`, voicemail: `${base}/voicemail`, recording: `${base}/recording`, transcription: `${base}/transcription` },
+          };
+        };
+        if (params.event === 'voice') res.type('text/xml').send(answerCall(await routing()));
+        else if (params.event === 'dial') res.type('text/xml').send(afterDial(await routing(), fields.DialCallStatus));
+        else if (params.event === 'voicemail') res.type('text/xml').send(hangUp());
+        else res.status(204).end();
+      },
+    }),
+  ];
+}
