@@ -138,6 +138,7 @@ describe('a call’s callbacks, in any order, any number of times', () => {
     expect(new Date(task.due_at).getTime() - Date.now()).toBeGreaterThan(25 * 60_000);
     const job = (await api.get(`/jobs/${call.job_id}`)).body.data;
     expect(job).toMatchObject({ source: 'call', summary: 'Missed call from +1 415 555 0124', conversation_ids: [call.chatwoot_conversation_id] });
+    expect(job.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'call_linked']);
     await drain();
     const conversation = conversationOf(call);
     expect(conversation.messages).toHaveLength(1);

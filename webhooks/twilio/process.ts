@@ -16,7 +16,7 @@ import { deriveStatus, finalTwilioStatuses, isFinal, needsCallBack, type CallSta
 import { loadTwilioSettings, type TwilioSettingsRow } from '../../extension/modules/calls/settings.ts';
 import { displayNumber, findOrCreateContact, findOrOpenConversation } from '../../extension/modules/calls/thread.ts';
 import { jobReference } from '../../extension/modules/jobs/rules.ts';
-import { insertJob } from '../../extension/modules/jobs/service.ts';
+import { appendJobEvent, insertJob } from '../../extension/modules/jobs/service.ts';
 import { insertTask } from '../../extension/modules/tasks/service.ts';
 import type { UrlSigner, Sealer } from '../../extension/security/crypto.ts';
 import { queues } from '../../extension/queue/names.ts';
@@ -195,6 +195,7 @@ async function followUp(deps: TwilioDeps, ctx: RequestContext, callId: string, s
         await queueWriteBack(trx, ctx, conversation, [{ kind: 'attributes', attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status } }]);
       }
       marks.job_id = job.id;
+      await appendJobEvent(trx, ctx, job.id, 'call_linked', { call_id: call.id, from: call.from_e164, status: call.status, started_at: call.started_at });
       const taskId = marks.callback_task_id ?? call.callback_task_id;
       if (taskId) await trx('tasks').where({ account_id: ctx.accountId, id: taskId }).update({ job_id: job.id });
       extras.push(`job ${jobReference(job.number)} opened`);
