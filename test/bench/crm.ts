@@ -11,7 +11,7 @@ import { pipelineBoard } from '../../extension/modules/deals/board.ts';
 import { moveDeal } from '../../extension/modules/deals/service.ts';
 import { listPipelines } from '../../extension/modules/pipelines/service.ts';
 import { search } from '../../extension/modules/search/service.ts';
-import { benchDatabase, contextFor, measure, plansOf, report } from './harness.ts';
+import { benchDatabase, contextFor, measure, plansOf, printPlans, report } from './harness.ts';
 
 const dealsPerAccount = Number(process.env.BENCH_DEALS ?? 100_000);
 const tasksPerAccount = dealsPerAccount;
@@ -161,11 +161,7 @@ async function main() {
       search: await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'harrington', { limit: 20 }), bigTables),
       'search (typo fallback)': await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'kowalsky', { limit: 20 }), bigTables),
     };
-    console.log('\nQuery plans (scan nodes used by each operation):');
-    for (const [name, plan] of Object.entries(plans)) {
-      console.log(`- ${name}: ${plan.queries} queries; ${plan.summary.join('; ')}`);
-      console.log(`  sequential scans of big tables: ${plan.sequential.length ? plan.sequential.map((s) => s.relation).join(', ') : 'none'}`);
-    }
+    printPlans(plans);
   } finally {
     await bench.close();
   }

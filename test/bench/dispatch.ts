@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import { read, withAccount } from '../../extension/db/tenant.ts';
 import { suggestVendors } from '../../extension/modules/assignment/service.ts';
 import { getJob, jobBoard, listJobs } from '../../extension/modules/jobs/service.ts';
-import { benchDatabase, contextFor, measure, plansOf, report } from './harness.ts';
+import { benchDatabase, contextFor, measure, plansOf, printPlans, report } from './harness.ts';
 
 const jobsPerAccount = Number(process.env.BENCH_JOBS ?? 200_000);
 const vendorsPerAccount = Number(process.env.BENCH_VENDORS ?? 5_000);
@@ -142,11 +142,7 @@ async function main() {
       board: await plansOf(db, bench.url, ctx, () => jobBoard(ctx, {}, 25), bigTables),
       'job list': await plansOf(db, bench.url, ctx, () => listJobs(ctx, { status: ['assigned'] }, { limit: 50 }), bigTables),
     };
-    console.log('\nQuery plans (scan nodes used by each operation):');
-    for (const [name, plan] of Object.entries(plans)) {
-      console.log(`- ${name}: ${plan.queries} queries; ${plan.summary.join('; ')}`);
-      console.log(`  sequential scans of big tables: ${plan.sequential.length ? plan.sequential.map((s) => s.relation).join(', ') : 'none'}`);
-    }
+    printPlans(plans);
   } finally {
     await bench.close();
   }

@@ -135,3 +135,12 @@ export async function plansOf(db: Knex, url: string, ctx: RequestContext, operat
   const sequential = scans.filter((s) => s.node === 'Seq Scan' && bigTables.includes(s.relation ?? ''));
   return { queries: queries.length, summary, sequential };
 }
+
+/** Prints the scan nodes each operation used, and any sequential scan of a big table. */
+export function printPlans(plans: Record<string, Awaited<ReturnType<typeof plansOf>>>) {
+  console.log('\nQuery plans (scan nodes used by each operation):');
+  for (const [name, plan] of Object.entries(plans)) {
+    console.log(`- ${name}: ${plan.queries} queries; ${plan.summary.join('; ')}`);
+    console.log(`  sequential scans of big tables: ${plan.sequential.length ? plan.sequential.map((s) => s.relation).join(', ') : 'none'}`);
+  }
+}

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { sendData, sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
 import type { Services } from '../../extension/services.ts';
+import { shortLived } from '../cache.ts';
 import { deliveryInbox } from '../inbox.ts';
 import { deliveryNudger } from '../nudge.ts';
 import { verifyChatwootSignature } from './verify.ts';
@@ -19,21 +20,12 @@ function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Re
   return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }
 
-/**
- * Installations by webhook path token, with their secret opened, kept for 10 s: every delivery
- * needs one, they rarely change, and a new secret from the installer is picked up quickly.
- */
+/** Installations by webhook path token, with their secret opened: every delivery needs one. */
 function installationCache(services: Services) {
-  const cache = new Map<string, { at: number; row: { id: string; secret: string | null } | undefined }>();
-  return async (pathToken: string) => {
-    const hit = cache.get(pathToken);
-    if (hit && Date.now() - hit.at < 10_000) return hit.row;
+  return shortLived(async (pathToken: string) => {
     const found = await services.db('installations').where({ webhook_path_token: pathToken }).first('id', 'webhook_secret_sealed');
-    const row = found && { id: found.id as string, secret: found.webhook_secret_sealed ? services.sealer.open(found.webhook_secret_sealed) : null };
-    if (cache.size > 1000) cache.clear();
-    cache.set(pathToken, { at: Date.now(), row });
-    return row;
-  };
+    return found && { id: found.id as string, secret: found.webhook_secret_sealed ? (services.sealer.open(found.webhook_secret_sealed) as string) : null };
+  });
 }
 
 export function chatwootWebhookRoutes(services: Services) {

@@ -11,6 +11,7 @@ import { defineRoute } from '../../extension/http/registry.ts';
 import { routingFor, loadTwilioSettings, type TwilioSettingsRow } from '../../extension/modules/calls/settings.ts';
 import { safeEqual } from '../../extension/security/crypto.ts';
 import type { Services } from '../../extension/services.ts';
+import { shortLived } from '../cache.ts';
 import { deliveryInbox } from '../inbox.ts';
 import { deliveryNudger } from '../nudge.ts';
 import { afterDial, answerCall, hangUp, type CallRouting } from './twiml.ts';
@@ -33,21 +34,17 @@ export function twilioDedupeKey(event: TwilioEvent, p: Record<string, string>) {
 
 interface AccountTwilio { settings: TwilioSettingsRow; authToken: string; installationId: string }
 
-/** Settings per account, with the auth token opened, kept for 10 s: every callback needs them. */
+/** Settings per account, with the auth token opened: every callback needs them. */
 function settingsCache(services: Services) {
-  const cache = new Map<number, { at: number; value: AccountTwilio | undefined }>();
-  return async (accountId: number) => {
-    const hit = cache.get(accountId);
-    if (hit && Date.now() - hit.at < 10_000) return hit.value;
-    const value = await withAccount(services.db, accountId, { readOnly: true }, async (trx) => {
-      const settings = await loadTwilioSettings(trx, accountId);
-      const account = await trx('accounts').where({ account_id: accountId }).first('installation_id');
-      return settings && account ? { settings, authToken: services.sealer.open(settings.auth_token_sealed), installationId: account.installation_id as string } : undefined;
-    });
-    if (cache.size > 10_000) cache.clear();
-    cache.set(accountId, { at: Date.now(), value });
-    return value;
-  };
+  return shortLived(
+    (accountId: number): Promise<AccountTwilio | undefined> =>
+      withAccount(services.db, accountId, { readOnly: true }, async (trx) => {
+        const settings = await loadTwilioSettings(trx, accountId);
+        const account = await trx('accounts').where({ account_id: accountId }).first('installation_id');
+        return settings && account ? { settings, authToken: services.sealer.open(settings.auth_token_sealed), installationId: account.installation_id as string } : undefined;
+      }),
+    { maxEntries: 10_000 },
+  );
 }
 
 export function twilioWebhookRoutes(services: Services) {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
+import { timeZone } from '../../http/schemas.ts';
 import { taskPriorities, taskStatuses } from './rules.ts';
 import { createTask, deleteTask, getTask, listTasks, setTaskStatus, updateTask } from './service.ts';
 
@@ -19,14 +20,6 @@ const taskFields = {
   chatwoot_conversation_id: chatwootId.nullable().optional(),
 };
 const taskParams = z.object({ taskId: z.uuid() });
-const validTimeZone = (tz: string) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export function taskRoutes() {
   const readTasks = { permission: 'tasks:read', capability: 'crm.tasks' } as const;
@@ -40,7 +33,7 @@ export function taskRoutes() {
       access: readTasks,
       query: pageQuery.extend({
         view: z.enum(['mine', 'overdue', 'due_today']).optional(),
-        tz: z.string().max(64).refine(validTimeZone, 'an IANA time zone such as Europe/Berlin').optional(),
+        tz: timeZone.optional(),
         status: z.enum(taskStatuses).optional(),
         assignee_id: z.uuid().optional(),
         deal_id: z.uuid().optional(),

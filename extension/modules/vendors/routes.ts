@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
+import { timeZone } from '../../http/schemas.ts';
 import {
   addDocument,
   addTimeOff,
@@ -19,14 +20,6 @@ import {
 } from './service.ts';
 
 const vendorParams = z.object({ vendorId: z.uuid() });
-const validTimeZone = (tz: string) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-};
 const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time such as 08:30');
 
 const vendorFields = {
@@ -37,7 +30,7 @@ const vendorFields = {
   base_lat: z.number().min(-90).max(90).nullable().optional(),
   base_lng: z.number().min(-180).max(180).nullable().optional(),
   radius_km: z.number().positive().max(2000).nullable().optional(),
-  time_zone: z.string().max(64).refine(validTimeZone, 'an IANA time zone such as Europe/Berlin').optional(),
+  time_zone: timeZone.optional(),
   rate_summary: z.string().max(1000).nullable().optional(),
   active: z.boolean().optional(),
   custom_fields: z.record(z.string(), z.unknown()).optional(),
