@@ -160,8 +160,13 @@ export interface ChatwootConversationSummary { id: number; inbox_id?: number; st
 /** Chatwoot answers lists as { payload: [...] } where the document says a bare array: both are read. */
 const listOf = <T>(answer: T[] | { payload?: T[] } | null) => (Array.isArray(answer) ? answer : (answer?.payload ?? []));
 
-export async function searchContacts(target: ChatwootTarget, accountId: number, q: string): Promise<ChatwootContact[]> {
-  return listOf(await chatwootRequest<ChatwootContact[] | { payload?: ChatwootContact[] }>(target, 'GET', `/api/v1/accounts/${accountId}/contacts/search?q=${encodeURIComponent(q)}`));
+/**
+ * Contacts whose phone number is exactly `e164`, through the filter endpoint (search matches
+ * substrings and is rate-limited to 100 a minute per account). A read, though it is a POST.
+ */
+export async function contactsWithPhone(target: ChatwootTarget, accountId: number, e164: string): Promise<ChatwootContact[]> {
+  const body: JsonBody<'/api/v1/accounts/{account_id}/contacts/filter', 'post'> = { payload: [{ attribute_key: 'phone_number', filter_operator: 'equal_to', values: [e164] }] };
+  return listOf(await chatwootRequest<ChatwootContact[] | { payload?: ChatwootContact[] }>(target, 'POST', `/api/v1/accounts/${accountId}/contacts/filter`, body));
 }
 
 export async function createContact(target: ChatwootTarget, accountId: number, body: ContactCreateBody): Promise<ChatwootContact> {

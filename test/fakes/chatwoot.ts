@@ -282,10 +282,14 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   });
 
   // Contacts and conversations, as far as threading a phone call needs them.
-  app.get('/api/v1/accounts/:accountId/contacts/search', (req, res) => {
+  app.post('/api/v1/accounts/:accountId/contacts/filter', (req, res) => {
     if (!memberOf(req)) return void res.status(401).end();
-    const q = String(req.query.q ?? '').replace(/\D/g, '');
-    const found = fake.contacts.filter((c) => c.accountId === Number(req.params.accountId) && q.length > 0 && (c.phone_number ?? '').replace(/\D/g, '').includes(q));
+    const filters = (req.body as { payload: Array<{ attribute_key: string; filter_operator: string; values: string[] }> }).payload;
+    const found = fake.contacts.filter(
+      (c) =>
+        c.accountId === Number(req.params.accountId) &&
+        filters.every((f) => f.attribute_key === 'phone_number' && f.filter_operator === 'equal_to' && f.values.includes(c.phone_number ?? '')),
+    );
     // Chatwoot answers { meta, payload: [...] }.
     res.type('application/json; charset=utf-8').send(JSON.stringify({ meta: { count: found.length, current_page: 1 }, payload: found.map(presentContact) }));
   });

@@ -9,7 +9,7 @@ import {
   createContact,
   createContactInbox,
   createConversation,
-  searchContacts,
+  contactsWithPhone,
   type ChatwootTarget,
 } from '../../chatwoot/client.ts';
 
@@ -34,7 +34,7 @@ export async function findOrCreateContact(
   // Our cache of Chatwoot contacts (kept by its webhooks) answers most calls without a request.
   const cached = await trx('chatwoot_contacts').where({ account_id: ids.accountId, phone_e164: phone }).orderBy('chatwoot_contact_id').first('chatwoot_contact_id');
   if (cached) return cached.chatwoot_contact_id as number;
-  const found = (await searchContacts(target, ids.chatwootAccountId, phone)).find((c) => e164Of(c.phone_number) === phone);
+  const found = (await contactsWithPhone(target, ids.chatwootAccountId, phone)).find((c) => e164Of(c.phone_number) === phone);
   if (found) return found.id;
   const created = await createContact(target, ids.chatwootAccountId, { inbox_id: inboxId, name: displayNumber(phone), phone_number: phone });
   // Remember it now: the contact_created webhook will confirm it later.
