@@ -9,6 +9,9 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 export const pages = {
   landing: here('./index.html'),
   account: here('./apps/account/index.html'),
+  sidebar: here('./apps/sidebar/index.html'),
+  // Served outside production only (see extension/app.ts): Chatwoot's frame, for trying the apps.
+  devHost: here('./dev/chatwoot-host/index.html'),
 };
 
 export default defineConfig({

@@ -140,6 +140,8 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     }
     next();
   });
+  // The dev host page stands in for Chatwoot; a production server does not offer it.
+  if (config.NODE_ENV === 'production') app.use('/dev', (_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(express.static(webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
   app.use((_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(errorHandler);

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
 import { repoRoot } from '../helpers/processes.ts';
 
 const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -49,8 +49,8 @@ export async function screenshot(page: Page, name: string) {
   return file;
 }
 
-/** Runs axe-core in the page and returns the serious and critical violations. */
-export async function accessibilityViolations(page: Page) {
+/** Runs axe-core in the page (or one of its frames) and returns the serious and critical violations. */
+export async function accessibilityViolations(page: Page | Frame) {
   const axeSource = fs.readFileSync(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
   // Evaluated through the DevTools protocol: our pages' CSP forbids injected inline scripts.
   await page.evaluate(axeSource);

@@ -122,6 +122,11 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     }
     next();
   });
+  // Not part of Chatwoot's API: Onelink's dev host page (built into dist/web), served from this
+  // origin so browser tests run the dashboard-app protocol across origins, as in Chatwoot.
+  const webBuild = path.join(repoRoot, 'dist', 'web');
+  app.use('/dev', express.static(path.join(webBuild, 'dev')));
+  app.use('/assets', express.static(path.join(webBuild, 'assets')));
   // Not part of Chatwoot's API: a page that frames a dashboard app the way Chatwoot's
   // conversation view does, from this (the Chatwoot) origin. Browser tests load it.
   app.get('/__test/dashboard-host', (req, res) => {

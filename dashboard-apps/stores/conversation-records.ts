@@ -1,0 +1,111 @@
+// What Onelink holds about the conversation Chatwoot shows: the contact's open deals, jobs and
+// tasks, and the actions an agent takes on them from the sidebar. Each section is loaded only
+// when the account has its capability and the agent may read it.
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import { apiFetch, ApiError } from '../lib/api.ts';
+import type { AppContext } from '../lib/chatwoot-bridge.ts';
+import { useSessionStore } from './session.ts';
+
+export interface Stage { id: string; name: string; kind: 'open' | 'won' | 'lost' }
+export interface Pipeline { id: string; name: string; stages: Stage[] }
+export interface Deal { id: string; reference: string; title: string; status: string; stage_id: string; pipeline_id: string; amount_minor: number | null; currency: string | null; version: number }
+export interface Job { id: string; reference: string; summary: string; status: string; priority: string; sla_state: string; sla_due_at: string | null; vendor_id: string | null }
+export interface Task { id: string; title: string; status: string; due_at: string | null; priority: string }
+
+const openJobStatuses = 'new,triaged,assigned,in_progress,pending_review';
+
+export const useConversationRecords = defineStore('conversation-records', () => {
+  const session = useSessionStore();
+  const context = ref<AppContext | null>(null);
+  const pipelines = ref<Pipeline[]>([]);
+  const deals = ref<Deal[]>([]);
+  const jobs = ref<Job[]>([]);
+  const tasks = ref<Task[]>([]);
+  const loading = ref(false);
+  const error = ref<string | null>(null);
+  const notice = ref<string | null>(null);
+
+  const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
+  const show = (section: 'deals' | 'jobs' | 'tasks') =>
+    ({ deals: session.has('crm.deals') && session.can('deals:read'), jobs: session.has('dispatch.jobs') && session.can('jobs:read'), tasks: session.has('crm.tasks') && session.can('tasks:read') })[section];
+
+  async function load() {
+    const contactId = context.value?.conversation.contact_id;
+    if (!contactId || !session.signedIn) return;
+    loading.value = true;
+    try {
+      const [dealPage, jobPage, taskPage, pipelineList] = await Promise.all([
+        show('deals') ? api<Deal[]>(`/api/v1/deals?contact_id=${contactId}&status=open&limit=50`) : null,
+        show('jobs') ? api<Job[]>(`/api/v1/jobs?contact_id=${contactId}&status=${openJobStatuses}&limit=50`) : null,
+        show('tasks') ? api<Task[]>(`/api/v1/tasks?contact_id=${contactId}&limit=100`) : null,
+        show('deals') && !pipelines.value.length ? api<Pipeline[]>('/api/v1/pipelines') : null,
+      ]);
+      deals.value = dealPage?.data ?? [];
+      jobs.value = jobPage?.data ?? [];
+      tasks.value = (taskPage?.data ?? []).filter((t) => t.status === 'open' || t.status === 'in_progress');
+      if (pipelineList) pipelines.value = pipelineList.data;
+      error.value = null;
+    } catch (err) {
+      error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached';
+      if (err instanceof ApiError && err.status === 401) await session.load();
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  async function act(work: () => Promise<unknown>, done: string) {
+    try {
+      await work();
+      notice.value = done;
+      error.value = null;
+      await load();
+      return true;
+    } catch (err) {
+      error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached';
+      if (err instanceof ApiError && err.code === 'stale_version') await load();
+      return false;
+    }
+  }
+
+  const conversation = () => context.value!.conversation;
+
+  return {
+    context,
+    pipelines,
+    deals,
+    jobs,
+    tasks,
+    loading,
+    error,
+    notice,
+    show,
+    load,
+    createDeal: (title: string, pipelineId: string) =>
+      act(
+        () => api('/api/v1/deals', { method: 'POST', json: { title, pipeline_id: pipelineId, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id } }),
+        'Deal created',
+      ),
+    createJob: (summary: string, priority: string) =>
+      act(
+        () =>
+          api('/api/v1/jobs', {
+            method: 'POST',
+            json: { summary, priority, source: 'chat', chatwoot_contact_id: conversation().contact_id, conversation_ids: [conversation().id] },
+          }),
+        'Job created',
+      ),
+    createTask: (title: string, dueAt: string | null) =>
+      act(
+        () =>
+          api('/api/v1/tasks', {
+            method: 'POST',
+            json: { title, due_at: dueAt, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id },
+          }),
+        'Task created',
+      ),
+    completeTask: (task: Task) => act(() => api(`/api/v1/tasks/${task.id}/status`, { method: 'POST', json: { status: 'done' } }), `“${task.title}” done`),
+    moveDeal: (deal: Deal, stageId: string) =>
+      act(() => api(`/api/v1/deals/${deal.id}/move`, { method: 'POST', json: { stage_id: stageId, version: deal.version } }), `${deal.reference} moved`),
+  };
+});
