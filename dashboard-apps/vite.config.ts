@@ -10,6 +10,7 @@ export const pages = {
   landing: here('./index.html'),
   account: here('./apps/account/index.html'),
   sidebar: here('./apps/sidebar/index.html'),
+  pipeline: here('./apps/pipeline/index.html'),
   // Served outside production only (see extension/app.ts): Chatwoot's frame, for trying the apps.
   devHost: here('./dev/chatwoot-host/index.html'),
 };

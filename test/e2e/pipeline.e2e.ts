@@ -1,0 +1,109 @@
+// The pipeline board as a full page: drag a card with the mouse, move one with the keyboard,
+// both persist after a reload; a move the server refuses (the deal changed meanwhile) rolls back.
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
+import { spawnIn } from '../helpers/processes.ts';
+import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
+
+const baseUrl = inject('baseUrl');
+let chatwoot: FakeChatwoot;
+let token: string;
+let pipeline: { id: string; stages: Array<{ id: string; name: string }> };
+const deals: Record<string, { id: string; reference: string; version: number }> = {};
+
+const api = async <T>(path: string, init: { method?: string; json?: unknown } = {}) => {
+  const response = await fetch(`${baseUrl}/api/v1${path}`, {
+    method: init.method ?? 'GET',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
+  return ((await response.json()) as { data: T }).data;
+};
+
+beforeAll(async () => {
+  chatwoot = await startFakeChatwoot();
+  chatwoot.addAgent({ id: 21, name: 'Pia Pipeline', email: 'pia@acme.test', token: 'board-agent-token', accounts: [{ id: 9, name: 'Acme Sales', role: 'administrator' }] });
+  const cli = spawnIn('npm', ['run', '--silent', 'onelink', '--', 'installation', 'add', '--chatwoot-url', chatwoot.url, '--token', 'board-agent-token'], {
+    ONELINK_DATA_DIR: inject('dataDir'),
+  });
+  expect((await cli.exited).code, cli.output()).toBe(0);
+  const signIn = await fetch(`${baseUrl}/api/v1/auth/chatwoot`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ access_token: 'board-agent-token', chatwoot_url: chatwoot.url, account_id: 9 }),
+  });
+  token = ((await signIn.json()) as { data: { token: string } }).data.token;
+  pipeline = (await api<Array<typeof pipeline>>('/pipelines'))[0]!;
+  for (const title of ['Loft insulation', 'Garden office', 'Roof repair']) {
+    deals[title] = await api('/deals', { method: 'POST', json: { title, pipeline_id: pipeline.id, amount_minor: 250_000, currency: 'EUR', chatwoot_conversation_id: 31 } });
+  }
+});
+afterAll(async () => {
+  await chatwoot.close();
+});
+
+const boardUrl = () => `${baseUrl}/apps/pipeline/?chatwoot=${encodeURIComponent(chatwoot.url)}&account=9`;
+const column = (page: Page, stage: string) => page.locator(`section[data-stage="${stage}"]`);
+const card = (page: Page, title: string) => page.getByRole('article', { name: new RegExp(title) });
+
+describe('the pipeline board', () => {
+  let browser: BrowserContext;
+  let page: Page;
+  beforeAll(async () => {
+    browser = await launchBrowser({ width: 1400, height: 800 });
+    page = await browser.newPage();
+    await page.goto(boardUrl());
+    await page.getByLabel('Chatwoot access token').fill('board-agent-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  });
+  afterAll(() => browser.close());
+
+  it('shows the stages with their cards, counts and sums, each card reaching its Chatwoot conversation', async () => {
+    const first = pipeline.stages[0]!.name;
+    await expect.poll(() => column(page, first).getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(3);
+    expect(await column(page, first).getByTestId('column-count').textContent()).toBe('3');
+    expect(await card(page, 'Roof repair').getByRole('link').getAttribute('href')).toBe(`${chatwoot.url}/app/accounts/9/conversations/31`);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'pipeline-board-light');
+  });
+
+  it('moves a card by dragging it, and the move survives a reload', async () => {
+    const [first, second] = pipeline.stages;
+    await card(page, 'Loft insulation').dragTo(column(page, second!.name));
+    await expect.poll(async () => (await api<{ stage_id: string }>(`/deals/${deals['Loft insulation']!.id}`)).stage_id, { timeout: 10_000 }).toBe(second!.id);
+    await page.reload();
+    await expect.poll(() => column(page, second!.name).getByRole('article', { name: /Loft insulation/ }).count(), { timeout: 10_000 }).toBe(1);
+    expect(await column(page, first!.name).getByTestId('deal-card').count()).toBe(2);
+  });
+
+  it('moves a card with the keyboard (Alt+→), and the move survives a reload', async () => {
+    const second = pipeline.stages[1]!;
+    await card(page, 'Garden office').focus();
+    await page.keyboard.press('Alt+ArrowRight');
+    await expect.poll(async () => (await api<{ stage_id: string }>(`/deals/${deals['Garden office']!.id}`)).stage_id, { timeout: 10_000 }).toBe(second.id);
+    await page.reload();
+    await expect.poll(() => column(page, second.name).getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(2);
+  });
+
+  it('rolls a move back when the deal changed meanwhile', async () => {
+    const [first, , third] = pipeline.stages;
+    // Someone edits the deal after the board loaded: the board's version is stale.
+    await api(`/deals/${deals['Roof repair']!.id}`, { method: 'PATCH', json: { title: 'Roof repair (urgent)', version: deals['Roof repair']!.version } });
+    await card(page, 'Roof repair').dragTo(column(page, third!.name));
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toContain('changed meanwhile');
+    expect((await api<{ stage_id: string }>(`/deals/${deals['Roof repair']!.id}`)).stage_id).toBe(first!.id);
+    await expect.poll(() => column(page, first!.name).getByRole('article', { name: /Roof repair/ }).count()).toBe(1);
+  });
+
+  it('looks right in dark mode', async () => {
+    const dark = await launchBrowser({ colorScheme: 'dark', width: 1400, height: 800 });
+    const darkPage = await dark.newPage();
+    await darkPage.goto(boardUrl());
+    await darkPage.getByLabel('Chatwoot access token').fill('board-agent-token');
+    await darkPage.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => darkPage.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(3);
+    await screenshot(darkPage, 'pipeline-board-dark');
+    await dark.close();
+  });
+});
