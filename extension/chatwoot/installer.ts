@@ -28,8 +28,11 @@ export interface InstallInput { chatwootUrl: string; accountId: number; token: s
 export interface InstallReport { webhook: 'created' | 'existing'; signed: boolean; dashboardApp: 'created' | 'existing'; attributesCreated: string[]; webhookUrl: string }
 
 
-const appUrl = (publicUrl: string, baseUrl: string, accountId: number) =>
-  `${publicUrl}/apps/account/?chatwoot=${encodeURIComponent(baseUrl)}&account=${accountId}`;
+/** The conversation sidebar, as Chatwoot frames it. */
+const appUrl = (publicUrl: string, baseUrl: string, accountId: number, app = 'sidebar') =>
+  `${publicUrl}/apps/${app}/?chatwoot=${encodeURIComponent(baseUrl)}&account=${accountId}`;
+/** What earlier versions registered (the account page); replaced on install, removed on uninstall. */
+const legacyAppUrls = (publicUrl: string, baseUrl: string, accountId: number) => [appUrl(publicUrl, baseUrl, accountId, 'account')];
 
 function explain(err: unknown, input: Pick<InstallInput, 'chatwootUrl' | 'accountId'>): never {
   if (err instanceof ChatwootError && err.kind === 'unauthorized') {
@@ -74,6 +77,8 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
     const apps = await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`);
     const dashboardApp = (apps ?? []).some((a) => a.content?.some((c) => c.url === url)) ? 'existing' : 'created';
     if (dashboardApp === 'created') await chatwootRequest(target, 'POST', `${account}/dashboard_apps`, { title: 'Onelink', content: [{ type: 'frame', url }] } satisfies Omit<DashboardApp, 'id'>);
+    const legacy = legacyAppUrls(input.publicUrl, installation.base_url, input.accountId);
+    for (const old of (apps ?? []).filter((a) => a.content?.some((c) => legacy.includes(c.url)))) await chatwootRequest(target, 'DELETE', `${account}/dashboard_apps/${old.id}`);
 
     const existing = await chatwootRequest<AttributeDefinition[]>(target, 'GET', `${account}/custom_attribute_definitions?attribute_model=0`);
     const attributesCreated: string[] = [];
@@ -103,8 +108,8 @@ export async function uninstall(db: Knex, input: InstallInput): Promise<{ remove
       await chatwootRequest(target, 'DELETE', `${account}/webhooks/${hook.id}`);
       removed.push(`webhook ${hook.id}`);
     }
-    const url = appUrl(input.publicUrl, installation.base_url, input.accountId);
-    for (const app of ((await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`)) ?? []).filter((a) => a.content?.some((c) => c.url === url))) {
+    const ours = [appUrl(input.publicUrl, installation.base_url, input.accountId), ...legacyAppUrls(input.publicUrl, installation.base_url, input.accountId)];
+    for (const app of ((await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`)) ?? []).filter((a) => a.content?.some((c) => ours.includes(c.url)))) {
       await chatwootRequest(target, 'DELETE', `${account}/dashboard_apps/${app.id}`);
       removed.push(`dashboard app ${app.id}`);
     }

@@ -33,7 +33,7 @@ describe('the installer', () => {
     const ours = chatwoot.webhooks.filter((h) => h.url.startsWith(publicUrl));
     expect(ours).toHaveLength(1);
     expect(ours[0]!.subscriptions).toContain('contact_updated');
-    expect(chatwoot.dashboardApps.map((a) => a.content[0]!.url)).toEqual([`${publicUrl}/apps/account/?chatwoot=${encodeURIComponent(chatwoot.url)}&account=1`]);
+    expect(chatwoot.dashboardApps.map((a) => a.content[0]!.url)).toEqual([`${publicUrl}/apps/sidebar/?chatwoot=${encodeURIComponent(chatwoot.url)}&account=1`]);
     expect(chatwoot.attributeDefinitions.map((d) => d.attribute_key).sort()).toEqual(['onelink_deal', 'onelink_deal_stage', 'onelink_deal_status', 'onelink_job', 'onelink_job_status']);
     expect(chatwoot.takeViolations()).toEqual([]);
   }, 60_000);
@@ -52,6 +52,13 @@ describe('the installer', () => {
     const report = await install(t.db.knex, t.services.sealer, input());
     expect(report).toMatchObject({ webhook: 'existing', dashboardApp: 'existing', attributesCreated: [] });
     expect({ hooks: chatwoot.webhooks.length, apps: chatwoot.dashboardApps.length, attributes: chatwoot.attributeDefinitions.length }).toEqual(before);
+  });
+
+  it('replaces the account page an earlier version registered with the sidebar', async () => {
+    const legacy = `${publicUrl}/apps/account/?chatwoot=${encodeURIComponent(chatwoot.url)}&account=1`;
+    chatwoot.dashboardApps.push({ id: 900, accountId: 1, title: 'Onelink', content: [{ type: 'frame', url: legacy }] });
+    await install(t.db.knex, t.services.sealer, input());
+    expect(chatwoot.dashboardApps.map((a) => a.content[0]!.url)).toEqual([`${publicUrl}/apps/sidebar/?chatwoot=${encodeURIComponent(chatwoot.url)}&account=1`]);
   });
 
   it('says clearly when the token is not an administrator’s or Chatwoot cannot be reached', async () => {
