@@ -11,6 +11,7 @@ export const pages = {
   account: here('./apps/account/index.html'),
   sidebar: here('./apps/sidebar/index.html'),
   pipeline: here('./apps/pipeline/index.html'),
+  dispatch: here('./apps/dispatch/index.html'),
   // Served outside production only (see extension/app.ts): Chatwoot's frame, for trying the apps.
   devHost: here('./dev/chatwoot-host/index.html'),
 };

@@ -1,0 +1,6 @@
+import { createPinia } from 'pinia';
+import { createApp } from 'vue';
+import '../../ui/theme.css';
+import DispatchBoardApp from './DispatchBoardApp.vue';
+
+createApp(DispatchBoardApp).use(createPinia()).mount('#app');

@@ -1,0 +1,94 @@
+// The dispatch board: jobs by status, one job's detail, vendor suggestions and assignment.
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import { apiFetch, ApiError } from '../lib/api.ts';
+import { useSessionStore } from './session.ts';
+
+export interface BoardJob { id: string; reference: string; summary: string; status: string; priority: string; sla_state: string; sla_due_at: string | null; vendor_id: string | null; service_category: string | null }
+export interface JobDetail extends BoardJob {
+  version: number;
+  allowed_next: string[];
+  vendor: { id: string; name: string } | null;
+  events: Array<{ id: number; kind: string; data: Record<string, unknown>; occurred_at: string }>;
+  checklist: Array<{ id: string; label: string; required: boolean; done_at: string | null }>;
+  artifacts: Array<{ id: string; filename: string; kind: string; thumbnail_url: string | null; url: string }>;
+  assignments?: Array<{ id: string; vendor_name: string; assigned_at: string; unassigned_at: string | null; reason: string | null }>;
+}
+export interface ScorePart { points: number; max: number; why: string }
+export interface Suggestion {
+  vendor_id: string;
+  name: string;
+  compliance: string;
+  availability: string;
+  score: { total: number; distance: ScorePart; workload: ScorePart; preference: ScorePart; category_fit: ScorePart };
+}
+export interface Suggestions { candidates: Suggestion[]; excluded: Array<{ vendor_id: string; name: string; reasons: string[] }>; evaluated: number }
+
+export const useDispatchBoard = defineStore('dispatch-board', () => {
+  const session = useSessionStore();
+  const columns = ref<Array<{ status: string; count: number; count_capped: boolean; jobs: BoardJob[] }>>([]);
+  const filters = ref<{ priority: string; sla_state: string }>({ priority: '', sla_state: '' });
+  const detail = ref<JobDetail | null>(null);
+  const suggestions = ref<Suggestions | null>(null);
+  const error = ref<string | null>(null);
+  const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
+  const fail = (err: unknown) => (error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached');
+
+  async function load() {
+    const query = new URLSearchParams({ per_column: '50' });
+    if (filters.value.priority) query.set('priority', filters.value.priority);
+    if (filters.value.sla_state) query.set('sla_state', filters.value.sla_state);
+    try {
+      columns.value = (await api<{ columns: typeof columns.value }>(`/api/v1/jobs/board?${query}`)).data.columns;
+      error.value = null;
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  async function open(jobId: string) {
+    suggestions.value = null;
+    try {
+      detail.value = (await api<JobDetail>(`/api/v1/jobs/${jobId}`)).data;
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  async function suggest() {
+    if (!detail.value) return;
+    try {
+      suggestions.value = (await api<Suggestions>(`/api/v1/jobs/${detail.value.id}/suggestions?limit=5`)).data;
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  async function change(work: () => Promise<unknown>) {
+    try {
+      await work();
+      error.value = null;
+      if (detail.value) await open(detail.value.id);
+      await load();
+      return true;
+    } catch (err) {
+      fail(err);
+      return false;
+    }
+  }
+
+  return {
+    columns,
+    filters,
+    detail,
+    suggestions,
+    error,
+    load,
+    open,
+    suggest,
+    assign: (vendorId: string, overrideReason?: string) =>
+      change(() => api(`/api/v1/jobs/${detail.value!.id}/assignment`, { method: 'POST', json: { vendor_id: vendorId, ...(overrideReason ? { compliance_override_reason: overrideReason } : {}) } })),
+    transition: (status: string, reason?: string) => change(() => api(`/api/v1/jobs/${detail.value!.id}/status`, { method: 'POST', json: { status, ...(reason ? { reason } : {}) } })),
+    tick: (itemId: string, done: boolean) => change(() => api(`/api/v1/jobs/${detail.value!.id}/checklist/${itemId}`, { method: 'PUT', json: { done } })),
+  };
+});
