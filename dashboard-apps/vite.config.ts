@@ -12,6 +12,7 @@ export const pages = {
   sidebar: here('./apps/sidebar/index.html'),
   pipeline: here('./apps/pipeline/index.html'),
   dispatch: here('./apps/dispatch/index.html'),
+  admin: here('./apps/admin/index.html'),
   // Served outside production only (see extension/app.ts): Chatwoot's frame, for trying the apps.
   devHost: here('./dev/chatwoot-host/index.html'),
 };

@@ -1,0 +1,92 @@
+// The admin app: capability switches, dispatcher grants, service tokens, the audit log and
+// webhook deliveries, each through the real API; agents are kept out.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
+import { spawnIn } from '../helpers/processes.ts';
+import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
+
+const baseUrl = inject('baseUrl');
+let chatwoot: FakeChatwoot;
+let adminToken: string;
+
+const api = async <T>(path: string, token: string) => {
+  const response = await fetch(`${baseUrl}/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  return ((await response.json()) as { data: T }).data;
+};
+const signInApi = async (token: string) => {
+  const response = await fetch(`${baseUrl}/api/v1/auth/chatwoot`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ access_token: token, chatwoot_url: chatwoot.url, account_id: 11 }),
+  });
+  return ((await response.json()) as { data: { token: string } }).data.token;
+};
+
+beforeAll(async () => {
+  chatwoot = await startFakeChatwoot();
+  chatwoot.addAgent({ id: 41, name: 'Alex Admin', email: 'alex@acme.test', token: 'settings-admin-token', accounts: [{ id: 11, name: 'Acme Care', role: 'administrator' }] });
+  chatwoot.addAgent({ id: 42, name: 'Casey Agent', email: 'casey@acme.test', token: 'settings-agent-token', accounts: [{ id: 11, name: 'Acme Care', role: 'agent' }] });
+  const cli = spawnIn('npm', ['run', '--silent', 'onelink', '--', 'installation', 'add', '--chatwoot-url', chatwoot.url, '--token', 'settings-admin-token'], {
+    ONELINK_DATA_DIR: inject('dataDir'),
+  });
+  expect((await cli.exited).code, cli.output()).toBe(0);
+  adminToken = await signInApi('settings-admin-token');
+  await signInApi('settings-agent-token'); // the agent is known to Onelink once signed in
+});
+afterAll(() => chatwoot.close());
+
+const adminUrl = () => `${baseUrl}/apps/admin/?chatwoot=${encodeURIComponent(chatwoot.url)}&account=11`;
+
+describe('the admin app', () => {
+  it('switches capabilities, grants the dispatcher role, creates a token and shows the audit log', async () => {
+    const browser = await launchBrowser({ width: 1200, height: 900 });
+    const page = await browser.newPage();
+    await page.goto(adminUrl());
+    await page.getByLabel('Chatwoot access token').fill('settings-admin-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: /Onelink settings/ }).isVisible(), { timeout: 10_000 }).toBe(true);
+
+    const jobs = page.locator('input[data-flag="dispatch.jobs"]');
+    await expect.poll(() => jobs.isVisible()).toBe(true);
+    expect(await jobs.isChecked()).toBe(false); // generic profile
+    await jobs.check();
+    await expect.poll(async () => (await api<{ capabilities: Array<{ flag: string; enabled: boolean }> }>('/admin/capabilities', adminToken)).capabilities.find((c) => c.flag === 'dispatch.jobs')!.enabled).toBe(true);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'admin-account-light');
+
+    await page.getByRole('tab', { name: 'People' }).click();
+    await page.getByRole('checkbox', { name: 'Casey Agent may dispatch' }).check();
+    await expect
+      .poll(async () => (await api<Array<{ name: string; roles: string[] }>>('/admin/users', adminToken)).find((u) => u.name === 'Casey Agent')!.roles)
+      .toContain('dispatcher');
+
+    await page.getByRole('tab', { name: 'Service tokens' }).click();
+    await page.getByLabel('Token name').fill('Billing sync');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await expect.poll(() => page.getByText(/^olt_/).isVisible()).toBe(true);
+
+    await page.getByRole('tab', { name: 'Audit log' }).click();
+    await expect.poll(() => page.getByTestId('audit-row').count()).toBeGreaterThanOrEqual(3);
+    expect(await page.getByRole('table').textContent()).toContain('service_token.created');
+
+    await page.getByRole('tab', { name: 'Webhooks' }).click();
+    await expect.poll(() => page.getByText('No failed deliveries.').isVisible()).toBe(true);
+    await browser.close();
+  });
+
+  it('keeps agents out, and looks right in dark mode', async () => {
+    const browser = await launchBrowser({ colorScheme: 'dark', width: 1200, height: 900 });
+    const page = await browser.newPage();
+    await page.goto(adminUrl());
+    await page.getByLabel('Chatwoot access token').fill('settings-agent-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toContain('Only administrators');
+    await page.evaluate(() => fetch('/api/v1/auth/session', { method: 'DELETE', headers: { 'X-Requested-With': 'onelink' } }));
+    await page.reload();
+    await page.getByLabel('Chatwoot access token').fill('settings-admin-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('input[data-flag="dispatch.jobs"]').isVisible(), { timeout: 10_000 }).toBe(true);
+    await screenshot(page, 'admin-account-dark');
+    await browser.close();
+  });
+});
