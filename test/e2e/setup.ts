@@ -15,6 +15,8 @@ declare module 'vitest' {
     /** The same server under another host name, so a page on baseUrl's host can frame it cross-site. */
     appOrigin: string;
     dataDir: string;
+    /** The server's embedded database, as the service's own (non-superuser) role, for seeding. */
+    databaseUrl: string;
   }
 }
 
@@ -23,19 +25,22 @@ export default async function setup(project: TestProject) {
   await ensureBuild();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-e2e-'));
   const port = await freePort();
+  const pgPort = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const server = spawnServer({
     PORT: String(port),
     HOST: '0.0.0.0',
     PUBLIC_URL: baseUrl,
     ONELINK_DATA_DIR: dataDir,
-    ONELINK_EMBEDDED_PG_PORT: String(await freePort()),
+    ONELINK_EMBEDDED_PG_PORT: String(pgPort),
     LOG_LEVEL: 'warn',
   });
   await waitForReady(baseUrl, server);
   project.provide('baseUrl', baseUrl);
   project.provide('appOrigin', `http://localhost:${port}`);
   project.provide('dataDir', dataDir);
+  const password = encodeURIComponent(fs.readFileSync(path.join(dataDir, 'postgres.password'), 'utf8').trim());
+  project.provide('databaseUrl', `postgres://onelink:${password}@127.0.0.1:${pgPort}/onelink`);
 
   return async () => {
     server.child.kill('SIGTERM');
