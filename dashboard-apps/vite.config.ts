@@ -25,7 +25,19 @@ export default defineConfig({
     outDir: here('../dist/web'),
     emptyOutDir: true,
     manifest: true,
-    rollupOptions: { input: pages },
+    rollupOptions: {
+      input: pages,
+      output: {
+        // Vue and VueUse in chunks of their own (cached across pages); reka-ui is left to Rollup,
+        // which splits it by the pages that use each primitive, so the sidebar (reloaded on every
+        // conversation switch) does not pay for the boards' dialogs.
+        manualChunks(id) {
+          if (id.includes('/node_modules/@vueuse/')) return 'vueuse';
+          if (/\/node_modules\/(@vue|vue|pinia)\//.test(id)) return 'vue';
+          return undefined;
+        },
+      },
+    },
   },
   server: { proxy: { '/api': 'http://localhost:4000', '/health': 'http://localhost:4000' } },
 });

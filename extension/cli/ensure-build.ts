@@ -33,7 +33,16 @@ export async function ensureBuild(): Promise<'built' | 'up-to-date'> {
   const { build } = await import('vite');
   // Build beside the live folder and swap, so a running server never serves half a build.
   const staging = `${outDir}.staging-${process.pid}`;
-  await build({ configFile: path.join(root, 'dashboard-apps', 'vite.config.ts'), logLevel: 'warn', build: { outDir: staging, emptyOutDir: true } });
+  // Always the production build of Vue and friends, whatever NODE_ENV the caller runs under
+  // (under the test runner it is "test", which would ship Vue's larger, slower development build).
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ configFile: path.join(root, 'dashboard-apps', 'vite.config.ts'), mode: 'production', logLevel: 'warn', build: { outDir: staging, emptyOutDir: true } });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   fs.writeFileSync(path.join(staging, '.source-hash'), hash);
   const old = `${outDir}.old-${process.pid}`;
   if (fs.existsSync(outDir)) fs.renameSync(outDir, old);

@@ -74,8 +74,20 @@ describe('the dispatch board', () => {
     expect(await drawer.textContent()).toContain('Vendor: Near Heating');
     await page.keyboard.press('Escape');
     await expect.poll(() => page.locator('section[data-status="assigned"]').getByTestId('job-card').count()).toBe(1);
+
+    // Cancelling asks why, in a dialog; the reason is required.
+    await page.getByTestId('job-card').filter({ hasText: 'Annual service' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel job' }).click();
+    const ask = page.getByRole('dialog', { name: /Cancel J-\d+\?/ });
+    await expect.poll(() => ask.isVisible()).toBe(true);
+    expect(await ask.getByRole('button', { name: 'Cancel job' }).isDisabled()).toBe(true);
+    await ask.getByLabel('Why is the job canceled?').fill('Customer booked elsewhere');
+    await ask.getByRole('button', { name: 'Cancel job' }).click();
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 10_000 }).toContain('Canceled');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByTestId('job-card').count()).toBe(1); // canceled jobs leave the board
     await page.getByLabel('Priority').selectOption('low');
-    await expect.poll(() => page.getByTestId('job-card').count()).toBe(1);
+    await expect.poll(() => page.getByTestId('job-card').count()).toBe(0);
     await browser.close();
   });
 
@@ -85,7 +97,7 @@ describe('the dispatch board', () => {
     await page.goto(boardUrl());
     await page.getByLabel('Chatwoot access token').fill('dispatch-admin-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByTestId('job-card').count(), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => page.getByTestId('job-card').count(), { timeout: 10_000 }).toBe(1);
     await screenshot(page, 'dispatch-board-dark');
     await page.getByTestId('job-card').filter({ hasText: 'Boiler not firing' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Suggest vendors' }).click();
