@@ -162,7 +162,7 @@ async function main() {
       reverifyMinutes: config.ONELINK_REVERIFY_MINUTES,
       chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
     },
-    jobs: { send: (name, data) => queue!.send(name, data) },
+    jobs: { send: (name, data, options) => queue!.send(name, data, options ?? {}) },
     files: localDiskStorage(config.filesDir),
     scanFile: noScanner,
     urlSigner,
@@ -176,7 +176,7 @@ async function main() {
       logger,
       sources: [
         chatwootDeliverySource(knex),
-        twilioDeliverySource({ db: knex, sealer, urlSigner, chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, publicUrl: config.PUBLIC_URL }),
+        twilioDeliverySource({ db: knex, sealer, urlSigner, chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, publicUrl: config.PUBLIC_URL, jobs: services.jobs }),
       ],
     });
   }

@@ -59,6 +59,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('twilio_final_status'); // completed, busy, no-answer, canceled, failed
     t.boolean('answered').notNullable().defaultTo(false);
     t.boolean('in_progress_seen').notNullable().defaultTo(false);
+    t.boolean('dial_seen').notNullable().defaultTo(false); // the forwarded leg's outcome arrived
+    t.timestamp('final_seen_at', { useTz: true }); // when the final status was first processed
     t.timestamp('started_at', { useTz: true });
     t.timestamp('ended_at', { useTz: true });
     t.integer('duration_seconds');
@@ -73,7 +75,12 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('chatwoot_conversation_id');
     t.uuid('job_id');
     t.uuid('callback_task_id');
-    // What was already told to Chatwoot, so a retried callback never posts twice.
+    // What was already done, so a retried or late callback never does it twice (the links above
+    // can be changed by people; these marks cannot).
+    t.timestamp('threading_claimed_at', { useTz: true });
+    t.timestamp('threaded_at', { useTz: true });
+    t.timestamp('callback_created_at', { useTz: true });
+    t.timestamp('job_created_at', { useTz: true });
     t.timestamp('summary_noted_at', { useTz: true });
     t.timestamp('recording_noted_at', { useTz: true });
     t.timestamp('transcript_noted_at', { useTz: true });

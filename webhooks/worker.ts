@@ -36,9 +36,12 @@ export async function startDeliveryWorker(options: {
 
   /** Takes every stored, unprocessed delivery of one source, a batch at a time, until none is left. */
   const drainSource = async ({ source, retryQueue, process }: DeliverySource) => {
+    const tried = new Set<string>();
     for (;;) {
       const ids: string[] = await db('webhook_deliveries').where({ status: 'received', source }).orderBy('received_at').limit(batchSize).pluck('id');
-      if (!ids.length || stopped) return;
+      // A batch that makes no progress (nothing could even be claimed) is left to the queue.
+      if (!ids.length || stopped || ids.every((id) => tried.has(id))) return;
+      for (const id of ids) tried.add(id);
       try {
         for (const [deliveryId, outcome] of await process(ids)) {
           if (outcome === 'retry') await jobs.send(retryQueue, { deliveryId }).catch(() => undefined);

@@ -73,10 +73,11 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
       from.deals.splice(index, 0, deal!);
       from.count++;
       to.count--;
-      fail(err);
-      announcement.value = `${deal!.reference} could not be moved`;
-      if (err instanceof ApiError && err.code === 'stale_version') error.value = `${deal!.reference} changed meanwhile; the board was refreshed, try again`;
+      // Someone else changed the deal: show the board as it is now, then say why the move did not happen.
       if (err instanceof ApiError && err.status === 409) await load();
+      fail(err);
+      if (err instanceof ApiError && err.code === 'stale_version') error.value = `${deal!.reference} changed meanwhile; the board was refreshed, try again`;
+      announcement.value = `${deal!.reference} could not be moved`;
     }
   }
 

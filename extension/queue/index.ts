@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import PgBoss from 'pg-boss';
 import { maxAttempts, processDelivery, stalledDeliveries } from '../../webhooks/chatwoot/process.ts';
-import { maxTwilioAttempts, processTwilioDelivery, type TwilioDeps } from '../../webhooks/twilio/process.ts';
+import { maxTwilioAttempts, processTwilioDelivery, settleCall, type TwilioDeps } from '../../webhooks/twilio/process.ts';
 import type { Logger } from '../logger.ts';
 import { emitSlaEvents } from '../modules/jobs/service.ts';
 import { emitTaskReminders } from '../modules/tasks/service.ts';
@@ -18,7 +18,7 @@ export interface QueueOptions {
   db: Knex;
   logger: Logger;
   /** What processing Twilio callbacks needs beyond the database. */
-  twilio: Omit<TwilioDeps, 'db'>;
+  twilio: Omit<TwilioDeps, 'db' | 'jobs'>;
   work?: boolean;
   pollingIntervalSeconds?: number;
 }
@@ -32,6 +32,7 @@ export async function startQueue({ url, schema, db, logger, twilio, work = true,
   await boss.createQueue(queues.stalledDeliveries);
   await boss.createQueue(queues.chatwootDelivery, { name: queues.chatwootDelivery, retryLimit: maxAttempts, retryDelay: 1, retryBackoff: true });
   await boss.createQueue(queues.twilioEvent, { name: queues.twilioEvent, retryLimit: maxTwilioAttempts, retryDelay: 2, retryBackoff: true });
+  await boss.createQueue(queues.twilioSettle, { name: queues.twilioSettle, retryLimit: 5, retryDelay: 10, retryBackoff: true });
   // Every minute; the sweeps are idempotent, so an extra or overlapping run changes nothing.
   await boss.schedule(queues.taskReminders, '* * * * *');
   await boss.schedule(queues.jobSla, '* * * * *');
@@ -58,10 +59,15 @@ export async function startQueue({ url, schema, db, logger, twilio, work = true,
       if (outcome === 'failed' || outcome === 'dead') logger.warn({ deliveryId: job.data.deliveryId, outcome }, 'Chatwoot delivery not processed');
     }
   });
-  // Twilio callbacks, one at a time per process: callbacks of one call arrive close together.
+  // Retries of Twilio callbacks (the delivery worker takes them first), and the delayed check of
+  // calls whose outcome could still change when their last callback came.
+  const twilioDeps = { db, ...twilio, jobs: { send: (name: string, data: object, options?: { startAfter?: number }) => boss.send(name, data, options ?? {}) } };
   await boss.work<{ deliveryId: string }>(queues.twilioEvent, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
-    const outcome = await processTwilioDelivery({ db, ...twilio }, job!.data.deliveryId);
+    const outcome = await processTwilioDelivery(twilioDeps, job!.data.deliveryId);
     if (outcome === 'failed' || outcome === 'dead') logger.warn({ deliveryId: job!.data.deliveryId, outcome }, 'Twilio callback not processed');
+  });
+  await boss.work<{ accountId: number; callId: string }>(queues.twilioSettle, { pollingIntervalSeconds: 1 }, async ([job]) => {
+    await settleCall(twilioDeps, job!.data.accountId, job!.data.callId);
   });
   return boss;
 }

@@ -5,9 +5,11 @@ export const queues = {
   chatwootDelivery: 'chatwoot-delivery',
   stalledDeliveries: 'chatwoot-stalled-deliveries',
   twilioEvent: 'twilio-event',
+  twilioSettle: 'twilio-settle',
 } as const;
 
 /** What web code needs of the queue: putting work on it. */
 export interface JobSender {
-  send(queue: string, data: object): Promise<unknown>;
+  /** `startAfter`: seconds to wait before the job may run. */
+  send(queue: string, data: object, options?: { startAfter?: number }): Promise<unknown>;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
 import { withAccount } from '../../extension/db/tenant.ts';
-import { processTwilioDelivery } from '../../webhooks/twilio/process.ts';
+import { processTwilioDelivery, settleCall, type TwilioDeps } from '../../webhooks/twilio/process.ts';
 import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
 import { newCallSid, newRecordingSid, recordingUrl, sendTwilioCallback, startFakeTwilio, type FakeTwilio } from '../fakes/twilio.ts';
 import { apiAs } from '../helpers/api.ts';
@@ -45,14 +45,17 @@ afterAll(() => twilioFake.close());
 const send = (event: string, fields: Record<string, string>, options: { signature?: string; path?: string } = {}) =>
   sendTwilioCallback(t.app, t.config.PUBLIC_URL, options.path ?? `${base}/${event}`, fields, twilioFake.authToken, options);
 
+const deps = (): TwilioDeps => ({ db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 1000, publicUrl: t.config.PUBLIC_URL });
 /** Processes every stored Twilio callback the way the queue would (oldest first). */
 async function processPending() {
   for (;;) {
     const ids: string[] = await t.db.knex('webhook_deliveries').where({ source: 'twilio' }).whereIn('status', ['received', 'retrying']).orderBy('received_at').pluck('id');
     if (!ids.length) return;
-    for (const id of ids) await processTwilioDelivery({ db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 1000, publicUrl: t.config.PUBLIC_URL }, id);
+    for (const id of ids) await processTwilioDelivery(deps(), id);
   }
 }
+/** The queued settling check of a call, run as if its grace period had passed. */
+const settleLater = (callId: string) => settleCall(deps(), admin.accountId, callId, new Date(Date.now() + 60_000));
 const drain = () => drainOutbox(t.db.knex, t.services.sealer, admin.accountId, 1000);
 const callBySid = (sid: string) => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('calls').where({ call_sid: sid }).first());
 const conversationOf = (call: { chatwoot_conversation_id: number }) => chatwoot.conversations.get(`1:${call.chatwoot_conversation_id}`) as FakeConversation;
@@ -102,7 +105,7 @@ describe('a call’s callbacks, in any order, any number of times', () => {
       const answers = await Promise.all([send(event, fields), send(event, fields)]);
       expect(answers.map((a) => a.status).sort()).toEqual(event === 'voice' || event === 'dial' ? [200, 200] : [204, 204]);
     }
-    expect(await t.db.knex('webhook_deliveries').where({ source: 'twilio' }).whereRaw('dedupe_key like ?', [`${sid}%`]).count<{ count: number }[]>('* as count')).toEqual([{ count: 4 }]);
+    expect(await t.db.knex('webhook_deliveries').where({ source: 'twilio' }).whereRaw('dedupe_key like ?', [`%:${sid}:%`]).count<{ count: number }[]>('* as count')).toEqual([{ count: 4 }]);
     await processPending();
     const call = await callBySid(sid);
     expect(call).toMatchObject({ status: 'completed', from_e164: from, to_e164: ourNumber, duration_seconds: 95, answered: true, callback_task_id: null, job_id: null });
@@ -131,6 +134,10 @@ describe('a call’s callbacks, in any order, any number of times', () => {
     await send('dial', fields({ CallStatus: 'in-progress', DialCallStatus: 'no-answer' }));
     await send('status', fields({ CallStatus: 'completed', CallDuration: '21' })); // Twilio retrying
     await processPending();
+    // A voicemail could still come: nothing is opened or posted until the call is settled.
+    expect(await callBySid(sid)).toMatchObject({ status: 'missed', callback_task_id: null, job_id: null, summary_noted_at: null });
+    await settleLater((await callBySid(sid)).id);
+    await settleLater((await callBySid(sid)).id); // a second check changes nothing
     const call = await callBySid(sid);
     expect(call.status).toBe('missed');
     const task = (await api.get(`/tasks/${call.callback_task_id}`)).body.data;
@@ -157,7 +164,7 @@ describe('a call’s callbacks, in any order, any number of times', () => {
 
     await send('voice', fields({}));
     const afterDial = await send('dial', fields({ CallStatus: 'in-progress', DialCallStatus: 'no-answer' }));
-    expect(afterDial.text).toMatch(/<Say>Sorry, no one can take your call right now\..*<\/Say><Record maxLength="180" playBeep="true" action="[^"]+\/voicemail" recordingStatusCallback="[^"]+\/recording" recordingStatusCallbackEvent="completed" transcribe="true" transcribeCallback="[^"]+\/transcription"\/><Hangup\/>/);
+    expect(afterDial.text).toMatch(/<Say>Sorry, no one can take your call right now\..*<\/Say><Record maxLength="120" playBeep="true" action="[^"]+\/voicemail" recordingStatusCallback="[^"]+\/recording" recordingStatusCallbackEvent="completed" transcribe="true" transcribeCallback="[^"]+\/transcription"\/><Hangup\/>/);
     expect((await send('voicemail', fields({ CallStatus: 'in-progress', RecordingSid: recordingSid, RecordingDuration: '23', RecordingUrl: recordingUrl(twilioFake, recordingSid) }))).text).toContain('<Hangup/>');
     await send('status', fields({ CallStatus: 'completed', CallDuration: '48' }));
     await processPending();
@@ -195,6 +202,46 @@ describe('a call’s callbacks, in any order, any number of times', () => {
     expect(detail.recording_link).toMatch(/^\/api\/v1\/calls\/recording\?token=/);
     call = await callBySid(sid);
     expect((await api.get('/tasks', { contact_id: call.chatwoot_contact_id })).body.data).toHaveLength(1);
+  });
+
+  it('never treats an answered call as missed when its final status arrives before the dial outcome', async () => {
+    const sid = newCallSid();
+    const from = '+14155550127';
+    await send('status', callFields(sid, from, { CallStatus: 'completed', CallDuration: '64' }));
+    await processPending();
+    expect((await callBySid(sid)).status).toBe('missed'); // for now
+    await send('dial', callFields(sid, from, { CallStatus: 'in-progress', DialCallStatus: 'completed' }));
+    await processPending();
+    await settleLater((await callBySid(sid)).id);
+    const call = await callBySid(sid);
+    expect(call).toMatchObject({ status: 'completed', answered: true, callback_task_id: null, job_id: null });
+    await drain();
+    expect(conversationOf(call).messages.map((m) => m.content)).toEqual([expect.stringContaining(': answered, 1 min 4 s')]);
+  });
+
+  it('opens the call-back task for a missed call even while Chatwoot is down, and tells the conversation once it is back', async () => {
+    const sid = newCallSid();
+    const from = '+14155550128';
+    chatwoot.outage = 503;
+    await send('dial', callFields(sid, from, { CallStatus: 'in-progress', DialCallStatus: 'busy' }));
+    await send('status', callFields(sid, from, { CallStatus: 'completed', CallDuration: '9' }));
+    // Each callback fails at threading and waits for its retry; the call's facts are recorded.
+    for (const id of await t.db.knex('webhook_deliveries').where({ source: 'twilio', status: 'received' }).orderBy('received_at').pluck('id')) {
+      await processTwilioDelivery(deps(), id).catch(() => undefined);
+    }
+    const call = await callBySid(sid);
+    expect(call.status).toBe('missed');
+    await expect(settleLater(call.id)).rejects.toThrow(); // threading fails while Chatwoot is down…
+    const pending = await callBySid(sid);
+    expect(pending.callback_task_id).not.toBeNull(); // …but the call-back task is there
+    expect(pending.chatwoot_conversation_id).toBeNull();
+    chatwoot.outage = null;
+    await settleLater(call.id);
+    await drain();
+    const done = await callBySid(sid);
+    expect((await api.get(`/tasks/${done.callback_task_id}`)).body.data).toMatchObject({ chatwoot_conversation_id: done.chatwoot_conversation_id });
+    expect(conversationOf(done).messages.map((m) => m.content)).toEqual([expect.stringMatching(/: missed · .* → call-back task due \d\d:\d\d UTC, job J-\d+ opened$/)]);
+    await t.db.knex('webhook_deliveries').where({ source: 'twilio' }).whereIn('status', ['retrying']).update({ status: 'processed' });
   });
 
   it('threads a known caller into their open conversation, and waits out a Chatwoot outage without losing or doubling anything', async () => {

@@ -232,9 +232,11 @@ export async function processDelivery(db: Knex, deliveryId: string): Promise<Exc
 
 /** Deliveries accepted but never handed to the queue (a crash between commit and enqueue), or stuck mid-processing. */
 export async function stalledDeliveries(db: Knex): Promise<Array<{ id: string; source: string }>> {
-  await db('webhook_deliveries').where({ status: 'processing' }).andWhere('received_at', '<', db.raw(`now() - interval '5 minutes'`)).update({ status: 'retrying' });
+  // A worker that died mid-delivery: hand it out again. Deliveries waiting to be retried are the
+  // queue's (it retries them with backoff); sending them again here would multiply the attempts.
+  await db('webhook_deliveries').where({ status: 'processing' }).andWhere('received_at', '<', db.raw(`now() - interval '5 minutes'`)).update({ status: 'received' });
   return db('webhook_deliveries')
-    .whereIn('status', ['received', 'retrying'])
+    .where({ status: 'received' })
     .andWhere('received_at', '<', db.raw(`now() - interval '30 seconds'`))
     .orderBy('received_at')
     .limit(1000)

@@ -1,11 +1,15 @@
-// Processing a stored Twilio callback, from the queue (retried with backoff when Chatwoot or the
+// Processing a stored Twilio callback (retried from the queue with backoff when Chatwoot or the
 // database is away; 'dead' after the last attempt, visible to admins with a replay action):
 //   1. record what it says about the call (facts only accumulate; the status is derived),
-//   2. thread the call into Chatwoot — the caller's contact and open conversation,
-//   3. follow up exactly once each: the call log note, the recording and transcript notes, the
-//      call-back task for a missed call or voicemail, and a job when the account's rule says so.
-// Each follow-up is recorded on the call row in the same transaction that queues it, so a
-// duplicate or retried callback finds it done.
+//   2. once the call is settled, open its follow-ups exactly once: a call-back task for a missed
+//      call or voicemail, and a job when the account's rule says so — even while Chatwoot is down,
+//   3. thread the call into Chatwoot (the caller's contact and open conversation), with no
+//      database transaction held while Chatwoot answers,
+//   4. tell the conversation, once each: the call log, then the recording and the transcript.
+// A call is settled when its outcome can no longer change: answered, or a voicemail left, or its
+// final status is some seconds old (Twilio's callbacks come in any order; a missed call must not
+// be acted on before a late "answered" could arrive). Each step is marked on the call in the
+// transaction that does it, so a duplicate or retried callback finds it done.
 import type { Knex } from 'knex';
 import parsePhoneNumber from 'libphonenumber-js/max';
 import { callerContext, type AccountRow } from '../../extension/accounts/service.ts';
@@ -19,7 +23,7 @@ import { jobReference } from '../../extension/modules/jobs/rules.ts';
 import { appendJobEvent, insertJob } from '../../extension/modules/jobs/service.ts';
 import { insertTask } from '../../extension/modules/tasks/service.ts';
 import type { UrlSigner, Sealer } from '../../extension/security/crypto.ts';
-import { queues } from '../../extension/queue/names.ts';
+import { queues, type JobSender } from '../../extension/queue/names.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
 import type { TwilioEvent } from './routes.ts';
 
@@ -27,7 +31,19 @@ export const maxTwilioAttempts = 12;
 /** How long the recording link in a Chatwoot note works (the API hands out fresh ones). */
 export const noteLinkDays = 7;
 
-export interface TwilioDeps { db: Knex; sealer: Sealer; urlSigner: UrlSigner; chatwootTimeoutMs: number; publicUrl: string }
+export interface TwilioDeps {
+  db: Knex;
+  sealer: Sealer;
+  urlSigner: UrlSigner;
+  chatwootTimeoutMs: number;
+  publicUrl: string;
+  /** Schedules the settling check of a call whose outcome may still change. */
+  jobs?: JobSender;
+  /** How long after its final status a call without answer or voicemail is settled (default 20 s). */
+  settleSeconds?: number;
+}
+
+export const defaultSettleSeconds = 20;
 
 export interface CallRow {
   id: string;
@@ -39,6 +55,8 @@ export interface CallRow {
   twilio_final_status: string | null;
   answered: boolean;
   in_progress_seen: boolean;
+  dial_seen: boolean;
+  final_seen_at: Date | null;
   started_at: Date | null;
   ended_at: Date | null;
   duration_seconds: number | null;
@@ -52,6 +70,10 @@ export interface CallRow {
   chatwoot_conversation_id: number | null;
   job_id: string | null;
   callback_task_id: string | null;
+  threading_claimed_at: Date | null;
+  threaded_at: Date | null;
+  callback_created_at: Date | null;
+  job_created_at: Date | null;
   summary_noted_at: Date | null;
   recording_noted_at: Date | null;
   transcript_noted_at: Date | null;
@@ -67,8 +89,12 @@ const whole = (raw: string | undefined) => (raw !== undefined && /^\d+$/.test(ra
 const leftVoicemail = (c: Pick<CallRow, 'recording_source' | 'recording_duration_seconds'>) => c.recording_source === 'RecordVerb' && (c.recording_duration_seconds ?? 1) > 0;
 
 /** Step 1: what this callback adds to what is known of the call. */
-async function recordFacts(trx: Knex.Transaction, ctx: RequestContext, event: TwilioEvent, f: Record<string, string>): Promise<CallRow> {
-  const at = f.Timestamp && !Number.isNaN(Date.parse(f.Timestamp)) ? new Date(f.Timestamp) : new Date();
+async function recordFacts(trx: Knex.Transaction, ctx: RequestContext, event: TwilioEvent, f: Record<string, string>, receivedAt: Date): Promise<CallRow> {
+  // When it happened: Twilio's own Timestamp if sent, else when we received it (not now: a backlog may be old).
+  const at = f.Timestamp && !Number.isNaN(Date.parse(f.Timestamp)) ? new Date(f.Timestamp) : receivedAt;
+  const duration = whole(f.CallDuration);
+  // A final status callback is sent at the end: the call started its duration earlier.
+  const startedAt = event === 'status' && duration !== null && finalTwilioStatuses.includes(f.CallStatus ?? '') ? new Date(at.getTime() - duration * 1000) : at;
   await trx('calls')
     .insert({
       account_id: ctx.accountId,
@@ -76,7 +102,7 @@ async function recordFacts(trx: Knex.Transaction, ctx: RequestContext, event: Tw
       direction: f.Direction?.startsWith('outbound') ? 'outbound' : 'inbound',
       from_e164: e164(f.From),
       to_e164: e164(f.To),
-      started_at: at,
+      started_at: startedAt,
     })
     .onConflict(['account_id', 'call_sid'])
     .ignore();
@@ -84,17 +110,21 @@ async function recordFacts(trx: Knex.Transaction, ctx: RequestContext, event: Tw
   const next: Partial<CallRow> = {
     from_e164: before.from_e164 ?? e164(f.From),
     to_e164: before.to_e164 ?? e164(f.To),
-    started_at: before.started_at && before.started_at < at ? before.started_at : at,
+    started_at: before.started_at && before.started_at < startedAt ? before.started_at : startedAt,
   };
   if (event === 'status') {
     if (f.CallStatus === 'in-progress') next.in_progress_seen = true;
     if (finalTwilioStatuses.includes(f.CallStatus ?? '')) {
       next.twilio_final_status = before.twilio_final_status ?? f.CallStatus!;
       next.ended_at = before.ended_at ?? at;
-      next.duration_seconds = before.duration_seconds ?? whole(f.CallDuration);
+      next.duration_seconds = before.duration_seconds ?? duration;
+      next.final_seen_at = before.final_seen_at ?? new Date();
     }
   }
-  if (event === 'dial' && (f.DialCallStatus === 'completed' || f.DialCallStatus === 'answered')) next.answered = true;
+  if (event === 'dial') {
+    next.dial_seen = true;
+    if (f.DialCallStatus === 'completed' || f.DialCallStatus === 'answered') next.answered = true;
+  }
   if (event === 'recording' || event === 'voicemail') {
     if (f.RecordingSid && (event === 'voicemail' || f.RecordingStatus === 'completed')) {
       next.recording_sid = before.recording_sid ?? f.RecordingSid;
@@ -119,23 +149,70 @@ async function recordFacts(trx: Knex.Transaction, ctx: RequestContext, event: Tw
   return after!;
 }
 
-/** Step 2: the caller's contact and open conversation in the account's call inbox. */
-async function threadCall(deps: TwilioDeps, ctx: RequestContext, call: CallRow, settings: TwilioSettingsRow) {
-  if (call.chatwoot_conversation_id || !settings.chatwoot_inbox_id) return;
+/** Whether the call's outcome can no longer change (see the top of this file). */
+export function isSettled(call: CallRow, settings: TwilioSettingsRow | undefined, now: Date, settleSeconds: number) {
+  if (!isFinal(call.status)) return false;
+  if (call.answered || leftVoicemail(call)) return true;
+  if (call.dial_seen && settings && !settings.voicemail_enabled) return true; // nothing more can come
+  return call.final_seen_at !== null && now.getTime() - call.final_seen_at.getTime() >= settleSeconds * 1000;
+}
+
+/** Step 3: the caller's contact and open conversation in the account's call inbox. */
+async function threadCall(deps: TwilioDeps, ctx: RequestContext, callId: string, settings: TwilioSettingsRow) {
+  const { db } = deps;
+  const inboxId = settings.chatwoot_inbox_id;
+  // Claim the threading (one process at a time per call; a claim older than two minutes is stale).
+  const [call] = (await withAccount(db, ctx.accountId, { readOnly: false }, (trx) =>
+    trx('calls')
+      .where({ account_id: ctx.accountId, id: callId })
+      .whereNull('threaded_at')
+      .where((q) => q.whereNull('threading_claimed_at').orWhere('threading_claimed_at', '<', trx.raw(`now() - interval '2 minutes'`)))
+      .update({ threading_claimed_at: trx.fn.now() })
+      .returning('*'),
+  )) as CallRow[];
+  if (!call) return;
+  const release = () => withAccount(db, ctx.accountId, { readOnly: false }, (trx) => trx('calls').where({ account_id: ctx.accountId, id: callId }).update({ threading_claimed_at: null }));
   const phone = call.direction === 'inbound' ? call.from_e164 : call.to_e164;
-  if (!phone) return; // a withheld number cannot be threaded; the call stays in Onelink's log
-  const { target, chatwootAccountId } = await chatwootTargetFor(deps.db, deps.sealer, ctx.accountId, deps.chatwootTimeoutMs);
-  await withAccount(deps.db, ctx.accountId, { readOnly: false }, async (trx) => {
-    // One caller at a time per number: two callbacks of one call (or two calls from one number)
-    // must not both create the contact or the conversation.
-    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`onelink:call-thread:${ctx.accountId}:${phone}`]);
-    const fresh = (await trx('calls').where({ account_id: ctx.accountId, id: call.id }).first('chatwoot_contact_id', 'chatwoot_conversation_id')) as CallRow;
-    if (fresh.chatwoot_conversation_id) return;
-    const contactId = fresh.chatwoot_contact_id ?? (await findOrCreateContact(trx, target, { accountId: ctx.accountId, chatwootAccountId }, phone, settings.chatwoot_inbox_id!));
-    const conversationId = await findOrOpenConversation(target, chatwootAccountId, contactId, settings.chatwoot_inbox_id!);
-    await trx('calls').where({ account_id: ctx.accountId, id: call.id }).update({ chatwoot_contact_id: contactId, chatwoot_conversation_id: conversationId, updated_at: trx.fn.now() });
-    await recordAudit(trx, ctx, { action: 'call.threaded', resourceType: 'call', resourceId: call.id, after: { chatwoot_contact_id: contactId, chatwoot_conversation_id: conversationId } });
-  });
+  if (!inboxId || !phone) {
+    await release(); // a withheld number, or no call inbox: the call stays in Onelink's log
+    return;
+  }
+  try {
+    // No transaction is held while Chatwoot answers.
+    const { target, chatwootAccountId } = await chatwootTargetFor(db, deps.sealer, ctx.accountId, deps.chatwootTimeoutMs);
+    const contactId =
+      call.chatwoot_contact_id ??
+      (await findOrCreateContact(target, chatwootAccountId, phone, inboxId, {
+        find: async (e164) =>
+          (await withAccount(db, ctx.accountId, { readOnly: true }, (trx) =>
+            trx('chatwoot_contacts').where({ account_id: ctx.accountId, phone_e164: e164 }).orderBy('chatwoot_contact_id').first('chatwoot_contact_id'),
+          ))?.chatwoot_contact_id as number | undefined,
+        remember: async (id, e164) => {
+          await withAccount(db, ctx.accountId, { readOnly: false }, (trx) =>
+            trx('chatwoot_contacts').insert({ account_id: ctx.accountId, chatwoot_contact_id: id, name: displayNumber(e164), phone_e164: e164 }).onConflict(['account_id', 'chatwoot_contact_id']).ignore(),
+          );
+        },
+      }));
+    const conversationId = call.chatwoot_conversation_id ?? (await findOrOpenConversation(target, chatwootAccountId, contactId, inboxId));
+    await withAccount(db, ctx.accountId, { readOnly: false }, async (trx) => {
+      const fresh = (await trx('calls').where({ account_id: ctx.accountId, id: callId }).forUpdate().first()) as CallRow;
+      await trx('calls')
+        .where({ account_id: ctx.accountId, id: callId })
+        .update({ chatwoot_contact_id: fresh.chatwoot_contact_id ?? contactId, chatwoot_conversation_id: fresh.chatwoot_conversation_id ?? conversationId, threaded_at: trx.fn.now(), updated_at: trx.fn.now() });
+      // Follow-ups opened before the thread was known now point at it too.
+      if (fresh.callback_task_id) {
+        await trx('tasks').where({ account_id: ctx.accountId, id: fresh.callback_task_id }).whereNull('chatwoot_conversation_id').update({ chatwoot_conversation_id: conversationId, chatwoot_contact_id: trx.raw('coalesce(chatwoot_contact_id, ?)', [contactId]) });
+      }
+      if (fresh.job_id && fresh.job_created_at) {
+        await trx('job_conversations').insert({ account_id: ctx.accountId, job_id: fresh.job_id, chatwoot_conversation_id: conversationId }).onConflict().ignore();
+        await trx('jobs').where({ account_id: ctx.accountId, id: fresh.job_id }).whereNull('chatwoot_contact_id').update({ chatwoot_contact_id: contactId });
+      }
+      await recordAudit(trx, ctx, { action: 'call.threaded', resourceType: 'call', resourceId: callId, after: { chatwoot_contact_id: contactId, chatwoot_conversation_id: conversationId } });
+    });
+  } catch (err) {
+    await release().catch(() => undefined);
+    throw err;
+  }
 }
 
 const minutes = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)} min ${seconds % 60} s` : `${seconds} s`);
@@ -155,80 +232,113 @@ export function callSummary(call: CallRow, location: string | null) {
   return `Onelink · 📞 ${call.direction === 'inbound' ? 'Call' : 'Outgoing call'} ${who}${location ? ` (${location})` : ''}: ${outcome[call.status]} · ${when} UTC`;
 }
 
-/** Step 3: each follow-up once, recorded on the call in the transaction that queues it. */
-async function followUp(deps: TwilioDeps, ctx: RequestContext, callId: string, settings: TwilioSettingsRow | undefined) {
-  await withAccount(deps.db, ctx.accountId, { readOnly: false }, async (trx) => {
+/** Step 2: the call-back task and the job, once each, as soon as the call is settled. */
+async function openFollowUps(deps: TwilioDeps, ctx: RequestContext, callId: string, settings: TwilioSettingsRow | undefined, now: Date) {
+  return withAccount(deps.db, ctx.accountId, { readOnly: false }, async (trx) => {
     const call = (await trx('calls').where({ account_id: ctx.accountId, id: callId }).forUpdate().first()) as CallRow;
-    if (!isFinal(call.status)) return;
+    const settled = isSettled(call, settings, now, deps.settleSeconds ?? defaultSettleSeconds);
+    if (!settled || !settings) return { call, settled };
     const audit = (entry: Parameters<typeof recordAudit>[2]) => recordAudit(trx, ctx, entry);
     const marks: Partial<CallRow> = {};
-    const conversation = call.chatwoot_conversation_id;
-    const location = call.to_e164 ? ((await trx('twilio_numbers').where({ account_id: ctx.accountId, e164: call.to_e164 }).first('location'))?.location ?? null) : null;
     const caller = call.from_e164 ? displayNumber(call.from_e164) : 'a withheld number';
-
-    // The task and the job are told to the conversation in the call's own note (one note, in
-    // order), so they are created without their usual notes and linked afterwards.
-    const extras: string[] = [];
-    if (needsCallBack(call.status) && !call.callback_task_id && ctx.capabilities.has('crm.tasks') && settings) {
+    // Created without their usual notes: the call's own note tells the conversation, in order.
+    if (needsCallBack(call.status) && !call.callback_created_at && ctx.capabilities.has('crm.tasks')) {
       const task = await insertTask(trx, ctx, audit, {
         title: `Call back ${caller} (${call.status === 'voicemail' ? 'voicemail' : 'missed call'})`,
         priority: 'high',
-        due_at: new Date(Date.now() + settings.callback_due_minutes * 60_000),
+        due_at: new Date(now.getTime() + settings.callback_due_minutes * 60_000),
         assignee_id: settings.callback_assignee_id,
         chatwoot_team_id: settings.callback_team_id,
         chatwoot_contact_id: call.chatwoot_contact_id,
       });
-      await trx('tasks').where({ account_id: ctx.accountId, id: task.id }).update({ chatwoot_conversation_id: conversation });
-      marks.callback_task_id = task.id;
-      extras.push(`call-back task due ${(task.due_at as Date).toISOString().slice(11, 16)} UTC`);
+      if (call.chatwoot_conversation_id) await trx('tasks').where({ account_id: ctx.accountId, id: task.id }).update({ chatwoot_conversation_id: call.chatwoot_conversation_id });
+      Object.assign(marks, { callback_task_id: task.id, callback_created_at: now });
     }
-    const rule = settings?.create_job_on ?? 'never';
+    const rule = settings.create_job_on;
     const wantsJob = (rule === 'missed' && call.status === 'missed') || (rule === 'voicemail' && call.status === 'voicemail') || (rule === 'missed_or_voicemail' && needsCallBack(call.status));
-    if (wantsJob && !call.job_id && ctx.capabilities.has('dispatch.jobs')) {
+    if (wantsJob && !call.job_created_at && ctx.capabilities.has('dispatch.jobs')) {
       const job = await insertJob(trx, ctx, audit, {
         summary: `${call.status === 'voicemail' ? 'Voicemail' : 'Missed call'} from ${caller}`,
         source: 'call',
         chatwoot_contact_id: call.chatwoot_contact_id,
       });
-      if (conversation) {
-        await trx('job_conversations').insert({ account_id: ctx.accountId, job_id: job.id, chatwoot_conversation_id: conversation });
-        await queueWriteBack(trx, ctx, conversation, [{ kind: 'attributes', attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status } }]);
-      }
-      marks.job_id = job.id;
       await appendJobEvent(trx, ctx, job.id, 'call_linked', { call_id: call.id, from: call.from_e164, status: call.status, started_at: call.started_at });
+      if (call.chatwoot_conversation_id) {
+        await trx('job_conversations').insert({ account_id: ctx.accountId, job_id: job.id, chatwoot_conversation_id: call.chatwoot_conversation_id });
+      }
       const taskId = marks.callback_task_id ?? call.callback_task_id;
       if (taskId) await trx('tasks').where({ account_id: ctx.accountId, id: taskId }).update({ job_id: job.id });
-      extras.push(`job ${jobReference(job.number)} opened`);
-    }
-
-    if (conversation) {
-      const lines: string[] = [];
-      if (!call.summary_noted_at) {
-        lines.push(`${callSummary(call, location)}${extras.length ? ` → ${extras.join(', ')}` : ''}`);
-        marks.summary_noted_at = new Date();
-      }
-      const summarised = Boolean(call.summary_noted_at || marks.summary_noted_at);
-      if (summarised && call.recording_url && !call.recording_noted_at) {
-        const expires = new Date(Date.now() + noteLinkDays * 24 * 3600_000);
-        const link = `${deps.publicUrl}/api/v1/calls/recording?token=${deps.urlSigner.sign({ a: ctx.accountId, c: call.id }, expires)}`;
-        lines.push(`🎙 ${call.status === 'voicemail' ? 'Voicemail' : 'Recording'}${call.recording_duration_seconds ? ` (${minutes(call.recording_duration_seconds)})` : ''}: ${link} (this link works for ${noteLinkDays} days)`);
-        marks.recording_noted_at = new Date();
-      }
-      if (summarised && call.transcript && !call.transcript_noted_at) {
-        lines.push(`📝 Transcript: “${call.transcript}”`);
-        marks.transcript_noted_at = new Date();
-      }
-      // One note per follow-up keeps the conversation's story in order.
-      if (lines.length) {
-        const content = lines[0]!.startsWith('Onelink · ') ? lines.join('\n\n') : [`Onelink · 📞 Call from ${caller}:`, ...lines].join('\n\n');
-        await queueWriteBack(trx, ctx, conversation, [{ kind: 'note', content }]);
-      }
+      Object.assign(marks, { job_id: job.id, job_created_at: now });
     }
     if (Object.keys(marks).length) {
       await trx('calls').where({ account_id: ctx.accountId, id: callId }).update({ ...marks, updated_at: trx.fn.now() });
       await audit({ action: 'call.followed_up', resourceType: 'call', resourceId: callId, after: { ...marks } });
     }
+    return { call: { ...call, ...marks }, settled };
   });
+}
+
+/** Step 4: the call log, then its recording and transcript, told to the conversation once each. */
+async function tellConversation(deps: TwilioDeps, ctx: RequestContext, callId: string, settled: boolean) {
+  await withAccount(deps.db, ctx.accountId, { readOnly: false }, async (trx) => {
+    const call = (await trx('calls').where({ account_id: ctx.accountId, id: callId }).forUpdate().first()) as CallRow;
+    const conversation = call.chatwoot_conversation_id;
+    if (!conversation || !settled) return;
+    const caller = call.from_e164 ? displayNumber(call.from_e164) : 'a withheld number';
+    const marks: Partial<CallRow> = {};
+    const lines: string[] = [];
+    if (!call.summary_noted_at) {
+      const location = call.to_e164 ? ((await trx('twilio_numbers').where({ account_id: ctx.accountId, e164: call.to_e164 }).first('location'))?.location ?? null) : null;
+      const extras: string[] = [];
+      const task = call.callback_created_at && call.callback_task_id ? await trx('tasks').where({ account_id: ctx.accountId, id: call.callback_task_id }).first('due_at') : null;
+      if (task?.due_at) extras.push(`call-back task due ${(task.due_at as Date).toISOString().slice(11, 16)} UTC`);
+      const job = call.job_created_at && call.job_id ? await trx('jobs').where({ account_id: ctx.accountId, id: call.job_id }).first('number', 'status') : null;
+      if (job) {
+        extras.push(`job ${jobReference(job.number)} opened`);
+        await queueWriteBack(trx, ctx, conversation, [{ kind: 'attributes', attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status } }]);
+      }
+      lines.push(`${callSummary(call, location)}${extras.length ? ` → ${extras.join(', ')}` : ''}`);
+      marks.summary_noted_at = new Date();
+    }
+    const summarised = Boolean(call.summary_noted_at || marks.summary_noted_at);
+    if (summarised && call.recording_url && !call.recording_noted_at) {
+      const expires = new Date(Date.now() + noteLinkDays * 24 * 3600_000);
+      const link = `${deps.publicUrl}/api/v1/calls/recording?token=${deps.urlSigner.sign({ a: ctx.accountId, c: call.id }, expires)}`;
+      lines.push(`🎙 ${call.status === 'voicemail' ? 'Voicemail' : 'Recording'}${call.recording_duration_seconds ? ` (${minutes(call.recording_duration_seconds)})` : ''}: ${link} (this link works for ${noteLinkDays} days)`);
+      marks.recording_noted_at = new Date();
+    }
+    if (summarised && call.transcript && !call.transcript_noted_at) {
+      lines.push(`📝 Transcript: “${call.transcript}”`);
+      marks.transcript_noted_at = new Date();
+    }
+    if (!lines.length) return;
+    // One note per step keeps the conversation's story in order.
+    const content = lines[0]!.startsWith('Onelink · ') ? lines.join('\n\n') : [`Onelink · 📞 Call from ${caller}:`, ...lines].join('\n\n');
+    await queueWriteBack(trx, ctx, conversation, [{ kind: 'note', content }]);
+    await trx('calls').where({ account_id: ctx.accountId, id: callId }).update({ ...marks, updated_at: trx.fn.now() });
+    await recordAudit(trx, ctx, { action: 'call.noted', resourceType: 'call', resourceId: callId, after: { ...marks } });
+  });
+}
+
+/** Steps 2–4 for one call; schedules a later settling check while its outcome may still change. */
+async function followThrough(deps: TwilioDeps, ctx: RequestContext, callId: string, now: Date) {
+  const settings = await withAccount(deps.db, ctx.accountId, { readOnly: true }, (trx) => loadTwilioSettings(trx, ctx.accountId));
+  const { call, settled } = await openFollowUps(deps, ctx, callId, settings, now);
+  if (settings && ctx.capabilities.has('calls.twilio')) await threadCall(deps, ctx, callId, settings);
+  await tellConversation(deps, ctx, callId, settled);
+  if (!settled && isFinal(call.status) && deps.jobs) {
+    await deps.jobs.send(queues.twilioSettle, { accountId: ctx.accountId, callId }, { startAfter: (deps.settleSeconds ?? defaultSettleSeconds) + 1 });
+  }
+}
+
+async function systemContextFor(db: Knex, accountId: number) {
+  const account = (await db<AccountRow>('accounts').where({ account_id: accountId }).first())!;
+  return callerContext(db, account, { type: 'system', id: 'twilio' }, ['admin'], null);
+}
+
+/** The delayed check of a call that was not settled when its last callback was processed. */
+export async function settleCall(deps: TwilioDeps, accountId: number, callId: string, now = new Date()) {
+  await followThrough({ ...deps, jobs: undefined }, await systemContextFor(deps.db, accountId), callId, now);
 }
 
 export class UnprocessableCallback extends Error {}
@@ -240,7 +350,7 @@ export async function processTwilioDelivery(deps: TwilioDeps, deliveryId: string
     .where({ id: deliveryId, source: 'twilio' })
     .whereIn('status', ['received', 'retrying'])
     .update({ status: 'processing', attempts: db.raw('attempts + 1') })
-    .returning(['id', 'account_id', 'event', 'body', 'attempts'])) as Array<{ id: string; account_id: number; event: string; body: string; attempts: number }>;
+    .returning(['id', 'account_id', 'event', 'body', 'attempts', 'received_at'])) as Array<{ id: string; account_id: number; event: string; body: string; attempts: number; received_at: Date }>;
   if (!delivery) return 'skipped';
   const finish = (status: string, lastError: string | null) =>
     db('webhook_deliveries').where({ id: deliveryId }).update({ status, last_error: lastError, processed_at: status === 'retrying' ? null : db.fn.now() });
@@ -248,14 +358,9 @@ export async function processTwilioDelivery(deps: TwilioDeps, deliveryId: string
     const fields = Object.fromEntries(new URLSearchParams(delivery.body));
     const event = delivery.event.replace(/^twilio\./, '') as TwilioEvent;
     if (!fields.CallSid) throw new UnprocessableCallback('no CallSid');
-    const account = (await db<AccountRow>('accounts').where({ account_id: delivery.account_id }).first())!;
-    const ctx = callerContext(db, account, { type: 'system', id: 'twilio' }, ['admin'], null);
-    const { call, settings } = await withAccount(db, ctx.accountId, { readOnly: false }, async (trx) => ({
-      call: await recordFacts(trx, ctx, event, fields),
-      settings: await loadTwilioSettings(trx, ctx.accountId),
-    }));
-    if (settings && ctx.capabilities.has('calls.twilio')) await threadCall(deps, ctx, call, settings);
-    await followUp(deps, ctx, call.id, settings);
+    const ctx = await systemContextFor(db, delivery.account_id);
+    const call = await withAccount(db, ctx.accountId, { readOnly: false }, (trx) => recordFacts(trx, ctx, event, fields, delivery.received_at));
+    await followThrough(deps, ctx, call.id, new Date());
     await finish('processed', null);
     return 'processed';
   } catch (err) {
@@ -279,7 +384,7 @@ export function twilioDeliverySource(deps: TwilioDeps, parallelCalls = 4): Deliv
     async process(ids) {
       const outcomes = new Map<string, DeliveryOutcome>();
       const rows: Array<{ id: string; dedupe_key: string }> = await deps.db('webhook_deliveries').whereIn('id', ids).select('id', 'dedupe_key');
-      const keyOf = new Map(rows.map((r) => [r.id, r.dedupe_key.split(':')[0]!])); // dedupe keys start with the CallSid
+      const keyOf = new Map(rows.map((r) => [r.id, r.dedupe_key.split(':')[1]!])); // dedupe keys are account:CallSid:…
       const byCall = new Map<string, string[]>();
       for (const id of ids) byCall.set(keyOf.get(id) ?? id, [...(byCall.get(keyOf.get(id) ?? id) ?? []), id]);
       const calls = [...byCall.values()];

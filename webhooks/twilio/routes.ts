@@ -20,7 +20,7 @@ export const twilioEvents = ['voice', 'dial', 'voicemail', 'status', 'recording'
 export type TwilioEvent = (typeof twilioEvents)[number];
 
 /** What makes two callbacks the same delivery: Twilio retries resend identical fields. */
-export function twilioDedupeKey(event: TwilioEvent, p: Record<string, string>) {
+export function twilioDedupeKey(accountId: number, event: TwilioEvent, p: Record<string, string>) {
   const part = {
     voice: '',
     dial: p.DialCallStatus ?? '',
@@ -29,7 +29,8 @@ export function twilioDedupeKey(event: TwilioEvent, p: Record<string, string>) {
     recording: `${p.RecordingSid ?? ''}:${p.RecordingStatus ?? ''}`,
     transcription: `${p.TranscriptionSid ?? ''}:${p.TranscriptionStatus ?? ''}`,
   }[event];
-  return `${p.CallSid}:${event}:${part}`;
+  // The account leads: another account of the installation can never pre-empt this call's key.
+  return `${accountId}:${p.CallSid}:${event}:${part}`;
 }
 
 interface AccountTwilio { settings: TwilioSettingsRow; authToken: string; installationId: string }
@@ -60,6 +61,8 @@ export function twilioWebhookRoutes(services: Services) {
       summary: 'Twilio voice webhooks (X-Twilio-Signature checked): voice, dial, voicemail, status, recording, transcription',
       tags: ['webhooks'],
       access: { public: true },
+      // Generous (Twilio sends from few addresses) but bounded: unsigned noise cannot flood the settings lookups.
+      rateLimitPerMinute: 12_000,
       rawBody: true,
       params: z.object({ accountId: z.coerce.number().int().positive(), token: z.string().min(16).max(100), event: z.enum(twilioEvents) }),
       handler: async ({ params, req, res }) => {
@@ -84,7 +87,7 @@ export function twilioWebhookRoutes(services: Services) {
           installationId: account.installationId,
           accountId: params.accountId,
           source: 'twilio',
-          dedupeKey: twilioDedupeKey(params.event, fields),
+          dedupeKey: twilioDedupeKey(params.accountId, params.event, fields),
           event: `twilio.${params.event}`,
           headers: { 'x-twilio-signature': req.get('x-twilio-signature') ?? null, 'user-agent': req.get('user-agent') ?? null, url },
           body: raw,

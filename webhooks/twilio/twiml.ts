@@ -22,7 +22,7 @@ function voicemail(response: twilio.twiml.VoiceResponse, routing: CallRouting) {
   }
   response.say(routing.greeting ?? defaultGreeting);
   response.record({
-    maxLength: 180,
+    maxLength: routing.transcribe ? 120 : 300, // Twilio transcribes recordings of up to two minutes
     playBeep: true,
     action: routing.urls.voicemail,
     recordingStatusCallback: routing.urls.recording,

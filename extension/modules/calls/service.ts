@@ -130,9 +130,14 @@ export async function openRecording(deps: { db: Knex; sealer: Sealer; urlSigner:
   }));
   if (!found.call?.recording_url || !found.settings) return null;
   const url = new URL(`${found.call.recording_url as string}.mp3`);
-  if (url.origin !== new URL(deps.twilioApiUrl).origin) return null;
+  // Only this account's recordings on Twilio's API host.
+  const expected = `/2010-04-01/Accounts/${found.settings.account_sid}/Recordings/`;
+  if (url.origin !== new URL(deps.twilioApiUrl).origin || !url.pathname.startsWith(expected) || !/^RE[0-9a-f]{32}\.mp3$/.test(url.pathname.slice(expected.length))) return null;
   const auth = Buffer.from(`${found.settings.account_sid}:${deps.sealer.open(found.settings.auth_token_sealed)}`).toString('base64');
-  const response = await fetch(url, { headers: { Authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(deps.timeoutMs), redirect: 'follow' });
+  // The timeout covers Twilio's answer, not the streaming of a long recording to the listener.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), deps.timeoutMs);
+  const response = await fetch(url, { headers: { Authorization: `Basic ${auth}` }, signal: abort.signal, redirect: 'follow' }).finally(() => clearTimeout(timer));
   if (!response.ok || !response.body) return { unavailable: response.status } as const;
   return {
     stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),

@@ -2,9 +2,9 @@
 // it), then that contact's open conversation in the account's call inbox (created when there is
 // none). Every step looks before it creates, so a retry after a crash or a timeout finds what
 // the previous attempt made instead of making it twice.
-import type { Knex } from 'knex';
 import parsePhoneNumber from 'libphonenumber-js/max';
 import {
+  ChatwootError,
   contactConversations,
   createContact,
   createContactInbox,
@@ -24,31 +24,39 @@ export function displayNumber(e164: string) {
   return parsePhoneNumber(e164)?.formatInternational() ?? e164;
 }
 
+/**
+ * The caller's Chatwoot contact: our cache first (kept by Chatwoot's webhooks), then Chatwoot's
+ * exact phone filter, else a new contact named by the number. Two processes creating the same
+ * contact at once: Chatwoot refuses the second (phone taken), which then finds the first's.
+ */
 export async function findOrCreateContact(
-  trx: Knex.Transaction,
   target: ChatwootTarget,
-  ids: { accountId: number; chatwootAccountId: number },
+  chatwootAccountId: number,
   phone: string,
   inboxId: number,
+  cache: { find: (phone: string) => Promise<number | undefined>; remember: (contactId: number, phone: string) => Promise<void> },
 ): Promise<number> {
-  // Our cache of Chatwoot contacts (kept by its webhooks) answers most calls without a request.
-  const cached = await trx('chatwoot_contacts').where({ account_id: ids.accountId, phone_e164: phone }).orderBy('chatwoot_contact_id').first('chatwoot_contact_id');
-  if (cached) return cached.chatwoot_contact_id as number;
-  const found = (await contactsWithPhone(target, ids.chatwootAccountId, phone)).find((c) => e164Of(c.phone_number) === phone);
-  if (found) return found.id;
-  const created = await createContact(target, ids.chatwootAccountId, { inbox_id: inboxId, name: displayNumber(phone), phone_number: phone });
-  // Remember it now: the contact_created webhook will confirm it later.
-  await trx('chatwoot_contacts')
-    .insert({ account_id: ids.accountId, chatwoot_contact_id: created.id, name: displayNumber(phone), phone_e164: phone })
-    .onConflict(['account_id', 'chatwoot_contact_id'])
-    .ignore();
-  return created.id;
+  const cached = await cache.find(phone);
+  if (cached) return cached;
+  const lookUp = async () => (await contactsWithPhone(target, chatwootAccountId, phone)).find((c) => e164Of(c.phone_number) === phone)?.id;
+  const found = await lookUp();
+  if (found) return found;
+  let created: number;
+  try {
+    created = (await createContact(target, chatwootAccountId, { inbox_id: inboxId, name: displayNumber(phone), phone_number: phone })).id;
+  } catch (err) {
+    const taken = err instanceof ChatwootError && err.status === 422 ? await lookUp() : undefined;
+    if (!taken) throw err;
+    created = taken;
+  }
+  await cache.remember(created, phone); // the contact_created webhook will confirm it later
+  return created;
 }
 
 export async function findOrOpenConversation(target: ChatwootTarget, chatwootAccountId: number, contactId: number, inboxId: number): Promise<number> {
   const conversations = await contactConversations(target, chatwootAccountId, contactId);
   const open = conversations
-    .filter((c) => c.inbox_id === inboxId && (c.status === 'open' || c.status === 'pending'))
+    .filter((c) => c.inbox_id === inboxId && (c.status === 'open' || c.status === 'pending' || c.status === 'snoozed'))
     .sort((a, b) => (b.last_activity_at ?? 0) - (a.last_activity_at ?? 0) || b.id - a.id)[0];
   if (open) return open.id;
   const sourceId = await createContactInbox(target, chatwootAccountId, contactId, inboxId);
