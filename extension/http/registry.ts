@@ -42,6 +42,8 @@ export interface RouteDefinition<P extends z.ZodType = z.ZodType, Q extends z.Zo
   access: Access;
   /** Requests per minute per client address, for unauthenticated entry points. */
   rateLimitPerMinute?: number;
+  /** Count only refused requests (4xx/5xx) against the limit: for webhooks, whose senders are busy but rarely wrong. */
+  rateLimitFailuresOnly?: boolean;
   /** The handler gets the body as raw bytes (webhooks verify signatures over them). */
   rawBody?: boolean;
   params?: P;
@@ -92,6 +94,7 @@ export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, b
       rateLimit({
         windowMs: 60_000,
         limit: route.rateLimitPerMinute,
+        skipSuccessfulRequests: route.rateLimitFailuresOnly ?? false,
         standardHeaders: 'draft-8',
         legacyHeaders: false,
         handler: (_req, res) => sendError(res, 429, 'rate_limited', 'Too many attempts; wait a minute and try again'),

@@ -324,8 +324,9 @@ async function tellConversation(deps: TwilioDeps, ctx: RequestContext, callId: s
 async function followThrough(deps: TwilioDeps, ctx: RequestContext, callId: string, now: Date) {
   const settings = await withAccount(deps.db, ctx.accountId, { readOnly: true }, (trx) => loadTwilioSettings(trx, ctx.accountId));
   const { call, settled } = await openFollowUps(deps, ctx, callId, settings, now);
-  if (settings && ctx.capabilities.has('calls.twilio')) await threadCall(deps, ctx, callId, settings);
-  await tellConversation(deps, ctx, callId, settled);
+  const threads = Boolean(settings?.chatwoot_inbox_id) && ctx.capabilities.has('calls.twilio');
+  if (threads) await threadCall(deps, ctx, callId, settings!);
+  if (threads || call.chatwoot_conversation_id) await tellConversation(deps, ctx, callId, settled);
   if (!settled && isFinal(call.status) && deps.jobs) {
     await deps.jobs.send(queues.twilioSettle, { accountId: ctx.accountId, callId }, { startAfter: (deps.settleSeconds ?? defaultSettleSeconds) + 1 });
   }

@@ -61,8 +61,10 @@ export function twilioWebhookRoutes(services: Services) {
       summary: 'Twilio voice webhooks (X-Twilio-Signature checked): voice, dial, voicemail, status, recording, transcription',
       tags: ['webhooks'],
       access: { public: true },
-      // Generous (Twilio sends from few addresses) but bounded: unsigned noise cannot flood the settings lookups.
-      rateLimitPerMinute: 12_000,
+      // Only refused requests count: Twilio's own traffic is never throttled, while a source of
+      // unsigned or misaddressed noise is cut off after a few hundred a minute.
+      rateLimitPerMinute: 300,
+      rateLimitFailuresOnly: true,
       rawBody: true,
       params: z.object({ accountId: z.coerce.number().int().positive(), token: z.string().min(16).max(100), event: z.enum(twilioEvents) }),
       handler: async ({ params, req, res }) => {
