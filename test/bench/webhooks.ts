@@ -90,17 +90,20 @@ async function closedLoop(url: string, senders: number, durationMs: number, next
 async function openLoop(url: string, perSecond: number, durationMs: number, next?: Source) {
   const latencies: number[] = [];
   const inFlight: Array<Promise<void>> = [];
+  const failures: unknown[] = [];
   const started = performance.now();
   let sent = 0;
   while (performance.now() - started < durationMs) {
     const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
     while (sent < due) {
       sent++;
-      inFlight.push(post(url, next).then((ms) => void latencies.push(ms)));
+      // Failures are collected, not left unhandled: the bench must always reach its clean-up.
+      inFlight.push(post(url, next).then((ms) => void latencies.push(ms), (err: unknown) => void failures.push(err)));
     }
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
   await Promise.all(inFlight);
+  if (failures.length) throw new Error(`${failures.length} deliveries failed, the first: ${(failures[0] as Error).message}`);
   latencies.sort((a, b) => a - b);
   return { sent, achievedPerSecond: sent / (durationMs / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
 }
