@@ -2,36 +2,22 @@
 // webhook deliveries, each through the real API; agents are kept out.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { spawnIn } from '../helpers/processes.ts';
 import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
+import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
 let chatwoot: FakeChatwoot;
 let adminToken: string;
 
-const api = async <T>(path: string, token: string) => {
-  const response = await fetch(`${baseUrl}/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } });
-  return ((await response.json()) as { data: T }).data;
-};
-const signInApi = async (token: string) => {
-  const response = await fetch(`${baseUrl}/api/v1/auth/chatwoot`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ access_token: token, chatwoot_url: chatwoot.url, account_id: 11 }),
-  });
-  return ((await response.json()) as { data: { token: string } }).data.token;
-};
+const api = async <T>(path: string, token: string) => (await callApi<T>(token, path)).data;
 
 beforeAll(async () => {
   chatwoot = await startFakeChatwoot();
   chatwoot.addAgent({ id: 41, name: 'Alex Admin', email: 'alex@acme.test', token: 'settings-admin-token', accounts: [{ id: 11, name: 'Acme Care', role: 'administrator' }] });
   chatwoot.addAgent({ id: 42, name: 'Casey Agent', email: 'casey@acme.test', token: 'settings-agent-token', accounts: [{ id: 11, name: 'Acme Care', role: 'agent' }] });
-  const cli = spawnIn('npm', ['run', '--silent', 'onelink', '--', 'installation', 'add', '--chatwoot-url', chatwoot.url, '--token', 'settings-admin-token'], {
-    ONELINK_DATA_DIR: inject('dataDir'),
-  });
-  expect((await cli.exited).code, cli.output()).toBe(0);
-  adminToken = await signInApi('settings-admin-token');
-  await signInApi('settings-agent-token'); // the agent is known to Onelink once signed in
+  await connectChatwoot(chatwoot, 'settings-admin-token');
+  adminToken = await signInToken(chatwoot, 'settings-admin-token', 11);
+  await signInToken(chatwoot, 'settings-agent-token', 11); // the agent is known to Onelink once signed in
 });
 afterAll(() => chatwoot.close());
 

@@ -3,35 +3,21 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { spawnIn } from '../helpers/processes.ts';
+
 import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
+import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
 let chatwoot: FakeChatwoot;
 let token: string;
 
-const api = async <T>(path: string, init: { method?: string; json?: unknown } = {}) => {
-  const response = await fetch(`${baseUrl}/api/v1${path}`, {
-    method: init.method ?? 'GET',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: init.json === undefined ? undefined : JSON.stringify(init.json),
-  });
-  return ((await response.json()) as { data: T }).data;
-};
+const api = async <T>(path: string, init: { method?: string; json?: unknown } = {}) => (await callApi<T>(token, path, init)).data;
 
 beforeAll(async () => {
   chatwoot = await startFakeChatwoot();
   chatwoot.addAgent({ id: 31, name: 'Dee Dispatch', email: 'dee@acme.test', token: 'dispatch-admin-token', accounts: [{ id: 10, name: 'Acme Field', role: 'administrator' }] });
-  const cli = spawnIn('npm', ['run', '--silent', 'onelink', '--', 'installation', 'add', '--chatwoot-url', chatwoot.url, '--token', 'dispatch-admin-token'], {
-    ONELINK_DATA_DIR: inject('dataDir'),
-  });
-  expect((await cli.exited).code, cli.output()).toBe(0);
-  const signIn = await fetch(`${baseUrl}/api/v1/auth/chatwoot`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ access_token: 'dispatch-admin-token', chatwoot_url: chatwoot.url, account_id: 10 }),
-  });
-  token = ((await signIn.json()) as { data: { token: string } }).data.token;
+  await connectChatwoot(chatwoot, 'dispatch-admin-token');
+  token = await signInToken(chatwoot, 'dispatch-admin-token', 10);
   await api('/admin/capabilities', { method: 'PATCH', json: { profile: 'construction' } });
   for (const [name, lat] of [['Near Heating', 51.51], ['Far Heating', 51.7]] as const) {
     const vendor = await api<{ id: string }>('/vendors', { method: 'POST', json: { name, categories: ['heating'], base_lat: lat, base_lng: -0.12, radius_km: 40 } });

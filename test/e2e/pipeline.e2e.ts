@@ -4,8 +4,8 @@ import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { spawnIn } from '../helpers/processes.ts';
 import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
+import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
 let chatwoot: FakeChatwoot;
@@ -13,28 +13,13 @@ let token: string;
 let pipeline: { id: string; stages: Array<{ id: string; name: string }> };
 const deals: Record<string, { id: string; reference: string; version: number }> = {};
 
-const api = async <T>(path: string, init: { method?: string; json?: unknown } = {}) => {
-  const response = await fetch(`${baseUrl}/api/v1${path}`, {
-    method: init.method ?? 'GET',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: init.json === undefined ? undefined : JSON.stringify(init.json),
-  });
-  return ((await response.json()) as { data: T }).data;
-};
+const api = async <T>(path: string, init: { method?: string; json?: unknown } = {}) => (await callApi<T>(token, path, init)).data;
 
 beforeAll(async () => {
   chatwoot = await startFakeChatwoot();
   chatwoot.addAgent({ id: 21, name: 'Pia Pipeline', email: 'pia@acme.test', token: 'board-agent-token', accounts: [{ id: 9, name: 'Acme Sales', role: 'administrator' }] });
-  const cli = spawnIn('npm', ['run', '--silent', 'onelink', '--', 'installation', 'add', '--chatwoot-url', chatwoot.url, '--token', 'board-agent-token'], {
-    ONELINK_DATA_DIR: inject('dataDir'),
-  });
-  expect((await cli.exited).code, cli.output()).toBe(0);
-  const signIn = await fetch(`${baseUrl}/api/v1/auth/chatwoot`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ access_token: 'board-agent-token', chatwoot_url: chatwoot.url, account_id: 9 }),
-  });
-  token = ((await signIn.json()) as { data: { token: string } }).data.token;
+  await connectChatwoot(chatwoot, 'board-agent-token');
+  token = await signInToken(chatwoot, 'board-agent-token', 9);
   pipeline = (await api<Array<typeof pipeline>>('/pipelines'))[0]!;
   for (const title of ['Loft insulation', 'Garden office', 'Roof repair']) {
     deals[title] = await api('/deals', { method: 'POST', json: { title, pipeline_id: pipeline.id, amount_minor: 250_000, currency: 'EUR', chatwoot_conversation_id: 31 } });

@@ -7,8 +7,9 @@ import { gzipSync } from 'node:zlib';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { repoRoot, spawnIn } from '../helpers/processes.ts';
+import { repoRoot } from '../helpers/processes.ts';
 import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
+import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const appOrigin = inject('appOrigin');
 const baseUrl = inject('baseUrl');
@@ -16,12 +17,8 @@ let chatwoot: FakeChatwoot;
 let adminToken: string;
 
 const api = async <T = unknown>(path: string, token: string, init: { method?: string; json?: unknown } = {}) => {
-  const response = await fetch(`${baseUrl}/api/v1${path}`, {
-    method: init.method ?? 'GET',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: init.json === undefined ? undefined : JSON.stringify(init.json),
-  });
-  return { status: response.status, body: (await response.json()) as { data: T; error?: { code: string } } };
+  const answer = await callApi<T>(token, path, init);
+  return { status: answer.status, body: { data: answer.data, error: answer.error } };
 };
 
 beforeAll(async () => {
@@ -31,17 +28,8 @@ beforeAll(async () => {
   // The conversations the dev host page shows (its fixtures), so write-backs have somewhere to land.
   chatwoot.addConversation(8, 101);
   chatwoot.addConversation(8, 102);
-  const cli = spawnIn('npm', ['run', '--silent', 'onelink', '--', 'installation', 'add', '--chatwoot-url', chatwoot.url, '--token', 'sidebar-admin-token'], {
-    ONELINK_DATA_DIR: inject('dataDir'),
-  });
-  const { code } = await cli.exited;
-  expect(code, cli.output()).toBe(0);
-  const signIn = await fetch(`${baseUrl}/api/v1/auth/chatwoot`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ access_token: 'sidebar-admin-token', chatwoot_url: chatwoot.url, account_id: 8 }),
-  });
-  adminToken = ((await signIn.json()) as { data: { token: string } }).data.token;
+  await connectChatwoot(chatwoot, 'sidebar-admin-token');
+  adminToken = await signInToken(chatwoot, 'sidebar-admin-token', 8);
   expect((await api('/admin/capabilities', adminToken, { method: 'PATCH', json: { profile: 'construction' } })).status).toBe(200);
 });
 afterAll(async () => {
