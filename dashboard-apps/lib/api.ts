@@ -38,3 +38,20 @@ export async function apiFetch<T>(path: string, { token, json, ...init }: ApiIni
   if (!response.ok || !body) throw new ApiError(response.status, 'http_error', `The service answered ${response.status}`);
   return { data: body.data, meta: body.meta ?? {} };
 }
+
+/** Fetches a file from our API (with the same credentials as apiFetch) and hands it to the browser as a download. */
+export async function downloadFile(path: string, { token, filename }: { token?: string | null; filename: string }) {
+  const headers: Record<string, string> = { 'X-Requested-With': 'onelink' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { headers });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+    throw new ApiError(response.status, body?.error?.code ?? 'http_error', body?.error?.message ?? `The service answered ${response.status}`);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement('a'), { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

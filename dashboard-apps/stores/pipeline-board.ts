@@ -2,7 +2,7 @@
 // optimistic moves that roll back when the server refuses (409: someone else changed the deal).
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { apiFetch, ApiError } from '../lib/api.ts';
+import { apiFetch, ApiError, downloadFile } from '../lib/api.ts';
 import { useSessionStore } from './session.ts';
 
 export interface BoardStage { id: string; name: string; kind: 'open' | 'won' | 'lost'; position: number }
@@ -16,6 +16,9 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
   const pipelines = ref<Array<{ id: string; name: string }>>([]);
   const pipelineId = ref<string | null>(null);
   const columns = ref<BoardColumn[]>([]);
+  /** Title or D-number, as the deal list understands it. */
+  const search = ref('');
+  const filterQuery = () => (search.value.trim() ? `&q=${encodeURIComponent(search.value.trim())}` : '');
   const loading = ref(false);
   const error = ref<string | null>(null);
   const announcement = ref('');
@@ -28,7 +31,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
       if (!pipelines.value.length) pipelines.value = (await api<Array<{ id: string; name: string }>>('/api/v1/pipelines')).data;
       pipelineId.value = id ?? pipelineId.value ?? pipelines.value[0]?.id ?? null;
       if (!pipelineId.value) return;
-      const board = (await api<{ columns: Array<Omit<BoardColumn, 'loadingMore'>> }>(`/api/v1/pipelines/${pipelineId.value}/board?per_stage=${pageSize}`)).data;
+      const board = (await api<{ columns: Array<Omit<BoardColumn, 'loadingMore'>> }>(`/api/v1/pipelines/${pipelineId.value}/board?per_stage=${pageSize}${filterQuery()}`)).data;
       columns.value = board.columns.map((c) => ({ ...c, loadingMore: false }));
       error.value = null;
     } catch (err) {
@@ -42,7 +45,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     if (!column.next_cursor || column.loadingMore) return;
     column.loadingMore = true;
     try {
-      const page = await api<BoardDeal[]>(`/api/v1/pipelines/${pipelineId.value}/stages/${column.stage.id}/deals?limit=${pageSize}&cursor=${encodeURIComponent(column.next_cursor)}`);
+      const page = await api<BoardDeal[]>(`/api/v1/pipelines/${pipelineId.value}/stages/${column.stage.id}/deals?limit=${pageSize}&cursor=${encodeURIComponent(column.next_cursor)}${filterQuery()}`);
       const known = new Set(column.deals.map((d) => d.id));
       column.deals.push(...page.data.filter((d) => !known.has(d.id)));
       column.next_cursor = (page.meta.next_cursor as string | null) ?? null;
@@ -81,5 +84,15 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     }
   }
 
-  return { pipelines, pipelineId, columns, loading, error, announcement, load, loadMore, move };
+  /** The filtered board, or one of its columns, as CSV. */
+  async function exportCsv(stageId?: string) {
+    const scope = stageId ? `stage_id=${stageId}` : `pipeline_id=${pipelineId.value}`;
+    try {
+      await downloadFile(`/api/v1/deals/export.csv?${scope}${filterQuery()}`, { token: session.token, filename: `deals-${new Date().toISOString().slice(0, 10)}.csv` });
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  return { pipelines, pipelineId, columns, search, loading, error, announcement, load, loadMore, move, exportCsv };
 });

@@ -314,3 +314,21 @@ describe('board totals kept by the database', () => {
     expect(quote.amount_sums).toContainEqual({ currency: 'GBP', amount_minor: 1_000 });
   });
 });
+
+describe('CSV export', () => {
+  it('exports the filtered deals with readable columns, and defuses spreadsheet formulas', async () => {
+    const column = pipeline.stages[1]!;
+    await api.post('/deals', { title: '=HYPERLINK("http://evil.example","click")', pipeline_id: pipeline.id, stage_id: column.id, amount_minor: 123_456, currency: 'EUR', chatwoot_conversation_id: 88 });
+    await api.post('/deals', { title: 'Plain, with a comma', pipeline_id: pipeline.id, stage_id: column.id });
+    const res = await api.get('/deals/export.csv', { stage_id: column.id });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/csv/);
+    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="deals-\d{4}-\d\d-\d\d\.csv"$/);
+    const lines = (res.text as string).trim().split('\n');
+    expect(lines[0]).toBe('reference,title,status,pipeline,stage,amount,currency,owner,chatwoot_contact_id,chatwoot_conversation_id,expected_close_date,created_at');
+    expect(lines.some((l) => l.includes(`"'=HYPERLINK(""http://evil.example"",""click"")"`) && l.includes(`,${column.name},1234.56,EUR,`) && l.includes(',88,'))).toBe(true);
+    expect(lines.some((l) => l.includes('"Plain, with a comma"'))).toBe(true);
+    expect(lines.every((l, i) => i === 0 || l.includes(`,${column.name},`))).toBe(true);
+    expect((await api.get('/deals/export.csv', { stage_id: 'nope' })).status).toBe(422);
+  });
+});

@@ -1,5 +1,6 @@
 // The pipeline board as a full page: drag a card with the mouse, move one with the keyboard,
 // both persist after a reload; a move the server refuses (the deal changed meanwhile) rolls back.
+import fs from 'node:fs';
 import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -70,6 +71,20 @@ describe('the pipeline board', () => {
     await expect.poll(async () => (await api<{ stage_id: string }>(`/deals/${deals['Garden office']!.id}`)).stage_id, { timeout: 10_000 }).toBe(second.id);
     await page.reload();
     await expect.poll(() => column(page, second.name).getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(2);
+  });
+
+  it('finds deals by title and exports what is shown as CSV', async () => {
+    await page.getByLabel('Find deals').fill('Garden');
+    await page.getByLabel('Find deals').press('Enter');
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(1);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const csv = fs.readFileSync((await download.path())!, 'utf8');
+    expect(csv.split('\n')[0]).toMatch(/^reference,title,status,pipeline,stage,amount/);
+    expect(csv).toContain('Garden office');
+    expect(csv).not.toContain('Loft insulation');
+    await page.getByLabel('Find deals').fill('');
+    await page.getByLabel('Find deals').press('Enter');
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(3);
   });
 
   it('rolls a move back when the deal changed meanwhile', async () => {

@@ -5,6 +5,7 @@ import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
 import { addStage, createPipeline, listPipelines, reorderStages, updatePipeline, updateStage } from '../pipelines/service.ts';
 import { pipelineBoard, stagePage } from './board.ts';
+import { exportDealsCsv, exportLimit } from './export.ts';
 import { dealStatuses } from './rules.ts';
 import {
   addDealNote,
@@ -154,6 +155,21 @@ export function dealRoutes() {
         const { limit, cursor, ...filters } = query;
         const page = await listDeals(ctx, toFilters(filters), { limit, cursor });
         sendData(res, page.items, { next_cursor: page.nextCursor });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/deals/export.csv',
+      summary: `Deals as CSV (same filters as the list; a board column is stage_id=…; at most ${exportLimit} rows)`,
+      tags: ['deals'],
+      access: readDeals,
+      produces: 'text/csv',
+      query: dealFilters.extend({ pipeline_id: z.uuid().optional(), stage_id: z.uuid().optional() }),
+      handler: async ({ ctx, query, res }) => {
+        const { csv, truncated } = await exportDealsCsv(ctx, toFilters(query));
+        res.setHeader('Content-Disposition', `attachment; filename="deals-${new Date().toISOString().slice(0, 10)}.csv"`);
+        if (truncated) res.setHeader('X-Onelink-Truncated', String(exportLimit));
+        res.type('text/csv; charset=utf-8').send(csv);
       },
     }),
     defineRoute({
