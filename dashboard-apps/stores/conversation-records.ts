@@ -35,14 +35,19 @@ export const useConversationRecords = defineStore('conversation-records', () => 
     if (!contactId || !session.signedIn) return;
     loading.value = true;
     try {
-      const [dealPage, jobPage, taskPage, pipelineList] = await Promise.all([
+      const conversationId = context.value!.conversation.id;
+      // The contact's open items, and whatever is linked to this conversation (possibly another contact's).
+      const [dealPage, linkedDeals, jobPage, linkedJobs, taskPage, pipelineList] = await Promise.all([
         show('deals') ? api<Deal[]>(`/api/v1/deals?contact_id=${contactId}&status=open&limit=50`) : null,
+        show('deals') ? api<Deal[]>(`/api/v1/deals?conversation_id=${conversationId}&status=open&limit=50`) : null,
         show('jobs') ? api<Job[]>(`/api/v1/jobs?contact_id=${contactId}&status=${openJobStatuses}&limit=50`) : null,
+        show('jobs') ? api<Job[]>(`/api/v1/jobs?conversation_id=${conversationId}&status=${openJobStatuses}&limit=50`) : null,
         show('tasks') ? api<Task[]>(`/api/v1/tasks?contact_id=${contactId}&limit=100`) : null,
         show('deals') && !pipelines.value.length ? api<Pipeline[]>('/api/v1/pipelines') : null,
       ]);
-      deals.value = dealPage?.data ?? [];
-      jobs.value = jobPage?.data ?? [];
+      const unique = <T extends { id: string }>(lists: Array<T[] | undefined>) => [...new Map(lists.flatMap((l) => l ?? []).map((item) => [item.id, item])).values()];
+      deals.value = unique([linkedDeals?.data, dealPage?.data]);
+      jobs.value = unique([linkedJobs?.data, jobPage?.data]);
       tasks.value = (taskPage?.data ?? []).filter((t) => t.status === 'open' || t.status === 'in_progress');
       if (pipelineList) pipelines.value = pipelineList.data;
       error.value = null;
@@ -104,6 +109,22 @@ export const useConversationRecords = defineStore('conversation-records', () => 
           }),
         'Task created',
       ),
+    /** Links an existing job (J-…) or deal (D-…) to this conversation. */
+    link: (reference: string) =>
+      act(async () => {
+        const ref = reference.trim().toUpperCase();
+        if (/^J-?\d+$/.test(ref)) {
+          const [job] = (await api<Job[]>(`/api/v1/jobs?q=${encodeURIComponent(ref)}&limit=1`)).data;
+          if (!job) throw new ApiError(404, 'not_found', `No job ${ref} in this account`);
+          await api(`/api/v1/jobs/${job.id}/conversations/${conversation().id}`, { method: 'PUT' });
+        } else if (/^D-?\d+$/.test(ref)) {
+          const [deal] = (await api<Deal[]>(`/api/v1/deals?q=${encodeURIComponent(ref)}&limit=1`)).data;
+          if (!deal) throw new ApiError(404, 'not_found', `No deal ${ref} in this account`);
+          await api(`/api/v1/deals/${deal.id}`, { method: 'PATCH', json: { chatwoot_conversation_id: conversation().id, version: deal.version } });
+        } else {
+          throw new ApiError(422, 'validation_failed', 'Give a job or deal number, such as J-1042 or D-311');
+        }
+      }, `${reference.trim().toUpperCase()} linked to this conversation`),
     completeTask: (task: Task) => act(() => api(`/api/v1/tasks/${task.id}/status`, { method: 'POST', json: { status: 'done' } }), `“${task.title}” done`),
     moveDeal: (deal: Deal, stageId: string) =>
       act(() => api(`/api/v1/deals/${deal.id}/move`, { method: 'POST', json: { stage_id: stageId, version: deal.version } }), `${deal.reference} moved`),

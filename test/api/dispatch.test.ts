@@ -164,6 +164,15 @@ describe('jobs', () => {
     const list = (await asAgent.get('/jobs', { service_category: 'Roofing', priority: 'urgent' })).body.data;
     expect(list.map((j: { id: string }) => j.id)).toEqual([mine.id]);
     expect((await asAgent.get('/jobs', { contact_id: 7100, status: 'new,triaged' })).body.data.map((j: { id: string }) => j.id)).toEqual([mine.id]);
+    expect((await asAgent.get('/jobs', { q: mine.reference })).body.data.map((j: { id: string }) => j.id)).toEqual([mine.id]);
+    chatwoot.addConversation(1, 610);
+    const found = await asAgent.get('/jobs', { q: mine.reference, limit: 1 });
+    expect(found.status, JSON.stringify(found.body)).toBe(200);
+    const linked = await asAgent.put(`/jobs/${mine.id}/conversations/610`);
+    expect(linked.status, JSON.stringify(linked.body)).toBe(200);
+    expect((await asAgent.get('/jobs', { conversation_id: 610 })).body.data.map((j: { id: string }) => j.id)).toEqual([mine.id]);
+    expect((await asAgent.delete(`/jobs/${mine.id}/conversations/610`)).status).toBe(200);
+    expect((await asAgent.get('/jobs', { q: mine.reference.toLowerCase().replace('-', '') })).body.data.map((j: { id: string }) => j.id)).toEqual([mine.id]);
     const board = (await asAgent.get('/jobs/board', { per_column: 2 })).body.data.columns;
     expect(board.map((c: { status: string }) => c.status)).toEqual(['new', 'triaged', 'assigned', 'in_progress', 'pending_review', 'completed']);
     const newColumn = board[0];

@@ -99,6 +99,15 @@ describe('the conversation sidebar in Chatwoot’s frame', () => {
     expect(await frame.getByTestId('job').count()).toBe(0);
     const ms = await contextToPaint(page);
     console.log(`Sidebar: appContext received → records painted on a cold frame: ${ms.toFixed(0)} ms (target < 500 ms)`);
+
+    // Link an existing job (another contact's, from a phone call) to this conversation by its number.
+    const other = await api<{ id: string; reference: string }>('/jobs', adminToken, { method: 'POST', json: { summary: 'Window quote visit', chatwoot_contact_id: 9999 } });
+    await frame.getByRole('button', { name: 'Link…' }).click();
+    await frame.getByLabel('Job or deal number').fill(other.body.data.reference);
+    await frame.getByRole('button', { name: 'Link', exact: true }).click();
+    await expect.poll(() => frame.getByTestId('job').count(), { timeout: 10_000 }).toBe(1);
+    expect(await frame.getByTestId('job').textContent()).toContain('Window quote visit');
+    expect((await api<{ conversation_ids: number[] }>(`/jobs/${other.body.data.id}`, adminToken)).body.data.conversation_ids).toEqual([102]);
     await page.locator('#conversation').selectOption('101');
     await expect.poll(() => frame.getByTestId('job').count(), { timeout: 10_000 }).toBe(1);
   });

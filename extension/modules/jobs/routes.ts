@@ -59,6 +59,7 @@ const jobFilters = z.object({
   deal_id: z.uuid().optional(),
   created_from: z.coerce.date().optional(),
   created_to: z.coerce.date().optional(),
+  q: z.string().trim().min(1).max(200).optional().describe('A J-number (J-1042) or words of the summary'),
 });
 
 export function jobRoutes(services: Services) {

@@ -489,6 +489,8 @@ export interface JobFilters {
   deal_id?: string;
   created_from?: Date;
   created_to?: Date;
+  /** A J-number or words of the summary. */
+  q?: string;
 }
 
 function applyJobFilters(trx: Knex.Transaction, q: Knex.QueryBuilder, filters: JobFilters, settings: DispatchSettings) {
@@ -499,6 +501,11 @@ function applyJobFilters(trx: Knex.Transaction, q: Knex.QueryBuilder, filters: J
   if (filters.contact_id !== undefined) q.where('jobs.chatwoot_contact_id', filters.contact_id);
   if (filters.created_from) q.where('jobs.created_at', '>=', filters.created_from);
   if (filters.created_to) q.where('jobs.created_at', '<', filters.created_to);
+  if (filters.q) {
+    const reference = /^j-?(\d+)$/i.exec(filters.q.trim());
+    if (reference) q.where('jobs.number', Number(reference[1]));
+    else q.whereRaw('jobs.summary ilike ?', [`%${filters.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+  }
   if (filters.conversation_id !== undefined) {
     q.whereExists((s) => s.from('job_conversations as jc').whereRaw('jc.account_id = jobs.account_id and jc.job_id = jobs.id').where('jc.chatwoot_conversation_id', filters.conversation_id!));
   }
