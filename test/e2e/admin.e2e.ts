@@ -51,6 +51,16 @@ describe('the admin app', () => {
     await page.getByRole('button', { name: 'Create token' }).click();
     await expect.poll(() => page.getByText(/^olt_/).isVisible()).toBe(true);
 
+    await page.getByRole('tab', { name: 'Automation' }).click();
+    await page.getByLabel('Rule name').fill('Booked → site visit');
+    await page.getByLabel('Job summary').fill('Site visit for {deal_title}');
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await expect.poll(() => page.getByTestId('rule-row').count()).toBe(1);
+    const rules = await api<Array<{ name: string; trigger: string; action: string; config: { summary: string } }>>('/automation-rules', adminToken);
+    expect(rules).toMatchObject([{ name: 'Booked → site visit', trigger: 'deal_entered_stage', action: 'create_job', config: { summary: 'Site visit for {deal_title}' } }]);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'admin-automation-light');
+
     await page.getByRole('tab', { name: 'Audit log' }).click();
     await expect.poll(() => page.getByTestId('audit-row').count()).toBeGreaterThanOrEqual(3);
     expect(await page.getByRole('table').textContent()).toContain('service_token.created');
