@@ -11,6 +11,7 @@ import { appRequestHeader, sessionCookie } from './auth/session-cookie.ts';
 import { authenticate } from './auth/sessions.ts';
 import cookieParser from 'cookie-parser';
 import { capabilityRoutes } from './capabilities/routes.ts';
+import { eventRoutes } from './events/routes.ts';
 import { healthRoutes } from './health/routes.ts';
 import { renderApiReference } from './http/api-reference.ts';
 import { sendError } from './http/envelope.ts';
@@ -82,6 +83,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...vendorRoutes(),
     ...automationRoutes(),
     ...callRoutes(services),
+    ...eventRoutes(services),
     ...timelineRoutes(),
     ...webhookAdminRoutes(services),
     ...chatwootWebhookRoutes(services),

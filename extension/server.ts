@@ -17,6 +17,7 @@ import { twilioDeliverySource } from '../webhooks/twilio/process.ts';
 import { startDeliveryWorker, type DeliveryWorker } from '../webhooks/worker.ts';
 import type PgBoss from 'pg-boss';
 import { createSealer, createUrlSigner, resolveEncryptionKey, type Sealer, type UrlSigner } from './security/crypto.ts';
+import { endAllStreams } from './events/routes.ts';
 import { noScanner, type Services } from './services.ts';
 import { localDiskStorage } from './storage/index.ts';
 
@@ -59,6 +60,7 @@ async function main() {
   const shutdown = (reason: string, exitCode = 0) => {
     shuttingDown ??= (async () => {
       logger.info({ reason }, 'shutting down');
+      endAllStreams(); // event streams never finish by themselves: end them so the drain does not wait
       if (server) await closeServer(server, config.ONELINK_SHUTDOWN_TIMEOUT_MS);
       await outboxWorker?.stop();
       await deliveryWorker?.stop();

@@ -3,6 +3,7 @@
 // query code scopes by account_id as well. Reads run read-only; writes must record an audit event.
 import type { Knex } from 'knex';
 import { recordAudit, type AuditEntry } from '../audit/writer.ts';
+import { announceChange } from '../events/changes.ts';
 import type { Capability } from '../capabilities/profiles.ts';
 import type { Permission, Role } from '../auth/permissions.ts';
 
@@ -56,8 +57,9 @@ export interface Audit {
  * A writable transaction in the context's account. `audit` records an audit event in the same
  * transaction; a write that records none is rolled back, so a mutation cannot go unaudited.
  */
-export function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction, audit: Audit) => Promise<T>): Promise<T> {
-  return withAccount(ctx.db, ctx.accountId, { readOnly: false }, async (trx) => {
+export async function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction, audit: Audit) => Promise<T>): Promise<T> {
+  let changed = false;
+  const result = await withAccount(ctx.db, ctx.accountId, { readOnly: false }, async (trx) => {
     let recorded = 0;
     let unchanged = false;
     const audit = Object.assign(
@@ -69,6 +71,10 @@ export function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction, audi
     );
     const result = await work(trx, audit);
     if (recorded === 0 && !unchanged) throw new Error('A write transaction finished without recording an audit event; it was rolled back');
+    changed = recorded > 0;
     return result;
   });
+  // Committed: pages following this account refresh (see events/changes.ts).
+  if (changed) announceChange(ctx.db, ctx.accountId);
+  return result;
 }

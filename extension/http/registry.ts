@@ -36,7 +36,7 @@ export interface RouteDefinition<P extends z.ZodType = z.ZodType, Q extends z.Zo
   /** Mount point; everything is under /api/v1 except probes such as /health. */
   prefix?: '/api/v1' | '';
   /** For answers that are not the JSON envelope (e.g. the HTML API reference). */
-  produces?: 'text/html' | 'text/csv';
+  produces?: 'text/html' | 'text/csv' | 'text/event-stream';
   summary: string;
   tags: string[];
   access: Access;

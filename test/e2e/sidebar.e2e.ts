@@ -87,6 +87,12 @@ describe('the conversation sidebar in Chatwoot’s frame', () => {
     await frame.getByRole('checkbox', { name: 'Mark “Follow up with Ada Lovelace” done' }).check();
     await expect.poll(() => frame.getByTestId('task').count()).toBe(0);
 
+    // Live: a job a dispatcher opens elsewhere appears without a reload (the change stream), and leaves when canceled.
+    const elsewhere = await api<{ id: string }>('/jobs', adminToken, { method: 'POST', json: { summary: 'Opened by dispatch', chatwoot_contact_id: 501 } });
+    await expect.poll(() => frame.getByTestId('job').count(), { timeout: 5_000 }).toBe(2);
+    await api(`/jobs/${elsewhere.body.data.id}/status`, adminToken, { method: 'POST', json: { status: 'canceled', reason: 'Opened by mistake' } });
+    await expect.poll(() => frame.getByTestId('job').count(), { timeout: 5_000 }).toBe(1);
+
     expect(await accessibilityViolations(page.frames().find((f) => f.url().startsWith(`${appOrigin}/apps/sidebar/`))!)).toEqual([]);
     await screenshot(page, 'sidebar-in-chatwoot-light');
     expect(errors).toEqual([]);

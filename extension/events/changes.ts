@@ -1,0 +1,66 @@
+// "Something changed in this account": a NOTIFY after each committed write (one per account per
+// 200 ms burst, never one per row), heard by every process and passed to the pages that follow
+// the account over server-sent events, so open sidebars and boards refresh without polling.
+import { EventEmitter } from 'node:events';
+import type { Knex } from 'knex';
+import pg from 'pg';
+
+export const changeChannel = 'onelink_changes';
+
+const pending = new Map<Knex, Set<number>>();
+
+/** Announces that `accountId` changed (debounced; a lost announcement only delays a refresh). */
+export function announceChange(db: Knex, accountId: number) {
+  let accounts = pending.get(db);
+  if (accounts) {
+    accounts.add(accountId);
+    return;
+  }
+  accounts = new Set([accountId]);
+  pending.set(db, accounts);
+  setTimeout(() => {
+    pending.delete(db);
+    for (const id of accounts!) void db.raw('select pg_notify(?, ?)', [changeChannel, String(id)]).catch(() => undefined);
+  }, 200);
+}
+
+export interface ChangeFeed {
+  subscribe(accountId: number, listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/** One LISTEN connection per process, shared by every open stream (started on first use). */
+export function changeFeed(connectionString: string): ChangeFeed {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  let client: pg.Client | null = null;
+  let starting: Promise<void> | null = null;
+  const start = () => {
+    starting ??= (async () => {
+      client = new pg.Client({ connectionString, application_name: 'onelink-changes' });
+      client.on('notification', (message) => emitter.emit(`account:${message.payload}`));
+      client.on('error', () => {
+        // The feed is a convenience: pages fall back to polling; the next subscriber reconnects.
+        client = null;
+        starting = null;
+      });
+      await client.connect();
+      await client.query(`listen ${changeChannel}`);
+    })().catch(() => {
+      client = null;
+      starting = null;
+    });
+    return starting;
+  };
+  return {
+    subscribe(accountId, listener) {
+      void start();
+      emitter.on(`account:${accountId}`, listener);
+      return () => emitter.off(`account:${accountId}`, listener);
+    },
+    async close() {
+      await starting;
+      await client?.end().catch(() => undefined);
+    },
+  };
+}
