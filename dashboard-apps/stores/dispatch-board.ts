@@ -55,6 +55,16 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
     }
   }
 
+  /** Reloads the open job in place (keeping the suggestions on screen): someone else changed something. */
+  async function refreshDetail() {
+    if (!detail.value) return;
+    try {
+      detail.value = (await api<JobDetail>(`/api/v1/jobs/${detail.value.id}`)).data;
+    } catch (err) {
+      fail(err);
+    }
+  }
+
   async function suggest() {
     if (!detail.value) return;
     try {
@@ -85,6 +95,7 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
     error,
     load,
     open,
+    refreshDetail,
     suggest,
     assign: (vendorId: string, overrideReason?: string) =>
       change(() => api(`/api/v1/jobs/${detail.value!.id}/assignment`, { method: 'POST', json: { vendor_id: vendorId, ...(overrideReason ? { compliance_override_reason: overrideReason } : {}) } })),

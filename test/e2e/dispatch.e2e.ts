@@ -72,6 +72,9 @@ describe('the dispatch board', () => {
     await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 10_000 }).toContain('Canceled');
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByTestId('job-card').count()).toBe(1); // canceled jobs leave the board
+    // A job opened elsewhere (a call, the sidebar) appears without a reload.
+    await api('/jobs', { method: 'POST', json: { summary: 'Radiator bleed', priority: 'normal', service_category: 'heating' } });
+    await expect.poll(() => page.getByTestId('job-card').count(), { timeout: 5_000 }).toBe(2);
     await page.getByLabel('Priority').selectOption('low');
     await expect.poll(() => page.getByTestId('job-card').count()).toBe(0);
     await browser.close();
@@ -83,7 +86,7 @@ describe('the dispatch board', () => {
     await page.goto(boardUrl());
     await page.getByLabel('Chatwoot access token').fill('dispatch-admin-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByTestId('job-card').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.getByTestId('job-card').count(), { timeout: 10_000 }).toBe(2);
     await screenshot(page, 'dispatch-board-dark');
     await page.getByTestId('job-card').filter({ hasText: 'Boiler not firing' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Suggest vendors' }).click();
