@@ -2,7 +2,7 @@
 // vendor, arrive with the vendors of the dispatch module), and their magic-link sign-in:
 // single use, 15 minutes, stored hashed, at most five per user per 15 minutes.
 import type { Knex } from 'knex';
-import parsePhoneNumber from 'libphonenumber-js/max';
+import { phoneHint, toE164 } from '../phones/e164.ts';
 import { callerContext, type AccountRow } from '../accounts/service.ts';
 import { issueToken, parseToken } from '../auth/tokens.ts';
 import { read, withAccount, write, type RequestContext } from '../db/tenant.ts';
@@ -42,13 +42,13 @@ export async function portalContext(db: Knex, account: AccountRow, portalUserId:
 
 /** E.164, as Chatwoot requires; a number that is not a valid international number is a 422. */
 export function normalisePhone(input: string, field = 'phone'): string {
-  const parsed = parsePhoneNumber(input);
-  if (!parsed || !parsed.isValid()) {
+  const number = toE164(input);
+  if (!number) {
     throw invalid('The phone number is not valid', [
-      { path: `body.${field}`, message: 'Give a valid phone number in international form, e.g. +14155550123', code: 'invalid_phone' },
+      { path: `body.${field}`, message: `Give ${phoneHint}`, code: 'invalid_phone' },
     ]);
   }
-  return parsed.number;
+  return number;
 }
 
 export interface NewClientPortalUser { chatwoot_contact_id: number; name: string; email?: string | null; phone?: string | null }

@@ -2,10 +2,10 @@
 // are idempotent and apply only newer state, so retries, duplicates and out-of-order deliveries
 // converge. What Chatwoot sends is a mirror of its own records: the delivery row is the trail of
 // each change to the caches (no audit event per message, which would flood the audit log).
+import { toE164 } from '../../extension/phones/e164.ts';
 import { queues } from '../../extension/queue/names.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
 import type { Knex } from 'knex';
-import parsePhoneNumber from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { ensureAccount } from '../../extension/accounts/service.ts';
 import { withAccount } from '../../extension/db/tenant.ts';
@@ -49,12 +49,6 @@ const messagePayload = z.object({
 
 export class UnprocessableDelivery extends Error {}
 
-function e164(phone: string | null | undefined) {
-  if (!phone) return null;
-  const parsed = parsePhoneNumber(phone);
-  return parsed?.isValid() ? parsed.number : null;
-}
-
 type Handler = (trx: Knex.Transaction, accountId: number, payload: unknown) => Promise<void>;
 
 const handlers: Record<string, Handler> = {
@@ -68,7 +62,7 @@ const handlers: Record<string, Handler> = {
          set name = excluded.name, email = excluded.email, phone_e164 = excluded.phone_e164,
              chatwoot_company_id = excluded.chatwoot_company_id, source_updated_at = excluded.source_updated_at, synced_at = now()
        where chatwoot_contacts.source_updated_at is null or chatwoot_contacts.source_updated_at <= excluded.source_updated_at`,
-      [accountId, contact.id, contact.name ?? null, contact.email || null, e164(contact.phone_number), contact.company_id ?? null, updatedAt],
+      [accountId, contact.id, contact.name ?? null, contact.email || null, toE164(contact.phone_number), contact.company_id ?? null, updatedAt],
     );
   },
   async conversation_created(trx, accountId, payload) {

@@ -11,14 +11,14 @@
 // be acted on before a late "answered" could arrive). Each step is marked on the call in the
 // transaction that does it, so a duplicate or retried callback finds it done.
 import type { Knex } from 'knex';
-import parsePhoneNumber from 'libphonenumber-js/max';
+import { displayNumber, toE164 } from '../../extension/phones/e164.ts';
 import { callerContext, type AccountRow } from '../../extension/accounts/service.ts';
 import { recordAudit } from '../../extension/audit/writer.ts';
 import { chatwootTargetFor, queueWriteBack } from '../../extension/chatwoot/outbox.ts';
 import { withAccount, type RequestContext } from '../../extension/db/tenant.ts';
 import { deriveStatus, finalTwilioStatuses, isFinal, needsCallBack, type CallStatus } from '../../extension/modules/calls/status.ts';
 import { loadTwilioSettings, type TwilioSettingsRow } from '../../extension/modules/calls/settings.ts';
-import { displayNumber, findOrCreateContact, findOrOpenConversation } from '../../extension/modules/calls/thread.ts';
+import { findOrCreateContact, findOrOpenConversation } from '../../extension/modules/calls/thread.ts';
 import { jobReference } from '../../extension/modules/jobs/rules.ts';
 import { appendJobEvent, insertJob } from '../../extension/modules/jobs/service.ts';
 import { insertTask } from '../../extension/modules/tasks/service.ts';
@@ -79,11 +79,7 @@ export interface CallRow {
   transcript_noted_at: Date | null;
 }
 
-const e164 = (raw: string | undefined) => {
-  if (!raw) return null;
-  const parsed = parsePhoneNumber(raw);
-  return parsed?.isValid() ? parsed.number : null; // 'anonymous', 'client:…' and the like are no number
-};
+const callerName = (call: Pick<CallRow, 'from_e164'>) => (call.from_e164 ? displayNumber(call.from_e164) : 'a withheld number');
 const whole = (raw: string | undefined) => (raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : null);
 /** A voicemail is a recording our <Record> made that has some sound in it. */
 const leftVoicemail = (c: Pick<CallRow, 'recording_source' | 'recording_duration_seconds'>) => c.recording_source === 'RecordVerb' && (c.recording_duration_seconds ?? 1) > 0;
@@ -100,16 +96,16 @@ async function recordFacts(trx: Knex.Transaction, ctx: RequestContext, event: Tw
       account_id: ctx.accountId,
       call_sid: f.CallSid,
       direction: f.Direction?.startsWith('outbound') ? 'outbound' : 'inbound',
-      from_e164: e164(f.From),
-      to_e164: e164(f.To),
+      from_e164: toE164(f.From),
+      to_e164: toE164(f.To),
       started_at: startedAt,
     })
     .onConflict(['account_id', 'call_sid'])
     .ignore();
   const before = (await trx('calls').where({ account_id: ctx.accountId, call_sid: f.CallSid }).forUpdate().first()) as CallRow;
   const next: Partial<CallRow> = {
-    from_e164: before.from_e164 ?? e164(f.From),
-    to_e164: before.to_e164 ?? e164(f.To),
+    from_e164: before.from_e164 ?? toE164(f.From),
+    to_e164: before.to_e164 ?? toE164(f.To),
     started_at: before.started_at && before.started_at < startedAt ? before.started_at : startedAt,
   };
   if (event === 'status') {
@@ -218,7 +214,7 @@ async function threadCall(deps: TwilioDeps, ctx: RequestContext, callId: string,
 const minutes = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)} min ${seconds % 60} s` : `${seconds} s`);
 
 export function callSummary(call: CallRow, location: string | null) {
-  const who = call.direction === 'inbound' ? `from ${call.from_e164 ? displayNumber(call.from_e164) : 'a withheld number'}` : `to ${call.to_e164 ? displayNumber(call.to_e164) : 'an unknown number'}`;
+  const who = call.direction === 'inbound' ? `from ${callerName(call)}` : `to ${call.to_e164 ? displayNumber(call.to_e164) : 'an unknown number'}`;
   const outcome: Record<CallStatus, string> = {
     completed: `answered${call.duration_seconds ? `, ${minutes(call.duration_seconds)}` : ''}`,
     missed: 'missed',
@@ -240,7 +236,7 @@ async function openFollowUps(deps: TwilioDeps, ctx: RequestContext, callId: stri
     if (!settled || !settings) return { call, settled };
     const audit = (entry: Parameters<typeof recordAudit>[2]) => recordAudit(trx, ctx, entry);
     const marks: Partial<CallRow> = {};
-    const caller = call.from_e164 ? displayNumber(call.from_e164) : 'a withheld number';
+    const caller = callerName(call);
     // Created without their usual notes: the call's own note tells the conversation, in order.
     if (needsCallBack(call.status) && !call.callback_created_at && ctx.capabilities.has('crm.tasks')) {
       const task = await insertTask(trx, ctx, audit, {
@@ -284,7 +280,7 @@ async function tellConversation(deps: TwilioDeps, ctx: RequestContext, callId: s
     const call = (await trx('calls').where({ account_id: ctx.accountId, id: callId }).forUpdate().first()) as CallRow;
     const conversation = call.chatwoot_conversation_id;
     if (!conversation || !settled) return;
-    const caller = call.from_e164 ? displayNumber(call.from_e164) : 'a withheld number';
+    const caller = callerName(call);
     const marks: Partial<CallRow> = {};
     const lines: string[] = [];
     if (!call.summary_noted_at) {

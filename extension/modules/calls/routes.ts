@@ -1,7 +1,7 @@
 // HTTP routes for calls: the account's Twilio connection and numbers (admins), the call log,
 // links and dispositions, and recordings played through Onelink.
 import { z } from 'zod';
-import parsePhoneNumber from 'libphonenumber-js/max';
+import { phoneHint, toE164 } from '../../phones/e164.ts';
 import { sendData, sendError } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
@@ -14,12 +14,12 @@ const e164 = z
   .string()
   .trim()
   .transform((value, issue) => {
-    const parsed = parsePhoneNumber(value);
-    if (!parsed?.isValid()) {
-      issue.addIssue({ code: 'custom', message: 'a valid phone number in international form, e.g. +14155550123' });
+    const number = toE164(value);
+    if (!number) {
+      issue.addIssue({ code: 'custom', message: phoneHint });
       return z.NEVER;
     }
-    return parsed.number as string;
+    return number;
   });
 const callParams = z.object({ callId: z.uuid() });
 

@@ -2,7 +2,7 @@
 // it), then that contact's open conversation in the account's call inbox (created when there is
 // none). Every step looks before it creates, so a retry after a crash or a timeout finds what
 // the previous attempt made instead of making it twice.
-import parsePhoneNumber from 'libphonenumber-js/max';
+import { displayNumber, toE164 } from '../../phones/e164.ts';
 import {
   ChatwootError,
   contactConversations,
@@ -12,17 +12,6 @@ import {
   contactsWithPhone,
   type ChatwootTarget,
 } from '../../chatwoot/client.ts';
-
-const e164Of = (raw: string | null | undefined) => {
-  if (!raw) return null;
-  const parsed = parsePhoneNumber(raw);
-  return parsed?.isValid() ? parsed.number : null;
-};
-
-/** How a caller is named in Chatwoot until someone knows better: their number, readably. */
-export function displayNumber(e164: string) {
-  return parsePhoneNumber(e164)?.formatInternational() ?? e164;
-}
 
 /**
  * The caller's Chatwoot contact: our cache first (kept by Chatwoot's webhooks), then Chatwoot's
@@ -38,7 +27,7 @@ export async function findOrCreateContact(
 ): Promise<number> {
   const cached = await cache.find(phone);
   if (cached) return cached;
-  const lookUp = async () => (await contactsWithPhone(target, chatwootAccountId, phone)).find((c) => e164Of(c.phone_number) === phone)?.id;
+  const lookUp = async () => (await contactsWithPhone(target, chatwootAccountId, phone)).find((c) => toE164(c.phone_number) === phone)?.id;
   const found = await lookUp();
   if (found) return found;
   let created: number;
