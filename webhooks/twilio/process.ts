@@ -20,7 +20,7 @@ import { deriveStatus, finalTwilioStatuses, isFinal, needsCallBack, type CallSta
 import { loadTwilioSettings, type TwilioSettingsRow } from '../../extension/modules/calls/settings.ts';
 import { findOrCreateContact, findOrOpenConversation } from '../../extension/modules/calls/thread.ts';
 import { jobReference } from '../../extension/modules/jobs/rules.ts';
-import { appendJobEvent, insertJob } from '../../extension/modules/jobs/service.ts';
+import { appendJobEvent, insertJob, jobAttributes } from '../../extension/modules/jobs/service.ts';
 import { insertTask } from '../../extension/modules/tasks/service.ts';
 import type { UrlSigner, Sealer } from '../../extension/security/crypto.ts';
 import { queues, type JobSender } from '../../extension/queue/names.ts';
@@ -291,7 +291,7 @@ async function tellConversation(deps: TwilioDeps, ctx: RequestContext, callId: s
       const job = call.job_created_at && call.job_id ? await trx('jobs').where({ account_id: ctx.accountId, id: call.job_id }).first('number', 'status') : null;
       if (job) {
         extras.push(`job ${jobReference(job.number)} opened`);
-        await queueWriteBack(trx, ctx, conversation, [{ kind: 'attributes', attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status } }]);
+        await queueWriteBack(trx, ctx, conversation, [jobAttributes(job)]);
       }
       lines.push(`${callSummary(call, location)}${extras.length ? ` → ${extras.join(', ')}` : ''}`);
       marks.summary_noted_at = new Date();

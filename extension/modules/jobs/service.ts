@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import { recordAudit } from '../../audit/writer.ts';
 import { sensitiveFieldKeys, validateCustomFields, withoutSensitiveFields } from '../../capabilities/field-packs.ts';
-import { queueWriteBack } from '../../chatwoot/outbox.ts';
+import { queueWriteBack, type AttributesItem } from '../../chatwoot/outbox.ts';
 import { nextNumber } from '../../db/counters.ts';
 import { withReferenceErrors } from '../../db/errors.ts';
 import { read, withAccount, write, type Audit, type RequestContext } from '../../db/tenant.ts';
@@ -132,6 +132,12 @@ export async function appendJobEvent(trx: Knex.Transaction, ctx: Pick<RequestCon
   await trx('jobs').where({ account_id: ctx.accountId, id: jobId }).update({ last_activity_at: trx.fn.now() });
 }
 
+/** The conversation attributes Chatwoot's filters and automations see for a job. */
+export const jobAttributes = (job: Pick<JobRow, 'number' | 'status'>): AttributesItem => ({
+  kind: 'attributes',
+  attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status },
+});
+
 /** Tells every linked Chatwoot conversation: a private note and the job's attributes. */
 export async function writeBackJob(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId'>, job: JobRow, note: string) {
   const conversations: Array<{ chatwoot_conversation_id: number }> = await trx('job_conversations')
@@ -140,7 +146,7 @@ export async function writeBackJob(trx: Knex.Transaction, ctx: Pick<RequestConte
   for (const { chatwoot_conversation_id: conversationId } of conversations) {
     await queueWriteBack(trx, ctx, conversationId, [
       { kind: 'note', content: `Onelink · ${jobReference(job.number)} “${job.summary}”: ${note}` },
-      { kind: 'attributes', attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status } },
+      jobAttributes(job),
     ]);
   }
 }
@@ -435,7 +441,7 @@ export async function linkJob(ctx: RequestContext, jobId: string, input: { conve
       if (!unlink && input.conversation_id) {
         await queueWriteBack(trx, ctx, input.conversation_id, [
           { kind: 'note', content: `Onelink · ${jobReference(job.number)} “${job.summary}” linked to this conversation (${job.status.replace('_', ' ')})` },
-          { kind: 'attributes', attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status } },
+          jobAttributes(job),
         ]);
       }
       await audit({ action: unlink ? 'job.unlinked' : 'job.linked', resourceType: 'job', resourceId: jobId, after: key });
