@@ -6,12 +6,12 @@
 // scans, flagging any sequential scan of a big table.
 // BENCH_DEALS=20000 for a quicker, smaller run.
 import type { Knex } from 'knex';
-import { read, withAccount } from '../../extension/db/tenant.ts';
+import { read } from '../../extension/db/tenant.ts';
 import { pipelineBoard } from '../../extension/modules/deals/board.ts';
 import { moveDeal } from '../../extension/modules/deals/service.ts';
 import { listPipelines } from '../../extension/modules/pipelines/service.ts';
 import { search } from '../../extension/modules/search/service.ts';
-import { benchDatabase, contextFor, measure, plansOf, printPlans, report } from './harness.ts';
+import { benchDatabase, contextFor, seedAccounts, sqlArray, measure, plansOf, printPlans, report } from './harness.ts';
 
 const dealsPerAccount = Number(process.env.BENCH_DEALS ?? 100_000);
 const tasksPerAccount = dealsPerAccount;
@@ -23,72 +23,63 @@ const bigTables = ['deals', 'tasks', 'chatwoot_contacts', 'deal_stage_events'];
 const words = ['Boiler', 'Roof', 'Kitchen', 'Bathroom', 'Gutter', 'Heating', 'Window', 'Deck', 'Fence', 'Solar', 'Garage', 'Basement', 'Attic', 'Driveway', 'Patio', 'Plumbing', 'Wiring', 'Insulation', 'Chimney', 'Skylight'];
 const verbs = ['repair', 'replacement', 'install', 'inspection', 'renovation', 'quote', 'service', 'upgrade'];
 const surnames = ['Harrington', 'Okafor', 'Nguyen', 'Schmidt', 'Patel', 'Garcia', 'Kowalski', 'Rossi', 'Tanaka', 'Dubois', 'Andersen', 'Murphy', 'Silva', 'Cohen', 'Ivanova', 'Haddad', 'Lindqvist', 'Mensah', 'Fischer', 'OBrien'];
-const sqlArray = (values: string[]) => `array[${values.map((v) => `'${v}'`).join(',')}]`;
 
 async function seed(db: Knex) {
   const started = Date.now();
-  const [installation] = await db('installations').insert({ base_url: 'https://chat.bench.example', api_token_sealed: 'v1.x.x.x', webhook_path_token: 'bench' }).returning('id');
-  const accountIds: number[] = [];
-  for (let a = 0; a < accounts; a++) {
-    const { rows } = await db.raw(`select nextval(pg_get_serial_sequence('accounts', 'account_id')) as id`);
-    const accountId = Number(rows[0].id);
-    accountIds.push(accountId);
-    await withAccount(db, accountId, { readOnly: false }, async (trx) => {
-      await trx('accounts').insert({ account_id: accountId, installation_id: installation.id, chatwoot_account_id: a + 1, name: `Bench ${a + 1}`, profile: 'construction' });
-      await trx.raw(
-        `insert into users (account_id, chatwoot_user_id, name, chatwoot_role) select ?, g, 'Agent ' || g, 'agent' from generate_series(1, 20) g`,
-        [accountId],
-      );
-      // Two pipelines, so the board reads one of several.
-      for (const [p, name] of ['Projects', 'Maintenance'].entries()) {
-        const [pipeline] = await trx('pipelines').insert({ account_id: accountId, name, position: p }).returning('id');
-        const stages = ['Lead', 'Site visit', 'Quote sent', 'Scheduled', 'In progress', 'Completed', 'Lost'];
-        await trx('stages').insert(stages.map((s, i) => ({ account_id: accountId, pipeline_id: pipeline.id, name: s, position: i, kind: i === 5 ? 'won' : i === 6 ? 'lost' : 'open' })));
-      }
-      // Deals: 80 % in the first pipeline, spread over its stages; ranks are valid fractional keys ('d' + 4 hex digits).
-      await trx.raw(
-        `with s as (select st.id, st.pipeline_id, st.position, st.kind, row_number() over (order by p.position, st.position) - 1 as n
-                      from stages st join pipelines p on p.account_id = st.account_id and p.id = st.pipeline_id where st.account_id = :account),
-              u as (select array_agg(id) ids from users where account_id = :account)
-         insert into deals (account_id, number, title, status, pipeline_id, stage_id, rank, amount_minor, currency, owner_id,
-                            chatwoot_contact_id, custom_fields, created_by_type, created_by_id, created_at)
-         select :account, g,
-                (${sqlArray(words)})[1 + g % 20] || ' ' || (${sqlArray(verbs)})[1 + (g / 20) % 8] || ' for ' || (${sqlArray(surnames)})[1 + (g / 7) % 20] || ' ' || g,
-                s.kind, s.pipeline_id, s.id, 'd' || lpad(to_hex(g / 14), 4, '0'), (g % 5000) * 100, case when g % 3 = 0 then 'EUR' else 'USD' end,
-                u.ids[1 + g % 20], 100000 + g % ${contactsPerAccount}, jsonb_build_object('trade', (array['plumbing','roofing','electrical','hvac'])[1 + g % 4]),
-                'system', 'bench', now() - (g || ' minutes')::interval
-           from generate_series(1, :deals) g
-           join s on s.n = case when g % 5 = 0 then 7 + g % 7 else g % 7 end
-           cross join u`,
-        { account: accountId, deals: dealsPerAccount },
-      );
-      await trx.raw(
-        `insert into account_counters (account_id, name, value) values (?, 'deal', ?)`,
-        [accountId, dealsPerAccount],
-      );
-      await trx.raw(
-        `insert into deal_stage_events (account_id, deal_id, to_stage_id, to_status, actor_type, actor_id, occurred_at)
-         select account_id, id, stage_id, status, 'system', 'bench', created_at from deals where account_id = ?`,
-        [accountId],
-      );
-      await trx.raw(
-        `with u as (select array_agg(id) ids from users where account_id = :account)
-         insert into tasks (account_id, title, status, priority, due_at, assignee_id, chatwoot_contact_id, created_by_type, created_by_id)
-         select :account, (array['Call','Email','Visit','Measure','Quote','Follow up with'])[1 + g % 6] || ' ' || (${sqlArray(surnames)})[1 + (g / 3) % 20] || ' about ' || lower((${sqlArray(words)})[1 + g % 20]) || ' ' || g,
-                (array['open','in_progress','done','canceled'])[1 + g % 4], 'normal', now() + ((g % 500) - 250 || ' hours')::interval,
-                u.ids[1 + g % 20], 100000 + g % ${contactsPerAccount}, 'system', 'bench'
-           from generate_series(1, :tasks) g cross join u`,
-        { account: accountId, tasks: tasksPerAccount },
-      );
-      await trx.raw(
-        `insert into chatwoot_contacts (account_id, chatwoot_contact_id, name, email, phone_e164)
-         select ?, 100000 + g, (array['Ada','Ben','Chloe','Dmitri','Esther','Farid','Grace','Hiro','Ines','Jonas'])[1 + g % 10] || ' ' || (${sqlArray(surnames)})[1 + (g / 10) % 20],
-                'person' || g || '@example.com', '+1415' || lpad((5550000 + g)::text, 7, '0')
-           from generate_series(0, ?) g`,
-        [accountId, contactsPerAccount - 1],
-      );
-    });
-  }
+  const accountIds = await seedAccounts(db, accounts, async (trx, accountId) => {
+    await trx.raw(
+      `insert into users (account_id, chatwoot_user_id, name, chatwoot_role) select ?, g, 'Agent ' || g, 'agent' from generate_series(1, 20) g`,
+      [accountId],
+    );
+    // Two pipelines, so the board reads one of several.
+    for (const [p, name] of ['Projects', 'Maintenance'].entries()) {
+      const [pipeline] = await trx('pipelines').insert({ account_id: accountId, name, position: p }).returning('id');
+      const stages = ['Lead', 'Site visit', 'Quote sent', 'Scheduled', 'In progress', 'Completed', 'Lost'];
+      await trx('stages').insert(stages.map((s, i) => ({ account_id: accountId, pipeline_id: pipeline.id, name: s, position: i, kind: i === 5 ? 'won' : i === 6 ? 'lost' : 'open' })));
+    }
+    // Deals: 80 % in the first pipeline, spread over its stages; ranks are valid fractional keys ('d' + 4 hex digits).
+    await trx.raw(
+      `with s as (select st.id, st.pipeline_id, st.position, st.kind, row_number() over (order by p.position, st.position) - 1 as n
+                    from stages st join pipelines p on p.account_id = st.account_id and p.id = st.pipeline_id where st.account_id = :account),
+            u as (select array_agg(id) ids from users where account_id = :account)
+       insert into deals (account_id, number, title, status, pipeline_id, stage_id, rank, amount_minor, currency, owner_id,
+                          chatwoot_contact_id, custom_fields, created_by_type, created_by_id, created_at)
+       select :account, g,
+              (${sqlArray(words)})[1 + g % 20] || ' ' || (${sqlArray(verbs)})[1 + (g / 20) % 8] || ' for ' || (${sqlArray(surnames)})[1 + (g / 7) % 20] || ' ' || g,
+              s.kind, s.pipeline_id, s.id, 'd' || lpad(to_hex(g / 14), 4, '0'), (g % 5000) * 100, case when g % 3 = 0 then 'EUR' else 'USD' end,
+              u.ids[1 + g % 20], 100000 + g % ${contactsPerAccount}, jsonb_build_object('trade', (array['plumbing','roofing','electrical','hvac'])[1 + g % 4]),
+              'system', 'bench', now() - (g || ' minutes')::interval
+         from generate_series(1, :deals) g
+         join s on s.n = case when g % 5 = 0 then 7 + g % 7 else g % 7 end
+         cross join u`,
+      { account: accountId, deals: dealsPerAccount },
+    );
+    await trx.raw(
+      `insert into account_counters (account_id, name, value) values (?, 'deal', ?)`,
+      [accountId, dealsPerAccount],
+    );
+    await trx.raw(
+      `insert into deal_stage_events (account_id, deal_id, to_stage_id, to_status, actor_type, actor_id, occurred_at)
+       select account_id, id, stage_id, status, 'system', 'bench', created_at from deals where account_id = ?`,
+      [accountId],
+    );
+    await trx.raw(
+      `with u as (select array_agg(id) ids from users where account_id = :account)
+       insert into tasks (account_id, title, status, priority, due_at, assignee_id, chatwoot_contact_id, created_by_type, created_by_id)
+       select :account, (array['Call','Email','Visit','Measure','Quote','Follow up with'])[1 + g % 6] || ' ' || (${sqlArray(surnames)})[1 + (g / 3) % 20] || ' about ' || lower((${sqlArray(words)})[1 + g % 20]) || ' ' || g,
+              (array['open','in_progress','done','canceled'])[1 + g % 4], 'normal', now() + ((g % 500) - 250 || ' hours')::interval,
+              u.ids[1 + g % 20], 100000 + g % ${contactsPerAccount}, 'system', 'bench'
+         from generate_series(1, :tasks) g cross join u`,
+      { account: accountId, tasks: tasksPerAccount },
+    );
+    await trx.raw(
+      `insert into chatwoot_contacts (account_id, chatwoot_contact_id, name, email, phone_e164)
+       select ?, 100000 + g, (array['Ada','Ben','Chloe','Dmitri','Esther','Farid','Grace','Hiro','Ines','Jonas'])[1 + g % 10] || ' ' || (${sqlArray(surnames)})[1 + (g / 10) % 20],
+              'person' || g || '@example.com', '+1415' || lpad((5550000 + g)::text, 7, '0')
+         from generate_series(0, ?) g`,
+      [accountId, contactsPerAccount - 1],
+    );
+  });
   await db.raw('vacuum analyze');
   console.log(`Seeded ${accounts} accounts × (${dealsPerAccount} deals, ${tasksPerAccount} tasks, ${contactsPerAccount} contacts) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return accountIds;

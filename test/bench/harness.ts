@@ -144,3 +144,25 @@ export function printPlans(plans: Record<string, Awaited<ReturnType<typeof plans
     console.log(`  sequential scans of big tables: ${plan.sequential.length ? plan.sequential.map((s) => s.relation).join(', ') : 'none'}`);
   }
 }
+
+/** A SQL array literal of fixed words (bench data only, never input). */
+export const sqlArray = (values: string[]) => `array[${values.map((v) => `'${v}'`).join(',')}]`;
+
+/**
+ * `count` construction accounts of one installation, each filled by `fill` inside its own
+ * tenant transaction; answers their account ids.
+ */
+export async function seedAccounts(db: Knex, count: number, fill: (trx: Knex.Transaction, accountId: number) => Promise<void>) {
+  const [installation] = await db('installations').insert({ base_url: 'https://chat.bench.example', api_token_sealed: 'v1.x.x.x', webhook_path_token: 'bench' }).returning('id');
+  const accountIds: number[] = [];
+  for (let a = 0; a < count; a++) {
+    const { rows } = await db.raw(`select nextval(pg_get_serial_sequence('accounts', 'account_id')) as id`);
+    const accountId = Number(rows[0].id);
+    accountIds.push(accountId);
+    await withAccount(db, accountId, { readOnly: false }, async (trx) => {
+      await trx('accounts').insert({ account_id: accountId, installation_id: installation.id, chatwoot_account_id: a + 1, name: `Bench ${a + 1}`, profile: 'construction' });
+      await fill(trx, accountId);
+    });
+  }
+  return accountIds;
+}
