@@ -321,7 +321,7 @@ async function followThrough(deps: TwilioDeps, ctx: RequestContext, callId: stri
   const settings = await withAccount(deps.db, ctx.accountId, { readOnly: true }, (trx) => loadTwilioSettings(trx, ctx.accountId));
   const { call, settled } = await openFollowUps(deps, ctx, callId, settings, now);
   const threads = Boolean(settings?.chatwoot_inbox_id) && ctx.capabilities.has('calls.twilio');
-  if (threads) await threadCall(deps, ctx, callId, settings!);
+  if (threads && !call.threaded_at) await threadCall(deps, ctx, callId, settings!);
   if (threads || call.chatwoot_conversation_id) await tellConversation(deps, ctx, callId, settled);
   if (!settled && isFinal(call.status) && deps.jobs) {
     await deps.jobs.send(queues.twilioSettle, { accountId: ctx.accountId, callId }, { startAfter: (deps.settleSeconds ?? defaultSettleSeconds) + 1 });
