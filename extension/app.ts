@@ -28,6 +28,7 @@ import { automationRoutes } from './modules/automation/routes.ts';
 import { registerAutomation } from './modules/automation/service.ts';
 import { jobRoutes } from './modules/jobs/routes.ts';
 import { vendorRoutes } from './modules/vendors/routes.ts';
+import { viewRoutes } from './modules/views/routes.ts';
 import { timelineRoutes } from './modules/timeline/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
@@ -85,6 +86,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...callRoutes(services),
     ...eventRoutes(services),
     ...timelineRoutes(),
+    ...viewRoutes(),
     ...webhookAdminRoutes(services),
     ...chatwootWebhookRoutes(services),
     ...twilioWebhookRoutes(services),

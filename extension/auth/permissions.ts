@@ -29,6 +29,7 @@ export const permissions = [
   'admin:automation',
   'admin:webhooks',
   'audit:read',
+  'views:manage',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -53,6 +54,7 @@ const agent: Permission[] = [
   'calls:read',
   'calls:write',
   'portal:manage',
+  'views:manage',
 ];
 
 /** Dispatchers are agents who also assign vendors, drive job state and keep the vendor roster. */
@@ -69,8 +71,9 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
   service: ['me:read'],
 };
 
-/** What an admin may grant a service token: anything but administration of the account itself. */
-export const serviceScopes: readonly Permission[] = permissions.filter((p) => !p.startsWith('admin:') && p !== 'me:read');
+/** What an admin may grant a service token: anything but administration of the account itself.
+ * Saved views belong to people, so they are not a scope either. */
+export const serviceScopes: readonly Permission[] = permissions.filter((p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage');
 
 export function permissionsFor(roleList: readonly Role[], extra: readonly Permission[] = []): Set<Permission> {
   return new Set([...roleList.flatMap((role) => rolePermissions[role]), ...extra]);

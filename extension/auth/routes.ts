@@ -10,7 +10,7 @@ import { permissions, serviceScopes, type Permission } from './permissions.ts';
 import { createServiceToken, listServiceTokens, revokeServiceToken } from './service-tokens.ts';
 import { clearSessionCookie, setSessionCookie } from './session-cookie.ts';
 import { signInWithChatwoot, signOut } from './sessions.ts';
-import { listUsers, presentUser, setDispatcher } from './users.ts';
+import { listTeammates, listUsers, presentUser, setDispatcher } from './users.ts';
 
 const uuidParam = (name: string) => z.object({ [name]: z.uuid() });
 
@@ -88,6 +88,14 @@ export function authRoutes(services: Services) {
           chatwoot: { base_url: chatwootUrl },
         });
       },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/teammates',
+      summary: 'The account’s active agents (id and name), to pick a deal owner or a task assignee',
+      tags: ['auth'],
+      access: { permission: 'deals:read', capability: null },
+      handler: async ({ ctx, res }) => sendData(res, await listTeammates(ctx)),
     }),
     defineRoute({
       method: 'get',

@@ -15,6 +15,11 @@ export async function listUsers(ctx: RequestContext) {
   return rows.map(presentUser);
 }
 
+/** Who can own deals and be assigned tasks: the account's active agents, names only. */
+export async function listTeammates(ctx: RequestContext) {
+  return read(ctx, (trx) => trx('users').where({ account_id: ctx.accountId, active: true }).orderBy('name').select('id', 'name', 'chatwoot_user_id'));
+}
+
 /** Grants or withdraws the dispatcher role. Admins are admins in Chatwoot and need no grant. */
 export async function setDispatcher(ctx: RequestContext, userId: string, granted: boolean) {
   return write(ctx, async (trx, audit) => {

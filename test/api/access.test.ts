@@ -88,6 +88,7 @@ beforeAll(async () => {
   objectsOfB.ruleId = (
     await asB('post', '/automation-rules', { name: 'Rule of B', pipeline_id: pipelineB.id, trigger: 'deal_entered_stage', stage_id: pipelineB.stages[1].id, action: 'create_job', config: { summary: 'Job for {deal_title}' } })
   ).body.data.id;
+  objectsOfB.viewId = (await asB('post', '/saved-views', { board: 'pipeline', name: 'View of B', filters: {}, shared: true })).body.data.id;
   objectsOfB.numberId = (await asB('post', '/twilio/numbers', { e164: '+14155550188', location: 'B town' })).body.data.id;
   const [callB] = await withAccount(t.db.knex, adminB.accountId, { readOnly: false }, (trx) =>
     trx('calls').insert({ account_id: adminB.accountId, call_sid: `CA${'b'.repeat(32)}`, from_e164: '+14155550177', status: 'missed', started_at: new Date() }).returning('id'),
@@ -134,12 +135,17 @@ const sampleBodies: Record<string, object> = {
   'post /vendors/:vendorId/documents': { kind: 'licence' },
   'put /vendors/:vendorId/clients/:contactId': { relation: 'blocked' },
   'patch /automation-rules/:ruleId': { name: 'Renamed' },
+  'patch /saved-views/:viewId': { name: 'Renamed' },
   'patch /jobs/:jobId/artifacts/:artifactId': { visibility: 'client_visible' },
   'post /calls/:callId/link': { conversation_id: 77 },
   'post /calls/:callId/disposition': { disposition: 'spam' },
 };
 /** Query strings list routes need to answer at all. */
-const sampleQueries: Record<string, Record<string, string>> = { '/search': { q: 'account B' } };
+const sampleQueries: Record<string, Record<string, string>> = {
+  '/search': { q: 'account B' },
+  '/saved-views': { board: 'pipeline' },
+  '/pipelines/:pipelineId/board/changes': { since: '2020-01-01T00:00:00Z' },
+};
 
 function call(route: AnyRoute, token: string, params: Record<string, string> = {}, body: object = {}) {
   const path = route.path.replace(/:([A-Za-z]+)/g, (_m, name: string) => params[name] ?? randomUUID());
@@ -198,7 +204,7 @@ describe('cross-tenant probe: account A asking for account B’s objects', () =>
         problems.push(`${key}: no sample body (add one above)`);
         continue;
       }
-      const res = await call(route, prober.token, objectsOfB, sampleBodies[key]);
+      const res = await call(route, prober.token, objectsOfB, sampleBodies[key]).query(sampleQueries[route.path] ?? {});
       if (names.length === 1 && names[0] === 'contactId') {
         // Contact ids are Chatwoot's: another account's contact is simply one with no history here.
         if (res.status !== 200 || res.body.data.length !== 0) problems.push(`${key}: ${res.status} ${JSON.stringify(res.body)}`);

@@ -15,40 +15,89 @@ function column(trx: Knex.Transaction, ctx: RequestContext, stageId: string, fil
 
 async function stageCards(trx: Knex.Transaction, ctx: RequestContext, stageId: string, filters: DealFilters, limit: number, cursor?: string) {
   const page = await paginate<DealRow>(column(trx, ctx, stageId, filters), { keys: ['rank', 'id'], limit, cursor });
-  return { deals: page.items.map(presentDeal), next_cursor: page.nextCursor };
+  return { deals: page.items.map(boardCard), next_cursor: page.nextCursor };
+}
+
+/** A card carries its rank, so a board that follows changes can slot a moved card where it belongs. */
+const boardCard = (row: DealRow) => ({ ...presentDeal(row), rank: row.rank });
+
+async function activeStages(trx: Knex.Transaction, ctx: RequestContext, pipelineId: string): Promise<StageRow[]> {
+  return trx('stages')
+    .where({ account_id: ctx.accountId, pipeline_id: pipelineId })
+    .whereNull('archived_at')
+    .orderBy('position')
+    .select('id', 'pipeline_id', 'name', 'position', 'win_probability', 'kind', 'archived_at');
+}
+
+/** Each stage's count and amount sums (per currency), filtered or not. */
+async function stageTotals(trx: Knex.Transaction, ctx: RequestContext, pipelineId: string, stages: StageRow[], filters: DealFilters) {
+  const filtered = Object.values(filters).some((v) => v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0));
+  // Unfiltered, the trigger-kept totals answer; filtered, the matching deals are aggregated.
+  const totals: Array<{ stage_id: string; currency: string | null; count: number; amount_minor: number | null }> = filtered
+    ? await applyDealFilters(trx('deals').where({ 'deals.account_id': ctx.accountId, 'deals.pipeline_id': pipelineId }).whereNull('deals.deleted_at'), filters)
+        .groupBy('deals.stage_id', 'deals.currency')
+        .select('deals.stage_id', 'deals.currency', trx.raw('count(*)::int as count'), trx.raw('sum(deals.amount_minor)::bigint as amount_minor'))
+    : await trx('deal_stage_totals')
+        .where({ account_id: ctx.accountId })
+        .whereIn('stage_id', stages.map((s) => s.id))
+        .andWhere('deal_count', '>', 0)
+        .select('stage_id', trx.raw(`nullif(currency, '') as currency`), trx.raw('deal_count::int as count'), 'amount_minor');
+  return stages.map((stage) => {
+    const mine = totals.filter((t) => t.stage_id === stage.id);
+    return {
+      stage,
+      count: mine.reduce((sum, t) => sum + t.count, 0),
+      amount_sums: mine.filter((t) => t.currency).map((t) => ({ currency: t.currency!.trim(), amount_minor: Number(t.amount_minor) })),
+    };
+  });
 }
 
 export async function pipelineBoard(ctx: RequestContext, pipelineId: string, filters: DealFilters, perStage: number) {
   return read(ctx, async (trx) => {
     const pipeline = await findPipeline(trx, ctx.accountId, pipelineId);
     if (!pipeline) throw notFound('Pipeline');
-    const stages: StageRow[] = await trx('stages')
-      .where({ account_id: ctx.accountId, pipeline_id: pipelineId })
-      .whereNull('archived_at')
-      .orderBy('position')
-      .select('id', 'pipeline_id', 'name', 'position', 'win_probability', 'kind', 'archived_at');
-    const filtered = Object.values(filters).some((v) => v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0));
-    // Unfiltered, the trigger-kept totals answer; filtered, the matching deals are aggregated.
-    const totals: Array<{ stage_id: string; currency: string | null; count: number; amount_minor: number | null }> = filtered
-      ? await applyDealFilters(trx('deals').where({ 'deals.account_id': ctx.accountId, 'deals.pipeline_id': pipelineId }).whereNull('deals.deleted_at'), filters)
-          .groupBy('deals.stage_id', 'deals.currency')
-          .select('deals.stage_id', 'deals.currency', trx.raw('count(*)::int as count'), trx.raw('sum(deals.amount_minor)::bigint as amount_minor'))
-      : await trx('deal_stage_totals')
-          .where({ account_id: ctx.accountId })
-          .whereIn('stage_id', stages.map((s) => s.id))
-          .andWhere('deal_count', '>', 0)
-          .select('stage_id', trx.raw(`nullif(currency, '') as currency`), trx.raw('deal_count::int as count'), 'amount_minor');
     const columns = [];
-    for (const stage of stages) {
-      const mine = totals.filter((t) => t.stage_id === stage.id);
-      columns.push({
-        stage,
-        count: mine.reduce((sum, t) => sum + t.count, 0),
-        amount_sums: mine.filter((t) => t.currency).map((t) => ({ currency: t.currency!.trim(), amount_minor: Number(t.amount_minor) })),
-        ...(await stageCards(trx, ctx, stage.id, filters, perStage)),
-      });
+    for (const totals of await stageTotals(trx, ctx, pipelineId, await activeStages(trx, ctx, pipelineId), filters)) {
+      columns.push({ ...totals, ...(await stageCards(trx, ctx, totals.stage.id, filters, perStage)) });
     }
     return { pipeline, columns };
+  });
+}
+
+/** How far back a follow-up looks past `since`: a write that began before it may commit after it. */
+const overlapSeconds = 30;
+export const changesLimit = 500;
+
+/**
+ * What changed on the board since `since` (the `as_of` of the previous answer): the cards now in
+ * it (with their rank) that changed, the ids of changed deals that left it (moved to another
+ * pipeline, deleted, no longer matching the filters), and every column's totals. Replaying an
+ * overlap is harmless: applying the same card twice puts it in the same place. More than
+ * `changesLimit` changes: `complete` is false and the caller reloads the board.
+ */
+export async function boardChanges(ctx: RequestContext, pipelineId: string, filters: DealFilters, since: Date) {
+  return read(ctx, async (trx) => {
+    const pipeline = await findPipeline(trx, ctx.accountId, pipelineId);
+    if (!pipeline) throw notFound('Pipeline');
+    const { rows } = await trx.raw<{ rows: Array<{ as_of: Date }> }>('select clock_timestamp() as as_of');
+    const touched: Array<{ id: string }> = await trx('deals')
+      .where({ account_id: ctx.accountId })
+      .andWhere('updated_at', '>', new Date(since.getTime() - overlapSeconds * 1000))
+      .orderBy('updated_at')
+      .limit(changesLimit + 1)
+      .select('id');
+    const stages = await activeStages(trx, ctx, pipelineId);
+    const columns = (await stageTotals(trx, ctx, pipelineId, stages, filters)).map(({ stage, count, amount_sums }) => ({ stage, count, amount_sums }));
+    if (touched.length > changesLimit) return { as_of: rows[0]!.as_of, complete: false, columns, changed: [], removed: [] };
+    const ids = touched.map((t) => t.id);
+    const onBoard: DealRow[] = ids.length
+      ? await applyDealFilters(
+          trx('deals').where({ 'deals.account_id': ctx.accountId, 'deals.pipeline_id': pipelineId }).whereIn('deals.id', ids).whereIn('deals.stage_id', stages.map((s) => s.id)).whereNull('deals.deleted_at'),
+          filters,
+        ).select(...dealColumns.map((c) => `deals.${c}`))
+      : [];
+    const kept = new Set(onBoard.map((d) => d.id));
+    return { as_of: rows[0]!.as_of, complete: true, columns, changed: onBoard.map(boardCard), removed: ids.filter((id) => !kept.has(id)) };
   });
 }
 

@@ -4,7 +4,7 @@ import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
 import { addStage, createPipeline, listPipelines, reorderStages, updatePipeline, updateStage } from '../pipelines/service.ts';
-import { pipelineBoard, stagePage } from './board.ts';
+import { boardChanges, changesLimit, pipelineBoard, stagePage } from './board.ts';
 import { exportDealsCsv, exportLimit } from './export.ts';
 import { dealStatuses } from './rules.ts';
 import {
@@ -41,7 +41,7 @@ const dealFields = {
 };
 
 /** Filters shared by the deal list and the board; custom fields as cf.<key>=value. */
-const dealFilters = z.object({
+export const dealFilters = z.object({
   owner_id: z.uuid().optional(),
   status: z.enum(dealStatuses).optional(),
   contact_id: z.coerce.number().int().positive().optional(),
@@ -128,6 +128,19 @@ export function dealRoutes() {
       handler: async ({ ctx, params, query, res }) => {
         const { per_stage, ...filters } = query;
         sendData(res, await pipelineBoard(ctx, params.pipelineId, toFilters(filters), per_stage));
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/pipelines/:pipelineId/board/changes',
+      summary: `What changed on the board since the previous answer’s as_of: changed cards (with rank), removed ids, every column’s totals (complete=false past ${changesLimit} changes: reload)`,
+      tags: ['deals'],
+      access: readDeals,
+      params: pipelineParams,
+      query: dealFilters.extend({ since: z.coerce.date({ error: 'An ISO 8601 time: the as_of of the previous answer' }) }),
+      handler: async ({ ctx, params, query, res }) => {
+        const { since, ...filters } = query;
+        sendData(res, await boardChanges(ctx, params.pipelineId, toFilters(filters), since));
       },
     }),
     defineRoute({

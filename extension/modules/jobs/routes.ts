@@ -49,7 +49,7 @@ const jobFields = {
 const commaList = <T extends z.ZodType>(item: T) =>
   z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(item).max(10));
 
-const jobFilters = z.object({
+export const jobFilters = z.object({
   vendor_id: z.uuid().optional(),
   priority: z.enum(jobPriorities).optional(),
   sla_state: z.enum(['approaching', 'breached']).optional(),
