@@ -1,24 +1,41 @@
 // The pipeline board: columns per stage with count and sums, cards paged in by cursor, and
 // optimistic moves that roll back when the server refuses (409: someone else changed the deal).
+// It follows changes made elsewhere by asking what changed since its last answer and slotting
+// those cards in by rank, so the pages a column has scrolled through stay loaded.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import { apiFetch, ApiError, downloadFile } from '../lib/api.ts';
 import { useSessionStore } from './session.ts';
 
 export interface BoardStage { id: string; name: string; kind: 'open' | 'won' | 'lost'; position: number }
-export interface BoardDeal { id: string; reference: string; title: string; stage_id: string; amount_minor: number | null; currency: string | null; version: number; chatwoot_conversation_id: number | null; owner_id: string | null }
+export interface BoardDeal { id: string; reference: string; title: string; stage_id: string; rank: string; amount_minor: number | null; currency: string | null; version: number; chatwoot_conversation_id: number | null; owner_id: string | null; status: string; expected_close_date: string | null }
 export interface BoardColumn { stage: BoardStage; count: number; amount_sums: Array<{ currency: string; amount_minor: number }>; deals: BoardDeal[]; next_cursor: string | null; loadingMore: boolean }
 
+type Totals = Pick<BoardColumn, 'stage' | 'count' | 'amount_sums'>;
+interface BoardChanges { as_of: string; complete: boolean; columns: Totals[]; changed: BoardDeal[]; removed: string[] }
+
+/** The board's filters, as its address and saved views hold them ('' = not filtered). */
+export const filterKeys = ['q', 'owner_id', 'status', 'expected_from', 'expected_to'] as const;
+export type BoardFilters = Record<(typeof filterKeys)[number], string>;
+export const noFilters = (): BoardFilters => ({ q: '', owner_id: '', status: '', expected_from: '', expected_to: '' });
+
 const pageSize = 50;
+/** Board order: by rank, then id — byte order, as the server sorts them. */
+const before = (a: BoardDeal, b: BoardDeal) => a.rank < b.rank || (a.rank === b.rank && a.id < b.id);
 
 export const usePipelineBoard = defineStore('pipeline-board', () => {
   const session = useSessionStore();
   const pipelines = ref<Array<{ id: string; name: string }>>([]);
   const pipelineId = ref<string | null>(null);
   const columns = ref<BoardColumn[]>([]);
-  /** Title or D-number, as the deal list understands it. */
-  const search = ref('');
-  const filterQuery = () => (search.value.trim() ? `&q=${encodeURIComponent(search.value.trim())}` : '');
+  const filters = ref<BoardFilters>(noFilters());
+  /** Only the filters that are set, as the API takes them. */
+  const activeFilters = () => Object.fromEntries(Object.entries(filters.value).map(([k, v]) => [k, v.trim()]).filter(([, v]) => v)) as Record<string, string>;
+  const filterQuery = () => Object.entries(activeFilters()).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('');
+  /** Server time of the last answer: the next "what changed" starts there. */
+  let asOf: string | null = null;
+  let movesInFlight = 0;
+  let refreshWanted = false;
   const loading = ref(false);
   const error = ref<string | null>(null);
   const announcement = ref('');
@@ -31,8 +48,9 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
       if (!pipelines.value.length) pipelines.value = (await api<Array<{ id: string; name: string }>>('/api/v1/pipelines')).data;
       pipelineId.value = id ?? pipelineId.value ?? pipelines.value[0]?.id ?? null;
       if (!pipelineId.value) return;
-      const board = (await api<{ columns: Array<Omit<BoardColumn, 'loadingMore'>> }>(`/api/v1/pipelines/${pipelineId.value}/board?per_stage=${pageSize}${filterQuery()}`)).data;
+      const board = (await api<{ as_of: string; columns: Array<Omit<BoardColumn, 'loadingMore'>> }>(`/api/v1/pipelines/${pipelineId.value}/board?per_stage=${pageSize}${filterQuery()}`)).data;
       columns.value = board.columns.map((c) => ({ ...c, loadingMore: false }));
+      asOf = board.as_of;
       error.value = null;
     } catch (err) {
       fail(err);
@@ -56,6 +74,42 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     }
   }
 
+  /** Something changed in the account: bring the board up to date without dropping loaded pages. */
+  async function refresh() {
+    if (!pipelineId.value || !asOf || loading.value) return;
+    // A card in flight would jump back and forth; catch up once the moves have settled.
+    if (movesInFlight > 0) {
+      refreshWanted = true;
+      return;
+    }
+    try {
+      const changes = (await api<BoardChanges>(`/api/v1/pipelines/${pipelineId.value}/board/changes?since=${encodeURIComponent(asOf)}${filterQuery()}`)).data;
+      const sameStages = changes.columns.length === columns.value.length && changes.columns.every((c, i) => c.stage.id === columns.value[i]!.stage.id);
+      if (!changes.complete || !sameStages) return await load();
+      applyChanges(changes);
+      asOf = changes.as_of;
+    } catch {
+      // The next change (or the slow timer) tries again; the board stays as it is meanwhile.
+    }
+  }
+
+  function applyChanges(changes: BoardChanges) {
+    const gone = new Set([...changes.removed, ...changes.changed.map((d) => d.id)]);
+    for (const column of columns.value) {
+      if (column.deals.some((d) => gone.has(d.id))) column.deals = column.deals.filter((d) => !gone.has(d.id));
+    }
+    for (const deal of changes.changed) {
+      const column = columns.value.find((c) => c.stage.id === deal.stage_id);
+      if (!column) continue;
+      const last = column.deals.at(-1);
+      // Past the loaded pages, the card arrives with the next page instead.
+      if (column.next_cursor && last && !before(deal, last)) continue;
+      const at = column.deals.findIndex((d) => before(deal, d));
+      column.deals.splice(at === -1 ? column.deals.length : at, 0, deal);
+    }
+    changes.columns.forEach((totals, i) => Object.assign(columns.value[i]!, { stage: totals.stage, count: totals.count, amount_sums: totals.amount_sums }));
+  }
+
   /** Moves a card to the top of another column at once; puts it back if the server says no. */
   async function move(dealId: string, toStageId: string) {
     const from = columns.value.find((c) => c.deals.some((d) => d.id === dealId));
@@ -66,6 +120,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     to.deals.unshift(deal!);
     from.count--;
     to.count++;
+    movesInFlight++;
     try {
       const moved = (await api<BoardDeal>(`/api/v1/deals/${dealId}/move`, { method: 'POST', json: { stage_id: toStageId, version: deal!.version } })).data;
       Object.assign(deal!, moved);
@@ -81,6 +136,12 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
       fail(err);
       if (err instanceof ApiError && err.code === 'stale_version') error.value = `${deal!.reference} changed meanwhile; the board was refreshed, try again`;
       announcement.value = `${deal!.reference} could not be moved`;
+    } finally {
+      movesInFlight--;
+      if (movesInFlight === 0 && refreshWanted) {
+        refreshWanted = false;
+        void refresh();
+      }
     }
   }
 
@@ -94,5 +155,5 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     }
   }
 
-  return { pipelines, pipelineId, columns, search, loading, error, announcement, load, loadMore, move, exportCsv };
+  return { pipelines, pipelineId, columns, filters, activeFilters, loading, error, announcement, load, refresh, loadMore, move, exportCsv };
 });

@@ -4,6 +4,9 @@ import pg from 'pg';
 
 // bigint (int8) columns such as count(*) come back as strings by default; our counts fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+// A calendar date (expected close, document expiry) stays "2030-06-30": made into a Date it would
+// be midnight in the server's time zone and could read as the day before elsewhere.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
 export interface DbOptions {
   url: string;

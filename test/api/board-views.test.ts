@@ -97,13 +97,12 @@ describe('pipeline board changes', () => {
     const api = apiAs(t, olivia.token);
     const [first, second] = pipeline.stages;
     const board = (await api.get(`/pipelines/${pipeline.id}/board?per_stage=5`)).body.data;
-    const asOf = new Date(Date.now() + 60_000).toISOString(); // past the overlap: only later writes count
     const deal = (await api.post('/deals', { title: 'Roof survey', pipeline_id: pipeline.id, amount_minor: 5000, currency: 'USD' })).body.data;
     const other = (await api.post('/deals', { title: 'Gutter clean', pipeline_id: pipeline.id })).body.data;
     await api.post(`/deals/${deal.id}/move`, { stage_id: second!.id, version: deal.version });
     await api.delete(`/deals/${other.id}`);
 
-    const since = new Date(Date.now() - 1000).toISOString();
+    const since = board.as_of;
     const changes = (await api.get(`/pipelines/${pipeline.id}/board/changes?since=${encodeURIComponent(since)}`)).body.data;
     expect(changes.complete).toBe(true);
     expect(changes.changed).toEqual([expect.objectContaining({ id: deal.id, stage_id: second!.id, rank: expect.any(String) })]);
@@ -118,9 +117,30 @@ describe('pipeline board changes', () => {
     expect(filtered.changed).toEqual([]);
     expect(filtered.removed.sort()).toEqual([deal.id, other.id].sort());
 
-    // Nothing since a later as_of (the overlap aside).
-    expect((await api.get(`/pipelines/${pipeline.id}/board/changes?since=${asOf}`)).body.data).toMatchObject({ changed: [], removed: [] });
+    // Nothing since the latest answer.
+    expect((await api.get(`/pipelines/${pipeline.id}/board/changes?since=${encodeURIComponent(changes.as_of)}`)).body.data).toMatchObject({ changed: [], removed: [] });
     expect((await api.get(`/pipelines/${pipeline.id}/board/changes?since=yesterday`)).status).toBe(422);
+  });
+
+  it('does not miss a write that was in flight when the board was read', async () => {
+    const api = apiAs(t, olivia.token);
+    const deal = (await api.post('/deals', { title: 'Slow write', pipeline_id: pipeline.id })).body.data;
+    let release!: () => void;
+    let started!: () => void;
+    const begun = new Promise<void>((resolve) => (started = resolve));
+    // A write that began before the board was read and commits after it.
+    const slowWrite = withAccount(t.db.knex, olivia.accountId, { readOnly: false }, async (trx) => {
+      await trx('deals').where({ account_id: olivia.accountId, id: deal.id }).update({ title: 'Slow write, committed late', updated_at: trx.fn.now(), version: deal.version + 1 });
+      started();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await begun;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const board = (await api.get(`/pipelines/${pipeline.id}/board?per_stage=5`)).body.data;
+    release();
+    await slowWrite;
+    const changes = (await api.get(`/pipelines/${pipeline.id}/board/changes?since=${encodeURIComponent(board.as_of)}`)).body.data;
+    expect(changes.changed.map((d: { title: string }) => d.title)).toContain('Slow write, committed late');
   });
 
   it('orders cards by rank byte by byte, as fractional indexing expects', async () => {

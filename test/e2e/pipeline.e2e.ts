@@ -1,5 +1,6 @@
 // The pipeline board as a full page: drag a card with the mouse, move one with the keyboard,
-// both persist after a reload; a move the server refuses (the deal changed meanwhile) rolls back.
+// both persist after a reload; a move the server refuses (the deal changed meanwhile) rolls back;
+// filters and saved views; moves made elsewhere arrive live without losing the loaded pages.
 import fs from 'node:fs';
 import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -87,14 +88,56 @@ describe('the pipeline board', () => {
     await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(3);
   });
 
+  it('filters by owner, status and closing date, and keeps the filters as a saved view', async () => {
+    const me = await api<{ caller: { id: string } }>('/me');
+    const [first] = pipeline.stages;
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    const before = await column(page, first!.name).getByTestId('deal-card').count();
+    await api('/deals', { method: 'POST', json: { title: 'Solar panels', pipeline_id: pipeline.id, owner_id: me.caller.id, expected_close_date: '2030-06-30' } });
+    await expect.poll(() => column(page, first!.name).getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(before + 1); // arrived live
+    await page.getByRole('combobox', { name: 'Owner' }).click();
+    await page.getByRole('option', { name: /Pia Pipeline/ }).click();
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(1);
+    expect(new URL(page.url()).searchParams.get('owner_id')).toBe(me.caller.id);
+    await page.getByLabel('Closing by').fill('2030-01-01');
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(0);
+    await page.getByLabel('Closing by').fill('');
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(1);
+
+    await page.getByRole('button', { name: 'Views' }).click();
+    await page.getByRole('menuitem', { name: 'Save current filters…' }).click();
+    await page.getByRole('dialog').getByLabel('Name').fill('Pia’s deals');
+    await page.getByRole('dialog').getByLabel('Share with everyone in the account').check();
+    await screenshot(page, 'pipeline-board-save-view');
+    await page.getByRole('dialog').getByRole('button', { name: 'Save view' }).click();
+    await expect.poll(() => page.getByText('View “Pia’s deals” saved').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(4);
+    await page.getByRole('button', { name: 'Views' }).click();
+    await screenshot(page, 'pipeline-board-views-menu');
+    await page.getByRole('menuitem', { name: /^Pia’s deals/ }).click();
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(1);
+    expect(await card(page, 'Solar panels').getByRole('img', { name: 'Pia Pipeline' }).count()).toBe(1);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await expect.poll(() => page.getByTestId('deal-card').count(), { timeout: 10_000 }).toBe(4);
+  });
+
   it('rolls a move back when the deal changed meanwhile', async () => {
     const [first, , third] = pipeline.stages;
+    // With the change stream blocked (so the board cannot learn of the edit), someone edits the deal.
+    await page.route('**/api/v1/events/stream**', (route) => route.abort());
+    await page.reload();
+    await expect.poll(() => card(page, 'Roof repair').count(), { timeout: 10_000 }).toBe(1);
     // Someone edits the deal after the board loaded: the board's version is stale.
     await api(`/deals/${deals['Roof repair']!.id}`, { method: 'PATCH', json: { title: 'Roof repair (urgent)', version: deals['Roof repair']!.version } });
     await card(page, 'Roof repair').dragTo(column(page, third!.name));
     await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toContain('changed meanwhile');
     expect((await api<{ stage_id: string }>(`/deals/${deals['Roof repair']!.id}`)).stage_id).toBe(first!.id);
     await expect.poll(() => column(page, first!.name).getByRole('article', { name: /Roof repair/ }).count()).toBe(1);
+    await page.unroute('**/api/v1/events/stream**');
+    await page.reload();
   });
 
   it('stays responsive while scrolling a column of 5,000 cards (figures printed)', async () => {
@@ -147,6 +190,15 @@ describe('the pipeline board', () => {
     );
     expect(loaded).toBeGreaterThan(200); // paging keeps up with scrolling
     expect(result.rendered).toBeLessThan(100); // only what is in view is rendered
+
+    // Someone moves one of those cards elsewhere: it leaves this column and appears in the first,
+    // live, and the pages this column scrolled through stay loaded.
+    const [bulk] = await api<Array<{ id: string; version: number; title: string }>>(`/pipelines/${pipeline.id}/stages/${stage.id}/deals?limit=1`); // the column's first card
+    const first = pipeline.stages[0]!;
+    await api(`/deals/${bulk!.id}/move`, { method: 'POST', json: { stage_id: first.id, version: bulk!.version } });
+    await expect.poll(() => columnEl.getByTestId('column-count').textContent(), { timeout: 10_000 }).toBe('4999');
+    await expect.poll(() => column(page, first.name).getByRole('article', { name: new RegExp(`${bulk!.title}$`) }).count(), { timeout: 10_000 }).toBe(1);
+    expect(Number(await columnEl.getAttribute('data-loaded'))).toBe(loaded - 1);
   });
 
   it('looks right in dark mode', async () => {

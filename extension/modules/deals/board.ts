@@ -56,39 +56,51 @@ export async function pipelineBoard(ctx: RequestContext, pipelineId: string, fil
   return read(ctx, async (trx) => {
     const pipeline = await findPipeline(trx, ctx.accountId, pipelineId);
     if (!pipeline) throw notFound('Pipeline');
+    // Where a board that follows changes starts asking from (see boardChanges).
+    const asOf = await now(trx);
     const columns = [];
     for (const totals of await stageTotals(trx, ctx, pipelineId, await activeStages(trx, ctx, pipelineId), filters)) {
       columns.push({ ...totals, ...(await stageCards(trx, ctx, totals.stage.id, filters, perStage)) });
     }
-    return { pipeline, columns };
+    return { pipeline, as_of: asOf, columns };
   });
 }
 
-/** How far back a follow-up looks past `since`: a write that began before it may commit after it. */
-const overlapSeconds = 30;
+/**
+ * The point the next "what changed" starts from. A deal's updated_at is its writing transaction's
+ * start, so a write still in flight now (invisible to this read) will carry a time at or after its
+ * own start: start from the oldest such start, or from now when nothing is being written.
+ */
+const now = async (trx: Knex.Transaction): Promise<Date> =>
+  (
+    await trx.raw<{ rows: Array<{ now: Date }> }>(
+      `select least(clock_timestamp(), (select min(xact_start) from pg_stat_activity where backend_xid is not null and pid <> pg_backend_pid())) as now`,
+    )
+  ).rows[0]!.now;
+
 export const changesLimit = 500;
 
 /**
  * What changed on the board since `since` (the `as_of` of the previous answer): the cards now in
  * it (with their rank) that changed, the ids of changed deals that left it (moved to another
- * pipeline, deleted, no longer matching the filters), and every column's totals. Replaying an
- * overlap is harmless: applying the same card twice puts it in the same place. More than
+ * pipeline, deleted, no longer matching the filters), and every column's totals. A card may come
+ * twice (changed right at `since`); applying it again puts it in the same place. More than
  * `changesLimit` changes: `complete` is false and the caller reloads the board.
  */
 export async function boardChanges(ctx: RequestContext, pipelineId: string, filters: DealFilters, since: Date) {
   return read(ctx, async (trx) => {
     const pipeline = await findPipeline(trx, ctx.accountId, pipelineId);
     if (!pipeline) throw notFound('Pipeline');
-    const { rows } = await trx.raw<{ rows: Array<{ as_of: Date }> }>('select clock_timestamp() as as_of');
+    const asOf = await now(trx);
     const touched: Array<{ id: string }> = await trx('deals')
       .where({ account_id: ctx.accountId })
-      .andWhere('updated_at', '>', new Date(since.getTime() - overlapSeconds * 1000))
+      .andWhere('updated_at', '>=', since)
       .orderBy('updated_at')
       .limit(changesLimit + 1)
       .select('id');
     const stages = await activeStages(trx, ctx, pipelineId);
     const columns = (await stageTotals(trx, ctx, pipelineId, stages, filters)).map(({ stage, count, amount_sums }) => ({ stage, count, amount_sums }));
-    if (touched.length > changesLimit) return { as_of: rows[0]!.as_of, complete: false, columns, changed: [], removed: [] };
+    if (touched.length > changesLimit) return { as_of: asOf, complete: false, columns, changed: [], removed: [] };
     const ids = touched.map((t) => t.id);
     const onBoard: DealRow[] = ids.length
       ? await applyDealFilters(
@@ -97,7 +109,7 @@ export async function boardChanges(ctx: RequestContext, pipelineId: string, filt
         ).select(...dealColumns.map((c) => `deals.${c}`))
       : [];
     const kept = new Set(onBoard.map((d) => d.id));
-    return { as_of: rows[0]!.as_of, complete: true, columns, changed: onBoard.map(boardCard), removed: ids.filter((id) => !kept.has(id)) };
+    return { as_of: asOf, complete: true, columns, changed: onBoard.map(boardCard), removed: ids.filter((id) => !kept.has(id)) };
   });
 }
 
