@@ -8,6 +8,7 @@ export interface BoardJob { id: string; reference: string; summary: string; stat
 export interface JobDetail extends BoardJob {
   version: number;
   allowed_next: string[];
+  conversation_ids: number[];
   vendor: { id: string; name: string } | null;
   events: Array<{ id: number; kind: string; data: Record<string, unknown>; occurred_at: string }>;
   checklist: Array<{ id: string; label: string; required: boolean; done_at: string | null }>;
@@ -24,10 +25,17 @@ export interface Suggestion {
 }
 export interface Suggestions { candidates: Suggestion[]; excluded: Array<{ vendor_id: string; name: string; reasons: string[] }>; evaluated: number }
 
+/** The board's filters, as its address and saved views hold them ('' = not filtered). */
+export const dispatchFilterKeys = ['q', 'priority', 'sla_state'] as const;
+export type DispatchFilters = Record<(typeof dispatchFilterKeys)[number], string>;
+export const noDispatchFilters = (): DispatchFilters => ({ q: '', priority: '', sla_state: '' });
+
 export const useDispatchBoard = defineStore('dispatch-board', () => {
   const session = useSessionStore();
   const columns = ref<Array<{ status: string; count: number; count_capped: boolean; jobs: BoardJob[] }>>([]);
-  const filters = ref<{ priority: string; sla_state: string }>({ priority: '', sla_state: '' });
+  const filters = ref<DispatchFilters>(noDispatchFilters());
+  /** Only the filters that are set, as the API (and a saved view) takes them. */
+  const activeFilters = () => Object.fromEntries(Object.entries(filters.value).map(([k, v]) => [k, v.trim()]).filter(([, v]) => v)) as Record<string, string>;
   const detail = ref<JobDetail | null>(null);
   const suggestions = ref<Suggestions | null>(null);
   const error = ref<string | null>(null);
@@ -35,9 +43,7 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
   const fail = (err: unknown) => (error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached');
 
   async function load() {
-    const query = new URLSearchParams({ per_column: '50' });
-    if (filters.value.priority) query.set('priority', filters.value.priority);
-    if (filters.value.sla_state) query.set('sla_state', filters.value.sla_state);
+    const query = new URLSearchParams({ per_column: '50', ...activeFilters() });
     try {
       columns.value = (await api<{ columns: typeof columns.value }>(`/api/v1/jobs/board?${query}`)).data.columns;
       error.value = null;
@@ -90,6 +96,7 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
   return {
     columns,
     filters,
+    activeFilters,
     detail,
     suggestions,
     error,

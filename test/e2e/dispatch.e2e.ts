@@ -24,7 +24,7 @@ beforeAll(async () => {
     await api(`/vendors/${vendor.id}/documents`, { method: 'POST', json: { kind: 'insurance', expires_on: '2099-01-01' } });
   }
   await api('/checklist-templates', { method: 'POST', json: { name: 'Boiler', service_category: 'heating', items: [{ label: 'Pressure test' }] } });
-  await api('/jobs', { method: 'POST', json: { summary: 'Boiler not firing', priority: 'urgent', service_category: 'heating', lat: 51.5, lng: -0.12 } });
+  await api('/jobs', { method: 'POST', json: { summary: 'Boiler not firing', priority: 'urgent', service_category: 'heating', lat: 51.5, lng: -0.12, conversation_ids: [44] } });
   await api('/jobs', { method: 'POST', json: { summary: 'Annual service', priority: 'low', service_category: 'heating' } });
 });
 afterAll(() => chatwoot.close());
@@ -53,11 +53,13 @@ describe('the dispatch board', () => {
     const best = drawer.getByTestId('suggestion').first();
     expect(await best.textContent()).toContain('Near Heating');
     expect(await best.textContent()).toMatch(/Distance\d+(\.\d)?\/30 · [\d.]+ km away, within a 40 km radius/);
+    expect(await drawer.getByRole('link', { name: 'Conversation #44 in Chatwoot' }).getAttribute('href')).toBe(`${chatwoot.url}/app/accounts/10/conversations/44`);
     expect(await accessibilityViolations(page)).toEqual([]);
     await screenshot(page, 'dispatch-board-drawer-light');
     await drawer.getByRole('button', { name: 'Assign Near Heating' }).click();
     await expect.poll(() => drawer.getByTestId('job-status').textContent(), { timeout: 10_000 }).toContain('Assigned');
     expect(await drawer.textContent()).toContain('Vendor: Near Heating');
+    await expect.poll(() => page.getByText(/J-\d+ assigned to Near Heating/).count()).toBeGreaterThan(0);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.locator('section[data-status="assigned"]').getByTestId('job-card').count()).toBe(1);
 
@@ -77,6 +79,23 @@ describe('the dispatch board', () => {
     await expect.poll(() => page.getByTestId('job-card').count(), { timeout: 5_000 }).toBe(2);
     await page.getByLabel('Priority').selectOption('low');
     await expect.poll(() => page.getByTestId('job-card').count()).toBe(0);
+    expect(new URL(page.url()).searchParams.get('priority')).toBe('low');
+
+    // The filters kept as a view: cleared, then brought back in one click.
+    await page.getByRole('button', { name: 'Views' }).click();
+    await page.getByRole('menuitem', { name: 'Save current filters…' }).click();
+    await page.getByRole('dialog').getByLabel('Name').fill('Low priority');
+    await page.getByRole('dialog').getByRole('button', { name: 'Save view' }).click();
+    await expect.poll(() => page.getByText('View “Low priority” saved').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await expect.poll(() => page.getByTestId('job-card').count()).toBe(2);
+    await page.getByRole('button', { name: 'Views' }).click();
+    await page.getByRole('menuitem', { name: /^Low priority/ }).click();
+    await expect.poll(() => page.getByTestId('job-card').count()).toBe(0);
+    expect(await page.getByLabel('Priority').inputValue()).toBe('low');
+    await page.getByLabel('Find jobs').fill('J-999999');
+    await page.getByLabel('Find jobs').press('Enter');
+    expect(await accessibilityViolations(page)).toEqual([]);
     await browser.close();
   });
 
