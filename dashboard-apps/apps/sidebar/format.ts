@@ -6,13 +6,6 @@ export function money(amountMinor: number, currency: string | null) {
   return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(amountMinor / 100);
 }
 
-export function dueLabel(dueAt: string | null, now = new Date()) {
-  if (!dueAt) return 'No due date';
-  const due = new Date(dueAt);
-  const label = due.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-  return due < now ? `Overdue · ${label}` : `Due ${label}`;
-}
-
 export const jobStatusTone = (status: string) =>
   (({ new: 'info', triaged: 'info', assigned: 'neutral', in_progress: 'warning', pending_review: 'warning', completed: 'success', canceled: 'neutral' }) as const)[
     status as 'new'
