@@ -86,17 +86,21 @@ export const useConversationRecords = defineStore('conversation-records', () => 
     notice,
     show,
     load,
-    createDeal: (title: string, pipelineId: string) =>
+    createDeal: (title: string, pipelineId: string, customFields: Record<string, unknown> = {}) =>
       act(
-        () => api('/api/v1/deals', { method: 'POST', json: { title, pipeline_id: pipelineId, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id } }),
+        () =>
+          api('/api/v1/deals', {
+            method: 'POST',
+            json: { title, pipeline_id: pipelineId, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id, custom_fields: customFields },
+          }),
         'Deal created',
       ),
-    createJob: (summary: string, priority: string) =>
+    createJob: (summary: string, priority: string, customFields: Record<string, unknown> = {}) =>
       act(
         () =>
           api('/api/v1/jobs', {
             method: 'POST',
-            json: { summary, priority, source: 'chat', chatwoot_contact_id: conversation().contact_id, conversation_ids: [conversation().id] },
+            json: { summary, priority, source: 'chat', chatwoot_contact_id: conversation().contact_id, conversation_ids: [conversation().id], custom_fields: customFields },
           }),
         'Job created',
       ),

@@ -15,7 +15,11 @@ export interface Me {
   permissions: string[];
   capabilities: string[];
   chatwoot: { base_url: string };
+  fields: { deal: FieldDefinition[]; job: FieldDefinition[]; vendor: FieldDefinition[] };
 }
+
+/** One of the account's extra fields (from its field packs), as /me describes it. */
+export interface FieldDefinition { key: string; label: string; type: 'text' | 'number' | 'date' | 'boolean' | 'choice'; options?: readonly string[]; required?: boolean; sensitive?: boolean }
 
 export interface AccountChoice { id: number; name: string | null }
 

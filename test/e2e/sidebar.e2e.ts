@@ -72,11 +72,17 @@ describe('the conversation sidebar in Chatwoot’s frame', () => {
     expect(await summary.inputValue()).toBe('Could someone come tomorrow before noon?'); // the latest message
     await summary.fill('Leaking radiator in the hall; visit before noon');
     await frame.getByLabel('Priority').selectOption('high');
+    // The account's field pack (construction) adds its own fields to the form.
+    await frame.getByLabel('Trade').selectOption('plumbing');
+    await frame.getByLabel('Site address').fill('12 Crescent Road');
+    await screenshot(page, 'sidebar-new-job-form');
     await frame.getByRole('button', { name: 'Create job' }).click();
     await expect.poll(() => frame.getByTestId('job').count()).toBe(1);
     expect(await frame.getByTestId('job').textContent()).toContain('Leaking radiator in the hall; visit before noon');
     const jobs = await api<Array<{ id: string }>>('/jobs?contact_id=501', adminToken);
-    expect(jobs.body.data).toMatchObject([{ summary: 'Leaking radiator in the hall; visit before noon', priority: 'high', source: 'chat' }]);
+    expect(jobs.body.data).toMatchObject([
+      { summary: 'Leaking radiator in the hall; visit before noon', priority: 'high', source: 'chat', custom_fields: { trade: 'plumbing', site_address: '12 Crescent Road' } },
+    ]);
     expect((await api<{ conversation_ids: number[] }>(`/jobs/${jobs.body.data[0]!.id}`, adminToken)).body.data.conversation_ids).toEqual([101]);
     // …and Chatwoot's conversation hears of it (a private note from the write-back worker).
     await expect.poll(() => chatwoot.conversations.get('8:101')!.messages.map((m) => m.content), { timeout: 10_000 }).toContainEqual(expect.stringContaining('job created'));
