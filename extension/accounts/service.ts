@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import { permissionsFor, type Permission, type Role } from '../auth/permissions.ts';
 import { write, type Actor, type RequestContext } from '../db/tenant.ts';
+import type { AccountField } from '../capabilities/field-packs.ts';
 import { resolveCapabilities, type Capability, type CapabilityOverrides, type Profile } from '../capabilities/profiles.ts';
 
 export interface AccountRow {
@@ -11,6 +12,7 @@ export interface AccountRow {
   name: string;
   profile: Profile;
   capability_overrides: CapabilityOverrides;
+  field_definitions?: AccountField[];
   updated_at?: Date;
 }
 
@@ -27,7 +29,16 @@ export function callerContext(
   requestId: string | null,
   scopes: readonly Permission[] = [],
 ): RequestContext {
-  return { db, accountId: account.account_id, actor, roles, permissions: permissionsFor(roles, scopes), capabilities: accountCapabilities(account), requestId };
+  return {
+    db,
+    accountId: account.account_id,
+    actor,
+    roles,
+    permissions: permissionsFor(roles, scopes),
+    capabilities: accountCapabilities(account),
+    accountFields: account.field_definitions ?? [],
+    requestId,
+  };
 }
 
 export function systemContext(db: Knex, accountId: number, requestId: string | null = null): RequestContext {

@@ -84,7 +84,7 @@ export function authRoutes(services: Services) {
           roles: ctx.roles,
           permissions: permissions.filter((p) => ctx.permissions.has(p)),
           capabilities: [...ctx.capabilities].sort(),
-          fields: { deal: activeFields(ctx.capabilities, 'deal'), job: activeFields(ctx.capabilities, 'job'), vendor: activeFields(ctx.capabilities, 'vendor') },
+          fields: { deal: activeFields(ctx, 'deal'), job: activeFields(ctx, 'job'), vendor: activeFields(ctx, 'vendor') },
           chatwoot: { base_url: chatwootUrl },
         });
       },

@@ -1,10 +1,12 @@
-// Typed custom fields per domain. A pack is switched on by its capability flag (fields.*);
-// values are validated here on the server, and sensitive ones never leave for Chatwoot or the logs.
+// Typed custom fields per domain. A pack is switched on by its capability flag (fields.*); an
+// account may add fields of its own (see account-fields.ts). Values are validated here on the
+// server, and sensitive ones never leave for Chatwoot or the logs.
 import { z } from 'zod';
 import { invalid, type FieldIssue } from '../http/errors.ts';
 import type { Capability } from './profiles.ts';
 
-export type FieldEntity = 'deal' | 'job' | 'vendor';
+export const fieldEntities = ['deal', 'job', 'vendor'] as const;
+export type FieldEntity = (typeof fieldEntities)[number];
 
 export interface FieldDefinition {
   key: string;
@@ -18,6 +20,19 @@ export interface FieldDefinition {
 }
 
 type Pack = Partial<Record<FieldEntity, readonly FieldDefinition[]>>;
+
+/** A field an account defined itself; archived ones take no new values (stored ones stay). */
+export interface AccountField extends FieldDefinition {
+  id: string;
+  entity: FieldEntity;
+  archived: boolean;
+}
+
+/** Whose fields: the account's capabilities (which packs are on) and its own definitions. */
+export interface FieldScope {
+  capabilities: ReadonlySet<Capability>;
+  accountFields?: readonly AccountField[];
+}
 
 const trades = ['general', 'electrical', 'plumbing', 'hvac', 'roofing', 'carpentry', 'painting', 'landscaping'] as const;
 
@@ -59,11 +74,13 @@ export const fieldPacks: Partial<Record<Capability, Pack>> = {
   },
 };
 
-/** The fields an account with these capabilities has on an entity. */
-export function activeFields(enabled: ReadonlySet<Capability>, entity: FieldEntity): FieldDefinition[] {
+/** The fields an account has on an entity: those of its packs that are on, then its own. */
+export function activeFields(scope: FieldScope, entity: FieldEntity): FieldDefinition[] {
+  const own = (scope.accountFields ?? []).filter((f) => f.entity === entity && !f.archived).map(({ id: _id, entity: _entity, archived: _archived, ...field }) => field);
   return Object.entries(fieldPacks)
-    .filter(([flag]) => enabled.has(flag as Capability))
+    .filter(([flag]) => scope.capabilities.has(flag as Capability))
     .flatMap(([, pack]) => pack?.[entity] ?? [])
+    .concat(own)
     // Two packs may define the same key; the first one wins.
     .filter((field, index, all) => all.findIndex((f) => f.key === field.key) === index);
 }
@@ -88,12 +105,12 @@ function schemaFor(field: FieldDefinition): z.ZodType {
  * types and missing required fields are 422s naming `custom_fields.<key>`. `null` clears a field.
  */
 export function validateCustomFields(
-  enabled: ReadonlySet<Capability>,
+  scope: FieldScope,
   entity: FieldEntity,
   input: Record<string, unknown>,
   { partial = false }: { partial?: boolean } = {},
 ): Record<string, unknown> {
-  const fields = activeFields(enabled, entity);
+  const fields = activeFields(scope, entity);
   const issues: FieldIssue[] = [];
   const values: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
@@ -122,18 +139,18 @@ export function validateCustomFields(
   return values;
 }
 
-export function sensitiveFieldKeys(enabled: ReadonlySet<Capability>, entity: FieldEntity): string[] {
-  return activeFields(enabled, entity)
+export function sensitiveFieldKeys(scope: FieldScope, entity: FieldEntity): string[] {
+  return activeFields(scope, entity)
     .filter((f) => f.sensitive)
     .map((f) => f.key);
 }
 
 /** Custom fields safe to show outside Onelink (Chatwoot attributes, notes): sensitive ones removed. */
 export function withoutSensitiveFields(
-  enabled: ReadonlySet<Capability>,
+  scope: FieldScope,
   entity: FieldEntity,
   values: Record<string, unknown>,
 ): Record<string, unknown> {
-  const hiddenKeys = new Set(sensitiveFieldKeys(enabled, entity));
+  const hiddenKeys = new Set(sensitiveFieldKeys(scope, entity));
   return Object.fromEntries(Object.entries(values).filter(([key]) => !hiddenKeys.has(key)));
 }

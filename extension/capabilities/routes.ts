@@ -1,18 +1,59 @@
-// Admin routes for the account's profile and capability flags.
+// Admin routes for the account's profile, capability flags and fields.
 import { z } from 'zod';
 import { sendData } from '../http/envelope.ts';
 import { defineRoute } from '../http/registry.ts';
+import { createAccountField, listFieldSetup, updateAccountField } from './account-fields.ts';
+import { fieldEntities } from './field-packs.ts';
 import { capabilities, profiles } from './profiles.ts';
 import { getAccountCapabilities, updateAccountCapabilities } from './service.ts';
 
+const fieldTypes = ['text', 'number', 'date', 'boolean', 'choice'] as const;
+const choices = z.array(z.string().trim().min(1).max(100)).max(100);
+
 export function capabilityRoutes() {
+  const manage = { permission: 'admin:capabilities', capability: null } as const;
   return [
+    defineRoute({
+      method: 'get',
+      path: '/admin/fields',
+      summary: 'Field packs (with their fields, on or off here) and the fields this account defined itself',
+      tags: ['admin'],
+      access: manage,
+      handler: async ({ ctx, res }) => sendData(res, await listFieldSetup(ctx)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/admin/fields',
+      summary: 'Add a field of the account’s own to deals, jobs or vendors (key and type are fixed once created)',
+      tags: ['admin'],
+      access: manage,
+      body: z.object({
+        entity: z.enum(fieldEntities),
+        key: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'lower-case letters, digits and _, starting with a letter (at most 40)'),
+        label: z.string().trim().min(1).max(100),
+        type: z.enum(fieldTypes),
+        options: choices.optional(),
+        required: z.boolean().optional(),
+        sensitive: z.boolean().optional().describe('Never written back to Chatwoot, never logged, masked in the audit trail'),
+      }),
+      handler: async ({ ctx, body, res }) => sendData(res, await createAccountField(ctx, body), {}, 201),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/admin/fields/:fieldId',
+      summary: 'Relabel a field, change its choices, make it required or sensitive, or archive it (archived: no new values)',
+      tags: ['admin'],
+      access: manage,
+      params: z.object({ fieldId: z.uuid() }),
+      body: z.object({ label: z.string().trim().min(1).max(100).optional(), options: choices.optional(), required: z.boolean().optional(), sensitive: z.boolean().optional(), archived: z.boolean().optional() }),
+      handler: async ({ ctx, params, body, res }) => sendData(res, await updateAccountField(ctx, params.fieldId, body)),
+    }),
     defineRoute({
       method: 'get',
       path: '/admin/capabilities',
       summary: 'The account profile, each capability flag (enabled, profile default) and the active custom fields',
       tags: ['admin'],
-      access: { permission: 'admin:capabilities', capability: null },
+      access: manage,
       handler: async ({ ctx, res }) => sendData(res, await getAccountCapabilities(ctx)),
     }),
     defineRoute({
@@ -20,7 +61,7 @@ export function capabilityRoutes() {
       path: '/admin/capabilities',
       summary: 'Change the profile and/or switch flags on (true), off (false) or back to the profile default (null)',
       tags: ['admin'],
-      access: { permission: 'admin:capabilities', capability: null },
+      access: manage,
       body: z
         .object({
           profile: z.enum(profiles).optional(),

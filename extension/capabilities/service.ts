@@ -1,7 +1,7 @@
 // Reading and changing an account's profile and capability overrides.
 import { accountCapabilities, type AccountRow } from '../accounts/service.ts';
 import { read, write, type RequestContext } from '../db/tenant.ts';
-import { activeFields } from './field-packs.ts';
+import { activeFields, fieldEntities } from './field-packs.ts';
 import { capabilities, profileDefaults, profiles, type Capability, type CapabilityOverrides, type Profile } from './profiles.ts';
 
 function present(account: AccountRow) {
@@ -12,7 +12,7 @@ function present(account: AccountRow) {
     defaults: profileDefaults[account.profile],
     overrides: account.capability_overrides,
     capabilities: capabilities.map((flag) => ({ flag, enabled: resolved.has(flag), default: profileDefaults[account.profile].includes(flag) })),
-    fields: { deal: activeFields(resolved, 'deal'), job: activeFields(resolved, 'job'), vendor: activeFields(resolved, 'vendor') },
+    fields: Object.fromEntries(fieldEntities.map((entity) => [entity, activeFields({ capabilities: resolved, accountFields: account.field_definitions }, entity)])),
   };
 }
 

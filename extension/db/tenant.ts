@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import { recordAudit, type AuditEntry } from '../audit/writer.ts';
 import { announceChange } from '../events/changes.ts';
+import type { AccountField } from '../capabilities/field-packs.ts';
 import type { Capability } from '../capabilities/profiles.ts';
 import type { Permission, Role } from '../auth/permissions.ts';
 
@@ -18,6 +19,8 @@ export interface RequestContext {
   roles: readonly Role[];
   permissions: ReadonlySet<Permission>;
   capabilities: ReadonlySet<Capability>;
+  /** Fields the account defined itself (next to its field packs'). */
+  accountFields?: readonly AccountField[];
   requestId: string | null;
   /** The session behind the request (people only; service tokens have none). */
   sessionId?: string;

@@ -89,6 +89,7 @@ beforeAll(async () => {
     await asB('post', '/automation-rules', { name: 'Rule of B', pipeline_id: pipelineB.id, trigger: 'deal_entered_stage', stage_id: pipelineB.stages[1].id, action: 'create_job', config: { summary: 'Job for {deal_title}' } })
   ).body.data.id;
   objectsOfB.viewId = (await asB('post', '/saved-views', { board: 'pipeline', name: 'View of B', filters: {}, shared: true })).body.data.id;
+  objectsOfB.fieldId = (await asB('post', '/admin/fields', { entity: 'deal', key: 'b_only', label: 'Field of B', type: 'text' })).body.data.id;
   objectsOfB.numberId = (await asB('post', '/twilio/numbers', { e164: '+14155550188', location: 'B town' })).body.data.id;
   const [callB] = await withAccount(t.db.knex, adminB.accountId, { readOnly: false }, (trx) =>
     trx('calls').insert({ account_id: adminB.accountId, call_sid: `CA${'b'.repeat(32)}`, from_e164: '+14155550177', status: 'missed', started_at: new Date() }).returning('id'),
@@ -136,6 +137,7 @@ const sampleBodies: Record<string, object> = {
   'put /vendors/:vendorId/clients/:contactId': { relation: 'blocked' },
   'patch /automation-rules/:ruleId': { name: 'Renamed' },
   'patch /saved-views/:viewId': { name: 'Renamed' },
+  'patch /admin/fields/:fieldId': { label: 'Renamed' },
   'patch /jobs/:jobId/artifacts/:artifactId': { visibility: 'client_visible' },
   'post /calls/:callId/link': { conversation_id: 77 },
   'post /calls/:callId/disposition': { disposition: 'spam' },

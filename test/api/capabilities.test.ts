@@ -17,12 +17,12 @@ describe('capability resolver', () => {
 });
 
 describe('field packs', () => {
-  const construction = resolveCapabilities('construction', {});
-  const healthcare = resolveCapabilities('healthcare', {});
+  const construction = { capabilities: resolveCapabilities('construction', {}) };
+  const healthcare = { capabilities: resolveCapabilities('healthcare', {}) };
 
   it('exposes the fields of the enabled packs only', () => {
     expect(activeFields(construction, 'job').map((f) => f.key)).toEqual(['site_address', 'permit_number', 'trade', 'gate_code']);
-    expect(activeFields(resolveCapabilities('generic', {}), 'job')).toEqual([]);
+    expect(activeFields({ capabilities: resolveCapabilities('generic', {}) }, 'job')).toEqual([]);
     expect(activeFields(healthcare, 'deal').map((f) => f.key)).toContain('care_type');
   });
 

@@ -145,7 +145,7 @@ export interface NewDeal {
 
 export async function createDeal(ctx: RequestContext, input: NewDeal) {
   checkAmount(input.amount_minor, input.currency);
-  const customFields = validateCustomFields(ctx.capabilities, 'deal', input.custom_fields ?? {});
+  const customFields = validateCustomFields(ctx, 'deal', input.custom_fields ?? {});
   return translateDbErrors(() =>
     write(ctx, async (trx, audit) => {
       const pipeline = await trx('pipelines').where({ account_id: ctx.accountId, id: input.pipeline_id }).whereNull('archived_at').first('id');
@@ -178,7 +178,7 @@ export async function createDeal(ctx: RequestContext, input: NewDeal) {
         .returning([...dealColumns])) as DealRow[];
       await appendStageEvent(trx, ctx, null, row!);
       await writeBack(trx, ctx, row!, stage.name, `deal created in ${stage.name}`);
-      await audit({ action: 'deal.created', resourceType: 'deal', resourceId: row!.id, after: presentDeal(row!), sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'deal') });
+      await audit({ action: 'deal.created', resourceType: 'deal', resourceId: row!.id, after: presentDeal(row!), sensitiveKeys: sensitiveFieldKeys(ctx, 'deal') });
       await enteredStage(trx, ctx, row!);
       return presentDeal(row!);
     }),
@@ -253,7 +253,7 @@ export async function updateDeal(ctx: RequestContext, dealId: string, patch: Dea
       if (amount !== undefined || currency !== undefined) checkAmount(amount === undefined ? before.amount_minor : amount, currency === undefined ? before.currency : currency);
       const customFields = patch.custom_fields
         ? Object.fromEntries(
-            Object.entries({ ...before.custom_fields, ...validateCustomFields(ctx.capabilities, 'deal', patch.custom_fields, { partial: true }) }).filter(([, v]) => v !== null),
+            Object.entries({ ...before.custom_fields, ...validateCustomFields(ctx, 'deal', patch.custom_fields, { partial: true }) }).filter(([, v]) => v !== null),
           )
         : undefined;
       const { version: _version, custom_fields: _cf, ...fields } = patch;

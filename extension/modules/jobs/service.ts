@@ -92,7 +92,7 @@ export function presentJob(ctx: RequestContext, row: JobRow, warningMinutes: num
   if (!isPortalUser(ctx)) return job;
   const internal = new Set(['notes', 'created_by_type', 'created_by_id', 'completion_override_reason']);
   const shown = Object.fromEntries(Object.entries(job).filter(([key]) => !internal.has(key)));
-  return { ...shown, custom_fields: withoutSensitiveFields(ctx.capabilities, 'job', row.custom_fields) } as typeof job;
+  return { ...shown, custom_fields: withoutSensitiveFields(ctx, 'job', row.custom_fields) } as typeof job;
 }
 
 /**
@@ -212,7 +212,7 @@ async function instantiateChecklist(trx: Knex.Transaction, accountId: number, jo
  */
 export async function insertJob(trx: Knex.Transaction, ctx: RequestContext, audit: (entry: Parameters<Audit>[0]) => Promise<void>, input: NewJob): Promise<JobRow> {
   checkLocation(input);
-  const customFields = validateCustomFields(ctx.capabilities, 'job', input.custom_fields ?? {});
+  const customFields = validateCustomFields(ctx, 'job', input.custom_fields ?? {});
   const settings = await dispatchSettings(trx, ctx.accountId);
   const priority = input.priority ?? 'normal';
   const number = await nextNumber(trx, ctx.accountId, 'job');
@@ -249,7 +249,7 @@ export async function insertJob(trx: Knex.Transaction, ctx: RequestContext, audi
   await instantiateChecklist(trx, ctx.accountId, job.id, job.service_category, input.checklist_template_id);
   await appendJobEvent(trx, ctx, job.id, 'created', { status: job.status, source: job.source, priority });
   await writeBackJob(trx, ctx, job, 'job created');
-  await audit({ action: 'job.created', resourceType: 'job', resourceId: job.id, after: { ...job }, sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'job') });
+  await audit({ action: 'job.created', resourceType: 'job', resourceId: job.id, after: { ...job }, sensitiveKeys: sensitiveFieldKeys(ctx, 'job') });
   return job;
 }
 
@@ -316,7 +316,7 @@ export async function updateJob(ctx: RequestContext, jobId: string, patch: JobPa
     checkLocation({ ...before, ...patch });
     const { version: _v, custom_fields: customFields, ...fields } = patch;
     const merged = customFields
-      ? { ...before.custom_fields, ...validateCustomFields(ctx.capabilities, 'job', customFields, { partial: true }) }
+      ? { ...before.custom_fields, ...validateCustomFields(ctx, 'job', customFields, { partial: true }) }
       : undefined;
     const settings = await dispatchSettings(trx, ctx.accountId);
     const slaChange: Record<string, unknown> = {};
@@ -331,7 +331,7 @@ export async function updateJob(ctx: RequestContext, jobId: string, patch: JobPa
       .returning([...jobColumns])) as JobRow[];
     const changed = Object.keys(fields).concat(merged ? ['custom_fields'] : []);
     await appendJobEvent(trx, ctx, jobId, 'updated', { fields: changed });
-    await audit({ action: 'job.updated', resourceType: 'job', resourceId: jobId, before: { ...before }, after: { ...after! }, sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'job') });
+    await audit({ action: 'job.updated', resourceType: 'job', resourceId: jobId, before: { ...before }, after: { ...after! }, sensitiveKeys: sensitiveFieldKeys(ctx, 'job') });
     return presentJob(ctx, after!, settings.sla_warning_minutes);
   });
 }

@@ -86,7 +86,7 @@ async function loadVendor(trx: Knex.Transaction, ctx: RequestContext, vendorId: 
 
 export async function createVendor(ctx: RequestContext, input: VendorInput & { name: string }) {
   checkArea(input);
-  const customFields = validateCustomFields(ctx.capabilities, 'vendor', input.custom_fields ?? {});
+  const customFields = validateCustomFields(ctx, 'vendor', input.custom_fields ?? {});
   return write(ctx, async (trx, audit) => {
     const [row] = await trx('vendors')
       .insert({
@@ -98,7 +98,7 @@ export async function createVendor(ctx: RequestContext, input: VendorInput & { n
       })
       .returning('id');
     const vendor = await loadVendor(trx, ctx, row.id);
-    await audit({ action: 'vendor.created', resourceType: 'vendor', resourceId: vendor.id, after: { ...vendor }, sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'vendor') });
+    await audit({ action: 'vendor.created', resourceType: 'vendor', resourceId: vendor.id, after: { ...vendor }, sensitiveKeys: sensitiveFieldKeys(ctx, 'vendor') });
     return vendor;
   });
 }
@@ -120,7 +120,7 @@ export async function updateVendor(ctx: RequestContext, vendorId: string, patch:
     if (patch.version !== before.version) throw conflict('stale_version', 'This vendor changed since you loaded it; here is its current state', { current: before });
     checkArea({ base_lat: before.base_lat, base_lng: before.base_lng, radius_km: before.radius_km, ...patch });
     const { version: _v, custom_fields: customFields, ...fields } = patch;
-    const merged = customFields ? { ...before.custom_fields, ...validateCustomFields(ctx.capabilities, 'vendor', customFields, { partial: true }) } : undefined;
+    const merged = customFields ? { ...before.custom_fields, ...validateCustomFields(ctx, 'vendor', customFields, { partial: true }) } : undefined;
     await trx('vendors')
       .where({ account_id: ctx.accountId, id: vendorId })
       .update({
@@ -132,7 +132,7 @@ export async function updateVendor(ctx: RequestContext, vendorId: string, patch:
         updated_at: trx.fn.now(),
       });
     const after = await loadVendor(trx, ctx, vendorId);
-    await audit({ action: 'vendor.updated', resourceType: 'vendor', resourceId: vendorId, before: { ...before }, after: { ...after }, sensitiveKeys: sensitiveFieldKeys(ctx.capabilities, 'vendor') });
+    await audit({ action: 'vendor.updated', resourceType: 'vendor', resourceId: vendorId, before: { ...before }, after: { ...after }, sensitiveKeys: sensitiveFieldKeys(ctx, 'vendor') });
     return after;
   });
 }
