@@ -40,6 +40,24 @@ describe('the admin app', () => {
     expect(await accessibilityViolations(page)).toEqual([]);
     await screenshot(page, 'admin-account-light');
 
+    // Fields: switch the healthcare pack on, add a field of the account's own, archive it.
+    await page.getByRole('tab', { name: 'Fields' }).click();
+    await page.getByRole('checkbox', { name: /^Healthcare/ }).check();
+    await expect.poll(() => page.getByTestId('field-row').filter({ hasText: 'Care type' }).count()).toBeGreaterThan(0);
+    await page.getByLabel('On', { exact: true }).selectOption('deal');
+    await page.getByLabel('Label').fill('Funding source');
+    expect(await page.getByLabel('Key').inputValue()).toBe('funding_source');
+    await page.getByLabel('Type').selectOption('choice');
+    await page.getByLabel('Choices').fill('private, insurer, council');
+    await page.getByRole('button', { name: 'Add field' }).click();
+    await expect.poll(() => page.getByTestId('field-row').filter({ hasText: 'Funding source' }).count()).toBe(1);
+    const me = await api<{ fields: { deal: Array<{ key: string; options?: string[] }> } }>('/me', adminToken);
+    expect(me.fields.deal.find((f) => f.key === 'funding_source')?.options).toEqual(['private', 'insurer', 'council']);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'admin-fields-light');
+    await page.getByRole('button', { name: 'Archive Funding source' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Restore Funding source' }).count()).toBe(1);
+
     await page.getByRole('tab', { name: 'People' }).click();
     await page.getByRole('checkbox', { name: 'Casey Agent may dispatch' }).check();
     await expect
@@ -83,6 +101,9 @@ describe('the admin app', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.locator('input[data-flag="dispatch.jobs"]').isVisible(), { timeout: 10_000 }).toBe(true);
     await screenshot(page, 'admin-account-dark');
+    await page.getByRole('tab', { name: 'Fields' }).click();
+    await expect.poll(() => page.getByTestId('field-row').count()).toBeGreaterThan(0);
+    await screenshot(page, 'admin-fields-dark');
     await browser.close();
   });
 });
