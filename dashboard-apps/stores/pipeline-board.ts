@@ -35,6 +35,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
   /** Server time of the last answer: the next "what changed" starts there. */
   let asOf: string | null = null;
   let movesInFlight = 0;
+  let refreshing = false;
   let refreshWanted = false;
   const loading = ref(false);
   const error = ref<string | null>(null);
@@ -77,11 +78,13 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
   /** Something changed in the account: bring the board up to date without dropping loaded pages. */
   async function refresh() {
     if (!pipelineId.value || !asOf || loading.value) return;
-    // A card in flight would jump back and forth; catch up once the moves have settled.
-    if (movesInFlight > 0) {
+    // A card in flight would jump back and forth, and two answers could land out of order:
+    // one refresh at a time, none during a move; what came in meanwhile is caught up after.
+    if (movesInFlight > 0 || refreshing) {
       refreshWanted = true;
       return;
     }
+    refreshing = true;
     try {
       const changes = (await api<BoardChanges>(`/api/v1/pipelines/${pipelineId.value}/board/changes?since=${encodeURIComponent(asOf)}${filterQuery()}`)).data;
       const sameStages = changes.columns.length === columns.value.length && changes.columns.every((c, i) => c.stage.id === columns.value[i]!.stage.id);
@@ -90,6 +93,16 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
       asOf = changes.as_of;
     } catch {
       // The next change (or the slow timer) tries again; the board stays as it is meanwhile.
+    } finally {
+      refreshing = false;
+      catchUp();
+    }
+  }
+
+  function catchUp() {
+    if (movesInFlight === 0 && !refreshing && refreshWanted) {
+      refreshWanted = false;
+      void refresh();
     }
   }
 
@@ -138,10 +151,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
       announcement.value = `${deal!.reference} could not be moved`;
     } finally {
       movesInFlight--;
-      if (movesInFlight === 0 && refreshWanted) {
-        refreshWanted = false;
-        void refresh();
-      }
+      catchUp();
     }
   }
 

@@ -52,6 +52,18 @@ async function stageTotals(trx: Knex.Transaction, ctx: RequestContext, pipelineI
   });
 }
 
+/**
+ * The point the next "what changed" starts from. A deal's updated_at is its writing transaction's
+ * start, so a write still in flight now (invisible to this read) will carry a time at or after its
+ * own start: start from the oldest such start, or from now when nothing is being written.
+ */
+const now = async (trx: Knex.Transaction): Promise<Date> =>
+  (
+    await trx.raw<{ rows: Array<{ now: Date }> }>(
+      `select least(clock_timestamp(), (select min(xact_start) from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid())) as now`,
+    )
+  ).rows[0]!.now;
+
 export async function pipelineBoard(ctx: RequestContext, pipelineId: string, filters: DealFilters, perStage: number) {
   return read(ctx, async (trx) => {
     const pipeline = await findPipeline(trx, ctx.accountId, pipelineId);
@@ -65,18 +77,6 @@ export async function pipelineBoard(ctx: RequestContext, pipelineId: string, fil
     return { pipeline, as_of: asOf, columns };
   });
 }
-
-/**
- * The point the next "what changed" starts from. A deal's updated_at is its writing transaction's
- * start, so a write still in flight now (invisible to this read) will carry a time at or after its
- * own start: start from the oldest such start, or from now when nothing is being written.
- */
-const now = async (trx: Knex.Transaction): Promise<Date> =>
-  (
-    await trx.raw<{ rows: Array<{ now: Date }> }>(
-      `select least(clock_timestamp(), (select min(xact_start) from pg_stat_activity where backend_xid is not null and pid <> pg_backend_pid())) as now`,
-    )
-  ).rows[0]!.now;
 
 export const changesLimit = 500;
 
@@ -99,7 +99,7 @@ export async function boardChanges(ctx: RequestContext, pipelineId: string, filt
       .limit(changesLimit + 1)
       .select('id');
     const stages = await activeStages(trx, ctx, pipelineId);
-    const columns = (await stageTotals(trx, ctx, pipelineId, stages, filters)).map(({ stage, count, amount_sums }) => ({ stage, count, amount_sums }));
+    const columns = await stageTotals(trx, ctx, pipelineId, stages, filters);
     if (touched.length > changesLimit) return { as_of: asOf, complete: false, columns, changed: [], removed: [] };
     const ids = touched.map((t) => t.id);
     const onBoard: DealRow[] = ids.length
