@@ -7,7 +7,7 @@
 // BENCH_DEALS=20000 for a quicker, smaller run.
 import type { Knex } from 'knex';
 import { read } from '../../extension/db/tenant.ts';
-import { pipelineBoard } from '../../extension/modules/deals/board.ts';
+import { boardChanges, pipelineBoard } from '../../extension/modules/deals/board.ts';
 import { moveDeal } from '../../extension/modules/deals/service.ts';
 import { listPipelines } from '../../extension/modules/pipelines/service.ts';
 import { search } from '../../extension/modules/search/service.ts';
@@ -119,6 +119,23 @@ async function main() {
       const moved = await moveDeal(ctx, id, { stage_id: stage.id, version });
       versions.set(id, moved.version);
     });
+    // A live board catching up: what changed since its last answer, one card moved meanwhile
+    // (the alternative, reloading the board, is the "board" line above).
+    const since = await Promise.all(
+      contexts.map(async (ctx, a) => {
+        const { as_of: asOf } = await boardChanges(ctx, pipelines[a]!.id, {}, new Date());
+        const id = sampleIds[a]![iterations + 10]!;
+        const { version } = await read(ctx, (trx) => trx('deals').where({ account_id: ctx.accountId, id }).first('version'));
+        await moveDeal(ctx, id, { stage_id: pipelines[a]!.stages[1]!.id, version });
+        return asOf;
+      }),
+    );
+    const changes = await measure('board changes since the last answer (one card moved)', iterations, async (i) => {
+      const a = i % accounts;
+      const answer = await boardChanges(contexts[a]!, pipelines[a]!.id, {}, since[a]!);
+      if (answer.changed.length !== 1) throw new Error(`expected one changed card, got ${answer.changed.length}`);
+    });
+
     // Names, partial names, two words, a deal number, phone digits, an e-mail, a typo.
     const queries = ['harrington', 'okafor', 'boiler repair', 'schmid', 'roof nguyen', 'D-4242', '5550123', 'person4242@', 'kowalsky', 'measure patel'];
     const searchTiming = await measure('search deals + tasks + contacts', iterations, (i) => search(pick(contexts, i), pick(queries, i), { limit: 20 }));
@@ -132,6 +149,7 @@ async function main() {
       { ...board, target: 30 },
       { ...boardFiltered },
       { ...move, target: 15 },
+      { ...changes },
       { ...searchTiming, target: 50 },
     ]);
 
@@ -149,6 +167,7 @@ async function main() {
         },
         bigTables,
       ),
+      'board changes': await plansOf(db, bench.url, contexts[0]!, () => boardChanges(contexts[0]!, pipelines[0]!.id, {}, since[0]!), bigTables),
       search: await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'harrington', { limit: 20 }), bigTables),
       'search (typo fallback)': await plansOf(db, bench.url, contexts[0]!, () => search(contexts[0]!, 'kowalsky', { limit: 20 }), bigTables),
     };

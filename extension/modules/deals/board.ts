@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { read, type RequestContext } from '../../db/tenant.ts';
 import { notFound } from '../../http/errors.ts';
 import { paginate } from '../../http/pagination.ts';
-import { findPipeline, type StageRow } from '../pipelines/service.ts';
+import type { StageRow } from '../pipelines/service.ts';
 import { applyDealFilters, dealColumns, presentDeal, type DealFilters, type DealRow } from './service.ts';
 
 function column(trx: Knex.Transaction, ctx: RequestContext, stageId: string, filters: DealFilters) {
@@ -53,23 +53,23 @@ async function stageTotals(trx: Knex.Transaction, ctx: RequestContext, pipelineI
 }
 
 /**
- * The point the next "what changed" starts from. A deal's updated_at is its writing transaction's
- * start, so a write still in flight now (invisible to this read) will carry a time at or after its
- * own start: start from the oldest such start, or from now when nothing is being written.
+ * The pipeline, and the point the next "what changed" starts from (read in the same statement, to
+ * save a round trip). A deal's updated_at is its writing transaction's start, so a write still in
+ * flight now (invisible to this read) will carry a time at or after its own start: start from the
+ * oldest such start, or from now when nothing is being written.
  */
-const now = async (trx: Knex.Transaction): Promise<Date> =>
-  (
-    await trx.raw<{ rows: Array<{ now: Date }> }>(
-      `select least(clock_timestamp(), (select min(xact_start) from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid())) as now`,
-    )
-  ).rows[0]!.now;
+async function pipelineAsOf(trx: Knex.Transaction, ctx: RequestContext, pipelineId: string) {
+  const asOf = `least(clock_timestamp(), (select min(xact_start) from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid()))`;
+  const row = await trx('pipelines').where({ account_id: ctx.accountId, id: pipelineId }).first('id', 'name', 'position', 'archived_at', trx.raw(`${asOf} as as_of`));
+  if (!row) throw notFound('Pipeline');
+  const { as_of: asOfTime, ...pipeline } = row as { as_of: Date } & Record<string, unknown>;
+  return { pipeline, asOf: asOfTime };
+}
 
 export async function pipelineBoard(ctx: RequestContext, pipelineId: string, filters: DealFilters, perStage: number) {
   return read(ctx, async (trx) => {
-    const pipeline = await findPipeline(trx, ctx.accountId, pipelineId);
-    if (!pipeline) throw notFound('Pipeline');
-    // Where a board that follows changes starts asking from (see boardChanges).
-    const asOf = await now(trx);
+    // as_of: where a board that follows changes starts asking from (see boardChanges).
+    const { pipeline, asOf } = await pipelineAsOf(trx, ctx, pipelineId);
     const columns = [];
     for (const totals of await stageTotals(trx, ctx, pipelineId, await activeStages(trx, ctx, pipelineId), filters)) {
       columns.push({ ...totals, ...(await stageCards(trx, ctx, totals.stage.id, filters, perStage)) });
@@ -89,9 +89,7 @@ export const changesLimit = 500;
  */
 export async function boardChanges(ctx: RequestContext, pipelineId: string, filters: DealFilters, since: Date) {
   return read(ctx, async (trx) => {
-    const pipeline = await findPipeline(trx, ctx.accountId, pipelineId);
-    if (!pipeline) throw notFound('Pipeline');
-    const asOf = await now(trx);
+    const { asOf } = await pipelineAsOf(trx, ctx, pipelineId);
     const touched: Array<{ id: string }> = await trx('deals')
       .where({ account_id: ctx.accountId })
       .andWhere('updated_at', '>=', since)
