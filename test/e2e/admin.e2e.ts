@@ -104,6 +104,8 @@ describe('the admin app', () => {
     await page.getByRole('tab', { name: 'Fields' }).click();
     await expect.poll(() => page.getByTestId('field-row').count()).toBeGreaterThan(0);
     await screenshot(page, 'admin-fields-dark');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'admin-fields-phone-dark');
     await browser.close();
   });
 });

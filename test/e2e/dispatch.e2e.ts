@@ -107,6 +107,9 @@ describe('the dispatch board', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByTestId('job-card').count(), { timeout: 10_000 }).toBe(2);
     await screenshot(page, 'dispatch-board-dark');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'dispatch-board-phone-dark');
+    await page.setViewportSize({ width: 1400, height: 860 });
     await page.getByTestId('job-card').filter({ hasText: 'Boiler not firing' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Suggest vendors' }).click();
     await expect.poll(() => page.getByRole('dialog').getByTestId('suggestion').count()).toBe(2);
