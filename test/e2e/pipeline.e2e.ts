@@ -204,7 +204,7 @@ describe('the pipeline board', () => {
           settled = now;
           return same;
         },
-        { timeout: 10_000, intervals: [500] },
+        { timeout: 10_000, interval: 500 },
       )
       .toBe(true);
     const [bulk] = await api<Array<{ id: string; version: number; title: string }>>(`/pipelines/${pipeline.id}/stages/${stage.id}/deals?limit=1`); // the column's first card
