@@ -1,6 +1,7 @@
 // What Onelink holds about the conversation Chatwoot shows: the contact's open deals, jobs and
 // tasks, and the actions an agent takes on them from the sidebar. Each section is loaded only
 // when the account has its capability and the agent may read it.
+import { t } from '../i18n/index.ts';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import { apiFetch, ApiError } from '../lib/api.ts';
@@ -52,7 +53,7 @@ export const useConversationRecords = defineStore('conversation-records', () => 
       if (pipelineList) pipelines.value = pipelineList.data;
       error.value = null;
     } catch (err) {
-      error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached';
+      error.value = err instanceof ApiError ? err.message : t('common.unreachable');
       if (err instanceof ApiError && err.status === 401) await session.load();
     } finally {
       loading.value = false;
@@ -67,7 +68,7 @@ export const useConversationRecords = defineStore('conversation-records', () => 
       await load();
       return true;
     } catch (err) {
-      error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached';
+      error.value = err instanceof ApiError ? err.message : t('common.unreachable');
       if (err instanceof ApiError && err.code === 'stale_version') await load();
       return false;
     }
@@ -93,7 +94,7 @@ export const useConversationRecords = defineStore('conversation-records', () => 
             method: 'POST',
             json: { title, pipeline_id: pipelineId, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id, custom_fields: customFields },
           }),
-        'Deal created',
+        t('sidebar.dealCreated'),
       ),
     createJob: (summary: string, priority: string, customFields: Record<string, unknown> = {}) =>
       act(
@@ -102,7 +103,7 @@ export const useConversationRecords = defineStore('conversation-records', () => 
             method: 'POST',
             json: { summary, priority, source: 'chat', chatwoot_contact_id: conversation().contact_id, conversation_ids: [conversation().id], custom_fields: customFields },
           }),
-        'Job created',
+        t('sidebar.jobCreated'),
       ),
     createTask: (title: string, dueAt: string | null) =>
       act(
@@ -111,7 +112,7 @@ export const useConversationRecords = defineStore('conversation-records', () => 
             method: 'POST',
             json: { title, due_at: dueAt, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id },
           }),
-        'Task created',
+        t('sidebar.taskCreated'),
       ),
     /** Links an existing job (J-…) or deal (D-…) to this conversation. */
     link: (reference: string) =>
@@ -119,18 +120,18 @@ export const useConversationRecords = defineStore('conversation-records', () => 
         const ref = reference.trim().toUpperCase();
         if (/^J-?\d+$/.test(ref)) {
           const [job] = (await api<Job[]>(`/api/v1/jobs?q=${encodeURIComponent(ref)}&limit=1`)).data;
-          if (!job) throw new ApiError(404, 'not_found', `No job ${ref} in this account`);
+          if (!job) throw new ApiError(404, 'not_found', t('sidebar.noSuchJob', { reference: ref }));
           await api(`/api/v1/jobs/${job.id}/conversations/${conversation().id}`, { method: 'PUT' });
         } else if (/^D-?\d+$/.test(ref)) {
           const [deal] = (await api<Deal[]>(`/api/v1/deals?q=${encodeURIComponent(ref)}&limit=1`)).data;
-          if (!deal) throw new ApiError(404, 'not_found', `No deal ${ref} in this account`);
+          if (!deal) throw new ApiError(404, 'not_found', t('sidebar.noSuchDeal', { reference: ref }));
           await api(`/api/v1/deals/${deal.id}`, { method: 'PATCH', json: { chatwoot_conversation_id: conversation().id, version: deal.version } });
         } else {
-          throw new ApiError(422, 'validation_failed', 'Give a job or deal number, such as J-1042 or D-311');
+          throw new ApiError(422, 'validation_failed', t('sidebar.referenceInvalid'));
         }
-      }, `${reference.trim().toUpperCase()} linked to this conversation`),
-    completeTask: (task: Task) => act(() => api(`/api/v1/tasks/${task.id}/status`, { method: 'POST', json: { status: 'done' } }), `“${task.title}” done`),
+      }, t('sidebar.linked', { reference: reference.trim().toUpperCase() })),
+    completeTask: (task: Task) => act(() => api(`/api/v1/tasks/${task.id}/status`, { method: 'POST', json: { status: 'done' } }), t('sidebar.taskDone', { title: task.title })),
     moveDeal: (deal: Deal, stageId: string) =>
-      act(() => api(`/api/v1/deals/${deal.id}/move`, { method: 'POST', json: { stage_id: stageId, version: deal.version } }), `${deal.reference} moved`),
+      act(() => api(`/api/v1/deals/${deal.id}/move`, { method: 'POST', json: { stage_id: stageId, version: deal.version } }), t('sidebar.dealMoved', { reference: deal.reference })),
   };
 });

@@ -3,6 +3,7 @@
 // localStorage can be blocked. The token is also kept as a bearer for this page's lifetime
 // (and in localStorage when the browser allows it), for browsers without partitioned cookies.
 // It is never put in a URL.
+import { t } from '../i18n/index.ts';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { apiFetch, ApiError } from '../lib/api.ts';
@@ -42,11 +43,11 @@ export const useSessionStore = defineStore('session', () => {
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         // Not signed in (or no longer): only worth saying when we thought we were.
-        if (token.value || me.value) error.value = 'Your session ended. Sign in again.';
+        if (token.value || me.value) error.value = t('signIn.sessionEnded');
         token.value = null;
         me.value = null;
       } else {
-        error.value = err instanceof ApiError ? err.message : 'Unexpected error';
+        error.value = err instanceof ApiError ? err.message : t('common.unexpected');
       }
     } finally {
       loading.value = false;
@@ -67,9 +68,9 @@ export const useSessionStore = defineStore('session', () => {
     } catch (err) {
       if (err instanceof ApiError && err.code === 'account_required') {
         accountChoices.value = (err.details as { accounts: AccountChoice[] }).accounts;
-        error.value = 'You belong to several Chatwoot accounts. Choose one.';
+        error.value = t('signIn.severalAccounts');
       } else {
-        error.value = err instanceof ApiError ? err.message : 'Unexpected error';
+        error.value = err instanceof ApiError ? err.message : t('common.unexpected');
       }
     } finally {
       loading.value = false;
