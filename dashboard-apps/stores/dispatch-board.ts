@@ -2,6 +2,7 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import { apiFetch, ApiError } from '../lib/api.ts';
+import { t } from '../i18n/index.ts';
 import { useSessionStore } from './session.ts';
 
 export interface BoardJob { id: string; reference: string; summary: string; status: string; priority: string; sla_state: string; sla_due_at: string | null; vendor_id: string | null; service_category: string | null }
@@ -40,7 +41,7 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
   const suggestions = ref<Suggestions | null>(null);
   const error = ref<string | null>(null);
   const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
-  const fail = (err: unknown) => (error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached');
+  const fail = (err: unknown) => (error.value = err instanceof ApiError ? err.message : t('common.unreachable'));
 
   async function load() {
     const query = new URLSearchParams({ per_column: '50', ...activeFilters() });

@@ -6,6 +6,7 @@ import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import { apiFetch, ApiError, downloadFile } from '../lib/api.ts';
 import { useSessionStore } from './session.ts';
+import { t } from '../i18n/index.ts';
 
 export interface BoardStage { id: string; name: string; kind: 'open' | 'won' | 'lost'; position: number }
 export interface BoardDeal { id: string; reference: string; title: string; stage_id: string; rank: string; amount_minor: number | null; currency: string | null; version: number; chatwoot_conversation_id: number | null; owner_id: string | null; status: string; expected_close_date: string | null }
@@ -41,7 +42,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
   const error = ref<string | null>(null);
   const announcement = ref('');
   const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
-  const fail = (err: unknown) => (error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached');
+  const fail = (err: unknown) => (error.value = err instanceof ApiError ? err.message : t('common.unreachable'));
 
   async function load(id?: string) {
     loading.value = true;
@@ -137,7 +138,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     try {
       const moved = (await api<BoardDeal>(`/api/v1/deals/${dealId}/move`, { method: 'POST', json: { stage_id: toStageId, version: deal!.version } })).data;
       Object.assign(deal!, moved);
-      announcement.value = `${deal!.reference} moved to ${to.stage.name}`;
+      announcement.value = t('pipeline.moved', { reference: deal!.reference, stage: to.stage.name });
       error.value = null;
     } catch (err) {
       to.deals.splice(to.deals.indexOf(deal!), 1);
@@ -147,8 +148,8 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
       // Someone else changed the deal: show the board as it is now, then say why the move did not happen.
       if (err instanceof ApiError && err.status === 409) await load();
       fail(err);
-      if (err instanceof ApiError && err.code === 'stale_version') error.value = `${deal!.reference} changed meanwhile; the board was refreshed, try again`;
-      announcement.value = `${deal!.reference} could not be moved`;
+      if (err instanceof ApiError && err.code === 'stale_version') error.value = t('pipeline.changedMeanwhile', { reference: deal!.reference });
+      announcement.value = t('pipeline.couldNotMove', { reference: deal!.reference });
     } finally {
       movesInFlight--;
       catchUp();

@@ -4,6 +4,7 @@ import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import { apiFetch, ApiError } from '../lib/api.ts';
 import { useSessionStore } from './session.ts';
+import { t } from '../i18n/index.ts';
 
 export type BoardName = 'pipeline' | 'dispatch';
 export interface SavedView { id: string; board: BoardName; name: string; filters: Record<string, string>; shared: boolean; mine: boolean }
@@ -20,7 +21,7 @@ export function useSavedViews(board: BoardName) {
         error.value = null;
         return result;
       } catch (err) {
-        error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached';
+        error.value = err instanceof ApiError ? err.message : t('common.unreachable');
         return null;
       }
     };
