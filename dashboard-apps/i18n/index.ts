@@ -1,33 +1,45 @@
 // Every sentence people read in the apps comes from a catalogue through t(): English first; a
 // translation is another catalogue with the same keys (a key it lacks falls back to English).
-// Numbers, money and dates are formatted by Intl in the browser's own locale already.
-import { en, type Messages } from './en.ts';
+// The English catalogue comes in parts, so a page loads only its own: the core here, and each app
+// adds its part at start (the sidebar stays small). Numbers, money and dates are formatted by
+// Intl in the browser's own locale already.
+import type { admin } from './en/admin.ts';
+import type { boards } from './en/boards.ts';
+import { core } from './en/core.ts';
+import type { sidebar } from './en/sidebar.ts';
 
+export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof admin)]: string };
 export type MessageKey = keyof Messages;
 type Catalogue = Partial<Record<MessageKey, string>>;
 
-const catalogues: Record<string, Catalogue> = { en };
-let active: Catalogue = en;
+const english: Catalogue = { ...core };
+const catalogues: Record<string, Catalogue> = {};
+let active: Catalogue = english;
 
-/** Adds a language (its code as in navigator.language, e.g. "de" or "pt-BR"). */
+/** Adds a part of the English catalogue (each app adds its own before it mounts). */
+export function addEnglish(part: Catalogue) {
+  Object.assign(english, part);
+}
+
+/** Adds a translation (its code as in navigator.language, e.g. "de" or "pt-BR"). */
 export function addCatalogue(locale: string, messages: Catalogue) {
   catalogues[locale.toLowerCase()] = messages;
 }
 
-/** Picks the closest catalogue to the wanted languages ("pt-BR", then "pt"), English otherwise. */
+/** Picks the closest translation to the wanted languages ("pt-BR", then "pt"), English otherwise. */
 export function useLocale(wanted: readonly string[] = typeof navigator === 'undefined' ? [] : navigator.languages) {
   for (const code of wanted.map((c) => c.toLowerCase())) {
-    const found = catalogues[code] ?? catalogues[code.split('-')[0]!];
+    const found = code.startsWith('en') ? english : (catalogues[code] ?? catalogues[code.split('-')[0]!]);
     if (found) {
       active = found;
       return;
     }
   }
-  active = en;
+  active = english;
 }
 
-/** The message for `key`, with {name} placeholders filled from `values`. */
+/** The message for `key`, with {name} placeholders filled from `values` (unknown ones stay visible). */
 export function t(key: MessageKey, values: Record<string, string | number> = {}): string {
-  const template = active[key] ?? en[key];
+  const template = active[key] ?? english[key] ?? key;
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
 }

@@ -1,9 +1,11 @@
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import '../../ui/theme.css';
-import { useLocale } from '../../i18n/index.ts';
+import { addEnglish, useLocale } from '../../i18n/index.ts';
+import { boards } from '../../i18n/en/boards.ts';
 import '../shared/board-page.css';
 import DispatchBoardApp from './DispatchBoardApp.vue';
 
+addEnglish(boards);
 useLocale();
 createApp(DispatchBoardApp).use(createPinia()).mount('#app');
