@@ -3,12 +3,13 @@
 // The English catalogue comes in parts, so a page loads only its own: the core here, and each app
 // adds its part at start (the sidebar stays small). Numbers, money and dates are formatted by
 // Intl in the browser's own locale already.
+import type { account } from './en/account.ts';
 import type { admin } from './en/admin.ts';
 import type { boards } from './en/boards.ts';
 import { core } from './en/core.ts';
 import type { sidebar } from './en/sidebar.ts';
 
-export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof admin)]: string };
+export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof admin & typeof account)]: string };
 export type MessageKey = keyof Messages;
 type Catalogue = Partial<Record<MessageKey, string>>;
 
