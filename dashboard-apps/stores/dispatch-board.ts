@@ -3,6 +3,7 @@ import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import { apiFetch, ApiError } from '../lib/api.ts';
 import { t } from '../i18n/index.ts';
+import { pickFilters, setFilters } from '../lib/board-filters.ts';
 import { useSessionStore } from './session.ts';
 
 export interface BoardJob { id: string; reference: string; summary: string; status: string; priority: string; sla_state: string; sla_due_at: string | null; vendor_id: string | null; service_category: string | null }
@@ -29,14 +30,14 @@ export interface Suggestions { candidates: Suggestion[]; excluded: Array<{ vendo
 /** The board's filters, as its address and saved views hold them ('' = not filtered). */
 export const dispatchFilterKeys = ['q', 'priority', 'sla_state'] as const;
 export type DispatchFilters = Record<(typeof dispatchFilterKeys)[number], string>;
-export const noDispatchFilters = (): DispatchFilters => ({ q: '', priority: '', sla_state: '' });
+export const noDispatchFilters = (): DispatchFilters => pickFilters(dispatchFilterKeys, {});
 
 export const useDispatchBoard = defineStore('dispatch-board', () => {
   const session = useSessionStore();
   const columns = ref<Array<{ status: string; count: number; count_capped: boolean; jobs: BoardJob[] }>>([]);
   const filters = ref<DispatchFilters>(noDispatchFilters());
   /** Only the filters that are set, as the API (and a saved view) takes them. */
-  const activeFilters = () => Object.fromEntries(Object.entries(filters.value).map(([k, v]) => [k, v.trim()]).filter(([, v]) => v)) as Record<string, string>;
+  const activeFilters = () => setFilters(filters.value);
   const detail = ref<JobDetail | null>(null);
   const suggestions = ref<Suggestions | null>(null);
   const error = ref<string | null>(null);

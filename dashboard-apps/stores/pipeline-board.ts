@@ -7,6 +7,7 @@ import { ref } from 'vue';
 import { apiFetch, ApiError, downloadFile } from '../lib/api.ts';
 import { useSessionStore } from './session.ts';
 import { t } from '../i18n/index.ts';
+import { pickFilters, setFilters } from '../lib/board-filters.ts';
 
 export interface BoardStage { id: string; name: string; kind: 'open' | 'won' | 'lost'; position: number }
 export interface BoardDeal { id: string; reference: string; title: string; stage_id: string; rank: string; amount_minor: number | null; currency: string | null; version: number; chatwoot_conversation_id: number | null; owner_id: string | null; status: string; expected_close_date: string | null }
@@ -18,7 +19,7 @@ interface BoardChanges { as_of: string; complete: boolean; columns: Totals[]; ch
 /** The board's filters, as its address and saved views hold them ('' = not filtered). */
 export const filterKeys = ['q', 'owner_id', 'status', 'expected_from', 'expected_to'] as const;
 export type BoardFilters = Record<(typeof filterKeys)[number], string>;
-export const noFilters = (): BoardFilters => ({ q: '', owner_id: '', status: '', expected_from: '', expected_to: '' });
+export const noFilters = (): BoardFilters => pickFilters(filterKeys, {});
 
 const pageSize = 50;
 /** Board order: by rank, then id — byte order, as the server sorts them. */
@@ -31,7 +32,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
   const columns = ref<BoardColumn[]>([]);
   const filters = ref<BoardFilters>(noFilters());
   /** Only the filters that are set, as the API takes them. */
-  const activeFilters = () => Object.fromEntries(Object.entries(filters.value).map(([k, v]) => [k, v.trim()]).filter(([, v]) => v)) as Record<string, string>;
+  const activeFilters = () => setFilters(filters.value);
   const filterQuery = () => Object.entries(activeFilters()).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('');
   /** Server time of the last answer: the next "what changed" starts there. */
   let asOf: string | null = null;

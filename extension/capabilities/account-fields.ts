@@ -3,10 +3,10 @@
 // depend on them); label, choices, required and sensitive may; archiving stops new values.
 import { randomUUID } from 'node:crypto';
 import type { AccountRow } from '../accounts/service.ts';
-import { read, write, type RequestContext } from '../db/tenant.ts';
+import { write, type RequestContext } from '../db/tenant.ts';
 import { conflict, invalid, notFound } from '../http/errors.ts';
 import { fieldEntities, fieldPacks, type AccountField, type FieldDefinition, type FieldEntity } from './field-packs.ts';
-import { capabilities, type Capability } from './profiles.ts';
+import type { Capability } from './profiles.ts';
 
 export const maxAccountFields = 50;
 
@@ -22,19 +22,14 @@ export interface NewAccountField {
 export type AccountFieldPatch = Partial<Pick<AccountField, 'label' | 'options' | 'required' | 'sensitive' | 'archived'>>;
 
 /** Every pack with its fields (on or off for this account) and the account's own fields. */
-export async function listFieldSetup(ctx: RequestContext) {
-  const own = await accountFields(ctx);
+export function listFieldSetup(ctx: RequestContext) {
+  // The account's own fields came with the account when the request was authenticated.
   const packs = Object.entries(fieldPacks).map(([flag, pack]) => ({
     flag,
     enabled: ctx.capabilities.has(flag as Capability),
     fields: Object.fromEntries(fieldEntities.map((entity) => [entity, pack?.[entity] ?? []])),
   }));
-  return { packs, custom: own, flags: capabilities.filter((c) => c.startsWith('fields.')) };
-}
-
-async function accountFields(ctx: RequestContext): Promise<AccountField[]> {
-  const row = await read(ctx, (trx) => trx<AccountRow>('accounts').where({ account_id: ctx.accountId }).first('field_definitions'));
-  return row?.field_definitions ?? [];
+  return { packs, custom: ctx.accountFields ?? [] };
 }
 
 const packKeys = (entity: FieldEntity) => new Set(Object.values(fieldPacks).flatMap((pack) => (pack?.[entity] ?? []).map((f) => f.key)));

@@ -19,7 +19,7 @@ export function capabilityRoutes() {
       summary: 'Field packs (with their fields, on or off here) and the fields this account defined itself',
       tags: ['admin'],
       access: manage,
-      handler: async ({ ctx, res }) => sendData(res, await listFieldSetup(ctx)),
+      handler: ({ ctx, res }) => sendData(res, listFieldSetup(ctx)),
     }),
     defineRoute({
       method: 'post',
