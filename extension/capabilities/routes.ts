@@ -1,14 +1,16 @@
 // Admin routes for the account's profile, capability flags and fields.
 import { z } from 'zod';
+import { isPhoneCountry } from '../phones/e164.ts';
 import { sendData } from '../http/envelope.ts';
 import { defineRoute } from '../http/registry.ts';
+import { text } from '../http/schemas.ts';
 import { createAccountField, listFieldSetup, updateAccountField } from './account-fields.ts';
 import { fieldEntities } from './field-packs.ts';
 import { capabilities, profiles } from './profiles.ts';
 import { getAccountCapabilities, updateAccountCapabilities } from './service.ts';
 
 const fieldTypes = ['text', 'number', 'date', 'boolean', 'choice'] as const;
-const choices = z.array(z.string().trim().min(1).max(100)).max(100);
+const choices = z.array(text({ min: 1, max: 100 })).max(100);
 
 export function capabilityRoutes() {
   const manage = { permission: 'admin:capabilities', capability: null } as const;
@@ -30,7 +32,7 @@ export function capabilityRoutes() {
       body: z.object({
         entity: z.enum(fieldEntities),
         key: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'lower-case letters, digits and _, starting with a letter (at most 40)'),
-        label: z.string().trim().min(1).max(100),
+        label: text({ min: 1, max: 100 }),
         type: z.enum(fieldTypes),
         options: choices.optional(),
         required: z.boolean().optional(),
@@ -45,7 +47,7 @@ export function capabilityRoutes() {
       tags: ['admin'],
       access: manage,
       params: z.object({ fieldId: z.uuid() }),
-      body: z.object({ label: z.string().trim().min(1).max(100).optional(), options: choices.optional(), required: z.boolean().optional(), sensitive: z.boolean().optional(), archived: z.boolean().optional() }),
+      body: z.object({ label: text({ min: 1, max: 100 }).optional(), options: choices.optional(), required: z.boolean().optional(), sensitive: z.boolean().optional(), archived: z.boolean().optional() }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateAccountField(ctx, params.fieldId, body)),
     }),
     defineRoute({
@@ -59,15 +61,21 @@ export function capabilityRoutes() {
     defineRoute({
       method: 'patch',
       path: '/admin/capabilities',
-      summary: 'Change the profile and/or switch flags on (true), off (false) or back to the profile default (null)',
+      summary: 'Change the profile, switch flags on (true), off (false) or back to the profile default (null), and/or set the default phone country',
       tags: ['admin'],
       access: manage,
       body: z
         .object({
           profile: z.enum(profiles).optional(),
           overrides: z.partialRecord(z.enum(capabilities), z.boolean().nullable()).optional(),
+          phone_country: z
+            .string()
+            .refine(isPhoneCountry, 'a two-letter country code in capitals, e.g. US, GB, BR')
+            .nullable()
+            .optional()
+            .describe('Where phone numbers written without a country code are read; null: from the Chatwoot locale, else US'),
         })
-        .refine((b) => b.profile !== undefined || b.overrides !== undefined, 'Give a profile, overrides, or both'),
+        .refine((b) => b.profile !== undefined || b.overrides !== undefined || b.phone_country !== undefined, 'Give a profile, overrides, a phone country, or several'),
       handler: async ({ ctx, body, res }) => sendData(res, await updateAccountCapabilities(ctx, body)),
     }),
   ];

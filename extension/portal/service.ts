@@ -2,8 +2,8 @@
 // vendor, arrive with the vendors of the dispatch module), and their magic-link sign-in:
 // single use, 15 minutes, stored hashed, at most five per user per 15 minutes.
 import type { Knex } from 'knex';
-import { phoneHint, toE164 } from '../phones/e164.ts';
-import { callerContext, type AccountRow } from '../accounts/service.ts';
+import { phoneHint, toE164, type CountryCode } from '../phones/e164.ts';
+import { accountPhoneCountry, callerContext, type AccountRow } from '../accounts/service.ts';
 import { issueToken, parseToken } from '../auth/tokens.ts';
 import { read, withAccount, write, type RequestContext } from '../db/tenant.ts';
 import { conflict, HttpError, invalid, notFound, unauthorized } from '../http/errors.ts';
@@ -40,12 +40,12 @@ export async function portalContext(db: Knex, account: AccountRow, portalUserId:
   };
 }
 
-/** E.164, as Chatwoot requires; a number that is not a valid international number is a 422. */
-export function normalisePhone(input: string, field = 'phone'): string {
-  const number = toE164(input);
+/** E.164, as Chatwoot requires (a national number is read in `country`, the account's); an invalid number is a 422. */
+export function normalisePhone(input: string, field = 'phone', country?: CountryCode): string {
+  const number = toE164(input, country);
   if (!number) {
     throw invalid('The phone number is not valid', [
-      { path: `body.${field}`, message: `Give ${phoneHint}`, code: 'invalid_phone' },
+      { path: `body.${field}`, message: `Give ${phoneHint}${country ? ` (without a country code it is read as a number of ${country})` : ''}`, code: 'invalid_phone' },
     ]);
   }
   return number;
@@ -54,7 +54,7 @@ export function normalisePhone(input: string, field = 'phone'): string {
 export interface NewClientPortalUser { chatwoot_contact_id: number; name: string; email?: string | null; phone?: string | null }
 
 export async function createClientPortalUser(ctx: RequestContext, input: NewClientPortalUser) {
-  const phone = input.phone ? normalisePhone(input.phone) : null;
+  const phone = input.phone ? normalisePhone(input.phone, 'phone', await accountPhoneCountry(ctx.db, ctx.accountId)) : null;
   try {
     return await write(ctx, async (trx, audit) => {
       const [row] = await trx<PortalUserRow>('portal_users')
@@ -72,7 +72,7 @@ export async function createClientPortalUser(ctx: RequestContext, input: NewClie
 export async function listClientPortalUsers(ctx: RequestContext, page: { limit: number; cursor?: string }) {
   return read(ctx, (trx) =>
     paginate<PortalUserRow>(trx('portal_users').where({ account_id: ctx.accountId, kind: 'client' }).select([...publicFields]), {
-      keys: ['id'],
+      keys: { id: 'uuid' },
       limit: page.limit,
       cursor: page.cursor,
     }),
