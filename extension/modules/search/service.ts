@@ -4,9 +4,13 @@
 //      phone digits (stored whole and as their last 7 and 10 digits);
 //   2. otherwise any of the words;
 //   3. otherwise, for one word, trigram word similarity on the text itself (typos: "harington").
+// A query that looks like a phone number ("555-0142", "(510) 555-0177", "+1 510 555 0177") is
+// searched by its digits instead, in each form the number may be stored under (see phoneTerms).
 // Each source hands over at most `candidateCap` rows, ranked by word similarity to the query.
 import type { Knex } from 'knex';
+import { accountPhoneCountry } from '../../accounts/service.ts';
 import { read, type RequestContext } from '../../db/tenant.ts';
+import { phoneQueryDigits, toE164, type CountryCode } from '../../phones/e164.ts';
 
 export type SearchType = 'deal' | 'task' | 'contact';
 
@@ -41,6 +45,21 @@ const prefixTerm = (word: string) => `'${word.replace(/'/g, "''").replace(/\\/g,
 
 type Step = 'all' | 'any' | 'fuzzy';
 
+/**
+ * The digit strings a phone-number query may be stored under, any of which is a match: the digits
+ * as typed (a whole number, or its last 7 or 10 digits, which the index keeps too), without a
+ * national trunk prefix ("020 7946 0958" → 2079460958) or an international one ("00 44 …"), and
+ * the number read in the account's country.
+ */
+export function phoneTerms(digits: string, country: CountryCode): string[] {
+  const terms = new Set([digits]);
+  if (digits.startsWith('00')) terms.add(digits.slice(2));
+  else if (digits.startsWith('0')) terms.add(digits.slice(1));
+  const e164 = toE164(digits.length >= 7 ? digits : '', country);
+  if (e164) terms.add(e164.slice(1));
+  return [...terms].filter((term) => term.length >= 4);
+}
+
 async function runStep(trx: Knex.Transaction, accountId: number, types: SearchType[], q: string, step: Step, words: string[], limit: number) {
   const parts: string[] = [];
   const bindings: Array<string | number> = [];
@@ -61,9 +80,17 @@ export async function search(ctx: RequestContext, q: string, { limit, types }: {
   const reference = /^d-?(\d+)$/i.exec(text);
   // A deal number is looked up directly; its digits are still searched (they may be in a title).
   const terms = reference ? reference[1]! : text;
+  const phoneDigits = reference ? null : phoneQueryDigits(text);
   const words = [...new Set(terms.split(/\s+/).map((w) => w.replace(/[^\p{L}\p{N}@._-]/gu, '').replace(/^[-.@_]+/, '')).filter((w) => w.length >= 2))].slice(0, 6);
-  if (!allowed.length || !words.length) return [];
+  if (!allowed.length || (!words.length && !phoneDigits && !reference)) return [];
   return read(ctx, async (trx) => {
+    if (phoneDigits) {
+      // Alternative forms of one number: any of them is a match; no fuzzy step (similar digits are another person).
+      await trx.raw('set local enable_seqscan = off');
+      const forms = phoneTerms(phoneDigits, await accountPhoneCountry(trx, ctx.accountId));
+      const found = await runStep(trx, ctx.accountId, allowed, text, 'any', forms, limit);
+      return found.map((row) => ({ ...row, score: Number(Number(row.score).toFixed(3)) }));
+    }
     // Each candidate query has a LIMIT, so the planner may bet on a sequential scan meeting
     // matches early; a rare word (or a typo) then reads every row. The indexes must serve it:
     // sequential scans are switched off for this read-only search transaction only.
@@ -73,7 +100,8 @@ export async function search(ctx: RequestContext, q: string, { limit, types }: {
       const deal = await trx('deals').where({ account_id: ctx.accountId, number: Number(reference[1]) }).whereNull('deleted_at').first('id', 'title', 'number');
       if (deal) hits.push({ type: 'deal', id: deal.id, label: deal.title, detail: `D-${deal.number}`, score: 1 });
     }
-    let found = await runStep(trx, ctx.accountId, allowed, text, 'all', words, limit);
+    // A one-digit deal number ("D-7") has no word to search for besides itself.
+    let found = words.length ? await runStep(trx, ctx.accountId, allowed, text, 'all', words, limit) : [];
     if (!found.length && words.length > 1) found = await runStep(trx, ctx.accountId, allowed, text, 'any', words, limit);
     if (!found.length && !hits.length && words.length === 1 && text.length >= 4) found = await runStep(trx, ctx.accountId, allowed, text, 'fuzzy', words, limit);
     for (const hit of found) if (!hits.some((h) => h.type === hit.type && h.id === hit.id)) hits.push(hit);
