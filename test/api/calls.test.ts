@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
 import { withAccount } from '../../extension/db/tenant.ts';
+import { factsFrom, statusOf, type CallbackEvent, type CallRow } from '../../extension/modules/calls/outcome.ts';
+import { isPermanentFailure, permanentFailure } from '../../webhooks/permanent-failure.ts';
 import { processTwilioDelivery, settleCall, type TwilioDeps } from '../../webhooks/twilio/process.ts';
 import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
 import { newCallSid, newRecordingSid, recordingUrl, sendTwilioCallback, startFakeTwilio, type FakeTwilio } from '../fakes/twilio.ts';
@@ -130,7 +132,8 @@ describe('a call’s callbacks, in any order, any number of times', () => {
     await send('status', fields({ CallStatus: 'completed', CallDuration: '21' }));
     await send('status', fields({ CallStatus: 'ringing' }));
     await processPending();
-    expect((await callBySid(sid)).status).toBe('missed'); // not regressed by the late "ringing"
+    // A completed call proves nothing more until our dial outcome comes; not regressed by the late "ringing".
+    expect((await callBySid(sid)).status).toBe('unknown');
     await send('dial', fields({ CallStatus: 'in-progress', DialCallStatus: 'no-answer' }));
     await send('status', fields({ CallStatus: 'completed', CallDuration: '21' })); // Twilio retrying
     await processPending();
@@ -209,7 +212,7 @@ describe('a call’s callbacks, in any order, any number of times', () => {
     const from = '+14155550127';
     await send('status', callFields(sid, from, { CallStatus: 'completed', CallDuration: '64' }));
     await processPending();
-    expect((await callBySid(sid)).status).toBe('missed'); // for now
+    expect((await callBySid(sid)).status).toBe('unknown'); // for now: nothing says yet who answered
     await send('dial', callFields(sid, from, { CallStatus: 'in-progress', DialCallStatus: 'completed' }));
     await processPending();
     await settleLater((await callBySid(sid)).id);
@@ -294,5 +297,148 @@ describe('the call log API', () => {
     expect((await api.put('/twilio/settings', { account_sid: twilioFake.accountSid, forward_to: ['12'] })).status).toBe(422);
     expect((await api.post('/twilio/numbers', { e164: ourNumber })).status).toBe(409);
     expect((await api.post('/twilio/numbers', { e164: 'not a number' })).status).toBe(422);
+  });
+});
+
+describe('calls Onelink hears of only through status callbacks (the call itself handled elsewhere: Studio, another IVR)', () => {
+  /**
+   * Only the number's "Call status changes" URL points at Onelink: no voice, dial or voicemail
+   * callback ever comes. Each callback is sent twice at once (Twilio retrying) and everything is
+   * processed twice; `late` callbacks arrive after the final status (out of order).
+   */
+  async function statusOnly(from: string, final: Record<string, string>, options: { late?: Array<Record<string, string>>; settle?: boolean } = {}) {
+    const sid = newCallSid();
+    for (const extra of [final, ...(options.late ?? [])]) {
+      const answers = await Promise.all([send('status', callFields(sid, from, extra)), send('status', callFields(sid, from, extra))]);
+      expect(answers.map((a) => a.status)).toEqual([204, 204]);
+    }
+    await processPending();
+    await processPending();
+    if (options.settle) {
+      const { id } = await callBySid(sid);
+      await settleLater(id);
+      await settleLater(id);
+    }
+    await drain();
+    await drain();
+    const call = await callBySid(sid);
+    const contact = call.chatwoot_contact_id as number;
+    return {
+      call,
+      tasks: (await api.get('/tasks', { contact_id: contact })).body.data as Array<{ id: string; title: string; job_id: string | null }>,
+      jobs: (await api.get('/jobs', { contact_id: contact })).body.data as Array<{ id: string; summary: string }>,
+      notes: conversationOf(call).messages.map((m) => m.content),
+    };
+  }
+  const when = String.raw`· \d{4}-\d\d-\d\d \d\d:\d\d UTC`;
+
+  it('logs a completed call with a duration as "outcome unknown", with no call-back task and no job', async () => {
+    const { call, tasks, jobs, notes } = await statusOnly('+14155550131', { CallStatus: 'completed', CallDuration: '95' }, { late: [{ CallStatus: 'in-progress' }], settle: true });
+    expect(call).toMatchObject({ status: 'unknown', duration_seconds: 95, answered: false, callback_task_id: null, job_id: null });
+    expect([tasks, jobs]).toEqual([[], []]);
+    expect(notes).toEqual([
+      expect.stringMatching(new RegExp(`^Onelink · 📞 Call from \\+1 415 555 0131 \\(Downtown\\): ended after 1 min 35 s, outcome unknown \\(only status callbacks were received, and they do not say whether anyone answered\\) ${when}$`)),
+    ]);
+  });
+
+  it('logs a call whose status callback carries a recording as "recorded", links the recording, and opens no missed-call follow-up', async () => {
+    const recordingSid = newRecordingSid();
+    const { call, tasks, jobs, notes } = await statusOnly(
+      '+14155550132',
+      { CallStatus: 'completed', CallDuration: '48', RecordingSid: recordingSid, RecordingUrl: recordingUrl(twilioFake, recordingSid), RecordingDuration: '31' },
+      { settle: true },
+    );
+    expect(call).toMatchObject({ status: 'recorded', recording_sid: recordingSid, recording_duration_seconds: 31, callback_task_id: null, job_id: null });
+    expect([tasks, jobs]).toEqual([[], []]);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(
+      new RegExp(
+        `^Onelink · 📞 Call from \\+1 415 555 0132 \\(Downtown\\): recorded, 48 s, outcome unknown \\(only status callbacks were received; listen to the recording: it may hold a conversation or a voicemail\\) ${when}\\n\\n🎙 Recording \\(31 s\\): http://onelink\\.test/api/v1/calls/recording\\?token=\\S+ \\(this link works for 7 days\\)$`,
+      ),
+    );
+    expect(notes[0]).not.toContain(twilioFake.url);
+  });
+
+  it('turns a busy call into one call-back task and one job titled by what happened, without waiting', async () => {
+    const { call, tasks, jobs, notes } = await statusOnly('+14155550133', { CallStatus: 'busy', CallDuration: '0' });
+    expect(call.status).toBe('busy');
+    expect(tasks).toEqual([expect.objectContaining({ id: call.callback_task_id, title: 'Call back +1 415 555 0133 (busy line)', job_id: call.job_id })]);
+    expect(jobs).toEqual([expect.objectContaining({ id: call.job_id, summary: 'Busy line: call from +1 415 555 0133' })]);
+    expect(notes).toEqual([expect.stringMatching(new RegExp(`: busy line, the caller did not get through ${when} → call-back task due \\d\\d:\\d\\d UTC, job J-\\d+ opened$`))]);
+  });
+
+  it('turns an unanswered call into one missed-call task and job at once, even when a "ringing" arrives after it', async () => {
+    const { call, tasks, jobs, notes } = await statusOnly('+14155550134', { CallStatus: 'no-answer', CallDuration: '0' }, { late: [{ CallStatus: 'ringing' }] });
+    expect(call.status).toBe('missed');
+    expect(tasks).toEqual([expect.objectContaining({ id: call.callback_task_id, title: 'Call back +1 415 555 0134 (missed call)', job_id: call.job_id })]);
+    expect(jobs).toEqual([expect.objectContaining({ id: call.job_id, summary: 'Missed call from +1 415 555 0134' })]);
+    expect(notes).toEqual([expect.stringMatching(new RegExp(`: missed ${when} → call-back task due \\d\\d:\\d\\d UTC, job J-\\d+ opened$`))]);
+  });
+});
+
+describe('a stored callback no retry can fix', () => {
+  it('is parked as failed at once, with the reason, instead of being retried', async () => {
+    const account = await t.db.knex('accounts').where({ account_id: admin.accountId }).first('installation_id');
+    const sid = newCallSid();
+    // Stored before anything refused it: a transcript with a NUL, which Postgres cannot store as text.
+    const body = new URLSearchParams({ ...callFields(sid, '+14155550135', { CallStatus: 'completed' }), TranscriptionSid: `TR${'b'.repeat(32)}`, TranscriptionStatus: 'completed', TranscriptionText: 'a\u0000b' }).toString();
+    const [row] = await t.db
+      .knex('webhook_deliveries')
+      .insert({ installation_id: account.installation_id, account_id: admin.accountId, source: 'twilio', dedupe_key: `${admin.accountId}:${sid}:transcription:x`, event: 'twilio.transcription', headers: {}, body, status: 'received' })
+      .returning('id');
+    expect(await processTwilioDelivery(deps(), row.id)).toBe('failed');
+    const stored = await t.db.knex('webhook_deliveries').where({ id: row.id }).first('status', 'attempts', 'last_error');
+    expect(stored).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(stored.last_error).toMatch(/^permanent: .*(22021|invalid byte sequence)/);
+  });
+});
+
+describe('what callbacks prove, whatever their order', () => {
+  const blank = (): CallRow => ({
+    id: 'x', call_sid: 'CA', direction: 'inbound', from_e164: null, to_e164: null, status: 'ringing', twilio_final_status: null, answered: false, in_progress_seen: false,
+    dial_seen: false, routed_by_onelink: false, final_seen_at: null, started_at: null, ended_at: null, duration_seconds: null, recording_sid: null, recording_source: null,
+    recording_url: null, recording_duration_seconds: null, transcript: null, transcript_status: null, chatwoot_contact_id: null, chatwoot_conversation_id: null, job_id: null,
+    callback_task_id: null, threading_claimed_at: null, threaded_at: null, callback_created_at: null, job_created_at: null, summary_noted_at: null, recording_noted_at: null, transcript_noted_at: null,
+  });
+  const permutations = <T,>(items: T[]): T[][] => (items.length <= 1 ? [items] : items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest])));
+  const rec = `RE${'c'.repeat(32)}`;
+  const scenarios: Array<[string, Array<[CallbackEvent, Record<string, string>]>, string]> = [
+    ['our dial answered', [['voice', {}], ['status', { CallStatus: 'in-progress' }], ['dial', { DialCallStatus: 'completed' }], ['status', { CallStatus: 'completed', CallDuration: '95' }]], 'completed'],
+    ['our dial unanswered', [['voice', {}], ['dial', { DialCallStatus: 'no-answer' }], ['status', { CallStatus: 'completed', CallDuration: '21' }]], 'missed'],
+    ['our voicemail', [['voice', {}], ['dial', { DialCallStatus: 'busy' }], ['voicemail', { RecordingSid: rec, RecordingDuration: '23' }], ['recording', { RecordingSid: rec, RecordingStatus: 'completed', RecordingSource: 'RecordVerb', RecordingDuration: '23' }], ['status', { CallStatus: 'completed', CallDuration: '48' }]], 'voicemail'],
+    ['status only, completed', [['status', { CallStatus: 'ringing' }], ['status', { CallStatus: 'in-progress' }], ['status', { CallStatus: 'completed', CallDuration: '95' }]], 'unknown'],
+    ['status only, recorded', [['status', { CallStatus: 'in-progress' }], ['status', { CallStatus: 'completed', CallDuration: '48', RecordingSid: rec, RecordingDuration: '31' }]], 'recorded'],
+    ['another app’s <Record> pointed at our recording URL', [['status', { CallStatus: 'completed', CallDuration: '60' }], ['recording', { RecordingSid: rec, RecordingStatus: 'completed', RecordingSource: 'RecordVerb', RecordingDuration: '20' }]], 'voicemail'],
+    ['answering-machine detection said human', [['status', { CallStatus: 'completed', CallDuration: '30', AnsweredBy: 'human' }], ['status', { CallStatus: 'ringing' }]], 'completed'],
+    ['status only, busy', [['status', { CallStatus: 'ringing' }], ['status', { CallStatus: 'busy' }]], 'busy'],
+    ['status only, no answer', [['status', { CallStatus: 'ringing' }], ['status', { CallStatus: 'no-answer' }]], 'missed'],
+    ['status only, hung up while ringing', [['status', { CallStatus: 'ringing' }], ['status', { CallStatus: 'canceled' }]], 'missed'],
+  ];
+  it.each(scenarios)('%s: the same outcome in every order, and never a step back', (_name, callbacks, outcome) => {
+    const scale = ['ringing', 'in_progress', 'unknown', 'recorded', 'missed|busy|failed', 'voicemail|completed'];
+    const rank = (status: string) => scale.findIndex((s) => s.split('|').includes(status));
+    for (const order of permutations(callbacks)) {
+      let call = blank();
+      for (const [event, fields] of [...order, ...order]) {
+        const next = { ...call, ...factsFrom(event, { CallSid: 'CA', From: '+14155550140', To: ourNumber, ...fields }, call, new Date()) };
+        const status = statusOf(next);
+        expect(rank(status)).toBeGreaterThanOrEqual(rank(call.status));
+        call = { ...next, status };
+      }
+      expect(call.status, order.map(([e, f]) => `${e}:${f.CallStatus ?? f.DialCallStatus ?? f.RecordingSource ?? ''}`).join(' → ')).toBe(outcome);
+    }
+  });
+
+  it('tells failures no retry can fix from those a retry may', async () => {
+    const nul = await t.db.knex.raw('select ?::text', ['a\u0000b']).catch((err: unknown) => err);
+    const outOfRange = await t.db.knex.raw('select ?::int', ['2147483648']).catch((err: unknown) => err);
+    expect(permanentFailure(nul)).toMatch(/^the database refuses a value \(22021\)/);
+    expect(permanentFailure(outOfRange)).toMatch(/\(22003\)/);
+    const { z } = await import('zod');
+    expect(isPermanentFailure(z.object({ CallSid: z.string() }).safeParse({}).error)).toBe(true);
+    expect(isPermanentFailure(new Error('wrapped', { cause: nul }))).toBe(true);
+    expect(isPermanentFailure(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(isPermanentFailure(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toBe(false);
+    expect(isPermanentFailure(new SyntaxError('Unexpected token < in JSON'))).toBe(false); // an HTML error page instead of Chatwoot's JSON
   });
 });

@@ -1,22 +1,24 @@
 // Processing a stored Twilio callback (retried from the queue with backoff when Chatwoot or the
 // database is away; 'dead' after the last attempt, visible to admins with a replay action):
 //   1. record what it says about the call (facts only accumulate; the status is derived),
-//   2. once the call is settled, open its follow-ups exactly once: a call-back task for a missed
-//      call or voicemail, and a job when the account's rule says so — even while Chatwoot is down,
+//   2. once the call is settled, open its follow-ups exactly once: a call-back task for a caller
+//      known not to have got through or who left a message, and a job when the account's rule
+//      says so — even while Chatwoot is down,
 //   3. thread the call into Chatwoot (the caller's contact and open conversation), with no
 //      database transaction held while Chatwoot answers,
 //   4. tell the conversation, once each: the call log, then the recording and the transcript.
-// A call is settled when its outcome can no longer change: answered, or a voicemail left, or its
-// final status is some seconds old (Twilio's callbacks come in any order; a missed call must not
-// be acted on before a late "answered" could arrive). Each step is marked on the call in the
-// transaction that does it, so a duplicate or retried callback finds it done.
+// What the callbacks prove, the status, when a call is settled and the words for it live in
+// extension/modules/calls/ (status.ts, outcome.ts). Each step is marked on the call in the
+// transaction that does it, so a duplicate or retried callback finds it done. A delivery that can
+// never be processed (Postgres refuses one of its values) is parked as failed at once.
 import type { Knex } from 'knex';
-import { displayNumber, toE164 } from '../../extension/phones/e164.ts';
+import { displayNumber } from '../../extension/phones/e164.ts';
 import { callerContext, type AccountRow } from '../../extension/accounts/service.ts';
 import { recordAudit } from '../../extension/audit/writer.ts';
 import { chatwootTargetFor, queueWriteBack } from '../../extension/chatwoot/outbox.ts';
 import { withAccount, type RequestContext } from '../../extension/db/tenant.ts';
-import { deriveStatus, finalTwilioStatuses, isFinal, needsCallBack, type CallStatus } from '../../extension/modules/calls/status.ts';
+import { callbackTime, callerName, callSummary, factsFrom, followUpsFor, isSettled, minutes, startedAt, statusOf, type CallRow } from '../../extension/modules/calls/outcome.ts';
+import { isFinal } from '../../extension/modules/calls/status.ts';
 import { loadTwilioSettings, type TwilioSettingsRow } from '../../extension/modules/calls/settings.ts';
 import { findOrCreateContact, findOrOpenConversation } from '../../extension/modules/calls/thread.ts';
 import { jobReference } from '../../extension/modules/jobs/rules.ts';
@@ -24,6 +26,7 @@ import { appendJobEvent, insertJob, jobAttributes } from '../../extension/module
 import { insertTask } from '../../extension/modules/tasks/service.ts';
 import type { UrlSigner, Sealer } from '../../extension/security/crypto.ts';
 import { queues, type JobSender } from '../../extension/queue/names.ts';
+import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
 import type { TwilioEvent } from './routes.ts';
 
@@ -45,96 +48,21 @@ export interface TwilioDeps {
 
 export const defaultSettleSeconds = 20;
 
-export interface CallRow {
-  id: string;
-  call_sid: string;
-  direction: 'inbound' | 'outbound';
-  from_e164: string | null;
-  to_e164: string | null;
-  status: CallStatus;
-  twilio_final_status: string | null;
-  answered: boolean;
-  in_progress_seen: boolean;
-  dial_seen: boolean;
-  final_seen_at: Date | null;
-  started_at: Date | null;
-  ended_at: Date | null;
-  duration_seconds: number | null;
-  recording_sid: string | null;
-  recording_source: string | null;
-  recording_url: string | null;
-  recording_duration_seconds: number | null;
-  transcript: string | null;
-  transcript_status: string | null;
-  chatwoot_contact_id: number | null;
-  chatwoot_conversation_id: number | null;
-  job_id: string | null;
-  callback_task_id: string | null;
-  threading_claimed_at: Date | null;
-  threaded_at: Date | null;
-  callback_created_at: Date | null;
-  job_created_at: Date | null;
-  summary_noted_at: Date | null;
-  recording_noted_at: Date | null;
-  transcript_noted_at: Date | null;
-}
-
-const callerName = (call: Pick<CallRow, 'from_e164'>) => (call.from_e164 ? displayNumber(call.from_e164) : 'a withheld number');
-const whole = (raw: string | undefined) => (raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : null);
-/** A voicemail is a recording our <Record> made that has some sound in it. */
-const leftVoicemail = (c: Pick<CallRow, 'recording_source' | 'recording_duration_seconds'>) => c.recording_source === 'RecordVerb' && (c.recording_duration_seconds ?? 1) > 0;
-
 /** Step 1: what this callback adds to what is known of the call. */
 async function recordFacts(trx: Knex.Transaction, ctx: RequestContext, event: TwilioEvent, f: Record<string, string>, receivedAt: Date): Promise<CallRow> {
-  // When it happened: Twilio's own Timestamp if sent, else when we received it (not now: a backlog may be old).
-  const at = f.Timestamp && !Number.isNaN(Date.parse(f.Timestamp)) ? new Date(f.Timestamp) : receivedAt;
-  const duration = whole(f.CallDuration);
-  // A final status callback is sent at the end: the call started its duration earlier.
-  const startedAt = event === 'status' && duration !== null && finalTwilioStatuses.includes(f.CallStatus ?? '') ? new Date(at.getTime() - duration * 1000) : at;
+  const at = callbackTime(f, receivedAt);
   await trx('calls')
     .insert({
       account_id: ctx.accountId,
       call_sid: f.CallSid,
       direction: f.Direction?.startsWith('outbound') ? 'outbound' : 'inbound',
-      from_e164: toE164(f.From),
-      to_e164: toE164(f.To),
-      started_at: startedAt,
+      started_at: startedAt(event, f, at),
     })
     .onConflict(['account_id', 'call_sid'])
     .ignore();
   const before = (await trx('calls').where({ account_id: ctx.accountId, call_sid: f.CallSid }).forUpdate().first()) as CallRow;
-  const next: Partial<CallRow> = {
-    from_e164: before.from_e164 ?? toE164(f.From),
-    to_e164: before.to_e164 ?? toE164(f.To),
-    started_at: before.started_at && before.started_at < startedAt ? before.started_at : startedAt,
-  };
-  if (event === 'status') {
-    if (f.CallStatus === 'in-progress') next.in_progress_seen = true;
-    if (finalTwilioStatuses.includes(f.CallStatus ?? '')) {
-      next.twilio_final_status = before.twilio_final_status ?? f.CallStatus!;
-      next.ended_at = before.ended_at ?? at;
-      next.duration_seconds = before.duration_seconds ?? duration;
-      next.final_seen_at = before.final_seen_at ?? new Date();
-    }
-  }
-  if (event === 'dial') {
-    next.dial_seen = true;
-    if (f.DialCallStatus === 'completed' || f.DialCallStatus === 'answered') next.answered = true;
-  }
-  if (event === 'recording' || event === 'voicemail') {
-    if (f.RecordingSid && (event === 'voicemail' || f.RecordingStatus === 'completed')) {
-      next.recording_sid = before.recording_sid ?? f.RecordingSid;
-      next.recording_source = before.recording_source ?? f.RecordingSource ?? (event === 'voicemail' ? 'RecordVerb' : null);
-      next.recording_duration_seconds = whole(f.RecordingDuration) ?? before.recording_duration_seconds;
-      if (event === 'recording') next.recording_url = f.RecordingUrl ?? before.recording_url;
-    }
-  }
-  if (event === 'transcription' && !before.transcript) {
-    next.transcript_status = f.TranscriptionStatus ?? null;
-    if (f.TranscriptionStatus === 'completed') next.transcript = (f.TranscriptionText ?? '').slice(0, 20_000);
-  }
-  const facts = { ...before, ...next };
-  const status = deriveStatus({ twilio_final_status: facts.twilio_final_status, answered: facts.answered, in_progress_seen: facts.in_progress_seen, voicemail: leftVoicemail(facts) });
+  const next = factsFrom(event, f, before, at);
+  const status = statusOf({ ...before, ...next });
   const [after] = (await trx('calls')
     .where({ account_id: ctx.accountId, id: before.id })
     .update({ ...next, status, updated_at: trx.fn.now() })
@@ -143,14 +71,6 @@ async function recordFacts(trx: Knex.Transaction, ctx: RequestContext, event: Tw
     await recordAudit(trx, ctx, { action: 'call.status_changed', resourceType: 'call', resourceId: before.id, before: { status: before.status }, after: { status, event } });
   }
   return after!;
-}
-
-/** Whether the call's outcome can no longer change (see the top of this file). */
-export function isSettled(call: CallRow, settings: TwilioSettingsRow | undefined, now: Date, settleSeconds: number) {
-  if (!isFinal(call.status)) return false;
-  if (call.answered || leftVoicemail(call)) return true;
-  if (call.dial_seen && settings && !settings.voicemail_enabled) return true; // nothing more can come
-  return call.final_seen_at !== null && now.getTime() - call.final_seen_at.getTime() >= settleSeconds * 1000;
 }
 
 /** Step 3: the caller's contact and open conversation in the account's call inbox. */
@@ -211,23 +131,6 @@ async function threadCall(deps: TwilioDeps, ctx: RequestContext, callId: string,
   }
 }
 
-const minutes = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)} min ${seconds % 60} s` : `${seconds} s`);
-
-export function callSummary(call: CallRow, location: string | null) {
-  const who = call.direction === 'inbound' ? `from ${callerName(call)}` : `to ${call.to_e164 ? displayNumber(call.to_e164) : 'an unknown number'}`;
-  const outcome: Record<CallStatus, string> = {
-    completed: `answered${call.duration_seconds ? `, ${minutes(call.duration_seconds)}` : ''}`,
-    missed: 'missed',
-    voicemail: `missed — voicemail left${call.recording_duration_seconds ? ` (${minutes(call.recording_duration_seconds)})` : ''}`,
-    busy: 'busy',
-    failed: 'failed',
-    in_progress: 'in progress',
-    ringing: 'ringing',
-  };
-  const when = (call.started_at ?? new Date()).toISOString().slice(0, 16).replace('T', ' ');
-  return `Onelink · 📞 ${call.direction === 'inbound' ? 'Call' : 'Outgoing call'} ${who}${location ? ` (${location})` : ''}: ${outcome[call.status]} · ${when} UTC`;
-}
-
 /** Step 2: the call-back task and the job, once each, as soon as the call is settled. */
 async function openFollowUps(deps: TwilioDeps, ctx: RequestContext, callId: string, settings: TwilioSettingsRow | undefined, now: Date) {
   return withAccount(deps.db, ctx.accountId, { readOnly: false }, async (trx) => {
@@ -236,11 +139,11 @@ async function openFollowUps(deps: TwilioDeps, ctx: RequestContext, callId: stri
     if (!settled || !settings) return { call, settled };
     const audit = (entry: Parameters<typeof recordAudit>[2]) => recordAudit(trx, ctx, entry);
     const marks: Partial<CallRow> = {};
-    const caller = callerName(call);
+    const followUps = followUpsFor(call, settings.create_job_on);
     // Created without their usual notes: the call's own note tells the conversation, in order.
-    if (needsCallBack(call.status) && !call.callback_created_at && ctx.capabilities.has('crm.tasks')) {
+    if (followUps && !call.callback_created_at && ctx.capabilities.has('crm.tasks')) {
       const task = await insertTask(trx, ctx, audit, {
-        title: `Call back ${caller} (${call.status === 'voicemail' ? 'voicemail' : 'missed call'})`,
+        title: followUps.taskTitle,
         priority: 'high',
         due_at: new Date(now.getTime() + settings.callback_due_minutes * 60_000),
         assignee_id: settings.callback_assignee_id,
@@ -250,14 +153,8 @@ async function openFollowUps(deps: TwilioDeps, ctx: RequestContext, callId: stri
       if (call.chatwoot_conversation_id) await trx('tasks').where({ account_id: ctx.accountId, id: task.id }).update({ chatwoot_conversation_id: call.chatwoot_conversation_id });
       Object.assign(marks, { callback_task_id: task.id, callback_created_at: now });
     }
-    const rule = settings.create_job_on;
-    const wantsJob = (rule === 'missed' && call.status === 'missed') || (rule === 'voicemail' && call.status === 'voicemail') || (rule === 'missed_or_voicemail' && needsCallBack(call.status));
-    if (wantsJob && !call.job_created_at && ctx.capabilities.has('dispatch.jobs')) {
-      const job = await insertJob(trx, ctx, audit, {
-        summary: `${call.status === 'voicemail' ? 'Voicemail' : 'Missed call'} from ${caller}`,
-        source: 'call',
-        chatwoot_contact_id: call.chatwoot_contact_id,
-      });
+    if (followUps?.jobSummary && !call.job_created_at && ctx.capabilities.has('dispatch.jobs')) {
+      const job = await insertJob(trx, ctx, audit, { summary: followUps.jobSummary, source: 'call', chatwoot_contact_id: call.chatwoot_contact_id });
       await appendJobEvent(trx, ctx, job.id, 'call_linked', { call_id: call.id, from: call.from_e164, status: call.status, started_at: call.started_at });
       if (call.chatwoot_conversation_id) {
         await trx('job_conversations').insert({ account_id: ctx.accountId, job_id: job.id, chatwoot_conversation_id: call.chatwoot_conversation_id });
@@ -338,8 +235,6 @@ export async function settleCall(deps: TwilioDeps, accountId: number, callId: st
   await followThrough({ ...deps, jobs: undefined }, await systemContextFor(deps.db, accountId), callId, now);
 }
 
-export class UnprocessableCallback extends Error {}
-
 /** Processes one stored Twilio callback; throws when it should be retried (the queue backs off). */
 export async function processTwilioDelivery(deps: TwilioDeps, deliveryId: string): Promise<'processed' | 'skipped' | 'failed' | 'dead'> {
   const { db } = deps;
@@ -354,16 +249,17 @@ export async function processTwilioDelivery(deps: TwilioDeps, deliveryId: string
   try {
     const fields = Object.fromEntries(new URLSearchParams(delivery.body));
     const event = delivery.event.replace(/^twilio\./, '') as TwilioEvent;
-    if (!fields.CallSid) throw new UnprocessableCallback('no CallSid');
+    if (!fields.CallSid) throw new PermanentFailure('no CallSid');
     const ctx = await systemContextFor(db, delivery.account_id);
     const call = await withAccount(db, ctx.accountId, { readOnly: false }, (trx) => recordFacts(trx, ctx, event, fields, delivery.received_at));
     await followThrough(deps, ctx, call.id, new Date());
     await finish('processed', null);
     return 'processed';
   } catch (err) {
-    const permanent = err instanceof UnprocessableCallback;
+    // What no retry can fix is parked at once, with the reason; the rest waits for its retry.
+    const permanent = permanentFailure(err);
     const status = permanent ? 'failed' : delivery.attempts >= maxTwilioAttempts ? 'dead' : 'retrying';
-    await finish(status, (err as Error).message.slice(0, 1000));
+    await finish(status, (permanent ? `permanent: ${permanent}` : String((err as Error)?.message ?? err)).slice(0, 1000));
     if (status === 'retrying') throw err;
     return status;
   }

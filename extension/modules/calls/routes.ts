@@ -98,7 +98,7 @@ export function callRoutes(services: Services) {
       tags: ['calls'],
       access: readCalls,
       query: pageQuery.extend({
-        status: z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(z.enum(callStatuses)).max(7)).optional(),
+        status: z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(z.enum(callStatuses)).max(callStatuses.length)).optional(),
         direction: z.enum(['inbound', 'outbound']).optional(),
         contact_id: z.coerce.number().int().positive().optional(),
         conversation_id: z.coerce.number().int().positive().optional(),

@@ -119,7 +119,8 @@ export async function removeNumber(ctx: RequestContext, numberId: string) {
 
 /** Forwarding for a call to `to`: the number's own, else the account's. */
 export async function routingFor(trx: Knex.Transaction, accountId: number, settings: TwilioSettingsRow, to: string | null) {
-  const number = to ? await trx('twilio_numbers').where({ account_id: accountId, e164: to }).first('forward_to', 'ring_timeout_seconds', 'location') : undefined;
+  // Twilio sends E.164; anything else (a NUL, say) cannot name one of our numbers and must not reach SQL.
+  const number = to && /^\+\d{6,15}$/.test(to) ? await trx('twilio_numbers').where({ account_id: accountId, e164: to }).first('forward_to', 'ring_timeout_seconds', 'location') : undefined;
   return {
     forwardTo: number?.forward_to?.length ? (number.forward_to as string[]) : settings.forward_to,
     timeout: (number?.ring_timeout_seconds as number | null) ?? settings.ring_timeout_seconds,
