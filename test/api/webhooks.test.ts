@@ -191,3 +191,144 @@ describe('the delivery worker', () => {
     }
   });
 });
+
+// Payloads cut the way Chatwoot 4.x cuts them: a conversation's push data
+// (app/presenters/conversations/event_data_presenter.rb: id = display id, meta.sender = the
+// contact's push data, contact_inbox, the last chat message with its numeric message_type), and a
+// message's webhook data (app/models/message.rb: the conversation's push data, and a contact
+// sender's webhook data, which carries no `type`; agents come as { id, name, email, type: 'user' }).
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+function pushContact(contact: { id: number; name: string; email?: string | null; phone_number?: string | null }) {
+  return { additional_attributes: {}, custom_attributes: {}, email: contact.email ?? null, id: contact.id, identifier: null, name: contact.name, phone_number: contact.phone_number ?? null, thumbnail: '', blocked: false, type: 'contact' };
+}
+function pushConversation(conversation: { id: number; contact: Parameters<typeof pushContact>[0]; status?: string; lastMessage?: { message_type: number; private?: boolean; created_at: number } }) {
+  const now = nowSeconds();
+  return {
+    additional_attributes: {},
+    can_reply: true,
+    channel: 'Channel::WebWidget',
+    contact_inbox: { id: 90, contact_id: conversation.contact.id, inbox_id: 3, source_id: `src-${conversation.contact.id}`, hmac_verified: false, pubsub_token: 'pst' },
+    id: conversation.id,
+    inbox_id: 3,
+    messages: conversation.lastMessage ? [{ id: 1, content: 'last', private: false, ...conversation.lastMessage, conversation_id: conversation.id }] : [],
+    labels: [],
+    meta: { sender: pushContact(conversation.contact), assignee: null, assignee_type: null, team: null, hmac_verified: false },
+    status: conversation.status ?? 'open',
+    custom_attributes: {},
+    snoozed_until: null,
+    unread_count: 1,
+    first_reply_created_at: null,
+    priority: null,
+    waiting_since: now,
+    agent_last_seen_at: 0,
+    contact_last_seen_at: 0,
+    last_activity_at: now,
+    timestamp: now,
+    created_at: now,
+    updated_at: now + 0.25,
+  };
+}
+function messageWebhook(message: { id: number; conversation: ReturnType<typeof pushConversation>; type: 'incoming' | 'outgoing'; private?: boolean; sender: Record<string, unknown>; createdAt?: Date }) {
+  return {
+    event: 'message_created',
+    account: { id: 1, name: 'Account 1' },
+    additional_attributes: {},
+    content_attributes: {},
+    content_type: 'text',
+    content: 'hello',
+    conversation: message.conversation,
+    created_at: (message.createdAt ?? new Date()).toISOString(),
+    id: message.id,
+    inbox: { id: 3, name: 'Website' },
+    message_type: message.type,
+    private: message.private ?? false,
+    sender: message.sender,
+    source_id: null,
+  };
+}
+const contactWebhookData = (contact: { id: number; name: string; email?: string | null; phone_number?: string | null }) => ({
+  additional_attributes: {}, avatar: '', custom_attributes: {}, email: contact.email ?? null, id: contact.id, identifier: null, name: contact.name, phone_number: contact.phone_number ?? null, thumbnail: '', blocked: false,
+});
+const cachedConversation = (id: number) =>
+  withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('chatwoot_conversations').where({ account_id: admin.accountId, chatwoot_conversation_id: id }).first());
+
+describe('contacts and conversations from every payload that carries them', () => {
+  it('caches the contact and the conversation of a message_created (the sender, meta.sender), phones in E.164 with the account country', async () => {
+    const person = { id: 801, name: 'Rosalind Franklin', email: 'rosalind@example.com', phone_number: '(510) 555-0177' };
+    const res = await deliver(chatwootDelivery(messageWebhook({ id: 9101, conversation: pushConversation({ id: 181, contact: person }), type: 'incoming', sender: contactWebhookData(person) }), { secret }));
+    expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('processed');
+    expect(await contact(801)).toMatchObject({ name: 'Rosalind Franklin', email: 'rosalind@example.com', phone_e164: '+15105550177' });
+    expect(await cachedConversation(181)).toMatchObject({ status: 'open', inbox_id: 3, chatwoot_contact_id: 801 });
+    // Search finds the person the agent is talking to.
+    const hits = (await apiAs(t, admin.token).get('/search', { q: 'Rosalind' })).body.data;
+    expect(hits).toContainEqual(expect.objectContaining({ type: 'contact', id: '801' }));
+  });
+
+  it('takes a sender typed as a contact (older Chatwoot: id and name only) without erasing what the cache knows', async () => {
+    await deliver(chatwootDelivery(contactEvent('contact_created', { id: 802, name: 'Old Name', email: 'known@example.com' }), { secret }));
+    await processAllPending();
+    const old = { ...messageEvent({ id: 9102, conversationId: 182, content: 'hi' }), sender: { id: 802, name: 'New Name', avatar: '', type: 'contact' } };
+    await deliver(chatwootDelivery(old, { secret }));
+    await processAllPending();
+    expect(await contact(802)).toMatchObject({ name: 'New Name', email: 'known@example.com' });
+  });
+
+  it('caches the contact of a conversation_created from meta.sender, and never lets it overwrite a newer contact update', async () => {
+    const res = await deliver(chatwootDelivery({ ...pushConversation({ id: 183, contact: { id: 803, name: 'Chien-Shiung Wu', phone_number: '+14155550183' } }), account_id: 1, event: 'conversation_created' }, { secret }));
+    expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('processed');
+    expect(await contact(803)).toMatchObject({ name: 'Chien-Shiung Wu', phone_e164: '+14155550183' });
+    expect(await cachedConversation(183)).toMatchObject({ chatwoot_contact_id: 803, status: 'open' });
+
+    // A contact update dated after the conversation event wins over a late conversation event.
+    await deliver(chatwootDelivery(contactEvent('contact_updated', { id: 803, name: 'C. S. Wu', updated_at: new Date(Date.now() + 60_000).toISOString() }), { secret }));
+    await processAllPending();
+    await deliver(chatwootDelivery({ ...pushConversation({ id: 183, contact: { id: 803, name: 'Chien-Shiung Wu' }, status: 'resolved' }), account_id: 1, event: 'conversation_status_changed', changed_attributes: null }, { secret }));
+    await processAllPending();
+    expect((await contact(803)).name).toBe('C. S. Wu');
+    expect((await cachedConversation(183)).status).toBe('resolved');
+  });
+});
+
+describe('customer activity', () => {
+  it("counts only the contact's public messages: an agent's reply is recorded as the last reply, not as activity", async () => {
+    const api = apiAs(t, admin.token);
+    const pipeline = (await api.get('/pipelines')).body.data[0];
+    const deal = (await api.post('/deals', { title: 'Reply test', pipeline_id: pipeline.id, chatwoot_conversation_id: 184 })).body.data;
+    const person = { id: 804, name: 'Lise Meitner', email: 'lise@example.com' };
+    const agent = { id: 5, name: 'Agent', email: 'agent@example.com', type: 'user' };
+    const customerAt = new Date(Date.now() - 60_000);
+    await deliver(chatwootDelivery(messageWebhook({ id: 9201, conversation: pushConversation({ id: 184, contact: person }), type: 'incoming', sender: contactWebhookData(person), createdAt: customerAt }), { secret }));
+    await processAllPending();
+    const activityBefore = (await api.get(`/deals/${deal.id}`)).body.data.last_activity_at;
+    expect(new Date(activityBefore).getTime()).toBe(customerAt.getTime());
+
+    const replyAt = new Date();
+    const reply = messageWebhook({
+      id: 9202,
+      conversation: pushConversation({ id: 184, contact: person, lastMessage: { message_type: 1, created_at: Math.floor(replyAt.getTime() / 1000) } }),
+      type: 'outgoing',
+      sender: agent,
+      createdAt: replyAt,
+    });
+    await deliver(chatwootDelivery(reply, { secret }));
+    await deliver(chatwootDelivery(messageWebhook({ id: 9203, conversation: pushConversation({ id: 184, contact: person }), type: 'outgoing', private: true, sender: agent, createdAt: new Date(Date.now() + 1000) }), { secret }));
+    await processAllPending();
+    expect((await api.get(`/deals/${deal.id}`)).body.data.last_activity_at).toBe(activityBefore);
+    const conversation = await cachedConversation(184);
+    expect(conversation.last_activity_at.getTime()).toBe(customerAt.getTime());
+    expect(conversation.last_reply_at.getTime()).toBe(replyAt.getTime());
+    expect((await contact(804)).name).toBe('Lise Meitner'); // the agent is not cached as a contact
+    expect(await contact(5)).toBeUndefined();
+  });
+});
+
+describe('permanent failures', () => {
+  it('parks a delivery no retry can fix (a NUL in a contact name) as failed at once, with the reason', async () => {
+    const res = await deliver(chatwootDelivery(contactEvent('contact_created', { id: 805, name: 'Null\u0000Byte' }), { secret }));
+    expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('failed');
+    const row = await t.db.knex('webhook_deliveries').where({ id: res.body.data.delivery_id }).first('status', 'attempts', 'last_error');
+    expect(row).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(row.last_error).toMatch(/22P05|22021/);
+    expect(await contact(805)).toBeUndefined();
+  });
+});

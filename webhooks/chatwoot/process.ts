@@ -2,119 +2,99 @@
 // are idempotent and apply only newer state, so retries, duplicates and out-of-order deliveries
 // converge. What Chatwoot sends is a mirror of its own records: the delivery row is the trail of
 // each change to the caches (no audit event per message, which would flood the audit log).
-import { toE164 } from '../../extension/phones/e164.ts';
 import { queues } from '../../extension/queue/names.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { ensureAccount } from '../../extension/accounts/service.ts';
+import { accountPhoneCountry, ensureAccount } from '../../extension/accounts/service.ts';
+import {
+  activityOf,
+  cacheContacts,
+  cacheConversations,
+  chatwootContact,
+  chatwootConversation,
+  chatwootTime,
+  contactObservation,
+  messageKind,
+  readConversation,
+  recordActivity,
+  type ActivityObservation,
+  type ContactObservation,
+} from '../../extension/chatwoot/cache.ts';
 import { withAccount } from '../../extension/db/tenant.ts';
+import type { CountryCode } from '../../extension/phones/e164.ts';
+import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
 
 export const maxAttempts = 5;
 
 const id = z.coerce.number().int().positive();
-const when = z.union([z.number(), z.string()]).transform((v) => new Date(typeof v === 'number' ? v * 1000 : v)).pipe(z.date());
 
 const accountRef = z.object({ account: z.object({ id, name: z.string().nullish() }).partial().nullish(), account_id: id.nullish() });
 
-const contactPayload = z.object({
-  id,
-  name: z.string().nullish(),
-  email: z.string().nullish(),
-  phone_number: z.string().nullish(),
-  company_id: id.nullish(),
-  updated_at: when.nullish(),
-  created_at: when.nullish(),
-});
-
-const conversationPayload = z.object({
-  id,
-  inbox_id: id.nullish(),
-  status: z.string().nullish(),
-  labels: z.array(z.string()).nullish(),
-  meta: z.object({ sender: z.object({ id }).nullish(), assignee: z.object({ id }).nullish() }).partial().nullish(),
-  contact_inbox: z.object({ contact_id: id }).partial().nullish(),
-  updated_at: when.nullish(),
-  timestamp: when.nullish(),
-  last_activity_at: when.nullish(),
-});
-
+const objectPayload = z.record(z.string(), z.unknown());
 const messagePayload = z.object({
   id,
   private: z.boolean().nullish(),
   message_type: z.union([z.string(), z.number()]).nullish(),
-  created_at: when.nullish(),
-  conversation: z.object({ display_id: id.nullish(), id: id.nullish() }).nullish(),
+  created_at: chatwootTime.nullish(),
+  sender: objectPayload.nullish(),
+  conversation: objectPayload.nullish(),
 });
 
-export class UnprocessableDelivery extends Error {}
+/** Kept for callers that name it; a delivery that can never be processed. */
+export class UnprocessableDelivery extends PermanentFailure {}
 
-type Handler = (trx: Knex.Transaction, accountId: number, payload: unknown) => Promise<void>;
+interface HandlerContext {
+  accountId: number;
+  /** The account's default phone country, for numbers Chatwoot holds without a country code. */
+  country: CountryCode;
+  /** When the delivery reached us: the time of what it shows, when the payload does not date it. */
+  receivedAt: Date;
+}
+type Handler = (trx: Knex.Transaction, ctx: HandlerContext, payload: Record<string, unknown>) => Promise<void>;
+
+/** A conversation event (created, updated, status changed): the conversation, its contact and its last message. */
+async function cacheConversationPayload(trx: Knex.Transaction, ctx: HandlerContext, raw: Record<string, unknown>, observedAt: Date, extra: { contacts?: ContactObservation[]; activity?: ActivityObservation[] } = {}) {
+  const seen = readConversation(raw, chatwootConversation.parse(raw), observedAt);
+  const contacts = [...(seen.contact ? [seen.contact] : []), ...(extra.contacts ?? [])];
+  await cacheContacts(trx, ctx.accountId, ctx.country, contacts);
+  if (seen.conversation) await cacheConversations(trx, ctx.accountId, [seen.conversation]);
+  await recordActivity(trx, ctx.accountId, [...(seen.activity ? [seen.activity] : []), ...(extra.activity ?? [])]);
+  return seen;
+}
 
 const handlers: Record<string, Handler> = {
-  async contact_created(trx, accountId, payload) {
-    const contact = contactPayload.parse(payload);
-    const updatedAt = contact.updated_at ?? contact.created_at ?? new Date();
-    await trx.raw(
-      `insert into chatwoot_contacts (account_id, chatwoot_contact_id, name, email, phone_e164, chatwoot_company_id, source_updated_at, synced_at)
-       values (?, ?, ?, ?, ?, ?, ?, now())
-       on conflict (account_id, chatwoot_contact_id) do update
-         set name = excluded.name, email = excluded.email, phone_e164 = excluded.phone_e164,
-             chatwoot_company_id = excluded.chatwoot_company_id, source_updated_at = excluded.source_updated_at, synced_at = now()
-       where chatwoot_contacts.source_updated_at is null or chatwoot_contacts.source_updated_at <= excluded.source_updated_at`,
-      [accountId, contact.id, contact.name ?? null, contact.email || null, toE164(contact.phone_number), contact.company_id ?? null, updatedAt],
-    );
+  async contact_created(trx, ctx, payload) {
+    const contact = chatwootContact.parse(payload);
+    await cacheContacts(trx, ctx.accountId, ctx.country, [contactObservation(payload, contact, ctx.receivedAt)]);
   },
-  async conversation_created(trx, accountId, payload) {
-    const conversation = conversationPayload.parse(payload);
-    const updatedAt = conversation.updated_at ?? conversation.timestamp ?? new Date();
-    await trx.raw(
-      `insert into chatwoot_conversations (account_id, chatwoot_conversation_id, inbox_id, status, assignee_id, chatwoot_contact_id, labels, last_activity_at, source_updated_at, synced_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())
-       on conflict (account_id, chatwoot_conversation_id) do update
-         set inbox_id = excluded.inbox_id, status = excluded.status, assignee_id = excluded.assignee_id,
-             chatwoot_contact_id = excluded.chatwoot_contact_id, labels = excluded.labels,
-             last_activity_at = greatest(chatwoot_conversations.last_activity_at, excluded.last_activity_at),
-             source_updated_at = excluded.source_updated_at, synced_at = now()
-       where chatwoot_conversations.source_updated_at is null or chatwoot_conversations.source_updated_at <= excluded.source_updated_at`,
-      [
-        accountId,
-        conversation.id,
-        conversation.inbox_id ?? null,
-        conversation.status ?? null,
-        conversation.meta?.assignee?.id ?? null,
-        conversation.meta?.sender?.id ?? conversation.contact_inbox?.contact_id ?? null,
-        conversation.labels ?? [],
-        conversation.last_activity_at ?? conversation.timestamp ?? null,
-        updatedAt,
-      ],
-    );
+  async conversation_created(trx, ctx, payload) {
+    const seen = await cacheConversationPayload(trx, ctx, payload, ctx.receivedAt);
+    if (!seen.conversation) throw new UnprocessableDelivery('conversation without its id or state');
   },
-  async message_created(trx, accountId, payload) {
+  async message_created(trx, ctx, payload) {
     const message = messagePayload.parse(payload);
-    // Private notes include the ones Onelink writes back: they are not customer activity.
-    if (message.private) return;
-    const conversationId = message.conversation?.display_id ?? message.conversation?.id;
-    if (!conversationId) throw new UnprocessableDelivery('message without a conversation id');
-    const at = message.created_at ?? new Date();
-    await trx('chatwoot_conversations')
-      .where({ account_id: accountId, chatwoot_conversation_id: conversationId })
-      .update({ last_activity_at: trx.raw('greatest(last_activity_at, ?)', [at]) });
-    await trx('deals')
-      .where({ account_id: accountId, chatwoot_conversation_id: conversationId })
-      .whereNull('deleted_at')
-      .update({ last_activity_at: trx.raw('greatest(last_activity_at, ?)', [at]) });
-    await trx('jobs')
-      .where({ account_id: accountId })
-      .whereIn('id', trx('job_conversations').where({ account_id: accountId, chatwoot_conversation_id: conversationId }).select('job_id'))
-      .update({ last_activity_at: trx.raw('greatest(last_activity_at, ?)', [at]) });
+    const at = message.created_at ?? ctx.receivedAt;
+    if (!message.conversation) throw new UnprocessableDelivery('message without a conversation');
+    // The sender is the contact when Chatwoot says so; newer versions send a contact's data
+    // without a type, and only contacts send incoming messages.
+    const contacts: ContactObservation[] = [];
+    const senderType = message.sender?.type;
+    if (message.sender && (senderType === 'contact' || (senderType == null && messageKind(message.message_type) === 'incoming'))) {
+      contacts.push(contactObservation(message.sender, { ...chatwootContact.parse(message.sender), updated_at: null }, at));
+    }
+    // Only the contact's public messages are customer activity; an agent's public reply is
+    // recorded apart, and private notes (including the ones Onelink writes back) are neither.
+    const conversationId = id.parse(message.conversation.display_id ?? message.conversation.id);
+    const activity = { conversationId, ...activityOf(message, at) };
+    await cacheConversationPayload(trx, ctx, message.conversation, at, { contacts, activity: [activity] });
   },
 };
 handlers.contact_updated = handlers.contact_created!;
 handlers.conversation_updated = handlers.conversation_created!;
 handlers.conversation_status_changed = handlers.conversation_created!;
 
-interface DeliveryRow { installation_id: string; id: string; body: string; attempts: number }
+interface DeliveryRow { installation_id: string; id: string; body: string; attempts: number; received_at: Date }
 
 export type Outcome = DeliveryOutcome;
 
@@ -135,6 +115,13 @@ function describeError(err: unknown) {
   return err instanceof z.ZodError ? `payload does not match: ${err.issues[0]?.path.join('.')} ${err.issues[0]?.message}` : (err as Error).message;
 }
 
+/** What becomes of a delivery that failed: parked at once when no retry can help, else retried until the last attempt. */
+function afterFailure(delivery: DeliveryRow, err: unknown): { status: 'failed' | 'dead' | 'retrying'; last_error: string } {
+  const permanent = permanentFailure(err);
+  if (permanent !== null) return { status: 'failed', last_error: err instanceof z.ZodError ? describeError(err) : permanent };
+  return { status: delivery.attempts + 1 >= maxAttempts ? 'dead' : 'retrying', last_error: describeError(err) };
+}
+
 /**
  * Processes a batch of stored deliveries: each is claimed once (a delivery already done, or taken
  * by another worker, is skipped); a batch's deliveries for one account share a transaction, each
@@ -148,7 +135,7 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
     .where({ source: 'chatwoot' })
     .whereIn('status', ['received', 'retrying'])
     .update({ status: 'processing', attempts: db.raw('attempts + 1') })
-    .returning(['installation_id', 'id', 'body', 'attempts'])) as DeliveryRow[];
+    .returning(['installation_id', 'id', 'body', 'attempts', 'received_at'])) as DeliveryRow[];
 
   const finished: Array<{ id: string; status: string; event: string | null; account_id: number | null; last_error: string | null }> = [];
   const work = new Map<number, Array<{ delivery: DeliveryRow; event: string; payload: Record<string, unknown> }>>();
@@ -175,21 +162,21 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
       const accountId = await accountFor(db, delivery.installation_id, { id: chatwootAccountId, name: ref.success ? ref.data.account?.name : null });
       work.set(accountId, [...(work.get(accountId) ?? []), { delivery, event, payload }]);
     } catch (err) {
-      finished.push({ id: delivery.id, status: delivery.attempts + 1 >= maxAttempts ? 'dead' : 'retrying', event, account_id: null, last_error: describeError(err) });
+      finished.push({ id: delivery.id, event, account_id: null, ...afterFailure(delivery, err) });
     }
   }
 
   for (const [accountId, items] of work) {
     try {
+      const country = await accountPhoneCountry(db, accountId);
       await withAccount(db, accountId, { readOnly: false }, async (trx) => {
         for (const { delivery, event, payload } of items) {
           try {
-            await trx.transaction((savepoint) => handlers[event]!(savepoint, accountId, payload));
+            const ctx = { accountId, country, receivedAt: new Date(delivery.received_at) };
+            await trx.transaction((savepoint) => handlers[event]!(savepoint, ctx, payload));
             finished.push({ id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null });
           } catch (err) {
-            const permanent = err instanceof UnprocessableDelivery || err instanceof z.ZodError;
-            const status = permanent ? 'failed' : delivery.attempts + 1 >= maxAttempts ? 'dead' : 'retrying';
-            finished.push({ id: delivery.id, status, event, account_id: accountId, last_error: describeError(err) });
+            finished.push({ id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, err) });
           }
         }
       });
