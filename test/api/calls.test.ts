@@ -359,6 +359,26 @@ describe('calls Onelink hears of only through status callbacks (the call itself 
     expect(notes[0]).not.toContain(twilioFake.url);
   });
 
+  it('knows a voicemail was left when the other app’s <Record> reports to Onelink’s recording URL, even before the final status', async () => {
+    const urls = (await api.get('/twilio/settings')).body.data.webhook_urls;
+    expect(urls).toMatchObject({ status_callback: `${t.config.PUBLIC_URL}${base}/status`, recording_status_callback: `${t.config.PUBLIC_URL}${base}/recording`, transcribe_callback: `${t.config.PUBLIC_URL}${base}/transcription` });
+    const sid = newCallSid();
+    const recordingSid = newRecordingSid();
+    const from = '+14155550136';
+    const recording = callFields(sid, from, { CallStatus: 'completed', RecordingSid: recordingSid, RecordingStatus: 'completed', RecordingSource: 'RecordVerb', RecordingDuration: '17', RecordingUrl: recordingUrl(twilioFake, recordingSid) });
+    await Promise.all([send('recording', recording), send('recording', recording)]);
+    await send('status', callFields(sid, from, { CallStatus: 'completed', CallDuration: '40' }));
+    await processPending();
+    await processPending();
+    await drain();
+    const call = await callBySid(sid);
+    expect(call).toMatchObject({ status: 'voicemail', routed_by_onelink: false });
+    expect((await api.get('/tasks', { contact_id: call.chatwoot_contact_id })).body.data).toEqual([expect.objectContaining({ title: 'Call back +1 415 555 0136 (voicemail)' })]);
+    expect((await api.get('/jobs', { contact_id: call.chatwoot_contact_id })).body.data).toEqual([expect.objectContaining({ summary: 'Voicemail from +1 415 555 0136' })]);
+    const notes = conversationOf(call).messages.map((m) => m.content);
+    expect(notes).toEqual([expect.stringMatching(new RegExp(`: missed — voicemail left \\(17 s\\) ${when} → call-back task due \\d\\d:\\d\\d UTC, job J-\\d+ opened\\n\\n🎙 Voicemail \\(17 s\\): http://onelink\\.test/\\S+ \\(this link works for 7 days\\)$`))]);
+  });
+
   it('turns a busy call into one call-back task and one job titled by what happened, without waiting', async () => {
     const { call, tasks, jobs, notes } = await statusOnly('+14155550133', { CallStatus: 'busy', CallDuration: '0' });
     expect(call.status).toBe('busy');

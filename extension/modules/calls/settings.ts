@@ -40,10 +40,14 @@ export interface TwilioSettingsInput {
   callback_team_id?: number | null;
 }
 
-/** The addresses to paste into Twilio: the number's voice URL and its status callback. */
+/**
+ * The addresses to paste into Twilio: the number's voice URL and its status callback; when another
+ * app (Studio, an IVR) takes the calls, its recording and transcription callbacks can point at the
+ * last two, which is what lets Onelink know a voicemail was left.
+ */
 export function webhookUrls(publicUrl: string, accountId: number, token: string) {
   const base = `${publicUrl}/webhooks/twilio/${accountId}/${token}`;
-  return { voice: `${base}/voice`, status_callback: `${base}/status` };
+  return { voice: `${base}/voice`, status_callback: `${base}/status`, recording_status_callback: `${base}/recording`, transcribe_callback: `${base}/transcription` };
 }
 
 function present(row: TwilioSettingsRow, publicUrl: string, accountId: number) {
