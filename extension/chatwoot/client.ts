@@ -22,8 +22,9 @@ export class ChatwootError extends Error {
     readonly kind: 'unauthorized' | 'unreachable' | 'bad_response',
     message: string,
     readonly status?: number,
+    options?: ErrorOptions, // `cause`: the network error behind an unreachable Chatwoot
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -56,7 +57,7 @@ export async function fetchProfile({ baseUrl, token, timeoutMs }: ChatwootClient
       redirect: 'error',
     });
   } catch (err) {
-    throw new ChatwootError('unreachable', `Chatwoot at ${baseUrl} could not be reached: ${(err as Error).message}`);
+    throw new ChatwootError('unreachable', `Chatwoot at ${baseUrl} could not be reached: ${(err as Error).message}`, undefined, { cause: err });
   }
   if (response.status === 401 || response.status === 403) {
     throw new ChatwootError('unauthorized', 'Chatwoot did not accept this access token', response.status);
@@ -103,7 +104,7 @@ export async function chatwootRequest<T>(target: ChatwootTarget, method: 'GET' |
         await sleep(retryDelayMs(attempt, null));
         continue;
       }
-      throw new ChatwootError('unreachable', `Chatwoot ${method} ${path} failed: ${(err as Error).message}`);
+      throw new ChatwootError('unreachable', `Chatwoot ${method} ${path} failed: ${(err as Error).message}`, undefined, { cause: err });
     }
     if (response.ok) return (await response.json().catch(() => null)) as T;
     if ((response.status === 429 || response.status >= 500) && attempt < attempts) {

@@ -1,10 +1,12 @@
 // Wires Onelink into one Chatwoot account with an administrator's token: the webhook (and its
 // secret), the dashboard app, and the conversation attributes Onelink writes. Idempotent: what
 // exists is reused; uninstall removes exactly these (found by our webhook URL, our app URL and
-// our attribute keys).
+// our attribute keys). After installing, `checkRoundTrip` proves that Chatwoot's signed
+// deliveries actually arrive and verify.
 import type { Knex } from 'knex';
-import type { Sealer } from '../security/crypto.ts';
-import { ChatwootError, chatwootRequest, normaliseBaseUrl, type AttributeDefinition, type AttributeDefinitionBody, type ChatwootTarget, type DashboardApp, type Webhook, type WebhookBody } from './client.ts';
+import { randomToken, type Sealer } from '../security/crypto.ts';
+import { connectionCheckDedupeKey, connectionCheckPrefix, refusalTotals, signatureReasons, type RefusalReason } from '../../webhooks/chatwoot/receipt-health.ts';
+import { ChatwootError, chatwootRequest, normaliseBaseUrl, type AttributeDefinition, type AttributeDefinitionBody, type ChatwootTarget, type ContactCreateBody, type DashboardApp, type Webhook, type WebhookBody } from './client.ts';
 import { ensureAccount, systemContext } from '../accounts/service.ts';
 import { write } from '../db/tenant.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
@@ -25,7 +27,16 @@ export const conversationAttributes: Array<AttributeDefinitionBody & { attribute
 ];
 
 export interface InstallInput { chatwootUrl: string; accountId: number; token: string; publicUrl: string; timeoutMs: number }
-export interface InstallReport { webhook: 'created' | 'existing'; signed: boolean; dashboardApp: 'created' | 'existing'; attributesCreated: string[]; webhookUrl: string }
+export interface InstallReport {
+  installationId: string;
+  webhook: 'created' | 'existing';
+  signed: boolean;
+  dashboardApp: 'created' | 'existing';
+  attributesCreated: string[];
+  webhookUrl: string;
+  /** Our webhooks at an older address (Onelink moved), removed in favour of `webhookUrl`. */
+  webhooksReplaced: string[];
+}
 
 
 /** The conversation sidebar, as Chatwoot frames it. */
@@ -34,12 +45,34 @@ const appUrl = (publicUrl: string, baseUrl: string, accountId: number, app = 'si
 /** What earlier versions registered (the account page); replaced on install, removed on uninstall. */
 const legacyAppUrls = (publicUrl: string, baseUrl: string, accountId: number) => [appUrl(publicUrl, baseUrl, accountId, 'account')];
 
-function explain(err: unknown, input: Pick<InstallInput, 'chatwootUrl' | 'accountId'>): never {
+/** Why a request got no answer, in a few words ("connection refused", "no answer within 2 s"). */
+export function unreachableReason(err: ChatwootError, timeoutMs: number): string {
+  if (err.status) return `it answered ${err.status}`;
+  const cause = err.cause as (Error & { cause?: { code?: string; message?: string } }) | undefined;
+  if (cause?.name === 'TimeoutError' || cause?.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`;
+  const code = cause?.cause?.code;
+  const byCode: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host name lookup failed',
+    ECONNRESET: 'connection reset',
+    ETIMEDOUT: 'connection timed out',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+  };
+  if (code && byCode[code]) return byCode[code];
+  if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
+  if (cause?.message === 'fetch failed' && cause.cause?.message) return cause.cause.message;
+  return cause?.message ?? 'network error';
+}
+
+function explain(err: unknown, input: Pick<InstallInput, 'chatwootUrl' | 'accountId' | 'timeoutMs'>): never {
   if (err instanceof ChatwootError && err.kind === 'unauthorized') {
     throw new InstallationError(`Chatwoot refused the token for account ${input.accountId}: use the access token of an administrator of that account.`);
   }
   if (err instanceof ChatwootError && err.kind === 'unreachable') {
-    throw new InstallationError(`Chatwoot at ${input.chatwootUrl} could not be reached (${err.message}). Check the URL and that this machine can reach it.`);
+    // Said once: the client's own message repeats "could not be reached", the reason is what helps.
+    throw new InstallationError(`Chatwoot at ${input.chatwootUrl} could not be reached (${unreachableReason(err, input.timeoutMs)}). Check the URL and that this machine can reach it.`);
   }
   throw err;
 }
@@ -65,12 +98,23 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
   const webhookUrl = `${input.publicUrl}/webhooks/chatwoot/${installation.webhook_path_token}`;
   try {
     const hooks = await chatwootRequest<Webhook[] | { payload?: Webhook[] }>(target, 'GET', `${account}/webhooks`);
-    let hook = (Array.isArray(hooks) ? hooks : (hooks?.payload ?? [])).find((h) => h.url === webhookUrl);
+    const listed = Array.isArray(hooks) ? hooks : (hooks?.payload ?? []);
+    let hook = listed.find((h) => h.url === webhookUrl);
     const webhook = hook ? 'existing' : 'created';
     const create: WebhookCreate = { url: webhookUrl, subscriptions: [...webhookEvents] };
     hook ??= await chatwootRequest<Webhook>(target, 'POST', `${account}/webhooks`, create);
+    // Ours at an older public address (the path token is this installation's): Chatwoot would keep
+    // delivering there, to nothing, so the new one replaces it.
+    const webhooksReplaced: string[] = [];
+    for (const old of listed.filter((h) => h.url !== webhookUrl && h.url.endsWith(`/webhooks/chatwoot/${installation.webhook_path_token}`))) {
+      await chatwootRequest(target, 'DELETE', `${account}/webhooks/${old.id}`);
+      webhooksReplaced.push(old.url);
+    }
     const secret = hook?.secret ?? null;
-    if (secret) await db('installations').where({ id: installation.id }).update({ webhook_secret_sealed: sealer.seal(secret), updated_at: db.fn.now() });
+    // The URL as Chatwoot now holds it: `installation list` shows it, whatever PUBLIC_URL says later.
+    await db('installations')
+      .where({ id: installation.id })
+      .update({ ...(secret ? { webhook_secret_sealed: sealer.seal(secret) } : {}), webhook_url: hook?.url ?? webhookUrl, webhook_registered_at: db.fn.now(), updated_at: db.fn.now() });
 
     // --- dashboard_apps is not in Chatwoot's OpenAPI document; shape per REFERENCE.md. ---
     const url = appUrl(input.publicUrl, installation.base_url, input.accountId);
@@ -89,7 +133,7 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
       attributesCreated.push(definition.attribute_key);
     }
     const signed = Boolean(secret) || Boolean(await db('installations').where({ id: installation.id }).first('webhook_secret_sealed').then((r) => r?.webhook_secret_sealed));
-    return { webhook, signed, dashboardApp, attributesCreated, webhookUrl };
+    return { installationId: installation.id, webhook, signed, dashboardApp, attributesCreated, webhookUrl, webhooksReplaced };
   } catch (err) {
     explain(err, input);
   }
@@ -104,10 +148,12 @@ export async function uninstall(db: Knex, input: InstallInput): Promise<{ remove
   try {
     const webhookUrl = `${input.publicUrl}/webhooks/chatwoot/${installation.webhook_path_token}`;
     const hooks = await chatwootRequest<Webhook[]>(target, 'GET', `${account}/webhooks`);
-    for (const hook of (hooks ?? []).filter((h) => h.url === webhookUrl)) {
+    // Ours wherever Onelink was reachable when it was registered: the path token is this installation's.
+    for (const hook of (hooks ?? []).filter((h) => h.url === webhookUrl || h.url.endsWith(`/webhooks/chatwoot/${installation.webhook_path_token}`))) {
       await chatwootRequest(target, 'DELETE', `${account}/webhooks/${hook.id}`);
       removed.push(`webhook ${hook.id}`);
     }
+    if (removed.length) await db('installations').where({ id: installation.id }).update({ webhook_url: null, webhook_registered_at: null });
     const ours = [appUrl(input.publicUrl, installation.base_url, input.accountId), ...legacyAppUrls(input.publicUrl, installation.base_url, input.accountId)];
     for (const app of ((await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`)) ?? []).filter((a) => a.content?.some((c) => ours.includes(c.url)))) {
       await chatwootRequest(target, 'DELETE', `${account}/dashboard_apps/${app.id}`);
@@ -122,4 +168,81 @@ export async function uninstall(db: Knex, input: InstallInput): Promise<{ remove
     explain(err, input);
   }
   return { removed };
+}
+
+// --- The round trip: does Chatwoot's signed delivery reach us and verify? ---
+
+export interface RoundTripInput extends InstallInput {
+  /** How long to wait for the delivery. */
+  waitMs: number;
+  /** How often to look (tests use less). */
+  pollMs?: number;
+}
+
+export interface RoundTripReport { ms: number; signed: boolean }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const increase = (before: Partial<Record<RefusalReason, number>>, after: Partial<Record<RefusalReason, number>>, reasons: readonly RefusalReason[]) =>
+  reasons.reduce((sum, r) => sum + (after[r] ?? 0) - (before[r] ?? 0), 0);
+
+/**
+ * Creates a throw-away contact ("Onelink connection check …") in the account, waits for
+ * Chatwoot's delivery of it to arrive and verify at our webhook (the running service records it
+ * in the database this installer uses), then deletes the contact. Throws an InstallationError
+ * saying plainly what failed: the signature (chatwoot/chatwoot#13809), the clock, or nothing
+ * arriving at all.
+ */
+export async function checkRoundTrip(db: Knex, input: RoundTripInput, report: Pick<InstallReport, 'installationId' | 'webhookUrl' | 'signed'>): Promise<RoundTripReport> {
+  const started = Date.now();
+  const nonce = randomToken(12);
+  const key = connectionCheckDedupeKey(nonce);
+  const before = await refusalTotals(db, report.installationId);
+  const target: ChatwootTarget = { baseUrl: normaliseBaseUrl(input.chatwootUrl), token: input.token, timeoutMs: input.timeoutMs };
+  const contacts = `/api/v1/accounts/${input.accountId}/contacts`;
+  // No inbox: Chatwoot then creates the bare contact (its spec marks inbox_id required, its controller does not).
+  const body: Omit<ContactCreateBody, 'inbox_id'> = { name: `Onelink connection check ${nonce}`, identifier: `${connectionCheckPrefix}${nonce}` };
+  let contactId: number | undefined;
+  try {
+    const answer = await chatwootRequest<{ payload?: { contact?: { id?: number } }; id?: number }>(target, 'POST', contacts, body);
+    contactId = answer?.payload?.contact?.id ?? answer?.id;
+  } catch (err) {
+    explain(err, input);
+  }
+  try {
+    for (;;) {
+      const arrived = await db('webhook_deliveries').where({ installation_id: report.installationId, source: 'chatwoot', dedupe_key: key }).first('id');
+      if (arrived) return { ms: Date.now() - started, signed: report.signed };
+      const now = await refusalTotals(db, report.installationId);
+      if (increase(before, now, signatureReasons) > 0) {
+        throw new InstallationError(
+          `Chatwoot's deliveries are failing the signature check: the secret stored here is not the one Chatwoot signs with (see chatwoot/chatwoot#13809). ` +
+            `Every event is refused, and Chatwoot does not send it again. Delete the Onelink webhook in Chatwoot (Settings → Integrations → Webhooks: ${report.webhookUrl}) ` +
+            `and run the installer again, so that Chatwoot issues a new secret and Onelink keeps it.`,
+        );
+      }
+      if (increase(before, now, ['stale_timestamp']) > 0) {
+        throw new InstallationError(`Chatwoot's deliveries arrive with a timestamp more than 5 minutes off this server's clock and are refused: set the clocks of both servers right (NTP).`);
+      }
+      if (increase(before, now, ['invalid_body']) > 0) {
+        throw new InstallationError(`Chatwoot's delivery arrived signed but its body could not be stored (NUL bytes): look at what sits between Chatwoot and ${report.webhookUrl}.`);
+      }
+      if (Date.now() - started >= input.waitMs) break;
+      await sleep(Math.min(input.pollMs ?? 250, Math.max(1, input.waitMs - (Date.now() - started))));
+    }
+  } finally {
+    if (contactId !== undefined) await chatwootRequest(target, 'DELETE', `${contacts}/${contactId}`).catch(() => undefined);
+  }
+  throw new InstallationError(
+    `No delivery arrived within ${Math.round(input.waitMs / 1000)} s: check that Chatwoot can reach ${report.webhookUrl} ` +
+      `(Chatwoot 4.14+ refuses private addresses unless SAFE_FETCH_ALLOW_PRIVATE_NETWORK=true) and that the Onelink service answering there uses this database.`,
+  );
+}
+
+/**
+ * Whether an Onelink service is connected to this database to receive deliveries: its delivery
+ * worker holds a listening connection named `onelink-deliveries`.
+ */
+export async function serviceIsConnected(db: Knex): Promise<boolean> {
+  const { rows } = await db.raw<{ rows: Array<{ n: number }> }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'onelink-deliveries'`);
+  return (rows[0]?.n ?? 0) > 0;
 }

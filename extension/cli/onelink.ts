@@ -7,8 +7,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ChatwootError } from '../chatwoot/client.ts';
-import { install, uninstall } from '../chatwoot/installer.ts';
-import { InstallationError, listInstallations, registerInstallation } from '../chatwoot/installations.ts';
+import { checkRoundTrip, install, serviceIsConnected, uninstall } from '../chatwoot/installer.ts';
+import { describeInstallations, InstallationError, registerInstallation } from '../chatwoot/installations.ts';
 import { ConfigError, loadConfig, loadDotEnv } from '../config.ts';
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
 import { createKnex } from '../db/knex.ts';
@@ -16,7 +16,7 @@ import { migrateLatest } from '../db/migrations.ts';
 import { createSealer, resolveEncryptionKey } from '../security/crypto.ts';
 
 const usage = `Usage:
-  npm run onelink -- install --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url https://onelink.example.com]
+  npm run onelink -- install --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url https://onelink.example.com] [--skip-check] [--check-timeout 20]
   npm run onelink -- uninstall --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url …]
   npm run onelink -- installation add --chatwoot-url https://chat.example.com --token <administrator access token>
   npm run onelink -- installation list`;
@@ -29,6 +29,8 @@ async function run() {
       token: { type: 'string' },
       'account-id': { type: 'string' },
       'public-url': { type: 'string' },
+      'skip-check': { type: 'boolean' },
+      'check-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -70,13 +72,25 @@ async function run() {
       const report = await install(db, sealer, input);
       console.log(`Webhook ${report.webhook}: ${report.webhookUrl}${report.signed ? ' (signed with its secret)' : ' (no secret from this Chatwoot: the unguessable address authenticates it)'}`);
       console.log(`Dashboard app ${report.dashboardApp}; conversation attributes created: ${report.attributesCreated.join(', ') || 'none (all present)'}.`);
+      if (report.webhooksReplaced.length) console.log(`Replaced our webhook at the old address: ${report.webhooksReplaced.join(', ')}.`);
+      if (values['skip-check']) {
+        console.log('Connection check skipped (--skip-check).');
+      } else {
+        // The round trip needs a running service to receive Chatwoot's delivery.
+        if (!(await serviceIsConnected(db))) {
+          throw new InstallationError('Installed, but the connection check cannot run: no Onelink service is running on this database, so nothing can receive Chatwoot\'s deliveries. Start the service first and run the installer again, or pass --skip-check.');
+        }
+        const waitSeconds = Number(values['check-timeout'] ?? 20);
+        if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new ConfigError('--check-timeout takes a number of seconds');
+        console.log(`Checking the connection: a temporary contact "Onelink connection check …" is created in Chatwoot and removed; waiting up to ${waitSeconds} s for its delivery…`);
+        const check = await checkRoundTrip(db, { ...input, waitMs: waitSeconds * 1000 }, report);
+        console.log(`Connection check passed: Chatwoot's delivery arrived${check.signed ? ' and its signature verified' : ' (unsigned: this Chatwoot does not sign)'} in ${(check.ms / 1000).toFixed(1)} s.`);
+      }
       console.log('Agents can now open Onelink in a conversation and sign in with their Chatwoot access token.');
       return;
     }
     if (verb === 'list') {
-      const rows = await listInstallations(db);
-      if (!rows.length) console.log('No Chatwoot is connected yet.');
-      for (const row of rows) console.log(`${row.id}  ${row.base_url}  webhook: ${config.PUBLIC_URL}/webhooks/chatwoot/${row.webhook_path_token}`);
+      for (const line of await describeInstallations(db, config.PUBLIC_URL)) console.log(line);
       return;
     }
     if (!values['chatwoot-url'] || !values.token) throw new ConfigError(`--chatwoot-url and --token are required\n${usage}`);

@@ -3,14 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import { signChatwootBody } from '../../webhooks/chatwoot/verify.ts';
 
-export function contactEvent(event: 'contact_created' | 'contact_updated', contact: { id: number; name: string; email?: string; phone_number?: string; updated_at?: string }, account = { id: 1, name: 'Account 1' }) {
+export function contactEvent(event: 'contact_created' | 'contact_updated', contact: { id: number; name: string; email?: string; phone_number?: string; identifier?: string; updated_at?: string }, account = { id: 1, name: 'Account 1' }) {
   return {
     event,
     id: contact.id,
     name: contact.name,
     email: contact.email ?? null,
     phone_number: contact.phone_number ?? null,
-    identifier: null,
+    identifier: contact.identifier ?? null,
     thumbnail: '',
     additional_attributes: {},
     custom_attributes: {},

@@ -11,6 +11,7 @@ import path from 'node:path';
 import express, { type ErrorRequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { repoRoot } from '../helpers/processes.ts';
+import { chatwootDelivery, contactEvent } from './chatwoot-webhooks.ts';
 
 export const chatwootSpecPath = path.join(repoRoot, 'extension', 'chatwoot', 'spec', 'chatwoot-openapi.json');
 
@@ -41,6 +42,14 @@ export interface FakeChatwoot {
   /** Conversations by `${accountId}:${displayId}`: their custom attributes and messages. */
   conversations: Map<string, FakeConversation>;
   webhooks: Array<{ id: number; accountId: number; url: string; subscriptions: string[]; secret: string }>;
+  /**
+   * How contact changes reach registered webhooks (subscribed events only, after the API answer,
+   * one attempt, as Chatwoot does): 'signed' the 4.11+ way with the secret the API returned,
+   * 'wrong_secret' signed with another key (chatwoot/chatwoot#13809), 'none' never sent.
+   */
+  webhookDelivery: 'signed' | 'wrong_secret' | 'none';
+  /** Webhook deliveries the fake sent: where, which event, and the answer's status (or the network error). */
+  webhookDeliveries: Array<{ url: string; event: string; status: number | string }>;
   dashboardApps: Array<{ id: number; accountId: number; title: string; content: Array<{ type: string; url: string }> }>;
   attributeDefinitions: Array<{ id: number; accountId: number; attribute_key: string; attribute_display_name: string; attribute_display_type: number; attribute_model: number }>;
   addConversation(accountId: number, displayId: number, customAttributes?: Record<string, unknown>): FakeConversation;
@@ -49,7 +58,7 @@ export interface FakeChatwoot {
   close(): Promise<void>;
 }
 
-export interface FakeContact { id: number; accountId: number; name: string; phone_number: string | null; email: string | null }
+export interface FakeContact { id: number; accountId: number; name: string; phone_number: string | null; email: string | null; identifier?: string | null }
 
 export interface FakeConversation {
   id: number;
@@ -69,6 +78,9 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   // the webhook object itself lists and Chatwoot sends (REFERENCE.md).
   apiSpec.components.schemas.webhook_create_update_payload.properties.subscriptions.items.enum =
     apiSpec.components.schemas.webhook.properties.subscriptions.items.enum;
+  // And: a contact is created without an inbox (Chatwoot's ContactsController#create skips the
+  // contact inbox when inbox_id is blank), though the document marks inbox_id required.
+  delete apiSpec.components.schemas.contact_create.required;
   const agents = new Map<number, FakeAgent>();
   const fake = {
     url: '',
@@ -81,6 +93,22 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     dashboardApps: [] as FakeChatwoot['dashboardApps'],
     attributeDefinitions: [] as FakeChatwoot['attributeDefinitions'],
     contacts: [] as FakeContact[],
+    webhookDelivery: 'signed' as FakeChatwoot['webhookDelivery'],
+    webhookDeliveries: [] as FakeChatwoot['webhookDeliveries'],
+  };
+  /** Sends a contact event to the account's webhooks subscribed to it, as Chatwoot's webhook job does. */
+  const deliverContactEvent = (event: 'contact_created' | 'contact_updated', contact: FakeContact) => {
+    if (fake.webhookDelivery === 'none') return;
+    for (const hook of fake.webhooks.filter((h) => h.accountId === contact.accountId && h.subscriptions.includes(event))) {
+      const payload = contactEvent(event, { id: contact.id, name: contact.name, email: contact.email ?? undefined, phone_number: contact.phone_number ?? undefined, identifier: contact.identifier ?? undefined }, { id: contact.accountId, name: `Account ${contact.accountId}` });
+      const secret = fake.webhookDelivery === 'wrong_secret' ? `${hook.secret}-not-the-one` : hook.secret;
+      const { body, headers } = chatwootDelivery(payload, { secret });
+      setImmediate(() => {
+        fetch(hook.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(5000) })
+          .then((res) => fake.webhookDeliveries.push({ url: hook.url, event, status: res.status }))
+          .catch((err: Error) => fake.webhookDeliveries.push({ url: hook.url, event, status: err.message }));
+      });
+    }
   };
   let nextContactId = 9000;
   let nextConversationId = 7000;
@@ -300,18 +328,43 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   });
   app.post('/api/v1/accounts/:accountId/contacts', (req, res) => {
     if (!memberOf(req)) return void res.status(401).end();
-    const body = req.body as { name?: string; phone_number?: string; email?: string; inbox_id: number };
+    const body = req.body as { name?: string; phone_number?: string; email?: string; identifier?: string; inbox_id?: number };
     const accountId = Number(req.params.accountId);
     if (body.phone_number && fake.contacts.some((c) => c.accountId === accountId && c.phone_number === body.phone_number)) {
       return void res.status(422).json({ message: 'Phone number has already been taken' });
     }
-    const contact: FakeContact = { id: nextContactId++, accountId, name: body.name ?? '', phone_number: body.phone_number ?? null, email: body.email ?? null };
+    if (body.identifier && fake.contacts.some((c) => c.accountId === accountId && c.identifier === body.identifier)) {
+      return void res.status(422).json({ message: 'Identifier has already been taken' });
+    }
+    const contact: FakeContact = { id: nextContactId++, accountId, name: body.name ?? '', phone_number: body.phone_number ?? null, email: body.email ?? null, identifier: body.identifier ?? null };
     fake.contacts.push(contact);
-    const sourceId = randomUUID();
-    contactInboxes.push({ accountId, contactId: contact.id, inboxId: body.inbox_id, sourceId });
-    answerWrite(res, () =>
-      res.type('application/json; charset=utf-8').send(JSON.stringify({ payload: { contact: presentContact(contact), contact_inbox: { source_id: sourceId, inbox: { id: body.inbox_id } } } })),
-    );
+    const sourceId = body.inbox_id === undefined ? null : randomUUID();
+    if (sourceId) contactInboxes.push({ accountId, contactId: contact.id, inboxId: body.inbox_id!, sourceId });
+    const contactInbox = sourceId ? { source_id: sourceId, inbox: { id: body.inbox_id } } : { source_id: null, inbox: null };
+    answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify({ payload: { contact: presentContact(contact), contact_inbox: contactInbox } })));
+    deliverContactEvent('contact_created', contact);
+  });
+  app.put('/api/v1/accounts/:accountId/contacts/:id', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const contact = fake.contacts.find((c) => c.accountId === Number(req.params.accountId) && c.id === Number(req.params.id));
+    if (!contact) return void res.status(404).end();
+    const body = req.body as { name?: string; phone_number?: string; email?: string; identifier?: string };
+    Object.assign(contact, {
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(body.phone_number !== undefined ? { phone_number: body.phone_number } : {}),
+      ...(body.email !== undefined ? { email: body.email } : {}),
+      ...(body.identifier !== undefined ? { identifier: body.identifier } : {}),
+    });
+    answerWrite(res, () => res.status(204).end());
+    deliverContactEvent('contact_updated', contact);
+  });
+  // Chatwoot sends no webhook for a deleted contact.
+  app.delete('/api/v1/accounts/:accountId/contacts/:id', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const index = fake.contacts.findIndex((c) => c.accountId === Number(req.params.accountId) && c.id === Number(req.params.id));
+    if (index < 0) return void res.status(404).end();
+    fake.contacts.splice(index, 1);
+    answerWrite(res, () => res.status(200).end());
   });
   app.get('/api/v1/accounts/:accountId/contacts/:id/conversations', (req, res) => {
     if (!memberOf(req)) return void res.status(401).end();

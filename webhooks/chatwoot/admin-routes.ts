@@ -7,11 +7,13 @@ import { pageQuery, paginate } from '../../extension/http/pagination.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
 import { queues } from '../../extension/queue/names.ts';
 import type { Services } from '../../extension/services.ts';
+import { webhookHealthRoute } from './health-routes.ts';
 
 const listed = ['id', 'source', 'event', 'status', 'attempts', 'last_error', 'received_at', 'processed_at'] as const;
 
 export function webhookAdminRoutes(services: Services) {
   return [
+    webhookHealthRoute(services),
     defineRoute({
       method: 'get',
       path: '/admin/webhook-deliveries',

@@ -2,14 +2,16 @@
 // The unguessable path token names the installation (and is all older, unsigned Chatwoot
 // versions can offer); when the installation has a webhook secret, the HMAC signature is
 // required on top. Nothing is stored before the checks pass, and nothing waits on processing.
+// A refused delivery is counted (per installation and reason, never its body): Chatwoot does
+// not retry, so the counters are the only trace of what was lost.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { sendData, sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
 import type { Services } from '../../extension/services.ts';
-import { shortLived } from '../cache.ts';
 import { deliveryInbox } from '../inbox.ts';
 import { deliveryNudger } from '../nudge.ts';
+import { connectionCheckKey, receiptRecorder } from './receipt-health.ts';
 import { verifyChatwootSignature } from './verify.ts';
 
 function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Record<string, unknown> | null) {
@@ -20,18 +22,32 @@ function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Re
   return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }
 
-/** Installations by webhook path token, with their secret opened: every delivery needs one. */
-function installationCache(services: Services) {
-  return shortLived(async (pathToken: string) => {
+type KnownInstallation = { id: string; secret: string | null } | undefined;
+
+/**
+ * Installations by webhook path token, with their secret opened: every delivery needs one. Kept
+ * for 10 s; `fresh` asks for a copy at most a second old, for a signature that fails against the
+ * kept secret (the installer may have just stored a new one) — at most one lookup a second per
+ * address however many bad signatures arrive.
+ */
+function installationCache(services: Services, { ttlMs = 10_000, freshMs = 1000, maxEntries = 1000 } = {}) {
+  const entries = new Map<string, { at: number; value: KnownInstallation }>();
+  return async (pathToken: string, { fresh = false } = {}): Promise<KnownInstallation> => {
+    const hit = entries.get(pathToken);
+    if (hit && Date.now() - hit.at < (fresh ? freshMs : ttlMs)) return hit.value;
     const found = await services.db('installations').where({ webhook_path_token: pathToken }).first('id', 'webhook_secret_sealed');
-    return found && { id: found.id as string, secret: found.webhook_secret_sealed ? (services.sealer.open(found.webhook_secret_sealed) as string) : null };
-  });
+    const value = found && { id: found.id as string, secret: found.webhook_secret_sealed ? (services.sealer.open(found.webhook_secret_sealed) as string) : null };
+    if (entries.size >= maxEntries) entries.clear();
+    entries.set(pathToken, { at: Date.now(), value });
+    return value;
+  };
 }
 
 export function chatwootWebhookRoutes(services: Services) {
   const findInstallation = installationCache(services);
   const nudge = deliveryNudger(services.db);
   const storeDelivery = deliveryInbox(services.db);
+  const receipts = receiptRecorder(services.db);
   return [
     defineRoute({
       method: 'post',
@@ -41,27 +57,35 @@ export function chatwootWebhookRoutes(services: Services) {
       tags: ['webhooks'],
       access: { public: true },
       rawBody: true,
-      params: z.object({ pathToken: z.string().min(16).max(100) }),
+      // Any address is answered (and an unknown one counted): a malformed one is just as unknown.
+      params: z.object({ pathToken: z.string().min(1).max(200) }),
       successStatus: 202,
       handler: async ({ params, req, res }) => {
-        const installation = await findInstallation(params.pathToken);
+        let installation = params.pathToken.length >= 16 && params.pathToken.length <= 100 ? await findInstallation(params.pathToken) : undefined;
         if (!installation) {
+          receipts.refused(null, 'unknown_address');
           sendError(res, 404, 'not_found', 'Unknown webhook address');
           return;
         }
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         if (installation.secret) {
-          const check = verifyChatwootSignature(
-            installation.secret,
-            { timestamp: req.get('x-chatwoot-timestamp'), signature: req.get('x-chatwoot-signature') },
-            body,
-          );
+          const headers = { timestamp: req.get('x-chatwoot-timestamp'), signature: req.get('x-chatwoot-signature') };
+          let check = verifyChatwootSignature(installation.secret, headers, body);
+          if (!check.ok && check.code === 'invalid_signature') {
+            const fresh = await findInstallation(params.pathToken, { fresh: true });
+            if (fresh?.secret && fresh.secret !== installation.secret) {
+              installation = fresh;
+              check = verifyChatwootSignature(fresh.secret, headers, body);
+            }
+          }
           if (!check.ok) {
+            receipts.refused(installation.id, check.code);
             sendError(res, 401, check.code, 'The webhook signature is missing, stale or wrong');
             return;
           }
         }
         if (body.includes(0)) {
+          receipts.refused(installation.id, 'invalid_body');
           sendError(res, 400, 'invalid_body', 'The request body contains NUL bytes');
           return;
         }
@@ -71,6 +95,19 @@ export function chatwootWebhookRoutes(services: Services) {
           payload = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
         } catch {
           payload = null; // verified but unparseable: kept as failed, for inspection
+        }
+        receipts.accepted(installation.id);
+        const checkKey = connectionCheckKey(payload);
+        if (checkKey) {
+          // The installer's round-trip check: proof for the installer, nothing for the caches.
+          const [stored] = await services
+            .db('webhook_deliveries')
+            .insert({ installation_id: installation.id, source: 'chatwoot', dedupe_key: checkKey, event: String(payload!.event).slice(0, 100), headers: {}, body: '{}', status: 'ignored', last_error: 'Onelink connection check' })
+            .onConflict(['installation_id', 'source', 'dedupe_key'])
+            .ignore()
+            .returning(['id', 'status']);
+          sendData(res, stored ? { delivery_id: stored.id, status: stored.status } : { duplicate: true }, {}, stored ? 202 : 200);
+          return;
         }
         const headers = Object.fromEntries(
           ['x-chatwoot-delivery', 'x-chatwoot-timestamp', 'x-chatwoot-signature', 'user-agent', 'content-type'].map((h) => [h, req.get(h) ?? null]),
