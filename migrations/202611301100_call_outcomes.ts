@@ -1,7 +1,8 @@
 // Call outcomes that callbacks can prove: `unknown` (only status callbacks came, and a completed
 // call says nothing about who answered) and `recorded` (the whole call was recorded; it may hold
-// a conversation or a voicemail). And one fact: whether Onelink's own TwiML routed the call, which
-// is what makes "nobody answered" certain.
+// a conversation or a voicemail). One fact: whether Onelink's own TwiML routed the call, which is
+// what makes "nobody answered" certain. And the outcome the conversation was told, so that one
+// later facts change (a voicemail reported after the call was logged) is told once more.
 import type { Knex } from 'knex';
 
 const statuses = (list: string[]) => list.map((s) => `'${s}'`).join(', ');
@@ -18,6 +19,7 @@ async function dropStatusCheck(knex: Knex) {
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`alter table calls add column routed_by_onelink boolean not null default false`);
+  await knex.raw(`alter table calls add column outcome_noted text`);
   await dropStatusCheck(knex);
   await knex.raw(`alter table calls add constraint calls_status_valid check (status in (${statuses(after)}))`);
 }
@@ -30,5 +32,5 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw(`alter table calls force row level security`);
   await dropStatusCheck(knex);
   await knex.raw(`alter table calls add constraint calls_status_valid check (status in (${statuses(before)}))`);
-  await knex.raw(`alter table calls drop column routed_by_onelink`);
+  await knex.raw(`alter table calls drop column routed_by_onelink, drop column outcome_noted`);
 }

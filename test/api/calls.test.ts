@@ -379,6 +379,27 @@ describe('calls Onelink hears of only through status callbacks (the call itself 
     expect(notes).toEqual([expect.stringMatching(new RegExp(`: missed — voicemail left \\(17 s\\) ${when} → call-back task due \\d\\d:\\d\\d UTC, job J-\\d+ opened\\n\\n🎙 Voicemail \\(17 s\\): http://onelink\\.test/\\S+ \\(this link works for 7 days\\)$`))]);
   });
 
+  it('tells the conversation once more when a voicemail is reported after the call was logged as "outcome unknown"', async () => {
+    const from = '+14155550137';
+    const { call } = await statusOnly(from, { CallStatus: 'completed', CallDuration: '52' }, { settle: true });
+    expect(call.status).toBe('unknown');
+    const recordingSid = newRecordingSid();
+    const recording = callFields(call.call_sid, from, { CallStatus: 'completed', RecordingSid: recordingSid, RecordingStatus: 'completed', RecordingSource: 'RecordVerb', RecordingDuration: '19', RecordingUrl: recordingUrl(twilioFake, recordingSid) });
+    await Promise.all([send('recording', recording), send('recording', recording)]);
+    await processPending();
+    await processPending();
+    await settleLater(call.id);
+    await drain();
+    const after = await callBySid(call.call_sid);
+    expect(after.status).toBe('voicemail');
+    expect((await api.get('/tasks', { contact_id: after.chatwoot_contact_id })).body.data).toEqual([expect.objectContaining({ title: 'Call back +1 415 555 0137 (voicemail)' })]);
+    expect((await api.get('/jobs', { contact_id: after.chatwoot_contact_id })).body.data).toEqual([expect.objectContaining({ summary: 'Voicemail from +1 415 555 0137' })]);
+    expect(conversationOf(after).messages.map((m) => m.content)).toEqual([
+      expect.stringMatching(/: ended after 52 s, outcome unknown \(only status callbacks were received/),
+      expect.stringMatching(new RegExp(`^Onelink · 📞 Call from \\+1 415 555 0137 \\(Downtown\\), updated: missed — voicemail left \\(19 s\\) ${when} → call-back task due \\d\\d:\\d\\d UTC, job J-\\d+ opened\\n\\n🎙 Voicemail \\(19 s\\): http://onelink\\.test/\\S+ \\(this link works for 7 days\\)$`)),
+    ]);
+  });
+
   it('turns a busy call into one call-back task and one job titled by what happened, without waiting', async () => {
     const { call, tasks, jobs, notes } = await statusOnly('+14155550133', { CallStatus: 'busy', CallDuration: '0' });
     expect(call.status).toBe('busy');
@@ -416,7 +437,7 @@ describe('a stored callback no retry can fix', () => {
 describe('what callbacks prove, whatever their order', () => {
   const blank = (): CallRow => ({
     id: 'x', call_sid: 'CA', direction: 'inbound', from_e164: null, to_e164: null, status: 'ringing', twilio_final_status: null, answered: false, in_progress_seen: false,
-    dial_seen: false, routed_by_onelink: false, final_seen_at: null, started_at: null, ended_at: null, duration_seconds: null, recording_sid: null, recording_source: null,
+    dial_seen: false, routed_by_onelink: false, outcome_noted: null, final_seen_at: null, started_at: null, ended_at: null, duration_seconds: null, recording_sid: null, recording_source: null,
     recording_url: null, recording_duration_seconds: null, transcript: null, transcript_status: null, chatwoot_contact_id: null, chatwoot_conversation_id: null, job_id: null,
     callback_task_id: null, threading_claimed_at: null, threaded_at: null, callback_created_at: null, job_created_at: null, summary_noted_at: null, recording_noted_at: null, transcript_noted_at: null,
   });

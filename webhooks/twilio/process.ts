@@ -171,7 +171,7 @@ async function openFollowUps(deps: TwilioDeps, ctx: RequestContext, callId: stri
   });
 }
 
-/** Step 4: the call log, then its recording and transcript, told to the conversation once each. */
+/** Step 4: the call log, then its recording and transcript, told to the conversation once each (the log again if its outcome changed). */
 async function tellConversation(deps: TwilioDeps, ctx: RequestContext, callId: string, settled: boolean) {
   await withAccount(deps.db, ctx.accountId, { readOnly: false }, async (trx) => {
     const call = (await trx('calls').where({ account_id: ctx.accountId, id: callId }).forUpdate().first()) as CallRow;
@@ -180,7 +180,9 @@ async function tellConversation(deps: TwilioDeps, ctx: RequestContext, callId: s
     const caller = callerName(call);
     const marks: Partial<CallRow> = {};
     const lines: string[] = [];
-    if (!call.summary_noted_at) {
+    // Told again, once, when later facts changed the outcome (a voicemail reported after the call was logged, a late "answered").
+    const outcomeChanged = call.summary_noted_at !== null && call.outcome_noted !== null && call.outcome_noted !== call.status;
+    if (!call.summary_noted_at || outcomeChanged) {
       const location = call.to_e164 ? ((await trx('twilio_numbers').where({ account_id: ctx.accountId, e164: call.to_e164 }).first('location'))?.location ?? null) : null;
       const extras: string[] = [];
       const task = call.callback_created_at && call.callback_task_id ? await trx('tasks').where({ account_id: ctx.accountId, id: call.callback_task_id }).first('due_at') : null;
@@ -190,8 +192,8 @@ async function tellConversation(deps: TwilioDeps, ctx: RequestContext, callId: s
         extras.push(`job ${jobReference(job.number)} opened`);
         await queueWriteBack(trx, ctx, conversation, [jobAttributes(job)]);
       }
-      lines.push(`${callSummary(call, location)}${extras.length ? ` → ${extras.join(', ')}` : ''}`);
-      marks.summary_noted_at = new Date();
+      lines.push(`${callSummary(call, location, outcomeChanged)}${extras.length ? ` → ${extras.join(', ')}` : ''}`);
+      Object.assign(marks, { summary_noted_at: new Date(), outcome_noted: call.status });
     }
     const summarised = Boolean(call.summary_noted_at || marks.summary_noted_at);
     if (summarised && call.recording_url && !call.recording_noted_at) {

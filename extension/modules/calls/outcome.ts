@@ -39,6 +39,8 @@ export interface CallRow {
   callback_created_at: Date | null;
   job_created_at: Date | null;
   summary_noted_at: Date | null;
+  /** The outcome the conversation was last told. */
+  outcome_noted: CallStatus | null;
   recording_noted_at: Date | null;
   transcript_noted_at: Date | null;
 }
@@ -134,8 +136,8 @@ export function isSettled(call: CallRow, settings: TwilioSettingsRow | undefined
 
 export const minutes = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)} min ${seconds % 60} s` : `${seconds} s`);
 
-/** The one-line call log posted to the conversation. */
-export function callSummary(call: CallRow, location: string | null) {
+/** The one-line call log posted to the conversation (`updated` when later facts changed the outcome told before). */
+export function callSummary(call: CallRow, location: string | null, updated = false) {
   const who = call.direction === 'inbound' ? `from ${callerName(call)}` : `to ${call.to_e164 ? displayNumber(call.to_e164) : 'an unknown number'}`;
   const lasted = call.duration_seconds ? minutes(call.duration_seconds) : null;
   const outcome: Record<CallStatus, string> = {
@@ -150,7 +152,7 @@ export function callSummary(call: CallRow, location: string | null) {
     ringing: 'ringing',
   };
   const when = (call.started_at ?? new Date()).toISOString().slice(0, 16).replace('T', ' ');
-  return `Onelink · 📞 ${call.direction === 'inbound' ? 'Call' : 'Outgoing call'} ${who}${location ? ` (${location})` : ''}: ${outcome[call.status]} · ${when} UTC`;
+  return `Onelink · 📞 ${call.direction === 'inbound' ? 'Call' : 'Outgoing call'} ${who}${location ? ` (${location})` : ''}${updated ? ', updated' : ''}: ${outcome[call.status]} · ${when} UTC`;
 }
 
 /**
