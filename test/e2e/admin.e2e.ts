@@ -1,7 +1,9 @@
 // The admin app: capability switches, dispatcher grants, service tokens, the audit log and
-// webhook deliveries, each through the real API; agents are kept out.
+// webhook deliveries, each through the real API; agents are kept out; a banner when Chatwoot's
+// deliveries are being refused.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
+import { spawnIn } from '../helpers/processes.ts';
 import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
@@ -108,4 +110,63 @@ describe('the admin app', () => {
     await screenshot(page, 'admin-fields-phone-dark');
     await browser.close();
   });
+
+  it('says when Chatwoot’s deliveries fail the signature check, until one gets through', async () => {
+    // The installer, against the running server: its connection check is a real round trip.
+    const cli = spawnIn(
+      'npm',
+      ['run', '--silent', 'onelink', '--', 'install', '--chatwoot-url', chatwoot.url, '--account-id', '11', '--token', 'settings-admin-token', '--public-url', baseUrl, '--check-timeout', '15'],
+      { ONELINK_DATA_DIR: inject('dataDir') },
+    );
+    expect((await cli.exited).code, cli.output()).toBe(0);
+    expect(cli.output()).toMatch(/Connection check passed: Chatwoot's delivery arrived and its signature verified/);
+
+    // Chatwoot now signs with a key other than the secret it gave us (chatwoot/chatwoot#13809).
+    chatwoot.webhookDelivery = 'wrong_secret';
+    const createContact = (name: string) =>
+      fetch(`${chatwoot.url}/api/v1/accounts/11/contacts`, { method: 'POST', headers: { 'Content-Type': 'application/json', api_access_token: 'settings-admin-token' }, body: JSON.stringify({ name }) });
+    const refusedBefore = chatwoot.webhookDeliveries.length;
+    for (const name of ['Robin', 'Sam', 'Kim']) expect((await createContact(name)).status).toBe(200);
+    await expect.poll(() => chatwoot.webhookDeliveries.slice(refusedBefore).filter((d) => d.status === 401).length).toBe(3);
+    await expect.poll(async () => (await api<{ failing: { refused: number } | null }>('/admin/webhook-health', adminToken)).failing?.refused, { timeout: 5000 }).toBe(3);
+
+    for (const [scheme, width] of [['light', 1200], ['dark', 1200], ['dark', 390]] as const) {
+      const browser = await launchBrowser({ colorScheme: scheme, width, height: 844 });
+      const page = await browser.newPage();
+      await page.goto(adminUrl());
+      await page.getByLabel('Chatwoot access token').fill('settings-admin-token');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const banner = page.getByTestId('webhook-health-banner');
+      await expect.poll(() => banner.isVisible(), { timeout: 10_000 }).toBe(true);
+      expect(await banner.getAttribute('role')).toBe('alert');
+      expect(await banner.textContent()).toMatch(/Deliveries from Chatwoot are failing the signature check since \d{1,2}:\d\d(\s?[AP]M)? — 3 refused; re-run the installer\./);
+      if (width > 390) {
+        expect(await accessibilityViolations(page)).toEqual([]);
+        await screenshot(page, `admin-webhook-failing-${scheme}`);
+      } else {
+        await screenshot(page, 'admin-webhook-failing-phone-dark');
+      }
+      if (scheme === 'light') {
+        await page.getByRole('tab', { name: 'Webhooks' }).click();
+        await expect.poll(() => page.getByTestId('refusal-row').filter({ hasText: 'wrong signature' }).textContent()).toContain('3');
+        await screenshot(page, 'admin-webhook-refusals-light');
+      }
+      await browser.close();
+    }
+
+    // One delivery that verifies ends the alarm; the counters stay.
+    chatwoot.webhookDelivery = 'signed';
+    expect((await createContact('Alex')).status).toBe(200);
+    await expect.poll(async () => (await api<{ failing: unknown }>('/admin/webhook-health', adminToken)).failing, { timeout: 5000 }).toBeNull();
+    const browser = await launchBrowser({ width: 1200, height: 900 });
+    const page = await browser.newPage();
+    await page.goto(adminUrl());
+    await page.getByLabel('Chatwoot access token').fill('settings-admin-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: /Onelink settings/ }).isVisible(), { timeout: 10_000 }).toBe(true);
+    await page.getByRole('tab', { name: 'Webhooks' }).click();
+    await expect.poll(() => page.getByTestId('refusal-row').count()).toBe(1);
+    expect(await page.getByTestId('webhook-health-banner').count()).toBe(0);
+    await browser.close();
+  }, 120_000);
 });
