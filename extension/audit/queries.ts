@@ -23,7 +23,7 @@ export function listAuditEvents(ctx: RequestContext, filters: AuditFilters) {
     if (filters.since) query.andWhere('occurred_at', '>=', filters.since);
     if (filters.until) query.andWhere('occurred_at', '<', filters.until);
     return paginate(query.select('id', 'occurred_at', 'actor_type', 'actor_id', 'action', 'resource_type', 'resource_id', 'before', 'after', 'request_id'), {
-      keys: ['id'],
+      keys: { id: 'bigint' },
       direction: 'desc',
       limit: filters.limit,
       cursor: filters.cursor,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sendData } from '../http/envelope.ts';
 import { pageQuery } from '../http/pagination.ts';
 import { defineRoute } from '../http/registry.ts';
+import { text, timestamp } from '../http/schemas.ts';
 import { listAuditEvents } from './queries.ts';
 
 export function auditRoutes() {
@@ -14,13 +15,13 @@ export function auditRoutes() {
       tags: ['admin'],
       access: { permission: 'audit:read', capability: null },
       query: pageQuery.extend({
-        resource_type: z.string().max(100).optional(),
-        resource_id: z.string().max(200).optional(),
+        resource_type: text({ max: 100, trim: false }).optional(),
+        resource_id: text({ max: 200, trim: false }).optional(),
         actor_type: z.enum(['user', 'portal_user', 'service', 'system']).optional(),
-        actor_id: z.string().max(200).optional(),
-        action: z.string().max(100).optional(),
-        since: z.coerce.date().optional(),
-        until: z.coerce.date().optional(),
+        actor_id: text({ max: 200, trim: false }).optional(),
+        action: text({ max: 100, trim: false }).optional(),
+        since: timestamp.optional(),
+        until: timestamp.optional(),
       }),
       handler: async ({ ctx, query, res }) => {
         const page = await listAuditEvents(ctx, query);

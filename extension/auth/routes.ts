@@ -5,6 +5,7 @@ import { activeFields } from '../capabilities/field-packs.ts';
 import { read } from '../db/tenant.ts';
 import { sendData } from '../http/envelope.ts';
 import { defineRoute } from '../http/registry.ts';
+import { chatwootId, text, timestamp } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
 import { permissions, serviceScopes, type Permission } from './permissions.ts';
 import { createServiceToken, listServiceTokens, revokeServiceToken } from './service-tokens.ts';
@@ -26,7 +27,7 @@ export function authRoutes(services: Services) {
       body: z.object({
         access_token: z.string().min(8).max(512),
         chatwoot_url: z.url().optional().describe('Your Chatwoot address; optional when only one Chatwoot is connected'),
-        account_id: z.number().int().positive().optional().describe('Chatwoot account id; optional when you belong to one account'),
+        account_id: chatwootId.optional().describe('Chatwoot account id; optional when you belong to one account'),
       }),
       response: z.object({ token: z.string(), expires_at: z.string(), account_id: z.number(), user_id: z.string() }),
       handler: async ({ body, req, res }) => {
@@ -130,9 +131,9 @@ export function authRoutes(services: Services) {
       tags: ['admin'],
       access: { permission: 'admin:tokens', capability: null },
       body: z.object({
-        name: z.string().trim().min(1).max(100),
+        name: text({ min: 1, max: 100 }),
         scopes: z.array(z.enum(serviceScopes as [Permission, ...Permission[]])).min(1),
-        expires_at: z.coerce.date().refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
+        expires_at: timestamp.refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
       }),
       handler: async ({ ctx, body, res }) => sendData(res, await createServiceToken(ctx, body), {}, 201),
     }),

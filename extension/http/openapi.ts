@@ -62,7 +62,7 @@ const errorResponses: Record<string, string> = {
   '400': 'Malformed request (bad JSON, bad cursor)',
   '404': 'Not found',
   '413': 'Request body too large',
-  '422': 'Validation failed; `details.fields` lists each field',
+  '422': 'Validation failed (also for NUL or unpaired surrogates in any text); `details.fields` names up to 20 fields, `details.more` counts the rest',
 };
 
 export function buildOpenApi(routes: AnyRoute[], info: { version: string; serverUrl: string }): OpenApiDocument {
@@ -117,6 +117,9 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; server
             { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
           ]),
         ),
+        ...(route.body
+          ? { '415': { description: 'The body is not sent as application/json', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } }
+          : {}),
         ...accessResponses,
       },
     };

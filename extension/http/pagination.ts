@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { badRequest } from './errors.ts';
+import { hasBadCharacters } from './schemas.ts';
 
 export const maxPageSize = 200;
 
@@ -16,15 +17,50 @@ export function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string, length: number): Array<string | number> {
+/** The Postgres type of a keyset key: what each value a cursor carries for it must be. */
+export type KeyType = 'timestamptz' | 'uuid' | 'integer' | 'bigint' | 'text';
+
+const uuidText = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Postgres' own text of a timestamptz (DateStyle ISO), as the cursor was written with it.
+const timestamptzText = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
+const integerRange = { integer: [-(2n ** 31n), 2n ** 31n - 1n], bigint: [-(2n ** 63n), 2n ** 63n - 1n] } as const;
+
+function isTimestamptzText(value: string) {
+  if (value === 'infinity' || value === '-infinity') return true;
+  const parts = timestamptzText.exec(value);
+  if (!parts) return false;
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // The day must exist (no 30 February) and the clock must be a real one.
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
+}
+
+/** Whether `value`, read from a cursor, is something Postgres will take as `type` (so no SQL error). */
+function fitsKeyType(value: unknown, type: KeyType): boolean {
+  if (typeof value !== 'string' || value.length > 256 || hasBadCharacters(value)) return false;
+  switch (type) {
+    case 'uuid':
+      return uuidText.test(value);
+    case 'timestamptz':
+      return isTimestamptzText(value);
+    case 'integer':
+    case 'bigint': {
+      if (!/^-?\d{1,19}$/.test(value)) return false;
+      const [min, max] = integerRange[type];
+      const n = BigInt(value);
+      return n >= min && n <= max;
+    }
+    case 'text':
+      return true;
+  }
+}
+
+/** The key values a cursor carries, each checked against its key's type; 400 invalid_cursor otherwise. */
+export function decodeCursor(cursor: string, types: KeyType[]): string[] {
   try {
     const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(values) &&
-      values.length === length &&
-      values.every((v) => typeof v === 'string' || typeof v === 'number')
-    ) {
-      return values as Array<string | number>;
+    if (Array.isArray(values) && values.length === types.length && values.every((v, i) => fitsKeyType(v, types[i]!))) {
+      return values as string[];
     }
   } catch {
     // fall through to the error below
@@ -34,10 +70,11 @@ export function decodeCursor(cursor: string, length: number): Array<string | num
 
 export interface KeysetOptions {
   /**
-   * What to order by, all in the same direction, the last one unique (e.g. id): column names
-   * (`rank`, `deals.number`) or SQL expressions written in code (`coalesce(due_at, 'infinity')`).
+   * What to order by, in this order, all in the same direction, the last one unique (e.g. id),
+   * each with its Postgres type: column names (`rank`, `deals.number`) or SQL expressions written
+   * in code (`coalesce(due_at, 'infinity')`). A cursor's values are checked against the types.
    */
-  keys: string[];
+  keys: Record<string, KeyType>;
   direction?: 'asc' | 'desc';
   limit: number;
   cursor?: string;
@@ -55,11 +92,13 @@ const cursorAlias = (index: number) => `__cursor_${index}`;
  * travels in the cursor as Postgres' own text of it, so timestamps keep their microseconds and a
  * page never skips or repeats a row.
  */
-export async function paginate<T extends object>(query: Knex.QueryBuilder, { keys, direction = 'asc', limit, cursor }: KeysetOptions): Promise<Page<T>> {
+export async function paginate<T extends object>(query: Knex.QueryBuilder, { keys: keyTypes, direction = 'asc', limit, cursor }: KeysetOptions): Promise<Page<T>> {
+  const keys = Object.keys(keyTypes);
+  const types = Object.values(keyTypes);
   const sql = keys.map(keySql);
   if (cursor) {
-    const after = decodeCursor(cursor, keys.length);
-    query.whereRaw(`(${sql.join(', ')}) ${direction === 'asc' ? '>' : '<'} (${keys.map(() => '?').join(', ')})`, after);
+    const after = decodeCursor(cursor, types);
+    query.whereRaw(`(${sql.join(', ')}) ${direction === 'asc' ? '>' : '<'} (${types.map((type) => `?::${type}`).join(', ')})`, after);
   }
   // A query that names no columns means all of them: keep that when adding the cursor's own.
   const namesColumns = (query as unknown as { _statements: Array<{ grouping: string }> })._statements.some((s) => s.grouping === 'columns');

@@ -9,7 +9,8 @@ import type { Permission } from '../auth/permissions.ts';
 import type { Capability } from '../capabilities/profiles.ts';
 import type { RequestContext } from '../db/tenant.ts';
 import { sendError } from './envelope.ts';
-import { HttpError, forbidden, invalid, type FieldIssue } from './errors.ts';
+import { HttpError, forbidden, invalid, maxFieldIssues, type FieldIssue } from './errors.ts';
+import { badCharactersMessage, findBadText } from './schemas.ts';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -72,6 +73,20 @@ export function defineRoute<P extends z.ZodType = z.ZodObject, Q extends z.ZodTy
   return route as unknown as AnyRoute;
 }
 
+/**
+ * Strings Postgres cannot take (NUL, lone surrogates) anywhere in params, query or a JSON body,
+ * keys included, as 422 issues: checked for every route before its own schemas, so no route can
+ * forget it and no such string reaches a query, a jsonb column or a log.
+ */
+function badTextIssues(inputs: Array<[string, unknown]>): FieldIssue[] {
+  const paths: string[] = [];
+  for (const [where, value] of inputs) findBadText(value, where, maxFieldIssues, paths);
+  return paths.map((path) => ({ path, message: badCharactersMessage, code: 'invalid_characters' }));
+}
+
+/** A request that carries a body (a length above zero, or chunked). */
+const hasBody = (req: Request) => req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+
 function fieldIssues(where: string, error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({
     path: [where, ...issue.path.map(String)].join('.'),
@@ -84,7 +99,8 @@ export type Authenticate = (req: Request) => Promise<RequestContext>;
 
 /**
  * Express handlers for a route, in order: rate limit, authentication, permission, capability,
- * then validation of params, query and body (422 with every failing field), then the handler.
+ * then the media type (415), NUL and lone surrogates anywhere (422), validation of params, query and
+ * body (422 naming the failing fields, at most 20), then the handler.
  */
 export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, bodyLimitKb: number): RequestHandler[] {
   const handlers: RequestHandler[] = [];
@@ -112,6 +128,16 @@ export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, b
         throw new HttpError(403, 'capability_disabled', `${route.access.capability} is switched off for this account`);
       }
     }
+    // A JSON route given another type would see no body at all and could "succeed" doing nothing.
+    if (route.body && !route.rawBody && hasBody(req) && !req.is('application/json')) {
+      throw new HttpError(415, 'unsupported_media_type', 'Send this request body as JSON (Content-Type: application/json)');
+    }
+    const badText = badTextIssues([
+      ['params', req.params],
+      ['query', req.query],
+      ...(route.rawBody ? [] : ([['body', req.body]] as Array<[string, unknown]>)),
+    ]);
+    if (badText.length) throw invalid('The request contains characters that cannot be stored', badText);
     const issues: FieldIssue[] = [];
     const parse = (where: string, schema: z.ZodType | undefined, value: unknown) => {
       if (!schema) return undefined;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sendData } from '../http/envelope.ts';
 import { pageQuery } from '../http/pagination.ts';
 import { defineRoute } from '../http/registry.ts';
+import { chatwootId, text } from '../http/schemas.ts';
 import { setSessionCookie } from '../auth/session-cookie.ts';
 import type { Services } from '../services.ts';
 import { consumeMagicLink, createClientPortalUser, issueMagicLink, listClientPortalUsers, setPortalUserActive } from './service.ts';
@@ -30,10 +31,10 @@ export function portalRoutes(services: Services) {
       tags: ['portal'],
       access: { permission: 'portal:manage', capability: 'portal.client' },
       body: z.object({
-        chatwoot_contact_id: z.number().int().positive(),
-        name: z.string().trim().min(1).max(200),
+        chatwoot_contact_id: chatwootId,
+        name: text({ min: 1, max: 200 }),
         email: z.email().optional(),
-        phone: z.string().max(40).optional(),
+        phone: text({ max: 40 }).optional(),
       }),
       handler: async ({ ctx, body, res }) => sendData(res, await createClientPortalUser(ctx, body), {}, 201),
     }),

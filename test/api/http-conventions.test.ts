@@ -152,7 +152,7 @@ describe('cursor pagination', () => {
     let pages = 0;
     do {
       const page = await paginate<{ id: number }>(t.db.knex('pagination_probe').where({ account_id: 1 }), {
-        keys: ['id'],
+        keys: { id: 'integer' },
         limit: 5,
         cursor,
       });
@@ -167,12 +167,12 @@ describe('cursor pagination', () => {
 
   it('pages in descending order too', async () => {
     const first = await paginate<{ id: number }>(t.db.knex('pagination_probe').where({ account_id: 2 }), {
-      keys: ['id'],
+      keys: { id: 'integer' },
       direction: 'desc',
       limit: 4,
     });
     const second = await paginate<{ id: number }>(t.db.knex('pagination_probe').where({ account_id: 2 }), {
-      keys: ['id'],
+      keys: { id: 'integer' },
       direction: 'desc',
       limit: 4,
       cursor: first.nextCursor!,
@@ -183,7 +183,7 @@ describe('cursor pagination', () => {
 
   it('rejects a tampered cursor with 400 invalid_cursor', async () => {
     await expect(
-      paginate(t.db.knex('pagination_probe'), { keys: ['id'], limit: 5, cursor: 'not-a-cursor' }),
+      paginate(t.db.knex('pagination_probe'), { keys: { id: 'integer' }, limit: 5, cursor: 'not-a-cursor' }),
     ).rejects.toMatchObject({ status: 400, code: 'invalid_cursor' });
   });
 

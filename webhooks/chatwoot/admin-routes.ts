@@ -25,7 +25,7 @@ export function webhookAdminRoutes(services: Services) {
         // The inbox is per installation (see its migration): the account filter is explicit here.
         const q = services.db('webhook_deliveries').where({ account_id: ctx.accountId }).select(...listed);
         if (query.status) q.andWhere({ status: query.status });
-        const page = await paginate(q, { keys: ['received_at', 'id'], direction: 'desc', limit: query.limit, cursor: query.cursor });
+        const page = await paginate(q, { keys: { received_at: 'timestamptz', id: 'uuid' }, direction: 'desc', limit: query.limit, cursor: query.cursor });
         sendData(res, page.items, { next_cursor: page.nextCursor });
       },
     }),

@@ -8,6 +8,7 @@ import twilio from 'twilio';
 import { withAccount } from '../../extension/db/tenant.ts';
 import { sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
+import { hasBadCharacters, idParam } from '../../extension/http/schemas.ts';
 import { routingFor, loadTwilioSettings, type TwilioSettingsRow } from '../../extension/modules/calls/settings.ts';
 import { safeEqual } from '../../extension/security/crypto.ts';
 import type { Services } from '../../extension/services.ts';
@@ -66,7 +67,7 @@ export function twilioWebhookRoutes(services: Services) {
       rateLimitPerMinute: 300,
       rateLimitFailuresOnly: true,
       rawBody: true,
-      params: z.object({ accountId: z.coerce.number().int().positive(), token: z.string().min(16).max(100), event: z.enum(twilioEvents) }),
+      params: z.object({ accountId: idParam, token: z.string().min(16).max(100), event: z.enum(twilioEvents) }),
       handler: async ({ params, req, res }) => {
         const account = await settingsOf(params.accountId).catch(() => undefined);
         if (!account || !safeEqual(params.token, account.settings.webhook_token)) {
@@ -79,6 +80,11 @@ export function twilioWebhookRoutes(services: Services) {
         const url = `${publicUrl}${req.originalUrl}`;
         if (!twilio.validateRequest(account.authToken, req.get('x-twilio-signature') ?? '', url, fields)) {
           sendError(res, 403, 'invalid_signature', 'The Twilio signature is missing or wrong');
+          return;
+        }
+        // Signed, yet unstorable: Postgres refuses NUL in text. Refused before anything is stored.
+        if (Object.entries(fields).some(([name, value]) => hasBadCharacters(name) || hasBadCharacters(value))) {
+          sendError(res, 400, 'invalid_body', 'A form field contains NUL or unpaired surrogate characters');
           return;
         }
         if (!/^CA[0-9a-f]{32}$/.test(fields.CallSid ?? '')) {

@@ -43,7 +43,7 @@ export async function vendorFacts(trx: Knex.Transaction, accountId: number, job:
             ) end as available
        from vendors v
        left join vendor_client_links l
-         on l.account_id = v.account_id and l.vendor_id = v.id and l.chatwoot_contact_id = :contact::int
+         on l.account_id = v.account_id and l.vendor_id = v.id and l.chatwoot_contact_id = :contact::bigint
       where v.account_id = :accountId and v.deleted_at is null
         and (:onlyVendor::uuid is not null or (v.active and (:category::text is null or v.categories @> array[:category::text])))
         and (:onlyVendor::uuid is null or v.id = :onlyVendor::uuid)`,

@@ -4,17 +4,18 @@ import { sendData } from '../../http/envelope.ts';
 import { defineRoute } from '../../http/registry.ts';
 import { jobPriorities } from '../jobs/rules.ts';
 import { invalid } from '../../http/errors.ts';
+import { jsonbRecord, text } from '../../http/schemas.ts';
 import { automationTriggers, createRule, deleteRule, listRules, updateRule, type AutomationAction, type RuleConfig } from './service.ts';
 
 const createJobConfig = z.object({
-  summary: z.string().trim().min(1).max(300).describe('May use {deal_title} and {deal_reference}'),
+  summary: text({ min: 1, max: 300 }).describe('May use {deal_title} and {deal_reference}'),
   priority: z.enum(jobPriorities).optional(),
-  service_category: z.string().trim().toLowerCase().min(1).max(100).optional(),
+  service_category: text({ min: 1, max: 100 }).toLowerCase().optional(),
   checklist_template_id: z.uuid().optional(),
 });
 const moveDealConfig = z.object({ stage_id: z.uuid() });
 const createTaskConfig = z.object({
-  title: z.string().trim().min(1).max(300).describe('May use {deal_title}, {deal_reference}, {job_summary}, {job_reference}'),
+  title: text({ min: 1, max: 300 }).describe('May use {deal_title}, {deal_reference}, {job_summary}, {job_reference}'),
   due_in_minutes: z.number().int().min(1).max(525_600).optional(),
 });
 const ruleParams = z.object({ ruleId: z.uuid() });
@@ -58,7 +59,7 @@ export function automationRoutes() {
       access: manage,
       body: z.intersection(
         z.object({
-          name: z.string().trim().min(1).max(200),
+          name: text({ min: 1, max: 200 }),
           pipeline_id: z.uuid(),
           trigger: z.enum(automationTriggers),
           stage_id: z.uuid().nullable().optional(),
@@ -76,10 +77,10 @@ export function automationRoutes() {
       access: manage,
       params: ruleParams,
       body: z.object({
-        name: z.string().trim().min(1).max(200).optional(),
+        name: text({ min: 1, max: 200 }).optional(),
         stage_id: z.uuid().nullable().optional(),
         active: z.boolean().optional(),
-        config: z.record(z.string(), z.unknown()).optional().describe('The whole new config, in the shape the rule’s action takes'),
+        config: jsonbRecord.optional().describe('The whole new config, in the shape the rule’s action takes'),
       }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateRule(ctx, params.ruleId, body, (action, config) => parseConfig(action, config))),
     }),

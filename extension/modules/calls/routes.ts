@@ -5,6 +5,7 @@ import { phoneHint, toE164 } from '../../phones/e164.ts';
 import { sendData, sendError } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
+import { chatwootId, chatwootIdParam, text, timestamp } from '../../http/schemas.ts';
 import type { Services } from '../../services.ts';
 import { getCall, linkCall, listCalls, openRecording, setDisposition } from './service.ts';
 import { addNumber, getTwilioSettings, jobRules, listNumbers, removeNumber, saveTwilioSettings } from './settings.ts';
@@ -49,13 +50,13 @@ export function callRoutes(services: Services) {
         forward_to: z.array(e164).max(10),
         ring_timeout_seconds: z.number().int().min(5).max(120).optional(),
         voicemail_enabled: z.boolean().optional(),
-        voicemail_greeting: z.string().trim().min(1).max(1000).nullable().optional(),
+        voicemail_greeting: text({ min: 1, max: 1000 }).nullable().optional(),
         transcribe_voicemail: z.boolean().optional(),
-        chatwoot_inbox_id: z.number().int().positive().nullable().optional().describe('The Chatwoot inbox (API or phone) where call threads are opened'),
+        chatwoot_inbox_id: chatwootId.nullable().optional().describe('The Chatwoot inbox (API or phone) where call threads are opened'),
         create_job_on: z.enum(jobRules).optional(),
         callback_due_minutes: z.number().int().min(1).max(10_080).optional(),
         callback_assignee_id: z.uuid().nullable().optional(),
-        callback_team_id: z.number().int().positive().nullable().optional(),
+        callback_team_id: chatwootId.nullable().optional(),
       }),
       handler: async ({ ctx, body, res }) => sendData(res, await saveTwilioSettings(ctx, services.sealer, services.config.PUBLIC_URL, body)),
     }),
@@ -75,8 +76,8 @@ export function callRoutes(services: Services) {
       access: configure,
       body: z.object({
         e164,
-        label: z.string().trim().max(100).nullable().optional(),
-        location: z.string().trim().max(100).nullable().optional(),
+        label: text({ max: 100 }).nullable().optional(),
+        location: text({ max: 100 }).nullable().optional(),
         forward_to: z.array(e164).max(10).nullable().optional(),
         ring_timeout_seconds: z.number().int().min(5).max(120).nullable().optional(),
       }),
@@ -100,12 +101,12 @@ export function callRoutes(services: Services) {
       query: pageQuery.extend({
         status: z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(z.enum(callStatuses)).max(callStatuses.length)).optional(),
         direction: z.enum(['inbound', 'outbound']).optional(),
-        contact_id: z.coerce.number().int().positive().optional(),
-        conversation_id: z.coerce.number().int().positive().optional(),
+        contact_id: chatwootIdParam.optional(),
+        conversation_id: chatwootIdParam.optional(),
         job_id: z.uuid().optional(),
         number: e164.optional(),
-        started_from: z.coerce.date().optional(),
-        started_to: z.coerce.date().optional(),
+        started_from: timestamp.optional(),
+        started_to: timestamp.optional(),
       }),
       handler: async ({ ctx, query, res }) => {
         const { limit, cursor, ...filters } = query;
@@ -158,7 +159,7 @@ export function callRoutes(services: Services) {
       tags: ['calls'],
       access: writeCalls,
       params: callParams,
-      body: z.object({ job_id: z.uuid().nullable().optional(), conversation_id: z.number().int().positive().nullable().optional() }),
+      body: z.object({ job_id: z.uuid().nullable().optional(), conversation_id: chatwootId.nullable().optional() }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await linkCall(ctx, signer, params.callId, body)),
     }),

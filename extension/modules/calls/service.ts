@@ -55,7 +55,7 @@ export async function listCalls(ctx: RequestContext, signer: UrlSigner, filters:
     if (filters.number) q.where((w) => w.where({ from_e164: filters.number }).orWhere({ to_e164: filters.number }));
     if (filters.started_from) q.where('started_at', '>=', filters.started_from);
     if (filters.started_to) q.where('started_at', '<', filters.started_to);
-    const result = await paginate<CallRow>(q, { keys: ['started_at', 'id'], direction: 'desc', limit: page.limit, cursor: page.cursor });
+    const result = await paginate<CallRow>(q, { keys: { started_at: 'timestamptz', id: 'uuid' }, direction: 'desc', limit: page.limit, cursor: page.cursor });
     return { items: result.items.map((row) => present(signer, ctx.accountId, row)), nextCursor: result.nextCursor };
   });
 }

@@ -14,7 +14,7 @@ function column(trx: Knex.Transaction, ctx: RequestContext, stageId: string, fil
 }
 
 async function stageCards(trx: Knex.Transaction, ctx: RequestContext, stageId: string, filters: DealFilters, limit: number, cursor?: string) {
-  const page = await paginate<DealRow>(column(trx, ctx, stageId, filters), { keys: ['rank', 'id'], limit, cursor });
+  const page = await paginate<DealRow>(column(trx, ctx, stageId, filters), { keys: { rank: 'text', id: 'uuid' }, limit, cursor });
   return { deals: page.items.map(boardCard), next_cursor: page.nextCursor };
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
+import { chatwootId, chatwootIdParam, isoDate, jsonbRecord, rowVersion, smallInt, text, timestamp } from '../../http/schemas.ts';
 import { addStage, createPipeline, listPipelines, reorderStages, updatePipeline, updateStage } from '../pipelines/service.ts';
 import { boardChanges, changesLimit, pipelineBoard, stagePage } from './board.ts';
 import { exportDealsCsv, exportLimit } from './export.ts';
@@ -22,36 +23,36 @@ import {
 } from './service.ts';
 
 const stageKind = z.enum(['open', 'won', 'lost']);
-const stageInput = z.object({ name: z.string().trim().min(1).max(100), kind: stageKind.default('open'), win_probability: z.number().int().min(0).max(100).default(0) });
+const stageName = text({ min: 1, max: 100 });
+const stageInput = z.object({ name: stageName, kind: stageKind.default('open'), win_probability: z.number().int().min(0).max(100).default(0) });
 const pipelineParams = z.object({ pipelineId: z.uuid() });
 const dealParams = z.object({ dealId: z.uuid() });
-const chatwootId = z.number().int().positive();
 const currency = z.string().regex(/^[A-Z]{3}$/, 'a three-letter ISO 4217 code such as USD');
 
 const dealFields = {
-  title: z.string().trim().min(1).max(300),
+  title: text({ min: 1, max: 300 }),
   amount_minor: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).nullable().optional().describe('Amount in minor units (cents)'),
   currency: currency.nullable().optional(),
   owner_id: z.uuid().nullable().optional(),
   chatwoot_contact_id: chatwootId.nullable().optional(),
   chatwoot_company_id: chatwootId.nullable().optional(),
   chatwoot_conversation_id: chatwootId.nullable().optional(),
-  expected_close_date: z.iso.date().nullable().optional(),
-  custom_fields: z.record(z.string(), z.unknown()).optional(),
+  expected_close_date: isoDate.nullable().optional(),
+  custom_fields: jsonbRecord.optional(),
 };
 
 /** Filters shared by the deal list and the board; custom fields as cf.<key>=value. */
 export const dealFilters = z.object({
   owner_id: z.uuid().optional(),
   status: z.enum(dealStatuses).optional(),
-  contact_id: z.coerce.number().int().positive().optional(),
-  conversation_id: z.coerce.number().int().positive().optional(),
-  q: z.string().trim().min(1).max(200).optional(),
-  created_from: z.coerce.date().optional(),
-  created_to: z.coerce.date().optional(),
-  expected_from: z.iso.date().optional(),
-  expected_to: z.iso.date().optional(),
-  cf: z.record(z.string(), z.string()).optional().describe('Custom field equality, e.g. cf[trade]=plumbing'),
+  contact_id: chatwootIdParam.optional(),
+  conversation_id: chatwootIdParam.optional(),
+  q: text({ min: 1, max: 200 }).optional(),
+  created_from: timestamp.optional(),
+  created_to: timestamp.optional(),
+  expected_from: isoDate.optional(),
+  expected_to: isoDate.optional(),
+  cf: z.record(text({ min: 1, max: 100 }), text({ max: 200 })).optional().describe('Custom field equality, e.g. cf[trade]=plumbing'),
 });
 const toFilters = ({ cf, ...rest }: z.infer<typeof dealFilters>) => ({ ...rest, custom: cf });
 
@@ -74,7 +75,7 @@ export function dealRoutes() {
       summary: 'Create a pipeline with its stages',
       tags: ['pipelines'],
       access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
-      body: z.object({ name: z.string().trim().min(1).max(100), stages: z.array(stageInput).min(1).max(30) }),
+      body: z.object({ name: stageName, stages: z.array(stageInput).min(1).max(30) }),
       handler: async ({ ctx, body, res }) => sendData(res, await createPipeline(ctx, body), {}, 201),
     }),
     defineRoute({
@@ -84,7 +85,7 @@ export function dealRoutes() {
       tags: ['pipelines'],
       access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
       params: pipelineParams,
-      body: z.object({ name: z.string().trim().min(1).max(100).optional(), archived: z.boolean().optional() }),
+      body: z.object({ name: stageName.optional(), archived: z.boolean().optional() }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updatePipeline(ctx, params.pipelineId, body)),
     }),
     defineRoute({
@@ -94,7 +95,7 @@ export function dealRoutes() {
       tags: ['pipelines'],
       access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
       params: pipelineParams,
-      body: stageInput.extend({ position: z.number().int().min(0).optional() }),
+      body: stageInput.extend({ position: smallInt(1000).optional() }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await addStage(ctx, params.pipelineId, body), {}, 201),
     }),
     defineRoute({
@@ -114,7 +115,7 @@ export function dealRoutes() {
       tags: ['pipelines'],
       access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
       params: z.object({ stageId: z.uuid() }),
-      body: z.object({ name: z.string().trim().min(1).max(100).optional(), win_probability: z.number().int().min(0).max(100).optional(), kind: stageKind.optional(), archived: z.boolean().optional() }),
+      body: z.object({ name: stageName.optional(), win_probability: z.number().int().min(0).max(100).optional(), kind: stageKind.optional(), archived: z.boolean().optional() }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateStage(ctx, params.stageId, body)),
     }),
     defineRoute({
@@ -137,7 +138,7 @@ export function dealRoutes() {
       tags: ['deals'],
       access: readDeals,
       params: pipelineParams,
-      query: dealFilters.extend({ since: z.coerce.date({ error: 'An ISO 8601 time: the as_of of the previous answer' }) }),
+      query: dealFilters.extend({ since: timestamp.describe('An ISO 8601 time: the as_of of the previous answer') }),
       handler: async ({ ctx, params, query, res }) => {
         const { since, ...filters } = query;
         sendData(res, await boardChanges(ctx, params.pipelineId, toFilters(filters), since));
@@ -210,7 +211,7 @@ export function dealRoutes() {
       tags: ['deals'],
       access: writeDeals,
       params: dealParams,
-      body: z.object({ ...dealFields, title: dealFields.title.optional(), version: z.number().int().positive() }),
+      body: z.object({ ...dealFields, title: dealFields.title.optional(), version: rowVersion }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateDeal(ctx, params.dealId, body)),
     }),
     defineRoute({
@@ -240,7 +241,7 @@ export function dealRoutes() {
       tags: ['deals'],
       access: writeDeals,
       params: dealParams,
-      body: z.object({ stage_id: z.uuid(), after_id: z.uuid().nullable().optional(), before_id: z.uuid().nullable().optional(), version: z.number().int().positive() }),
+      body: z.object({ stage_id: z.uuid(), after_id: z.uuid().nullable().optional(), before_id: z.uuid().nullable().optional(), version: rowVersion }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await moveDeal(ctx, params.dealId, body)),
     }),
@@ -251,7 +252,7 @@ export function dealRoutes() {
       tags: ['deals'],
       access: writeDeals,
       params: dealParams,
-      body: z.object({ status: z.enum(dealStatuses), lost_reason: z.string().trim().min(1).max(500).optional(), stage_id: z.uuid().optional(), version: z.number().int().positive() }),
+      body: z.object({ status: z.enum(dealStatuses), lost_reason: text({ min: 1, max: 500 }).optional(), stage_id: z.uuid().optional(), version: rowVersion }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await setDealStatus(ctx, params.dealId, body)),
     }),
@@ -292,7 +293,7 @@ export function dealRoutes() {
       tags: ['deals'],
       access: writeDeals,
       params: dealParams,
-      body: z.object({ body: z.string().trim().min(1).max(10_000) }),
+      body: z.object({ body: text({ min: 1, max: 10_000 }) }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await addDealNote(ctx, params.dealId, body.body), {}, 201),
     }),
   ];

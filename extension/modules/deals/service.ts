@@ -228,7 +228,7 @@ export function applyDealFilters(query: Knex.QueryBuilder, filters: DealFilters)
 export async function listDeals(ctx: RequestContext, filters: DealFilters, page: { limit: number; cursor?: string }) {
   const result = await read(ctx, (trx) =>
     paginate<DealRow>(applyDealFilters(trx('deals').where({ 'deals.account_id': ctx.accountId }).whereNull('deals.deleted_at'), filters).select(...dealColumns), {
-      keys: ['number'],
+      keys: { number: 'integer' },
       direction: 'desc',
       limit: page.limit,
       cursor: page.cursor,

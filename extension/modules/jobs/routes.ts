@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
+import { chatwootId, chatwootIdParam, jsonbRecord, rowVersion, text, timestamp } from '../../http/schemas.ts';
 import type { Services } from '../../services.ts';
 import { listArtifacts } from '../artifacts/service.ts';
 import { assignVendor, suggestVendors, unassignVendor } from '../assignment/service.ts';
@@ -24,26 +25,26 @@ import {
   updateJob,
 } from './service.ts';
 
-const chatwootId = z.number().int().positive();
-const category = z.string().trim().toLowerCase().min(1).max(100);
-const postalCode = z.string().trim().min(1).max(20).transform((v) => v.replace(/\s+/g, '').toLowerCase());
+const category = text({ min: 1, max: 100 }).toLowerCase();
+const postalCode = text({ min: 1, max: 20 }).transform((v) => v.replace(/\s+/g, '').toLowerCase());
 const jobParams = z.object({ jobId: z.uuid() });
-const reason = z.string().trim().min(1).max(2000);
+const checklistLabel = text({ min: 1, max: 300 });
+const reason = text({ min: 1, max: 2000 });
 
 const jobFields = {
-  summary: z.string().trim().min(1).max(500),
+  summary: text({ min: 1, max: 500 }),
   priority: z.enum(jobPriorities).optional(),
-  notes: z.string().max(20_000).nullable().optional(),
+  notes: text({ max: 20_000, trim: false }).nullable().optional(),
   service_category: category.nullable().optional(),
-  address: z.string().trim().max(500).nullable().optional(),
+  address: text({ max: 500 }).nullable().optional(),
   postal_code: postalCode.nullable().optional(),
   lat: z.number().min(-90).max(90).nullable().optional(),
   lng: z.number().min(-180).max(180).nullable().optional(),
-  window_starts_at: z.coerce.date().nullable().optional(),
-  window_ends_at: z.coerce.date().nullable().optional(),
-  sla_due_at: z.coerce.date().nullable().optional().describe('Overrides the SLA derived from priority'),
+  window_starts_at: timestamp.nullable().optional(),
+  window_ends_at: timestamp.nullable().optional(),
+  sla_due_at: timestamp.nullable().optional().describe('Overrides the SLA derived from priority'),
   chatwoot_contact_id: chatwootId.nullable().optional(),
-  custom_fields: z.record(z.string(), z.unknown()).optional(),
+  custom_fields: jsonbRecord.optional(),
 };
 
 const commaList = <T extends z.ZodType>(item: T) =>
@@ -54,12 +55,12 @@ export const jobFilters = z.object({
   priority: z.enum(jobPriorities).optional(),
   sla_state: z.enum(['approaching', 'breached']).optional(),
   service_category: category.optional(),
-  contact_id: z.coerce.number().int().positive().optional(),
-  conversation_id: z.coerce.number().int().positive().optional(),
+  contact_id: chatwootIdParam.optional(),
+  conversation_id: chatwootIdParam.optional(),
   deal_id: z.uuid().optional(),
-  created_from: z.coerce.date().optional(),
-  created_to: z.coerce.date().optional(),
-  q: z.string().trim().min(1).max(200).optional().describe('A J-number (J-1042) or words of the summary'),
+  created_from: timestamp.optional(),
+  created_to: timestamp.optional(),
+  q: text({ min: 1, max: 200 }).optional().describe('A J-number (J-1042) or words of the summary'),
 });
 
 export function jobRoutes(services: Services) {
@@ -128,7 +129,7 @@ export function jobRoutes(services: Services) {
       tags: ['jobs'],
       access: writeJobs,
       params: jobParams,
-      body: z.object({ ...jobFields, summary: jobFields.summary.optional(), version: z.number().int().positive() }),
+      body: z.object({ ...jobFields, summary: jobFields.summary.optional(), version: rowVersion }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateJob(ctx, params.jobId, body)),
     }),
     defineRoute({
@@ -142,7 +143,7 @@ export function jobRoutes(services: Services) {
         status: z.enum(jobStatuses),
         reason: reason.optional().describe('Required to cancel'),
         override_reason: reason.optional().describe('Completes a job whose required checklist items are not done'),
-        version: z.number().int().positive().optional(),
+        version: rowVersion.optional(),
       }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await transitionJob(ctx, params.jobId, body)),
@@ -154,7 +155,7 @@ export function jobRoutes(services: Services) {
       tags: ['jobs'],
       access: writeJobs,
       params: jobParams,
-      body: z.object({ body: z.string().trim().min(1).max(20_000) }),
+      body: z.object({ body: text({ min: 1, max: 20_000 }) }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await addJobNote(ctx, params.jobId, body.body), {}, 201),
     }),
     defineRoute({
@@ -163,7 +164,7 @@ export function jobRoutes(services: Services) {
       summary: 'Link a Chatwoot conversation to the job (it gets a note and the job’s attributes)',
       tags: ['jobs'],
       access: writeJobs,
-      params: jobParams.extend({ conversationId: z.coerce.number().int().positive() }),
+      params: jobParams.extend({ conversationId: chatwootIdParam }),
       handler: async ({ ctx, params, res }) => sendData(res, await linkJob(ctx, params.jobId, { conversation_id: params.conversationId })),
     }),
     defineRoute({
@@ -172,7 +173,7 @@ export function jobRoutes(services: Services) {
       summary: 'Unlink a Chatwoot conversation from the job',
       tags: ['jobs'],
       access: writeJobs,
-      params: jobParams.extend({ conversationId: z.coerce.number().int().positive() }),
+      params: jobParams.extend({ conversationId: chatwootIdParam }),
       handler: async ({ ctx, params, res }) => sendData(res, await linkJob(ctx, params.jobId, { conversation_id: params.conversationId }, true)),
     }),
     defineRoute({
@@ -200,7 +201,7 @@ export function jobRoutes(services: Services) {
       tags: ['jobs'],
       access: writeJobs,
       params: jobParams,
-      body: z.object({ label: z.string().trim().min(1).max(300), required: z.boolean().optional() }),
+      body: z.object({ label: checklistLabel, required: z.boolean().optional() }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await addChecklistItem(ctx, params.jobId, body), {}, 201),
     }),
     defineRoute({
@@ -234,7 +235,7 @@ export function jobRoutes(services: Services) {
         vendor_id: z.uuid(),
         reason: reason.optional(),
         compliance_override_reason: reason.optional(),
-        version: z.number().int().positive().optional(),
+        version: rowVersion.optional(),
       }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await assignVendor(ctx, params.jobId, body)),
@@ -246,7 +247,7 @@ export function jobRoutes(services: Services) {
       tags: ['jobs'],
       access: assignJobs,
       params: jobParams,
-      body: z.object({ reason, version: z.number().int().positive().optional() }),
+      body: z.object({ reason, version: rowVersion.optional() }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await unassignVendor(ctx, params.jobId, body)),
     }),
@@ -265,9 +266,9 @@ export function jobRoutes(services: Services) {
       tags: ['jobs'],
       access: configure,
       body: z.object({
-        name: z.string().trim().min(1).max(200),
+        name: text({ min: 1, max: 200 }),
         service_category: category.nullable().optional(),
-        items: z.array(z.object({ label: z.string().trim().min(1).max(300), required: z.boolean().optional() })).min(1).max(100),
+        items: z.array(z.object({ label: checklistLabel, required: z.boolean().optional() })).min(1).max(100),
         active: z.boolean().optional(),
       }),
       handler: async ({ ctx, body, res }) => sendData(res, await createTemplate(ctx, body), {}, 201),
@@ -280,9 +281,9 @@ export function jobRoutes(services: Services) {
       access: configure,
       params: z.object({ templateId: z.uuid() }),
       body: z.object({
-        name: z.string().trim().min(1).max(200).optional(),
+        name: text({ min: 1, max: 200 }).optional(),
         service_category: category.nullable().optional(),
-        items: z.array(z.object({ label: z.string().trim().min(1).max(300), required: z.boolean().optional() })).min(1).max(100).optional(),
+        items: z.array(z.object({ label: checklistLabel, required: z.boolean().optional() })).min(1).max(100).optional(),
         active: z.boolean().optional(),
       }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateTemplate(ctx, params.templateId, body)),

@@ -530,7 +530,7 @@ export async function listJobs(ctx: RequestContext, filters: JobFilters, page: {
     const settings = await dispatchSettings(trx, ctx.accountId);
     const q = visibleJobs(trx('jobs'), ctx).select(...jobColumns.map((c) => `jobs.${c}`));
     applyJobFilters(trx, q, filters, settings);
-    const result = await paginate<JobRow>(q, { keys: ['jobs.created_at', 'jobs.id'], direction: 'desc', limit: page.limit, cursor: page.cursor });
+    const result = await paginate<JobRow>(q, { keys: { 'jobs.created_at': 'timestamptz', 'jobs.id': 'uuid' }, direction: 'desc', limit: page.limit, cursor: page.cursor });
     return { items: result.items.map((job) => presentJob(ctx, job, settings.sla_warning_minutes)), nextCursor: result.nextCursor };
   });
 }
@@ -548,7 +548,7 @@ export async function jobBoard(ctx: RequestContext, filters: Omit<JobFilters, 's
       applyJobFilters(trx, cards, filters, settings);
       const counted = visibleJobs(trx('jobs'), ctx).where('jobs.status', status);
       applyJobFilters(trx, counted, filters, settings);
-      const page = await paginate<JobRow>(cards, { keys: ['jobs.created_at', 'jobs.id'], direction: 'desc', limit: perColumn });
+      const page = await paginate<JobRow>(cards, { keys: { 'jobs.created_at': 'timestamptz', 'jobs.id': 'uuid' }, direction: 'desc', limit: perColumn });
       // Counting stops at boardCountCap: a column of 120,000 completed jobs reads "1000+", not every row.
       const total = Number((await trx.from(counted.select(trx.raw('1')).limit(boardCountCap + 1).as('c')).count<{ count: number }[]>('* as count'))[0]!.count);
       columns.push({

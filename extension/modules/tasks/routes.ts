@@ -3,16 +3,15 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
-import { timeZone } from '../../http/schemas.ts';
+import { chatwootId, chatwootIdParam, rowVersion, text, timeZone, timestamp } from '../../http/schemas.ts';
 import { taskPriorities, taskStatuses } from './rules.ts';
 import { createTask, deleteTask, getTask, listTasks, setTaskStatus, updateTask } from './service.ts';
 
-const chatwootId = z.number().int().positive();
 const taskFields = {
-  title: z.string().trim().min(1).max(300),
-  description: z.string().max(10_000).nullable().optional(),
+  title: text({ min: 1, max: 300 }),
+  description: text({ max: 10_000, trim: false }).nullable().optional(),
   priority: z.enum(taskPriorities).optional(),
-  due_at: z.coerce.date().nullable().optional(),
+  due_at: timestamp.nullable().optional(),
   assignee_id: z.uuid().nullable().optional(),
   chatwoot_team_id: chatwootId.nullable().optional(),
   chatwoot_contact_id: chatwootId.nullable().optional(),
@@ -37,8 +36,8 @@ export function taskRoutes() {
         status: z.enum(taskStatuses).optional(),
         assignee_id: z.uuid().optional(),
         deal_id: z.uuid().optional(),
-        contact_id: z.coerce.number().int().positive().optional(),
-        conversation_id: z.coerce.number().int().positive().optional(),
+        contact_id: chatwootIdParam.optional(),
+        conversation_id: chatwootIdParam.optional(),
       }),
       handler: async ({ ctx, query, res }) => {
         const page = await listTasks(ctx, query);
@@ -70,7 +69,7 @@ export function taskRoutes() {
       tags: ['tasks'],
       access: writeTasks,
       params: taskParams,
-      body: z.object({ ...taskFields, title: taskFields.title.optional(), version: z.number().int().positive() }),
+      body: z.object({ ...taskFields, title: taskFields.title.optional(), version: rowVersion }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateTask(ctx, params.taskId, body)),
     }),
     defineRoute({

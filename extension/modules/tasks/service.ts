@@ -148,7 +148,7 @@ export async function listTasks(ctx: RequestContext, query: TaskQuery) {
     if (query.contact_id !== undefined) q.where({ chatwoot_contact_id: query.contact_id });
     if (query.conversation_id !== undefined) q.where({ chatwoot_conversation_id: query.conversation_id });
     // Soonest due first; tasks without a due date last (ordered by an "infinity" stand-in).
-    return paginate<TaskRow>(q.select(...taskColumns), { keys: [`coalesce(due_at, 'infinity'::timestamptz)`, 'id'], limit: query.limit, cursor: query.cursor });
+    return paginate<TaskRow>(q.select(...taskColumns), { keys: { [`coalesce(due_at, 'infinity'::timestamptz)`]: 'timestamptz', id: 'uuid' }, limit: query.limit, cursor: query.cursor });
   });
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
+import { chatwootIdParam, text } from '../../http/schemas.ts';
 import { search } from '../search/service.ts';
 import { contactTimeline, dealTimeline } from './service.ts';
 
@@ -27,7 +28,7 @@ export function timelineRoutes() {
       summary: 'What happened around a Chatwoot contact: their deals’ history and their tasks',
       tags: ['timeline'],
       access: { permission: 'contacts:read', capability: null },
-      params: z.object({ contactId: z.coerce.number().int().positive() }),
+      params: z.object({ contactId: chatwootIdParam }),
       query: pageQuery,
       handler: async ({ ctx, params, query, res }) => {
         const page = await contactTimeline(ctx, params.contactId, query);
@@ -41,7 +42,7 @@ export function timelineRoutes() {
       tags: ['search'],
       access: { permission: 'search:read', capability: null },
       query: z.object({
-        q: z.string().trim().min(2).max(200),
+        q: text({ min: 2, max: 200 }),
         limit: z.coerce.number().int().min(1).max(50).default(20),
         types: z
           .string()

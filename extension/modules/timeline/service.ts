@@ -60,7 +60,7 @@ const mayReadCalls = (ctx: RequestContext) => ctx.permissions.has('calls:read') 
 
 async function page(trx: Knex.Transaction, ctx: RequestContext, scope: Scope, limit: number, cursor?: string) {
   const result = await paginate<Record<string, unknown>>(trx.select('at', 'kind', 'ref', 'deal_id', 'data').from(events(trx, ctx.accountId, scope, mayReadJobs(ctx), mayReadCalls(ctx))), {
-    keys: ['at', 'kind', 'ref'],
+    keys: { at: 'timestamptz', kind: 'text', ref: 'text' },
     direction: 'desc',
     limit,
     cursor,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
-import { timeZone } from '../../http/schemas.ts';
+import { chatwootId, chatwootIdParam, isoDate, jsonbRecord, rowVersion, text, timeZone, timestamp } from '../../http/schemas.ts';
 import {
   addDocument,
   addTimeOff,
@@ -23,17 +23,17 @@ const vendorParams = z.object({ vendorId: z.uuid() });
 const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time such as 08:30');
 
 const vendorFields = {
-  name: z.string().trim().min(1).max(200),
-  chatwoot_contact_id: z.number().int().positive().nullable().optional(),
-  categories: z.array(z.string().trim().min(1).max(100)).max(50).optional(),
-  postal_codes: z.array(z.string().trim().min(1).max(20)).max(2000).optional(),
+  name: text({ min: 1, max: 200 }),
+  chatwoot_contact_id: chatwootId.nullable().optional(),
+  categories: z.array(text({ min: 1, max: 100 })).max(50).optional(),
+  postal_codes: z.array(text({ min: 1, max: 20 })).max(2000).optional(),
   base_lat: z.number().min(-90).max(90).nullable().optional(),
   base_lng: z.number().min(-180).max(180).nullable().optional(),
   radius_km: z.number().positive().max(2000).nullable().optional(),
   time_zone: timeZone.optional(),
-  rate_summary: z.string().max(1000).nullable().optional(),
+  rate_summary: text({ max: 1000, trim: false }).nullable().optional(),
   active: z.boolean().optional(),
-  custom_fields: z.record(z.string(), z.unknown()).optional(),
+  custom_fields: jsonbRecord.optional(),
 };
 
 export function vendorRoutes() {
@@ -47,10 +47,10 @@ export function vendorRoutes() {
       tags: ['vendors'],
       access: readVendors,
       query: pageQuery.extend({
-        category: z.string().trim().min(1).max(100).optional(),
+        category: text({ min: 1, max: 100 }).optional(),
         active: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
         compliance: z.enum(['compliant', 'expiring', 'expired', 'missing']).optional(),
-        q: z.string().trim().min(1).max(100).optional(),
+        q: text({ min: 1, max: 100 }).optional(),
       }),
       handler: async ({ ctx, query, res }) => {
         const { limit, cursor, ...filters } = query;
@@ -83,7 +83,7 @@ export function vendorRoutes() {
       tags: ['vendors'],
       access: manageVendors,
       params: vendorParams,
-      body: z.object({ ...vendorFields, name: vendorFields.name.optional(), version: z.number().int().positive() }),
+      body: z.object({ ...vendorFields, name: vendorFields.name.optional(), version: rowVersion }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateVendor(ctx, params.vendorId, body)),
     }),
     defineRoute({
@@ -103,7 +103,7 @@ export function vendorRoutes() {
       tags: ['vendors'],
       access: manageVendors,
       params: vendorParams,
-      body: z.object({ starts_at: z.coerce.date(), ends_at: z.coerce.date(), reason: z.string().max(500).nullable().optional() }),
+      body: z.object({ starts_at: timestamp, ends_at: timestamp, reason: text({ max: 500, trim: false }).nullable().optional() }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await addTimeOff(ctx, params.vendorId, body), {}, 201),
     }),
     defineRoute({
@@ -122,7 +122,7 @@ export function vendorRoutes() {
       tags: ['vendors'],
       access: manageVendors,
       params: vendorParams,
-      body: z.object({ kind: z.string().trim().min(1).max(100), reference: z.string().max(200).nullable().optional(), expires_on: z.iso.date().nullable().optional() }),
+      body: z.object({ kind: text({ min: 1, max: 100 }), reference: text({ max: 200, trim: false }).nullable().optional(), expires_on: isoDate.nullable().optional() }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await addDocument(ctx, params.vendorId, body), {}, 201),
     }),
     defineRoute({
@@ -140,8 +140,8 @@ export function vendorRoutes() {
       summary: 'Set how a client (Chatwoot contact) stands with the vendor: preferred, approved, blocked, or null to clear',
       tags: ['vendors'],
       access: manageVendors,
-      params: vendorParams.extend({ contactId: z.coerce.number().int().positive() }),
-      body: z.object({ relation: z.enum(vendorRelations).nullable(), note: z.string().max(1000).nullable().optional() }),
+      params: vendorParams.extend({ contactId: chatwootIdParam }),
+      body: z.object({ relation: z.enum(vendorRelations).nullable(), note: text({ max: 1000, trim: false }).nullable().optional() }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await setClientLink(ctx, params.vendorId, params.contactId, body)),
     }),
   ];

@@ -148,7 +148,7 @@ export async function listVendors(ctx: RequestContext, filters: VendorFilters, p
     if (filters.compliance) q.whereRaw(`${complianceSql} = ?`, [filters.compliance]);
     if (filters.q) q.whereILike('v.name', `%${filters.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     q.select(...vendorColumns.map((c) => `v.${c}`), trx.raw(`${complianceSql} as compliance`));
-    return paginate<VendorRow>(q, { keys: ['v.name', 'v.id'], limit: page.limit, cursor: page.cursor });
+    return paginate<VendorRow>(q, { keys: { 'v.name': 'text', 'v.id': 'uuid' }, limit: page.limit, cursor: page.cursor });
   });
 }
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { defineRoute } from '../../http/registry.ts';
+import { jsonbRecord, text } from '../../http/schemas.ts';
 import { dealFilters } from '../deals/routes.ts';
 import { jobFilters } from '../jobs/routes.ts';
 import { boards, createView, deleteView, listViews, updateView, type Board } from './service.ts';
@@ -11,9 +12,9 @@ const filterSchemas: Record<Board, z.ZodType> = {
   pipeline: dealFilters.extend({ pipeline_id: z.uuid().optional() }).strict(),
   dispatch: jobFilters.strict(),
 };
-const filters = z.record(z.string(), z.unknown()).describe('The board’s own query filters, e.g. {"owner_id": "…", "status": "open"}');
+const filters = jsonbRecord.describe('The board’s own query filters, e.g. {"owner_id": "…", "status": "open"}');
 const viewParams = z.object({ viewId: z.uuid() });
-const name = z.string().trim().min(1).max(80);
+const name = text({ min: 1, max: 80 });
 
 export function viewRoutes() {
   const access = { permission: 'views:manage', capability: null } as const;
