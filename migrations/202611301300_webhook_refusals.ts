@@ -1,6 +1,7 @@
 // Chatwoot never retries a webhook, so a delivery we refuse is gone. Refusals are counted here
 // (never their bodies) so admins can see "failing since 10:02 — 57 refused", next to when the
-// installation last accepted one and the webhook URL the installer actually registered.
+// installation last accepted one and the webhook URL the installer actually registered; and each
+// account's webhook secret is kept, not only the last one installed.
 // Like webhook_deliveries and installations, these rows belong to an installation, not to an
 // account: a refusal is decided before (or without) any account being known. A refusal at an
 // address no installation owns is counted under installation_id null, with no other detail.
@@ -16,6 +17,10 @@ export async function up(knex: Knex): Promise<void> {
     t.text('webhook_url'); // as registered in Chatwoot by the installer (null: installed before it was kept)
     t.timestamp('webhook_registered_at', { useTz: true });
     t.timestamp('webhook_last_accepted_at', { useTz: true }); // last delivery that passed every check
+    // Chatwoot gives each account's webhook its own secret, while one installation (one address)
+    // serves every account: the secrets by Chatwoot account id, sealed. webhook_secret_sealed stays
+    // the latest one (and the only one of installations made before).
+    t.jsonb('webhook_secrets_sealed').notNullable().defaultTo('{}');
   });
   await knex.schema.createTable('webhook_refusals', (t) => {
     t.uuid('installation_id').references('id').inTable('installations').onDelete('cascade');
@@ -39,5 +44,6 @@ export async function down(knex: Knex): Promise<void> {
     t.dropColumn('webhook_url');
     t.dropColumn('webhook_registered_at');
     t.dropColumn('webhook_last_accepted_at');
+    t.dropColumn('webhook_secrets_sealed');
   });
 }

@@ -114,7 +114,15 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
     // The URL as Chatwoot now holds it: `installation list` shows it, whatever PUBLIC_URL says later.
     await db('installations')
       .where({ id: installation.id })
-      .update({ ...(secret ? { webhook_secret_sealed: sealer.seal(secret) } : {}), webhook_url: hook?.url ?? webhookUrl, webhook_registered_at: db.fn.now(), updated_at: db.fn.now() });
+      .update({
+        // Each account's webhook has its own secret; an installation keeps them all (by account id).
+        ...(secret
+          ? { webhook_secret_sealed: sealer.seal(secret), webhook_secrets_sealed: db.raw(`webhook_secrets_sealed || jsonb_build_object(?::text, ?::text)`, [String(input.accountId), sealer.seal(secret)]) }
+          : {}),
+        webhook_url: hook?.url ?? webhookUrl,
+        webhook_registered_at: db.fn.now(),
+        updated_at: db.fn.now(),
+      });
 
     // --- dashboard_apps is not in Chatwoot's OpenAPI document; shape per REFERENCE.md. ---
     const url = appUrl(input.publicUrl, installation.base_url, input.accountId);
@@ -153,7 +161,11 @@ export async function uninstall(db: Knex, input: InstallInput): Promise<{ remove
       await chatwootRequest(target, 'DELETE', `${account}/webhooks/${hook.id}`);
       removed.push(`webhook ${hook.id}`);
     }
-    if (removed.length) await db('installations').where({ id: installation.id }).update({ webhook_url: null, webhook_registered_at: null });
+    if (removed.length) {
+      await db('installations')
+        .where({ id: installation.id })
+        .update({ webhook_url: null, webhook_registered_at: null, webhook_secrets_sealed: db.raw(`webhook_secrets_sealed - ?::text`, [String(input.accountId)]) });
+    }
     const ours = [appUrl(input.publicUrl, installation.base_url, input.accountId), ...legacyAppUrls(input.publicUrl, installation.base_url, input.accountId)];
     for (const app of ((await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`)) ?? []).filter((a) => a.content?.some((c) => ours.includes(c.url)))) {
       await chatwootRequest(target, 'DELETE', `${account}/dashboard_apps/${app.id}`);

@@ -172,3 +172,25 @@ describe('the installer’s connection check', () => {
     expect(cli.output()).toContain('Start the service first and run the installer again, or pass --skip-check.');
   }, 60_000);
 });
+
+describe('an installation serving two Chatwoot accounts', () => {
+  it('keeps each account’s webhook secret, so both accounts’ signed deliveries verify', async () => {
+    chatwoot.addAgent({ id: 902, name: 'Both', email: 'both@example.com', token: 'both-token', accounts: [{ id: 1, name: 'Acme', role: 'administrator' }, { id: 2, name: 'Beta', role: 'administrator' }] });
+    const one = await install(t.db.knex, t.services.sealer, { ...input('both-token'), accountId: 1 });
+    const two = await install(t.db.knex, t.services.sealer, { ...input('both-token'), accountId: 2 });
+    expect(two.webhookUrl).toBe(one.webhookUrl); // one address for the installation
+    const path = new URL(one.webhookUrl).pathname;
+    const hooks = chatwoot.webhooks.filter((h) => h.url === one.webhookUrl);
+    expect(hooks.map((h) => h.accountId).sort()).toEqual([1, 2]);
+    expect(new Set(hooks.map((h) => h.secret)).size).toBe(2);
+    for (const hook of hooks) {
+      const signed = chatwootDelivery(contactEvent('contact_created', { id: 7000 + hook.accountId, name: 'Signed' }, { id: hook.accountId, name: 'Account' }), { secret: hook.secret });
+      expect((await request(t.app).post(path).set(signed.headers).send(signed.body)).status, `account ${hook.accountId}`).toBe(202);
+    }
+    const forged = chatwootDelivery(contactEvent('contact_created', { id: 7099, name: 'Forged' }), { secret: 'neither' });
+    expect((await request(t.app).post(path).set(forged.headers).send(forged.body)).status).toBe(401);
+    await uninstall(t.db.knex, { ...input('both-token'), accountId: 2 });
+    const { webhook_secrets_sealed } = await t.db.knex('installations').where({ id: one.installationId }).first('webhook_secrets_sealed');
+    expect(Object.keys(webhook_secrets_sealed)).toEqual(['1']);
+  });
+});

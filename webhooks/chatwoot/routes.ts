@@ -22,7 +22,8 @@ function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Re
   return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }
 
-type KnownInstallation = { id: string; secret: string | null } | undefined;
+/** An installation and its webhook secrets (one per Chatwoot account; none: unsigned Chatwoot). */
+type KnownInstallation = { id: string; secrets: string[] } | undefined;
 
 /**
  * Installations by webhook path token, with their secret opened: every delivery needs one. Kept
@@ -35,8 +36,9 @@ function installationCache(services: Services, { ttlMs = 10_000, freshMs = 1000,
   return async (pathToken: string, { fresh = false } = {}): Promise<KnownInstallation> => {
     const hit = entries.get(pathToken);
     if (hit && Date.now() - hit.at < (fresh ? freshMs : ttlMs)) return hit.value;
-    const found = await services.db('installations').where({ webhook_path_token: pathToken }).first('id', 'webhook_secret_sealed');
-    const value = found && { id: found.id as string, secret: found.webhook_secret_sealed ? (services.sealer.open(found.webhook_secret_sealed) as string) : null };
+    const found = await services.db('installations').where({ webhook_path_token: pathToken }).first('id', 'webhook_secret_sealed', 'webhook_secrets_sealed');
+    const sealed = new Set<string>([...(found?.webhook_secret_sealed ? [found.webhook_secret_sealed as string] : []), ...Object.values((found?.webhook_secrets_sealed ?? {}) as Record<string, string>)]);
+    const value = found && { id: found.id as string, secrets: [...new Set([...sealed].map((s) => services.sealer.open(s) as string))] };
     if (entries.size >= maxEntries) entries.clear();
     entries.set(pathToken, { at: Date.now(), value });
     return value;
@@ -68,14 +70,20 @@ export function chatwootWebhookRoutes(services: Services) {
           return;
         }
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        if (installation.secret) {
+        if (installation.secrets.length) {
           const headers = { timestamp: req.get('x-chatwoot-timestamp'), signature: req.get('x-chatwoot-signature') };
-          let check = verifyChatwootSignature(installation.secret, headers, body);
+          const verify = (secrets: string[]) => {
+            let result = verifyChatwootSignature(secrets[0]!, headers, body);
+            // Another account's webhook of this installation signs with its own secret.
+            for (const other of secrets.slice(1)) if (!result.ok && result.code === 'invalid_signature') result = verifyChatwootSignature(other, headers, body);
+            return result;
+          };
+          let check = verify(installation.secrets);
           if (!check.ok && check.code === 'invalid_signature') {
             const fresh = await findInstallation(params.pathToken, { fresh: true });
-            if (fresh?.secret && fresh.secret !== installation.secret) {
+            if (fresh?.secrets.some((s) => !installation!.secrets.includes(s))) {
               installation = fresh;
-              check = verifyChatwootSignature(fresh.secret, headers, body);
+              check = verify(fresh.secrets);
             }
           }
           if (!check.ok) {
