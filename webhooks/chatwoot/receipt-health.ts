@@ -47,8 +47,6 @@ function throttled(write: () => Promise<void>, intervalMs: number) {
 export interface ReceiptRecorder {
   refused(installationId: string | null, reason: RefusalReason): void;
   accepted(installationId: string): void;
-  /** Writes whatever is pending now (tests, shutdown). */
-  flush(): Promise<void>;
 }
 
 export function receiptRecorder(db: Knex, { intervalMs = 1000 } = {}): ReceiptRecorder {
@@ -114,10 +112,6 @@ export function receiptRecorder(db: Knex, { intervalMs = 1000 } = {}): ReceiptRe
       if (accepted.has(installationId)) return;
       accepted.add(installationId);
       scheduleAccepted();
-    },
-    async flush() {
-      await writeAccepted();
-      await writeRefusals();
     },
   };
 }
