@@ -147,6 +147,7 @@ async function main() {
       logger,
       work: config.ONELINK_WORKER,
       twilio: { sealer, urlSigner, chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, publicUrl: config.PUBLIC_URL },
+      chatwootSync: { everyMinutes: config.ONELINK_CHATWOOT_SYNC_MINUTES, requestsPerMinute: config.ONELINK_CHATWOOT_REQUESTS_PER_MINUTE },
     });
   } catch (err) {
     await knex.destroy();

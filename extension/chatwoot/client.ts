@@ -83,6 +83,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function retryDelayMs(attempt: number, retryAfter: string | null, capMs = 10_000): number {
   const seconds = retryAfter !== null && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null;
   if (seconds !== null) return Math.min(seconds * 1000, 60_000);
+  // Retry-After may also be an HTTP date (RFC 9110).
+  const until = retryAfter ? Date.parse(retryAfter) : NaN;
+  if (!Number.isNaN(until)) return Math.min(Math.max(0, until - Date.now()), 60_000);
   return Math.round(Math.random() * Math.min(capMs, 250 * 2 ** attempt));
 }
 
@@ -144,6 +147,8 @@ interface HandTyped {
   webhookSecret: { secret?: string | null };
   /** /dashboard_apps is absent from the document (see REFERENCE.md, dashboard apps). */
   dashboardApp: { id: number; title: string; content?: Array<{ type: 'frame'; url: string }> };
+  /** The document says the contact list is a bare array; Chatwoot answers { meta: { count, current_page }, payload }. */
+  contactList: { meta?: { count?: number; current_page?: number | string }; payload?: Array<Record<string, unknown>> };
 }
 
 // Replaces the conversation's whole custom attribute set (REFERENCE.md), so callers merge first.
@@ -192,4 +197,25 @@ export async function createConversation(target: ChatwootTarget, accountId: numb
   const answer = await chatwootRequest<{ id?: number }>(target, 'POST', `/api/v1/accounts/${accountId}/conversations`, body);
   if (typeof answer?.id !== 'number') throw new ChatwootError('bad_response', 'Chatwoot created a conversation but did not say which');
   return answer.id;
+}
+
+// --- Lists, for the sync of the contact and conversation caches ---
+type ListQuery<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
+export type ContactListQuery = ListQuery<'/api/v1/accounts/{account_id}/contacts'>;
+export type ConversationListQuery = ListQuery<'/api/v1/accounts/{account_id}/conversations'>;
+export type ConversationListItem = NonNullable<NonNullable<Schemas['conversation_list']['data']>['payload']>[number];
+const queryString = (query: object) =>
+  new URLSearchParams(Object.entries(query).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(',') : String(v)]]))).toString();
+
+/** One page of the account's contacts (Chatwoot pages them by 15) and their total, when Chatwoot says. */
+export async function listContacts(target: ChatwootTarget, accountId: number, query: ContactListQuery, { retries = 3 } = {}) {
+  const answer = await chatwootRequest<Schemas['contact_list'] | HandTyped['contactList'] | null>(target, 'GET', `/api/v1/accounts/${accountId}/contacts?${queryString(query)}`, undefined, { retries });
+  if (Array.isArray(answer)) return { items: answer as Array<Record<string, unknown>>, total: null };
+  return { items: answer?.payload ?? [], total: typeof answer?.meta?.count === 'number' ? answer.meta.count : null };
+}
+
+/** One page of the account's conversations with a status (Chatwoot pages them by 25, latest activity first). */
+export async function listConversations(target: ChatwootTarget, accountId: number, query: ConversationListQuery, { retries = 3 } = {}) {
+  const answer = await chatwootRequest<Schemas['conversation_list'] | null>(target, 'GET', `/api/v1/accounts/${accountId}/conversations?${queryString(query)}`, undefined, { retries });
+  return { items: answer?.data?.payload ?? [], total: answer?.data?.meta?.all_count ?? null };
 }

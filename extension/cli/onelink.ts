@@ -3,6 +3,7 @@
 //   uninstall --chatwoot-url URL --account-id N --token ADMIN_TOKEN [--public-url URL]   remove exactly what install created
 //   installation add --chatwoot-url URL --token ADMIN_ACCESS_TOKEN   connect a Chatwoot (verifies the token is an administrator's)
 //   installation list                                               list connected Chatwoots
+//   sync [--chatwoot-url URL] [--account-id N] [--full]             fill the contact and conversation caches from Chatwoot's API
 // Uses DATABASE_URL, or the embedded Postgres in ONELINK_DATA_DIR (also while the server is running).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,12 +15,14 @@ import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
 import { createKnex } from '../db/knex.ts';
 import { migrateLatest } from '../db/migrations.ts';
 import { createSealer, resolveEncryptionKey } from '../security/crypto.ts';
+import { syncWithProgress } from '../chatwoot/sync.ts';
 
 const usage = `Usage:
   npm run onelink -- install --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url https://onelink.example.com] [--skip-check] [--check-timeout 20]
   npm run onelink -- uninstall --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url …]
   npm run onelink -- installation add --chatwoot-url https://chat.example.com --token <administrator access token>
-  npm run onelink -- installation list`;
+  npm run onelink -- installation list
+  npm run onelink -- sync [--chatwoot-url …] [--account-id 1] [--full] [--requests-per-minute 1200]   (install runs it unless --skip-backfill)`;
 
 async function run() {
   const { positionals, values } = parseArgs({
@@ -31,11 +34,14 @@ async function run() {
       'public-url': { type: 'string' },
       'skip-check': { type: 'boolean' },
       'check-timeout': { type: 'string' },
+      'skip-backfill': { type: 'boolean' },
+      full: { type: 'boolean' },
+      'requests-per-minute': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [noun, verb] = positionals;
-  const known = (noun === 'installation' && ['add', 'list'].includes(verb ?? '')) || noun === 'install' || noun === 'uninstall';
+  const known = (noun === 'installation' && ['add', 'list'].includes(verb ?? '')) || noun === 'install' || noun === 'uninstall' || noun === 'sync';
   if (values.help || !known) {
     console.log(usage);
     process.exit(values.help ? 0 : 2);
@@ -86,7 +92,19 @@ async function run() {
         const check = await checkRoundTrip(db, { ...input, waitMs: waitSeconds * 1000 }, report);
         console.log(`Connection check passed: Chatwoot's delivery arrived${check.signed ? ' and its signature verified' : ' (unsigned: this Chatwoot does not sign)'} in ${(check.ms / 1000).toFixed(1)} s.`);
       }
+      // Contacts and conversations from before the install, with progress; resumable with `sync`.
+      if (!values['skip-backfill']) await syncWithProgress(db, sealer, { chatwootUrl: input.chatwootUrl, chatwootAccountId: accountId }, { mode: 'auto', timeoutMs: input.timeoutMs, requestsPerMinute: config.ONELINK_CHATWOOT_REQUESTS_PER_MINUTE });
       console.log('Agents can now open Onelink in a conversation and sign in with their Chatwoot access token.');
+      return;
+    }
+    if (noun === 'sync') {
+      const chatwootAccountId = values['account-id'] === undefined ? undefined : Number(values['account-id']);
+      const requestsPerMinute = Number(values['requests-per-minute'] ?? config.ONELINK_CHATWOOT_REQUESTS_PER_MINUTE);
+      if (chatwootAccountId !== undefined && (!Number.isInteger(chatwootAccountId) || chatwootAccountId < 1)) throw new ConfigError('--account-id takes a Chatwoot account id (a whole number)');
+      if (!Number.isInteger(requestsPerMinute) || requestsPerMinute < 1) throw new ConfigError('--requests-per-minute takes a whole number');
+      const sealer = createSealer(resolveEncryptionKey(config.ONELINK_ENCRYPTION_KEY, config.dataDir, Boolean(embedded)));
+      const mode = values.full ? 'full' : 'auto';
+      if (!(await syncWithProgress(db, sealer, { chatwootUrl: values['chatwoot-url'], chatwootAccountId }, { mode, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, requestsPerMinute }))) process.exitCode = 1;
       return;
     }
     if (verb === 'list') {

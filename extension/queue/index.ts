@@ -8,6 +8,7 @@ import { maxTwilioAttempts, processTwilioDelivery, settleCall, type TwilioDeps }
 import type { Logger } from '../logger.ts';
 import { emitSlaEvents } from '../modules/jobs/service.ts';
 import { emitTaskReminders } from '../modules/tasks/service.ts';
+import { defaultRequestsPerMinute, runScheduledSync } from '../chatwoot/sync.ts';
 import { queues } from './names.ts';
 
 export { queues };
@@ -21,9 +22,11 @@ export interface QueueOptions {
   twilio: Omit<TwilioDeps, 'db' | 'jobs'>;
   work?: boolean;
   pollingIntervalSeconds?: number;
+  /** The incremental Chatwoot sync: every N minutes (0: never), at most this many requests a minute. */
+  chatwootSync?: { everyMinutes: number; requestsPerMinute: number };
 }
 
-export async function startQueue({ url, schema, db, logger, twilio, work = true, pollingIntervalSeconds = 2 }: QueueOptions): Promise<PgBoss> {
+export async function startQueue({ url, schema, db, logger, twilio, work = true, pollingIntervalSeconds = 2, chatwootSync = { everyMinutes: 15, requestsPerMinute: defaultRequestsPerMinute } }: QueueOptions): Promise<PgBoss> {
   const boss = new PgBoss({ connectionString: url, schema: `${schema}_queue`, application_name: 'onelink-queue' });
   boss.on('error', (err) => logger.error({ err }, 'queue error'));
   await boss.start();
@@ -37,6 +40,11 @@ export async function startQueue({ url, schema, db, logger, twilio, work = true,
   await boss.schedule(queues.taskReminders, '* * * * *');
   await boss.schedule(queues.jobSla, '* * * * *');
   await boss.schedule(queues.stalledDeliveries, '* * * * *');
+  // Heals the caches from Chatwoot's API (webhooks Chatwoot lost are never sent again). One run at
+  // a time ('stately'); a run that fails is not retried: the next one starts from the same point.
+  await boss.createQueue(queues.chatwootSync, { name: queues.chatwootSync, policy: 'stately', retryLimit: 0, expireInSeconds: 4 * 3600 });
+  if (chatwootSync.everyMinutes > 0) await boss.schedule(queues.chatwootSync, chatwootSync.everyMinutes >= 60 ? '0 * * * *' : `*/${chatwootSync.everyMinutes} * * * *`);
+  else await boss.unschedule(queues.chatwootSync);
   if (!work) return boss;
 
   await boss.work(queues.taskReminders, { pollingIntervalSeconds }, async () => {
@@ -65,6 +73,9 @@ export async function startQueue({ url, schema, db, logger, twilio, work = true,
   await boss.work<{ deliveryId: string }>(queues.twilioEvent, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
     const outcome = await processTwilioDelivery(twilioDeps, job!.data.deliveryId);
     if (outcome === 'failed' || outcome === 'dead') logger.warn({ deliveryId: job!.data.deliveryId, outcome }, 'Twilio callback not processed');
+  });
+  await boss.work(queues.chatwootSync, { pollingIntervalSeconds }, async () => {
+    await runScheduledSync(db, twilio.sealer, { timeoutMs: twilio.chatwootTimeoutMs, requestsPerMinute: chatwootSync.requestsPerMinute, logger });
   });
   await boss.work<{ accountId: number; callId: string }>(queues.twilioSettle, { pollingIntervalSeconds: 1 }, async ([job]) => {
     await settleCall(twilioDeps, job!.data.accountId, job!.data.callId);

@@ -6,6 +6,7 @@ export const queues = {
   stalledDeliveries: 'chatwoot-stalled-deliveries',
   twilioEvent: 'twilio-event',
   twilioSettle: 'twilio-settle',
+  chatwootSync: 'chatwoot-sync',
 } as const;
 
 /** What web code needs of the queue: putting work on it. */

@@ -55,10 +55,27 @@ export interface FakeChatwoot {
   addConversation(accountId: number, displayId: number, customAttributes?: Record<string, unknown>): FakeConversation;
   contacts: FakeContact[];
   addContact(contact: Omit<FakeContact, 'id' | 'email'> & { email?: string | null }): FakeContact;
+  /** Adds `count` contacts to an account at once (with phones, so Chatwoot's contact list shows them). */
+  seedContacts(accountId: number, count: number, make?: (i: number) => Partial<FakeContact>): FakeContact[];
+  /** Changes a contact the way Chatwoot does without telling us (no webhook), e.g. a message we never heard of. */
+  touchContact(contact: FakeContact, changes: Partial<Omit<FakeContact, 'id' | 'accountId'>>): void;
+  /** After `afterRequests` more API calls, answers the next `times` with 429 and this Retry-After (seconds or an HTTP date). */
+  throttle(options: { afterRequests: number; retryAfter: string; times?: number }): void;
+  /** The calls answered 429 by `throttle`, and when. */
+  throttled: Array<{ path: string; at: number }>;
   close(): Promise<void>;
 }
 
-export interface FakeContact { id: number; accountId: number; name: string; phone_number: string | null; email: string | null; identifier?: string | null }
+export interface FakeContact {
+  id: number;
+  accountId: number;
+  name: string;
+  phone_number: string | null;
+  email: string | null;
+  identifier?: string | null;
+  /** Unix seconds of the contact's latest activity (Chatwoot's contact list sorts by it). */
+  last_activity_at?: number | null;
+}
 
 export interface FakeConversation {
   id: number;
@@ -67,6 +84,10 @@ export interface FakeConversation {
   contactId?: number;
   inboxId?: number;
   status?: 'open' | 'pending' | 'resolved';
+  /** Unix seconds; Chatwoot lists conversations latest activity first. */
+  lastActivityAt?: number;
+  updatedAt?: number;
+  labels?: string[];
   customAttributes: Record<string, unknown>;
   messages: Array<{ id: number; content: string; private: boolean; message_type: string; content_attributes: Record<string, unknown>; created_at: number }>;
 }
@@ -81,6 +102,17 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   // And: a contact is created without an inbox (Chatwoot's ContactsController#create skips the
   // contact inbox when inbox_id is blank), though the document marks inbox_id required.
   delete apiSpec.components.schemas.contact_create.required;
+  // And: Chatwoot answers the contact list as { meta: { count, current_page }, payload: [...] }
+  // (ContactsController#index, api/v1/accounts/contacts/index.json.jbuilder), where this document
+  // says a bare array; the items are still checked against the document's contact.
+  apiSpec.paths['/api/v1/accounts/{account_id}/contacts'].get.responses['200'].content['application/json; charset=utf-8'].schema = {
+    type: 'object',
+    required: ['meta', 'payload'],
+    properties: {
+      meta: { type: 'object', required: ['count', 'current_page'], properties: { count: { type: 'integer' }, current_page: { type: 'integer' } } },
+      payload: { $ref: '#/components/schemas/contact_list' },
+    },
+  };
   const agents = new Map<number, FakeAgent>();
   const fake = {
     url: '',
@@ -135,6 +167,12 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     send();
   };
   const agentByToken = (token: unknown) => [...agents.values()].find((a) => a.token === token);
+  let throttling: { afterRequests: number; retryAfter: string; times: number } | null = null;
+  const throttled: Array<{ path: string; at: number }> = [];
+  // Sorting 50,000 contacts for every page would make the fake the bottleneck: lists are kept
+  // sorted until a contact is added or touched.
+  let contactsVersion = 0;
+  const sortedContacts = new Map<string, { version: number; length: number; list: FakeContact[] }>();
 
   const app = express();
   app.use((req, res, next) => {
@@ -146,6 +184,11 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     if (fake.outage === 'timeout') return; // never answers
     if (fake.outage) {
       res.status(fake.outage).json({ error: 'fake outage' });
+      return;
+    }
+    if (throttling && req.path.startsWith('/api/') && throttling.afterRequests-- <= 0 && throttling.times-- > 0) {
+      throttled.push({ path: req.path, at: Date.now() });
+      res.set('Retry-After', throttling.retryAfter).status(429).json({ error: 'Too many requests' });
       return;
     }
     next();
@@ -393,6 +436,67 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify({ id: conversation.id, account_id: accountId, inbox_id: link.inboxId })));
   });
 
+  // The contact list, as Chatwoot pages it (15 a page; only contacts with an e-mail, phone or identifier).
+  const contactOrder: Record<string, (a: FakeContact, b: FakeContact) => number> = {
+    '-last_activity_at': (a, b) => (b.last_activity_at ?? -Infinity) - (a.last_activity_at ?? -Infinity) || b.id - a.id,
+    last_activity_at: (a, b) => (a.last_activity_at ?? Infinity) - (b.last_activity_at ?? Infinity) || a.id - b.id,
+    name: (a, b) => a.name.localeCompare(b.name) || a.id - b.id,
+    '-name': (a, b) => b.name.localeCompare(a.name) || b.id - a.id,
+    '': (a, b) => a.id - b.id,
+  };
+  app.get('/api/v1/accounts/:accountId/contacts', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const accountId = Number(req.params.accountId);
+    const sort = String(req.query.sort ?? '');
+    const key = `${accountId}:${sort}`;
+    let sorted = sortedContacts.get(key);
+    if (!sorted || sorted.version !== contactsVersion || sorted.length !== fake.contacts.length) {
+      const list = fake.contacts.filter((c) => c.accountId === accountId && (c.email || c.phone_number || c.identifier)).sort(contactOrder[sort] ?? contactOrder['']);
+      sorted = { version: contactsVersion, length: fake.contacts.length, list };
+      sortedContacts.set(key, sorted);
+    }
+    const page = Number(req.query.page ?? 1);
+    const items = sorted.list.slice((page - 1) * 15, page * 15).map((c) => ({
+      ...presentContact(c),
+      identifier: c.identifier ?? undefined,
+      thumbnail: '',
+      availability_status: 'offline',
+      blocked: false,
+      ...(c.last_activity_at ? { last_activity_at: c.last_activity_at } : {}),
+    }));
+    res.json({ meta: { count: sorted.list.length, current_page: page }, payload: items });
+  });
+  // The conversation list (ConversationFinder): one status (open by default), latest activity first, 25 a page.
+  app.get('/api/v1/accounts/:accountId/conversations', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const accountId = Number(req.params.accountId);
+    const status = String(req.query.status ?? 'open');
+    const list = [...fake.conversations.values()]
+      .filter((c) => c.accountId === accountId && (c.status ?? 'open') === status)
+      .sort((a, b) => (b.lastActivityAt ?? 0) - (a.lastActivityAt ?? 0) || b.id - a.id);
+    const page = Number(req.query.page ?? 1);
+    const payload = list.slice((page - 1) * 25, page * 25).map((c) => {
+      const contact = fake.contacts.find((k) => k.accountId === accountId && k.id === c.contactId);
+      const sender = contact ? { ...presentContact(contact), thumbnail: '', type: 'contact' } : undefined;
+      return {
+        id: c.id,
+        account_id: accountId,
+        inbox_id: c.inboxId ?? 3,
+        status: c.status ?? 'open',
+        labels: c.labels ?? [],
+        messages: [],
+        meta: sender ? { sender } : {},
+        ...(c.contactId ? { contact_inbox: { contact_id: c.contactId, inbox_id: c.inboxId ?? 3 } } : {}),
+        custom_attributes: c.customAttributes,
+        additional_attributes: {},
+        unread_count: 0,
+        ...(c.lastActivityAt ? { last_activity_at: c.lastActivityAt } : {}),
+        ...(c.updatedAt ? { updated_at: c.updatedAt } : {}),
+      };
+    });
+    res.json({ data: { meta: { mine_count: 0, assigned_count: 0, unassigned_count: list.length, all_count: list.length }, payload } });
+  });
+
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const status = (err as { status?: number }).status ?? 500;
     // A 401 for a missing token is Chatwoot behaviour, not a contract violation of ours.
@@ -416,6 +520,24 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       fake.contacts.push(created);
       return created;
     },
+    seedContacts(accountId: number, count: number, make: (i: number) => Partial<FakeContact> = () => ({})) {
+      const now = Math.floor(Date.now() / 1000);
+      const created = Array.from({ length: count }, (_, i): FakeContact => {
+        const id = nextContactId++;
+        return { id, accountId, name: `Contact ${id}`, phone_number: `+1415${String(5_000_000 + (id % 5_000_000)).padStart(7, '0')}`, email: null, last_activity_at: now - 86_400 - i * 60, ...make(i) };
+      });
+      fake.contacts.push(...created);
+      contactsVersion++;
+      return created;
+    },
+    touchContact(contact: FakeContact, changes: Partial<Omit<FakeContact, 'id' | 'accountId'>>) {
+      Object.assign(contact, changes);
+      contactsVersion++;
+    },
+    throttle(options: { afterRequests: number; retryAfter: string; times?: number }) {
+      throttling = { afterRequests: options.afterRequests, retryAfter: options.retryAfter, times: options.times ?? 1 };
+    },
+    throttled,
     takeViolations() {
       return fake.violations.splice(0);
     },
