@@ -30,6 +30,7 @@ import { jobRoutes } from './modules/jobs/routes.ts';
 import { vendorRoutes } from './modules/vendors/routes.ts';
 import { viewRoutes } from './modules/views/routes.ts';
 import { timelineRoutes } from './modules/timeline/routes.ts';
+import { sidebarRoutes } from './modules/sidebar/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
 import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
@@ -86,6 +87,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...callRoutes(services),
     ...eventRoutes(services),
     ...timelineRoutes(),
+    ...sidebarRoutes(),
     ...viewRoutes(),
     ...webhookAdminRoutes(services),
     ...chatwootWebhookRoutes(services),

@@ -1,6 +1,6 @@
 // The boot payload every app loads first (GET /me, and the sidebar's combined first answer):
 // who is calling, their account, role, permissions, capabilities and fields, and the Chatwoot address.
-import type { AccountRow } from '../accounts/service.ts';
+import { phoneCountryOf, type AccountRow } from '../accounts/service.ts';
 import { activeFields } from '../capabilities/field-packs.ts';
 import { read, type RequestContext } from '../db/tenant.ts';
 import { permissions } from './permissions.ts';
@@ -22,7 +22,7 @@ export async function bootPayload(ctx: RequestContext) {
         : { type: 'service', id: subject.id, name: subject.name };
   return {
     caller,
-    account: { id: account.account_id, chatwoot_account_id: account.chatwoot_account_id, name: account.name, profile: account.profile },
+    account: { id: account.account_id, chatwoot_account_id: account.chatwoot_account_id, name: account.name, profile: account.profile, phone_country: phoneCountryOf(account).country },
     role: ctx.roles.includes('admin') ? 'admin' : ctx.roles.includes('dispatcher') ? 'dispatcher' : ctx.roles[0],
     roles: ctx.roles,
     permissions: permissions.filter((p) => ctx.permissions.has(p)),

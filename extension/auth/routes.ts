@@ -1,17 +1,15 @@
 // Sign-in, the boot payload (/me), and the admin routes for people and tokens.
 import { z } from 'zod';
-import type { AccountRow } from '../accounts/service.ts';
-import { activeFields } from '../capabilities/field-packs.ts';
-import { read } from '../db/tenant.ts';
 import { sendData } from '../http/envelope.ts';
 import { defineRoute } from '../http/registry.ts';
 import { chatwootId, text, timestamp } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
-import { permissions, serviceScopes, type Permission } from './permissions.ts';
+import { bootPayload } from './boot.ts';
+import { serviceScopes, type Permission } from './permissions.ts';
 import { createServiceToken, listServiceTokens, revokeServiceToken } from './service-tokens.ts';
 import { clearSessionCookie, setSessionCookie } from './session-cookie.ts';
 import { signInWithChatwoot, signOut } from './sessions.ts';
-import { listTeammates, listUsers, presentUser, setDispatcher } from './users.ts';
+import { listTeammates, listUsers, setDispatcher } from './users.ts';
 
 const uuidParam = (name: string) => z.object({ [name]: z.uuid() });
 
@@ -64,31 +62,7 @@ export function authRoutes(services: Services) {
       summary: 'Boot payload: who you are, your account, role, permissions, capabilities and fields',
       tags: ['auth'],
       access: { permission: 'me:read', capability: null },
-      handler: async ({ ctx, res }) => {
-        const { account, chatwootUrl, subject } = await read(ctx, async (trx) => {
-          const account = (await trx<AccountRow>('accounts').where({ account_id: ctx.accountId }).first())!;
-          const installation = await trx('installations').where({ id: account.installation_id }).first('base_url');
-          const table = { user: 'users', portal_user: 'portal_users', service: 'service_tokens', system: null }[ctx.actor.type];
-          const subject = table ? await trx(table).where({ account_id: ctx.accountId, id: ctx.actor.id }).first() : null;
-          return { account, chatwootUrl: installation?.base_url as string, subject };
-        });
-        const caller =
-          ctx.actor.type === 'user'
-            ? { type: 'user', ...presentUser({ id: subject.id, name: subject.name, email: subject.email, chatwoot_user_id: subject.chatwoot_user_id, chatwoot_role: subject.chatwoot_role, granted_roles: subject.granted_roles }) }
-            : ctx.actor.type === 'portal_user'
-              ? { type: 'portal_user', id: subject.id, kind: subject.kind, name: subject.name, vendor_id: subject.vendor_id, chatwoot_contact_id: subject.chatwoot_contact_id }
-              : { type: 'service', id: subject.id, name: subject.name };
-        sendData(res, {
-          caller,
-          account: { id: account.account_id, chatwoot_account_id: account.chatwoot_account_id, name: account.name, profile: account.profile },
-          role: ctx.roles.includes('admin') ? 'admin' : ctx.roles.includes('dispatcher') ? 'dispatcher' : ctx.roles[0],
-          roles: ctx.roles,
-          permissions: permissions.filter((p) => ctx.permissions.has(p)),
-          capabilities: [...ctx.capabilities].sort(),
-          fields: { deal: activeFields(ctx, 'deal'), job: activeFields(ctx, 'job'), vendor: activeFields(ctx, 'vendor') },
-          chatwoot: { base_url: chatwootUrl },
-        });
-      },
+      handler: async ({ ctx, res }) => sendData(res, await bootPayload(ctx)),
     }),
     defineRoute({
       method: 'get',
