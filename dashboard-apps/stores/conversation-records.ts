@@ -1,12 +1,16 @@
 // What Onelink holds about the conversation Chatwoot shows: the contact's open deals, jobs and
 // tasks, and the actions an agent takes on them from the sidebar. Each section is loaded only
 // when the account has its capability and the agent may read it.
+// One request (GET /api/v1/sidebar) answers the boot payload and every section at once, so a cold
+// frame paints real records after a single round trip. Until the answer for the conversation on
+// screen has arrived, `ready` is false and nothing may claim "none": a switch to another
+// conversation clears the lists, and an answer for a conversation no longer shown is dropped.
 import { t } from '../i18n/index.ts';
 import { defineStore } from 'pinia';
-import { ref } from 'vue';
+import { computed, ref } from 'vue';
 import { apiFetch, ApiError } from '../lib/api.ts';
 import type { AppContext } from '../lib/chatwoot-bridge.ts';
-import { useSessionStore } from './session.ts';
+import { useSessionStore, type Me } from './session.ts';
 
 export interface Stage { id: string; name: string; kind: 'open' | 'won' | 'lost' }
 export interface Pipeline { id: string; name: string; stages: Stage[] }
@@ -14,7 +18,10 @@ export interface Deal { id: string; reference: string; title: string; status: st
 export interface Job { id: string; reference: string; summary: string; status: string; priority: string; sla_state: string; sla_due_at: string | null; vendor_id: string | null }
 export interface Task { id: string; title: string; status: string; due_at: string | null; priority: string }
 
-const openJobStatuses = 'new,triaged,assigned,in_progress,pending_review';
+interface Snapshot { me: Me; deals: Deal[] | null; jobs: Job[] | null; tasks: Task[] | null; pipelines: Pipeline[] | null }
+
+/** Which conversation (and contact) a set of records belongs to. */
+const keyOf = (context: AppContext | null) => (context ? `${context.conversation.id}:${context.conversation.contact_id ?? ''}` : null);
 
 export const useConversationRecords = defineStore('conversation-records', () => {
   const session = useSessionStore();
@@ -26,37 +33,54 @@ export const useConversationRecords = defineStore('conversation-records', () => 
   const loading = ref(false);
   const error = ref<string | null>(null);
   const notice = ref<string | null>(null);
+  /** The conversation the lists above are the answer for (null: no answer yet for the one on screen). */
+  const answeredFor = ref<string | null>(null);
+  const ready = computed(() => answeredFor.value !== null && answeredFor.value === keyOf(context.value));
 
   const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
   const show = (section: 'deals' | 'jobs' | 'tasks') =>
     ({ deals: session.has('crm.deals') && session.can('deals:read'), jobs: session.has('dispatch.jobs') && session.can('jobs:read'), tasks: session.has('crm.tasks') && session.can('tasks:read') })[section];
 
+  /** Shows another conversation: nothing of the previous one stays on screen while its records load. */
+  function setContext(next: AppContext | null) {
+    if (keyOf(next) !== keyOf(context.value)) {
+      answeredFor.value = null;
+      deals.value = [];
+      jobs.value = [];
+      tasks.value = [];
+      error.value = null;
+      notice.value = null;
+    }
+    context.value = next;
+  }
+
+  // Overlapping loads (a switch, the change stream, the timer): only the latest one's answer counts.
+  let latest = 0;
   async function load() {
-    const contactId = context.value?.conversation.contact_id;
-    if (!contactId || !session.signedIn) return;
+    const current = context.value;
+    if (!current) return;
+    const key = keyOf(current)!;
+    const ticket = ++latest;
     loading.value = true;
     try {
-      const conversationId = context.value!.conversation.id;
-      // The contact's open items, and whatever is linked to this conversation (possibly another contact's).
-      const [dealPage, linkedDeals, jobPage, linkedJobs, taskPage, pipelineList] = await Promise.all([
-        show('deals') ? api<Deal[]>(`/api/v1/deals?contact_id=${contactId}&status=open&limit=50`) : null,
-        show('deals') ? api<Deal[]>(`/api/v1/deals?conversation_id=${conversationId}&status=open&limit=50`) : null,
-        show('jobs') ? api<Job[]>(`/api/v1/jobs?contact_id=${contactId}&status=${openJobStatuses}&limit=50`) : null,
-        show('jobs') ? api<Job[]>(`/api/v1/jobs?conversation_id=${conversationId}&status=${openJobStatuses}&limit=50`) : null,
-        show('tasks') ? api<Task[]>(`/api/v1/tasks?contact_id=${contactId}&limit=100`) : null,
-        show('deals') && !pipelines.value.length ? api<Pipeline[]>('/api/v1/pipelines') : null,
-      ]);
-      const unique = <T extends { id: string }>(lists: Array<T[] | undefined>) => [...new Map(lists.flatMap((l) => l ?? []).map((item) => [item.id, item])).values()];
-      deals.value = unique([linkedDeals?.data, dealPage?.data]);
-      jobs.value = unique([linkedJobs?.data, jobPage?.data]);
-      tasks.value = (taskPage?.data ?? []).filter((t) => t.status === 'open' || t.status === 'in_progress');
-      if (pipelineList) pipelines.value = pipelineList.data;
+      const query = new URLSearchParams({ conversation_id: String(current.conversation.id) });
+      if (current.conversation.contact_id) query.set('contact_id', String(current.conversation.contact_id));
+      const { data } = await api<Snapshot>(`/api/v1/sidebar?${query}`);
+      if (ticket !== latest || key !== keyOf(context.value)) return;
+      session.adopt(data.me);
+      deals.value = data.deals ?? [];
+      jobs.value = data.jobs ?? [];
+      tasks.value = data.tasks ?? [];
+      if (data.pipelines) pipelines.value = data.pipelines;
+      answeredFor.value = key;
       error.value = null;
+      performance.mark('onelink:records'); // for the browser tests' timing
     } catch (err) {
-      error.value = err instanceof ApiError ? err.message : t('common.unreachable');
-      if (err instanceof ApiError && err.status === 401) await session.load();
+      if (ticket !== latest) return;
+      if (err instanceof ApiError && err.status === 401) session.ended();
+      else error.value = err instanceof ApiError ? err.message : t('common.unreachable');
     } finally {
-      loading.value = false;
+      if (ticket === latest) loading.value = false;
     }
   }
 
@@ -78,6 +102,8 @@ export const useConversationRecords = defineStore('conversation-records', () => 
 
   return {
     context,
+    setContext,
+    ready,
     pipelines,
     deals,
     jobs,

@@ -10,7 +10,8 @@ import { apiFetch, ApiError } from '../lib/api.ts';
 
 export interface Me {
   caller: { type: 'user' | 'portal_user' | 'service'; id: string; name: string; email?: string | null; roles?: string[] };
-  account: { id: number; chatwoot_account_id: number; name: string; profile: string };
+  /** `phone_country`: where numbers without a country code are read; such numbers are shown in national form. */
+  account: { id: number; chatwoot_account_id: number; name: string; profile: string; phone_country?: string };
   role: string;
   roles: string[];
   permissions: string[];
@@ -43,9 +44,7 @@ export const useSessionStore = defineStore('session', () => {
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         // Not signed in (or no longer): only worth saying when we thought we were.
-        if (token.value || me.value) error.value = t('signIn.sessionEnded');
-        token.value = null;
-        me.value = null;
+        ended();
       } else {
         error.value = err instanceof ApiError ? err.message : t('common.unexpected');
       }
@@ -77,13 +76,26 @@ export const useSessionStore = defineStore('session', () => {
     }
   }
 
+  /** Takes a boot payload that came with another answer (the sidebar's first request carries one). */
+  function adopt(next: Me) {
+    me.value = next;
+    error.value = null;
+  }
+
+  /** The session turned out to be missing or over (a 401 from any request). */
+  function ended() {
+    if (token.value || me.value) error.value = t('signIn.sessionEnded');
+    token.value = null;
+    me.value = null;
+  }
+
   async function signOut() {
     await apiFetch('/api/v1/auth/session', { method: 'DELETE', token: token.value }).catch(() => undefined);
     token.value = null;
     me.value = null;
   }
 
-  return { token, me, error, loading, accountChoices, signedIn, can, has, load, signIn, signOut };
+  return { token, me, error, loading, accountChoices, signedIn, can, has, load, adopt, ended, signIn, signOut };
 });
 
 /** A ref persisted in localStorage when the browser allows it (a blocked third-party frame throws). */

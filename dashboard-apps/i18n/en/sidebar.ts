@@ -39,7 +39,7 @@ export const sidebar = {
   'sidebar.noDeals': 'No open deals for this contact.',
   'sidebar.noJobs': 'No open jobs for this contact.',
   'sidebar.noTasks': 'No open tasks for this contact.',
-  'sidebar.moveDeal': 'Move {reference} to stage',
+  'sidebar.stageOf': 'Stage of {reference}',
   'sidebar.priorityLabel': '{priority} priority',
   'sidebar.sla': 'SLA {state}',
   'sidebar.markDone': 'Mark “{title}” done',
