@@ -387,6 +387,7 @@ describe('no false "none": placeholders until the first answer, whichever way Ch
     const reference = (await card.locator('.ref').textContent())!;
     expect(await card.getByRole('combobox', { name: `Stage of ${reference}` }).count()).toBe(1);
     expect(await stage.evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]!.textContent)).toBe('Lead');
+    expect(await accessibilityViolations((await currentSidebar(page))!)).toEqual([]);
     await stage.selectOption({ label: 'Site visit' });
     await expect.poll(() => frame.getByText(`${reference} moved`).isVisible(), { timeout: 10_000 }).toBe(true);
     await expect.poll(() => stage.evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]!.textContent), { timeout: 10_000 }).toBe('Site visit');
