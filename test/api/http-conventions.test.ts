@@ -32,6 +32,17 @@ const probeRoutes = [
   }),
   defineRoute({
     method: 'get',
+    path: '/probe/database-refusal',
+    summary: 'probe: a Postgres error escaping a handler',
+    tags: ['probe'],
+    access: { public: true },
+    handler: () => {
+      // Shaped like pg's DatabaseError: the statement and the offending value must not reach the client.
+      throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021', severity: 'ERROR', where: 'insert into "deals" ("title") values ($1)', routine: 'report_invalid_encoding' });
+    },
+  }),
+  defineRoute({
+    method: 'get',
     path: '/probe/conflict',
     summary: 'probe: typed error',
     tags: ['probe'],
@@ -82,6 +93,15 @@ describe('response envelope', () => {
     expect(res.status).toBe(500);
     expect(res.body.error.code).toBe('internal_error');
     expect(JSON.stringify(res.body)).not.toMatch(/hunter2|secret internal|at .*\.ts/);
+  });
+});
+
+describe('database errors', () => {
+  it('never hand SQL, codes or values to the client', async () => {
+    const res = await request(t.app).get('/api/v1/probe/database-refusal');
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ error: { code: 'internal_error', message: expect.any(String), details: null } });
+    expect(res.text).not.toMatch(/insert|deals|22021|UTF8|encoding/i);
   });
 });
 
