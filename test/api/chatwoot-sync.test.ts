@@ -165,4 +165,17 @@ describe('npm run onelink -- sync', () => {
     // Conversation 301 was resolved above: 39 open ones.
     expect(cli.output()).toMatch(/account 1: synced — contacts: 2,000 read, 0 changed; conversations: 39 read, 0 changed/);
   }, 120_000);
+
+  it('runs after the installer (incremental here, a full backfill on a fresh install), unless --skip-backfill', async () => {
+    world.chatwoot.addAgent({ id: 77, name: 'Owner', email: 'owner@example.com', token: 'owner-token-sync', accounts: [{ id: 1, name: 'Account 1', role: 'administrator' }] });
+    const env = { DATABASE_URL: t.db.url, ONELINK_ENCRYPTION_KEY: t.config.ONELINK_ENCRYPTION_KEY!, LOG_LEVEL: 'silent' };
+    const install = ['run', '--silent', 'onelink', '--', 'install', '--chatwoot-url', world.chatwoot.url, '--account-id', '1', '--token', 'owner-token-sync', '--public-url', 'https://onelink.example.com', '--skip-check'];
+    const cli = spawnIn('npm', install, env);
+    expect((await cli.exited).code, cli.output()).toBe(0);
+    expect(cli.output()).toMatch(/account 1 contacts \d+ \(incremental, done\)/);
+    expect(cli.output()).toMatch(/account 1: synced/);
+    const skipped = spawnIn('npm', [...install, '--skip-backfill'], env);
+    expect((await skipped.exited).code, skipped.output()).toBe(0);
+    expect(skipped.output()).not.toMatch(/Syncing contacts/);
+  }, 120_000);
 });
