@@ -348,6 +348,8 @@ describe('no false "none": placeholders until the first answer, whichever way Ch
     });
     await expectInFrame(same, 'Grace Hopper', ['Ada deal', 'Ada job', 'Ada task']);
     await same.locator('#conversation').selectOption('102');
+    await expect.poll(() => frame.locator('.ol-skeleton').count(), { timeout: 5_000 }).toBeGreaterThan(0);
+    await same.locator('aside.app').screenshot({ path: path.join(repoRoot, 'test-results', 'screenshots', 'sidebar-loading-light.png') });
     await expect.poll(() => frame.getByText('Grace deal').count(), { timeout: 10_000 }).toBe(1);
     expect(await frame.getByTestId('contact-name').textContent()).toBe('Grace Hopper');
     expect(await frameCreatedAt(same)).toBe(created); // the very same frame
