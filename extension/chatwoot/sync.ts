@@ -46,7 +46,14 @@ export interface SyncProgress {
 }
 
 export interface PhaseReport { phase: SyncPhase; mode: 'full' | 'incremental'; pages: number; items: number; written: number; complete: boolean; resumedAtPage: number | null }
-export interface SyncReport { accountId: number; chatwootAccountId: number; phases: PhaseReport[]; interrupted: boolean }
+export interface SyncReport {
+  accountId: number;
+  chatwootAccountId: number;
+  phases: PhaseReport[];
+  interrupted: boolean;
+  /** Another process was syncing this account: nothing was done. */
+  alreadyRunning?: boolean;
+}
 
 /** Spaces request starts evenly: at most `requestsPerMinute` (0 or Infinity: no limit). */
 export interface RateLimiter { take(): Promise<void>; readonly requests: number }
@@ -262,9 +269,35 @@ async function incrementalPass(s: AccountSync, phase: SyncPhase, since: Date): P
   return { phase, mode: 'incremental', ...totals, resumedAtPage: null };
 }
 
+/**
+ * Runs `work` holding a session lock on the account's sync, or returns null when another process
+ * (the installer's backfill, a scheduled run, a second `sync`) holds it: two passes over one
+ * cursor would only repeat each other's pages.
+ */
+async function withSyncLock<T>(db: Knex, accountId: number, work: () => Promise<T>): Promise<T | null> {
+  const key = `onelink_chatwoot_sync:${accountId}`;
+  const conn = await db.client.acquireConnection();
+  try {
+    const { rows } = await conn.query('select pg_try_advisory_lock(hashtext($1)) as locked', [key]);
+    if (!rows[0].locked) return null;
+    try {
+      return await work();
+    } finally {
+      await conn.query('select pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+    }
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}
+
 /** Syncs one of our accounts from its Chatwoot account: contacts, then conversations. */
 export async function syncAccount(db: Knex, sealer: Sealer, accountId: number, options: SyncOptions): Promise<SyncReport> {
   const { target, chatwootAccountId } = await chatwootTargetFor(db, sealer, accountId, options.timeoutMs);
+  const report = await withSyncLock(db, accountId, () => syncLocked(db, accountId, chatwootAccountId, target, options));
+  return report ?? { accountId, chatwootAccountId, phases: [], interrupted: false, alreadyRunning: true };
+}
+
+async function syncLocked(db: Knex, accountId: number, chatwootAccountId: number, target: ChatwootTarget, options: SyncOptions): Promise<SyncReport> {
   const s: AccountSync = {
     db,
     accountId,
@@ -359,7 +392,7 @@ export async function syncWithProgress(
     const { reports, failures, requests } = await syncAccounts(db, sealer, accounts, { ...options, onProgress, signal: controller.signal });
     for (const r of reports) {
       const summary = r.phases.map((p) => `${p.phase}: ${count(p.items)} read, ${count(p.written)} changed${p.resumedAtPage ? ` (resumed at page ${p.resumedAtPage})` : ''}`).join('; ');
-      print(`account ${r.chatwootAccountId}: ${r.interrupted ? 'stopped' : 'synced'} — ${summary}`);
+      print(`account ${r.chatwootAccountId}: ${r.alreadyRunning ? 'skipped, another sync of it is running' : `${r.interrupted ? 'stopped' : 'synced'} — ${summary}`}`);
     }
     for (const f of failures) print(`account ${f.account.chatwoot_account_id} at ${f.account.base_url}: sync failed: ${f.error.message}`);
     print(`${count(requests)} requests in ${((Date.now() - started) / 1000).toFixed(1)} s.`);

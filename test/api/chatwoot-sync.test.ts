@@ -103,6 +103,14 @@ describe('the backfill of an existing Chatwoot', () => {
     expect(contact).toMatchObject({ email: 'hedy@example.com', phone_e164: '+14155550142' });
   });
 
+  it('runs one sync of an account at a time: a second one started meanwhile does nothing', async () => {
+    const accounts = await accountsToSync(t.db.knex, { chatwootAccountId: 1 });
+    const options = { mode: 'full' as const, timeoutMs: 2000, requestsPerMinute: 100_000 };
+    const [a, b] = await Promise.all([syncAccounts(t.db.knex, t.services.sealer, accounts, options), syncAccounts(t.db.knex, t.services.sealer, accounts, options)]);
+    expect([a.reports[0]!.alreadyRunning ?? false, b.reports[0]!.alreadyRunning ?? false].sort()).toEqual([false, true]);
+    expect([a, b].find((r) => !r.reports[0]!.alreadyRunning)!.reports[0]!.phases.every((p) => p.complete)).toBe(true);
+  });
+
   it('spaces its requests to the configured rate', async () => {
     const limiter = rateLimiter(600); // one every 100 ms
     const started = Date.now();

@@ -41,9 +41,6 @@ const messagePayload = z.object({
   conversation: objectPayload.nullish(),
 });
 
-/** Kept for callers that name it; a delivery that can never be processed. */
-export class UnprocessableDelivery extends PermanentFailure {}
-
 interface HandlerContext {
   accountId: number;
   /** The account's default phone country, for numbers Chatwoot holds without a country code. */
@@ -70,12 +67,12 @@ const handlers: Record<string, Handler> = {
   },
   async conversation_created(trx, ctx, payload) {
     const seen = await cacheConversationPayload(trx, ctx, payload, ctx.receivedAt);
-    if (!seen.conversation) throw new UnprocessableDelivery('conversation without its id or state');
+    if (!seen.conversation) throw new PermanentFailure('conversation without its id or state');
   },
   async message_created(trx, ctx, payload) {
     const message = messagePayload.parse(payload);
     const at = message.created_at ?? ctx.receivedAt;
-    if (!message.conversation) throw new UnprocessableDelivery('message without a conversation');
+    if (!message.conversation) throw new PermanentFailure('message without a conversation');
     // The sender is the contact when Chatwoot says so; newer versions send a contact's data
     // without a type, and only contacts send incoming messages.
     const contacts: ContactObservation[] = [];
