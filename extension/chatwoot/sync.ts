@@ -167,10 +167,15 @@ function lastActivity(item: Record<string, unknown>): number | null {
   return null;
 }
 
+/** Pages read ahead of the writer at most; the writer takes every page waiting in one transaction. */
+const readAhead = 8;
+
 /**
- * Reads pages from `firstPage` until the list ends (or `reachedOlder` says the rest is older),
- * fetching the next page while the current one is written. `afterPage` runs in the page's
- * transaction (the full pass advances its cursor there).
+ * Reads pages from `firstPage` until the list ends (or `reachedOlder` says the rest is older).
+ * Reading runs ahead of writing: while a batch is written, the next pages are fetched (within the
+ * rate limit), and the writer then takes all that arrived — one statement per batch of one or
+ * more pages, so a slow database costs fewer round trips rather than more. `afterPage` runs in
+ * the batch's transaction with its last page (the full pass advances its cursor there).
  */
 async function pageThrough(
   s: AccountSync,
@@ -180,34 +185,57 @@ async function pageThrough(
   afterPage: (trx: Knex.Transaction, page: number, result: Page, last: boolean) => Promise<void>,
   reachedOlder: (result: Page) => boolean = () => false,
 ) {
-  let pageSize = 0;
+  const waiting: Array<{ page: number; result: Page; last: boolean }> = [];
+  let failure: { error: unknown } | null = null;
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const changed = () => new Promise<void>((resolve) => (wake = resolve));
+  const reader = (async () => {
+    let pageSize = 0;
+    for (let page = firstPage; !stopped; page++) {
+      while (waiting.length >= readAhead && !stopped) await changed();
+      if (stopped) return;
+      const result = await fetch(page);
+      pageSize = Math.max(pageSize, result.items.length);
+      const last =
+        result.items.length === 0 ||
+        result.items.length < pageSize ||
+        (result.total !== null && (page - 1) * pageSize + result.items.length >= result.total) ||
+        reachedOlder(result);
+      waiting.push({ page, result, last });
+      wake();
+      if (last) return;
+    }
+  })().catch((error: unknown) => {
+    failure = { error };
+    wake();
+  });
+
   let pages = 0;
   let items = 0;
   let written = 0;
-  let page = firstPage;
-  let pending = fetch(page);
-  for (;;) {
-    const result = await pending;
-    if (s.options.signal?.aborted) return { pages, items, written, complete: false };
-    pageSize = Math.max(pageSize, result.items.length);
-    const last =
-      result.items.length === 0 ||
-      result.items.length < pageSize ||
-      (result.total !== null && (page - 1) * pageSize + result.items.length >= result.total) ||
-      reachedOlder(result);
-    if (!last) {
-      pending = fetch(page + 1);
-      pending.catch(() => undefined); // awaited on the next turn; a failed write must not leave it unhandled
+  try {
+    for (;;) {
+      while (!waiting.length && !failure) await changed();
+      if (s.options.signal?.aborted) return { pages, items, written, complete: false };
+      if (!waiting.length && failure) throw (failure as { error: unknown }).error;
+      const batch = waiting.splice(0);
+      wake(); // room to read ahead again
+      const lastOne = batch.at(-1)!;
+      const result: Page = { items: batch.flatMap((b) => b.result.items), total: lastOne.result.total, fetchedAt: batch[0]!.result.fetchedAt };
+      written += await withAccount(s.db, s.accountId, { readOnly: false }, async (trx) => {
+        const count = await writePage(s, phase, result, trx);
+        await afterPage(trx, lastOne.page, result, lastOne.last);
+        return count;
+      });
+      pages += batch.length;
+      items += result.items.length;
+      if (lastOne.last) return { pages, items, written, complete: true };
     }
-    written += await withAccount(s.db, s.accountId, { readOnly: false }, async (trx) => {
-      const changed = await writePage(s, phase, result, trx);
-      await afterPage(trx, page, result, last);
-      return changed;
-    });
-    pages++;
-    items += result.items.length;
-    if (last) return { pages, items, written, complete: true };
-    page++;
+  } finally {
+    stopped = true;
+    wake();
+    await reader;
   }
 }
 
