@@ -22,11 +22,11 @@ export interface QueueOptions {
   twilio: Omit<TwilioDeps, 'db' | 'jobs'>;
   work?: boolean;
   pollingIntervalSeconds?: number;
-  /** The incremental Chatwoot sync: every N minutes (0: never), at most this many requests a minute. */
+  /** The incremental Chatwoot sync: every N minutes (0, or not given: not scheduled), at most this many requests a minute. */
   chatwootSync?: { everyMinutes: number; requestsPerMinute: number };
 }
 
-export async function startQueue({ url, schema, db, logger, twilio, work = true, pollingIntervalSeconds = 2, chatwootSync = { everyMinutes: 15, requestsPerMinute: defaultRequestsPerMinute } }: QueueOptions): Promise<PgBoss> {
+export async function startQueue({ url, schema, db, logger, twilio, work = true, pollingIntervalSeconds = 2, chatwootSync = { everyMinutes: 0, requestsPerMinute: defaultRequestsPerMinute } }: QueueOptions): Promise<PgBoss> {
   const boss = new PgBoss({ connectionString: url, schema: `${schema}_queue`, application_name: 'onelink-queue' });
   boss.on('error', (err) => logger.error({ err }, 'queue error'));
   await boss.start();
