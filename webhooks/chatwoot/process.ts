@@ -77,8 +77,9 @@ const handlers: Record<string, Handler> = {
     // without a type, and only contacts send incoming messages.
     const contacts: ContactObservation[] = [];
     const senderType = message.sender?.type;
-    if (message.sender && (senderType === 'contact' || (senderType == null && messageKind(message.message_type) === 'incoming'))) {
-      contacts.push(contactObservation(message.sender, { ...chatwootContact.parse(message.sender), updated_at: null }, at));
+    const sender = message.sender && chatwootContact.safeParse(message.sender);
+    if (sender?.success && (senderType === 'contact' || (senderType == null && messageKind(message.message_type) === 'incoming'))) {
+      contacts.push(contactObservation(message.sender!, { ...sender.data, updated_at: null }, at));
     }
     // Only the contact's public messages are customer activity; an agent's public reply is
     // recorded apart, and private notes (including the ones Onelink writes back) are neither.
