@@ -39,8 +39,19 @@ describe('the admin app', () => {
     expect(await jobs.isChecked()).toBe(false); // generic profile
     await jobs.check();
     await expect.poll(async () => (await api<{ capabilities: Array<{ flag: string; enabled: boolean }> }>('/admin/capabilities', adminToken)).capabilities.find((c) => c.flag === 'dispatch.jobs')!.enabled).toBe(true);
+    // The default phone country: pick one by typing its name, then go back to automatic.
+    const country = page.getByRole('combobox', { name: 'Default phone country' });
+    await country.click();
+    await country.fill('United King');
+    await page.getByRole('option', { name: 'United Kingdom (GB)' }).click();
+    type PhoneCountry = { phone_country: { country: string; source: string } };
+    await expect.poll(async () => (await api<PhoneCountry>('/admin/capabilities', adminToken)).phone_country).toEqual(expect.objectContaining({ country: 'GB', source: 'setting' }));
     expect(await accessibilityViolations(page)).toEqual([]);
     await screenshot(page, 'admin-account-light');
+    await country.click();
+    await country.fill('Automatic');
+    await page.getByRole('option', { name: /^Automatic/ }).click();
+    await expect.poll(async () => (await api<PhoneCountry>('/admin/capabilities', adminToken)).phone_country.source).not.toBe('setting');
 
     // Fields: switch the healthcare pack on, add a field of the account's own, archive it.
     await page.getByRole('tab', { name: 'Fields' }).click();
