@@ -155,6 +155,31 @@ describe('the scheduled sync', () => {
     expect(contactListCalls() - calls).toBe(1);
   });
 
+  it("heals customer activity from a conversation's last message: the contact's message moves linked deals, a reply only the last reply", async () => {
+    const api = apiAs(t, admin.token);
+    const pipeline = (await api.get('/pipelines')).body.data[0];
+    const deal = (await api.post('/deals', { title: 'Healed activity', pipeline_id: pipeline.id, chatwoot_conversation_id: 302 })).body.data;
+    const conversation = world.chatwoot.conversations.get('1:302')!;
+    const message = (id: number, type: 'incoming' | 'outgoing', at: number) => ({ id, content: 'hi', private: false, message_type: type, content_attributes: {}, created_at: at });
+    const accounts = await accountsToSync(t.db.knex, { chatwootAccountId: 1 });
+    const options = { mode: 'auto' as const, timeoutMs: 2000, requestsPerMinute: 100_000 };
+    const cachedConversation = () => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('chatwoot_conversations').where({ chatwoot_conversation_id: 302 }).first());
+
+    const customerAt = now() - 10;
+    conversation.messages.push(message(9901, 'incoming', customerAt));
+    Object.assign(conversation, { lastActivityAt: customerAt, updatedAt: now() });
+    await syncAccounts(t.db.knex, t.services.sealer, accounts, options);
+    expect(new Date((await api.get(`/deals/${deal.id}`)).body.data.last_activity_at).getTime()).toBe(customerAt * 1000);
+
+    const replyAt = now();
+    conversation.messages.push(message(9902, 'outgoing', replyAt));
+    Object.assign(conversation, { lastActivityAt: replyAt, updatedAt: now() + 1 });
+    await syncAccounts(t.db.knex, t.services.sealer, accounts, options);
+    expect(new Date((await api.get(`/deals/${deal.id}`)).body.data.last_activity_at).getTime()).toBe(customerAt * 1000);
+    const cached = await cachedConversation();
+    expect([cached.last_activity_at.getTime(), cached.last_reply_at.getTime()]).toEqual([customerAt * 1000, replyAt * 1000]);
+  });
+
   it('records a failing account and says which', async () => {
     world.chatwoot.outage = 401; // the installer's token was revoked
     const accounts = await accountsToSync(t.db.knex);

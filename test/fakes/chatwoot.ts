@@ -478,13 +478,15 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     const payload = list.slice((page - 1) * 25, page * 25).map((c) => {
       const contact = fake.contacts.find((k) => k.accountId === accountId && k.id === c.contactId);
       const sender = contact ? { ...presentContact(contact), thumbnail: '', type: 'contact' } : undefined;
+      // Like Chatwoot's list, each conversation carries its last chat message (not a private note).
+      const lastChat = c.messages.findLast((m) => !m.private && (m.message_type === 'incoming' || m.message_type === 'outgoing'));
       return {
         id: c.id,
         account_id: accountId,
         inbox_id: c.inboxId ?? 3,
         status: c.status ?? 'open',
         labels: c.labels ?? [],
-        messages: [],
+        messages: lastChat ? [presentMessage(c, lastChat)] : [],
         meta: sender ? { sender } : {},
         ...(c.contactId ? { contact_inbox: { contact_id: c.contactId, inbox_id: c.inboxId ?? 3 } } : {}),
         custom_attributes: c.customAttributes,
