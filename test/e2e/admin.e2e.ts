@@ -25,13 +25,19 @@ afterAll(() => chatwoot.close());
 
 const adminUrl = () => `${baseUrl}/apps/admin/?chatwoot=${encodeURIComponent(chatwoot.url)}&account=11`;
 
+/** A browser on the admin app, signed in as the account's administrator. */
+async function adminPage(options: Parameters<typeof launchBrowser>[0] = { width: 1200, height: 900 }) {
+  const browser = await launchBrowser(options);
+  const page = await browser.newPage();
+  await page.goto(adminUrl());
+  await page.getByLabel('Chatwoot access token').fill('settings-admin-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  return { browser, page };
+}
+
 describe('the admin app', () => {
   it('switches capabilities, grants the dispatcher role, creates a token and shows the audit log', async () => {
-    const browser = await launchBrowser({ width: 1200, height: 900 });
-    const page = await browser.newPage();
-    await page.goto(adminUrl());
-    await page.getByLabel('Chatwoot access token').fill('settings-admin-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const { browser, page } = await adminPage();
     await expect.poll(() => page.getByRole('heading', { name: /Onelink settings/ }).isVisible(), { timeout: 10_000 }).toBe(true);
 
     const jobs = page.locator('input[data-flag="dispatch.jobs"]');
@@ -142,11 +148,7 @@ describe('the admin app', () => {
     await expect.poll(async () => (await api<{ failing: { refused: number } | null }>('/admin/webhook-health', adminToken)).failing?.refused, { timeout: 5000 }).toBe(3);
 
     for (const [scheme, width] of [['light', 1200], ['dark', 1200], ['dark', 390]] as const) {
-      const browser = await launchBrowser({ colorScheme: scheme, width, height: 844 });
-      const page = await browser.newPage();
-      await page.goto(adminUrl());
-      await page.getByLabel('Chatwoot access token').fill('settings-admin-token');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      const { browser, page } = await adminPage({ colorScheme: scheme, width, height: 844 });
       const banner = page.getByTestId('webhook-health-banner');
       await expect.poll(() => banner.isVisible(), { timeout: 10_000 }).toBe(true);
       expect(await banner.getAttribute('role')).toBe('alert');
@@ -169,11 +171,7 @@ describe('the admin app', () => {
     chatwoot.webhookDelivery = 'signed';
     expect((await createContact('Alex')).status).toBe(200);
     await expect.poll(async () => (await api<{ failing: unknown }>('/admin/webhook-health', adminToken)).failing, { timeout: 5000 }).toBeNull();
-    const browser = await launchBrowser({ width: 1200, height: 900 });
-    const page = await browser.newPage();
-    await page.goto(adminUrl());
-    await page.getByLabel('Chatwoot access token').fill('settings-admin-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const { browser, page } = await adminPage();
     await expect.poll(() => page.getByRole('heading', { name: /Onelink settings/ }).isVisible(), { timeout: 10_000 }).toBe(true);
     await page.getByRole('tab', { name: 'Webhooks' }).click();
     await expect.poll(() => page.getByTestId('refusal-row').count()).toBe(1);
