@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccount } from '../../extension/db/tenant.ts';
-import { processDelivery } from '../../webhooks/chatwoot/process.ts';
+import { processDeliveries, processDelivery } from '../../webhooks/chatwoot/process.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { chatwootDelivery, contactEvent, conversationEvent, messageEvent, type SignedDelivery } from '../fakes/chatwoot-webhooks.ts';
 import { apiAs } from '../helpers/api.ts';
@@ -330,5 +330,17 @@ describe('permanent failures', () => {
     expect(row).toMatchObject({ status: 'failed', attempts: 1 });
     expect(row.last_error).toMatch(/22P05|22021/);
     expect(await contact(805)).toBeUndefined();
+  });
+
+  it('writes a batch together, and one unwritable delivery in it fails alone while the others are cached', async () => {
+    const ids: string[] = [];
+    for (const [id, name] of [[806, 'Chien-Shiung Wu'], [807, 'Bad\u0000Name'], [808, 'Rosalind Franklin']] as const) {
+      ids.push((await deliver(chatwootDelivery(contactEvent('contact_created', { id, name }), { secret }))).body.data.delivery_id);
+    }
+    const outcomes = await processDeliveries(t.db.knex, ids);
+    expect(ids.map((id) => outcomes.get(id))).toEqual(['processed', 'failed', 'processed']);
+    expect((await contact(806)).name).toBe('Chien-Shiung Wu');
+    expect(await contact(807)).toBeUndefined();
+    expect((await contact(808)).name).toBe('Rosalind Franklin');
   });
 });

@@ -20,6 +20,7 @@ import {
   recordActivity,
   type ActivityObservation,
   type ContactObservation,
+  type ConversationObservation,
 } from '../../extension/chatwoot/cache.ts';
 import { withAccount } from '../../extension/db/tenant.ts';
 import type { CountryCode } from '../../extension/phones/e164.ts';
@@ -42,55 +43,86 @@ const messagePayload = z.object({
 });
 
 interface HandlerContext {
-  accountId: number;
-  /** The account's default phone country, for numbers Chatwoot holds without a country code. */
-  country: CountryCode;
   /** When the delivery reached us: the time of what it shows, when the payload does not date it. */
   receivedAt: Date;
 }
-type Handler = (trx: Knex.Transaction, ctx: HandlerContext, payload: Record<string, unknown>) => Promise<void>;
 
-/** A conversation event (created, updated, status changed): the conversation, its contact and its last message. */
-async function cacheConversationPayload(trx: Knex.Transaction, ctx: HandlerContext, raw: Record<string, unknown>, observedAt: Date, extra: { contacts?: ContactObservation[]; activity?: ActivityObservation[] } = {}) {
+/** What one delivery says about Chatwoot's records, ready to be written to the caches. */
+interface Observations { contacts: ContactObservation[]; conversations: ConversationObservation[]; activity: ActivityObservation[] }
+/** Reads a payload (throws when it does not match: a permanent failure); writes nothing. */
+type Observer = (ctx: HandlerContext, payload: Record<string, unknown>) => Observations;
+
+/** A conversation (created, updated, status changed, or inside a message): it, its contact and its last message's activity. */
+function conversationObservations(raw: Record<string, unknown>, observedAt: Date): Observations & { found: boolean } {
   const seen = readConversation(raw, chatwootConversation.parse(raw), observedAt);
-  const contacts = [...(seen.contact ? [seen.contact] : []), ...(extra.contacts ?? [])];
-  await cacheContacts(trx, ctx.accountId, ctx.country, contacts);
-  if (seen.conversation) await cacheConversations(trx, ctx.accountId, [seen.conversation]);
-  await recordActivity(trx, ctx.accountId, [...(seen.activity ? [seen.activity] : []), ...(extra.activity ?? [])]);
-  return seen;
+  return {
+    found: Boolean(seen.conversation),
+    contacts: seen.contact ? [seen.contact] : [],
+    conversations: seen.conversation ? [seen.conversation] : [],
+    activity: seen.activity ? [seen.activity] : [],
+  };
 }
 
-const handlers: Record<string, Handler> = {
-  async contact_created(trx, ctx, payload) {
+const observers: Record<string, Observer> = {
+  contact_created(ctx, payload) {
     const contact = chatwootContact.parse(payload);
-    await cacheContacts(trx, ctx.accountId, ctx.country, [contactObservation(payload, contact, ctx.receivedAt)]);
+    return { contacts: [contactObservation(payload, contact, ctx.receivedAt)], conversations: [], activity: [] };
   },
-  async conversation_created(trx, ctx, payload) {
-    const seen = await cacheConversationPayload(trx, ctx, payload, ctx.receivedAt);
-    if (!seen.conversation) throw new PermanentFailure('conversation without its id or state');
+  conversation_created(ctx, payload) {
+    const { found, ...seen } = conversationObservations(payload, ctx.receivedAt);
+    if (!found) throw new PermanentFailure('conversation without its id or state');
+    return seen;
   },
-  async message_created(trx, ctx, payload) {
+  message_created(ctx, payload) {
     const message = messagePayload.parse(payload);
     const at = message.created_at ?? ctx.receivedAt;
     if (!message.conversation) throw new PermanentFailure('message without a conversation');
+    const { found: _found, ...seen } = conversationObservations(message.conversation, at);
     // The sender is the contact when Chatwoot says so; newer versions send a contact's data
     // without a type, and only contacts send incoming messages.
-    const contacts: ContactObservation[] = [];
     const senderType = message.sender?.type;
     const sender = message.sender && chatwootContact.safeParse(message.sender);
     if (sender?.success && (senderType === 'contact' || (senderType == null && messageKind(message.message_type) === 'incoming'))) {
-      contacts.push(contactObservation(message.sender!, { ...sender.data, updated_at: null }, at));
+      seen.contacts.push(contactObservation(message.sender!, { ...sender.data, updated_at: null }, at));
     }
     // Only the contact's public messages are customer activity; an agent's public reply is
     // recorded apart, and private notes (including the ones Onelink writes back) are neither.
     const conversationId = id.parse(message.conversation.display_id ?? message.conversation.id);
-    const activity = { conversationId, ...activityOf(message, at) };
-    await cacheConversationPayload(trx, ctx, message.conversation, at, { contacts, activity: [activity] });
+    seen.activity.push({ conversationId, ...activityOf(message, at) });
+    return seen;
   },
 };
-handlers.contact_updated = handlers.contact_created!;
-handlers.conversation_updated = handlers.conversation_created!;
-handlers.conversation_status_changed = handlers.conversation_created!;
+observers.contact_updated = observers.contact_created!;
+observers.conversation_updated = observers.conversation_created!;
+observers.conversation_status_changed = observers.conversation_created!;
+
+/**
+ * Splits `items` into runs in which no id repeats, keeping their order: each run is one statement
+ * (which may touch a row once), and runs are written in the order the events came.
+ */
+function runsWithoutRepeats<T extends { id: number }>(items: T[]): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let ids = new Set<number>();
+  for (const item of items) {
+    if (ids.has(item.id)) {
+      runs.push(run);
+      run = [];
+      ids = new Set();
+    }
+    run.push(item);
+    ids.add(item.id);
+  }
+  if (run.length) runs.push(run);
+  return runs;
+}
+
+/** Writes what deliveries observed: a few statements for a whole batch, not a few per delivery. */
+async function writeObservations(trx: Knex.Transaction, accountId: number, country: CountryCode, observed: Observations[]) {
+  for (const run of runsWithoutRepeats(observed.flatMap((o) => o.contacts))) await cacheContacts(trx, accountId, country, run);
+  for (const run of runsWithoutRepeats(observed.flatMap((o) => o.conversations))) await cacheConversations(trx, accountId, run);
+  await recordActivity(trx, accountId, observed.flatMap((o) => o.activity));
+}
 
 interface DeliveryRow { installation_id: string; id: string; body: string; attempts: number; received_at: Date }
 
@@ -146,7 +178,7 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
       continue;
     }
     const event = String(payload.event ?? '');
-    if (!handlers[event]) {
+    if (!observers[event]) {
       finished.push({ id: delivery.id, status: 'ignored', event: event || null, account_id: null, last_error: null });
       continue;
     }
@@ -165,21 +197,36 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
   }
 
   for (const [accountId, items] of work) {
+    // Read every payload first: one that does not match fails alone, the rest are written together.
+    const observed: Array<{ delivery: DeliveryRow; event: string; observations: Observations }> = [];
+    for (const { delivery, event, payload } of items) {
+      try {
+        observed.push({ delivery, event, observations: observers[event]!({ receivedAt: new Date(delivery.received_at) }, payload) });
+      } catch (err) {
+        finished.push({ id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, err) });
+      }
+    }
+    if (!observed.length) continue;
     try {
       const country = await accountPhoneCountry(db, accountId);
       await withAccount(db, accountId, { readOnly: false }, async (trx) => {
-        for (const { delivery, event, payload } of items) {
-          try {
-            const ctx = { accountId, country, receivedAt: new Date(delivery.received_at) };
-            await trx.transaction((savepoint) => handlers[event]!(savepoint, ctx, payload));
-            finished.push({ id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null });
-          } catch (err) {
-            finished.push({ id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, err) });
+        try {
+          await trx.transaction((savepoint) => writeObservations(savepoint, accountId, country, observed.map((o) => o.observations)));
+          for (const { delivery, event } of observed) finished.push({ id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null });
+        } catch {
+          // Something in the batch cannot be written: write each delivery on its own to find it.
+          for (const { delivery, event, observations } of observed) {
+            try {
+              await trx.transaction((savepoint) => writeObservations(savepoint, accountId, country, [observations]));
+              finished.push({ id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null });
+            } catch (err) {
+              finished.push({ id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, err) });
+            }
           }
         }
       });
     } catch (err) {
-      for (const { delivery, event } of items) {
+      for (const { delivery, event } of observed) {
         const index = finished.findIndex((f) => f.id === delivery.id);
         if (index >= 0) finished.splice(index, 1);
         finished.push({ id: delivery.id, status: delivery.attempts + 1 >= maxAttempts ? 'dead' : 'retrying', event, account_id: accountId, last_error: describeError(err) });
