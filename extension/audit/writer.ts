@@ -1,6 +1,6 @@
 // Writes audit events: who did what to which resource, with the fields that changed.
 import type { Knex } from 'knex';
-import type { RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
 
 export interface AuditEntry {
   action: string;

@@ -1,36 +1,30 @@
-// Every query on tenant data runs inside a transaction bound to one account: the account id is
-// set with set_config(…, true) so row-level security confines the transaction to it, and the
-// query code scopes by account_id as well. Reads run read-only; writes must record an audit event.
+// The unit of work. Every query on tenant data runs inside a transaction bound to one account: the
+// account id is set with set_config(…, true) so row-level security confines the transaction to it,
+// and the query code scopes by account_id as well.
+//
+//   read(ctx, work)   a read-only transaction (a write through it fails in Postgres);
+//   write(ctx, work)  the only way to change tenant data, for people (their request context) and for
+//                     Onelink itself (systemContext: processors, sweeps, automation). It sets the
+//                     account, hands `work` an `audit` that records audit events in the same
+//                     transaction, refuses to commit a change that says nothing about its trail, and
+//                     after the commit announces the change to the pages following the account.
+//
+// test/api/architecture.test.ts fails when application code opens a tenant transaction any other way.
 import type { Knex } from 'knex';
 import { recordAudit, type AuditEntry } from '../audit/writer.ts';
 import { announceChange } from '../events/changes.ts';
+import { resolveCapabilities, type CapabilityOverrides, type Profile } from '../capabilities/profiles.ts';
 import type { AccountField } from '../capabilities/field-packs.ts';
-import type { Capability } from '../capabilities/profiles.ts';
-import type { Permission, Role } from '../auth/permissions.ts';
+import type { RequestContext } from '../context.ts';
 
-export type ActorType = 'user' | 'portal_user' | 'service' | 'system';
-export interface Actor { type: ActorType; id: string }
+// The context types live in context.ts; re-exported so older imports keep working.
+export type { ActorType, Actor, RequestContext } from '../context.ts';
 
-/** Who is acting, for which account, with what rights. Services and queries take it; nothing runs without it. */
-export interface RequestContext {
-  db: Knex;
-  accountId: number;
-  actor: Actor;
-  roles: readonly Role[];
-  permissions: ReadonlySet<Permission>;
-  capabilities: ReadonlySet<Capability>;
-  /** Fields the account defined itself (next to its field packs'). */
-  accountFields?: readonly AccountField[];
-  requestId: string | null;
-  /** The session behind the request (people only; service tokens have none). */
-  sessionId?: string;
-  /** Relationship scope of portal users: the vendor or the Chatwoot contact they are bound to. */
-  vendorId?: string;
-  contactId?: number;
-}
-
-/** Low level: a transaction confined to `accountId`. Prefer read() and write(). */
-export async function withAccount<T>(
+/**
+ * Low level: a transaction confined to `accountId`. Application code uses read() and write(); this
+ * is exported for tests and seeding only (the architecture test refuses it elsewhere).
+ */
+export async function withAccountForTests<T>(
   db: Knex,
   accountId: number,
   options: { readOnly: boolean },
@@ -45,39 +39,127 @@ export async function withAccount<T>(
   );
 }
 
+/** @deprecated Tests and seeding only: the old name of withAccountForTests. */
+export const withAccount = withAccountForTests;
+
 /** A read-only transaction in the context's account: a write through it fails in Postgres. */
 export function read<T>(ctx: Pick<RequestContext, 'db' | 'accountId'>, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return withAccount(ctx.db, ctx.accountId, { readOnly: true }, work);
-}
-
-export interface Audit {
-  (entry: AuditEntry): Promise<void>;
-  /** Declares that this transaction turned out to change nothing (so there is nothing to audit). */
-  nothingChanged(): void;
+  return withAccountForTests(ctx.db, ctx.accountId, { readOnly: true }, work);
 }
 
 /**
- * A writable transaction in the context's account. `audit` records an audit event in the same
- * transaction; a write that records none is rolled back, so a mutation cannot go unaudited.
+ * Tables that are themselves the trail of the changes written with them, so those changes record no
+ * audit event of their own: a Chatwoot or Twilio delivery is kept, with its outcome, in
+ * webhook_deliveries; a sync page in chatwoot_sync_state; a call's facts in calls.
+ */
+export type TrailTable = 'webhook_deliveries' | 'chatwoot_sync_state' | 'calls';
+
+/**
+ * Tables of Onelink's own bookkeeping that no page shows and nobody audits: a session's last use,
+ * a token's last use, an outbox item's delivery attempts, a sync's progress.
+ */
+export type BookkeepingTable = 'sessions' | 'service_tokens' | 'chatwoot_outbox' | 'chatwoot_sync_state';
+
+export interface Audit {
+  /** Records an audit event in this transaction. */
+  (entry: AuditEntry): Promise<void>;
+  /** This transaction turned out to change nothing: no audit event, no announcement. */
+  nothingChanged(): void;
+  /**
+   * This transaction changed what people see, but its trail is kept in `trail` (one row per
+   * delivery, not an audit event per cached message): no audit event, and the change is announced.
+   */
+  recordedElsewhere(trail: TrailTable): void;
+  /** This transaction only updates Onelink's own bookkeeping in `table`: no audit event, no announcement. */
+  bookkeeping(table: BookkeepingTable): void;
+}
+
+/**
+ * A writable transaction in the context's account. `work` must say what its change leaves behind:
+ * an audit event (`audit(…)`), a trail elsewhere (`audit.recordedElsewhere`), bookkeeping only
+ * (`audit.bookkeeping`) or nothing (`audit.nothingChanged`); a write that says none of these is
+ * rolled back, so a mutation cannot go unaudited by accident.
+ *
+ * Announcing belongs to the commit, and this helper owns the commit: once the transaction has
+ * committed (never on rollback), a change that was audited or recorded elsewhere is announced with
+ * announceChange (events/changes.ts), which NOTIFYs once per account per 200 ms burst. A NOTIFY
+ * inside the transaction (or a trigger on every tenant table) would also be delivered only on
+ * commit, but it costs a statement in every transaction — the webhook processors commit thousands a
+ * second — and cannot coalesce bursts across transactions; a trigger would also fire for
+ * bookkeeping no page shows (a session's last use would refresh every open page). The one thing the
+ * in-transaction NOTIFY does better — surviving a crash between commit and notify — only delays a
+ * refresh until the pages' fallback timer.
  */
 export async function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction, audit: Audit) => Promise<T>): Promise<T> {
-  let changed = false;
-  const result = await withAccount(ctx.db, ctx.accountId, { readOnly: false }, async (trx) => {
+  let announce = false;
+  const result = await ctx.db.transaction(async (trx) => {
+    await trx.raw(`select set_config('onelink.account_id', ?, true)`, [String(ctx.accountId)]);
     let recorded = 0;
-    let unchanged = false;
-    const audit = Object.assign(
+    let elsewhere = false;
+    let accounted = false;
+    const audit: Audit = Object.assign(
       async (entry: AuditEntry) => {
         await recordAudit(trx, ctx, entry);
         recorded++;
       },
-      { nothingChanged: () => (unchanged = true) },
+      {
+        nothingChanged: () => void (accounted = true),
+        recordedElsewhere: () => void (elsewhere = true),
+        bookkeeping: () => void (accounted = true),
+      },
     );
-    const result = await work(trx, audit);
-    if (recorded === 0 && !unchanged) throw new Error('A write transaction finished without recording an audit event; it was rolled back');
-    changed = recorded > 0;
-    return result;
+    const value = await work(trx, audit);
+    if (recorded === 0 && !elsewhere && !accounted) {
+      throw new Error('A write transaction finished without recording an audit event or naming its trail; it was rolled back');
+    }
+    announce = recorded > 0 || elsewhere;
+    return value;
   });
   // Committed: pages following this account refresh (see events/changes.ts).
-  if (changed) announceChange(ctx.db, ctx.accountId);
+  if (announce) announceChange(ctx.db, ctx.accountId);
   return result;
+}
+
+interface AccountCapabilityRow {
+  profile: Profile;
+  capability_overrides: CapabilityOverrides;
+  field_definitions: AccountField[] | null;
+}
+
+/**
+ * The context Onelink acts in for an account when no person asked: webhook processors, call
+ * follow-ups, sweeps, automation. The actor is `system` with the process as its id
+ * ('twilio-calls', 'chatwoot-webhooks', 'sla-sweep', 'automation:<rule id>'), so the audit trail
+ * says which process acted.
+ *
+ * It carries the account's real capabilities (a capability switched off stops its processors too)
+ * and NO roles and NO permissions. Roles and permissions say what a person or token may ask of the
+ * API, and are checked where requests come in; a process is not a person and asks nothing: what it
+ * may do is decided by the code that runs it (e.g. the job lifecycle names the moves the system
+ * makes). Giving it a human role such as `admin` would let a processor pass any check written for
+ * people. Services that filter by `ctx.permissions` (search, timeline, sidebar) are for people and
+ * show a system context nothing.
+ */
+export async function systemContext(db: Knex, accountId: number, process: string): Promise<RequestContext> {
+  const account = (await db('accounts').where({ account_id: accountId }).first('profile', 'capability_overrides', 'field_definitions')) as AccountCapabilityRow | undefined;
+  if (!account) throw new Error(`No account ${accountId}`);
+  return {
+    db,
+    accountId,
+    actor: { type: 'system', id: process },
+    roles: [],
+    permissions: new Set(),
+    capabilities: resolveCapabilities(account.profile, account.capability_overrides ?? {}),
+    accountFields: account.field_definitions ?? [],
+    requestId: null,
+  };
+}
+
+/**
+ * The same account seen as a system process, from inside work already running for `ctx` (an
+ * automation rule acting in the transaction of the change that triggered it): same account,
+ * capabilities and request id, the process as actor, no roles, no permissions, no portal scope.
+ */
+export function actingAsSystem(ctx: RequestContext, process: string): RequestContext {
+  return { ...ctx, actor: { type: 'system', id: process }, roles: [], permissions: new Set(), vendorId: undefined, contactId: undefined, sessionId: undefined };
 }

@@ -7,7 +7,8 @@
 // actor `system` / `automation:<rule id>`.
 import type { Knex } from 'knex';
 import { recordAudit, type AuditEntry } from '../../audit/writer.ts';
-import { read, write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { actingAsSystem, read, write, type Audit } from '../../db/tenant.ts';
 import { invalid, notFound } from '../../http/errors.ts';
 import { moveDealInTransaction, onDealEnteredStage, type DealRow } from '../deals/service.ts';
 import { dealReference } from '../deals/rules.ts';
@@ -56,11 +57,14 @@ async function claim(trx: Knex.Transaction, accountId: number, ruleId: string, s
 }
 
 /** The rule's own context: same account and capabilities, acting as the system, audited with the rule id. */
+// It runs inside the unit of work of the change that triggered it (that write commits and announces
+// it); its audit events name the rule. Like every system context it holds no role and no permission.
 function asRule(trx: Knex.Transaction, ctx: RequestContext, rule: RuleRow) {
-  const system: RequestContext = { ...ctx, actor: { type: 'system', id: `automation:${rule.id}` }, roles: ['admin'], vendorId: undefined, contactId: undefined };
+  const system = actingAsSystem(ctx, `automation:${rule.id}`);
   const audit: Audit = Object.assign(
     (entry: AuditEntry) => recordAudit(trx, system, { ...entry, after: { ...(entry.after ?? {}), automation_rule_id: rule.id } }),
-    { nothingChanged: () => undefined },
+    // The triggering change is audited already, so the rule's own "nothing to say" needs no mark.
+    { nothingChanged: () => undefined, recordedElsewhere: () => undefined, bookkeeping: () => undefined },
   );
   return { system, audit };
 }
