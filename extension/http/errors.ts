@@ -1,4 +1,7 @@
-// The small set of errors services throw; the error middleware maps them to the envelope.
+// Errors with an HTTP status: what routes and middleware throw, and what domain errors
+// (errors.ts, thrown by services) become. The error middleware turns them into the envelope.
+import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotFoundError, UnprocessableError } from '../errors.ts';
+
 export interface FieldIssue { path: string; message: string; code?: string }
 
 export class HttpError extends Error {
@@ -42,4 +45,20 @@ export function invalid(message: string, fields: FieldIssue[]) {
   }
   const more = fields.length - listed.length;
   return new HttpError(422, 'validation_failed', message, more > 0 ? { fields: listed, more } : { fields: listed });
+}
+
+/**
+ * The HTTP answer to a domain error (errors.ts): services name fields, requests carry them in
+ * the body, so an invalid field `currency` is reported at `body.currency`. Undefined for
+ * anything that is not a domain error.
+ */
+export function httpErrorFrom(err: unknown): HttpError | undefined {
+  if (err instanceof InvalidFieldsError) {
+    return invalid(err.message, err.fields.map(({ field, ...rest }) => ({ path: field ? `body.${field}` : 'body', ...rest })));
+  }
+  if (err instanceof NotFoundError) return notFound(err.what);
+  if (err instanceof ConflictError) return conflict(err.code, err.message, err.details);
+  if (err instanceof UnprocessableError) return new HttpError(422, err.code, err.message, err.details);
+  if (err instanceof ForbiddenByRuleError) return new HttpError(403, err.code, err.message);
+  return undefined;
 }

@@ -1,10 +1,13 @@
 // Assignment engine v1, the data side: gathers the facts about every vendor that could take a
 // job in one query, ranks them (scoring.ts), and assigns, reassigns or unassigns with the
-// history kept in job_vendors and the story in job_events.
+// history kept in job_vendors and the story in job_events. Status moves that come with it
+// (new/triaged → assigned, back to triage on unassign) go through the job lifecycle.
 import type { Knex } from 'knex';
 import { read, write, type RequestContext } from '../../db/tenant.ts';
-import { HttpError, conflict, notFound } from '../../http/errors.ts';
-import { appendJobEvent, dispatchSettings, jobColumns, loadJob, presentJob, writeBackJob, type JobRow } from '../jobs/service.ts';
+import { ConflictError, NotFoundError } from '../../errors.ts';
+import { changeJobStatus, releaseVendor, staleJob } from '../jobs/lifecycle.ts';
+import { appendJobEvent, dispatchSettings, jobColumns, loadJob, presentJob, writeBackJob, type JobRow } from '../jobs/records.ts';
+import { openJobStatuses } from '../jobs/rules.ts';
 import { complianceSql } from '../vendors/service.ts';
 import { exclusions, rank, score, type VendorFacts } from './scoring.ts';
 
@@ -64,7 +67,7 @@ export async function vendorFacts(trx: Knex.Transaction, accountId: number, job:
 }
 
 function staffOnly(ctx: RequestContext) {
-  if (ctx.vendorId || ctx.contactId !== undefined) throw notFound('Job');
+  if (ctx.vendorId || ctx.contactId !== undefined) throw new NotFoundError('Job');
 }
 
 export async function suggestVendors(ctx: RequestContext, jobId: string, limit: number) {
@@ -90,15 +93,6 @@ export async function suggestVendors(ctx: RequestContext, jobId: string, limit: 
   });
 }
 
-const assignableStatuses = ['new', 'triaged', 'assigned', 'in_progress', 'pending_review'];
-
-async function closeCurrentAssignment(trx: Knex.Transaction, ctx: RequestContext, jobId: string, reason: string | null) {
-  await trx('job_vendors')
-    .where({ account_id: ctx.accountId, job_id: jobId })
-    .whereNull('unassigned_at')
-    .update({ unassigned_at: trx.fn.now(), unassigned_by_type: ctx.actor.type, unassigned_by_id: ctx.actor.id, unassign_reason: reason });
-}
-
 export interface AssignInput { vendor_id: string; reason?: string | null; compliance_override_reason?: string | null; version?: number }
 
 /**
@@ -109,25 +103,23 @@ export async function assignVendor(ctx: RequestContext, jobId: string, input: As
   staffOnly(ctx);
   return write(ctx, async (trx, audit) => {
     const before = await loadJob(trx, ctx, jobId, true);
-    if (input.version !== undefined && input.version !== before.version) {
-      throw conflict('stale_version', 'This job changed since you loaded it; here is its current state', { current: before });
-    }
-    if (!assignableStatuses.includes(before.status)) throw conflict('job_closed', `A ${before.status} job cannot be assigned; reopen it first`);
-    if (before.vendor_id === input.vendor_id) throw conflict('already_assigned', 'This vendor already holds the job');
+    if (input.version !== undefined && input.version !== before.version) throw staleJob(before);
+    if (!openJobStatuses.includes(before.status)) throw new ConflictError('job_closed', `A ${before.status} job cannot be assigned; reopen it first`);
+    if (before.vendor_id === input.vendor_id) throw new ConflictError('already_assigned', 'This vendor already holds the job');
     const [facts] = await vendorFacts(trx, ctx.accountId, before, input.vendor_id);
-    if (!facts) throw notFound('Vendor'); // another account's vendor is simply not there
+    if (!facts) throw new NotFoundError('Vendor'); // another account's vendor is simply not there
     const vendor = await trx('vendors').where({ account_id: ctx.accountId, id: input.vendor_id }).first('active', 'name');
-    if (!vendor.active) throw conflict('vendor_inactive', `${vendor.name} is not active`);
+    if (!vendor.active) throw new ConflictError('vendor_inactive', `${vendor.name} is not active`);
     const reasons = exclusions(facts);
-    if (reasons.includes('blocked_by_client')) throw conflict('vendor_blocked', `The client has blocked ${vendor.name}`, { reasons });
+    if (reasons.includes('blocked_by_client')) throw new ConflictError('vendor_blocked', `The client has blocked ${vendor.name}`, { reasons });
     const needsOverride = facts.compliance === 'expired' || facts.compliance === 'missing';
     if (needsOverride && !input.compliance_override_reason) {
-      throw new HttpError(409, 'compliance_override_required', `${vendor.name}'s compliance is ${facts.compliance}; give compliance_override_reason to assign anyway`, {
+      throw new ConflictError('compliance_override_required', `${vendor.name}'s compliance is ${facts.compliance}; give compliance_override_reason to assign anyway`, {
         compliance: facts.compliance,
       });
     }
     const previous = before.vendor_id;
-    await closeCurrentAssignment(trx, ctx, jobId, input.reason ?? null);
+    await releaseVendor(trx, ctx, jobId, input.reason ?? null);
     const breakdown = { ...score(facts), warnings: reasons };
     await trx('job_vendors').insert({
       account_id: ctx.accountId,
@@ -139,16 +131,6 @@ export async function assignVendor(ctx: RequestContext, jobId: string, input: As
       compliance_override_reason: needsOverride ? input.compliance_override_reason : null,
       score: breakdown,
     });
-    const statusChange = before.status === 'new' || before.status === 'triaged';
-    const [after] = (await trx('jobs')
-      .where({ account_id: ctx.accountId, id: jobId })
-      .update({
-        vendor_id: input.vendor_id,
-        ...(statusChange ? { status: 'assigned', status_changed_at: trx.fn.now() } : {}),
-        version: before.version + 1,
-        updated_at: trx.fn.now(),
-      })
-      .returning([...jobColumns])) as JobRow[];
     await appendJobEvent(trx, ctx, jobId, previous ? 'reassigned' : 'assigned', {
       vendor_id: input.vendor_id,
       vendor_name: vendor.name,
@@ -157,8 +139,13 @@ export async function assignVendor(ctx: RequestContext, jobId: string, input: As
       ...(needsOverride ? { compliance: facts.compliance, compliance_override_reason: input.compliance_override_reason } : {}),
       score: breakdown.total,
     });
-    if (statusChange) await appendJobEvent(trx, ctx, jobId, 'status_changed', { from: before.status, to: 'assigned' });
-    await writeBackJob(trx, ctx, after!, `${previous ? 'reassigned' : 'assigned'} to ${vendor.name}`);
+    const note = `${previous ? 'reassigned' : 'assigned'} to ${vendor.name}`;
+    // A job waiting for a vendor becomes assigned with it; one already under way just changes hands.
+    const after =
+      before.status === 'new' || before.status === 'triaged'
+        ? await changeJobStatus(trx, ctx, audit, before, { to: 'assigned', via: 'assignment', vendorId: input.vendor_id, note: false, auditedByCaller: true })
+        : await setVendor(trx, ctx, before, input.vendor_id);
+    await writeBackJob(trx, ctx, after, note);
     await audit({
       action: previous ? 'job.reassigned' : 'job.assigned',
       resourceType: 'job',
@@ -166,35 +153,47 @@ export async function assignVendor(ctx: RequestContext, jobId: string, input: As
       before: { vendor_id: previous, status: before.status },
       after: {
         vendor_id: input.vendor_id,
-        status: after!.status,
+        status: after.status,
         reason: input.reason ?? null,
         ...(needsOverride ? { compliance: facts.compliance, compliance_override_reason: input.compliance_override_reason } : {}),
       },
     });
-    return presentJob(ctx, after!, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
+    return presentJob(ctx, after, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
   });
 }
 
-/** Takes the job back from its vendor; an assigned or started job returns to triage. */
+/** Hands a job under way to another vendor: the status stays, only the holder changes. */
+async function setVendor(trx: Knex.Transaction, ctx: RequestContext, before: JobRow, vendorId: string): Promise<JobRow> {
+  const [after] = (await trx('jobs')
+    .where({ account_id: ctx.accountId, id: before.id })
+    .update({ vendor_id: vendorId, version: before.version + 1, updated_at: trx.fn.now() })
+    .returning([...jobColumns])) as JobRow[];
+  return after!;
+}
+
+/**
+ * Takes the job back from its vendor; the job returns to triage through the lifecycle (from
+ * in_progress or pending_review too: the table lists those moves, and the reason is required).
+ */
 export async function unassignVendor(ctx: RequestContext, jobId: string, input: { reason: string; version?: number }) {
   staffOnly(ctx);
   return write(ctx, async (trx, audit) => {
     const before = await loadJob(trx, ctx, jobId, true);
-    if (input.version !== undefined && input.version !== before.version) {
-      throw conflict('stale_version', 'This job changed since you loaded it; here is its current state', { current: before });
-    }
-    if (!before.vendor_id) throw conflict('not_assigned', 'No vendor holds this job');
-    if (!assignableStatuses.includes(before.status)) throw conflict('job_closed', `A ${before.status} job keeps its vendor`);
-    await closeCurrentAssignment(trx, ctx, jobId, input.reason);
-    const backToTriage = ['assigned', 'in_progress', 'pending_review'].includes(before.status);
-    const [after] = (await trx('jobs')
-      .where({ account_id: ctx.accountId, id: jobId })
-      .update({ vendor_id: null, ...(backToTriage ? { status: 'triaged', status_changed_at: trx.fn.now() } : {}), version: before.version + 1, updated_at: trx.fn.now() })
-      .returning([...jobColumns])) as JobRow[];
+    if (input.version !== undefined && input.version !== before.version) throw staleJob(before);
+    if (!before.vendor_id) throw new ConflictError('not_assigned', 'No vendor holds this job');
+    if (!openJobStatuses.includes(before.status)) throw new ConflictError('job_closed', `A ${before.status} job keeps its vendor`);
+    // A vendor only holds assigned, started or in-review jobs, so this is always a move to triage.
+    const after = await changeJobStatus(trx, ctx, audit, before, {
+      to: 'triaged',
+      via: 'unassignment',
+      reason: input.reason,
+      vendorId: null,
+      note: 'vendor unassigned; back to triage',
+      auditedByCaller: true,
+    });
+    await releaseVendor(trx, ctx, jobId, input.reason);
     await appendJobEvent(trx, ctx, jobId, 'unassigned', { vendor_id: before.vendor_id, reason: input.reason });
-    if (backToTriage) await appendJobEvent(trx, ctx, jobId, 'status_changed', { from: before.status, to: 'triaged' });
-    await writeBackJob(trx, ctx, after!, 'vendor unassigned; back to triage');
-    await audit({ action: 'job.unassigned', resourceType: 'job', resourceId: jobId, before: { vendor_id: before.vendor_id, status: before.status }, after: { vendor_id: null, status: after!.status, reason: input.reason } });
-    return presentJob(ctx, after!, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
+    await audit({ action: 'job.unassigned', resourceType: 'job', resourceId: jobId, before: { vendor_id: before.vendor_id, status: before.status }, after: { vendor_id: null, status: after.status, reason: input.reason } });
+    return presentJob(ctx, after, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
   });
 }

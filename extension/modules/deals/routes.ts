@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
-import { chatwootId, chatwootIdParam, isoDate, jsonbRecord, rowVersion, smallInt, text, timestamp } from '../../http/schemas.ts';
+import { chatwootId, isoDate, jsonbRecord, rowVersion, smallInt, text, timestamp } from '../../http/schemas.ts';
 import { addStage, createPipeline, listPipelines, reorderStages, updatePipeline, updateStage } from '../pipelines/service.ts';
 import { boardChanges, changesLimit, pipelineBoard, stagePage } from './board.ts';
 import { exportDealsCsv, exportLimit } from './export.ts';
+import { dealFilters, toFilters } from './filters.ts';
 import { dealStatuses } from './rules.ts';
 import {
   addDealNote,
@@ -40,21 +41,6 @@ const dealFields = {
   expected_close_date: isoDate.nullable().optional(),
   custom_fields: jsonbRecord.optional(),
 };
-
-/** Filters shared by the deal list and the board; custom fields as cf.<key>=value. */
-export const dealFilters = z.object({
-  owner_id: z.uuid().optional(),
-  status: z.enum(dealStatuses).optional(),
-  contact_id: chatwootIdParam.optional(),
-  conversation_id: chatwootIdParam.optional(),
-  q: text({ min: 1, max: 200 }).optional(),
-  created_from: timestamp.optional(),
-  created_to: timestamp.optional(),
-  expected_from: isoDate.optional(),
-  expected_to: isoDate.optional(),
-  cf: z.record(text({ min: 1, max: 100 }), text({ max: 200 })).optional().describe('Custom field equality, e.g. cf[trade]=plumbing'),
-});
-const toFilters = ({ cf, ...rest }: z.infer<typeof dealFilters>) => ({ ...rest, custom: cf });
 
 export function dealRoutes() {
   const readDeals = { permission: 'deals:read', capability: 'crm.deals' } as const;

@@ -9,23 +9,15 @@ import type { Services } from '../../services.ts';
 import { listArtifacts } from '../artifacts/service.ts';
 import { assignVendor, suggestVendors, unassignVendor } from '../assignment/service.ts';
 import { createTemplate, listTemplates, updateTemplate } from './checklist-templates.ts';
+import { commaList, jobCategory, jobFilters } from './filters.ts';
 import { jobPriorities, jobSources, jobStatuses } from './rules.ts';
-import {
-  addChecklistItem,
-  addJobNote,
-  createJob,
-  getDispatchSettings,
-  getJob,
-  jobBoard,
-  linkJob,
-  listJobs,
-  setChecklistItem,
-  transitionJob,
-  updateDispatchSettings,
-  updateJob,
-} from './service.ts';
+import { jobBoard, listJobs } from './board.ts';
+import { transitionJob } from './lifecycle.ts';
+import { linkJob } from './links.ts';
+import { addChecklistItem, addJobNote, createJob, getJob, setChecklistItem, updateJob } from './service.ts';
+import { getDispatchSettings, updateDispatchSettings } from './sla.ts';
 
-const category = text({ min: 1, max: 100 }).toLowerCase();
+const category = jobCategory;
 const postalCode = text({ min: 1, max: 20 }).transform((v) => v.replace(/\s+/g, '').toLowerCase());
 const jobParams = z.object({ jobId: z.uuid() });
 const checklistLabel = text({ min: 1, max: 300 });
@@ -46,22 +38,6 @@ const jobFields = {
   chatwoot_contact_id: chatwootId.nullable().optional(),
   custom_fields: jsonbRecord.optional(),
 };
-
-const commaList = <T extends z.ZodType>(item: T) =>
-  z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(item).max(10));
-
-export const jobFilters = z.object({
-  vendor_id: z.uuid().optional(),
-  priority: z.enum(jobPriorities).optional(),
-  sla_state: z.enum(['approaching', 'breached']).optional(),
-  service_category: category.optional(),
-  contact_id: chatwootIdParam.optional(),
-  conversation_id: chatwootIdParam.optional(),
-  deal_id: z.uuid().optional(),
-  created_from: timestamp.optional(),
-  created_to: timestamp.optional(),
-  q: text({ min: 1, max: 200 }).optional().describe('A J-number (J-1042) or words of the summary'),
-});
 
 export function jobRoutes(services: Services) {
   const readJobs = { permission: 'jobs:read', capability: 'dispatch.jobs' } as const;

@@ -1,5 +1,6 @@
 // The job lifecycle as data: statuses, who may move a job where, and what each move needs.
-// Every transition in the service goes through `checkTransition`; nothing else changes status.
+// lifecycle.ts applies it: every status change (manual, assignment, unassignment, processors)
+// goes through `checkTransition` there, and nothing else writes a job's status.
 import type { Role } from '../../auth/permissions.ts';
 
 export const jobStatuses = ['new', 'triaged', 'assigned', 'in_progress', 'pending_review', 'completed', 'canceled'] as const;
@@ -14,10 +15,11 @@ export type JobSource = (typeof jobSources)[number];
 export const jobTransitions: Record<JobStatus, readonly JobStatus[]> = {
   new: ['triaged', 'assigned', 'canceled'],
   triaged: ['assigned', 'canceled'],
-  // Back to triage releases the vendor.
+  // Back to triage releases the vendor (unassigning does the same). Taking a started job
+  // away from its vendor needs a reason: the dispatcher is undoing work in progress.
   assigned: ['in_progress', 'triaged', 'canceled'],
-  in_progress: ['pending_review', 'completed', 'canceled'],
-  pending_review: ['completed', 'in_progress', 'canceled'],
+  in_progress: ['pending_review', 'completed', 'triaged', 'canceled'],
+  pending_review: ['completed', 'in_progress', 'triaged', 'canceled'],
   // Reopening is a dispatcher's or admin's decision (see reopenRoles).
   completed: ['in_progress'],
   canceled: ['triaged'],
@@ -31,14 +33,20 @@ const vendorMoves: Partial<Record<JobStatus, readonly JobStatus[]>> = {
 
 const reopenRoles: readonly Role[] = ['admin', 'dispatcher'];
 
+/** Moves back to triage from work already started: the vendor loses the job, so say why. */
+export const reasonRequired = (from: JobStatus, to: JobStatus) => to === 'canceled' || (to === 'triaged' && (from === 'in_progress' || from === 'pending_review'));
+
 export interface TransitionFacts {
   from: JobStatus;
   to: JobStatus;
   roles: readonly Role[];
+  /** Onelink itself (a processor, automation): it moves jobs as staff do, and reopens nothing. */
+  system?: boolean;
   hasVendor: boolean;
   requiredItemsOpen: number;
   overrideReason?: string | null;
-  cancelReason?: string | null;
+  /** Why: required to cancel and to take a started job back to triage. */
+  reason?: string | null;
 }
 
 export type TransitionCheck =
@@ -46,15 +54,15 @@ export type TransitionCheck =
   | { ok: false; status: 409 | 422 | 403; code: string; message: string; allowed?: readonly JobStatus[]; field?: string };
 
 /** Statuses this caller could move the job to next (what a 409 lists). */
-export function allowedNext(from: JobStatus, roles: readonly Role[]): JobStatus[] {
-  const staff = roles.some((r) => r !== 'vendor' && r !== 'client');
+export function allowedNext(from: JobStatus, roles: readonly Role[], system = false): JobStatus[] {
+  const staff = system || roles.some((r) => r !== 'vendor' && r !== 'client');
   const moves = staff ? jobTransitions[from] : (vendorMoves[from] ?? []);
   const reopens = from === 'completed' || from === 'canceled';
   return reopens && !roles.some((r) => reopenRoles.includes(r)) ? [] : [...moves];
 }
 
 export function checkTransition(facts: TransitionFacts): TransitionCheck {
-  const allowed = allowedNext(facts.from, facts.roles);
+  const allowed = allowedNext(facts.from, facts.roles, facts.system);
   if (!allowed.includes(facts.to)) {
     return { ok: false, status: 409, code: 'invalid_transition', message: `A ${facts.from} job cannot become ${facts.to} by you`, allowed };
   }
@@ -70,8 +78,9 @@ export function checkTransition(facts: TransitionFacts): TransitionCheck {
       allowed,
     };
   }
-  if (facts.to === 'canceled' && !facts.cancelReason) {
-    return { ok: false, status: 422, code: 'validation_failed', message: 'Say why the job is canceled', field: 'body.reason' };
+  if (reasonRequired(facts.from, facts.to) && !facts.reason) {
+    const message = facts.to === 'canceled' ? 'Say why the job is canceled' : 'Say why the job goes back to triage';
+    return { ok: false, status: 422, code: 'validation_failed', message, field: 'reason' };
   }
   return { ok: true };
 }

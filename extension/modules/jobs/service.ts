@@ -1,155 +1,39 @@
-// Jobs: work orders with an enforced lifecycle (rules.ts), an append-only event log, links to
-// Chatwoot conversations and deals, checklists and SLA. Portal users see only their own jobs:
-// a vendor the jobs they currently hold, a client the jobs of their Chatwoot contact.
-import type { Knex } from 'knex';
-import { recordAudit } from '../../audit/writer.ts';
-import { sensitiveFieldKeys, validateCustomFields, withoutSensitiveFields } from '../../capabilities/field-packs.ts';
-import { queueWriteBack, type AttributesItem } from '../../chatwoot/outbox.ts';
+// Jobs: work orders with an enforced lifecycle, an append-only event log, links to Chatwoot
+// conversations and deals, checklists and SLA. Portal users see only their own jobs: a vendor the
+// jobs they currently hold, a client the jobs of their Chatwoot contact. This file creates, reads
+// and edits jobs; the rest of the module:
+//   records.ts    the job row, visibility, presentation, its event log and Chatwoot write-back
+//   lifecycle.ts  the only door to a job's status (transition table in rules.ts)
+//   links.ts      links to conversations and deals, activity stamps from conversations
+//   board.ts      the list and the dispatch board; filters.ts their query schema
+//   sla.ts        SLA settings and the sweep
+import { sensitiveFieldKeys, validateCustomFields } from '../../capabilities/field-packs.ts';
 import { nextNumber } from '../../db/counters.ts';
-import { withReferenceErrors } from '../../db/errors.ts';
-import { read, withAccount, write, type Audit, type RequestContext } from '../../db/tenant.ts';
-import { HttpError, conflict, invalid, notFound } from '../../http/errors.ts';
-import { paginate } from '../../http/pagination.ts';
+import { read, write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import { ConflictError, InvalidFieldsError, NotFoundError, withReferenceFields } from '../../errors.ts';
+import type { Knex } from 'knex';
 import {
-  checkTransition,
-  defaultSlaMinutes,
-  defaultSlaWarningMinutes,
-  jobReference,
-  jobStatuses,
-  openJobStatuses,
-  slaState,
-  allowedNext,
-  type JobPriority,
-  type JobSource,
-  type JobStatus,
-} from './rules.ts';
+  appendJobEvent,
+  dispatchSettings,
+  isPortalUser,
+  jobColumns,
+  loadJob,
+  portalEvent,
+  portalEventFields,
+  presentJob,
+  writeBackJob,
+  type JobRow,
+} from './records.ts';
+import { staleJob } from './lifecycle.ts';
+import { openJobStatuses, type JobPriority, type JobSource } from './rules.ts';
 
-export const jobColumns = [
-  'id', 'number', 'status', 'priority', 'source', 'summary', 'notes', 'service_category', 'address', 'postal_code', 'lat', 'lng',
-  'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_overridden', 'chatwoot_contact_id', 'vendor_id', 'custom_fields',
-  'cancel_reason', 'completion_override_reason', 'version', 'created_by_type', 'created_by_id', 'status_changed_at', 'completed_at',
-  'last_activity_at', 'created_at', 'updated_at',
-] as const;
-
-export interface JobRow {
-  id: string;
-  number: number;
-  status: JobStatus;
-  priority: JobPriority;
-  summary: string;
-  service_category: string | null;
-  postal_code: string | null;
-  lat: number | null;
-  lng: number | null;
-  window_starts_at: Date | null;
-  window_ends_at: Date | null;
-  sla_due_at: Date | null;
-  completed_at: Date | null;
-  chatwoot_contact_id: number | null;
-  vendor_id: string | null;
-  custom_fields: Record<string, unknown>;
-  version: number;
-  [key: string]: unknown;
-}
-
-export interface DispatchSettings { sla_minutes: Record<JobPriority, number>; sla_warning_minutes: number }
-
-export async function dispatchSettings(trx: Knex.Transaction, accountId: number): Promise<DispatchSettings> {
-  const row = await trx('dispatch_settings').where({ account_id: accountId }).first('sla_minutes', 'sla_warning_minutes');
-  return { sla_minutes: { ...defaultSlaMinutes, ...(row?.sla_minutes ?? {}) }, sla_warning_minutes: row?.sla_warning_minutes ?? defaultSlaWarningMinutes };
-}
-
-export async function getDispatchSettings(ctx: RequestContext) {
-  return read(ctx, (trx) => dispatchSettings(trx, ctx.accountId));
-}
-
-export async function updateDispatchSettings(ctx: RequestContext, input: Partial<DispatchSettings>) {
-  return write(ctx, async (trx, audit) => {
-    const before = await dispatchSettings(trx, ctx.accountId);
-    const after = { sla_minutes: { ...before.sla_minutes, ...(input.sla_minutes ?? {}) }, sla_warning_minutes: input.sla_warning_minutes ?? before.sla_warning_minutes };
-    await trx('dispatch_settings')
-      .insert({ account_id: ctx.accountId, sla_minutes: after.sla_minutes, sla_warning_minutes: after.sla_warning_minutes })
-      .onConflict('account_id')
-      .merge({ sla_minutes: after.sla_minutes, sla_warning_minutes: after.sla_warning_minutes, updated_at: trx.fn.now() });
-    await audit({ action: 'dispatch_settings.updated', resourceType: 'dispatch_settings', resourceId: ctx.accountId, before: { ...before }, after: { ...after } });
-    return after;
-  });
-}
-
-/** The jobs a caller may see at all: staff see the account's; portal users only their own. */
-export function visibleJobs(query: Knex.QueryBuilder, ctx: RequestContext, table = 'jobs') {
-  query.where(`${table}.account_id`, ctx.accountId);
-  if (ctx.vendorId) query.where(`${table}.vendor_id`, ctx.vendorId);
-  if (ctx.contactId !== undefined) query.where(`${table}.chatwoot_contact_id`, ctx.contactId);
-  return query;
-}
-
-const isPortalUser = (ctx: RequestContext) => Boolean(ctx.vendorId) || ctx.contactId !== undefined;
-
-/** A job as this caller may see it: SLA state computed; internal notes and sensitive fields hidden from portal users. */
-export function presentJob(ctx: RequestContext, row: JobRow, warningMinutes: number) {
-  const job = { ...row, reference: jobReference(row.number), sla_state: slaState(row, warningMinutes), allowed_next: allowedNext(row.status, ctx.roles) };
-  if (!isPortalUser(ctx)) return job;
-  const internal = new Set(['notes', 'created_by_type', 'created_by_id', 'completion_override_reason']);
-  const shown = Object.fromEntries(Object.entries(job).filter(([key]) => !internal.has(key)));
-  return { ...shown, custom_fields: withoutSensitiveFields(ctx, 'job', row.custom_fields) } as typeof job;
-}
-
-/**
- * What a portal user may read of each event kind: the job's progress, never reasons, scores,
- * compliance overrides, earlier vendors or who on the team did what.
- */
-const portalEventFields: Record<string, readonly string[]> = {
-  created: [],
-  status_changed: ['from', 'to'],
-  assigned: ['vendor_name'],
-  reassigned: ['vendor_name'],
-  unassigned: [],
-  checklist_item_done: ['item_id', 'label'],
-  checklist_item_reopened: ['item_id', 'label'],
-};
-
-function portalEvent(event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {
-  const allowed = portalEventFields[event.kind] ?? [];
-  return {
-    id: event.id,
-    kind: event.kind,
-    data: Object.fromEntries(Object.entries(event.data ?? {}).filter(([key]) => allowed.includes(key))),
-    occurred_at: event.occurred_at,
-  };
-}
-
-export async function loadJob(trx: Knex.Transaction, ctx: RequestContext, jobId: string, forUpdate = false): Promise<JobRow> {
-  const query = visibleJobs(trx('jobs'), ctx).where('jobs.id', jobId);
-  if (forUpdate) query.forUpdate();
-  const row = await query.first(...jobColumns);
-  if (!row) throw notFound('Job');
-  return row as JobRow;
-}
-
-export async function appendJobEvent(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId' | 'actor'>, jobId: string, kind: string, data: Record<string, unknown> = {}) {
-  await trx('job_events').insert({ account_id: ctx.accountId, job_id: jobId, kind, data, actor_type: ctx.actor.type, actor_id: ctx.actor.id });
-  await trx('jobs').where({ account_id: ctx.accountId, id: jobId }).update({ last_activity_at: trx.fn.now() });
-}
-
-/** The conversation attributes Chatwoot's filters and automations see for a job. */
-export const jobAttributes = (job: Pick<JobRow, 'number' | 'status'>): AttributesItem => ({
-  kind: 'attributes',
-  attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status },
-});
-
-/** Tells every linked Chatwoot conversation: a private note and the job's attributes. */
-export async function writeBackJob(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId'>, job: JobRow, note: string) {
-  const conversations: Array<{ chatwoot_conversation_id: number }> = await trx('job_conversations')
-    .where({ account_id: ctx.accountId, job_id: job.id })
-    .select('chatwoot_conversation_id');
-  for (const { chatwoot_conversation_id: conversationId } of conversations) {
-    await queueWriteBack(trx, ctx, conversationId, [
-      { kind: 'note', content: `Onelink · ${jobReference(job.number)} “${job.summary}”: ${note}` },
-      jobAttributes(job),
-    ]);
-  }
-}
+// Names other modules import from here; they live in the files above.
+export { appendJobEvent, dispatchSettings, jobAttributes, jobColumns, loadJob, presentJob, visibleJobs, writeBackJob } from './records.ts';
+export type { DispatchSettings, JobRow } from './records.ts';
+export { changeJobStatus, onJobCompleted, transitionJob, type TransitionInput } from './lifecycle.ts';
+export { linkConversationToJob, linkJob, stampJobActivity } from './links.ts';
+export { boardCountCap, jobBoard, listJobs, type JobFilters } from './board.ts';
+export { emitSlaEvents, getDispatchSettings, updateDispatchSettings } from './sla.ts';
 
 export interface NewJob {
   summary: string;
@@ -172,17 +56,17 @@ export interface NewJob {
 }
 
 const translateDbErrors = <T>(work: () => Promise<T>) =>
-  withReferenceErrors(work, {
-    deal_id: { path: 'body.deal_ids', message: 'No such deal in this account', code: 'unknown_deal' },
-    vendor_id: { path: 'body.vendor_id', message: 'No such vendor in this account', code: 'unknown_vendor' },
+  withReferenceFields(work, {
+    deal_id: { field: 'deal_ids', message: 'No such deal in this account', code: 'unknown_deal' },
+    vendor_id: { field: 'vendor_id', message: 'No such vendor in this account', code: 'unknown_vendor' },
   });
 
 function checkLocation(input: { lat?: number | null; lng?: number | null; window_starts_at?: Date | null; window_ends_at?: Date | null }) {
   if ((input.lat == null) !== (input.lng == null)) {
-    throw invalid('Give both coordinates or neither', [{ path: 'body.lng', message: 'lat and lng go together', code: 'incomplete_location' }]);
+    throw new InvalidFieldsError('Give both coordinates or neither', [{ field: 'lng', message: 'lat and lng go together', code: 'incomplete_location' }]);
   }
   if (input.window_starts_at && input.window_ends_at && input.window_starts_at >= input.window_ends_at) {
-    throw invalid('The requested window ends before it starts', [{ path: 'body.window_ends_at', message: 'Must be after window_starts_at', code: 'invalid_window' }]);
+    throw new InvalidFieldsError('The requested window ends before it starts', [{ field: 'window_ends_at', message: 'Must be after window_starts_at', code: 'invalid_window' }]);
   }
 }
 
@@ -195,7 +79,7 @@ async function instantiateChecklist(trx: Knex.Transaction, accountId: number, jo
         .orderByRaw('service_category is null') // the category's own template wins over the general one
         .orderBy('created_at')
         .first('id', 'items');
-  if (templateId && !template) throw invalid('Unknown checklist template', [{ path: 'body.checklist_template_id', message: 'No such active template', code: 'unknown_template' }]);
+  if (templateId && !template) throw new InvalidFieldsError('Unknown checklist template', [{ field: 'checklist_template_id', message: 'No such active template', code: 'unknown_template' }]);
   if (!template) return;
   const items = template.items as Array<{ label: string; required?: boolean }>;
   if (items.length) {
@@ -309,9 +193,9 @@ const editableWhenClosed = new Set(['notes', 'custom_fields', 'version']);
 export async function updateJob(ctx: RequestContext, jobId: string, patch: JobPatch) {
   return write(ctx, async (trx, audit) => {
     const before = await loadJob(trx, ctx, jobId, true);
-    if (patch.version !== before.version) throw conflict('stale_version', 'This job changed since you loaded it; here is its current state', { current: before });
+    if (patch.version !== before.version) throw staleJob(before);
     if (!openJobStatuses.includes(before.status) && Object.keys(patch).some((k) => !editableWhenClosed.has(k))) {
-      throw conflict('job_closed', `A ${before.status} job only takes notes and custom fields; reopen it to change more`);
+      throw new ConflictError('job_closed', `A ${before.status} job only takes notes and custom fields; reopen it to change more`);
     }
     checkLocation({ ...before, ...patch });
     const { version: _v, custom_fields: customFields, ...fields } = patch;
@@ -336,81 +220,6 @@ export async function updateJob(ctx: RequestContext, jobId: string, patch: JobPa
   });
 }
 
-export interface TransitionInput { status: JobStatus; reason?: string | null; override_reason?: string | null; version?: number }
-
-/** Hooks run in the transaction of a status change (automation rules subscribe here). */
-type StatusHook = (trx: Knex.Transaction, ctx: RequestContext, job: JobRow) => Promise<void>;
-const completionHooks: StatusHook[] = [];
-export function onJobCompleted(hook: StatusHook) {
-  completionHooks.push(hook);
-}
-
-export async function transitionJob(ctx: RequestContext, jobId: string, input: TransitionInput) {
-  return write(ctx, async (trx, audit) => {
-    const before = await loadJob(trx, ctx, jobId, true);
-    if (input.version !== undefined && input.version !== before.version) {
-      throw conflict('stale_version', 'This job changed since you loaded it; here is its current state', { current: before });
-    }
-    const openRequired = Number(
-      (await trx('job_checklist_items').where({ account_id: ctx.accountId, job_id: jobId, required: true }).whereNull('done_at').count<{ count: number }[]>('* as count'))[0]!.count,
-    );
-    const check = checkTransition({
-      from: before.status,
-      to: input.status,
-      roles: ctx.roles,
-      hasVendor: Boolean(before.vendor_id),
-      requiredItemsOpen: openRequired,
-      overrideReason: input.override_reason,
-      cancelReason: input.reason,
-    });
-    if (!check.ok) {
-      if (check.status === 422) throw invalid(check.message, [{ path: check.field ?? 'body', message: check.message, code: 'required' }]);
-      throw new HttpError(check.status, check.code, check.message, { allowed: check.allowed ?? [] });
-    }
-    const reopening = before.status === 'completed' || before.status === 'canceled';
-    // Back to triage means back to choosing a vendor: whoever held the job lets it go.
-    const releasesVendor = input.status === 'triaged' && before.vendor_id !== null;
-    if (releasesVendor) {
-      await trx('job_vendors')
-        .where({ account_id: ctx.accountId, job_id: jobId })
-        .whereNull('unassigned_at')
-        .update({ unassigned_at: trx.fn.now(), unassigned_by_type: ctx.actor.type, unassigned_by_id: ctx.actor.id, unassign_reason: input.reason ?? 'back to triage' });
-      await appendJobEvent(trx, ctx, jobId, 'unassigned', { vendor_id: before.vendor_id, reason: input.reason ?? 'back to triage' });
-    }
-    const [after] = (await trx('jobs')
-      .where({ account_id: ctx.accountId, id: jobId })
-      .update({
-        ...(releasesVendor ? { vendor_id: null } : {}),
-        status: input.status,
-        status_changed_at: trx.fn.now(),
-        completed_at: input.status === 'completed' ? trx.fn.now() : null,
-        cancel_reason: input.status === 'canceled' ? input.reason : null,
-        completion_override_reason: input.status === 'completed' && openRequired > 0 ? input.override_reason : null,
-        version: before.version + 1,
-        updated_at: trx.fn.now(),
-      })
-      .returning([...jobColumns])) as JobRow[];
-    const job = after!;
-    await appendJobEvent(trx, ctx, jobId, 'status_changed', {
-      from: before.status,
-      to: input.status,
-      ...(input.reason ? { reason: input.reason } : {}),
-      ...(input.status === 'completed' && openRequired > 0 ? { override_reason: input.override_reason, open_required_items: openRequired } : {}),
-      ...(reopening ? { reopened: true } : {}),
-    });
-    await writeBackJob(trx, ctx, job, `${before.status.replace('_', ' ')} → ${input.status.replace('_', ' ')}`);
-    await audit({
-      action: reopening ? 'job.reopened' : `job.${input.status}`,
-      resourceType: 'job',
-      resourceId: jobId,
-      before: { status: before.status },
-      after: { status: job.status, reason: input.reason ?? null, override_reason: job.completion_override_reason ?? null },
-    });
-    if (input.status === 'completed') for (const hook of completionHooks) await hook(trx, ctx, job);
-    return presentJob(ctx, job, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
-  });
-}
-
 export async function addJobNote(ctx: RequestContext, jobId: string, body: string) {
   return write(ctx, async (trx, audit) => {
     await loadJob(trx, ctx, jobId, true);
@@ -420,42 +229,12 @@ export async function addJobNote(ctx: RequestContext, jobId: string, body: strin
   });
 }
 
-export async function linkJob(ctx: RequestContext, jobId: string, input: { conversation_id?: number; deal_id?: string }, unlink = false) {
-  return translateDbErrors(() =>
-    write(ctx, async (trx, audit) => {
-      const job = await loadJob(trx, ctx, jobId, true);
-      if (input.deal_id) {
-        const deal = await trx('deals').where({ account_id: ctx.accountId, id: input.deal_id }).whereNull('deleted_at').first('id');
-        if (!deal) throw invalid('Unknown deal', [{ path: 'body.deal_id', message: 'No such deal in this account', code: 'unknown_deal' }]);
-      }
-      const table = input.deal_id ? 'job_deals' : 'job_conversations';
-      const key = input.deal_id ? { deal_id: input.deal_id } : { chatwoot_conversation_id: input.conversation_id };
-      const changed = unlink
-        ? await trx(table).where({ account_id: ctx.accountId, job_id: jobId, ...key }).delete()
-        : ((await trx(table).insert({ account_id: ctx.accountId, job_id: jobId, ...key }).onConflict().ignore().returning('job_id')) as unknown[]).length;
-      if (!changed) {
-        audit.nothingChanged();
-        return { job_id: jobId, ...key, linked: !unlink };
-      }
-      await appendJobEvent(trx, ctx, jobId, unlink ? 'unlinked' : 'linked', key);
-      if (!unlink && input.conversation_id) {
-        await queueWriteBack(trx, ctx, input.conversation_id, [
-          { kind: 'note', content: `Onelink · ${jobReference(job.number)} “${job.summary}” linked to this conversation (${job.status.replace('_', ' ')})` },
-          jobAttributes(job),
-        ]);
-      }
-      await audit({ action: unlink ? 'job.unlinked' : 'job.linked', resourceType: 'job', resourceId: jobId, after: key });
-      return { job_id: jobId, ...key, linked: !unlink };
-    }),
-  );
-}
-
 export async function setChecklistItem(ctx: RequestContext, jobId: string, itemId: string, done: boolean) {
   return write(ctx, async (trx, audit) => {
     const job = await loadJob(trx, ctx, jobId, true);
-    if (!openJobStatuses.includes(job.status)) throw conflict('job_closed', `The checklist of a ${job.status} job is closed`);
+    if (!openJobStatuses.includes(job.status)) throw new ConflictError('job_closed', `The checklist of a ${job.status} job is closed`);
     const item = await trx('job_checklist_items').where({ account_id: ctx.accountId, job_id: jobId, id: itemId }).first('id', 'label', 'done_at');
-    if (!item) throw notFound('Checklist item');
+    if (!item) throw new NotFoundError('Checklist item');
     if (Boolean(item.done_at) === done) {
       audit.nothingChanged();
       return item;
@@ -473,7 +252,7 @@ export async function setChecklistItem(ctx: RequestContext, jobId: string, itemI
 export async function addChecklistItem(ctx: RequestContext, jobId: string, input: { label: string; required?: boolean }) {
   return write(ctx, async (trx, audit) => {
     const job = await loadJob(trx, ctx, jobId, true);
-    if (!openJobStatuses.includes(job.status)) throw conflict('job_closed', `The checklist of a ${job.status} job is closed`);
+    if (!openJobStatuses.includes(job.status)) throw new ConflictError('job_closed', `The checklist of a ${job.status} job is closed`);
     const last = await trx('job_checklist_items').where({ account_id: ctx.accountId, job_id: jobId }).max<{ max: number | null }>('position as max').first();
     const [item] = await trx('job_checklist_items')
       .insert({ account_id: ctx.accountId, job_id: jobId, position: (last?.max ?? -1) + 1, label: input.label, required: input.required ?? true })
@@ -482,119 +261,4 @@ export async function addChecklistItem(ctx: RequestContext, jobId: string, input
     await audit({ action: 'job.checklist_item_added', resourceType: 'job', resourceId: jobId, after: { ...item } });
     return item;
   });
-}
-
-export interface JobFilters {
-  status?: JobStatus[];
-  vendor_id?: string;
-  priority?: JobPriority;
-  sla_state?: 'approaching' | 'breached';
-  service_category?: string;
-  contact_id?: number;
-  conversation_id?: number;
-  deal_id?: string;
-  created_from?: Date;
-  created_to?: Date;
-  /** A J-number or words of the summary. */
-  q?: string;
-}
-
-function applyJobFilters(trx: Knex.Transaction, q: Knex.QueryBuilder, filters: JobFilters, settings: DispatchSettings) {
-  if (filters.status?.length) q.whereIn('jobs.status', filters.status);
-  if (filters.vendor_id) q.where('jobs.vendor_id', filters.vendor_id);
-  if (filters.priority) q.where('jobs.priority', filters.priority);
-  if (filters.service_category) q.where('jobs.service_category', filters.service_category);
-  if (filters.contact_id !== undefined) q.where('jobs.chatwoot_contact_id', filters.contact_id);
-  if (filters.created_from) q.where('jobs.created_at', '>=', filters.created_from);
-  if (filters.created_to) q.where('jobs.created_at', '<', filters.created_to);
-  if (filters.q) {
-    const reference = /^j-?(\d+)$/i.exec(filters.q.trim());
-    if (reference) q.where('jobs.number', Number(reference[1]));
-    else q.whereRaw('jobs.summary ilike ?', [`%${filters.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
-  }
-  if (filters.conversation_id !== undefined) {
-    q.whereExists((s) => s.from('job_conversations as jc').whereRaw('jc.account_id = jobs.account_id and jc.job_id = jobs.id').where('jc.chatwoot_conversation_id', filters.conversation_id!));
-  }
-  if (filters.deal_id) {
-    q.whereExists((s) => s.from('job_deals as jd').whereRaw('jd.account_id = jobs.account_id and jd.job_id = jobs.id').where('jd.deal_id', filters.deal_id!));
-  }
-  if (filters.sla_state) {
-    q.whereIn('jobs.status', openJobStatuses as JobStatus[]);
-    if (filters.sla_state === 'breached') q.where('jobs.sla_due_at', '<=', trx.fn.now());
-    else q.where('jobs.sla_due_at', '>', trx.fn.now()).where('jobs.sla_due_at', '<=', trx.raw(`now() + make_interval(mins => ?)`, [settings.sla_warning_minutes]));
-  }
-}
-
-export async function listJobs(ctx: RequestContext, filters: JobFilters, page: { limit: number; cursor?: string }) {
-  return read(ctx, async (trx) => {
-    const settings = await dispatchSettings(trx, ctx.accountId);
-    const q = visibleJobs(trx('jobs'), ctx).select(...jobColumns.map((c) => `jobs.${c}`));
-    applyJobFilters(trx, q, filters, settings);
-    const result = await paginate<JobRow>(q, { keys: { 'jobs.created_at': 'timestamptz', 'jobs.id': 'uuid' }, direction: 'desc', limit: page.limit, cursor: page.cursor });
-    return { items: result.items.map((job) => presentJob(ctx, job, settings.sla_warning_minutes)), nextCursor: result.nextCursor };
-  });
-}
-
-export const boardCountCap = 1000;
-
-/** The dispatch board: one column per status with its count (up to boardCountCap) and first cards, newest first. */
-export async function jobBoard(ctx: RequestContext, filters: Omit<JobFilters, 'status'> & { statuses?: JobStatus[] }, perColumn: number) {
-  return read(ctx, async (trx) => {
-    const settings = await dispatchSettings(trx, ctx.accountId);
-    const statuses = filters.statuses?.length ? filters.statuses : jobStatuses.filter((s) => s !== 'canceled');
-    const columns = [];
-    for (const status of statuses) {
-      const cards = visibleJobs(trx('jobs'), ctx).where('jobs.status', status).select(...jobColumns.map((c) => `jobs.${c}`));
-      applyJobFilters(trx, cards, filters, settings);
-      const counted = visibleJobs(trx('jobs'), ctx).where('jobs.status', status);
-      applyJobFilters(trx, counted, filters, settings);
-      const page = await paginate<JobRow>(cards, { keys: { 'jobs.created_at': 'timestamptz', 'jobs.id': 'uuid' }, direction: 'desc', limit: perColumn });
-      // Counting stops at boardCountCap: a column of 120,000 completed jobs reads "1000+", not every row.
-      const total = Number((await trx.from(counted.select(trx.raw('1')).limit(boardCountCap + 1).as('c')).count<{ count: number }[]>('* as count'))[0]!.count);
-      columns.push({
-        status,
-        count: Math.min(total, boardCountCap),
-        count_capped: total > boardCountCap,
-        jobs: page.items.map((job) => presentJob(ctx, job, settings.sla_warning_minutes)),
-        next_cursor: page.nextCursor,
-      });
-    }
-    return { columns };
-  });
-}
-
-/**
- * Emits each SLA event once per job, threshold and due time: `approaching` inside the account's
- * warning window, `breached` once past due. Runs from the queue every minute, for every account.
- */
-export async function emitSlaEvents(db: Knex, now = new Date()): Promise<number> {
-  const accounts: Array<{ account_id: number }> = await db('accounts').select('account_id');
-  let emitted = 0;
-  for (const { account_id: accountId } of accounts) {
-    // One account's failure must not stop the sweep for the others; the next run tries it again.
-    emitted += await withAccount(db, accountId, { readOnly: false }, async (trx) => {
-      const settings = await dispatchSettings(trx, accountId);
-      const rows: Array<{ job_id: string; threshold: string; sla_due_at: Date }> = (
-        await trx.raw(
-          `insert into job_sla_events (account_id, job_id, threshold, sla_due_at, emitted_at)
-           select j.account_id, j.id, t.threshold, j.sla_due_at, :now
-             from jobs j
-             cross join lateral (values ('approaching'), ('breached')) as t(threshold)
-            where j.account_id = :accountId and j.status not in ('completed', 'canceled') and j.sla_due_at is not null
-              and j.sla_due_at <= :now::timestamptz + make_interval(mins => :warning)
-              and (t.threshold = 'breached') = (j.sla_due_at <= :now::timestamptz)
-           on conflict do nothing
-           returning job_id, threshold, sla_due_at`,
-          { now, accountId, warning: settings.sla_warning_minutes },
-        )
-      ).rows;
-      const system = { accountId, actor: { type: 'system' as const, id: 'sla' }, requestId: null };
-      for (const row of rows) {
-        await appendJobEvent(trx, system, row.job_id, `sla_${row.threshold}`, { sla_due_at: row.sla_due_at });
-        await recordAudit(trx, system, { action: `job.sla_${row.threshold}`, resourceType: 'job', resourceId: row.job_id });
-      }
-      return rows.length;
-    }).catch(() => 0);
-  }
-  return emitted;
 }

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { defineRoute } from '../../http/registry.ts';
 import { jsonbRecord, text } from '../../http/schemas.ts';
-import { dealFilters } from '../deals/routes.ts';
-import { jobFilters } from '../jobs/routes.ts';
+import { dealFilters } from '../deals/filters.ts';
+import { jobFilters } from '../jobs/filters.ts';
 import { boards, createView, deleteView, listViews, updateView, type Board } from './service.ts';
 
 /** The filters each board takes in its address, and so the filters a view of it may hold. */

@@ -1,0 +1,120 @@
+// The job record as every part of the jobs module (and its neighbours) sees it: columns, how a
+// caller may see a job, loading one, its event log and what Chatwoot's conversations are told.
+// It imports nothing else of the module, so the others can build on it without import circles.
+import type { Knex } from 'knex';
+import { withoutSensitiveFields } from '../../capabilities/field-packs.ts';
+import { queueWriteBack, type AttributesItem } from '../../chatwoot/outbox.ts';
+import type { RequestContext } from '../../db/tenant.ts';
+import { NotFoundError } from '../../errors.ts';
+import { allowedNext, defaultSlaMinutes, defaultSlaWarningMinutes, jobReference, slaState, type JobPriority, type JobStatus } from './rules.ts';
+
+export const jobColumns = [
+  'id', 'number', 'status', 'priority', 'source', 'summary', 'notes', 'service_category', 'address', 'postal_code', 'lat', 'lng',
+  'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_overridden', 'chatwoot_contact_id', 'vendor_id', 'custom_fields',
+  'cancel_reason', 'completion_override_reason', 'version', 'created_by_type', 'created_by_id', 'status_changed_at', 'completed_at',
+  'last_activity_at', 'created_at', 'updated_at',
+] as const;
+
+export interface JobRow {
+  id: string;
+  number: number;
+  status: JobStatus;
+  priority: JobPriority;
+  summary: string;
+  service_category: string | null;
+  postal_code: string | null;
+  lat: number | null;
+  lng: number | null;
+  window_starts_at: Date | null;
+  window_ends_at: Date | null;
+  sla_due_at: Date | null;
+  completed_at: Date | null;
+  chatwoot_contact_id: number | null;
+  vendor_id: string | null;
+  custom_fields: Record<string, unknown>;
+  version: number;
+  [key: string]: unknown;
+}
+
+export interface DispatchSettings { sla_minutes: Record<JobPriority, number>; sla_warning_minutes: number }
+
+export async function dispatchSettings(trx: Knex.Transaction, accountId: number): Promise<DispatchSettings> {
+  const row = await trx('dispatch_settings').where({ account_id: accountId }).first('sla_minutes', 'sla_warning_minutes');
+  return { sla_minutes: { ...defaultSlaMinutes, ...(row?.sla_minutes ?? {}) }, sla_warning_minutes: row?.sla_warning_minutes ?? defaultSlaWarningMinutes };
+}
+
+/** The jobs a caller may see at all: staff see the account's; portal users only their own. */
+export function visibleJobs(query: Knex.QueryBuilder, ctx: RequestContext, table = 'jobs') {
+  query.where(`${table}.account_id`, ctx.accountId);
+  if (ctx.vendorId) query.where(`${table}.vendor_id`, ctx.vendorId);
+  if (ctx.contactId !== undefined) query.where(`${table}.chatwoot_contact_id`, ctx.contactId);
+  return query;
+}
+
+export const isPortalUser = (ctx: RequestContext) => Boolean(ctx.vendorId) || ctx.contactId !== undefined;
+
+/** A job as this caller may see it: SLA state computed; internal notes and sensitive fields hidden from portal users. */
+export function presentJob(ctx: RequestContext, row: JobRow, warningMinutes: number) {
+  const job = { ...row, reference: jobReference(row.number), sla_state: slaState(row, warningMinutes), allowed_next: allowedNext(row.status, ctx.roles) };
+  if (!isPortalUser(ctx)) return job;
+  const internal = new Set(['notes', 'created_by_type', 'created_by_id', 'completion_override_reason']);
+  const shown = Object.fromEntries(Object.entries(job).filter(([key]) => !internal.has(key)));
+  return { ...shown, custom_fields: withoutSensitiveFields(ctx, 'job', row.custom_fields) } as typeof job;
+}
+
+/**
+ * What a portal user may read of each event kind: the job's progress, never reasons, scores,
+ * compliance overrides, earlier vendors or who on the team did what.
+ */
+export const portalEventFields: Record<string, readonly string[]> = {
+  created: [],
+  status_changed: ['from', 'to'],
+  assigned: ['vendor_name'],
+  reassigned: ['vendor_name'],
+  unassigned: [],
+  checklist_item_done: ['item_id', 'label'],
+  checklist_item_reopened: ['item_id', 'label'],
+};
+
+export function portalEvent(event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {
+  const allowed = portalEventFields[event.kind] ?? [];
+  return {
+    id: event.id,
+    kind: event.kind,
+    data: Object.fromEntries(Object.entries(event.data ?? {}).filter(([key]) => allowed.includes(key))),
+    occurred_at: event.occurred_at,
+  };
+}
+
+export async function loadJob(trx: Knex.Transaction, ctx: RequestContext, jobId: string, forUpdate = false): Promise<JobRow> {
+  const query = visibleJobs(trx('jobs'), ctx).where('jobs.id', jobId);
+  if (forUpdate) query.forUpdate();
+  const row = await query.first(...jobColumns);
+  if (!row) throw new NotFoundError('Job');
+  return row as JobRow;
+}
+
+export async function appendJobEvent(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId' | 'actor'>, jobId: string, kind: string, data: Record<string, unknown> = {}) {
+  await trx('job_events').insert({ account_id: ctx.accountId, job_id: jobId, kind, data, actor_type: ctx.actor.type, actor_id: ctx.actor.id });
+  await trx('jobs').where({ account_id: ctx.accountId, id: jobId }).update({ last_activity_at: trx.fn.now() });
+}
+
+/** The conversation attributes Chatwoot's filters and automations see for a job. */
+export const jobAttributes = (job: Pick<JobRow, 'number' | 'status'>): AttributesItem => ({
+  kind: 'attributes',
+  attributes: { onelink_job: jobReference(job.number), onelink_job_status: job.status },
+});
+
+/** Tells every linked Chatwoot conversation: a private note and the job's attributes. */
+export async function writeBackJob(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId'>, job: JobRow, note: string) {
+  const conversations: Array<{ chatwoot_conversation_id: number }> = await trx('job_conversations')
+    .where({ account_id: ctx.accountId, job_id: job.id })
+    .select('chatwoot_conversation_id');
+  for (const { chatwoot_conversation_id: conversationId } of conversations) {
+    await queueWriteBack(trx, ctx, conversationId, [
+      { kind: 'note', content: `Onelink · ${jobReference(job.number)} “${job.summary}”: ${note}` },
+      jobAttributes(job),
+    ]);
+  }
+}
+

@@ -1,0 +1,74 @@
+// SLA: the account's minutes per priority and warning window, and the sweep that marks each
+// job approaching or breached once (its story, the audit, and open boards are told).
+import type { Knex } from 'knex';
+import { read, systemContext, write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import { appendJobEvent, dispatchSettings, type DispatchSettings } from './records.ts';
+
+export async function getDispatchSettings(ctx: RequestContext) {
+  return read(ctx, (trx) => dispatchSettings(trx, ctx.accountId));
+}
+
+export async function updateDispatchSettings(ctx: RequestContext, input: Partial<DispatchSettings>) {
+  return write(ctx, async (trx, audit) => {
+    const before = await dispatchSettings(trx, ctx.accountId);
+    const after = { sla_minutes: { ...before.sla_minutes, ...(input.sla_minutes ?? {}) }, sla_warning_minutes: input.sla_warning_minutes ?? before.sla_warning_minutes };
+    await trx('dispatch_settings')
+      .insert({ account_id: ctx.accountId, sla_minutes: after.sla_minutes, sla_warning_minutes: after.sla_warning_minutes })
+      .onConflict('account_id')
+      .merge({ sla_minutes: after.sla_minutes, sla_warning_minutes: after.sla_warning_minutes, updated_at: trx.fn.now() });
+    await audit({ action: 'dispatch_settings.updated', resourceType: 'dispatch_settings', resourceId: ctx.accountId, before: { ...before }, after: { ...after } });
+    return after;
+  });
+}
+
+
+/**
+ * Emits each SLA event once per job, threshold and due time: `approaching` inside the account's
+ * warning window, `breached` once past due. Runs from the queue every minute, for every account,
+ * as the `sla-sweep` system process: its events are audited and announced to open boards at once.
+ * One account's failure does not stop the others; the sweep then throws them all together, so
+ * the scheduler logs and counts them (the next run tries again).
+ */
+export async function emitSlaEvents(db: Knex, now = new Date()): Promise<number> {
+  const accounts: Array<{ account_id: number }> = await db('accounts').select('account_id');
+  let emitted = 0;
+  const failures: Array<{ accountId: number; error: unknown }> = [];
+  for (const { account_id: accountId } of accounts) {
+    try {
+      emitted += await write(await systemContext(db, accountId, 'sla-sweep'), (trx, audit) => emitForAccount(trx, accountId, audit, now));
+    } catch (error) {
+      failures.push({ accountId, error });
+    }
+  }
+  if (failures.length) {
+    throw new AggregateError(
+      failures.map((f) => f.error),
+      `SLA sweep failed for account(s) ${failures.map((f) => f.accountId).join(', ')}: ${failures.map((f) => (f.error as Error).message).join('; ')}`,
+    );
+  }
+  return emitted;
+}
+
+async function emitForAccount(trx: Knex.Transaction, accountId: number, audit: Audit, now: Date): Promise<number> {
+  const settings = await dispatchSettings(trx, accountId);
+  const rows: Array<{ job_id: string; threshold: string; sla_due_at: Date }> = (
+    await trx.raw(
+      `insert into job_sla_events (account_id, job_id, threshold, sla_due_at, emitted_at)
+       select j.account_id, j.id, t.threshold, j.sla_due_at, :now
+         from jobs j
+         cross join lateral (values ('approaching'), ('breached')) as t(threshold)
+        where j.account_id = :accountId and j.status not in ('completed', 'canceled') and j.sla_due_at is not null
+          and j.sla_due_at <= :now::timestamptz + make_interval(mins => :warning)
+          and (t.threshold = 'breached') = (j.sla_due_at <= :now::timestamptz)
+       on conflict do nothing
+       returning job_id, threshold, sla_due_at`,
+      { now, accountId, warning: settings.sla_warning_minutes },
+    )
+  ).rows;
+  if (!rows.length) audit.nothingChanged();
+  for (const row of rows) {
+    await appendJobEvent(trx, { accountId, actor: { type: 'system', id: 'sla-sweep' } }, row.job_id, `sla_${row.threshold}`, { sla_due_at: row.sla_due_at });
+    await audit({ action: `job.sla_${row.threshold}`, resourceType: 'job', resourceId: row.job_id });
+  }
+  return rows.length;
+}
