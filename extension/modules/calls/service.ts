@@ -3,8 +3,8 @@
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import { queueWriteBack } from '../../chatwoot/outbox.ts';
-import { read, withAccount, write, type RequestContext } from '../../db/tenant.ts';
-import { invalid, notFound } from '../../http/errors.ts';
+import { read, write, type RequestContext } from '../../db/tenant.ts';
+import { InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import type { Sealer, UrlSigner } from '../../security/crypto.ts';
 import { jobReference } from '../jobs/rules.ts';
@@ -64,7 +64,7 @@ async function loadCall(trx: Knex.Transaction, ctx: RequestContext, callId: stri
   const q = trx('calls').where({ account_id: ctx.accountId, id: callId });
   if (forUpdate) q.forUpdate();
   const row = (await q.first(columns)) as CallRow | undefined;
-  if (!row) throw notFound('Call');
+  if (!row) throw new NotFoundError('Call');
   return row;
 }
 
@@ -89,7 +89,7 @@ export async function linkCall(ctx: RequestContext, signer: UrlSigner, callId: s
     if (input.job_id !== undefined && input.job_id !== before.job_id) {
       if (input.job_id) {
         const job = await trx('jobs').where({ account_id: ctx.accountId, id: input.job_id }).first('id', 'number', 'summary');
-        if (!job) throw invalid('Unknown job', [{ path: 'body.job_id', message: 'No such job in this account', code: 'unknown_job' }]);
+        if (!job) throw new InvalidFieldsError('Unknown job', [{ field: 'job_id', message: 'No such job in this account', code: 'unknown_job' }]);
         await appendJobEvent(trx, ctx, job.id, 'call_linked', { call_id: callId, from: before.from_e164, status: before.status, started_at: before.started_at });
       }
       changes.job_id = input.job_id;
@@ -124,7 +124,7 @@ export async function openRecording(deps: { db: Knex; sealer: Sealer; urlSigner:
   const claims = deps.urlSigner.verify(token);
   if (!claims || typeof claims.a !== 'number' || typeof claims.c !== 'string') return null;
   const accountId = claims.a;
-  const found = await withAccount(deps.db, accountId, { readOnly: true }, async (trx) => ({
+  const found = await read({ db: deps.db, accountId }, async (trx) => ({
     call: await trx('calls').where({ account_id: accountId, id: claims.c }).first('recording_url', 'recording_sid'),
     settings: await trx('twilio_settings').where({ account_id: accountId }).first('account_sid', 'auth_token_sealed'),
   }));

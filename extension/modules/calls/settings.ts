@@ -3,8 +3,7 @@
 import type { Knex } from 'knex';
 import { randomToken, type Sealer } from '../../security/crypto.ts';
 import { read, write, type RequestContext } from '../../db/tenant.ts';
-import { withReferenceErrors } from '../../db/errors.ts';
-import { conflict, invalid, notFound } from '../../http/errors.ts';
+import { ConflictError, InvalidFieldsError, NotFoundError, withReferenceFields } from '../../errors.ts';
 
 export const jobRules = ['never', 'missed', 'voicemail', 'missed_or_voicemail'] as const;
 export type JobRule = (typeof jobRules)[number];
@@ -65,12 +64,12 @@ export async function getTwilioSettings(ctx: RequestContext, publicUrl: string) 
 }
 
 export async function saveTwilioSettings(ctx: RequestContext, sealer: Sealer, publicUrl: string, input: TwilioSettingsInput) {
-  return withReferenceErrors(
+  return withReferenceFields(
     () =>
       write(ctx, async (trx, audit) => {
         const before = await loadTwilioSettings(trx, ctx.accountId);
         if (!before && !input.auth_token) {
-          throw invalid('The auth token is needed to connect Twilio', [{ path: 'body.auth_token', message: 'Required the first time', code: 'required' }]);
+          throw new InvalidFieldsError('The auth token is needed to connect Twilio', [{ field: 'auth_token', message: 'Required the first time', code: 'required' }]);
         }
         const { auth_token: authToken, ...fields } = input;
         const values = { ...fields, ...(authToken ? { auth_token_sealed: sealer.seal(authToken) } : {}) };
@@ -89,7 +88,7 @@ export async function saveTwilioSettings(ctx: RequestContext, sealer: Sealer, pu
         });
         return present(row!, publicUrl, ctx.accountId);
       }),
-    { callback_assignee_id: { path: 'body.callback_assignee_id', message: 'Must be an agent of this account', code: 'unknown_assignee' } },
+    { callback_assignee_id: { field: 'callback_assignee_id', message: 'Must be an agent of this account', code: 'unknown_assignee' } },
   );
 }
 
@@ -107,7 +106,7 @@ export async function addNumber(ctx: RequestContext, input: { e164: string; labe
       return row;
     });
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw conflict('number_exists', 'This number is already registered in this account');
+    if ((err as { code?: string }).code === '23505') throw new ConflictError('number_exists', 'This number is already registered in this account');
     throw err;
   }
 }
@@ -115,7 +114,7 @@ export async function addNumber(ctx: RequestContext, input: { e164: string; labe
 export async function removeNumber(ctx: RequestContext, numberId: string) {
   return write(ctx, async (trx, audit) => {
     const [row] = await trx('twilio_numbers').where({ account_id: ctx.accountId, id: numberId }).delete().returning(numberColumns);
-    if (!row) throw notFound('Number');
+    if (!row) throw new NotFoundError('Number');
     await audit({ action: 'twilio_number.removed', resourceType: 'twilio_number', resourceId: numberId, before: { ...row } });
     return { id: numberId, deleted: true };
   });

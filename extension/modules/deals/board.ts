@@ -2,7 +2,7 @@
 // cards in rank order; further pages per stage by cursor. Same filters as the deal list.
 import type { Knex } from 'knex';
 import { read, type RequestContext } from '../../db/tenant.ts';
-import { notFound } from '../../http/errors.ts';
+import { NotFoundError } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import type { StageRow } from '../pipelines/service.ts';
 import { applyDealFilters, dealColumns, presentDeal, type DealFilters, type DealRow } from './service.ts';
@@ -61,7 +61,7 @@ async function stageTotals(trx: Knex.Transaction, ctx: RequestContext, pipelineI
 async function pipelineAsOf(trx: Knex.Transaction, ctx: RequestContext, pipelineId: string) {
   const asOf = `least(clock_timestamp(), (select min(xact_start) from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid()))`;
   const row = await trx('pipelines').where({ account_id: ctx.accountId, id: pipelineId }).first('id', 'name', 'position', 'archived_at', trx.raw(`${asOf} as as_of`));
-  if (!row) throw notFound('Pipeline');
+  if (!row) throw new NotFoundError('Pipeline');
   const { as_of: asOfTime, ...pipeline } = row as { as_of: Date } & Record<string, unknown>;
   return { pipeline, asOf: asOfTime };
 }
@@ -114,7 +114,7 @@ export async function boardChanges(ctx: RequestContext, pipelineId: string, filt
 export async function stagePage(ctx: RequestContext, pipelineId: string, stageId: string, filters: DealFilters, page: { limit: number; cursor?: string }) {
   return read(ctx, async (trx) => {
     const stage = await trx('stages').where({ account_id: ctx.accountId, id: stageId, pipeline_id: pipelineId }).first('id');
-    if (!stage) throw notFound('Stage');
+    if (!stage) throw new NotFoundError('Stage');
     return stageCards(trx, ctx, stageId, filters, page.limit, page.cursor);
   });
 }

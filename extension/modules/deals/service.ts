@@ -5,9 +5,8 @@ import { generateKeyBetween } from 'fractional-indexing';
 import type { Knex } from 'knex';
 import { validateCustomFields, sensitiveFieldKeys } from '../../capabilities/field-packs.ts';
 import { nextNumber } from '../../db/counters.ts';
-import { withReferenceErrors } from '../../db/errors.ts';
 import { read, write, type Audit, type RequestContext } from '../../db/tenant.ts';
-import { conflict, HttpError, invalid, notFound } from '../../http/errors.ts';
+import { ConflictError, InvalidFieldsError, NotFoundError, UnprocessableError, withReferenceFields } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import { queueWriteBack } from '../../chatwoot/outbox.ts';
 import { findStage, type StageRow } from '../pipelines/service.ts';
@@ -49,14 +48,14 @@ export function presentDeal(row: DealRow) {
   return { ...rest, reference: dealReference(row.number) };
 }
 
-const unknownStage = () => new HttpError(422, 'unknown_stage', 'That stage does not exist in this account');
+const unknownStage = () => new UnprocessableError('unknown_stage', 'That stage does not exist in this account');
 
 async function loadDeal(trx: Knex.Transaction, ctx: RequestContext, dealId: string, { forUpdate = false, withDeleted = false } = {}) {
   const query = trx('deals').where({ account_id: ctx.accountId, id: dealId });
   if (!withDeleted) query.whereNull('deleted_at');
   if (forUpdate) query.forUpdate();
   const row = (await query.first(...dealColumns)) as DealRow | undefined;
-  if (!row) throw notFound('Deal');
+  if (!row) throw new NotFoundError('Deal');
   return row;
 }
 
@@ -69,16 +68,16 @@ async function activeStage(trx: Knex.Transaction, ctx: RequestContext, stageId: 
 function checkAmount(amount: number | null | undefined, currency: string | null | undefined) {
   if (amount === undefined && currency === undefined) return;
   if ((amount === null) !== (currency === null) || (amount === undefined) !== (currency === undefined)) {
-    throw invalid('Give an amount together with its currency', [{ path: 'body.currency', message: 'amount_minor and currency go together', code: 'amount_currency_pair' }]);
+    throw new InvalidFieldsError('Give an amount together with its currency', [{ field: 'currency', message: 'amount_minor and currency go together', code: 'amount_currency_pair' }]);
   }
   if (currency && !isCurrency(currency)) {
-    throw invalid('Unknown currency', [{ path: 'body.currency', message: `${currency} is not an ISO 4217 currency code`, code: 'unknown_currency' }]);
+    throw new InvalidFieldsError('Unknown currency', [{ field: 'currency', message: `${currency} is not an ISO 4217 currency code`, code: 'unknown_currency' }]);
   }
 }
 
 /** An owner from another account (or none at all) is the caller's mistake: 422 on owner_id. */
 const translateDbErrors = <T>(work: () => Promise<T>) =>
-  withReferenceErrors(work, { owner_id: { path: 'body.owner_id', message: 'The owner must be an agent of this account', code: 'unknown_owner' } });
+  withReferenceFields(work, { owner_id: { field: 'owner_id', message: 'The owner must be an agent of this account', code: 'unknown_owner' } });
 
 /** Runs in the transaction of every stage change, after it is recorded (automation subscribes). */
 export type DealStageHook = (trx: Knex.Transaction, ctx: RequestContext, deal: DealRow) => Promise<void>;
@@ -115,7 +114,7 @@ async function writeBack(trx: Knex.Transaction, ctx: RequestContext, deal: DealR
 async function rankBetween(trx: Knex.Transaction, ctx: RequestContext, stageId: string, afterId?: string | null, beforeId?: string | null, excludeId?: string) {
   const rankOf = async (id: string) => {
     const row = await trx('deals').where({ account_id: ctx.accountId, id, stage_id: stageId }).whereNull('deleted_at').first('rank');
-    if (!row) throw invalid('A neighbour card is not in that column', [{ path: 'body', message: `${id} is not a deal in the target stage`, code: 'unknown_neighbour' }]);
+    if (!row) throw new InvalidFieldsError('A neighbour card is not in that column', [{ field: '', message: `${id} is not a deal in the target stage`, code: 'unknown_neighbour' }]);
     return row.rank as string;
   };
   const column = () => trx('deals').where({ account_id: ctx.accountId, stage_id: stageId }).whereNull('deleted_at').modify((q) => excludeId && q.whereNot('id', excludeId));
@@ -149,7 +148,7 @@ export async function createDeal(ctx: RequestContext, input: NewDeal) {
   return translateDbErrors(() =>
     write(ctx, async (trx, audit) => {
       const pipeline = await trx('pipelines').where({ account_id: ctx.accountId, id: input.pipeline_id }).whereNull('archived_at').first('id');
-      if (!pipeline) throw new HttpError(422, 'unknown_pipeline', 'That pipeline does not exist in this account');
+      if (!pipeline) throw new UnprocessableError('unknown_pipeline', 'That pipeline does not exist in this account');
       const stage = input.stage_id
         ? await activeStage(trx, ctx, input.stage_id)
         : ((await trx('stages').where({ account_id: ctx.accountId, pipeline_id: input.pipeline_id }).whereNull('archived_at').orderBy('position').first('*')) as StageRow);
@@ -238,7 +237,7 @@ export async function listDeals(ctx: RequestContext, filters: DealFilters, page:
 }
 
 function staleVersion(current: DealRow) {
-  return conflict('stale_version', 'This deal changed since you loaded it; here is its current state', { current: presentDeal(current) });
+  return new ConflictError('stale_version', 'This deal changed since you loaded it; here is its current state', { current: presentDeal(current) });
 }
 
 export type DealPatch = Partial<Omit<NewDeal, 'pipeline_id' | 'stage_id'>> & { version: number };
@@ -335,21 +334,21 @@ export async function setDealStatus(ctx: RequestContext, dealId: string, input: 
     const before = await loadDeal(trx, ctx, dealId, { forUpdate: true });
     if (input.version !== before.version) throw staleVersion(before);
     if (!canTransition(before.status, input.status)) {
-      throw conflict('invalid_transition', `A ${before.status} deal cannot become ${input.status}`, { allowed: dealTransitions[before.status] });
+      throw new ConflictError('invalid_transition', `A ${before.status} deal cannot become ${input.status}`, { allowed: dealTransitions[before.status] });
     }
     if (input.status === 'lost' && !input.lost_reason) {
-      throw invalid('Say why the deal was lost', [{ path: 'body.lost_reason', message: 'Required when marking a deal lost', code: 'required' }]);
+      throw new InvalidFieldsError('Say why the deal was lost', [{ field: 'lost_reason', message: 'Required when marking a deal lost', code: 'required' }]);
     }
     let target: StageRow | undefined;
     if (input.status === 'open') {
-      if (!input.stage_id) throw invalid('Reopening needs a stage', [{ path: 'body.stage_id', message: 'Name the open stage to reopen into', code: 'required' }]);
+      if (!input.stage_id) throw new InvalidFieldsError('Reopening needs a stage', [{ field: 'stage_id', message: 'Name the open stage to reopen into', code: 'required' }]);
       target = await activeStage(trx, ctx, input.stage_id);
-      if (target.kind !== 'open') throw invalid('Reopen into an open stage', [{ path: 'body.stage_id', message: 'That stage is not an open stage', code: 'not_open_stage' }]);
+      if (target.kind !== 'open') throw new InvalidFieldsError('Reopen into an open stage', [{ field: 'stage_id', message: 'That stage is not an open stage', code: 'not_open_stage' }]);
     } else {
       target = input.stage_id
         ? await activeStage(trx, ctx, input.stage_id)
         : await trx('stages').where({ account_id: ctx.accountId, pipeline_id: before.pipeline_id, kind: input.status }).whereNull('archived_at').orderBy('position').first('*');
-      if (target && target.kind !== input.status) throw invalid('Stage kind mismatch', [{ path: 'body.stage_id', message: `That stage is not a ${input.status} stage`, code: 'stage_kind_mismatch' }]);
+      if (target && target.kind !== input.status) throw new InvalidFieldsError('Stage kind mismatch', [{ field: 'stage_id', message: `That stage is not a ${input.status} stage`, code: 'stage_kind_mismatch' }]);
     }
     if (target) {
       const moved = await moveWithin(trx, ctx, audit, { ...before, lost_reason: input.lost_reason ?? null }, target, {}, `deal.${input.status === 'open' ? 'reopened' : input.status}`);
@@ -369,7 +368,7 @@ export async function setDealStatus(ctx: RequestContext, dealId: string, input: 
 export async function deleteDeal(ctx: RequestContext, dealId: string, restore = false) {
   return write(ctx, async (trx, audit) => {
     const before = await loadDeal(trx, ctx, dealId, { forUpdate: true, withDeleted: true });
-    if (restore ? !before.deleted_at : before.deleted_at) throw notFound('Deal');
+    if (restore ? !before.deleted_at : before.deleted_at) throw new NotFoundError('Deal');
     const [after] = (await trx('deals')
       .where({ account_id: ctx.accountId, id: dealId })
       .update({ deleted_at: restore ? null : trx.fn.now(), version: before.version + 1, updated_at: trx.fn.now() })

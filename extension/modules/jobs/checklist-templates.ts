@@ -2,7 +2,7 @@
 // a category applies to every job that has no template of its own). Jobs copy the items when
 // they are created, so editing a template never rewrites the checklist of an existing job.
 import { read, write, type RequestContext } from '../../db/tenant.ts';
-import { notFound } from '../../http/errors.ts';
+import { NotFoundError } from '../../errors.ts';
 
 export interface TemplateInput {
   name: string;
@@ -30,7 +30,7 @@ export async function createTemplate(ctx: RequestContext, input: TemplateInput) 
 export async function updateTemplate(ctx: RequestContext, templateId: string, patch: Partial<TemplateInput>) {
   return write(ctx, async (trx, audit) => {
     const before = await trx('checklist_templates').where({ account_id: ctx.accountId, id: templateId }).forUpdate().first(columns);
-    if (!before) throw notFound('Checklist template');
+    if (!before) throw new NotFoundError('Checklist template');
     const [after] = await trx('checklist_templates')
       .where({ account_id: ctx.accountId, id: templateId })
       .update({ ...patch, ...(patch.items ? { items: JSON.stringify(patch.items) } : {}), updated_at: trx.fn.now() })

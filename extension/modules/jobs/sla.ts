@@ -22,29 +22,37 @@ export async function updateDispatchSettings(ctx: RequestContext, input: Partial
 }
 
 
+/** Runs one account's part of a sweep; the scheduler's runner records a failure per account. */
+export type AccountPart = <T>(accountId: number, work: () => Promise<T>) => Promise<T | undefined>;
+
 /**
  * Emits each SLA event once per job, threshold and due time: `approaching` inside the account's
  * warning window, `breached` once past due. Runs from the queue every minute, for every account,
  * as the `sla-sweep` system process: its events are audited and announced to open boards at once.
- * One account's failure does not stop the others; the sweep then throws them all together, so
- * the scheduler logs and counts them (the next run tries again).
+ *
+ * With the scheduler's `forAccount`, each account's failure is recorded there and the others go
+ * on. Without it, one account's failure still does not stop the others, and the sweep then throws
+ * them all together: nothing is swallowed (the next run tries again).
  */
-export async function emitSlaEvents(db: Knex, now = new Date()): Promise<number> {
-  const accounts: Array<{ account_id: number }> = await db('accounts').select('account_id');
+export async function emitSlaEvents(db: Knex, now = new Date(), forAccount?: AccountPart): Promise<number> {
+  const accounts: number[] = await db('accounts').orderBy('account_id').pluck('account_id');
   let emitted = 0;
   const failures: Array<{ accountId: number; error: unknown }> = [];
-  for (const { account_id: accountId } of accounts) {
+  for (const accountId of accounts) {
+    const part = async () => write(await systemContext(db, accountId, 'sla-sweep'), (trx, audit) => emitForAccount(trx, accountId, audit, now));
+    if (forAccount) {
+      emitted += (await forAccount(accountId, part)) ?? 0;
+      continue;
+    }
     try {
-      emitted += await write(await systemContext(db, accountId, 'sla-sweep'), (trx, audit) => emitForAccount(trx, accountId, audit, now));
+      emitted += await part();
     } catch (error) {
       failures.push({ accountId, error });
     }
   }
   if (failures.length) {
-    throw new AggregateError(
-      failures.map((f) => f.error),
-      `SLA sweep failed for account(s) ${failures.map((f) => f.accountId).join(', ')}: ${failures.map((f) => (f.error as Error).message).join('; ')}`,
-    );
+    const messages = failures.map((f) => `account ${f.accountId}: ${(f.error as Error)?.message ?? String(f.error)}`);
+    throw new AggregateError(failures.map((f) => f.error), `The SLA sweep failed for ${failures.length} account(s): ${messages.join('; ')}`);
   }
   return emitted;
 }

@@ -1,7 +1,7 @@
 // Pipelines and their ordered stages. Stages with history are archived, never deleted.
 import type { Knex } from 'knex';
 import { read, write, type RequestContext } from '../../db/tenant.ts';
-import { conflict, invalid, notFound } from '../../http/errors.ts';
+import { ConflictError, InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import { defaultPipeline, type StageTemplate } from './templates.ts';
 
 export interface StageRow {
@@ -70,7 +70,7 @@ export async function createPipeline(ctx: RequestContext, input: { name: string;
 export async function updatePipeline(ctx: RequestContext, pipelineId: string, input: { name?: string; archived?: boolean }) {
   return write(ctx, async (trx, audit) => {
     const before = await findPipeline(trx, ctx.accountId, pipelineId);
-    if (!before) throw notFound('Pipeline');
+    if (!before) throw new NotFoundError('Pipeline');
     const changes: Record<string, unknown> = {};
     if (input.name !== undefined) changes.name = input.name;
     if (input.archived !== undefined) changes.archived_at = input.archived ? (before.archived_at ?? trx.fn.now()) : null;
@@ -83,7 +83,7 @@ export async function updatePipeline(ctx: RequestContext, pipelineId: string, in
 export async function addStage(ctx: RequestContext, pipelineId: string, input: StageTemplate & { position?: number }) {
   return write(ctx, async (trx, audit) => {
     const pipeline = await findPipeline(trx, ctx.accountId, pipelineId);
-    if (!pipeline) throw notFound('Pipeline');
+    if (!pipeline) throw new NotFoundError('Pipeline');
     const stages: StageRow[] = await trx('stages').where({ account_id: ctx.accountId, pipeline_id: pipelineId }).whereNull('archived_at').orderBy('position').select(...stageColumns);
     const position = Math.min(input.position ?? stages.length, stages.length);
     // Make room: stages at or after the new position move down one.
@@ -99,10 +99,10 @@ export async function addStage(ctx: RequestContext, pipelineId: string, input: S
 export async function updateStage(ctx: RequestContext, stageId: string, input: { name?: string; win_probability?: number; kind?: StageRow['kind']; archived?: boolean }) {
   return write(ctx, async (trx, audit) => {
     const before = await findStage(trx, ctx.accountId, stageId);
-    if (!before) throw notFound('Stage');
+    if (!before) throw new NotFoundError('Stage');
     if (input.archived) {
       const inUse = await trx('deals').where({ account_id: ctx.accountId, stage_id: stageId }).whereNull('deleted_at').first('id');
-      if (inUse) throw conflict('stage_not_empty', 'Move the deals out of this stage before archiving it');
+      if (inUse) throw new ConflictError('stage_not_empty', 'Move the deals out of this stage before archiving it');
     }
     const changes: Record<string, unknown> = {};
     for (const key of ['name', 'win_probability', 'kind'] as const) if (input[key] !== undefined) changes[key] = input[key];
@@ -116,12 +116,12 @@ export async function updateStage(ctx: RequestContext, stageId: string, input: {
 /** Sets the order of a pipeline's active stages; the list must name each of them exactly once. */
 export async function reorderStages(ctx: RequestContext, pipelineId: string, stageIds: string[]) {
   return write(ctx, async (trx, audit) => {
-    if (!(await findPipeline(trx, ctx.accountId, pipelineId))) throw notFound('Pipeline');
+    if (!(await findPipeline(trx, ctx.accountId, pipelineId))) throw new NotFoundError('Pipeline');
     const current: StageRow[] = await trx('stages').where({ account_id: ctx.accountId, pipeline_id: pipelineId }).whereNull('archived_at').orderBy('position').select(...stageColumns);
     const same = current.length === stageIds.length && new Set(stageIds).size === stageIds.length && current.every((s) => stageIds.includes(s.id));
     if (!same) {
-      throw invalid('The new order must list every active stage of this pipeline exactly once', [
-        { path: 'body.stage_ids', message: `Expected these ids in any order: ${current.map((s) => s.id).join(', ')}`, code: 'stage_set_mismatch' },
+      throw new InvalidFieldsError('The new order must list every active stage of this pipeline exactly once', [
+        { field: 'stage_ids', message: `Expected these ids in any order: ${current.map((s) => s.id).join(', ')}`, code: 'stage_set_mismatch' },
       ]);
     }
     for (const [position, id] of stageIds.entries()) {

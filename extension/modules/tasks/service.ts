@@ -1,11 +1,10 @@
 // Tasks: follow-up work with due dates, assignees and explicit links to a Chatwoot contact,
 // a deal, a job and a Chatwoot conversation. Views: mine, overdue, due today.
 import type { Knex } from 'knex';
-import { withReferenceErrors } from '../../db/errors.ts';
-import { read, write, withAccount, type RequestContext } from '../../db/tenant.ts';
-import { conflict, invalid, notFound } from '../../http/errors.ts';
+import { read, systemContext, write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import { ConflictError, InvalidFieldsError, NotFoundError, withReferenceFields } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
-import { recordAudit, type AuditEntry } from '../../audit/writer.ts';
+import type { AuditEntry } from '../../audit/writer.ts';
 import { queueWriteBack } from '../../chatwoot/outbox.ts';
 import { dueSoonMinutes, taskTransitions, type TaskStatus } from './rules.ts';
 
@@ -38,22 +37,22 @@ export interface TaskInput {
 }
 
 const translateDbErrors = <T>(work: () => Promise<T>) =>
-  withReferenceErrors(work, {
-    assignee_id: { path: 'body.assignee_id', message: 'The assignee must be an agent of this account', code: 'unknown_assignee' },
-    deal_id: { path: 'body.deal_id', message: 'No such deal in this account', code: 'unknown_deal' },
+  withReferenceFields(work, {
+    assignee_id: { field: 'assignee_id', message: 'The assignee must be an agent of this account', code: 'unknown_assignee' },
+    deal_id: { field: 'deal_id', message: 'No such deal in this account', code: 'unknown_deal' },
   });
 
 async function checkDeal(trx: Knex.Transaction, ctx: RequestContext, dealId: string | null | undefined) {
   if (!dealId) return;
   const deal = await trx('deals').where({ account_id: ctx.accountId, id: dealId }).whereNull('deleted_at').first('id');
-  if (!deal) throw invalid('Unknown deal', [{ path: 'body.deal_id', message: 'No such deal in this account', code: 'unknown_deal' }]);
+  if (!deal) throw new InvalidFieldsError('Unknown deal', [{ field: 'deal_id', message: 'No such deal in this account', code: 'unknown_deal' }]);
 }
 
 async function loadTask(trx: Knex.Transaction, ctx: RequestContext, taskId: string, forUpdate = false): Promise<TaskRow> {
   const query = trx('tasks').where({ account_id: ctx.accountId, id: taskId }).whereNull('deleted_at');
   if (forUpdate) query.forUpdate();
   const row = await query.first(...taskColumns);
-  if (!row) throw notFound('Task');
+  if (!row) throw new NotFoundError('Task');
   return row as TaskRow;
 }
 
@@ -81,7 +80,7 @@ export async function updateTask(ctx: RequestContext, taskId: string, patch: Tas
   return translateDbErrors(() =>
     write(ctx, async (trx, audit) => {
       const before = await loadTask(trx, ctx, taskId, true);
-      if (patch.version !== before.version) throw conflict('stale_version', 'This task changed since you loaded it; here is its current state', { current: before });
+      if (patch.version !== before.version) throw new ConflictError('stale_version', 'This task changed since you loaded it; here is its current state', { current: before });
       await checkDeal(trx, ctx, patch.deal_id);
       const { version: _v, ...fields } = patch;
       const [after] = await trx('tasks').where({ account_id: ctx.accountId, id: taskId }).update({ ...fields, version: before.version + 1, updated_at: trx.fn.now() }).returning([...taskColumns]);
@@ -95,7 +94,7 @@ export async function setTaskStatus(ctx: RequestContext, taskId: string, status:
   return write(ctx, async (trx, audit) => {
     const before = await loadTask(trx, ctx, taskId, true);
     if (!taskTransitions[before.status].includes(status)) {
-      throw conflict('invalid_transition', `A ${before.status} task cannot become ${status}`, { allowed: taskTransitions[before.status] });
+      throw new ConflictError('invalid_transition', `A ${before.status} task cannot become ${status}`, { allowed: taskTransitions[before.status] });
     }
     const [after] = await trx('tasks')
       .where({ account_id: ctx.accountId, id: taskId })
@@ -152,37 +151,53 @@ export async function listTasks(ctx: RequestContext, query: TaskQuery) {
   });
 }
 
+/** Runs one account's part of a sweep; the scheduler's runner records a failure per account. */
+export type AccountPart = <T>(accountId: number, work: () => Promise<T>) => Promise<T | undefined>;
+
 /**
  * Emits each reminder once per task, threshold and due time: `due_soon` within the hour before
- * the due time, `overdue` after it. Runs from the queue every minute, for every account. The
- * emitted record is the event; notification channels will read it later.
+ * the due time, `overdue` after it. Runs from the queue every minute, for every account, as the
+ * `task-reminders` system process (audited, announced). The emitted record is the event;
+ * notification channels will read it later. With the scheduler's `forAccount`, each account's
+ * failure is recorded there; without it the failures are thrown together after every account ran.
  */
-export async function emitTaskReminders(db: Knex, now = new Date()): Promise<number> {
-  const accounts: Array<{ account_id: number }> = await db('accounts').select('account_id');
+export async function emitTaskReminders(db: Knex, now = new Date(), forAccount?: AccountPart): Promise<number> {
+  const accounts: number[] = await db('accounts').orderBy('account_id').pluck('account_id');
   let emitted = 0;
-  for (const { account_id: accountId } of accounts) {
-    emitted += await withAccount(db, accountId, { readOnly: false }, async (trx) => {
-      const rows: Array<{ task_id: string; threshold: string }> = (
-        await trx.raw(
-          `insert into task_reminders (account_id, task_id, threshold, due_at, emitted_at)
-           select t.account_id, t.id, case when t.due_at <= :now then 'overdue' else 'due_soon' end, t.due_at, :now
-             from tasks t
-            where t.account_id = :accountId and t.deleted_at is null and t.status in ('open', 'in_progress')
-              and t.due_at is not null and t.due_at <= :now::timestamptz + make_interval(mins => :soon)
-           on conflict do nothing
-           returning task_id, threshold`,
-          { now, accountId, soon: dueSoonMinutes },
-        )
-      ).rows;
-      for (const row of rows) {
-        await recordAudit(trx, { accountId, actor: { type: 'system', id: 'reminders' }, requestId: null }, {
-          action: `task.${row.threshold}`,
-          resourceType: 'task',
-          resourceId: row.task_id,
-        });
-      }
-      return rows.length;
-    });
+  const failures: Array<{ accountId: number; error: unknown }> = [];
+  for (const accountId of accounts) {
+    const part = async () => write(await systemContext(db, accountId, 'task-reminders'), (trx, audit) => remindForAccount(trx, accountId, audit, now));
+    if (forAccount) {
+      emitted += (await forAccount(accountId, part)) ?? 0;
+      continue;
+    }
+    try {
+      emitted += await part();
+    } catch (error) {
+      failures.push({ accountId, error });
+    }
+  }
+  if (failures.length) {
+    const messages = failures.map((f) => `account ${f.accountId}: ${(f.error as Error)?.message ?? String(f.error)}`);
+    throw new AggregateError(failures.map((f) => f.error), `The task reminder sweep failed for ${failures.length} account(s): ${messages.join('; ')}`);
   }
   return emitted;
+}
+
+async function remindForAccount(trx: Knex.Transaction, accountId: number, audit: Audit, now: Date): Promise<number> {
+  const rows: Array<{ task_id: string; threshold: string }> = (
+    await trx.raw(
+      `insert into task_reminders (account_id, task_id, threshold, due_at, emitted_at)
+       select t.account_id, t.id, case when t.due_at <= :now then 'overdue' else 'due_soon' end, t.due_at, :now
+         from tasks t
+        where t.account_id = :accountId and t.deleted_at is null and t.status in ('open', 'in_progress')
+          and t.due_at is not null and t.due_at <= :now::timestamptz + make_interval(mins => :soon)
+       on conflict do nothing
+       returning task_id, threshold`,
+      { now, accountId, soon: dueSoonMinutes },
+    )
+  ).rows;
+  if (!rows.length) audit.nothingChanged();
+  for (const row of rows) await audit({ action: `task.${row.threshold}`, resourceType: 'task', resourceId: row.task_id });
+  return rows.length;
 }

@@ -8,7 +8,7 @@
 import type { Knex } from 'knex';
 import { sensitiveFieldKeys, validateCustomFields } from '../../capabilities/field-packs.ts';
 import { read, write, type RequestContext } from '../../db/tenant.ts';
-import { conflict, invalid, notFound } from '../../http/errors.ts';
+import { ConflictError, InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 
 export const complianceWarningDays = 30;
@@ -67,20 +67,20 @@ export const normalisePostalCode = (value: string | null | undefined) => (value 
 
 function checkArea(input: Pick<VendorInput, 'base_lat' | 'base_lng' | 'radius_km'>) {
   if ((input.base_lat == null) !== (input.base_lng == null)) {
-    throw invalid('Give both coordinates or neither', [{ path: 'body.base_lng', message: 'base_lat and base_lng go together', code: 'incomplete_location' }]);
+    throw new InvalidFieldsError('Give both coordinates or neither', [{ field: 'base_lng', message: 'base_lat and base_lng go together', code: 'incomplete_location' }]);
   }
   if (input.radius_km != null && input.base_lat == null) {
-    throw invalid('A radius needs a centre', [{ path: 'body.radius_km', message: 'Set base_lat and base_lng for a radius', code: 'radius_without_centre' }]);
+    throw new InvalidFieldsError('A radius needs a centre', [{ field: 'radius_km', message: 'Set base_lat and base_lng for a radius', code: 'radius_without_centre' }]);
   }
 }
 
 async function loadVendor(trx: Knex.Transaction, ctx: RequestContext, vendorId: string, forUpdate = false): Promise<VendorRow> {
   const q = trx('vendors as v').where({ 'v.account_id': ctx.accountId, 'v.id': vendorId }).whereNull('v.deleted_at');
   // A vendor's portal user sees only their own record.
-  if (ctx.vendorId && ctx.vendorId !== vendorId) throw notFound('Vendor');
+  if (ctx.vendorId && ctx.vendorId !== vendorId) throw new NotFoundError('Vendor');
   if (forUpdate) q.forUpdate();
   const row = await q.first(...vendorColumns.map((c) => `v.${c}`), trx.raw(`${complianceSql} as compliance`));
-  if (!row) throw notFound('Vendor');
+  if (!row) throw new NotFoundError('Vendor');
   return row as VendorRow;
 }
 
@@ -117,7 +117,7 @@ export async function getVendor(ctx: RequestContext, vendorId: string) {
 export async function updateVendor(ctx: RequestContext, vendorId: string, patch: VendorInput & { version: number }) {
   return write(ctx, async (trx, audit) => {
     const before = await loadVendor(trx, ctx, vendorId, true);
-    if (patch.version !== before.version) throw conflict('stale_version', 'This vendor changed since you loaded it; here is its current state', { current: before });
+    if (patch.version !== before.version) throw new ConflictError('stale_version', 'This vendor changed since you loaded it; here is its current state', { current: before });
     checkArea({ base_lat: before.base_lat, base_lng: before.base_lng, radius_km: before.radius_km, ...patch });
     const { version: _v, custom_fields: customFields, ...fields } = patch;
     const merged = customFields ? { ...before.custom_fields, ...validateCustomFields(ctx, 'vendor', customFields, { partial: true }) } : undefined;
@@ -154,8 +154,8 @@ export async function listVendors(ctx: RequestContext, filters: VendorFilters, p
 
 /** Replaces the vendor's weekly hours (times in the vendor's time zone, ISO weekday 1 = Monday). */
 export async function setAvailability(ctx: RequestContext, vendorId: string, slots: Array<{ weekday: number; starts: string; ends: string }>) {
-  const issues = slots.flatMap((slot, i) => (slot.starts < slot.ends ? [] : [{ path: `body.slots.${i}.ends`, message: 'Must be after starts', code: 'invalid_slot' }]));
-  if (issues.length) throw invalid('Some hours end before they start', issues);
+  const issues = slots.flatMap((slot, i) => (slot.starts < slot.ends ? [] : [{ field: `slots.${i}.ends`, message: 'Must be after starts', code: 'invalid_slot' }]));
+  if (issues.length) throw new InvalidFieldsError('Some hours end before they start', issues);
   return write(ctx, async (trx, audit) => {
     await loadVendor(trx, ctx, vendorId, true);
     const before = await trx('vendor_availability').where({ account_id: ctx.accountId, vendor_id: vendorId }).select('weekday', 'starts', 'ends');
@@ -172,7 +172,7 @@ export async function setAvailability(ctx: RequestContext, vendorId: string, slo
 }
 
 export async function addTimeOff(ctx: RequestContext, vendorId: string, input: { starts_at: Date; ends_at: Date; reason?: string | null }) {
-  if (input.starts_at >= input.ends_at) throw invalid('Time off ends before it starts', [{ path: 'body.ends_at', message: 'Must be after starts_at', code: 'invalid_range' }]);
+  if (input.starts_at >= input.ends_at) throw new InvalidFieldsError('Time off ends before it starts', [{ field: 'ends_at', message: 'Must be after starts_at', code: 'invalid_range' }]);
   return write(ctx, async (trx, audit) => {
     await loadVendor(trx, ctx, vendorId, true);
     const [row] = await trx('vendor_time_off').insert({ account_id: ctx.accountId, vendor_id: vendorId, ...input }).returning(['id', 'starts_at', 'ends_at', 'reason']);
@@ -185,7 +185,7 @@ export async function removeTimeOff(ctx: RequestContext, vendorId: string, timeO
   return write(ctx, async (trx, audit) => {
     await loadVendor(trx, ctx, vendorId, true);
     const [row] = await trx('vendor_time_off').where({ account_id: ctx.accountId, vendor_id: vendorId, id: timeOffId }).delete().returning(['id', 'starts_at', 'ends_at']);
-    if (!row) throw notFound('Time off');
+    if (!row) throw new NotFoundError('Time off');
     await audit({ action: 'vendor.time_off_removed', resourceType: 'vendor', resourceId: vendorId, before: { ...row } });
     return { id: timeOffId, deleted: true };
   });
@@ -208,7 +208,7 @@ export async function removeDocument(ctx: RequestContext, vendorId: string, docu
       .whereNull('deleted_at')
       .update({ deleted_at: trx.fn.now(), updated_at: trx.fn.now() })
       .returning(['id', 'kind', 'expires_on']);
-    if (!row) throw notFound('Document');
+    if (!row) throw new NotFoundError('Document');
     await audit({ action: 'vendor.document_removed', resourceType: 'vendor', resourceId: vendorId, before: { ...row } });
     return { id: documentId, deleted: true };
   });

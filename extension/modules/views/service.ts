@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { read, write, type RequestContext } from '../../db/tenant.ts';
 import { pgErrorCodes } from '../../db/errors.ts';
-import { conflict, forbidden, HttpError, invalid, notFound } from '../../http/errors.ts';
+import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import type { Capability } from '../../capabilities/profiles.ts';
 
 export const boards = ['pipeline', 'dispatch'] as const;
@@ -19,23 +19,23 @@ const columns = ['id', 'board', 'name', 'filters', 'shared', 'owner_id', 'create
 const boardCapability: Record<Board, Capability> = { pipeline: 'crm.deals', dispatch: 'dispatch.jobs' };
 
 function requireBoard(ctx: RequestContext, board: Board) {
-  if (ctx.actor.type !== 'user') throw forbidden('Saved views belong to signed-in people');
+  if (ctx.actor.type !== 'user') throw new ForbiddenByRuleError('forbidden', 'Saved views belong to signed-in people');
   const capability = boardCapability[board];
-  if (!ctx.capabilities.has(capability)) throw new HttpError(403, 'capability_disabled', `${capability} is switched off for this account`);
+  if (!ctx.capabilities.has(capability)) throw new ForbiddenByRuleError('capability_disabled', `${capability} is switched off for this account`);
 }
 
 function checkFilters(schema: z.ZodType, filters: Record<string, unknown>) {
   const parsed = schema.safeParse(filters);
   if (!parsed.success) {
-    throw invalid(
+    throw new InvalidFieldsError(
       'Those filters do not fit this board',
-      parsed.error.issues.map((issue) => ({ path: ['body', 'filters', ...issue.path.map(String)].join('.'), message: issue.message, code: issue.code })),
+      parsed.error.issues.map((issue) => ({ field: ['filters', ...issue.path.map(String)].join('.'), message: issue.message, code: issue.code })),
     );
   }
 }
 
-const ownerOnly = () => forbidden('Only the owner of this view, or an admin, may change it');
-const nameTaken = () => conflict('view_name_taken', 'You already have a view of this board with that name');
+const ownerOnly = () => new ForbiddenByRuleError('forbidden', 'Only the owner of this view, or an admin, may change it');
+const nameTaken = () => new ConflictError('view_name_taken', 'You already have a view of this board with that name');
 const present = (ctx: RequestContext, row: Record<string, unknown>) => ({ ...row, mine: row.owner_id === ctx.actor.id });
 
 export async function listViews(ctx: RequestContext, board: Board) {
@@ -70,7 +70,7 @@ export async function createView(ctx: RequestContext, input: ViewInput, schema: 
 /** The view, if the caller may see it; changing it also needs ownership (or admin). */
 async function visibleView(trx: Knex.Transaction, ctx: RequestContext, viewId: string) {
   const row = await trx('saved_views').where({ account_id: ctx.accountId, id: viewId }).forUpdate().first(columns);
-  if (!row || (!row.shared && row.owner_id !== ctx.actor.id)) throw notFound('Saved view');
+  if (!row || (!row.shared && row.owner_id !== ctx.actor.id)) throw new NotFoundError('Saved view');
   if (row.owner_id !== ctx.actor.id && !ctx.roles.includes('admin')) throw ownerOnly();
   requireBoard(ctx, row.board);
   return row;
