@@ -31,6 +31,7 @@ import { vendorRoutes } from './modules/vendors/routes.ts';
 import { viewRoutes } from './modules/views/routes.ts';
 import { timelineRoutes } from './modules/timeline/routes.ts';
 import { sidebarRoutes } from './modules/sidebar/routes.ts';
+import { systemRoutes } from './modules/system/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
 import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
@@ -89,6 +90,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...timelineRoutes(),
     ...sidebarRoutes(),
     ...viewRoutes(),
+    ...systemRoutes(),
     ...webhookAdminRoutes(services),
     ...chatwootWebhookRoutes(services),
     ...twilioWebhookRoutes(services),

@@ -28,6 +28,7 @@ export const permissions = [
   'admin:tokens',
   'admin:automation',
   'admin:webhooks',
+  'admin:system',
   'audit:read',
   'views:manage',
 ] as const;

@@ -4,8 +4,8 @@
 // crash), the worker looks for the note among the conversation's messages and adopts it.
 // Custom attributes are merged with Chatwoot's current ones (its endpoint replaces the set).
 import type { Knex } from 'knex';
-import type { RequestContext } from '../db/tenant.ts';
-import { withAccount } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read, systemContext, write } from '../db/tenant.ts';
 import type { Sealer } from '../security/crypto.ts';
 import {
   ChatwootError,
@@ -44,8 +44,11 @@ export async function chatwootTargetFor(db: Knex, sealer: Sealer, accountId: num
   return { target: { baseUrl: row.base_url, token, timeoutMs }, chatwootAccountId: row.chatwoot_account_id };
 }
 
-async function claim(db: Knex, accountId: number): Promise<OutboxRow | undefined> {
-  return withAccount(db, accountId, { readOnly: false }, async (trx) => {
+// The outbox rows are the trail of write-backs: claiming and settling them is bookkeeping.
+async function claim(ctx: RequestContext): Promise<OutboxRow | undefined> {
+  const { accountId } = ctx;
+  return write(ctx, async (trx, audit) => {
+    audit.bookkeeping('chatwoot_outbox');
     const { rows } = await trx.raw<{ rows: OutboxRow[] }>(
       `update chatwoot_outbox o set attempts = o.attempts + 1, attempted_at = now(), next_attempt_at = now() + make_interval(secs => ?)
         where (o.account_id, o.id) = (select account_id, id from chatwoot_outbox
@@ -81,9 +84,13 @@ async function deliver(item: OutboxRow, target: ChatwootTarget, chatwootAccountI
 export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<number> {
   let sent = 0;
   const { target, chatwootAccountId } = await chatwootTargetFor(db, sealer, accountId, timeoutMs);
-  for (let item = await claim(db, accountId); item; item = await claim(db, accountId)) {
+  const ctx = await systemContext(db, accountId, 'chatwoot-outbox');
+  for (let item = await claim(ctx); item; item = await claim(ctx)) {
     const update = (fields: Record<string, unknown>) =>
-      withAccount(db, accountId, { readOnly: false }, (trx) => trx('chatwoot_outbox').where({ account_id: accountId, id: item!.id }).update(fields));
+      write(ctx, async (trx, audit) => {
+        await trx('chatwoot_outbox').where({ account_id: accountId, id: item!.id }).update(fields);
+        audit.bookkeeping('chatwoot_outbox');
+      });
     try {
       const messageId = await deliver(item, target, chatwootAccountId);
       await update({ status: 'sent', sent_at: db.fn.now(), chatwoot_message_id: messageId, last_error: null });
@@ -108,7 +115,7 @@ export async function accountsWithDueWriteBacks(db: Knex): Promise<number[]> {
   const accounts: number[] = await db('accounts').pluck('account_id');
   const due: number[] = [];
   for (const accountId of accounts) {
-    const row = await withAccount(db, accountId, { readOnly: true }, (trx) =>
+    const row = await read({ db, accountId }, (trx) =>
       trx('chatwoot_outbox').where({ account_id: accountId, status: 'pending' }).andWhere('next_attempt_at', '<=', trx.fn.now()).first('id'),
     );
     if (row) due.push(accountId);

@@ -17,7 +17,9 @@
 // Retry-After. Cache rows change only when Chatwoot's data differs and is not older than theirs.
 import type { Knex } from 'knex';
 import { accountPhoneCountry } from '../accounts/service.ts';
-import { withAccount } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read, systemContext, write } from '../db/tenant.ts';
+import type { SweepRun } from '../modules/system/sweeps.ts';
 import type { CountryCode } from '../phones/e164.ts';
 import type { Sealer } from '../security/crypto.ts';
 import { cacheContacts, cacheConversations, chatwootContact, chatwootConversation, contactObservation, readConversation, recordActivity, type ContactObservation } from './cache.ts';
@@ -102,6 +104,8 @@ interface Page { items: Array<Record<string, unknown>>; total: number | null; fe
 interface AccountSync {
   db: Knex;
   accountId: number;
+  /** The sync acts as the `chatwoot-sync` system process. */
+  ctx: RequestContext;
   chatwootAccountId: number;
   target: ChatwootTarget;
   country: CountryCode;
@@ -109,17 +113,21 @@ interface AccountSync {
   options: SyncOptions;
 }
 
-const state = (s: AccountSync, phase: SyncPhase) =>
-  withAccount(s.db, s.accountId, { readOnly: true }, (trx) => trx<StateRow>('chatwoot_sync_state').where({ account_id: s.accountId, phase }).first());
+const state = (s: AccountSync, phase: SyncPhase) => read(s.ctx, (trx) => trx<StateRow>('chatwoot_sync_state').where({ account_id: s.accountId, phase }).first());
 
 async function saveState(s: AccountSync, phase: SyncPhase, changes: Partial<Omit<StateRow, 'account_id' | 'phase'>> & { last_error?: string | null }, trx?: Knex.Transaction) {
-  const write = (t: Knex.Transaction) =>
+  const upsert = (t: Knex.Transaction) =>
     t('chatwoot_sync_state')
       .insert({ account_id: s.accountId, phase, ...changes, updated_at: t.fn.now() })
       .onConflict(['account_id', 'phase'])
       .merge({ ...changes, updated_at: t.fn.now() });
-  if (trx) await write(trx);
-  else await withAccount(s.db, s.accountId, { readOnly: false }, write);
+  if (trx) await upsert(trx);
+  else {
+    await write(s.ctx, async (t, audit) => {
+      await upsert(t);
+      audit.bookkeeping('chatwoot_sync_state'); // the sync's own progress
+    });
+  }
 }
 
 async function fetchContacts(s: AccountSync, page: number): Promise<Page> {
@@ -223,9 +231,13 @@ async function pageThrough(
       wake(); // room to read ahead again
       const lastOne = batch.at(-1)!;
       const result: Page = { items: batch.flatMap((b) => b.result.items), total: lastOne.result.total, fetchedAt: batch[0]!.result.fetchedAt };
-      written += await withAccount(s.db, s.accountId, { readOnly: false }, async (trx) => {
+      written += await write(s.ctx, async (trx, audit) => {
         const count = await writePage(s, phase, result, trx);
         await afterPage(trx, lastOne.page, result, lastOne.last);
+        // Cached copies of Chatwoot's records are not audited one by one: the sync state is their
+        // trail. Pages that changed a cached record are announced (open sidebars refresh).
+        if (count) audit.recordedElsewhere('chatwoot_sync_state');
+        else audit.bookkeeping('chatwoot_sync_state');
         return count;
       });
       pages += batch.length;
@@ -329,6 +341,7 @@ async function syncLocked(db: Knex, accountId: number, chatwootAccountId: number
   const s: AccountSync = {
     db,
     accountId,
+    ctx: await systemContext(db, accountId, 'chatwoot-sync'),
     chatwootAccountId,
     target,
     country: await accountPhoneCountry(db, accountId),
@@ -435,14 +448,23 @@ export async function syncWithProgress(
  * completed. Each failure is logged with its account; the run then fails as a whole so the
  * queue records it too.
  */
-export async function runScheduledSync(db: Knex, sealer: Sealer, options: { timeoutMs: number; requestsPerMinute: number; logger: { info: (o: object, m: string) => void; error: (o: object, m: string) => void } }) {
+/**
+ * The scheduled pass over every account. Run as a sweep (`sweep` given), each account's failure is
+ * recorded for that account and the pass goes on; without one (the CLI), failures end in a throw.
+ */
+export async function runScheduledSync(
+  db: Knex,
+  sealer: Sealer,
+  options: { timeoutMs: number; requestsPerMinute: number; logger: { info: (o: object, m: string) => void; error: (o: object, m: string) => void }; sweep?: SweepRun },
+) {
   const accounts = await accountsToSync(db);
   const { reports, failures, requests } = await syncAccounts(db, sealer, accounts, { mode: 'auto', timeoutMs: options.timeoutMs, requestsPerMinute: options.requestsPerMinute });
   const changed = reports.reduce((n, r) => n + r.phases.reduce((m, p) => m + p.written, 0), 0);
   if (changed) options.logger.info({ accounts: reports.length, changed, requests }, 'Chatwoot caches healed from the API');
   for (const f of failures) {
-    options.logger.error({ err: f.error, accountId: f.account.account_id, chatwootAccountId: f.account.chatwoot_account_id, chatwootUrl: f.account.base_url }, 'Chatwoot sync failed for this account');
+    if (options.sweep) await options.sweep.accountFailed(f.account.account_id, f.error);
+    else options.logger.error({ err: f.error, accountId: f.account.account_id, chatwootAccountId: f.account.chatwoot_account_id, chatwootUrl: f.account.base_url }, 'Chatwoot sync failed for this account');
   }
-  if (failures.length) throw new Error(`Chatwoot sync failed for ${failures.length} of ${accounts.length} accounts`);
+  if (failures.length && !options.sweep) throw new Error(`Chatwoot sync failed for ${failures.length} of ${accounts.length} accounts`);
   return { reports, requests };
 }

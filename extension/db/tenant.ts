@@ -56,9 +56,9 @@ export type TrailTable = 'webhook_deliveries' | 'chatwoot_sync_state' | 'calls';
 
 /**
  * Tables of Onelink's own bookkeeping that no page shows and nobody audits: a session's last use,
- * a token's last use, an outbox item's delivery attempts, a sync's progress.
+ * a token's last use, an outbox item's delivery attempts, a sync's progress, a sweep's failures.
  */
-export type BookkeepingTable = 'sessions' | 'service_tokens' | 'chatwoot_outbox' | 'chatwoot_sync_state';
+export type BookkeepingTable = 'sessions' | 'service_tokens' | 'chatwoot_outbox' | 'chatwoot_sync_state' | 'sweep_account_failures';
 
 export interface Audit {
   /** Records an audit event in this transaction. */

@@ -1,0 +1,121 @@
+// Every scheduled job (SLA sweep, task reminders, Chatwoot sync, stalled deliveries, write-back
+// retries, …) runs through trackSweep, so a broken one is loud: its failure is logged with the
+// account, counted, and shown to admins in GET /api/v1/admin/system; and it never stops the next
+// run (trackSweep does not throw: the schedule runs the sweep again, and that run starts clean).
+//
+// A sweep that works account by account runs each account's part through `run.forAccount` (or
+// `run.eachAccount`): one account's failure is recorded for that account and the others go on.
+// An error outside any account's part fails the run as a whole; admins see that it happened, and
+// the server log has its text (it may concern any account).
+import type { Knex } from 'knex';
+import { systemContext, write } from '../../db/tenant.ts';
+import type { Logger } from '../../logger.ts';
+
+export interface SweepRun {
+  logger: Logger;
+  /** Runs one account's part: a failure is logged with the account and recorded for it; returns undefined then. */
+  forAccount<T>(accountId: number, work: () => Promise<T>): Promise<T | undefined>;
+  /** Runs `work` for every account, one after another, each through forAccount. */
+  eachAccount(work: (accountId: number) => Promise<unknown>): Promise<void>;
+  /** Records a failure of one account's part that the sweep caught itself (logged with the account). */
+  accountFailed(accountId: number, err: unknown): Promise<void>;
+}
+
+export interface SweepOutcome {
+  /** False when the run failed outside any account's part. */
+  ok: boolean;
+  failedAccounts: number[];
+}
+
+export interface SweepDeps {
+  db: Knex;
+  logger: Logger;
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 1000);
+
+/** Runs one sweep, recording it in sweep_runs (and failures per account); never throws. */
+export async function trackSweep(deps: SweepDeps, sweep: string, work: (run: SweepRun) => Promise<unknown>): Promise<SweepOutcome> {
+  const { db } = deps;
+  const logger = deps.logger.child({ sweep });
+  const failedAccounts: number[] = [];
+  // Bookkeeping must not turn a good run into a failed one: its own errors are logged and dropped.
+  const note = (what: string, promise: Promise<unknown>) => promise.catch((err: unknown) => logger.error({ err }, `could not record ${what}`));
+
+  await note(
+    'the start of a sweep run',
+    db.raw(
+      `insert into sweep_runs (sweep, last_run_at, runs) values (?, now(), 1)
+       on conflict (sweep) do update set last_run_at = now(), runs = sweep_runs.runs + 1`,
+      [sweep],
+    ),
+  );
+
+  const accountFailed = async (accountId: number, err: unknown) => {
+    failedAccounts.push(accountId);
+    logger.error({ err, accountId }, 'sweep failed for an account');
+    await note('an account’s sweep failure', recordAccountFailure(db, sweep, accountId, errorText(err)));
+  };
+  const forAccount = async <T>(accountId: number, part: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await part();
+    } catch (err) {
+      await accountFailed(accountId, err);
+      return undefined;
+    }
+  };
+  const run: SweepRun = {
+    logger,
+    forAccount,
+    accountFailed,
+    async eachAccount(part) {
+      const accounts: number[] = await db('accounts').orderBy('account_id').pluck('account_id');
+      for (const accountId of accounts) await forAccount(accountId, () => part(accountId));
+    },
+  };
+
+  let failure: unknown = null;
+  try {
+    await work(run);
+  } catch (err) {
+    failure = err ?? new Error('the sweep failed without an error');
+    logger.error({ err }, 'sweep failed');
+  }
+
+  await note(
+    'the end of a sweep run',
+    db.raw(
+      `update sweep_runs
+          set last_finished_at = now(),
+              last_success_at = case when :failed then last_success_at else now() end,
+              last_error = case when :failed then :error else last_error end,
+              last_error_at = case when :failed then now() else last_error_at end,
+              failures = failures + case when :failed then 1 else 0 end,
+              consecutive_failures = case when :failed then consecutive_failures + 1 else 0 end,
+              account_failures = account_failures + :accountFailures,
+              last_failed_accounts = :failedAccounts::bigint[]
+        where sweep = :sweep`,
+      {
+        sweep,
+        failed: failure !== null,
+        error: failure === null ? null : errorText(failure),
+        accountFailures: failedAccounts.length,
+        failedAccounts: `{${[...new Set(failedAccounts)].join(',')}}`,
+      },
+    ),
+  );
+  return { ok: failure === null, failedAccounts };
+}
+
+/** The account's failure, kept as the account's own data (row-level security). */
+async function recordAccountFailure(db: Knex, sweep: string, accountId: number, error: string) {
+  await write(await systemContext(db, accountId, `sweep:${sweep}`), async (trx, audit) => {
+    await trx.raw(
+      `insert into sweep_account_failures (account_id, sweep, last_error, last_error_at, failures) values (?, ?, ?, now(), 1)
+       on conflict (account_id, sweep) do update set last_error = excluded.last_error, last_error_at = now(),
+              failures = sweep_account_failures.failures + 1`,
+      [accountId, sweep, error],
+    );
+    audit.bookkeeping('sweep_account_failures');
+  });
+}
