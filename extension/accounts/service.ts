@@ -1,7 +1,8 @@
 // Accounts: one per Chatwoot account of an installation, with its capability profile.
 import type { Knex } from 'knex';
 import { permissionsFor, type Permission, type Role } from '../auth/permissions.ts';
-import { write, type Actor, type RequestContext } from '../db/tenant.ts';
+import type { Actor, RequestContext } from '../context.ts';
+import { write } from '../db/tenant.ts';
 import type { AccountField } from '../capabilities/field-packs.ts';
 import { resolveCapabilities, type Capability, type CapabilityOverrides, type Profile } from '../capabilities/profiles.ts';
 import { isPhoneCountry, type CountryCode } from '../phones/e164.ts';
@@ -82,7 +83,13 @@ export function callerContext(
   };
 }
 
-export function systemContext(db: Knex, accountId: number, requestId: string | null = null): RequestContext {
+/**
+ * Onelink acting on an account's identity records — creating the account, syncing a signing-in
+ * agent, revoking sessions — as the `onelink` system process. Unlike systemContext (db/tenant.ts),
+ * which processors and sweeps use, it loads no capabilities: the account may not exist yet, and
+ * identity is not behind any capability. Like every system context it holds no role and no permission.
+ */
+export function setupContext(db: Knex, accountId: number, requestId: string | null = null): RequestContext {
   return {
     db,
     accountId,
@@ -93,6 +100,9 @@ export function systemContext(db: Knex, accountId: number, requestId: string | n
     requestId,
   };
 }
+
+/** @deprecated The old name of setupContext (tests still use it). */
+export const systemContext = setupContext;
 
 /** Finds our account for a Chatwoot account, creating it (audited, as the system) on first sight. */
 export async function ensureAccount(
@@ -105,7 +115,7 @@ export async function ensureAccount(
   const locale = chatwoot.locale && /^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$/.test(chatwoot.locale) ? chatwoot.locale : null;
   const existing = await db<AccountRow>('accounts').where({ installation_id: installationId, chatwoot_account_id: chatwoot.id }).first();
   if (existing && locale && existing.chatwoot_locale !== locale) {
-    return write(systemContext(db, existing.account_id, requestId), async (trx, audit) => {
+    return write(setupContext(db, existing.account_id, requestId), async (trx, audit) => {
       const [row] = await trx<AccountRow>('accounts').where({ account_id: existing.account_id }).update({ chatwoot_locale: locale, updated_at: trx.fn.now() }).returning('*');
       await audit({ action: 'account.chatwoot_locale_changed', resourceType: 'account', resourceId: existing.account_id, before: { chatwoot_locale: existing.chatwoot_locale ?? null }, after: { chatwoot_locale: locale } });
       return row!;
@@ -116,7 +126,7 @@ export async function ensureAccount(
   const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(`select nextval(pg_get_serial_sequence('accounts', 'account_id')) as id`);
   const accountId = Number(rows[0]!.id);
   try {
-    return await write(systemContext(db, accountId, requestId), async (trx, audit) => {
+    return await write(setupContext(db, accountId, requestId), async (trx, audit) => {
       const [row] = await trx<AccountRow>('accounts')
         .insert({ account_id: accountId, installation_id: installationId, chatwoot_account_id: chatwoot.id, name: chatwoot.name, chatwoot_locale: locale })
         .returning('*');

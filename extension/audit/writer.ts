@@ -1,6 +1,6 @@
 // Writes audit events: who did what to which resource, with the fields that changed.
 import type { Knex } from 'knex';
-import type { RequestContext } from '../context.ts';
+import type { Actor, RequestContext } from '../context.ts';
 
 export interface AuditEntry {
   action: string;
@@ -10,6 +10,8 @@ export interface AuditEntry {
   after?: Record<string, unknown> | null;
   /** Keys whose values must not be stored (sensitive custom fields, secrets): recorded as changed only. */
   sensitiveKeys?: readonly string[];
+  /** Who acted, when it is not the context's actor: someone known only inside the transaction (a magic link's portal user). */
+  actor?: Actor;
 }
 
 const hidden = '[sensitive]';
@@ -34,8 +36,8 @@ export async function recordAudit(trx: Knex.Transaction, ctx: Pick<RequestContex
   const { before, after } = auditDiff(entry.before, entry.after, entry.sensitiveKeys);
   await trx('audit_events').insert({
     account_id: ctx.accountId,
-    actor_type: ctx.actor.type,
-    actor_id: ctx.actor.id,
+    actor_type: (entry.actor ?? ctx.actor).type,
+    actor_id: (entry.actor ?? ctx.actor).id,
     action: entry.action,
     resource_type: entry.resourceType,
     resource_id: entry.resourceId === null ? null : String(entry.resourceId),

@@ -2,10 +2,11 @@
 // RequestContext. The dashboard-app appContext is never an input here: identity comes only from
 // a token Chatwoot itself vouched for, re-checked every few minutes.
 import type { Knex } from 'knex';
-import { callerContext, ensureAccount, systemContext, type AccountRow } from '../accounts/service.ts';
+import { callerContext, ensureAccount, setupContext, type AccountRow } from '../accounts/service.ts';
 import { ChatwootError, fetchProfile, type ChatwootProfile } from '../chatwoot/client.ts';
 import { findInstallation, type Installation } from '../chatwoot/installations.ts';
-import { withAccount, write, type RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read, write } from '../db/tenant.ts';
 import { HttpError, unauthorized } from '../http/errors.ts';
 import { portalContext } from '../portal/service.ts';
 import { appRequestHeaderValue } from './session-cookie.ts';
@@ -91,7 +92,7 @@ export async function signInWithChatwoot(settings: AuthSettings, input: SignInIn
   }
 
   const account = await ensureAccount(settings.db, installation.id, { id: membership.id, name: membership.name ?? `Account ${membership.id}` }, input.requestId);
-  const user = await syncUser(systemContext(settings.db, account.account_id, input.requestId), profile, membership.role);
+  const user = await syncUser(setupContext(settings.db, account.account_id, input.requestId), profile, membership.role);
   const { token, hash } = issueToken('session', account.account_id);
   const expiresAt = new Date(Date.now() + settings.sessionTtlHours * 3600_000);
   const userCtx = contextFor(settings.db, account, user, input.requestId);
@@ -149,7 +150,7 @@ export async function authenticate(settings: AuthSettings, credentials: Credenti
   if (parsed.kind === 'service') return authenticateServiceToken(settings, account, parsed.hash, requestId);
 
   // One read for the session and, for agents, their user row.
-  const { session, agent } = await withAccount(settings.db, account.account_id, { readOnly: true }, async (trx) => {
+  const { session, agent } = await read({ db: settings.db, accountId: account.account_id }, async (trx) => {
     const session = (await trx('sessions').where({ account_id: account.account_id, token_hash: parsed.hash }).first()) as SessionJoin | undefined;
     const agent =
       session?.subject_type === 'user'
@@ -179,9 +180,10 @@ export async function authenticate(settings: AuthSettings, credentials: Credenti
 /** Bookkeeping, not a change anyone made: written at most once a minute, not audited. */
 async function touchSession(db: Knex, accountId: number, session: Pick<SessionJoin, 'id' | 'last_used_at'>) {
   if (Date.now() - session.last_used_at.getTime() < 60_000) return;
-  await withAccount(db, accountId, { readOnly: false }, (trx) =>
-    trx('sessions').where({ account_id: accountId, id: session.id }).update({ last_used_at: trx.fn.now() }),
-  );
+  await write(setupContext(db, accountId), async (trx, audit) => {
+    await trx('sessions').where({ account_id: accountId, id: session.id }).update({ last_used_at: trx.fn.now() });
+    audit.bookkeeping('sessions');
+  });
 }
 
 /** Asks Chatwoot again whether this agent still belongs to the account, and with which role. */
@@ -207,10 +209,11 @@ async function reverify(settings: AuthSettings, account: AccountRow, user: UserR
     await revokeSessions(settings.db, account.account_id, user.id, 'removed_from_account', requestId, { deactivate: true });
     throw unauthorized('Your access to this account was removed in Chatwoot');
   }
-  const synced = await syncUser(systemContext(settings.db, account.account_id, requestId), profile, membership.role);
-  await withAccount(settings.db, account.account_id, { readOnly: false }, (trx) =>
-    trx('sessions').where({ account_id: account.account_id, id: session.id }).update({ verified_at: trx.fn.now() }),
-  );
+  const synced = await syncUser(setupContext(settings.db, account.account_id, requestId), profile, membership.role);
+  await write(setupContext(settings.db, account.account_id, requestId), async (trx, audit) => {
+    await trx('sessions').where({ account_id: account.account_id, id: session.id }).update({ verified_at: trx.fn.now() });
+    audit.bookkeeping('sessions'); // the membership check itself; a changed role is audited by syncUser
+  });
   return synced;
 }
 
@@ -222,7 +225,7 @@ async function revokeSessions(
   requestId: string | null,
   options: { deactivate: boolean; sessionId?: string },
 ) {
-  await write(systemContext(db, accountId, requestId), async (trx, audit) => {
+  await write(setupContext(db, accountId, requestId), async (trx, audit) => {
     const query = trx('sessions').where({ account_id: accountId, subject_type: 'user', subject_id: userId }).whereNull('revoked_at');
     if (options.sessionId) query.andWhere({ id: options.sessionId });
     const revoked = await query.update({ revoked_at: trx.fn.now(), revoked_reason: reason }).returning('id');
@@ -247,16 +250,17 @@ export async function signOut(ctx: RequestContext) {
 }
 
 async function authenticateServiceToken(settings: AuthSettings, account: AccountRow, hash: Buffer, requestId: string | null): Promise<RequestContext> {
-  const row = await withAccount(settings.db, account.account_id, { readOnly: true }, (trx) =>
+  const row = await read({ db: settings.db, accountId: account.account_id }, (trx) =>
     trx('service_tokens').where({ account_id: account.account_id, token_hash: hash }).first(),
   );
   if (!row || row.revoked_at || (row.expires_at && row.expires_at.getTime() <= Date.now())) {
     throw unauthorized('This service token is not valid, expired or was revoked');
   }
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-    await withAccount(settings.db, account.account_id, { readOnly: false }, (trx) =>
-      trx('service_tokens').where({ account_id: account.account_id, id: row.id }).update({ last_used_at: trx.fn.now() }),
-    );
+    await write(setupContext(settings.db, account.account_id, requestId), async (trx, audit) => {
+      await trx('service_tokens').where({ account_id: account.account_id, id: row.id }).update({ last_used_at: trx.fn.now() });
+      audit.bookkeeping('service_tokens');
+    });
   }
   return callerContext(settings.db, account, { type: 'service', id: row.id }, ['service'], requestId, row.scopes);
 }

@@ -3,12 +3,12 @@
 // single use, 15 minutes, stored hashed, at most five per user per 15 minutes.
 import type { Knex } from 'knex';
 import { phoneHint, toE164, type CountryCode } from '../phones/e164.ts';
-import { accountPhoneCountry, callerContext, type AccountRow } from '../accounts/service.ts';
+import { accountPhoneCountry, callerContext, setupContext, type AccountRow } from '../accounts/service.ts';
 import { issueToken, parseToken } from '../auth/tokens.ts';
-import { read, withAccount, write, type RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read, write } from '../db/tenant.ts';
 import { conflict, HttpError, invalid, notFound, unauthorized } from '../http/errors.ts';
 import { paginate } from '../http/pagination.ts';
-import { recordAudit } from '../audit/writer.ts';
 
 export const magicLinkMinutes = 15;
 export const magicLinksPerWindow = 5;
@@ -30,7 +30,7 @@ export interface PortalUserRow {
 const publicFields = ['id', 'kind', 'vendor_id', 'chatwoot_contact_id', 'name', 'email', 'phone', 'active', 'created_at'] as const;
 
 export async function portalContext(db: Knex, account: AccountRow, portalUserId: string, requestId: string | null): Promise<RequestContext | null> {
-  const user = await withAccount(db, account.account_id, { readOnly: true }, (trx) =>
+  const user = await read({ db, accountId: account.account_id }, (trx) =>
     trx<PortalUserRow>('portal_users').where({ account_id: account.account_id, id: portalUserId }).first(),
   );
   if (!user || !user.active) return null;
@@ -128,7 +128,8 @@ export async function consumeMagicLink(db: Knex, token: string, sessionTtlHours:
   if (!parsed || parsed.kind !== 'magicLink') throw expired();
   const account = await db<AccountRow>('accounts').where({ account_id: parsed.accountId }).first();
   if (!account) throw expired();
-  return withAccount(db, account.account_id, { readOnly: false }, async (trx) => {
+  // Onelink opens the session; the audit event names the portal user who signed in.
+  return write(setupContext(db, account.account_id, requestId), async (trx, audit) => {
     const [link] = await trx('magic_links')
       .where({ account_id: account.account_id, token_hash: parsed.hash })
       .whereNull('used_at')
@@ -143,7 +144,8 @@ export async function consumeMagicLink(db: Knex, token: string, sessionTtlHours:
     const [row] = await trx('sessions')
       .insert({ account_id: account.account_id, subject_type: 'portal_user', subject_id: user.id, token_hash: session.hash, expires_at: expiresAt })
       .returning(['id']);
-    await recordAudit(trx, { accountId: account.account_id, actor: { type: 'portal_user', id: user.id }, requestId }, {
+    await audit({
+      actor: { type: 'portal_user', id: user.id },
       action: 'session.created',
       resourceType: 'session',
       resourceId: row.id,

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import sharp from 'sharp';
-import { read, withAccount, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import { HttpError, conflict, forbidden, notFound } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
 import { appendJobEvent, loadJob } from '../jobs/service.ts';
@@ -171,7 +172,7 @@ export async function deleteArtifact(services: Services, ctx: RequestContext, jo
 export async function openSignedArtifact(services: Services, token: string) {
   const claims = services.urlSigner.verify(token);
   if (!claims || typeof claims.a !== 'number' || typeof claims.i !== 'string' || !['original', 'thumbnail'].includes(String(claims.v))) return null;
-  const row = (await withAccount(services.db, claims.a, { readOnly: true }, (trx) =>
+  const row = (await read({ db: services.db, accountId: claims.a }, (trx) =>
     trx('job_artifacts').where({ account_id: claims.a, id: claims.i }).whereNull('deleted_at').first(columns),
   )) as ArtifactRow | undefined;
   if (!row) return null;
