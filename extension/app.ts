@@ -15,12 +15,13 @@ import { eventRoutes } from './events/routes.ts';
 import { healthRoutes } from './health/routes.ts';
 import { renderApiReference } from './http/api-reference.ts';
 import { sendError } from './http/envelope.ts';
-import { HttpError } from './http/errors.ts';
+import { HttpError, httpErrorFrom } from './http/errors.ts';
 import { buildOpenApi } from './http/openapi.ts';
 import { defineRoute, toExpressHandlers, type AnyRoute } from './http/registry.ts';
 import { requestIdFor } from './http/request-id.ts';
 import type { Logger } from './logger.ts';
 import { dealRoutes } from './modules/deals/routes.ts';
+import { pipelineRoutes } from './modules/pipelines/routes.ts';
 import { taskRoutes } from './modules/tasks/routes.ts';
 import { artifactRoutes } from './modules/artifacts/routes.ts';
 import { callRoutes } from './modules/calls/routes.ts';
@@ -79,6 +80,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...capabilityRoutes(),
     ...auditRoutes(),
     ...portalRoutes(services),
+    ...pipelineRoutes(),
     ...dealRoutes(),
     ...taskRoutes(),
     ...jobRoutes(services),
@@ -184,8 +186,10 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     res.end();
     return;
   }
-  if (err instanceof HttpError) {
-    sendError(res, err.status, err.code, err.message, err.details);
+  // Services throw domain errors (errors.ts); their HTTP answer is decided here.
+  const known = err instanceof HttpError ? err : httpErrorFrom(err);
+  if (known) {
+    sendError(res, known.status, known.code, known.message, known.details);
     return;
   }
   // Errors raised by body-parser carry a `type` and an HTTP status.

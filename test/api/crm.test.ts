@@ -133,6 +133,26 @@ describe('deals', () => {
     expect(moved.status).toBe('won');
   });
 
+  it('moving into a lost stage asks for the reason: 422 and nothing changes without it, lost with it', async () => {
+    const deal = await newDeal();
+    const won = (await api.post(`/deals/${deal.id}/move`, { stage_id: stage('Completed').id, version: 1 })).body.data;
+    const refused = await api.post(`/deals/${deal.id}/move`, { stage_id: stage('Lost').id, version: won.version });
+    expect([refused.status, refused.body.error.code, refused.body.error.details.fields]).toEqual([
+      422,
+      'validation_failed',
+      [{ path: 'body.lost_reason', message: 'Required when marking a deal lost', code: 'required' }],
+    ]);
+    expect((await api.get(`/deals/${deal.id}`)).body.data).toMatchObject({ status: 'won', stage_id: stage('Completed').id, version: won.version, lost_reason: null });
+    expect((await api.get(`/deals/${deal.id}/stage-history`)).body.data).toHaveLength(2); // created, won: the refused move left no trace
+
+    const lost = await api.post(`/deals/${deal.id}/move`, { stage_id: stage('Lost').id, lost_reason: 'Client cancelled the order', version: won.version });
+    expect(lost.status).toBe(200);
+    expect(lost.body.data).toMatchObject({ status: 'lost', stage_id: stage('Lost').id, lost_reason: 'Client cancelled the order' });
+    // Back to an open stage: the reason goes with the lost status.
+    const reopened = (await api.post(`/deals/${deal.id}/move`, { stage_id: stage('Lead').id, version: lost.body.data.version })).body.data;
+    expect(reopened).toMatchObject({ status: 'open', lost_reason: null });
+  });
+
   it('soft-deletes and restores', async () => {
     const deal = await newDeal({ title: 'To delete' });
     expect((await api.delete(`/deals/${deal.id}`)).status).toBe(200);

@@ -1,10 +1,9 @@
-// HTTP routes for pipelines, stages, deals, the board, notes and stage history.
+// HTTP routes for deals, the pipeline board, notes and stage history (pipelines and stages: pipelines/routes.ts).
 import { z } from 'zod';
 import { sendData } from '../../http/envelope.ts';
 import { pageQuery } from '../../http/pagination.ts';
 import { defineRoute } from '../../http/registry.ts';
-import { chatwootId, isoDate, jsonbRecord, rowVersion, smallInt, text, timestamp } from '../../http/schemas.ts';
-import { addStage, createPipeline, listPipelines, reorderStages, updatePipeline, updateStage } from '../pipelines/service.ts';
+import { chatwootId, isoDate, jsonbRecord, rowVersion, text, timestamp } from '../../http/schemas.ts';
 import { boardChanges, changesLimit, pipelineBoard, stagePage } from './board.ts';
 import { exportDealsCsv, exportLimit } from './export.ts';
 import { dealFilters, toFilters } from './filters.ts';
@@ -23,9 +22,6 @@ import {
   updateDeal,
 } from './service.ts';
 
-const stageKind = z.enum(['open', 'won', 'lost']);
-const stageName = text({ min: 1, max: 100 });
-const stageInput = z.object({ name: stageName, kind: stageKind.default('open'), win_probability: z.number().int().min(0).max(100).default(0) });
 const pipelineParams = z.object({ pipelineId: z.uuid() });
 const dealParams = z.object({ dealId: z.uuid() });
 const currency = z.string().regex(/^[A-Z]{3}$/, 'a three-letter ISO 4217 code such as USD');
@@ -46,64 +42,6 @@ export function dealRoutes() {
   const readDeals = { permission: 'deals:read', capability: 'crm.deals' } as const;
   const writeDeals = { permission: 'deals:write', capability: 'crm.deals' } as const;
   return [
-    defineRoute({
-      method: 'get',
-      path: '/pipelines',
-      summary: 'Pipelines with their ordered stages (the default pipeline is created on first use)',
-      tags: ['pipelines'],
-      access: { permission: 'pipelines:read', capability: 'crm.pipelines' },
-      query: z.object({ include_archived: z.enum(['true', 'false']).optional() }),
-      handler: async ({ ctx, query, res }) => sendData(res, await listPipelines(ctx, { includeArchived: query.include_archived === 'true' })),
-    }),
-    defineRoute({
-      method: 'post',
-      path: '/pipelines',
-      summary: 'Create a pipeline with its stages',
-      tags: ['pipelines'],
-      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
-      body: z.object({ name: stageName, stages: z.array(stageInput).min(1).max(30) }),
-      handler: async ({ ctx, body, res }) => sendData(res, await createPipeline(ctx, body), {}, 201),
-    }),
-    defineRoute({
-      method: 'patch',
-      path: '/pipelines/:pipelineId',
-      summary: 'Rename or archive a pipeline',
-      tags: ['pipelines'],
-      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
-      params: pipelineParams,
-      body: z.object({ name: stageName.optional(), archived: z.boolean().optional() }),
-      handler: async ({ ctx, params, body, res }) => sendData(res, await updatePipeline(ctx, params.pipelineId, body)),
-    }),
-    defineRoute({
-      method: 'post',
-      path: '/pipelines/:pipelineId/stages',
-      summary: 'Add a stage (at a position, default last)',
-      tags: ['pipelines'],
-      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
-      params: pipelineParams,
-      body: stageInput.extend({ position: smallInt(1000).optional() }),
-      handler: async ({ ctx, params, body, res }) => sendData(res, await addStage(ctx, params.pipelineId, body), {}, 201),
-    }),
-    defineRoute({
-      method: 'put',
-      path: '/pipelines/:pipelineId/stage-order',
-      summary: 'Reorder the active stages',
-      tags: ['pipelines'],
-      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
-      params: pipelineParams,
-      body: z.object({ stage_ids: z.array(z.uuid()).min(1) }),
-      handler: async ({ ctx, params, body, res }) => sendData(res, await reorderStages(ctx, params.pipelineId, body.stage_ids)),
-    }),
-    defineRoute({
-      method: 'patch',
-      path: '/stages/:stageId',
-      summary: 'Rename a stage, change its probability or kind, or archive it (stages are never deleted)',
-      tags: ['pipelines'],
-      access: { permission: 'pipelines:manage', capability: 'crm.pipelines' },
-      params: z.object({ stageId: z.uuid() }),
-      body: z.object({ name: stageName.optional(), win_probability: z.number().int().min(0).max(100).optional(), kind: stageKind.optional(), archived: z.boolean().optional() }),
-      handler: async ({ ctx, params, body, res }) => sendData(res, await updateStage(ctx, params.stageId, body)),
-    }),
     defineRoute({
       method: 'get',
       path: '/pipelines/:pipelineId/board',
@@ -223,11 +161,17 @@ export function dealRoutes() {
     defineRoute({
       method: 'post',
       path: '/deals/:dealId/move',
-      summary: 'Move a card to a stage and a place in its column (between after_id and before_id)',
+      summary: 'Move a card to a stage and a place in its column (between after_id and before_id); into a lost stage it needs lost_reason',
       tags: ['deals'],
       access: writeDeals,
       params: dealParams,
-      body: z.object({ stage_id: z.uuid(), after_id: z.uuid().nullable().optional(), before_id: z.uuid().nullable().optional(), version: rowVersion }),
+      body: z.object({
+        stage_id: z.uuid(),
+        after_id: z.uuid().nullable().optional(),
+        before_id: z.uuid().nullable().optional(),
+        lost_reason: text({ min: 1, max: 500 }).optional().describe('Required when the move makes the deal lost'),
+        version: rowVersion,
+      }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await moveDeal(ctx, params.dealId, body)),
     }),

@@ -1,5 +1,9 @@
 // Deal status as a state machine, kept as data. Stage kind and status stay in step: a deal in a
-// won stage is won, in a lost stage is lost, in an open stage is open.
+// won stage is won, in a lost stage is lost, in an open stage is open. The service changes a
+// deal's status only after these rules said yes: `dealTransitions` for the win/lose/reopen
+// buttons, `lostReasonAfterMove` for a card moved into a stage of another kind.
+import { InvalidFieldsError } from '../../errors.ts';
+
 export const dealStatuses = ['open', 'won', 'lost'] as const;
 export type DealStatus = (typeof dealStatuses)[number];
 
@@ -11,6 +15,23 @@ export const dealTransitions: Record<DealStatus, readonly DealStatus[]> = {
 
 export function canTransition(from: DealStatus, to: DealStatus) {
   return dealTransitions[from].includes(to);
+}
+
+/** Refused when a deal becomes lost without saying why (the field is `lost_reason` wherever it comes from). */
+export const lostReasonMissing = () =>
+  new InvalidFieldsError('Say why the deal was lost', [{ field: 'lost_reason', message: 'Required when marking a deal lost', code: 'required' }]);
+
+/**
+ * A card moved into a stage takes the stage's kind as its status, from any status: the board is
+ * where people fix a card in the wrong column. Becoming lost needs a reason (a deal already lost
+ * keeps its own unless a new one is given); any other status carries none. Returns the reason the
+ * deal holds after the move, or throws.
+ */
+export function lostReasonAfterMove(from: DealStatus, to: DealStatus, given: string | null | undefined, kept: string | null): string | null {
+  if (to !== 'lost') return null;
+  if (given) return given;
+  if (from === 'lost' && kept) return kept;
+  throw lostReasonMissing();
 }
 
 /** ISO 4217 codes we accept for amounts (the currencies Intl knows). */

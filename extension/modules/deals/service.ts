@@ -10,7 +10,7 @@ import { ConflictError, InvalidFieldsError, NotFoundError, UnprocessableError, w
 import { paginate } from '../../http/pagination.ts';
 import { queueWriteBack } from '../../chatwoot/outbox.ts';
 import { findStage, type StageRow } from '../pipelines/service.ts';
-import { canTransition, dealReference, dealTransitions, isCurrency, type DealStatus } from './rules.ts';
+import { canTransition, dealReference, dealTransitions, isCurrency, lostReasonAfterMove, lostReasonMissing, type DealStatus } from './rules.ts';
 
 export interface DealRow {
   id: string;
@@ -270,10 +270,14 @@ export async function updateDeal(ctx: RequestContext, dealId: string, patch: Dea
   );
 }
 
-async function moveWithin(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, before: DealRow, stage: StageRow, placement: { after_id?: string | null; before_id?: string | null }, action = 'deal.moved') {
+interface Placement { after_id?: string | null; before_id?: string | null; lost_reason?: string | null }
+
+/** The one place a deal's stage and status change: the status follows the stage's kind (rules.ts). */
+async function moveWithin(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, before: DealRow, stage: StageRow, placement: Placement, action = 'deal.moved') {
+  const status: DealStatus = stage.kind;
+  const lostReason = lostReasonAfterMove(before.status, status, placement.lost_reason, before.lost_reason);
   const rank = await rankBetween(trx, ctx, stage.id, placement.after_id, placement.before_id, before.id);
   const stageChanged = stage.id !== before.stage_id;
-  const status: DealStatus = stage.kind;
   const [after] = (await trx('deals')
     .where({ account_id: ctx.accountId, id: before.id })
     .update({
@@ -281,7 +285,7 @@ async function moveWithin(trx: Knex.Transaction, ctx: RequestContext, audit: Aud
       pipeline_id: stage.pipeline_id,
       rank,
       status,
-      lost_reason: status === 'lost' ? before.lost_reason : null,
+      lost_reason: lostReason,
       version: before.version + 1,
       updated_at: trx.fn.now(),
       ...(stageChanged ? { stage_entered_at: trx.fn.now() } : {}),
@@ -301,7 +305,7 @@ async function moveWithin(trx: Knex.Transaction, ctx: RequestContext, audit: Aud
     resourceType: 'deal',
     resourceId: before.id,
     before: { stage_id: before.stage_id, pipeline_id: before.pipeline_id, status: before.status },
-    after: { stage_id: after!.stage_id, pipeline_id: after!.pipeline_id, status: after!.status },
+    after: { stage_id: after!.stage_id, pipeline_id: after!.pipeline_id, status: after!.status, ...(lostReason ? { lost_reason: lostReason } : {}) },
   });
   if (stageChanged) await enteredStage(trx, ctx, after!);
   return after!;
@@ -309,17 +313,18 @@ async function moveWithin(trx: Knex.Transaction, ctx: RequestContext, audit: Aud
 
 /**
  * Moves a deal to the top of a stage inside the caller's transaction, acting as `ctx` (automation
- * uses it with its system actor). Returns null when the deal is gone or already there.
+ * uses it with its system actor). Returns null when the deal is gone or already there. A move into
+ * a lost stage records `lostReason` (by default: that an automation rule moved it).
  */
-export async function moveDealInTransaction(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, dealId: string, stageId: string) {
+export async function moveDealInTransaction(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, dealId: string, stageId: string, lostReason = 'Moved to a lost stage by an automation rule') {
   const before = (await trx('deals').where({ account_id: ctx.accountId, id: dealId }).whereNull('deleted_at').forUpdate().first(...dealColumns)) as DealRow | undefined;
   if (!before || before.stage_id === stageId) return null;
   const stage = await activeStage(trx, ctx, stageId);
-  return moveWithin(trx, ctx, audit, before, stage, {}, 'deal.moved');
+  return moveWithin(trx, ctx, audit, before, stage, { lost_reason: lostReason }, 'deal.moved');
 }
 
-/** Moves a card to a stage (any pipeline of the account) and a place in its column. */
-export async function moveDeal(ctx: RequestContext, dealId: string, input: { stage_id: string; after_id?: string | null; before_id?: string | null; version: number }) {
+/** Moves a card to a stage (any pipeline of the account) and a place in its column; into a lost stage with a reason. */
+export async function moveDeal(ctx: RequestContext, dealId: string, input: { stage_id: string; after_id?: string | null; before_id?: string | null; lost_reason?: string | null; version: number }) {
   return write(ctx, async (trx, audit) => {
     const before = await loadDeal(trx, ctx, dealId, { forUpdate: true });
     if (input.version !== before.version) throw staleVersion(before);
@@ -336,9 +341,7 @@ export async function setDealStatus(ctx: RequestContext, dealId: string, input: 
     if (!canTransition(before.status, input.status)) {
       throw new ConflictError('invalid_transition', `A ${before.status} deal cannot become ${input.status}`, { allowed: dealTransitions[before.status] });
     }
-    if (input.status === 'lost' && !input.lost_reason) {
-      throw new InvalidFieldsError('Say why the deal was lost', [{ field: 'lost_reason', message: 'Required when marking a deal lost', code: 'required' }]);
-    }
+    if (input.status === 'lost' && !input.lost_reason) throw lostReasonMissing();
     let target: StageRow | undefined;
     if (input.status === 'open') {
       if (!input.stage_id) throw new InvalidFieldsError('Reopening needs a stage', [{ field: 'stage_id', message: 'Name the open stage to reopen into', code: 'required' }]);
@@ -351,7 +354,7 @@ export async function setDealStatus(ctx: RequestContext, dealId: string, input: 
       if (target && target.kind !== input.status) throw new InvalidFieldsError('Stage kind mismatch', [{ field: 'stage_id', message: `That stage is not a ${input.status} stage`, code: 'stage_kind_mismatch' }]);
     }
     if (target) {
-      const moved = await moveWithin(trx, ctx, audit, { ...before, lost_reason: input.lost_reason ?? null }, target, {}, `deal.${input.status === 'open' ? 'reopened' : input.status}`);
+      const moved = await moveWithin(trx, ctx, audit, before, target, { lost_reason: input.lost_reason }, `deal.${input.status === 'open' ? 'reopened' : input.status}`);
       return presentDeal(moved);
     }
     // A pipeline without a won/lost stage: the deal keeps its stage and changes status.
