@@ -6,16 +6,17 @@
 import type { Knex } from 'knex';
 import { randomToken, type Sealer } from '../security/crypto.ts';
 import { connectionCheckDedupeKey, connectionCheckPrefix, refusalTotals, signatureReasons, type RefusalReason } from '../../webhooks/chatwoot/receipt-health.ts';
-import { ChatwootError, chatwootRequest, normaliseBaseUrl, type AttributeDefinition, type AttributeDefinitionBody, type ChatwootTarget, type ContactCreateBody, type DashboardApp, type Webhook, type WebhookBody } from './client.ts';
+import { ChatwootError, chatwootApi, deleteContact, normaliseBaseUrl, type AttributeDefinitionBody, type ChatwootTarget, type ContactCreateBody, type WebhookBody } from './client.ts';
+import { answer, done, type ChatwootApi } from './sdk.ts';
+import type { WebhookWithSecret } from './spec/missing.ts';
 import { ensureAccount, systemContext } from '../accounts/service.ts';
 import { write } from '../db/tenant.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
 
 /** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity). */
 // contact_* are sent by Chatwoot and listed on its webhook object, but missing from this older
-// document's create payload: the one place our types widen it.
-export const webhookEvents = ['contact_created', 'contact_updated', 'conversation_created', 'conversation_updated', 'conversation_status_changed', 'message_created'] as const;
-type WebhookCreate = Omit<WebhookBody, 'subscriptions'> & { subscriptions: Array<NonNullable<WebhookBody['subscriptions']>[number] | 'contact_created' | 'contact_updated'> };
+// document's create payload (widened in spec/missing.ts).
+export const webhookEvents = ['contact_created', 'contact_updated', 'conversation_created', 'conversation_updated', 'conversation_status_changed', 'message_created'] as const satisfies WebhookBody['subscriptions'];
 
 /** Conversation attributes Onelink writes back (display type 0 = text, 6 = list). */
 export const conversationAttributes: Array<AttributeDefinitionBody & { attribute_key: string }> = [
@@ -70,11 +71,29 @@ function explain(err: unknown, input: Pick<InstallInput, 'chatwootUrl' | 'accoun
   if (err instanceof ChatwootError && err.kind === 'unauthorized') {
     throw new InstallationError(`Chatwoot refused the token for account ${input.accountId}: use the access token of an administrator of that account.`);
   }
+  if (err instanceof ChatwootError && err.kind === 'outcome_unknown') {
+    throw new InstallationError(`Chatwoot at ${input.chatwootUrl} did not answer in time (${unreachableReason(err, input.timeoutMs)}), so part of the set-up may be done. Run the installer again: it reuses what exists.`);
+  }
   if (err instanceof ChatwootError && err.kind === 'unreachable') {
     // Said once: the client's own message repeats "could not be reached", the reason is what helps.
     throw new InstallationError(`Chatwoot at ${input.chatwootUrl} could not be reached (${unreachableReason(err, input.timeoutMs)}). Check the URL and that this machine can reach it.`);
   }
   throw err;
+}
+
+/** The account's webhooks with an id and a URL (newer Chatwoots wrap the list in { payload }). */
+async function listWebhooks(api: ChatwootApi, accountId: number) {
+  const hooks = await answer(api.GET('/api/v1/accounts/{account_id}/webhooks', { params: { path: { account_id: accountId } } }), 'GET webhooks');
+  return (Array.isArray(hooks) ? hooks : (hooks.payload ?? [])).filter((h): h is typeof h & { id: number; url: string } => typeof h.id === 'number' && typeof h.url === 'string');
+}
+const deleteWebhook = (api: ChatwootApi, accountId: number, webhookId: number) =>
+  done(api.DELETE('/api/v1/accounts/{account_id}/webhooks/{webhook_id}', { params: { path: { account_id: accountId, webhook_id: webhookId } } }), 'DELETE webhook');
+const deleteDashboardApp = (api: ChatwootApi, accountId: number, id: number) =>
+  done(api.DELETE('/api/v1/accounts/{account_id}/dashboard_apps/{id}', { params: { path: { account_id: accountId, id } } }), 'DELETE dashboard_app');
+/** The account's conversation attribute definitions (attribute_model 0) that carry an id. */
+async function conversationAttributeDefinitions(api: ChatwootApi, accountId: number) {
+  const list = await answer(api.GET('/api/v1/accounts/{account_id}/custom_attribute_definitions', { params: { path: { account_id: accountId }, query: { attribute_model: '0' } } }), 'GET custom_attribute_definitions');
+  return list.filter((d) => typeof d.id === 'number');
 }
 
 export async function install(db: Knex, sealer: Sealer, input: InstallInput): Promise<InstallReport> {
@@ -93,21 +112,19 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
     await trx('accounts').where({ account_id: ours.account_id }).update({ chatwoot_api_token_sealed: sealer.seal(input.token), updated_at: trx.fn.now() });
     await audit({ action: 'account.chatwoot_token_set', resourceType: 'account', resourceId: ours.account_id, after: { by: 'installer' } });
   });
-  const target: ChatwootTarget = { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs };
-  const account = `/api/v1/accounts/${input.accountId}`;
+  const api = chatwootApi({ baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs });
+  const account = { params: { path: { account_id: input.accountId } } };
   const webhookUrl = `${input.publicUrl}/webhooks/chatwoot/${installation.webhook_path_token}`;
   try {
-    const hooks = await chatwootRequest<Webhook[] | { payload?: Webhook[] }>(target, 'GET', `${account}/webhooks`);
-    const listed = Array.isArray(hooks) ? hooks : (hooks?.payload ?? []);
-    let hook = listed.find((h) => h.url === webhookUrl);
+    const listed = await listWebhooks(api, input.accountId);
+    let hook: WebhookWithSecret | undefined = listed.find((h) => h.url === webhookUrl);
     const webhook = hook ? 'existing' : 'created';
-    const create: WebhookCreate = { url: webhookUrl, subscriptions: [...webhookEvents] };
-    hook ??= await chatwootRequest<Webhook>(target, 'POST', `${account}/webhooks`, create);
+    hook ??= await answer(api.POST('/api/v1/accounts/{account_id}/webhooks', { ...account, body: { url: webhookUrl, subscriptions: [...webhookEvents] } }), 'POST webhooks');
     // Ours at an older public address (the path token is this installation's): Chatwoot would keep
     // delivering there, to nothing, so the new one replaces it.
     const webhooksReplaced: string[] = [];
     for (const old of listed.filter((h) => h.url !== webhookUrl && h.url.endsWith(`/webhooks/chatwoot/${installation.webhook_path_token}`))) {
-      await chatwootRequest(target, 'DELETE', `${account}/webhooks/${old.id}`);
+      await deleteWebhook(api, input.accountId, old.id);
       webhooksReplaced.push(old.url);
     }
     const secret = hook?.secret ?? null;
@@ -124,20 +141,20 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
         updated_at: db.fn.now(),
       });
 
-    // --- dashboard_apps is not in Chatwoot's OpenAPI document; shape per REFERENCE.md. ---
+    // dashboard_apps is not in Chatwoot's OpenAPI document: typed in spec/missing.ts (REFERENCE.md).
     const url = appUrl(input.publicUrl, installation.base_url, input.accountId);
-    const apps = await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`);
-    const dashboardApp = (apps ?? []).some((a) => a.content?.some((c) => c.url === url)) ? 'existing' : 'created';
-    if (dashboardApp === 'created') await chatwootRequest(target, 'POST', `${account}/dashboard_apps`, { title: 'Onelink', content: [{ type: 'frame', url }] } satisfies Omit<DashboardApp, 'id'>);
+    const apps = await answer(api.GET('/api/v1/accounts/{account_id}/dashboard_apps', account), 'GET dashboard_apps');
+    const dashboardApp = apps.some((a) => a.content?.some((c) => c.url === url)) ? 'existing' : 'created';
+    if (dashboardApp === 'created') await done(api.POST('/api/v1/accounts/{account_id}/dashboard_apps', { ...account, body: { title: 'Onelink', content: [{ type: 'frame', url }] } }), 'POST dashboard_apps');
     const legacy = legacyAppUrls(input.publicUrl, installation.base_url, input.accountId);
-    for (const old of (apps ?? []).filter((a) => a.content?.some((c) => legacy.includes(c.url)))) await chatwootRequest(target, 'DELETE', `${account}/dashboard_apps/${old.id}`);
+    for (const old of apps.filter((a) => a.content?.some((c) => legacy.includes(c.url)))) await deleteDashboardApp(api, input.accountId, old.id);
 
-    const existing = await chatwootRequest<AttributeDefinition[]>(target, 'GET', `${account}/custom_attribute_definitions?attribute_model=0`);
+    const existing = await conversationAttributeDefinitions(api, input.accountId);
     const attributesCreated: string[] = [];
     for (const definition of conversationAttributes) {
-      if ((existing ?? []).some((d) => d.attribute_key === definition.attribute_key)) continue;
+      if (existing.some((d) => d.attribute_key === definition.attribute_key)) continue;
       const body: AttributeDefinitionBody = { ...definition, attribute_model: 0 };
-      await chatwootRequest(target, 'POST', `${account}/custom_attribute_definitions`, body);
+      await done(api.POST('/api/v1/accounts/{account_id}/custom_attribute_definitions', { ...account, body }), 'POST custom_attribute_definitions');
       attributesCreated.push(definition.attribute_key);
     }
     const signed = Boolean(secret) || Boolean(await db('installations').where({ id: installation.id }).first('webhook_secret_sealed').then((r) => r?.webhook_secret_sealed));
@@ -150,15 +167,13 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
 export async function uninstall(db: Knex, input: InstallInput): Promise<{ removed: string[] }> {
   const installation = await db('installations').where({ base_url: normaliseBaseUrl(input.chatwootUrl) }).first();
   if (!installation) throw new InstallationError(`${input.chatwootUrl} is not connected to this Onelink.`);
-  const target: ChatwootTarget = { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs };
-  const account = `/api/v1/accounts/${input.accountId}`;
+  const api = chatwootApi({ baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs });
   const removed: string[] = [];
   try {
     const webhookUrl = `${input.publicUrl}/webhooks/chatwoot/${installation.webhook_path_token}`;
-    const hooks = await chatwootRequest<Webhook[]>(target, 'GET', `${account}/webhooks`);
     // Ours wherever Onelink was reachable when it was registered: the path token is this installation's.
-    for (const hook of (hooks ?? []).filter((h) => h.url === webhookUrl || h.url.endsWith(`/webhooks/chatwoot/${installation.webhook_path_token}`))) {
-      await chatwootRequest(target, 'DELETE', `${account}/webhooks/${hook.id}`);
+    for (const hook of (await listWebhooks(api, input.accountId)).filter((h) => h.url === webhookUrl || h.url.endsWith(`/webhooks/chatwoot/${installation.webhook_path_token}`))) {
+      await deleteWebhook(api, input.accountId, hook.id);
       removed.push(`webhook ${hook.id}`);
     }
     if (removed.length) {
@@ -167,13 +182,17 @@ export async function uninstall(db: Knex, input: InstallInput): Promise<{ remove
         .update({ webhook_url: null, webhook_registered_at: null, webhook_secrets_sealed: db.raw(`webhook_secrets_sealed - ?::text`, [String(input.accountId)]) });
     }
     const ours = [appUrl(input.publicUrl, installation.base_url, input.accountId), ...legacyAppUrls(input.publicUrl, installation.base_url, input.accountId)];
-    for (const app of ((await chatwootRequest<DashboardApp[]>(target, 'GET', `${account}/dashboard_apps`)) ?? []).filter((a) => a.content?.some((c) => ours.includes(c.url)))) {
-      await chatwootRequest(target, 'DELETE', `${account}/dashboard_apps/${app.id}`);
+    const apps = await answer(api.GET('/api/v1/accounts/{account_id}/dashboard_apps', { params: { path: { account_id: input.accountId } } }), 'GET dashboard_apps');
+    for (const app of apps.filter((a) => a.content?.some((c) => ours.includes(c.url)))) {
+      await deleteDashboardApp(api, input.accountId, app.id);
       removed.push(`dashboard app ${app.id}`);
     }
     const keys = conversationAttributes.map((a) => a.attribute_key);
-    for (const definition of ((await chatwootRequest<AttributeDefinition[]>(target, 'GET', `${account}/custom_attribute_definitions?attribute_model=0`)) ?? []).filter((d) => keys.includes(d.attribute_key))) {
-      await chatwootRequest(target, 'DELETE', `${account}/custom_attribute_definitions/${definition.id}`);
+    for (const definition of (await conversationAttributeDefinitions(api, input.accountId)).filter((d) => keys.includes(d.attribute_key ?? ''))) {
+      await done(
+        api.DELETE('/api/v1/accounts/{account_id}/custom_attribute_definitions/{id}', { params: { path: { account_id: input.accountId, id: definition.id! } } }),
+        'DELETE custom_attribute_definitions',
+      );
       removed.push(`attribute ${definition.attribute_key}`);
     }
   } catch (err) {
@@ -210,13 +229,12 @@ export async function checkRoundTrip(db: Knex, input: RoundTripInput, report: Pi
   const key = connectionCheckDedupeKey(nonce);
   const before = await refusalTotals(db, report.installationId);
   const target: ChatwootTarget = { baseUrl: normaliseBaseUrl(input.chatwootUrl), token: input.token, timeoutMs: input.timeoutMs };
-  const contacts = `/api/v1/accounts/${input.accountId}/contacts`;
   // No inbox: Chatwoot then creates the bare contact (its spec marks inbox_id required, its controller does not).
-  const body: Omit<ContactCreateBody, 'inbox_id'> = { name: `Onelink connection check ${nonce}`, identifier: `${connectionCheckPrefix}${nonce}` };
+  const body: ContactCreateBody = { name: `Onelink connection check ${nonce}`, identifier: `${connectionCheckPrefix}${nonce}` };
   let contactId: number | undefined;
   try {
-    const answer = await chatwootRequest<{ payload?: { contact?: { id?: number } }; id?: number }>(target, 'POST', contacts, body);
-    contactId = answer?.payload?.contact?.id ?? answer?.id;
+    const created = await answer(chatwootApi(target).POST('/api/v1/accounts/{account_id}/contacts', { params: { path: { account_id: input.accountId } }, body }), 'POST contacts');
+    contactId = created.payload?.contact?.id;
   } catch (err) {
     explain(err, input);
   }
@@ -242,7 +260,7 @@ export async function checkRoundTrip(db: Knex, input: RoundTripInput, report: Pi
       await sleep(Math.min(input.pollMs ?? 250, Math.max(1, input.waitMs - (Date.now() - started))));
     }
   } finally {
-    if (contactId !== undefined) await chatwootRequest(target, 'DELETE', `${contacts}/${contactId}`).catch(() => undefined);
+    if (contactId !== undefined) await deleteContact(target, input.accountId, contactId).catch(() => undefined);
   }
   throw new InstallationError(
     `No delivery arrived within ${Math.round(input.waitMs / 1000)} s: check that Chatwoot can reach ${report.webhookUrl} ` +

@@ -59,8 +59,13 @@ export interface FakeChatwoot {
   seedContacts(accountId: number, count: number, make?: (i: number) => Partial<FakeContact>): FakeContact[];
   /** Changes a contact the way Chatwoot does without telling us (no webhook), e.g. a message we never heard of. */
   touchContact(contact: FakeContact, changes: Partial<Omit<FakeContact, 'id' | 'accountId'>>): void;
+  /** API-channel inboxes, which the public client API (/public/api/v1/inboxes/{identifier}/…) serves. */
+  apiInboxes: Array<{ accountId: number; inboxId: number; identifier: string }>;
+  addApiInbox(accountId: number, inboxId?: number): { accountId: number; inboxId: number; identifier: string };
   /** After `afterRequests` more API calls, answers the next `times` with 429 and this Retry-After (seconds or an HTTP date). */
   throttle(options: { afterRequests: number; retryAfter: string; times?: number }): void;
+  /** The next `times` API calls answer `status` (a passing failure, e.g. 503) without being carried out. */
+  failNext(times: number, status?: number): void;
   /** The calls answered 429 by `throttle`, and when. */
   throttled: Array<{ path: string; at: number }>;
   close(): Promise<void>;
@@ -102,6 +107,26 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   // And: a contact is created without an inbox (Chatwoot's ContactsController#create skips the
   // contact inbox when inbox_id is blank), though the document marks inbox_id required.
   delete apiSpec.components.schemas.contact_create.required;
+  // And, for the public client API (as Chatwoot's public/api/v1/models jbuilder views render it):
+  // no token (two of its operations inherit the document's global api_access_token requirement);
+  // ids, timestamps and message types are integers, content_attributes an object, and a
+  // conversation's messages are public messages. The document types them as strings
+  // (extension/chatwoot/spec/missing.ts types them the same way).
+  for (const [route, item] of Object.entries(apiSpec.paths as Record<string, Record<string, { security?: unknown }>>)) {
+    if (!route.startsWith('/public/api/v1/inboxes/')) continue;
+    for (const method of ['get', 'post', 'patch']) if (item[method]) item[method].security = [];
+  }
+  Object.assign(apiSpec.components.schemas.public_message.properties, {
+    id: { type: 'integer' },
+    message_type: { type: 'integer' },
+    created_at: { type: 'integer' },
+    conversation_id: { type: 'integer' },
+    content_attributes: { type: 'object' },
+  });
+  Object.assign(apiSpec.components.schemas.public_conversation.properties, {
+    inbox_id: { type: 'integer' },
+    messages: { type: 'array', items: { $ref: '#/components/schemas/public_message' } },
+  });
   // And: Chatwoot answers the contact list as { meta: { count, current_page }, payload: [...] }
   // (ContactsController#index, api/v1/accounts/contacts/index.json.jbuilder), where this document
   // says a bare array; the items are still checked against the document's contact.
@@ -145,6 +170,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   let nextContactId = 9000;
   let nextConversationId = 7000;
   const contactInboxes: Array<{ accountId: number; contactId: number; inboxId: number; sourceId: string }> = [];
+  const apiInboxes: FakeChatwoot['apiInboxes'] = [];
   const presentContact = (c: FakeContact) => ({ id: c.id, name: c.name, phone_number: c.phone_number ?? undefined, email: c.email ?? undefined, custom_attributes: {}, additional_attributes: {} });
   let nextResourceId = 1;
   const adminOf = (req: express.Request) => {
@@ -169,6 +195,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   const agentByToken = (token: unknown) => [...agents.values()].find((a) => a.token === token);
   let throttling: { afterRequests: number; retryAfter: string; times: number } | null = null;
   const throttled: Array<{ path: string; at: number }> = [];
+  let failing = { times: 0, status: 500 };
   // Sorting 50,000 contacts for every page would make the fake the bottleneck: lists are kept
   // sorted until a contact is added or touched.
   let contactsVersion = 0;
@@ -184,6 +211,11 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     if (fake.outage === 'timeout') return; // never answers
     if (fake.outage) {
       res.status(fake.outage).json({ error: 'fake outage' });
+      return;
+    }
+    if (failing.times > 0 && (req.path.startsWith('/api/') || req.path.startsWith('/public/api/'))) {
+      failing.times--;
+      res.status(failing.status).json({ error: 'fake passing failure' });
       return;
     }
     if (throttling && req.path.startsWith('/api/') && throttling.afterRequests-- <= 0 && throttling.times-- > 0) {
@@ -299,6 +331,14 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     const hook = { id: nextResourceId++, accountId: Number(req.params.accountId), url: body.url, subscriptions: body.subscriptions, secret: `whsec_${nextResourceId}_fake` };
     fake.webhooks.push(hook);
     res.type('application/json; charset=utf-8').send(JSON.stringify({ id: hook.id, url: hook.url, subscriptions: hook.subscriptions, account_id: hook.accountId, secret: hook.secret }));
+  });
+  app.patch('/api/v1/accounts/:accountId/webhooks/:webhookId', (req, res) => {
+    if (!adminOf(req)) return void res.status(401).end();
+    const hook = fake.webhooks.find((h) => h.accountId === Number(req.params.accountId) && h.id === Number(req.params.webhookId));
+    if (!hook) return void res.status(404).end();
+    const body = req.body as { url?: string; subscriptions?: string[] };
+    Object.assign(hook, { ...(body.url !== undefined ? { url: body.url } : {}), ...(body.subscriptions !== undefined ? { subscriptions: body.subscriptions } : {}) });
+    answerWrite(res, () => res.json({ id: hook.id, url: hook.url, subscriptions: hook.subscriptions, account_id: hook.accountId }));
   });
   app.delete('/api/v1/accounts/:accountId/webhooks/:webhookId', (req, res) => {
     if (!adminOf(req)) return void res.status(401).end();
@@ -436,6 +476,111 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify({ id: conversation.id, account_id: accountId, inbox_id: link.inboxId })));
   });
 
+  // The public client API of API-channel inboxes: no token; the inbox identifier and the contact's source id name everything.
+  const publicInbox = (req: express.Request) => apiInboxes.find((i) => i.identifier === req.params.inboxIdentifier);
+  const publicContactInbox = (req: express.Request) => {
+    const inbox = publicInbox(req);
+    const link = inbox && contactInboxes.find((ci) => ci.inboxId === inbox.inboxId && ci.accountId === inbox.accountId && ci.sourceId === req.params.contactIdentifier);
+    return inbox && link ? { inbox, link } : undefined;
+  };
+  const messageTypes: Record<string, number> = { incoming: 0, outgoing: 1, activity: 2, template: 3 };
+  const presentPublicMessage = (conversation: FakeConversation, m: FakeConversation['messages'][number]) => ({
+    id: m.id,
+    content: m.content,
+    message_type: messageTypes[m.message_type] ?? 0,
+    content_type: 'text',
+    content_attributes: m.content_attributes,
+    created_at: m.created_at,
+    conversation_id: conversation.id,
+    attachments: [],
+  });
+  const presentPublicConversation = (c: FakeConversation) => {
+    const contact = fake.contacts.find((k) => k.id === c.contactId);
+    return {
+      id: c.id,
+      inbox_id: c.inboxId,
+      status: c.status ?? 'open',
+      messages: c.messages.filter((m) => !m.private).map((m) => presentPublicMessage(c, m)),
+      contact: contact ? { id: contact.id, name: contact.name } : {},
+    };
+  };
+  app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts', (req, res) => {
+    const inbox = publicInbox(req);
+    if (!inbox) return void res.status(404).json({ error: 'inbox not found' });
+    const body = req.body as { identifier?: string; email?: string; name?: string; phone_number?: string };
+    // Like ContactInboxWithContactBuilder: an existing contact of the account with this identifier, e-mail or phone is reused.
+    const mine = fake.contacts.filter((c) => c.accountId === inbox.accountId);
+    let contact =
+      (body.identifier && mine.find((c) => c.identifier === body.identifier)) ||
+      (body.email && mine.find((c) => c.email === body.email)) ||
+      (body.phone_number && mine.find((c) => c.phone_number === body.phone_number)) ||
+      undefined;
+    if (!contact) {
+      contact = { id: nextContactId++, accountId: inbox.accountId, name: body.name ?? '', phone_number: body.phone_number ?? null, email: body.email ?? null, identifier: body.identifier ?? null };
+      fake.contacts.push(contact);
+      contactsVersion++;
+    }
+    const link = { accountId: inbox.accountId, contactId: contact.id, inboxId: inbox.inboxId, sourceId: randomUUID() };
+    contactInboxes.push(link);
+    const shown = { id: contact.id, source_id: link.sourceId, name: contact.name, email: contact.email ?? undefined, phone_number: contact.phone_number ?? undefined, pubsub_token: randomUUID() };
+    answerWrite(res, () => res.json(shown));
+  });
+  app.get('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier', (req, res) => {
+    const found = publicContactInbox(req);
+    const contact = found && fake.contacts.find((c) => c.id === found.link.contactId);
+    if (!found || !contact) return void res.status(404).end();
+    res.json({ id: contact.id, source_id: found.link.sourceId, name: contact.name, email: contact.email ?? undefined, pubsub_token: found.link.sourceId });
+  });
+  app.get('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations', (req, res) => {
+    const found = publicContactInbox(req);
+    if (!found) return void res.status(401).end();
+    const list = [...fake.conversations.values()].filter((c) => c.accountId === found.inbox.accountId && c.contactId === found.link.contactId && c.inboxId === found.inbox.inboxId);
+    res.json(list.map(presentPublicConversation));
+  });
+  app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations', (req, res) => {
+    const found = publicContactInbox(req);
+    if (!found) return void res.status(401).end();
+    const body = req.body as { custom_attributes?: Record<string, unknown> };
+    const conversation: FakeConversation = {
+      id: nextConversationId++,
+      accountId: found.inbox.accountId,
+      contactId: found.link.contactId,
+      inboxId: found.inbox.inboxId,
+      status: 'open',
+      lastActivityAt: Math.floor(Date.now() / 1000),
+      customAttributes: { ...(body.custom_attributes ?? {}) },
+      messages: [],
+    };
+    fake.conversations.set(`${conversation.accountId}:${conversation.id}`, conversation);
+    answerWrite(res, () => res.json(presentPublicConversation(conversation)));
+  });
+  const publicConversationOf = (req: express.Request) => {
+    const found = publicContactInbox(req);
+    const conversation = found && fake.conversations.get(`${found.inbox.accountId}:${req.params.conversationId}`);
+    return conversation && conversation.contactId === found.link.contactId ? conversation : undefined;
+  };
+  app.get('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations/:conversationId/messages', (req, res) => {
+    const conversation = publicConversationOf(req);
+    if (!conversation) return void res.status(401).end();
+    res.json(conversation.messages.filter((m) => !m.private).map((m) => presentPublicMessage(conversation, m)));
+  });
+  app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations/:conversationId/messages', (req, res) => {
+    const conversation = publicConversationOf(req);
+    if (!conversation) return void res.status(401).end();
+    const body = req.body as { content?: string };
+    const message = {
+      id: nextMessageId++,
+      content: body.content ?? '',
+      private: false,
+      message_type: 'incoming',
+      content_attributes: {},
+      created_at: Math.floor(Date.now() / 1000),
+    };
+    conversation.messages.push(message);
+    conversation.lastActivityAt = message.created_at;
+    answerWrite(res, () => res.json(presentPublicMessage(conversation, message)));
+  });
+
   // The contact list, as Chatwoot pages it (15 a page; only contacts with an e-mail, phone or identifier).
   const contactOrder: Record<string, (a: FakeContact, b: FakeContact) => number> = {
     '-last_activity_at': (a, b) => (b.last_activity_at ?? -Infinity) - (a.last_activity_at ?? -Infinity) || b.id - a.id,
@@ -540,6 +685,15 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       throttling = { afterRequests: options.afterRequests, retryAfter: options.retryAfter, times: options.times ?? 1 };
     },
     throttled,
+    failNext(times: number, status = 500) {
+      failing = { times, status };
+    },
+    apiInboxes,
+    addApiInbox(accountId: number, inboxId = 50 + apiInboxes.length) {
+      const inbox = { accountId, inboxId, identifier: randomUUID().replace(/-/g, '').slice(0, 24) };
+      apiInboxes.push(inbox);
+      return inbox;
+    },
     takeViolations() {
       return fake.violations.splice(0);
     },

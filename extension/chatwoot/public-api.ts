@@ -1,0 +1,71 @@
+// Chatwoot's public client API, for the portals: a customer (or vendor) talks to the account as a
+// contact of an API-channel inbox. The credentials are the inbox identifier and the contact's
+// source id (no token), so these calls are made from our server only, never from a browser.
+// Creating a contact, a conversation or a message is not repeated blindly when its answer is lost
+// (`outcome_unknown`): list what exists first.
+import type { components } from './spec/chatwoot-api.d.ts';
+import type { PublicContact, PublicConversation, PublicMessage } from './spec/missing.ts';
+import { ChatwootError } from './http.ts';
+import { answer, chatwootPublicApi, type ChatwootTarget } from './sdk.ts';
+
+export type { PublicContact, PublicConversation, PublicMessage } from './spec/missing.ts';
+type Schemas = components['schemas'];
+export type PublicContactBody = Schemas['public_contact_create_update_payload'];
+export type PublicConversationBody = Schemas['public_conversation_create_payload'];
+export type PublicMessageBody = Schemas['public_message_create_payload'];
+
+/** Where a portal talks to Chatwoot: the installation's address and an API-channel inbox's identifier. */
+export interface PublicInbox extends Omit<ChatwootTarget, 'token'> { inboxIdentifier: string }
+
+const api = (inbox: PublicInbox) => chatwootPublicApi(inbox);
+const contactPath = (inbox: PublicInbox, sourceId: string) => ({ inbox_identifier: inbox.inboxIdentifier, contact_identifier: sourceId });
+
+/** Creates a contact in the inbox; its `source_id` is what later calls name it by. */
+export async function createPublicContact(inbox: PublicInbox, body: PublicContactBody): Promise<PublicContact> {
+  const contact = await answer(api(inbox).POST('/public/api/v1/inboxes/{inbox_identifier}/contacts', { params: { path: { inbox_identifier: inbox.inboxIdentifier } }, body }), 'POST public contacts');
+  if (typeof contact.source_id !== 'string' || !contact.source_id) throw new ChatwootError('bad_response', 'Chatwoot created a contact but gave no source id');
+  return contact;
+}
+
+export function getPublicContact(inbox: PublicInbox, sourceId: string) {
+  return answer(api(inbox).GET('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}', { params: { path: contactPath(inbox, sourceId) } }), 'GET public contact');
+}
+
+export function listPublicConversations(inbox: PublicInbox, sourceId: string): Promise<PublicConversation[]> {
+  return answer(
+    api(inbox).GET('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations', { params: { path: contactPath(inbox, sourceId) } }),
+    'GET public conversations',
+  );
+}
+
+export async function createPublicConversation(inbox: PublicInbox, sourceId: string, body: PublicConversationBody = {}): Promise<PublicConversation> {
+  const conversation = await answer(
+    api(inbox).POST('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations', { params: { path: contactPath(inbox, sourceId) }, body }),
+    'POST public conversations',
+  );
+  if (typeof conversation.id !== 'number') throw new ChatwootError('bad_response', 'Chatwoot opened a conversation but did not say which');
+  return conversation;
+}
+
+/** The conversation's messages as the contact sees them (no private notes). */
+export function listPublicMessages(inbox: PublicInbox, sourceId: string, conversationId: number): Promise<PublicMessage[]> {
+  return answer(
+    api(inbox).GET('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages', {
+      params: { path: { ...contactPath(inbox, sourceId), conversation_id: conversationId } },
+    }),
+    'GET public messages',
+  );
+}
+
+/** Posts an incoming message from the contact. */
+export async function createPublicMessage(inbox: PublicInbox, sourceId: string, conversationId: number, body: PublicMessageBody): Promise<PublicMessage> {
+  const message = await answer(
+    api(inbox).POST('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages', {
+      params: { path: { ...contactPath(inbox, sourceId), conversation_id: conversationId } },
+      body,
+    }),
+    'POST public messages',
+  );
+  if (typeof message.id !== 'number') throw new ChatwootError('bad_response', 'Chatwoot stored a message but did not say which');
+  return message;
+}
