@@ -82,7 +82,9 @@ const inRange = (date: Date) => date.getUTCFullYear() >= minYear && date.getUTCF
 export const timestamp = z
   .iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a time zone, e.g. 2030-01-31T09:00:00Z' })
   .refine((v) => inRange(new Date(v)), `a time between the years ${minYear} and ${maxYear}`)
-  .transform((v) => new Date(v));
+  .transform((v) => new Date(v))
+  // The Date goes out as the same ISO string; without this the OpenAPI output would be an empty schema.
+  .meta({ type: 'string', format: 'date-time' });
 
 /** A calendar date `YYYY-MM-DD` that exists, years 1900–2200; stays a string. */
 export const isoDate = z
