@@ -10,10 +10,12 @@ import { closeServer } from './http/close-server.ts';
 import { leakproofSql, markSearchOperatorsLeakproof, searchOperatorsNotLeakproof } from './db/leakproof.ts';
 import { migrateLatest } from './db/migrations.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { startQueue } from './queue/index.ts';
+import { startQueue, sweeps } from './queue/index.ts';
+import { callsQueueWork } from './modules/calls/queue.ts';
 import { startOutboxWorker, type OutboxWorker } from './chatwoot/outbox-worker.ts';
 import { chatwootDeliverySource } from '../webhooks/chatwoot/process.ts';
 import { twilioDeliverySource } from '../webhooks/twilio/process.ts';
+import { webhookQueueWork } from '../webhooks/queue.ts';
 import { startDeliveryWorker, type DeliveryWorker } from '../webhooks/worker.ts';
 import type PgBoss from 'pg-boss';
 import { createSealer, createUrlSigner, resolveEncryptionKey, type Sealer, type UrlSigner } from './security/crypto.ts';
@@ -139,15 +141,25 @@ async function main() {
       logger.warn({ sql: leakproofSql }, 'search and text filters cannot use their indexes under row-level security until a superuser runs the SQL in this line once (see README, "Your own Postgres")');
     }
   }
+  // What the calls workflow needs besides the queue (Twilio callbacks, settling checks).
+  const calls = { db: knex, sealer, urlSigner, chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, publicUrl: config.PUBLIC_URL };
   try {
     queue = await startQueue({
       url: databaseUrl,
       schema: config.ONELINK_DB_SCHEMA,
-      db: knex,
       logger,
       work: config.ONELINK_WORKER,
-      twilio: { sealer, urlSigner, chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, publicUrl: config.PUBLIC_URL },
-      chatwootSync: { everyMinutes: config.ONELINK_CHATWOOT_SYNC_MINUTES, requestsPerMinute: config.ONELINK_CHATWOOT_REQUESTS_PER_MINUTE },
+      // Each module's queue work: its queues, retries, schedules and handlers.
+      modules: [
+        ...sweeps({
+          db: knex,
+          sealer,
+          chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
+          chatwootSync: { everyMinutes: config.ONELINK_CHATWOOT_SYNC_MINUTES, requestsPerMinute: config.ONELINK_CHATWOOT_REQUESTS_PER_MINUTE },
+        }),
+        ...webhookQueueWork(knex, calls),
+        ...callsQueueWork(calls),
+      ],
     });
   } catch (err) {
     await knex.destroy();
@@ -179,7 +191,7 @@ async function main() {
       logger,
       sources: [
         chatwootDeliverySource(knex),
-        twilioDeliverySource({ db: knex, sealer, urlSigner, chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, publicUrl: config.PUBLIC_URL, jobs: services.jobs }),
+        twilioDeliverySource({ ...calls, jobs: services.jobs }),
       ],
     });
   }

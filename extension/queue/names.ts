@@ -11,6 +11,6 @@ export const queues = {
 
 /** What web code needs of the queue: putting work on it. */
 export interface JobSender {
-  /** `startAfter`: seconds to wait before the job may run. */
-  send(queue: string, data: object, options?: { startAfter?: number }): Promise<unknown>;
+  /** `startAfter`: seconds to wait before the job may run; `singletonKey`: at most one such job queued. */
+  send(queue: string, data: object, options?: { startAfter?: number; singletonKey?: string }): Promise<unknown>;
 }

@@ -1,9 +1,12 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changeChannel } from '../../extension/events/changes.ts';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
 import { withAccount } from '../../extension/db/tenant.ts';
 import { factsFrom, statusOf, type CallbackEvent, type CallRow } from '../../extension/modules/calls/outcome.ts';
 import { isPermanentFailure, permanentFailure } from '../../webhooks/permanent-failure.ts';
-import { processTwilioDelivery, settleCall, type TwilioDeps } from '../../webhooks/twilio/process.ts';
+import { settleCall, type CallsDeps } from '../../extension/modules/calls/workflow.ts';
+import { processTwilioDelivery } from '../../webhooks/twilio/process.ts';
 import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
 import { newCallSid, newRecordingSid, recordingUrl, sendTwilioCallback, startFakeTwilio, type FakeTwilio } from '../fakes/twilio.ts';
 import { apiAs } from '../helpers/api.ts';
@@ -47,7 +50,7 @@ afterAll(() => twilioFake.close());
 const send = (event: string, fields: Record<string, string>, options: { signature?: string; path?: string } = {}) =>
   sendTwilioCallback(t.app, t.config.PUBLIC_URL, options.path ?? `${base}/${event}`, fields, twilioFake.authToken, options);
 
-const deps = (): TwilioDeps => ({ db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 1000, publicUrl: t.config.PUBLIC_URL });
+const deps = (): CallsDeps => ({ db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 1000, publicUrl: t.config.PUBLIC_URL });
 /** Processes every stored Twilio callback the way the queue would (oldest first). */
 async function processPending() {
   for (;;) {
@@ -148,7 +151,9 @@ describe('a call’s callbacks, in any order, any number of times', () => {
     expect(new Date(task.due_at).getTime() - Date.now()).toBeGreaterThan(25 * 60_000);
     const job = (await api.get(`/jobs/${call.job_id}`)).body.data;
     expect(job).toMatchObject({ source: 'call', summary: 'Missed call from +1 415 555 0124', conversation_ids: [call.chatwoot_conversation_id] });
-    expect(job.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'call_linked']);
+    // The job's story: opened, the call, then its conversation (linked through the jobs module).
+    expect(job.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'call_linked', 'linked']);
+    expect(job.events[2].data).toEqual({ chatwoot_conversation_id: call.chatwoot_conversation_id });
     await drain();
     const conversation = conversationOf(call);
     expect(conversation.messages).toHaveLength(1);
@@ -268,6 +273,57 @@ describe('a call’s callbacks, in any order, any number of times', () => {
     expect(call).toMatchObject({ status: 'completed', chatwoot_contact_id: contact.id, chatwoot_conversation_id: 6001 });
     expect(existing.messages.map((m) => m.content)).toEqual([expect.stringContaining('answered, 5 min 0 s')]);
     expect(chatwoot.contacts.filter((c) => c.phone_number === from)).toHaveLength(1);
+  });
+});
+
+describe('what the workflow writes', () => {
+  /** Resolves with the account ids announced on the change channel while `work` runs (and shortly after). */
+  async function announcementsDuring(work: () => Promise<void>) {
+    const listener = new pg.Client({ connectionString: t.db.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (m) => heard.push(m.payload ?? ''));
+    await listener.query(`listen ${changeChannel}`);
+    try {
+      await work();
+      await new Promise((resolve) => setTimeout(resolve, 600)); // announcements are debounced (200 ms)
+      return heard;
+    } finally {
+      await listener.end();
+    }
+  }
+
+  it('announces a missed call’s job to the pages following the account, acting as the calls process', async () => {
+    const sid = newCallSid();
+    const from = '+14155550177';
+    await send('dial', callFields(sid, from, { CallStatus: 'in-progress', DialCallStatus: 'no-answer' }));
+    await send('status', callFields(sid, from, { CallStatus: 'completed', CallDuration: '12' }));
+    await processPending();
+    await new Promise((resolve) => setTimeout(resolve, 400)); // earlier announcements are out
+    const heard = await announcementsDuring(async () => {
+      await settleLater((await callBySid(sid)).id);
+      expect((await callBySid(sid)).job_id).toBeTruthy();
+    });
+    expect(heard).toContain(String(admin.accountId));
+
+    const call = await callBySid(sid);
+    const audit = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('audit_events').whereIn('action', ['job.created', 'task.created', 'call.followed_up', 'call.status_changed']).whereIn('resource_id', [call.id, call.job_id, call.callback_task_id]).select('action', 'actor_type', 'actor_id'),
+    );
+    expect(audit.length).toBeGreaterThanOrEqual(4);
+    for (const event of audit) expect(event).toMatchObject({ actor_type: 'system', actor_id: 'twilio-calls' });
+    const job = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('jobs').where({ id: call.job_id }).first('created_by_type', 'created_by_id', 'status'));
+    expect(job).toEqual({ created_by_type: 'system', created_by_id: 'twilio-calls', status: 'new' });
+  });
+
+  it('announces a callback that only adds a fact to its call', async () => {
+    const sid = newCallSid();
+    const from = '+14155550178';
+    const heard = await announcementsDuring(async () => {
+      await send('status', callFields(sid, from, { CallStatus: 'ringing' }));
+      await processPending();
+    });
+    expect(heard).toContain(String(admin.accountId));
   });
 });
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountsToSync, rateLimiter, syncAccounts, type SyncProgress } from '../../extension/chatwoot/sync.ts';
 import { withAccount } from '../../extension/db/tenant.ts';
 import { createLogger } from '../../extension/logger.ts';
-import { queues, startQueue } from '../../extension/queue/index.ts';
+import { queues, startQueue, sweeps } from '../../extension/queue/index.ts';
 import type { FakeContact } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
@@ -126,11 +126,9 @@ describe('the scheduled sync', () => {
     boss = await startQueue({
       url: t.db.url,
       schema: 'onelink',
-      db: t.db.knex,
       logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
-      twilio: { sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 2000, publicUrl: t.config.PUBLIC_URL },
+      modules: sweeps({ db: t.db.knex, sealer: t.services.sealer, chatwootTimeoutMs: 2000, chatwootSync: { everyMinutes: 15, requestsPerMinute: 100_000 } }),
       pollingIntervalSeconds: 0.5,
-      chatwootSync: { everyMinutes: 15, requestsPerMinute: 100_000 },
     });
   });
   afterAll(async () => {

@@ -2,8 +2,11 @@ import type PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withAccount } from '../../extension/db/tenant.ts';
 import { createLogger } from '../../extension/logger.ts';
-import { queues, startQueue } from '../../extension/queue/index.ts';
+import { callsQueueWork } from '../../extension/modules/calls/queue.ts';
+import { queues, startQueue, sweeps } from '../../extension/queue/index.ts';
+import { webhookQueueWork } from '../../webhooks/queue.ts';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
+import { chatwootDelivery, contactEvent } from '../fakes/chatwoot-webhooks.ts';
 import { apiAs } from '../helpers/api.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { connectInstallation, signInAgent } from '../helpers/identity.ts';
@@ -15,12 +18,12 @@ beforeAll(async () => {
   t = await createTestApp();
   chatwoot = await startFakeChatwoot();
   await connectInstallation(t, chatwoot, [1]);
+  const calls = { db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 2000, publicUrl: t.config.PUBLIC_URL };
   boss = await startQueue({
     url: t.db.url,
     schema: 'onelink',
-    db: t.db.knex,
     logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
-    twilio: { sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 2000, publicUrl: t.config.PUBLIC_URL },
+    modules: [...sweeps({ db: t.db.knex, sealer: t.services.sealer, chatwootTimeoutMs: 2000 }), ...webhookQueueWork(t.db.knex, calls), ...callsQueueWork(calls)],
     pollingIntervalSeconds: 0.5,
   });
 });
@@ -58,5 +61,29 @@ describe('the job queue', () => {
         { timeout: 15_000, interval: 250 },
       )
       .toEqual([{ threshold: 'breached' }]);
+  });
+
+  it('registers every module’s queues and schedules, and the stalled-delivery sweep hands a forgotten delivery to its retry queue', async () => {
+    const names = (await boss.getQueues()).map((q) => q.name);
+    expect(names).toEqual(expect.arrayContaining([queues.chatwootDelivery, queues.twilioEvent, queues.twilioSettle, queues.stalledDeliveries, queues.chatwootSync]));
+    expect((await boss.getQueue(queues.twilioEvent))?.retryLimit).toBe(12);
+    const schedules = await boss.getSchedules();
+    expect(schedules).toContainEqual(expect.objectContaining({ name: queues.stalledDeliveries, cron: '* * * * *' }));
+    // The sync is scheduled only when told how often.
+    expect(schedules.map((s) => s.name)).not.toContain(queues.chatwootSync);
+
+    // A Chatwoot delivery stored a minute ago that no worker took (a crash between commit and nudge).
+    const installation = await t.db.knex('installations').first('id');
+    const delivery = chatwootDelivery(contactEvent('contact_created', { id: 4242, name: 'Forgotten' }));
+    const [row] = await t.db
+      .knex('webhook_deliveries')
+      .insert({ installation_id: installation.id, source: 'chatwoot', dedupe_key: 'forgotten-1', headers: {}, body: delivery.body, status: 'received', received_at: new Date(Date.now() - 60_000) })
+      .returning('id');
+    await boss.send(queues.stalledDeliveries, {});
+    await expect.poll(async () => (await t.db.knex('webhook_deliveries').where({ id: row.id }).first('status')).status, { timeout: 15_000, interval: 250 }).toBe('processed');
+    const account = await t.db.knex('accounts').where({ chatwoot_account_id: 1 }).first('account_id');
+    expect(await withAccount(t.db.knex, account.account_id, { readOnly: true }, (trx) => trx('chatwoot_contacts').where({ chatwoot_contact_id: 4242 }).first('name'))).toEqual({ name: 'Forgotten' });
+    // Tracked like every sweep (shown to admins in /admin/system).
+    expect(await t.db.knex('sweep_runs').where({ sweep: queues.stalledDeliveries }).first('runs')).toMatchObject({ runs: expect.any(Number) });
   });
 });

@@ -1,6 +1,8 @@
+import pg from 'pg';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccount } from '../../extension/db/tenant.ts';
+import { changeChannel } from '../../extension/events/changes.ts';
 import { processDeliveries, processDelivery } from '../../webhooks/chatwoot/process.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { chatwootDelivery, contactEvent, conversationEvent, messageEvent, type SignedDelivery } from '../fakes/chatwoot-webhooks.ts';
@@ -319,6 +321,47 @@ describe('customer activity', () => {
     expect(conversation.last_reply_at.getTime()).toBe(replyAt.getTime());
     expect((await contact(804)).name).toBe('Lise Meitner'); // the agent is not cached as a contact
     expect(await contact(5)).toBeUndefined();
+  });
+});
+
+describe('announcing what processing changed', () => {
+  /** The account ids announced on the change channel while `work` runs (and the debounce after). */
+  async function announcementsDuring(work: () => Promise<void>) {
+    const listener = new pg.Client({ connectionString: t.db.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (m) => heard.push(m.payload ?? ''));
+    await listener.query(`listen ${changeChannel}`);
+    try {
+      await work();
+      await new Promise((resolve) => setTimeout(resolve, 600)); // announcements are debounced (200 ms)
+      return heard;
+    } finally {
+      await listener.end();
+    }
+  }
+
+  it('announces a conversation_updated to the pages following the account once it is cached, and not an older update that changes nothing', async () => {
+    const update = await deliver(chatwootDelivery(conversationEvent('conversation_updated', { id: 7301, contactId: 7302, status: 'resolved' }), { secret }));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // earlier announcements are out
+    const heard = await announcementsDuring(async () => {
+      expect(await processDelivery(t.db.knex, update.body.data.delivery_id)).toBe('processed');
+    });
+    expect(heard).toEqual([String(admin.accountId)]);
+    const cached = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('chatwoot_conversations').where({ chatwoot_conversation_id: 7301 }).first('status'));
+    expect(cached).toEqual({ status: 'resolved' });
+
+    // An update older than what the cache holds writes nothing: no page needs to refresh.
+    const now = Date.now();
+    const newer = await deliver(chatwootDelivery(contactEvent('contact_updated', { id: 7302, name: 'Newer', updated_at: new Date(now).toISOString() }), { secret }));
+    const older = await deliver(chatwootDelivery(contactEvent('contact_updated', { id: 7302, name: 'Older', updated_at: new Date(now - 60_000).toISOString() }), { secret }));
+    expect(await processDelivery(t.db.knex, newer.body.data.delivery_id)).toBe('processed');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const quiet = await announcementsDuring(async () => {
+      expect(await processDelivery(t.db.knex, older.body.data.delivery_id)).toBe('processed');
+    });
+    expect(quiet).toEqual([]);
+    expect(await contact(7302)).toMatchObject({ name: 'Newer' });
   });
 });
 

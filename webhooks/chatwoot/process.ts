@@ -1,30 +1,22 @@
-// Processing stored Chatwoot deliveries, from the queue. Each delivery is claimed once; handlers
-// are idempotent and apply only newer state, so retries, duplicates and out-of-order deliveries
-// converge. What Chatwoot sends is a mirror of its own records: the delivery row is the trail of
-// each change to the caches (no audit event per message, which would flood the audit log).
-import { queues } from '../../extension/queue/names.ts';
-import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
+// Processing stored Chatwoot deliveries. Each delivery is claimed once and parsed here into
+// observations of Chatwoot's records; the conversations module writes them to the caches
+// (extension/modules/conversations/service.ts), a batch's deliveries for one account in one unit
+// of work. Observations apply only newer state, so retries, duplicates and out-of-order
+// deliveries converge. What Chatwoot sends is a mirror of its own records: the delivery row is
+// the trail of each change to the caches (no audit event per message, which would flood the
+// audit log), and each written batch is announced to the pages following the account.
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { accountPhoneCountry, ensureAccount } from '../../extension/accounts/service.ts';
-import {
-  activityOf,
-  cacheContacts,
-  cacheConversations,
-  chatwootContact,
-  chatwootConversation,
-  chatwootTime,
-  contactObservation,
-  messageKind,
-  readConversation,
-  recordActivity,
-  type ActivityObservation,
-  type ContactObservation,
-  type ConversationObservation,
-} from '../../extension/chatwoot/cache.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
-import type { CountryCode } from '../../extension/phones/e164.ts';
+import { systemContext } from '../../extension/db/tenant.ts';
+import { activityOf, chatwootContact, chatwootConversation, chatwootTime, contactObservation, messageKind, readConversation } from '../../extension/modules/conversations/cache.ts';
+import { recordObservations, type Observations } from '../../extension/modules/conversations/service.ts';
+import { queues } from '../../extension/queue/names.ts';
 import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
+import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
+
+/** The actor id of the cache writes (when the audit or a log names who wrote). */
+export const chatwootProcess = 'chatwoot-webhooks';
 
 export const maxAttempts = 5;
 
@@ -47,8 +39,6 @@ interface HandlerContext {
   receivedAt: Date;
 }
 
-/** What one delivery says about Chatwoot's records, ready to be written to the caches. */
-interface Observations { contacts: ContactObservation[]; conversations: ConversationObservation[]; activity: ActivityObservation[] }
 /** Reads a payload (throws when it does not match: a permanent failure); writes nothing. */
 type Observer = (ctx: HandlerContext, payload: Record<string, unknown>) => Observations;
 
@@ -95,34 +85,6 @@ const observers: Record<string, Observer> = {
 observers.contact_updated = observers.contact_created!;
 observers.conversation_updated = observers.conversation_created!;
 observers.conversation_status_changed = observers.conversation_created!;
-
-/**
- * Splits `items` into runs in which no id repeats, keeping their order: each run is one statement
- * (which may touch a row once), and runs are written in the order the events came.
- */
-function runsWithoutRepeats<T extends { id: number }>(items: T[]): T[][] {
-  const runs: T[][] = [];
-  let run: T[] = [];
-  let ids = new Set<number>();
-  for (const item of items) {
-    if (ids.has(item.id)) {
-      runs.push(run);
-      run = [];
-      ids = new Set();
-    }
-    run.push(item);
-    ids.add(item.id);
-  }
-  if (run.length) runs.push(run);
-  return runs;
-}
-
-/** Writes what deliveries observed: a few statements for a whole batch, not a few per delivery. */
-async function writeObservations(trx: Knex.Transaction, accountId: number, country: CountryCode, observed: Observations[]) {
-  for (const run of runsWithoutRepeats(observed.flatMap((o) => o.contacts))) await cacheContacts(trx, accountId, country, run);
-  for (const run of runsWithoutRepeats(observed.flatMap((o) => o.conversations))) await cacheConversations(trx, accountId, run);
-  await recordActivity(trx, accountId, observed.flatMap((o) => o.activity));
-}
 
 interface DeliveryRow { installation_id: string; id: string; body: string; attempts: number; received_at: Date }
 
@@ -209,26 +171,14 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
     if (!observed.length) continue;
     try {
       const country = await accountPhoneCountry(db, accountId);
-      await withAccount(db, accountId, { readOnly: false }, async (trx) => {
-        try {
-          await trx.transaction((savepoint) => writeObservations(savepoint, accountId, country, observed.map((o) => o.observations)));
-          for (const { delivery, event } of observed) finished.push({ id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null });
-        } catch {
-          // Something in the batch cannot be written: write each delivery on its own to find it.
-          for (const { delivery, event, observations } of observed) {
-            try {
-              await trx.transaction((savepoint) => writeObservations(savepoint, accountId, country, [observations]));
-              finished.push({ id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null });
-            } catch (err) {
-              finished.push({ id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, err) });
-            }
-          }
-        }
-      });
+      const ctx = await systemContext(db, accountId, chatwootProcess);
+      const errors = await recordObservations(ctx, country, observed.map((o) => o.observations));
+      observed.forEach(({ delivery, event }, i) =>
+        finished.push(errors[i] ? { id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, errors[i]) } : { id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null }),
+      );
     } catch (err) {
+      // The unit of work failed as a whole (the database is away): every delivery waits for its retry.
       for (const { delivery, event } of observed) {
-        const index = finished.findIndex((f) => f.id === delivery.id);
-        if (index >= 0) finished.splice(index, 1);
         finished.push({ id: delivery.id, status: delivery.attempts + 1 >= maxAttempts ? 'dead' : 'retrying', event, account_id: accountId, last_error: describeError(err) });
       }
     }
@@ -254,19 +204,6 @@ export async function processDelivery(db: Knex, deliveryId: string): Promise<Exc
   const outcome = (await processDeliveries(db, [deliveryId])).get(deliveryId)!;
   if (outcome === 'retry') throw new Error(`delivery ${deliveryId} failed for now and will be retried`);
   return outcome;
-}
-
-/** Deliveries accepted but never handed to the queue (a crash between commit and enqueue), or stuck mid-processing. */
-export async function stalledDeliveries(db: Knex): Promise<Array<{ id: string; source: string }>> {
-  // A worker that died mid-delivery: hand it out again. Deliveries waiting to be retried are the
-  // queue's (it retries them with backoff); sending them again here would multiply the attempts.
-  await db('webhook_deliveries').where({ status: 'processing' }).andWhere('received_at', '<', db.raw(`now() - interval '5 minutes'`)).update({ status: 'received' });
-  return db('webhook_deliveries')
-    .where({ status: 'received' })
-    .andWhere('received_at', '<', db.raw(`now() - interval '30 seconds'`))
-    .orderBy('received_at')
-    .limit(1000)
-    .select('id', 'source');
 }
 
 /** Chatwoot deliveries, for the delivery worker. */

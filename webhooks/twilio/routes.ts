@@ -5,7 +5,7 @@
 // answered at once — with TwiML where Twilio waits for instructions. Processing is queued.
 import { z } from 'zod';
 import twilio from 'twilio';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { read } from '../../extension/db/tenant.ts';
 import { sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
 import { hasBadCharacters, idParam } from '../../extension/http/schemas.ts';
@@ -40,7 +40,7 @@ interface AccountTwilio { settings: TwilioSettingsRow; authToken: string; instal
 function settingsCache(services: Services) {
   return shortLived(
     (accountId: number): Promise<AccountTwilio | undefined> =>
-      withAccount(services.db, accountId, { readOnly: true }, async (trx) => {
+      read({ db: services.db, accountId }, async (trx) => {
         const settings = await loadTwilioSettings(trx, accountId);
         const account = await trx('accounts').where({ account_id: accountId }).first('installation_id');
         return settings && account ? { settings, authToken: services.sealer.open(settings.auth_token_sealed), installationId: account.installation_id as string } : undefined;
@@ -106,7 +106,7 @@ export function twilioWebhookRoutes(services: Services) {
 
         const base = `${publicUrl}/webhooks/twilio/${params.accountId}/${params.token}`;
         const routing = async (): Promise<CallRouting> => {
-          const route = await withAccount(services.db, params.accountId, { readOnly: true }, (trx) => routingFor(trx, params.accountId, account.settings, fields.To ?? null));
+          const route = await read({ db: services.db, accountId: params.accountId }, (trx) => routingFor(trx, params.accountId, account.settings, fields.To ?? null));
           return {
             forwardTo: route.forwardTo,
             timeout: route.timeout,

@@ -1,6 +1,7 @@
 // The contact and conversation caches: what Onelink keeps of Chatwoot's records, written from
 // webhook payloads and from Chatwoot's API (the sync) by the same functions and the same rule:
-// an observation older than what a cache row holds never overwrites it.
+// an observation older than what a cache row holds never overwrites it. These functions write
+// inside the caller's unit of work (service.ts for webhooks, the sync for its pages).
 //
 // Chatwoot's objects come in several cuts (a contact's webhook data, its push data inside a
 // conversation, the API's list item; old versions send a sender with only id and name). A field
@@ -8,7 +9,8 @@
 // record (name, e-mail, phone) dates the row: a partial view never claims to be the full record.
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { toE164, type CountryCode } from '../phones/e164.ts';
+import { toE164, type CountryCode } from '../../phones/e164.ts';
+import { stampJobActivity } from '../jobs/service.ts';
 
 const id = z.coerce.number().int().positive();
 /** Chatwoot sends times as unix seconds (push data, API) or ISO strings (webhook data). */
@@ -269,16 +271,17 @@ export async function cacheConversations(trx: Knex.Transaction, accountId: numbe
 /**
  * Stamps customer activity and replies: a conversation's last customer message moves its own
  * last_activity_at and that of the deals and jobs linked to it; a reply only the conversation's
- * last_reply_at. Times only move forward, so replays and re-reads change nothing.
+ * last_reply_at. Times only move forward, so replays and re-reads change nothing. Returns how
+ * many conversations and deals it moved.
  */
-export async function recordActivity(trx: Knex.Transaction, accountId: number, items: ActivityObservation[]): Promise<void> {
+export async function recordActivity(trx: Knex.Transaction, accountId: number, items: ActivityObservation[]): Promise<number> {
   const rows = items
     .filter((a) => a.customerAt || a.replyAt)
     .map((a) => ({ id: a.conversationId, customer_at: a.customerAt?.toISOString() ?? null, reply_at: a.replyAt?.toISOString() ?? null }));
-  if (!rows.length) return;
+  if (!rows.length) return 0;
   const input = `select id, max(customer_at) as customer_at, max(reply_at) as reply_at
                    from jsonb_to_recordset(?::jsonb) as r(id bigint, customer_at timestamptz, reply_at timestamptz) group by id`;
-  await trx.raw(
+  const conversations = await trx.raw(
     `update chatwoot_conversations c
         set last_activity_at = greatest(c.last_activity_at, i.customer_at), last_reply_at = greatest(c.last_reply_at, i.reply_at)
        from (${input}) i
@@ -288,19 +291,15 @@ export async function recordActivity(trx: Knex.Transaction, accountId: number, i
     [json(rows), accountId],
   );
   const customer = rows.filter((r) => r.customer_at);
-  if (!customer.length) return;
-  await trx.raw(
+  if (!customer.length) return conversations.rowCount ?? 0;
+  // Deals have no function for this yet; jobs stamp their own through the jobs module.
+  const deals = await trx.raw(
     `update deals d set last_activity_at = i.customer_at
        from (${input}) i
       where d.account_id = ? and d.chatwoot_conversation_id = i.id and d.deleted_at is null
         and (d.last_activity_at is null or d.last_activity_at < i.customer_at)`,
     [json(customer), accountId],
   );
-  await trx.raw(
-    `update jobs j set last_activity_at = i.customer_at
-       from (${input}) i, job_conversations jc
-      where j.account_id = ? and jc.account_id = j.account_id and jc.job_id = j.id and jc.chatwoot_conversation_id = i.id
-        and (j.last_activity_at is null or j.last_activity_at < i.customer_at)`,
-    [json(customer), accountId],
-  );
+  await stampJobActivity(trx, accountId, customer);
+  return (conversations.rowCount ?? 0) + (deals.rowCount ?? 0);
 }

@@ -1,0 +1,69 @@
+// Step 2 of the calls workflow: the follow-ups of a settled call — a call-back task and, when the
+// account's rule says so, a job — opened exactly once each, through the tasks and jobs modules,
+// in one unit of work with the marks that say they exist.
+import type { Knex } from 'knex';
+import { write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import { appendJobEvent, insertJob, linkConversationToJob } from '../jobs/service.ts';
+import { insertTask } from '../tasks/service.ts';
+import { followUpsFor, isSettled, type CallRow } from './outcome.ts';
+import type { TwilioSettingsRow } from './settings.ts';
+
+/**
+ * Points a call-back task at what the call learnt after the task was opened (its job, its
+ * Chatwoot conversation and contact), without the "task created" note: the call's own note tells
+ * the conversation, in order. (Only these columns of a task this workflow opened; it belongs in
+ * the tasks module, which has no function for it yet.)
+ */
+export async function pointCallbackTask(trx: Knex.Transaction, ctx: RequestContext, taskId: string, link: { jobId?: string; conversationId?: number; contactId?: number | null }) {
+  const update: Record<string, unknown> = {};
+  if (link.jobId) update.job_id = link.jobId;
+  if (link.conversationId) {
+    update.chatwoot_conversation_id = trx.raw('coalesce(chatwoot_conversation_id, ?)', [link.conversationId]);
+    if (link.contactId) update.chatwoot_contact_id = trx.raw('coalesce(chatwoot_contact_id, ?)', [link.contactId]);
+  }
+  if (Object.keys(update).length) await trx('tasks').where({ account_id: ctx.accountId, id: taskId }).update(update);
+}
+
+async function openJob(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, call: CallRow, summary: string) {
+  const job = await insertJob(trx, ctx, audit, { summary, source: 'call', chatwoot_contact_id: call.chatwoot_contact_id });
+  await appendJobEvent(trx, ctx, job.id, 'call_linked', { call_id: call.id, from: call.from_e164, status: call.status, started_at: call.started_at });
+  if (call.chatwoot_conversation_id) await linkConversationToJob(trx, ctx, audit, job.id, call.chatwoot_conversation_id);
+  return job;
+}
+
+/** The call-back task and the job, once each, as soon as the call is settled. */
+export async function openFollowUps(ctx: RequestContext, callId: string, settings: TwilioSettingsRow | undefined, now: Date, settleSeconds: number) {
+  return write(ctx, async (trx, audit) => {
+    const call = (await trx('calls').where({ account_id: ctx.accountId, id: callId }).forUpdate().first()) as CallRow;
+    const settled = isSettled(call, settings, now, settleSeconds);
+    const followUps = settled && settings ? followUpsFor(call, settings.create_job_on) : null;
+    const marks: Partial<CallRow> = {};
+    // The job first, so the task is opened already pointing at it.
+    if (followUps?.jobSummary && !call.job_created_at && ctx.capabilities.has('dispatch.jobs')) {
+      const job = await openJob(trx, ctx, audit, call, followUps.jobSummary);
+      Object.assign(marks, { job_id: job.id, job_created_at: now });
+      if (call.callback_task_id) await pointCallbackTask(trx, ctx, call.callback_task_id, { jobId: job.id }); // a task opened before jobs were switched on
+    }
+    if (followUps && !call.callback_created_at && ctx.capabilities.has('crm.tasks')) {
+      // Opened without its conversation (so without its usual note), which is pointed at below.
+      const task = await insertTask(trx, ctx, audit, {
+        title: followUps.taskTitle,
+        priority: 'high',
+        due_at: new Date(now.getTime() + settings!.callback_due_minutes * 60_000),
+        assignee_id: settings!.callback_assignee_id,
+        chatwoot_team_id: settings!.callback_team_id,
+        chatwoot_contact_id: call.chatwoot_contact_id,
+        job_id: marks.job_id ?? (call.job_created_at ? call.job_id : null),
+      });
+      if (call.chatwoot_conversation_id) await pointCallbackTask(trx, ctx, task.id, { conversationId: call.chatwoot_conversation_id });
+      Object.assign(marks, { callback_task_id: task.id, callback_created_at: now });
+    }
+    if (!Object.keys(marks).length) {
+      audit.nothingChanged();
+      return { call, settled };
+    }
+    await trx('calls').where({ account_id: ctx.accountId, id: callId }).update({ ...marks, updated_at: trx.fn.now() });
+    await audit({ action: 'call.followed_up', resourceType: 'call', resourceId: callId, after: { ...marks } });
+    return { call: { ...call, ...marks }, settled };
+  });
+}
