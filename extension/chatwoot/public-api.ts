@@ -4,14 +4,12 @@
 // Creating a contact, a conversation or a message is not repeated blindly when its answer is lost
 // (`outcome_unknown`): list what exists first.
 import type { components } from './spec/chatwoot-api.d.ts';
-import type { PublicContact, PublicConversation, PublicMessage } from './spec/missing.ts';
+import type { PublicContact, PublicContactBody, PublicConversation, PublicConversationBody, PublicMessage } from './spec/missing.ts';
 import { ChatwootError } from './http.ts';
 import { answer, chatwootPublicApi, type ChatwootTarget } from './sdk.ts';
 
-export type { PublicContact, PublicConversation, PublicMessage } from './spec/missing.ts';
+export type { PublicContact, PublicContactBody, PublicConversation, PublicConversationBody, PublicMessage } from './spec/missing.ts';
 type Schemas = components['schemas'];
-export type PublicContactBody = Schemas['public_contact_create_update_payload'];
-export type PublicConversationBody = Schemas['public_conversation_create_payload'];
 export type PublicMessageBody = Schemas['public_message_create_payload'];
 
 /** Where a portal talks to Chatwoot: the installation's address and an API-channel inbox's identifier. */

@@ -242,7 +242,7 @@ describe('the public client API of an API-channel inbox', () => {
     expect(contact).toMatchObject({ name: 'Fay Customer', source_id: expect.any(String) });
     expect(await getPublicContact(where, contact.source_id)).toMatchObject({ id: contact.id, source_id: contact.source_id });
 
-    const conversation = await createPublicConversation(where, contact.source_id, { custom_attributes: { onelink_job: 'J-7' } as never });
+    const conversation = await createPublicConversation(where, contact.source_id, { custom_attributes: { onelink_job: 'J-7' } });
     expect(conversation).toMatchObject({ id: expect.any(Number), inbox_id: inbox.inboxId });
     const message = await createPublicMessage(where, contact.source_id, conversation.id, { content: 'When will the plumber come?' });
     expect(message).toMatchObject({ id: expect.any(Number), content: 'When will the plumber come?', message_type: 0, conversation_id: conversation.id });

@@ -58,6 +58,11 @@ export type PublicMessage = Omit<Schemas['public_message'], 'id' | 'message_type
 };
 export type PublicConversation = Omit<Schemas['public_conversation'], 'id' | 'inbox_id' | 'messages'> & { id: number; inbox_id?: number; messages?: PublicMessage[] };
 export type PublicContact = Schemas['public_contact'] & { source_id: string };
+// Free-form objects (`type: object` with no properties listed) come out of the generator as
+// Record<string, never>; Chatwoot stores whatever keys it is given in custom attributes.
+type FreeForm = Record<string, unknown>;
+export type PublicContactBody = Omit<Schemas['public_contact_create_update_payload'], 'custom_attributes'> & { custom_attributes?: FreeForm };
+export type PublicConversationBody = Omit<Schemas['public_conversation_create_payload'], 'custom_attributes'> & { custom_attributes?: FreeForm };
 
 type PublicContactPath = '/public/api/v1/inboxes/{inbox_identifier}/contacts';
 type PublicConversationsPath = '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations';
@@ -95,10 +100,10 @@ interface Corrected {
       post: Answering<Taking<operations['create-a-webhook'], WebhookCreateBody>, WebhookWithSecret>;
     }
   >;
-  '/public/api/v1/inboxes/{inbox_identifier}/contacts': Replace<PublicContactPath, { post: Answering<operations['create-a-contact'], PublicContact> }>;
+  '/public/api/v1/inboxes/{inbox_identifier}/contacts': Replace<PublicContactPath, { post: Answering<Taking<operations['create-a-contact'], PublicContactBody>, PublicContact> }>;
   '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations': Replace<
     PublicConversationsPath,
-    { get: Answering<operations['list-all-contact-conversations'], PublicConversation[]>; post: Answering<operations['create-a-conversation'], PublicConversation> }
+    { get: Answering<operations['list-all-contact-conversations'], PublicConversation[]>; post: Answering<Taking<operations['create-a-conversation'], PublicConversationBody>, PublicConversation> }
   >;
   '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages': Replace<PublicMessagesPath, { get: Answering<operations['list-all-converation-messages'], PublicMessage[]>; post: Answering<operations['create-a-message'], PublicMessage> }>;
 }
