@@ -1,8 +1,8 @@
 // How every call to Chatwoot behaves on the wire, in one place: the fetch that openapi-fetch is
 // given (sdk.ts). Each attempt has a timeout; 429 is retried after Retry-After (seconds or an
 // HTTP date); 5xx and network errors are retried with backoff and jitter when repeating the
-// request is harmless (reads, PUT/PATCH/DELETE, and POSTs that only read). A POST that creates
-// something is never repeated blindly: when its answer is lost (a timeout, a dropped connection,
+// request is harmless (reads, PUT/PATCH/DELETE, and the few POSTs that read or replace). A POST
+// that creates something is never repeated blindly: when its answer is lost (a timeout, a dropped connection,
 // a gateway error) the caller gets an `outcome_unknown` error and looks up what happened before
 // trying again, as the outbox does for notes and the calls workflow does for contacts.
 
@@ -42,13 +42,16 @@ export function retryDelayMs(attempt: number, retryAfter: string | null, capMs =
   return Math.round(Math.random() * Math.min(capMs, 250 * 2 ** attempt));
 }
 
-/** POSTs that only read (Chatwoot's filter endpoints take their conditions in a body). */
-const readingPosts = [/\/contacts\/filter$/, /\/conversations\/filter$/];
+/**
+ * POSTs that may be sent twice: the filter endpoints only read (they take their conditions in a
+ * body), and a conversation's custom_attributes replaces the whole set with the one sent.
+ */
+const repeatablePosts = [/\/contacts\/filter$/, /\/conversations\/filter$/, /\/conversations\/\d+\/custom_attributes$/];
 
 /** Whether sending this request twice has the same effect as sending it once. */
 export function repeatable(method: string, path: string): boolean {
   if (method !== 'POST') return true; // GET, HEAD, PUT, PATCH, DELETE
-  return readingPosts.some((pattern) => pattern.test(path));
+  return repeatablePosts.some((pattern) => pattern.test(path));
 }
 
 /** Network failures that happen before a request leaves this machine: repeating it is harmless. */

@@ -106,6 +106,7 @@ describe('typed calls', () => {
     expect(repeatable('PATCH', '/api/v1/accounts/1/webhooks/2')).toBe(true);
     expect(repeatable('DELETE', '/api/v1/accounts/1/contacts/2')).toBe(true);
     expect(repeatable('POST', '/api/v1/accounts/1/contacts/filter')).toBe(true);
+    expect(repeatable('POST', '/api/v1/accounts/1/conversations/7/custom_attributes')).toBe(true);
     expect(repeatable('POST', '/api/v1/accounts/1/contacts')).toBe(false);
   });
 });
