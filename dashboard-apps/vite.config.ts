@@ -1,10 +1,31 @@
 // One Vite build for every page we serve: the landing page now, dashboard apps and portals as they land.
 // It lives here (not at the repository root) so Histoire and Vitest keep their own Vite set-up.
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import vue from '@vitejs/plugin-vue';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+/**
+ * Every dashboard app's page is one template (apps/shared/app.html): an app's own index.html holds
+ * only its <title>, and its entry is the main.ts beside it. Each app keeps its own URL and output path.
+ */
+function appPages(): Plugin {
+  const template = () => fs.readFileSync(here('./apps/shared/app.html'), 'utf8');
+  return {
+    name: 'onelink-app-pages',
+    transformIndexHtml: {
+      order: 'pre',
+      handler(html, { filename }) {
+        if (!/[\\/]apps[\\/][^\\/]+[\\/]index\.html$/.test(filename)) return html;
+        const title = /<title>([^<]+)<\/title>/.exec(html)?.[1];
+        if (!title) throw new Error(`${filename}: an app page names its <title>`);
+        return template().replace('%APP_TITLE%', () => title);
+      },
+    },
+  };
+}
 
 export const pages = {
   landing: here('./index.html'),
@@ -20,7 +41,7 @@ export const pages = {
 export default defineConfig({
   root: here('.'),
   base: '/',
-  plugins: [vue()],
+  plugins: [vue(), appPages()],
   build: {
     outDir: here('../dist/web'),
     emptyOutDir: true,

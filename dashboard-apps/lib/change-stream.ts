@@ -3,9 +3,11 @@
 // token (EventSource cannot send our headers); when it fails or the token expires, a new one is
 // fetched after a pause. The pages still refresh on a slow timer, in case the stream is blocked.
 import { onBeforeUnmount } from 'vue';
-import { apiFetch } from './api.ts';
+import { api, unwrap } from './api.ts';
 
-export function useChangeStream(token: () => string | null | undefined, onChange: () => void) {
+export function useChangeStream(...args: [onChange: () => void] | [token: unknown, onChange: () => void]) {
+  // (The token argument is from before the client carried the session itself; ignored.)
+  const onChange = args[args.length - 1] as () => void;
   let source: EventSource | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
@@ -17,7 +19,7 @@ export function useChangeStream(token: () => string | null | undefined, onChange
   async function connect() {
     if (stopped || source) return;
     try {
-      const { data } = await apiFetch<{ token: string }>('/api/v1/events/token', { method: 'POST', token: token() });
+      const { data } = await unwrap<{ token: string }>(api.POST('/api/v1/events/token'));
       source = new EventSource(`/api/v1/events/stream?token=${encodeURIComponent(data.token)}`);
       source.addEventListener('change', changed);
       source.addEventListener('error', () => {

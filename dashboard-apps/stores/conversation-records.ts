@@ -8,15 +8,18 @@
 import { t } from '../i18n/index.ts';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import { apiFetch, ApiError } from '../lib/api.ts';
+import type { DealStatus } from '../../extension/modules/deals/rules.ts';
+import type { JobPriority, JobStatus } from '../../extension/modules/jobs/rules.ts';
+import type { TaskStatus } from '../../extension/modules/tasks/rules.ts';
+import { api, ApiError, errorMessage, unwrap } from '../lib/api.ts';
 import type { AppContext } from '../lib/chatwoot-bridge.ts';
 import { useSessionStore, type Me } from './session.ts';
 
 export interface Stage { id: string; name: string; kind: 'open' | 'won' | 'lost' }
 export interface Pipeline { id: string; name: string; stages: Stage[] }
-export interface Deal { id: string; reference: string; title: string; status: string; stage_id: string; pipeline_id: string; amount_minor: number | null; currency: string | null; version: number }
-export interface Job { id: string; reference: string; summary: string; status: string; priority: string; sla_state: string; sla_due_at: string | null; vendor_id: string | null }
-export interface Task { id: string; title: string; status: string; due_at: string | null; priority: string }
+export interface Deal { id: string; reference: string; title: string; status: DealStatus; stage_id: string; pipeline_id: string; amount_minor: number | null; currency: string | null; version: number }
+export interface Job { id: string; reference: string; summary: string; status: JobStatus; priority: JobPriority; sla_state: string; sla_due_at: string | null; vendor_id: string | null }
+export interface Task { id: string; title: string; status: TaskStatus; due_at: string | null; priority: string }
 
 interface Snapshot { me: Me; deals: Deal[] | null; jobs: Job[] | null; tasks: Task[] | null; pipelines: Pipeline[] | null }
 
@@ -37,7 +40,6 @@ export const useConversationRecords = defineStore('conversation-records', () => 
   const answeredFor = ref<string | null>(null);
   const ready = computed(() => answeredFor.value !== null && answeredFor.value === keyOf(context.value));
 
-  const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
   const show = (section: 'deals' | 'jobs' | 'tasks') =>
     ({ deals: session.has('crm.deals') && session.can('deals:read'), jobs: session.has('dispatch.jobs') && session.can('jobs:read'), tasks: session.has('crm.tasks') && session.can('tasks:read') })[section];
 
@@ -63,9 +65,9 @@ export const useConversationRecords = defineStore('conversation-records', () => 
     const ticket = ++latest;
     loading.value = true;
     try {
-      const query = new URLSearchParams({ conversation_id: String(current.conversation.id) });
-      if (current.conversation.contact_id) query.set('contact_id', String(current.conversation.contact_id));
-      const { data } = await api<Snapshot>(`/api/v1/sidebar?${query}`);
+      const { id, contact_id } = current.conversation;
+      const query = { conversation_id: String(id), ...(contact_id ? { contact_id: String(contact_id) } : {}) };
+      const { data } = await unwrap<Snapshot>(api.GET('/api/v1/sidebar', { params: { query } }));
       if (ticket !== latest || key !== keyOf(context.value)) return;
       session.adopt(data.me);
       deals.value = data.deals ?? [];
@@ -77,8 +79,8 @@ export const useConversationRecords = defineStore('conversation-records', () => 
       performance.mark('onelink:records'); // for the browser tests' timing
     } catch (err) {
       if (ticket !== latest) return;
-      if (err instanceof ApiError && err.status === 401) session.ended();
-      else error.value = err instanceof ApiError ? err.message : t('common.unreachable');
+      // A 401 has ended the session already (lib/api.ts); the sign-in card says so.
+      if (!(err instanceof ApiError && err.status === 401)) error.value = errorMessage(err, t('common.unreachable'));
     } finally {
       if (ticket === latest) loading.value = false;
     }
@@ -92,7 +94,7 @@ export const useConversationRecords = defineStore('conversation-records', () => 
       await load();
       return true;
     } catch (err) {
-      error.value = err instanceof ApiError ? err.message : t('common.unreachable');
+      error.value = errorMessage(err, t('common.unreachable'));
       if (err instanceof ApiError && err.code === 'stale_version') await load();
       return false;
     }
@@ -116,28 +118,31 @@ export const useConversationRecords = defineStore('conversation-records', () => 
     createDeal: (title: string, pipelineId: string, customFields: Record<string, unknown> = {}) =>
       act(
         () =>
-          api('/api/v1/deals', {
-            method: 'POST',
-            json: { title, pipeline_id: pipelineId, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id, custom_fields: customFields },
-          }),
+          unwrap(
+            api.POST('/api/v1/deals', {
+              body: { title, pipeline_id: pipelineId, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id, custom_fields: customFields },
+            }),
+          ),
         t('sidebar.dealCreated'),
       ),
-    createJob: (summary: string, priority: string, customFields: Record<string, unknown> = {}) =>
+    createJob: (summary: string, priority: JobPriority, customFields: Record<string, unknown> = {}) =>
       act(
         () =>
-          api('/api/v1/jobs', {
-            method: 'POST',
-            json: { summary, priority, source: 'chat', chatwoot_contact_id: conversation().contact_id, conversation_ids: [conversation().id], custom_fields: customFields },
-          }),
+          unwrap(
+            api.POST('/api/v1/jobs', {
+              body: { summary, priority, source: 'chat', chatwoot_contact_id: conversation().contact_id, conversation_ids: [conversation().id], custom_fields: customFields },
+            }),
+          ),
         t('sidebar.jobCreated'),
       ),
     createTask: (title: string, dueAt: string | null) =>
       act(
         () =>
-          api('/api/v1/tasks', {
-            method: 'POST',
-            json: { title, due_at: dueAt, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id },
-          }),
+          unwrap(
+            api.POST('/api/v1/tasks', {
+              body: { title, due_at: dueAt, chatwoot_contact_id: conversation().contact_id, chatwoot_conversation_id: conversation().id },
+            }),
+          ),
         t('sidebar.taskCreated'),
       ),
     /** Links an existing job (J-…) or deal (D-…) to this conversation. */
@@ -145,19 +150,23 @@ export const useConversationRecords = defineStore('conversation-records', () => 
       act(async () => {
         const ref = reference.trim().toUpperCase();
         if (/^J-?\d+$/.test(ref)) {
-          const [job] = (await api<Job[]>(`/api/v1/jobs?q=${encodeURIComponent(ref)}&limit=1`)).data;
+          const [job] = (await unwrap<Job[]>(api.GET('/api/v1/jobs', { params: { query: { q: ref, limit: 1 } } }))).data;
           if (!job) throw new ApiError(404, 'not_found', t('sidebar.noSuchJob', { reference: ref }));
-          await api(`/api/v1/jobs/${job.id}/conversations/${conversation().id}`, { method: 'PUT' });
+          await unwrap(api.PUT('/api/v1/jobs/{jobId}/conversations/{conversationId}', { params: { path: { jobId: job.id, conversationId: String(conversation().id) } } }));
         } else if (/^D-?\d+$/.test(ref)) {
-          const [deal] = (await api<Deal[]>(`/api/v1/deals?q=${encodeURIComponent(ref)}&limit=1`)).data;
+          const [deal] = (await unwrap<Deal[]>(api.GET('/api/v1/deals', { params: { query: { q: ref, limit: 1 } } }))).data;
           if (!deal) throw new ApiError(404, 'not_found', t('sidebar.noSuchDeal', { reference: ref }));
-          await api(`/api/v1/deals/${deal.id}`, { method: 'PATCH', json: { chatwoot_conversation_id: conversation().id, version: deal.version } });
+          await unwrap(api.PATCH('/api/v1/deals/{dealId}', { params: { path: { dealId: deal.id } }, body: { chatwoot_conversation_id: conversation().id, version: deal.version } }));
         } else {
           throw new ApiError(422, 'validation_failed', t('sidebar.referenceInvalid'));
         }
       }, t('sidebar.linked', { reference: reference.trim().toUpperCase() })),
-    completeTask: (task: Task) => act(() => api(`/api/v1/tasks/${task.id}/status`, { method: 'POST', json: { status: 'done' } }), t('sidebar.taskDone', { title: task.title })),
+    completeTask: (task: Task) =>
+      act(() => unwrap(api.POST('/api/v1/tasks/{taskId}/status', { params: { path: { taskId: task.id } }, body: { status: 'done' } })), t('sidebar.taskDone', { title: task.title })),
     moveDeal: (deal: Deal, stageId: string) =>
-      act(() => api(`/api/v1/deals/${deal.id}/move`, { method: 'POST', json: { stage_id: stageId, version: deal.version } }), t('sidebar.dealMoved', { reference: deal.reference })),
+      act(
+        () => unwrap(api.POST('/api/v1/deals/{dealId}/move', { params: { path: { dealId: deal.id } }, body: { stage_id: stageId, version: deal.version } })),
+        t('sidebar.dealMoved', { reference: deal.reference }),
+      ),
   };
 });

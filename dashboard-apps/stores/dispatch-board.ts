@@ -1,15 +1,15 @@
 // The dispatch board: jobs by status, one job's detail, vendor suggestions and assignment.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { apiFetch, ApiError } from '../lib/api.ts';
+import type { JobPriority, JobStatus } from '../../extension/modules/jobs/rules.ts';
+import { api, errorMessage, unwrap } from '../lib/api.ts';
 import { t } from '../i18n/index.ts';
 import { pickFilters, setFilters } from '../lib/board-filters.ts';
-import { useSessionStore } from './session.ts';
 
-export interface BoardJob { id: string; reference: string; summary: string; status: string; priority: string; sla_state: string; sla_due_at: string | null; vendor_id: string | null; service_category: string | null }
+export interface BoardJob { id: string; reference: string; summary: string; status: JobStatus; priority: JobPriority; sla_state: string; sla_due_at: string | null; vendor_id: string | null; service_category: string | null }
 export interface JobDetail extends BoardJob {
   version: number;
-  allowed_next: string[];
+  allowed_next: JobStatus[];
   conversation_ids: number[];
   vendor: { id: string; name: string } | null;
   events: Array<{ id: number; kind: string; data: Record<string, unknown>; occurred_at: string }>;
@@ -33,21 +33,19 @@ export type DispatchFilters = Record<(typeof dispatchFilterKeys)[number], string
 export const noDispatchFilters = (): DispatchFilters => pickFilters(dispatchFilterKeys, {});
 
 export const useDispatchBoard = defineStore('dispatch-board', () => {
-  const session = useSessionStore();
-  const columns = ref<Array<{ status: string; count: number; count_capped: boolean; jobs: BoardJob[] }>>([]);
+  const columns = ref<Array<{ status: JobStatus; count: number; count_capped: boolean; jobs: BoardJob[] }>>([]);
   const filters = ref<DispatchFilters>(noDispatchFilters());
   /** Only the filters that are set, as the API (and a saved view) takes them. */
   const activeFilters = () => setFilters(filters.value);
   const detail = ref<JobDetail | null>(null);
   const suggestions = ref<Suggestions | null>(null);
   const error = ref<string | null>(null);
-  const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
-  const fail = (err: unknown) => (error.value = err instanceof ApiError ? err.message : t('common.unreachable'));
+  const fail = (err: unknown) => (error.value = errorMessage(err, t('common.unreachable')));
+  const job = (jobId: string) => ({ params: { path: { jobId } } });
 
   async function load() {
-    const query = new URLSearchParams({ per_column: '50', ...activeFilters() });
     try {
-      columns.value = (await api<{ columns: typeof columns.value }>(`/api/v1/jobs/board?${query}`)).data.columns;
+      columns.value = (await unwrap<{ columns: typeof columns.value }>(api.GET('/api/v1/jobs/board', { params: { query: { per_column: 50, ...activeFilters() } } }))).data.columns;
       error.value = null;
     } catch (err) {
       fail(err);
@@ -57,7 +55,7 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
   async function open(jobId: string) {
     suggestions.value = null;
     try {
-      detail.value = (await api<JobDetail>(`/api/v1/jobs/${jobId}`)).data;
+      detail.value = (await unwrap<JobDetail>(api.GET('/api/v1/jobs/{jobId}', job(jobId)))).data;
     } catch (err) {
       fail(err);
     }
@@ -67,7 +65,7 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
   async function refreshDetail() {
     if (!detail.value) return;
     try {
-      detail.value = (await api<JobDetail>(`/api/v1/jobs/${detail.value.id}`)).data;
+      detail.value = (await unwrap<JobDetail>(api.GET('/api/v1/jobs/{jobId}', job(detail.value.id)))).data;
     } catch (err) {
       fail(err);
     }
@@ -76,7 +74,7 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
   async function suggest() {
     if (!detail.value) return;
     try {
-      suggestions.value = (await api<Suggestions>(`/api/v1/jobs/${detail.value.id}/suggestions?limit=5`)).data;
+      suggestions.value = (await unwrap<Suggestions>(api.GET('/api/v1/jobs/{jobId}/suggestions', { params: { path: { jobId: detail.value.id }, query: { limit: 5 } } }))).data;
     } catch (err) {
       fail(err);
     }
@@ -107,8 +105,12 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
     refreshDetail,
     suggest,
     assign: (vendorId: string, overrideReason?: string) =>
-      change(() => api(`/api/v1/jobs/${detail.value!.id}/assignment`, { method: 'POST', json: { vendor_id: vendorId, ...(overrideReason ? { compliance_override_reason: overrideReason } : {}) } })),
-    transition: (status: string, reason?: string) => change(() => api(`/api/v1/jobs/${detail.value!.id}/status`, { method: 'POST', json: { status, ...(reason ? { reason } : {}) } })),
-    tick: (itemId: string, done: boolean) => change(() => api(`/api/v1/jobs/${detail.value!.id}/checklist/${itemId}`, { method: 'PUT', json: { done } })),
+      change(() =>
+        unwrap(api.POST('/api/v1/jobs/{jobId}/assignment', { ...job(detail.value!.id), body: { vendor_id: vendorId, ...(overrideReason ? { compliance_override_reason: overrideReason } : {}) } })),
+      ),
+    transition: (status: JobStatus, reason?: string) =>
+      change(() => unwrap(api.POST('/api/v1/jobs/{jobId}/status', { ...job(detail.value!.id), body: { status, ...(reason ? { reason } : {}) } }))),
+    tick: (itemId: string, done: boolean) =>
+      change(() => unwrap(api.PUT('/api/v1/jobs/{jobId}/checklist/{itemId}', { params: { path: { jobId: detail.value!.id, itemId } }, body: { done } }))),
   };
 });

@@ -2,8 +2,7 @@
 // of the board's filters. One store per board.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { apiFetch, ApiError } from '../lib/api.ts';
-import { useSessionStore } from './session.ts';
+import { api, errorMessage, unwrap } from '../lib/api.ts';
 import { t } from '../i18n/index.ts';
 
 export type BoardName = 'pipeline' | 'dispatch';
@@ -11,34 +10,32 @@ export interface SavedView { id: string; board: BoardName; name: string; filters
 
 export function useSavedViews(board: BoardName) {
   return defineStore(`saved-views-${board}`, () => {
-    const session = useSessionStore();
     const views = ref<SavedView[]>([]);
     const error = ref<string | null>(null);
-    const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
     const attempt = async <T>(work: () => Promise<T>): Promise<T | null> => {
       try {
         const result = await work();
         error.value = null;
         return result;
       } catch (err) {
-        error.value = err instanceof ApiError ? err.message : t('common.unreachable');
+        error.value = errorMessage(err, t('common.unreachable'));
         return null;
       }
     };
 
     const load = () =>
       attempt(async () => {
-        views.value = (await api<SavedView[]>(`/api/v1/saved-views?board=${board}`)).data;
+        views.value = (await unwrap<SavedView[]>(api.GET('/api/v1/saved-views', { params: { query: { board } } }))).data;
       });
     const save = (name: string, filters: Record<string, string>, shared: boolean) =>
       attempt(async () => {
-        const view = (await api<SavedView>('/api/v1/saved-views', { method: 'POST', json: { board, name, filters, shared } })).data;
+        const view = (await unwrap<SavedView>(api.POST('/api/v1/saved-views', { body: { board, name, filters, shared } }))).data;
         await load();
         return view;
       });
     const remove = (view: SavedView) =>
       attempt(async () => {
-        await api(`/api/v1/saved-views/${view.id}`, { method: 'DELETE' });
+        await unwrap(api.DELETE('/api/v1/saved-views/{viewId}', { params: { path: { viewId: view.id } } }));
         await load();
         return true;
       });

@@ -1,7 +1,7 @@
 // What the landing page shows about this running service (version, database, migrations).
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { apiFetch, ApiError } from '../lib/api.ts';
+import { api, errorMessage, unwrap } from '../lib/api.ts';
 
 export interface ServiceStatus {
   service: 'onelink';
@@ -20,9 +20,9 @@ export const useServiceStatusStore = defineStore('service-status', () => {
     loading.value = true;
     error.value = null;
     try {
-      status.value = (await apiFetch<ServiceStatus>('/api/v1/status')).data;
+      status.value = (await unwrap<ServiceStatus>(api.GET('/api/v1/status'))).data;
     } catch (err) {
-      error.value = err instanceof ApiError ? err.message : 'Unexpected error';
+      error.value = errorMessage(err, 'Unexpected error');
     } finally {
       loading.value = false;
     }

@@ -6,7 +6,9 @@
 import { t } from '../i18n/index.ts';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import { apiFetch, ApiError } from '../lib/api.ts';
+import type { Capability } from '../../extension/capabilities/profiles.ts';
+import type { Permission } from '../../extension/auth/permissions.ts';
+import { api, ApiError, connectSession, unwrap } from '../lib/api.ts';
 
 export interface Me {
   caller: { type: 'user' | 'portal_user' | 'service'; id: string; name: string; email?: string | null; roles?: string[] };
@@ -14,8 +16,8 @@ export interface Me {
   account: { id: number; chatwoot_account_id: number; name: string; profile: string; phone_country?: string };
   role: string;
   roles: string[];
-  permissions: string[];
-  capabilities: string[];
+  permissions: Permission[];
+  capabilities: Capability[];
   chatwoot: { base_url: string };
   fields: { deal: FieldDefinition[]; job: FieldDefinition[]; vendor: FieldDefinition[] };
 }
@@ -32,14 +34,15 @@ export const useSessionStore = defineStore('session', () => {
   const loading = ref(false);
   const accountChoices = ref<AccountChoice[]>([]);
 
-  const can = (permission: string) => me.value?.permissions.includes(permission) ?? false;
-  const has = (capability: string) => me.value?.capabilities.includes(capability) ?? false;
+  // The names are the server's own (a renamed permission or capability fails the typecheck).
+  const can = (permission: Permission) => me.value?.permissions.includes(permission) ?? false;
+  const has = (capability: Capability) => me.value?.capabilities.includes(capability) ?? false;
   const signedIn = computed(() => me.value !== null);
 
   async function load() {
     loading.value = true;
     try {
-      me.value = (await apiFetch<Me>('/api/v1/me', { token: token.value })).data;
+      me.value = (await unwrap<Me>(api.GET('/api/v1/me'))).data;
       error.value = null;
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
@@ -57,10 +60,9 @@ export const useSessionStore = defineStore('session', () => {
     loading.value = true;
     error.value = null;
     try {
-      const { data } = await apiFetch<{ token: string }>('/api/v1/auth/chatwoot', {
-        method: 'POST',
-        json: { access_token: input.accessToken, chatwoot_url: input.chatwootUrl, account_id: input.accountId },
-      });
+      const { data } = await unwrap<{ token: string }>(
+        api.POST('/api/v1/auth/chatwoot', { body: { access_token: input.accessToken, chatwoot_url: input.chatwootUrl, account_id: input.accountId } }),
+      );
       token.value = data.token;
       accountChoices.value = [];
       await load();
@@ -90,10 +92,13 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   async function signOut() {
-    await apiFetch('/api/v1/auth/session', { method: 'DELETE', token: token.value }).catch(() => undefined);
+    await unwrap(api.DELETE('/api/v1/auth/session')).catch(() => undefined);
     token.value = null;
     me.value = null;
   }
+
+  // Every request (lib/api.ts) carries this page's token, and any 401 ends the session here.
+  connectSession({ token: () => token.value, ended });
 
   return { token, me, error, loading, accountChoices, signedIn, can, has, load, adopt, ended, signIn, signOut };
 });

@@ -82,11 +82,17 @@ describe('the admin app', () => {
     await expect
       .poll(async () => (await api<Array<{ name: string; roles: string[] }>>('/admin/users', adminToken)).find((u) => u.name === 'Casey Agent')!.roles)
       .toContain('dispatcher');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'admin-people-light');
 
     await page.getByRole('tab', { name: 'Service tokens' }).click();
+    await expect.poll(() => page.getByText('No service tokens yet.').isVisible()).toBe(true);
     await page.getByLabel('Token name').fill('Billing sync');
     await page.getByRole('button', { name: 'Create token' }).click();
     await expect.poll(() => page.getByText(/^olt_/).isVisible()).toBe(true);
+    await expect.poll(() => page.getByRole('table').filter({ hasText: 'Billing sync' }).count()).toBe(1);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'admin-tokens-light');
 
     await page.getByRole('tab', { name: 'Automation' }).click();
     await page.getByLabel('Rule name').fill('Booked → site visit');
@@ -101,6 +107,16 @@ describe('the admin app', () => {
     await page.getByRole('tab', { name: 'Audit log' }).click();
     await expect.poll(() => page.getByTestId('audit-row').count()).toBeGreaterThanOrEqual(3);
     expect(await page.getByRole('table').textContent()).toContain('service_token.created');
+    // The shared table: headers for every column, and a caption (read out, not shown, here).
+    expect(await page.getByRole('columnheader').allTextContents()).toEqual(['When', 'Actor', 'Action', 'Resource']);
+    expect(await page.locator('table caption').textContent()).toBe('What happened in this account, newest first');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'admin-audit-light');
+    // At phone width the table scrolls inside its box; the page itself does not get wider.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await screenshot(page, 'admin-audit-phone-light');
+    await page.setViewportSize({ width: 1200, height: 900 });
 
     await page.getByRole('tab', { name: 'Webhooks' }).click();
     await expect.poll(() => page.getByText('No failed deliveries.').isVisible()).toBe(true);
@@ -125,6 +141,16 @@ describe('the admin app', () => {
     await screenshot(page, 'admin-fields-dark');
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, 'admin-fields-phone-dark');
+    await page.setViewportSize({ width: 1200, height: 900 });
+    for (const [tab, name] of [['People', 'people'], ['Service tokens', 'tokens'], ['Automation', 'automation'], ['Audit log', 'audit']] as const) {
+      await page.getByRole('tab', { name: tab }).click();
+      await expect.poll(() => page.getByRole('table').or(page.getByRole('status')).first().isVisible()).toBe(true);
+      await screenshot(page, `admin-${name}-dark`);
+    }
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await screenshot(page, 'admin-audit-phone-dark');
     await browser.close();
   });
 

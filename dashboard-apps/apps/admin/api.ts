@@ -1,20 +1,22 @@
-// The admin app's calls: the session's token, errors turned into one readable line.
+// The admin app's calls: the typed client (lib/api.ts), errors turned into one readable line.
+//   const users = await call<User[]>(() => api.GET('/api/v1/admin/users'));
 import { ref } from 'vue';
-import { apiFetch, ApiError } from '../../lib/api.ts';
-import { useSessionStore } from '../../stores/session.ts';
+import { t } from '../../i18n/index.ts';
+import { api, errorMessage, unwrap } from '../../lib/api.ts';
+
+export { api };
 
 export function useAdminApi() {
-  const session = useSessionStore();
   const error = ref<string | null>(null);
   const busy = ref(false);
-  async function call<T>(path: string, init: Parameters<typeof apiFetch>[1] = {}): Promise<T | null> {
+  async function call<T = unknown>(request: () => Parameters<typeof unwrap>[0]): Promise<T | null> {
     busy.value = true;
     try {
-      const { data } = await apiFetch<T>(`/api/v1${path}`, { token: session.token, ...init });
+      const { data } = await unwrap<T>(request());
       error.value = null;
       return data;
     } catch (err) {
-      error.value = err instanceof ApiError ? err.message : 'Onelink could not be reached';
+      error.value = errorMessage(err, t('common.unreachable'));
       return null;
     } finally {
       busy.value = false;
