@@ -1,6 +1,9 @@
 // The dispatch board as a full page: jobs by status; a job opens in a drawer with its story;
 // vendor suggestions explain their scores; assigning the best one moves the job on.
+import { randomBytes } from 'node:crypto';
+import PgBoss from 'pg-boss';
 import type { BrowserContext, Page } from 'playwright-core';
+import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
 
@@ -115,5 +118,105 @@ describe('the dispatch board', () => {
     await expect.poll(() => page.getByRole('dialog').getByTestId('suggestion').count()).toBe(2);
     await screenshot(page, 'dispatch-board-drawer-dark');
     await browser.close();
+  });
+});
+
+// Changes made by Onelink itself — a missed call's job, the SLA sweep — reach an open board the
+// way people's changes do: write() announces after commit → NOTIFY → change stream → the page.
+describe('the board follows what Onelink itself changes, without a reload', () => {
+  const twilioSid = `AC${randomBytes(16).toString('hex')}`;
+  const twilioToken = randomBytes(16).toString('hex');
+  const twilioFields = (sid: string, extra: Record<string, string>) => ({ AccountSid: twilioSid, CallSid: sid, From: '+14155550177', To: '+14155550199', Direction: 'inbound', CallStatus: 'ringing', ApiVersion: '2010-04-01', ...extra });
+  let browser: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await launchBrowser({ width: 1400, height: 860 });
+    page = await browser.newPage();
+    await page.goto(boardUrl());
+    await page.getByLabel('Chatwoot access token').fill('dispatch-admin-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('job-card').first().waitFor({ timeout: 10_000 });
+    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+  });
+  afterAll(() => browser.close());
+
+  const sameDocument = () => page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument === true);
+  /** Notes, in the page, when a job card first shows all of `texts` (this machine's clock). */
+  const watchForCard = (key: string, texts: string[]) =>
+    page.evaluate(
+      ([k, wanted]) => {
+        const seen = window as unknown as Record<string, number>;
+        const check = () => {
+          const cards = Array.from(document.querySelectorAll('[data-testid="job-card"]'));
+          if (!seen[k] && cards.some((card) => wanted.every((text) => card.textContent?.includes(text)))) seen[k] = Date.now();
+        };
+        new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true });
+        check();
+      },
+      [key, texts] as const,
+    );
+  const cardSeenAt = (key: string) => page.evaluate((k) => (window as unknown as Record<string, number | undefined>)[k] ?? null, key);
+
+  it('shows the job a missed call opened within 2 s of its creation (signed Twilio callbacks)', async () => {
+    const settings = await callApi<{ webhook_urls: { voice: string; status_callback: string } }>(token, '/twilio/settings', {
+      method: 'PUT',
+      json: { account_sid: twilioSid, auth_token: twilioToken, forward_to: ['+1 415 555 0100'], voicemail_enabled: false, create_job_on: 'missed_or_voicemail' },
+    });
+    expect(settings.status, JSON.stringify(settings.error)).toBe(200);
+    expect((await callApi(token, '/twilio/numbers', { method: 'POST', json: { e164: '+14155550199', label: 'Main line' } })).status).toBe(201);
+    const post = async (url: string, fields: Record<string, string>) => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(twilioToken, url, fields), 'User-Agent': 'TwilioProxy/1.1' },
+        body: new URLSearchParams(fields).toString(),
+      });
+      const text = await response.text();
+      expect(response.status, `${url}: ${text}`).toBeLessThan(300);
+      return text;
+    };
+    await watchForCard('missedCallCard', ['Missed call from +1 415 555 0177']);
+    const sid = `CA${randomBytes(16).toString('hex')}`;
+    const { voice, status_callback: status } = settings.data.webhook_urls;
+    // Our TwiML forwards the call and names where Twilio reports the dial's outcome.
+    const twiml = await post(voice, twilioFields(sid, {}));
+    const dial = /<Dial[^>]*\saction="([^"]+)"/.exec(twiml)?.[1]?.replaceAll('&amp;', '&');
+    expect(dial, twiml).toBeTruthy();
+    // Nobody picks up, and with voicemail off nothing more can come: the call is settled at once.
+    await post(dial!, twilioFields(sid, { CallStatus: 'in-progress', DialCallStatus: 'no-answer' }));
+    await post(status, twilioFields(sid, { CallStatus: 'completed', CallDuration: '18' }));
+    await expect.poll(() => cardSeenAt('missedCallCard'), { timeout: 15_000 }).not.toBeNull();
+    const jobs = await callApi<Array<{ summary: string; created_at: string }>>(token, '/jobs?source=call');
+    const job = jobs.data.find((j) => j.summary === 'Missed call from +1 415 555 0177');
+    expect(job, JSON.stringify(jobs.data)).toBeTruthy();
+    const delay = (await cardSeenAt('missedCallCard'))! - new Date(job!.created_at).getTime();
+    console.info(`missed call: the job showed on the open board ${delay} ms after it was created`);
+    expect(delay).toBeLessThan(2_000);
+    expect(await sameDocument()).toBe(true);
+  });
+
+  it('flips a card’s SLA badge when the sweep finds it breached, within 2 s of the sweep', async () => {
+    const due = Date.now() + 4_000;
+    const created = await callApi<{ id: string }>(token, '/jobs', { method: 'POST', json: { summary: 'Gas smell in the hallway', priority: 'urgent', sla_due_at: new Date(due).toISOString() } });
+    expect(created.status).toBe(201);
+    const card = page.getByTestId('job-card').filter({ hasText: 'Gas smell in the hallway' });
+    await expect.poll(() => card.textContent(), { timeout: 5_000 }).toContain('SLA Approaching');
+    await watchForCard('breachedCard', ['Gas smell in the hallway', 'SLA Breached']);
+    // Past due, nothing on the page changes by itself: the badge is what the server last said.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now()) + 300));
+    // Run the SLA sweep now, through the server's own queue, rather than wait for its minute.
+    const queue = new PgBoss({ connectionString: inject('databaseUrl'), schema: 'onelink_queue', supervise: false, schedule: false, migrate: false });
+    await queue.start();
+    await queue.send('job-sla', {});
+    await queue.stop({ graceful: false });
+    await expect.poll(() => cardSeenAt('breachedCard'), { timeout: 15_000 }).not.toBeNull();
+    const detail = await callApi<{ events: Array<{ kind: string; occurred_at: string }> }>(token, `/jobs/${created.data.id}`);
+    const breach = detail.data.events.find((e) => e.kind === 'sla_breached');
+    expect(breach, JSON.stringify(detail.data.events)).toBeTruthy();
+    const delay = (await cardSeenAt('breachedCard'))! - new Date(breach!.occurred_at).getTime();
+    console.info(`SLA sweep: the badge flipped ${delay} ms after the breach was recorded`);
+    expect(delay).toBeLessThan(2_000);
+    expect(await sameDocument()).toBe(true);
+    await screenshot(page, 'dispatch-board-live-light');
   });
 });
