@@ -125,8 +125,11 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     changes.columns.forEach((totals, i) => Object.assign(columns.value[i]!, { stage: totals.stage, count: totals.count, amount_sums: totals.amount_sums }));
   }
 
-  /** Moves a card to the top of another column at once; puts it back if the server says no. */
-  async function move(dealId: string, toStageId: string) {
+  /**
+   * Moves a card to the top of another column at once; puts it back if the server says no. Into
+   * a lost stage the server wants the reason (the board asks for it before calling this).
+   */
+  async function move(dealId: string, toStageId: string, lostReason?: string) {
     const from = columns.value.find((c) => c.deals.some((d) => d.id === dealId));
     const to = columns.value.find((c) => c.stage.id === toStageId);
     if (!from || !to || from === to) return;
@@ -137,7 +140,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     to.count++;
     movesInFlight++;
     try {
-      const moved = (await api<BoardDeal>(`/api/v1/deals/${dealId}/move`, { method: 'POST', json: { stage_id: toStageId, version: deal!.version } })).data;
+      const moved = (await api<BoardDeal>(`/api/v1/deals/${dealId}/move`, { method: 'POST', json: { stage_id: toStageId, version: deal!.version, ...(lostReason ? { lost_reason: lostReason } : {}) } })).data;
       Object.assign(deal!, moved);
       announcement.value = t('pipeline.moved', { reference: deal!.reference, stage: to.stage.name });
       error.value = null;

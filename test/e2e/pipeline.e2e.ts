@@ -140,6 +140,35 @@ describe('the pipeline board', () => {
     await page.reload();
   });
 
+  it('asks why a deal was lost when its card goes to Lost; cancelling leaves the card where it was', async () => {
+    const first = pipeline.stages[0]!;
+    const lostStage = pipeline.stages.find((s) => s.name === 'Lost')!;
+    const deal = await api<{ id: string }>('/deals', { method: 'POST', json: { title: 'Kitchen refit', pipeline_id: pipeline.id } });
+    await expect.poll(() => card(page, 'Kitchen refit').count(), { timeout: 10_000 }).toBe(1);
+    // Six stages: wide enough that the first and the last column are both in view for the drag.
+    await page.setViewportSize({ width: 1720, height: 800 });
+
+    await card(page, 'Kitchen refit').dragTo(column(page, 'Lost'));
+    const dialog = page.getByRole('dialog', { name: /Why was D-\d+ lost\?/ });
+    await expect.poll(() => dialog.count(), { timeout: 10_000 }).toBe(1);
+    expect(await dialog.getByRole('button', { name: 'Mark lost' }).isDisabled()).toBe(true); // no reason yet
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'pipeline-board-lost-reason');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => dialog.count(), { timeout: 10_000 }).toBe(0);
+    expect(await column(page, first.name).getByRole('article', { name: /Kitchen refit/ }).count()).toBe(1);
+    expect(await api<{ status: string; stage_id: string }>(`/deals/${deal.id}`)).toMatchObject({ status: 'open', stage_id: first.id });
+
+    await card(page, 'Kitchen refit').dragTo(column(page, 'Lost'));
+    await dialog.getByLabel('Reason').fill('Chose a cheaper quote');
+    await dialog.getByRole('button', { name: 'Mark lost' }).click();
+    await expect
+      .poll(async () => api<{ status: string; stage_id: string; lost_reason: string | null }>(`/deals/${deal.id}`), { timeout: 10_000 })
+      .toMatchObject({ status: 'lost', stage_id: lostStage.id, lost_reason: 'Chose a cheaper quote' });
+    await expect.poll(() => column(page, 'Lost').getByRole('article', { name: /Kitchen refit/ }).count(), { timeout: 10_000 }).toBe(1);
+    await page.setViewportSize({ width: 1400, height: 800 });
+  });
+
   it('stays responsive while scrolling a column of 5,000 cards (figures printed)', async () => {
     const stage = pipeline.stages[3]!;
     const db = new pg.Client({ connectionString: inject('databaseUrl') });
@@ -224,6 +253,12 @@ describe('the pipeline board', () => {
     await darkPage.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => darkPage.getByTestId('deal-card').count(), { timeout: 10_000 }).toBeGreaterThan(3);
     await screenshot(darkPage, 'pipeline-board-dark');
+    await darkPage.setViewportSize({ width: 1720, height: 800 });
+    await darkPage.getByRole('article', { name: /Solar panels/ }).dragTo(darkPage.locator('section[data-stage="Lost"]'));
+    await expect.poll(() => darkPage.getByRole('dialog').count(), { timeout: 10_000 }).toBe(1);
+    await screenshot(darkPage, 'pipeline-board-lost-reason-dark');
+    await darkPage.keyboard.press('Escape'); // cancelled: the card stays
+    await expect.poll(() => darkPage.getByRole('dialog').count(), { timeout: 10_000 }).toBe(0);
     await darkPage.setViewportSize({ width: 390, height: 844 });
     await screenshot(darkPage, 'pipeline-board-phone-dark');
     await dark.close();
