@@ -11,19 +11,24 @@ export function renderApiReference(doc: OpenApiDocument): string {
       const params = (op.parameters ?? [])
         .map((p) => `<li><code>${escape(p.name)}</code> <em>${escape(p.in)}${p.required ? ', required' : ''}</em>${p.description ? ` — ${escape(p.description)}` : ''}</li>`)
         .join('');
-      const body = op.requestBody?.content['application/json']?.schema;
+      const json = op.requestBody?.content['application/json'];
+      const body = json?.schema;
       const html = `<section class="op">
   <h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escape(path)}</code></h3>
-  <p>${escape(op.summary ?? '')}</p>
+  <p>${escape(op.description ?? op.summary ?? '')}</p>
   ${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
   ${body ? `<h4>JSON body</h4><pre tabindex="0">${escape(JSON.stringify(body, null, 2))}</pre>` : ''}
+  ${json?.example !== undefined ? `<h4>Example body</h4><pre tabindex="0">${escape(JSON.stringify(json.example, null, 2))}</pre>` : ''}
 </section>`;
       const tag = op.tags?.[0] ?? 'other';
       byTag.set(tag, [...(byTag.get(tag) ?? []), html]);
     }
   }
   const sections = [...byTag.entries()]
-    .map(([tag, ops]) => `<h2 id="${escape(tag)}">${escape(tag)}</h2>${ops.join('\n')}`)
+    .map(([tag, ops]) => {
+      const about = doc.tags.find((t) => t.name === tag)?.description;
+      return `<h2 id="${escape(tag)}">${escape(tag)}</h2>${about ? `<p>${escape(about)}</p>` : ''}${ops.join('\n')}`;
+    })
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
