@@ -6,7 +6,8 @@ import { trackSweep } from '../extension/modules/system/sweeps.ts';
 import { queues } from '../extension/queue/names.ts';
 import type { QueueWork } from '../extension/queue/work.ts';
 import { maxAttempts, processDelivery } from './chatwoot/process.ts';
-import { maxTwilioAttempts, processTwilioDelivery, type TwilioDeps } from './twilio/process.ts';
+import type { CallsDeps } from '../extension/modules/calls/workflow.ts';
+import { maxTwilioAttempts, processTwilioDelivery } from './twilio/process.ts';
 
 /** The queue that retries each source's deliveries. */
 const retryQueueOf: Record<string, string> = { chatwoot: queues.chatwootDelivery, twilio: queues.twilioEvent };
@@ -25,7 +26,7 @@ export async function stalledDeliveries(db: Knex): Promise<Array<{ id: string; s
 }
 
 /** `twilio`: what processing Twilio callbacks needs (the calls workflow's dependencies, without the queue, which each run brings). */
-export function webhookQueueWork(db: Knex, twilio: Omit<TwilioDeps, 'db' | 'jobs'>): QueueWork[] {
+export function webhookQueueWork(db: Knex, twilio: Omit<CallsDeps, 'db' | 'jobs'>): QueueWork[] {
   const chatwootRetries: QueueWork<{ deliveryId: string }> = {
     name: queues.chatwootDelivery,
     options: { retryLimit: maxAttempts, retryDelay: 1, retryBackoff: true },

@@ -386,4 +386,33 @@ describe('permanent failures', () => {
     expect(await contact(807)).toBeUndefined();
     expect((await contact(808)).name).toBe('Rosalind Franklin');
   });
+
+  it('writes a batch that names one record again and again as the events came, whatever repeats between changes', async () => {
+    // One contact seen in turn as A, A, B, B, A (same time: the order of the events decides), and a
+    // contact update older than the cached one in the middle, which must not win.
+    const at = new Date(Date.now() - 30_000).toISOString();
+    const names = ['Name A', 'Name A', 'Name B', 'Name B', 'Name A'];
+    const ids: string[] = [];
+    for (const [i, name] of names.entries()) {
+      ids.push((await deliver(chatwootDelivery(contactEvent('contact_updated', { id: 809, name, updated_at: at }), { secret, deliveryId: `repeat-${i}` }))).body.data.delivery_id);
+    }
+    const older = new Date(Date.now() - 90_000).toISOString();
+    ids.splice(3, 0, (await deliver(chatwootDelivery(contactEvent('contact_updated', { id: 809, name: 'Older', updated_at: older }), { secret }))).body.data.delivery_id);
+    const outcomes = await processDeliveries(t.db.knex, ids);
+    expect(ids.map((id) => outcomes.get(id))).toEqual(Array(ids.length).fill('processed'));
+    expect(await contact(809)).toMatchObject({ name: 'Name A', source_updated_at: new Date(at) });
+
+    // Many messages from one sender in one batch: all of them count as the customer's activity.
+    const sent: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      sent.push((await deliver(chatwootDelivery(messageEvent({ id: 9100 + i, conversationId: 9200 + (i % 3), content: `message ${i}` }), { secret }))).body.data.delivery_id);
+    }
+    const results = await processDeliveries(t.db.knex, sent);
+    expect([...results.values()].every((r) => r === 'processed')).toBe(true);
+    const conversations = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('chatwoot_conversations').whereIn('chatwoot_conversation_id', [9200, 9201, 9202]).whereNotNull('last_activity_at').pluck('chatwoot_conversation_id'),
+    );
+    expect(conversations.sort()).toEqual([9200, 9201, 9202]);
+    expect(await contact(44)).toMatchObject({ name: 'Contact' });
+  });
 });

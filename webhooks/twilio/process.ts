@@ -11,13 +11,10 @@ import { twilioEvents, type TwilioEvent } from './routes.ts';
 
 export const maxTwilioAttempts = 12;
 
-/** What processing needs: the calls workflow's dependencies. */
-export type TwilioDeps = CallsDeps;
-
 interface ClaimedDelivery { id: string; account_id: number; event: string; body: string; attempts: number; received_at: Date }
 
 /** Processes one stored Twilio callback; throws when it should be retried (the queue backs off). */
-export async function processTwilioDelivery(deps: TwilioDeps, deliveryId: string): Promise<'processed' | 'skipped' | 'failed' | 'dead'> {
+export async function processTwilioDelivery(deps: CallsDeps, deliveryId: string): Promise<'processed' | 'skipped' | 'failed' | 'dead'> {
   const { db } = deps;
   const [delivery] = (await db('webhook_deliveries')
     .where({ id: deliveryId, source: 'twilio' })
@@ -50,7 +47,7 @@ export async function processTwilioDelivery(deps: TwilioDeps, deliveryId: string
  * in the order they arrived; different calls go side by side (a few at once: the web side
  * shares the connection pool).
  */
-export function twilioDeliverySource(deps: TwilioDeps, parallelCalls = 4): DeliverySource {
+export function twilioDeliverySource(deps: CallsDeps, parallelCalls = 4): DeliverySource {
   return {
     source: 'twilio',
     retryQueue: queues.twilioEvent,

@@ -15,11 +15,35 @@ export interface Observations {
   activity: ActivityObservation[];
 }
 
+const sameContent = (a: { observedAt: Date }, b: { observedAt: Date }) => JSON.stringify({ ...a, observedAt: 0 }) === JSON.stringify({ ...b, observedAt: 0 });
+
+/**
+ * Folds repeated observations of one record that say the same thing, with nothing different seen
+ * of it in between, into one dated by the later of them (a chatty customer's messages all carry
+ * the same sender): writing it once leaves the row as writing each in turn would.
+ */
+function withoutRepeatedNews<T extends { id: number; observedAt: Date }>(items: T[]): T[] {
+  const out: T[] = [];
+  const lastOf = new Map<number, number>();
+  for (const item of items) {
+    const at = lastOf.get(item.id);
+    const last = at === undefined ? undefined : out[at]!;
+    if (last && sameContent(last, item)) {
+      if (item.observedAt > last.observedAt) out[at!] = { ...last, observedAt: item.observedAt };
+      continue;
+    }
+    lastOf.set(item.id, out.length);
+    out.push(item);
+  }
+  return out;
+}
+
 /**
  * Splits `items` into runs in which no id repeats, keeping their order: each run is one statement
  * (which may touch a row once), and runs are written in the order the events came.
  */
-function runsWithoutRepeats<T extends { id: number }>(items: T[]): T[][] {
+function runsWithoutRepeats<T extends { id: number; observedAt: Date }>(all: T[]): T[][] {
+  const items = withoutRepeatedNews(all);
   const runs: T[][] = [];
   let run: T[] = [];
   let ids = new Set<number>();
