@@ -22,7 +22,7 @@ import { read, systemContext, write } from '../db/tenant.ts';
 import type { SweepRun } from '../modules/system/sweeps.ts';
 import type { CountryCode } from '../phones/e164.ts';
 import type { Sealer } from '../security/crypto.ts';
-import { cacheContacts, cacheConversations, chatwootContact, chatwootConversation, contactObservation, readConversation, recordActivity, type ContactObservation } from './cache.ts';
+import { cacheContacts, cacheConversations, chatwootContact, chatwootConversation, contactObservation, readConversation, recordActivity, type ContactObservation } from '../modules/conversations/cache.ts';
 import { listContacts, listConversations, normaliseBaseUrl, type ChatwootTarget, type ConversationListQuery } from './client.ts';
 import { chatwootTargetFor } from './outbox.ts';
 
