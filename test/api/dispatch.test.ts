@@ -192,6 +192,24 @@ describe('jobs', () => {
     expect(await kinds(soon.id)).toEqual(['created', 'sla_approaching']);
     expect((await asAgent.get('/jobs', { sla_state: 'breached' })).body.data.map((j: { id: string }) => j.id)).toContain(late.id);
     expect((await asAgent.get(`/jobs/${soon.id}`)).body.data.sla_state).toBe('approaching');
+    // Written by the sweep as a system process: audited as itself, not as a person.
+    const trail = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('audit_events').where({ resource_id: late.id, action: 'job.sla_breached' }).first('actor_type', 'actor_id'),
+    );
+    expect(trail).toEqual({ actor_type: 'system', actor_id: 'sla-sweep' });
+  });
+
+  it('a broken SLA sweep throws, per account, instead of reporting nothing to do', async () => {
+    // An impossible "now" breaks every account's statement: the sweep tries each, then throws them together.
+    const error = await emitSlaEvents(t.db.knex, new Date(Number.NaN)).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(AggregateError);
+    expect((error as AggregateError).errors.length).toBe(await t.db.knex('accounts').count<{ count: string }[]>('* as count').then(([r]) => Number(r!.count)));
+    expect((error as Error).message).toMatch(/The SLA sweep failed for \d+ account\(s\): account \d+/);
+    // With the scheduler's per-account runner, each failure goes there and the sweep carries on.
+    const failed: number[] = [];
+    const forAccount = async <T>(accountId: number, work: () => Promise<T>) => work().catch(() => void failed.push(accountId));
+    expect(await emitSlaEvents(t.db.knex, new Date(Number.NaN), forAccount)).toBe(0);
+    expect(failed.length).toBe((error as AggregateError).errors.length);
   });
 });
 
