@@ -74,7 +74,7 @@ export async function unwrap<T>(call: Promise<{ data?: unknown; error?: unknown;
 }
 
 /** Fetches a file from our API (with the same credentials as `api`) and hands it to the browser as a download. */
-export async function downloadFile(path: string, { filename }: { filename: string; token?: string | null }) {
+export async function downloadFile(path: string, { filename }: { filename: string }) {
   const response = await fetch(path, { headers: appHeaders() }).catch(() => {
     throw new ApiError(0, 'network_error', 'The service could not be reached');
   });
@@ -93,26 +93,6 @@ export async function downloadFile(path: string, { filename }: { filename: strin
 
 /** One readable line for a failed call. */
 export const errorMessage = (err: unknown, fallback: string) => (err instanceof ApiError ? err.message : fallback);
-
-/**
- * The untyped call the stores used before the typed client; kept only while a caller still uses
- * it. Same headers, same errors.
- * @deprecated use `unwrap(api.GET(...))`
- */
-export async function apiFetch<T>(path: string, { json, token: _token, ...init }: Omit<RequestInit, 'body'> & { json?: unknown; token?: string | null } = {}): Promise<ApiResult<T>> {
-  const headers = { Accept: 'application/json', ...appHeaders(), ...(json === undefined ? {} : { 'Content-Type': 'application/json' }), ...(init.headers as Record<string, string>) };
-  let response: Response;
-  try {
-    response = await fetch(path, { ...init, headers, body: json === undefined ? undefined : JSON.stringify(json) });
-  } catch {
-    throw new ApiError(0, 'network_error', 'The service could not be reached');
-  }
-  if (response.status === 401) session.ended();
-  const body = (await response.json().catch(() => null)) as { data: T; meta?: Record<string, unknown> } | { error: { code: string; message: string; details: unknown } } | null;
-  if (body && 'error' in body) throw new ApiError(response.status, body.error.code, body.error.message, body.error.details);
-  if (!response.ok || !body) throw new ApiError(response.status, 'http_error', `The service answered ${response.status}`);
-  return { data: body.data, meta: body.meta ?? {} };
-}
 
 /** The JSON body a route takes, as the OpenAPI document describes it. */
 export type RequestBody<P extends keyof paths, M extends 'post' | 'put' | 'patch'> = paths[P] extends Record<M, { requestBody?: { content: { 'application/json': infer B } } }> ? B : never;

@@ -5,9 +5,7 @@
 import { onBeforeUnmount } from 'vue';
 import { api, unwrap } from './api.ts';
 
-export function useChangeStream(...args: [onChange: () => void] | [token: unknown, onChange: () => void]) {
-  // (The token argument is from before the client carried the session itself; ignored.)
-  const onChange = args[args.length - 1] as () => void;
+export function useChangeStream(onChange: () => void) {
   let source: EventSource | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;

@@ -4,13 +4,13 @@
 // those cards in by rank, so the pages a column has scrolled through stay loaded.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { apiFetch, ApiError, downloadFile } from '../lib/api.ts';
-import { useSessionStore } from './session.ts';
+import type { DealStatus } from '../../extension/modules/deals/rules.ts';
+import { api, ApiError, downloadFile, errorMessage, unwrap } from '../lib/api.ts';
 import { t } from '../i18n/index.ts';
 import { pickFilters, setFilters } from '../lib/board-filters.ts';
 
 export interface BoardStage { id: string; name: string; kind: 'open' | 'won' | 'lost'; position: number }
-export interface BoardDeal { id: string; reference: string; title: string; stage_id: string; rank: string; amount_minor: number | null; currency: string | null; version: number; chatwoot_conversation_id: number | null; owner_id: string | null; status: string; expected_close_date: string | null }
+export interface BoardDeal { id: string; reference: string; title: string; stage_id: string; rank: string; amount_minor: number | null; currency: string | null; version: number; chatwoot_conversation_id: number | null; owner_id: string | null; status: DealStatus; expected_close_date: string | null }
 export interface BoardColumn { stage: BoardStage; count: number; amount_sums: Array<{ currency: string; amount_minor: number }>; deals: BoardDeal[]; next_cursor: string | null; loadingMore: boolean }
 
 type Totals = Pick<BoardColumn, 'stage' | 'count' | 'amount_sums'>;
@@ -26,7 +26,6 @@ const pageSize = 50;
 const before = (a: BoardDeal, b: BoardDeal) => a.rank < b.rank || (a.rank === b.rank && a.id < b.id);
 
 export const usePipelineBoard = defineStore('pipeline-board', () => {
-  const session = useSessionStore();
   const pipelines = ref<Array<{ id: string; name: string }>>([]);
   const pipelineId = ref<string | null>(null);
   const columns = ref<BoardColumn[]>([]);
@@ -42,16 +41,19 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
   const loading = ref(false);
   const error = ref<string | null>(null);
   const announcement = ref('');
-  const api = <T>(path: string, init: Parameters<typeof apiFetch>[1] = {}) => apiFetch<T>(path, { token: session.token, ...init });
-  const fail = (err: unknown) => (error.value = err instanceof ApiError ? err.message : t('common.unreachable'));
+  const fail = (err: unknown) => (error.value = errorMessage(err, t('common.unreachable')));
 
   async function load(id?: string) {
     loading.value = true;
     try {
-      if (!pipelines.value.length) pipelines.value = (await api<Array<{ id: string; name: string }>>('/api/v1/pipelines')).data;
+      if (!pipelines.value.length) pipelines.value = (await unwrap<Array<{ id: string; name: string }>>(api.GET('/api/v1/pipelines'))).data;
       pipelineId.value = id ?? pipelineId.value ?? pipelines.value[0]?.id ?? null;
       if (!pipelineId.value) return;
-      const board = (await api<{ as_of: string; columns: Array<Omit<BoardColumn, 'loadingMore'>> }>(`/api/v1/pipelines/${pipelineId.value}/board?per_stage=${pageSize}${filterQuery()}`)).data;
+      const board = (
+        await unwrap<{ as_of: string; columns: Array<Omit<BoardColumn, 'loadingMore'>> }>(
+          api.GET('/api/v1/pipelines/{pipelineId}/board', { params: { path: { pipelineId: pipelineId.value }, query: { per_stage: pageSize, ...activeFilters() } } }),
+        )
+      ).data;
       columns.value = board.columns.map((c) => ({ ...c, loadingMore: false }));
       asOf = board.as_of;
       error.value = null;
@@ -66,7 +68,11 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     if (!column.next_cursor || column.loadingMore) return;
     column.loadingMore = true;
     try {
-      const page = await api<BoardDeal[]>(`/api/v1/pipelines/${pipelineId.value}/stages/${column.stage.id}/deals?limit=${pageSize}&cursor=${encodeURIComponent(column.next_cursor)}${filterQuery()}`);
+      const page = await unwrap<BoardDeal[]>(
+        api.GET('/api/v1/pipelines/{pipelineId}/stages/{stageId}/deals', {
+          params: { path: { pipelineId: pipelineId.value!, stageId: column.stage.id }, query: { limit: pageSize, cursor: column.next_cursor, ...activeFilters() } },
+        }),
+      );
       const known = new Set(column.deals.map((d) => d.id));
       column.deals.push(...page.data.filter((d) => !known.has(d.id)));
       column.next_cursor = (page.meta.next_cursor as string | null) ?? null;
@@ -88,7 +94,9 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     }
     refreshing = true;
     try {
-      const changes = (await api<BoardChanges>(`/api/v1/pipelines/${pipelineId.value}/board/changes?since=${encodeURIComponent(asOf)}${filterQuery()}`)).data;
+      const changes = (
+        await unwrap<BoardChanges>(api.GET('/api/v1/pipelines/{pipelineId}/board/changes', { params: { path: { pipelineId: pipelineId.value }, query: { since: asOf, ...activeFilters() } } }))
+      ).data;
       const sameStages = changes.columns.length === columns.value.length && changes.columns.every((c, i) => c.stage.id === columns.value[i]!.stage.id);
       if (!changes.complete || !sameStages) return await load();
       applyChanges(changes);
@@ -140,7 +148,8 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     to.count++;
     movesInFlight++;
     try {
-      const moved = (await api<BoardDeal>(`/api/v1/deals/${dealId}/move`, { method: 'POST', json: { stage_id: toStageId, version: deal!.version, ...(lostReason ? { lost_reason: lostReason } : {}) } })).data;
+      const body = { stage_id: toStageId, version: deal!.version, ...(lostReason ? { lost_reason: lostReason } : {}) };
+      const moved = (await unwrap<BoardDeal>(api.POST('/api/v1/deals/{dealId}/move', { params: { path: { dealId } }, body }))).data;
       Object.assign(deal!, moved);
       announcement.value = t('pipeline.moved', { reference: deal!.reference, stage: to.stage.name });
       error.value = null;
@@ -164,7 +173,7 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
   async function exportCsv(stageId?: string) {
     const scope = stageId ? `stage_id=${stageId}` : `pipeline_id=${pipelineId.value}`;
     try {
-      await downloadFile(`/api/v1/deals/export.csv?${scope}${filterQuery()}`, { token: session.token, filename: `deals-${new Date().toISOString().slice(0, 10)}.csv` });
+      await downloadFile(`/api/v1/deals/export.csv?${scope}${filterQuery()}`, { filename: `deals-${new Date().toISOString().slice(0, 10)}.csv` });
     } catch (err) {
       fail(err);
     }
