@@ -9,7 +9,8 @@ import { gzipSync } from 'node:zlib';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { repoRoot } from '../helpers/processes.ts';
+import { chatwootDelivery, conversationEvent } from '../fakes/chatwoot-webhooks.ts';
+import { repoRoot, spawnIn } from '../helpers/processes.ts';
 import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
@@ -433,5 +434,57 @@ describe('sidebar screenshots and weight', () => {
     const bytes = [...seen].map((key) => gzipSync(fs.readFileSync(path.join(repoRoot, 'dist', 'web', manifest[key]!.file))).length).reduce((a, b) => a + b, 0);
     console.log(`Sidebar JavaScript: ${(bytes / 1024).toFixed(1)} KB gzipped (budget 60 KB)`);
     expect(bytes).toBeLessThanOrEqual(60 * 1024);
+  });
+});
+
+// A conversation_updated delivery from Chatwoot is a change Onelink makes itself (its cache of the
+// conversation, through write(), its trail the delivery row): an open sidebar must hear of it
+// through the change stream at once, not on its minute timer.
+describe('the sidebar hears of Chatwoot’s own changes', () => {
+  it('refreshes within 2 s of a signed conversation_updated delivery being processed', async () => {
+    // Wire the account the way an operator does, so Chatwoot holds our webhook and its secret.
+    const install = spawnIn(
+      'npm',
+      ['run', '--silent', 'onelink', '--', 'install', '--chatwoot-url', chatwoot.url, '--account-id', '8', '--token', 'sidebar-admin-token', '--public-url', baseUrl, '--skip-check', '--skip-backfill'],
+      { ONELINK_DATA_DIR: inject('dataDir') },
+    );
+    expect((await install.exited).code, install.output()).toBe(0);
+    const hook = chatwoot.webhooks.find((h) => h.accountId === 8 && h.url.startsWith(baseUrl));
+    expect(hook, install.output()).toBeTruthy();
+    const browser = await launchBrowser({ width: 1100, height: 760 });
+    const page = await browser.newPage();
+    await page.goto(hostUrl());
+    await signInInFrame(page);
+    const frame = appFrame(page);
+    await expect.poll(() => frame.getByTestId('conversation-id').textContent(), { timeout: 10_000 }).toBe('Conversation #101');
+    await expect.poll(() => frame.getByTestId('count').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    let snapshots: number[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/api/v1/sidebar?')) snapshots.push(Date.now());
+    });
+    // Quiet first: signing in was itself a change the stream announces; wait until a whole second
+    // passes without the sidebar asking again (its own timer runs once a minute).
+    const watchedFrom = Date.now();
+    while (Date.now() - Math.max(watchedFrom, ...snapshots) < 1_000) await new Promise((resolve) => setTimeout(resolve, 100));
+    snapshots = [];
+
+    const payload = conversationEvent('conversation_updated', { id: 101, contactId: 501, status: 'resolved', labels: ['boiler', 'priority-customer'] }, { id: 8, name: 'Acme Heating' });
+    const delivery = chatwootDelivery(payload, { secret: hook!.secret });
+    const sentAt = Date.now();
+    const sent = await fetch(hook!.url, { method: 'POST', headers: delivery.headers, body: delivery.body });
+    expect(sent.status).toBeLessThan(300);
+
+    const processed = async () => {
+      const page = await api<Array<{ event: string; processed_at: string | null }>>('/admin/webhook-deliveries?status=processed&limit=20', adminToken);
+      return page.body.data.find((d) => d.event === 'conversation_updated')?.processed_at ?? null;
+    };
+    await expect.poll(processed, { timeout: 10_000, interval: 100 }).not.toBeNull();
+    const processedAt = new Date((await processed())!).getTime();
+    await expect.poll(() => snapshots.filter((at) => at >= sentAt).length, { timeout: 5_000 }).toBeGreaterThan(0);
+    const delay = snapshots.find((at) => at >= sentAt)! - processedAt;
+    console.info(`conversation_updated: the open sidebar asked for its records again ${delay} ms after the delivery was processed`);
+    expect(delay).toBeLessThan(2_000);
+    expect(await frame.getByTestId('conversation-id').textContent()).toBe('Conversation #101');
+    await browser.close();
   });
 });
