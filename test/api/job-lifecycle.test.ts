@@ -176,6 +176,31 @@ describe('no other door', () => {
     expect(statusWrites(`await trx('jobs').where({ id }).update({ vendor_id: v, status_changed_at: now });`)).toHaveLength(0);
   });
 
+  /** Statements that write a table at all (query builder or raw SQL). */
+  function tableWrites(source: string, table: string): string[] {
+    const found: string[] = [];
+    for (const match of source.matchAll(new RegExp(`\\(\\s*['"\`]${table}['"\`]\\s*\\)`, 'g'))) {
+      const statement = source.slice(match.index, source.indexOf(';', match.index));
+      if (/\.(update|insert|upsert|delete|del)\s*\(/.test(statement)) found.push(statement.slice(0, 120));
+    }
+    for (const match of source.matchAll(new RegExp(`(update|insert\\s+into|delete\\s+from)\\s+${table}\\b`, 'gi'))) found.push(match[0]);
+    return found;
+  }
+
+  it('only the jobs module writes jobs and their conversation links', () => {
+    expect(tableWrites(`await trx('job_conversations').insert({ job_id });`, 'job_conversations')).toHaveLength(1);
+    expect(tableWrites('`update jobs j set last_activity_at = now()`', 'jobs')).toHaveLength(1);
+    expect(tableWrites(`await trx('jobs').where({ id }).first('number');`, 'jobs')).toHaveLength(0);
+    const offenders = ['extension', 'webhooks']
+      .flatMap((dir) => sourceFiles(join(root, dir)))
+      .filter((file) => !file.includes(join('extension', 'modules', 'jobs', '')))
+      .flatMap((file) => {
+        const source = readFileSync(file, 'utf8');
+        return ['jobs', 'job_conversations'].flatMap((table) => tableWrites(source, table).map((statement) => `${relative(root, file)}: ${statement}`));
+      });
+    expect(offenders).toEqual([]);
+  });
+
   it('only lifecycle.ts writes a job’s status', () => {
     const offenders = ['extension', 'webhooks']
       .flatMap((dir) => sourceFiles(join(root, dir)))

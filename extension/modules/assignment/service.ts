@@ -5,8 +5,8 @@
 import type { Knex } from 'knex';
 import { read, write, type RequestContext } from '../../db/tenant.ts';
 import { ConflictError, NotFoundError } from '../../errors.ts';
-import { changeJobStatus, releaseVendor, staleJob } from '../jobs/lifecycle.ts';
-import { appendJobEvent, dispatchSettings, jobColumns, loadJob, presentJob, writeBackJob, type JobRow } from '../jobs/records.ts';
+import { changeJobStatus, handJobOver, releaseVendor, staleJob } from '../jobs/lifecycle.ts';
+import { appendJobEvent, dispatchSettings, loadJob, presentJob, writeBackJob, type JobRow } from '../jobs/records.ts';
 import { openJobStatuses } from '../jobs/rules.ts';
 import { complianceSql } from '../vendors/service.ts';
 import { exclusions, rank, score, type VendorFacts } from './scoring.ts';
@@ -144,7 +144,7 @@ export async function assignVendor(ctx: RequestContext, jobId: string, input: As
     const after =
       before.status === 'new' || before.status === 'triaged'
         ? await changeJobStatus(trx, ctx, audit, before, { to: 'assigned', via: 'assignment', vendorId: input.vendor_id, note: false, auditedByCaller: true })
-        : await setVendor(trx, ctx, before, input.vendor_id);
+        : await handJobOver(trx, ctx, before, input.vendor_id);
     await writeBackJob(trx, ctx, after, note);
     await audit({
       action: previous ? 'job.reassigned' : 'job.assigned',
@@ -160,15 +160,6 @@ export async function assignVendor(ctx: RequestContext, jobId: string, input: As
     });
     return presentJob(ctx, after, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
   });
-}
-
-/** Hands a job under way to another vendor: the status stays, only the holder changes. */
-async function setVendor(trx: Knex.Transaction, ctx: RequestContext, before: JobRow, vendorId: string): Promise<JobRow> {
-  const [after] = (await trx('jobs')
-    .where({ account_id: ctx.accountId, id: before.id })
-    .update({ vendor_id: vendorId, version: before.version + 1, updated_at: trx.fn.now() })
-    .returning([...jobColumns])) as JobRow[];
-  return after!;
 }
 
 /**

@@ -103,6 +103,15 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
   return job;
 }
 
+/** Hands a job under way to another vendor (reassignment): the status stays, only the holder changes. */
+export async function handJobOver(trx: Knex.Transaction, ctx: RequestContext, before: JobRow, vendorId: string): Promise<JobRow> {
+  const [after] = (await trx('jobs')
+    .where({ account_id: ctx.accountId, id: before.id })
+    .update({ vendor_id: vendorId, version: before.version + 1, updated_at: trx.fn.now() })
+    .returning([...jobColumns])) as JobRow[];
+  return after!;
+}
+
 export const staleJob = (current: JobRow) => new ConflictError('stale_version', 'This job changed since you loaded it; here is its current state', { current });
 
 /** Closes whoever holds the job now in its assignment history (unassignment, back to triage). */
