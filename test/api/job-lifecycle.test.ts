@@ -134,6 +134,30 @@ describe('every caller goes through the lifecycle', () => {
     expect((await asDispatcher.post(`/jobs/${fresh.id}/unassign`, { reason: 'x' })).body.error.code).toBe('not_assigned');
   });
 
+  it('automation opens jobs as new (no status of its own) and acts on completions made through the lifecycle', async () => {
+    const pipeline = (await asAdmin.get('/pipelines')).body.data[0] as { id: string; stages: Array<{ id: string; kind: string }> };
+    const [first, second] = pipeline.stages.filter((s) => s.kind === 'open');
+    const lost = pipeline.stages.find((s) => s.kind === 'lost')!;
+    const opens = await asAdmin.post('/automation-rules', { name: 'Visit', pipeline_id: pipeline.id, trigger: 'deal_entered_stage', stage_id: second!.id, action: 'create_job', config: { summary: 'Visit for {deal_title}' } });
+    expect(opens.status, JSON.stringify(opens.body)).toBe(201);
+    const closes = await asAdmin.post('/automation-rules', { name: 'Done → lost', pipeline_id: pipeline.id, trigger: 'job_completed', action: 'move_deal', config: { stage_id: lost.id } });
+    expect(closes.status, JSON.stringify(closes.body)).toBe(201);
+
+    const deal = (await asAdmin.post('/deals', { title: 'Automated', pipeline_id: pipeline.id, stage_id: first!.id })).body.data;
+    expect((await asAdmin.post(`/deals/${deal.id}/move`, { stage_id: second!.id, version: deal.version })).status).toBe(200);
+    const [job] = (await asAdmin.get('/jobs', { deal_id: deal.id })).body.data;
+    expect(job).toMatchObject({ status: 'new', source: 'pipeline' });
+    expect((await story(job.id)).map((e) => e.kind)).toEqual(['created']);
+
+    await ok(await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: vendorId }));
+    await ok(await asAdmin.post(`/jobs/${job.id}/status`, { status: 'in_progress' }));
+    await ok(await asAdmin.post(`/jobs/${job.id}/status`, { status: 'completed' }));
+    // The rule moved the deal into a lost stage: deal rules need a reason, and the rule gives its own.
+    expect((await asAdmin.get(`/deals/${deal.id}`)).body.data).toMatchObject({ status: 'lost', stage_id: lost.id, lost_reason: 'Moved to a lost stage by an automation rule' });
+    await asAdmin.delete(`/automation-rules/${opens.body.data.id}`);
+    await asAdmin.delete(`/automation-rules/${closes.body.data.id}`);
+  });
+
   it('a system process moves jobs through the same table, audited as itself, and reopens nothing', async () => {
     const job = await jobIn('new');
     const ctx = await systemContext(t.db.knex, admin.accountId, 'test-processor');
