@@ -18,7 +18,8 @@ beforeAll(async () => {
   t = await createTestApp();
   chatwoot = await startFakeChatwoot();
   await connectInstallation(t, chatwoot, [1]);
-  const calls = { db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 2000, publicUrl: t.config.PUBLIC_URL };
+  // A call is settled one second after its final status (20 s in production), so the test sees the settling check run.
+  const calls = { db: t.db.knex, sealer: t.services.sealer, urlSigner: t.services.urlSigner, chatwootTimeoutMs: 2000, publicUrl: t.config.PUBLIC_URL, settleSeconds: 1 };
   boss = await startQueue({
     url: t.db.url,
     schema: 'onelink',
@@ -85,5 +86,43 @@ describe('the job queue', () => {
     expect(await withAccount(t.db.knex, account.account_id, { readOnly: true }, (trx) => trx('chatwoot_contacts').where({ chatwoot_contact_id: 4242 }).first('name'))).toEqual({ name: 'Forgotten' });
     // Tracked like every sweep (shown to admins in /admin/system).
     expect(await t.db.knex('sweep_runs').where({ sweep: queues.stalledDeliveries }).first('runs')).toMatchObject({ runs: expect.any(Number) });
+  });
+
+  it('retries Twilio callbacks from the queue and runs the delayed settling check, which opens a missed call’s follow-ups', async () => {
+    const admin = await signInAgent(t, chatwoot, 1, 'administrator');
+    expect((await apiAs(t, admin.token).patch('/admin/capabilities', { profile: 'construction' })).status).toBe(200);
+    await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+      trx('twilio_settings').insert({
+        account_id: admin.accountId,
+        account_sid: `AC${'1'.repeat(32)}`,
+        auth_token_sealed: t.services.sealer.seal('token'),
+        webhook_token: 'queue-test-token-0123456789',
+        forward_to: ['+14155550100'],
+        voicemail_enabled: true, // a voicemail could still come: the call waits to be settled
+        create_job_on: 'missed',
+      }),
+    );
+    const installation = await t.db.knex('installations').first('id');
+    const sid = `CA${'2'.repeat(32)}`;
+    const callback = (event: string, fields: Record<string, string>) => ({
+      installation_id: installation.id,
+      account_id: admin.accountId,
+      source: 'twilio',
+      dedupe_key: `${admin.accountId}:${sid}:${event}:x`,
+      event: `twilio.${event}`,
+      headers: {},
+      body: new URLSearchParams({ CallSid: sid, From: '+14155550142', To: '+14155550199', Direction: 'inbound', ...fields }).toString(),
+      status: 'received',
+    });
+    const rows = await t.db
+      .knex('webhook_deliveries')
+      .insert([callback('dial', { CallStatus: 'in-progress', DialCallStatus: 'no-answer' }), callback('status', { CallStatus: 'completed', CallDuration: '15' })])
+      .returning('id');
+    for (const { id } of rows) await boss.send(queues.twilioEvent, { deliveryId: id });
+    const call = () => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('calls').where({ call_sid: sid }).first('status', 'job_id', 'callback_task_id'));
+    await expect.poll(async () => (await t.db.knex('webhook_deliveries').whereIn('id', rows.map((r) => r.id)).pluck('status')).sort(), { timeout: 15_000, interval: 250 }).toEqual(['processed', 'processed']);
+    // Settled only by the check queued for a second later: then the task and the job open.
+    await expect.poll(async () => (await call())?.job_id ?? null, { timeout: 15_000, interval: 250 }).not.toBeNull();
+    expect(await call()).toMatchObject({ status: 'missed', callback_task_id: expect.any(String) });
   });
 });
