@@ -89,7 +89,17 @@ export async function startQueue({ url, schema, logger, modules, work = true, po
   const run: QueueRun = { logger, send: (name, data, options) => boss.send(name, data, options ?? {}) };
   for (const queue of modules) {
     const polling = { pollingIntervalSeconds: queue.pollingIntervalSeconds ?? pollingIntervalSeconds, batchSize: queue.batchSize ?? 1 };
-    await boss.work<object>(queue.name, polling, (jobs) => queue.handle(jobs.map((job) => job.data), run));
+    await boss.work<object>(queue.name, polling, async (jobs) => {
+      const data = jobs.map((job) => job.data);
+      try {
+        await queue.handle(data, run);
+      } catch (err) {
+        // pg-boss retries the jobs as the queue's options say; the failure is never silent.
+        const accounts = [...new Set(data.map((d) => (d as { accountId?: unknown }).accountId).filter((id) => typeof id === 'number'))];
+        logger.error({ err, queue: queue.name, ...(accounts.length ? { accountIds: accounts } : {}) }, 'queue work failed; it will be retried as the queue allows');
+        throw err;
+      }
+    });
   }
   return boss;
 }

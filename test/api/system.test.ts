@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trackSweep } from '../../extension/modules/system/sweeps.ts';
-import { sweeps } from '../../extension/queue/index.ts';
+import { startQueue, sweeps } from '../../extension/queue/index.ts';
 import { queues } from '../../extension/queue/names.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';
@@ -126,6 +126,39 @@ describe('GET /admin/system', () => {
     await sla.handle([], run);
     expect(await sweepOf(adminA, queues.jobSla)).toMatchObject({ failing: false });
     expect((await asAgent.get(`/jobs/${job.body.data.id}`)).body.data.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'sla_breached']);
+  });
+
+  it('logs queue work that throws with its queue and account, and pg-boss runs it again', async () => {
+    const { logger, lines } = capturingLogger();
+    let attempts = 0;
+    const boss = await startQueue({
+      url: t.db.url,
+      schema: 'onelink',
+      logger,
+      pollingIntervalSeconds: 0.5,
+      modules: [
+        {
+          name: 'always-fails-once',
+          options: { retryLimit: 1, retryDelay: 0 },
+          async handle() {
+            attempts++;
+            if (attempts === 1) throw new Error('settling check could not reach the database');
+          },
+        },
+      ],
+    });
+    try {
+      await boss.send('always-fails-once', { accountId: adminA.accountId, callId: 'c-1' });
+      await expect.poll(() => attempts, { timeout: 15_000 }).toBe(2);
+    } finally {
+      await boss.stop({ graceful: false, wait: true });
+    }
+    expect(lines.find((l) => l.msg?.toString().startsWith('queue work failed'))).toMatchObject({
+      level: 50,
+      queue: 'always-fails-once',
+      accountIds: [adminA.accountId],
+      err: { message: 'settling check could not reach the database' },
+    });
   });
 
   it('counts the account’s backlogs: deliveries by status, write-backs waiting', async () => {
