@@ -275,6 +275,11 @@ describe('tasks', () => {
     expect(reminders.map((r: { threshold: string }) => r.threshold)).toEqual(['due_soon', 'overdue']);
     const trail = await apiAs(t, admin.token).get('/admin/audit-events', { resource_id: soon.id, actor_type: 'system' });
     expect(trail.body.data.map((e: { action: string }) => e.action).sort()).toEqual(['task.due_soon', 'task.overdue']);
+    expect(new Set(trail.body.data.map((e: { actor_id: string }) => e.actor_id))).toEqual(new Set(['task-reminders']));
+  });
+
+  it('a broken reminder sweep throws instead of reporting nothing to do', async () => {
+    await expect(emitTaskReminders(t.db.knex, new Date(Number.NaN))).rejects.toThrow(/The task reminder sweep failed for \d+ account\(s\): account \d+/);
   });
 });
 
