@@ -1,5 +1,6 @@
 // The audit trail, newest first, filtered and cursor-paginated.
-import { read, type RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read } from '../db/tenant.ts';
 import { paginate } from '../http/pagination.ts';
 
 export interface AuditFilters {

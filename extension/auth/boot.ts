@@ -2,7 +2,8 @@
 // who is calling, their account, role, permissions, capabilities and fields, and the Chatwoot address.
 import { phoneCountryOf, type AccountRow } from '../accounts/service.ts';
 import { activeFields } from '../capabilities/field-packs.ts';
-import { read, type RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read } from '../db/tenant.ts';
 import { permissions } from './permissions.ts';
 import { presentUser } from './users.ts';
 

@@ -1,5 +1,6 @@
 // Service tokens for integrations: created by admins with scopes, shown once, stored hashed, revocable.
-import { read, write, type RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read, write } from '../db/tenant.ts';
 import { notFound } from '../http/errors.ts';
 import type { Permission } from './permissions.ts';
 import { issueToken } from './tokens.ts';

@@ -1,5 +1,6 @@
 // Agents known in an account (synced from Chatwoot at sign-in) and the roles admins grant here.
-import { read, write, type RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read, write } from '../db/tenant.ts';
 import { conflict, notFound } from '../http/errors.ts';
 import { agentRoles } from './permissions.ts';
 import type { UserRow } from './sessions.ts';

@@ -3,7 +3,8 @@
 // depend on them); label, choices, required and sensitive may; archiving stops new values.
 import { randomUUID } from 'node:crypto';
 import type { AccountRow } from '../accounts/service.ts';
-import { write, type RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { write } from '../db/tenant.ts';
 import { conflict, invalid, notFound } from '../http/errors.ts';
 import { fieldEntities, fieldPacks, type AccountField, type FieldDefinition, type FieldEntity } from './field-packs.ts';
 import type { Capability } from './profiles.ts';

@@ -1,6 +1,7 @@
 // Reading and changing an account's profile and capability overrides.
 import { accountCapabilities, phoneCountryOf, type AccountRow } from '../accounts/service.ts';
-import { read, write, type RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
+import { read, write } from '../db/tenant.ts';
 import { activeFields, fieldEntities } from './field-packs.ts';
 import { capabilities, profileDefaults, profiles, type Capability, type CapabilityOverrides, type Profile } from './profiles.ts';
 

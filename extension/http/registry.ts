@@ -7,7 +7,7 @@ import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { Permission } from '../auth/permissions.ts';
 import type { Capability } from '../capabilities/profiles.ts';
-import type { RequestContext } from '../db/tenant.ts';
+import type { RequestContext } from '../context.ts';
 import { sendError } from './envelope.ts';
 import { HttpError, forbidden, invalid, maxFieldIssues, type FieldIssue } from './errors.ts';
 import { badCharactersMessage, findBadText } from './schemas.ts';

@@ -3,7 +3,8 @@
 // history kept in job_vendors and the story in job_events. Status moves that come with it
 // (new/triaged → assigned, back to triage on unassign) go through the job lifecycle.
 import type { Knex } from 'knex';
-import { read, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import { changeJobStatus, handJobOver, releaseVendor, staleJob } from '../jobs/lifecycle.ts';
 import { appendJobEvent, dispatchSettings, loadJob, presentJob, writeBackJob, type JobRow } from '../jobs/records.ts';

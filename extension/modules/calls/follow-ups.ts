@@ -2,7 +2,8 @@
 // account's rule says so, a job — opened exactly once each, through the tasks and jobs modules,
 // in one unit of work with the marks that say they exist.
 import type { Knex } from 'knex';
-import { write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { write, type Audit } from '../../db/tenant.ts';
 import { appendJobEvent, insertJob, linkConversationToJob } from '../jobs/service.ts';
 import { insertTask } from '../tasks/service.ts';
 import { followUpsFor, isSettled, type CallRow } from './outcome.ts';

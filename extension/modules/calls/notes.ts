@@ -3,7 +3,8 @@
 // transcript as they arrive. Notes go through the write-back outbox in the same unit of work as
 // the marks that say they were queued.
 import { queueWriteBack } from '../../chatwoot/outbox.ts';
-import { write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { write } from '../../db/tenant.ts';
 import type { UrlSigner } from '../../security/crypto.ts';
 import { jobReference } from '../jobs/rules.ts';
 import { jobAttributes } from '../jobs/service.ts';

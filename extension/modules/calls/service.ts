@@ -3,7 +3,8 @@
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import { queueWriteBack } from '../../chatwoot/outbox.ts';
-import { read, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import { InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import type { Sealer, UrlSigner } from '../../security/crypto.ts';

@@ -2,7 +2,8 @@
 // its numbers, each with a location and optionally its own forwarding.
 import type { Knex } from 'knex';
 import { randomToken, type Sealer } from '../../security/crypto.ts';
-import { read, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError, withReferenceFields } from '../../errors.ts';
 
 export const jobRules = ['never', 'missed', 'voicemail', 'missed_or_voicemail'] as const;

@@ -15,7 +15,8 @@ import {
   type ChatwootTarget,
 } from '../../chatwoot/client.ts';
 import { chatwootTargetFor } from '../../chatwoot/outbox.ts';
-import { read, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import type { Sealer } from '../../security/crypto.ts';
 import { linkConversationToJob } from '../jobs/service.ts';
 import { cachedContactWithPhone, rememberCreatedContact } from '../conversations/service.ts';

@@ -13,7 +13,8 @@
 // it is announced to the pages following the account (a missed call's job reaches an open
 // dispatch board at once).
 import type { Knex } from 'knex';
-import { read, systemContext, write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, systemContext, write, type Audit } from '../../db/tenant.ts';
 import type { JobSender } from '../../queue/names.ts';
 import { queues } from '../../queue/names.ts';
 import type { Sealer, UrlSigner } from '../../security/crypto.ts';

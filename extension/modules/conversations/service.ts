@@ -4,7 +4,8 @@
 // conversation's new status at once); none records an audit event per cached message — the
 // stored delivery is its trail.
 import type { Knex } from 'knex';
-import { write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { write } from '../../db/tenant.ts';
 import { displayNumber, type CountryCode } from '../../phones/e164.ts';
 import { cacheContacts, cacheConversations, recordActivity, type ActivityObservation, type ContactObservation, type ConversationObservation } from './cache.ts';
 

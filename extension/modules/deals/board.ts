@@ -1,7 +1,8 @@
 // The pipeline board: each stage with its count, amount sums (per currency) and first page of
 // cards in rank order; further pages per stage by cursor. Same filters as the deal list.
 import type { Knex } from 'knex';
-import { read, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read } from '../../db/tenant.ts';
 import { NotFoundError } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import type { StageRow } from '../pipelines/service.ts';

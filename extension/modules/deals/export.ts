@@ -2,7 +2,8 @@
 // Spreadsheet formula injection is neutralised: a cell that starts with = + - @ is prefixed
 // with an apostrophe, so opening the file never runs what a customer typed into a title.
 import { stringify } from 'csv-stringify/sync';
-import { read, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read } from '../../db/tenant.ts';
 import { applyDealFilters, type DealFilters } from './service.ts';
 import { dealReference } from './rules.ts';
 

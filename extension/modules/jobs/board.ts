@@ -1,6 +1,7 @@
 // The dispatch board and the job list: filters, columns with capped counts, newest first.
 import type { Knex } from 'knex';
-import { read, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read } from '../../db/tenant.ts';
 import { paginate } from '../../http/pagination.ts';
 import { dispatchSettings, jobColumns, presentJob, visibleJobs, type DispatchSettings, type JobRow } from './records.ts';
 import { jobStatuses, openJobStatuses, type JobPriority, type JobStatus } from './rules.ts';

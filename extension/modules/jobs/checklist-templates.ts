@@ -1,7 +1,8 @@
 // Checklist templates: the steps a job of a service category goes through (a template without
 // a category applies to every job that has no template of its own). Jobs copy the items when
 // they are created, so editing a template never rewrites the checklist of an existing job.
-import { read, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import { NotFoundError } from '../../errors.ts';
 
 export interface TemplateInput {

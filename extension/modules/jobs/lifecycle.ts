@@ -4,7 +4,8 @@
 // the status, the job's story gets its `status_changed` event, Chatwoot's conversations are told
 // and the change is audited. A test fails if any other file updates `jobs.status`.
 import type { Knex } from 'knex';
-import { write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError } from '../../errors.ts';
 import { appendJobEvent, dispatchSettings, jobColumns, loadJob, presentJob, writeBackJob, type JobRow } from './records.ts';
 import { checkTransition, type JobStatus } from './rules.ts';

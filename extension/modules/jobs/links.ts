@@ -3,7 +3,8 @@
 // of writing job_conversations or jobs rows themselves.
 import type { Knex } from 'knex';
 import { queueWriteBack } from '../../chatwoot/outbox.ts';
-import { write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { write, type Audit } from '../../db/tenant.ts';
 import { invalidField, withReferenceFields } from '../../errors.ts';
 import { appendJobEvent, jobAttributes, loadJob } from './records.ts';
 import { jobReference } from './rules.ts';

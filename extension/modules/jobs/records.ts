@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import { withoutSensitiveFields } from '../../capabilities/field-packs.ts';
 import { queueWriteBack, type AttributesItem } from '../../chatwoot/outbox.ts';
-import type { RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
 import { NotFoundError } from '../../errors.ts';
 import { allowedNext, defaultSlaMinutes, defaultSlaWarningMinutes, jobReference, slaState, type JobPriority, type JobStatus } from './rules.ts';
 

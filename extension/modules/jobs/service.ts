@@ -9,7 +9,8 @@
 //   sla.ts        SLA settings and the sweep
 import { sensitiveFieldKeys, validateCustomFields } from '../../capabilities/field-packs.ts';
 import { nextNumber } from '../../db/counters.ts';
-import { read, write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError, withReferenceFields } from '../../errors.ts';
 import type { Knex } from 'knex';
 import {

@@ -1,7 +1,8 @@
 // SLA: the account's minutes per priority and warning window, and the sweep that marks each
 // job approaching or breached once (its story, the audit, and open boards are told).
 import type { Knex } from 'knex';
-import { read, systemContext, write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, systemContext, write, type Audit } from '../../db/tenant.ts';
 import { appendJobEvent, dispatchSettings, type DispatchSettings } from './records.ts';
 
 export async function getDispatchSettings(ctx: RequestContext) {

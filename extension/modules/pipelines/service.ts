@@ -1,6 +1,7 @@
 // Pipelines and their ordered stages. Stages with history are archived, never deleted.
 import type { Knex } from 'knex';
-import { read, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import { defaultPipeline, type StageTemplate } from './templates.ts';
 

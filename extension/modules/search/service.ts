@@ -9,7 +9,8 @@
 // Each source hands over at most `candidateCap` rows, ranked by word similarity to the query.
 import type { Knex } from 'knex';
 import { accountPhoneCountry } from '../../accounts/service.ts';
-import { read, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read } from '../../db/tenant.ts';
 import { phoneQueryDigits, toE164, type CountryCode } from '../../phones/e164.ts';
 
 export type SearchType = 'deal' | 'task' | 'contact';

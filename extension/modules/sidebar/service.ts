@@ -7,7 +7,7 @@
 import { bootPayload } from '../../auth/boot.ts';
 import type { Permission } from '../../auth/permissions.ts';
 import type { Capability } from '../../capabilities/profiles.ts';
-import type { RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
 import { listDeals } from '../deals/service.ts';
 import { listJobs } from '../jobs/service.ts';
 import { openJobStatuses } from '../jobs/rules.ts';

@@ -1,7 +1,8 @@
 // Tasks: follow-up work with due dates, assignees and explicit links to a Chatwoot contact,
 // a deal, a job and a Chatwoot conversation. Views: mine, overdue, due today.
 import type { Knex } from 'knex';
-import { read, systemContext, write, type Audit, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, systemContext, write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError, withReferenceFields } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import type { AuditEntry } from '../../audit/writer.ts';

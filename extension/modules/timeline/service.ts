@@ -2,7 +2,8 @@
 // notes, tasks created and completed, the story of linked jobs, and a contact's calls — newest
 // first, by cursor.
 import type { Knex } from 'knex';
-import { read, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read } from '../../db/tenant.ts';
 import { notFound } from '../../http/errors.ts';
 import { paginate } from '../../http/pagination.ts';
 

@@ -7,7 +7,8 @@
 // Assignment treats expired and missing alike: possible only with an explicit override.
 import type { Knex } from 'knex';
 import { sensitiveFieldKeys, validateCustomFields } from '../../capabilities/field-packs.ts';
-import { read, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 

@@ -4,7 +4,8 @@
 // board's own filter schema first, so a saved view can never hold a filter the board refuses.
 import type { Knex } from 'knex';
 import type { z } from 'zod';
-import { read, write, type RequestContext } from '../../db/tenant.ts';
+import type { RequestContext } from '../../context.ts';
+import { read, write } from '../../db/tenant.ts';
 import { pgErrorCodes } from '../../db/errors.ts';
 import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import type { Capability } from '../../capabilities/profiles.ts';
