@@ -9,7 +9,7 @@ import { connectionCheckDedupeKey, connectionCheckPrefix, refusalTotals, signatu
 import { ChatwootError, chatwootApi, deleteContact, normaliseBaseUrl, type AttributeDefinitionBody, type ChatwootTarget, type ContactCreateBody, type WebhookBody } from './client.ts';
 import { answer, done, type ChatwootApi } from './sdk.ts';
 import type { WebhookWithSecret } from './spec/missing.ts';
-import { ensureAccount, systemContext } from '../accounts/service.ts';
+import { ensureAccount, setupContext } from '../accounts/service.ts';
 import { write } from '../db/tenant.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
 
@@ -108,7 +108,7 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
   }
   // Write-backs to this account act with this account's administrator token.
   const ours = await ensureAccount(db, installation.id, { id: input.accountId, name: `Account ${input.accountId}` }, null);
-  await write(systemContext(db, ours.account_id), async (trx, audit) => {
+  await write(setupContext(db, ours.account_id), async (trx, audit) => {
     await trx('accounts').where({ account_id: ours.account_id }).update({ chatwoot_api_token_sealed: sealer.seal(input.token), updated_at: trx.fn.now() });
     await audit({ action: 'account.chatwoot_token_set', resourceType: 'account', resourceId: ours.account_id, after: { by: 'installer' } });
   });
