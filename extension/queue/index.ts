@@ -34,8 +34,8 @@ export function sweeps({ db, sealer, chatwootTimeoutMs, chatwootSync = { everyMi
       name: queues.taskReminders,
       schedule: '* * * * *',
       async handle(_jobs, { logger }) {
-        await trackSweep({ db, logger }, queues.taskReminders, async () => {
-          const emitted = await emitTaskReminders(db);
+        await trackSweep({ db, logger }, queues.taskReminders, async (sweep) => {
+          const emitted = await emitTaskReminders(db, new Date(), sweep.forAccount);
           if (emitted) logger.info({ emitted }, 'task reminders emitted');
         });
       },
@@ -44,8 +44,8 @@ export function sweeps({ db, sealer, chatwootTimeoutMs, chatwootSync = { everyMi
       name: queues.jobSla,
       schedule: '* * * * *',
       async handle(_jobs, { logger }) {
-        await trackSweep({ db, logger }, queues.jobSla, async () => {
-          const emitted = await emitSlaEvents(db);
+        await trackSweep({ db, logger }, queues.jobSla, async (sweep) => {
+          const emitted = await emitSlaEvents(db, new Date(), sweep.forAccount);
           if (emitted) logger.info({ emitted }, 'job SLA events emitted');
         });
       },

@@ -117,10 +117,12 @@ describe('GET /admin/system', () => {
     } finally {
       await t.db.knex.raw(`drop trigger refuse_sla_event on job_sla_events; drop function refuse_sla_event()`);
     }
-    expect(lines.some((l) => l.level === 50 && l.sweep === queues.jobSla)).toBe(true);
+    expect(lines.find((l) => l.level === 50 && l.sweep === queues.jobSla)).toMatchObject({ accountId: adminA.accountId, err: { message: expect.stringContaining('job_sla_events refused for the test') } });
     const failed = await sweepOf(adminA, queues.jobSla);
-    expect(failed).toMatchObject({ failing: true });
+    expect(failed).toMatchObject({ failing: true, last_error: expect.stringContaining('job_sla_events refused for the test') });
     expect(failed!.failures).toBeGreaterThanOrEqual(1);
+    // Account B's part ran and is fine; B's admin sees nothing of A's failure.
+    expect(await sweepOf(adminB, queues.jobSla)).toMatchObject({ failing: false, last_error: null });
     expect((await asAgent.get(`/jobs/${job.body.data.id}`)).body.data.events.map((e: { kind: string }) => e.kind)).toEqual(['created']);
 
     await sla.handle([], run);
