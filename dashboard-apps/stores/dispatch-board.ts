@@ -106,10 +106,10 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
     suggest,
     assign: (vendorId: string, overrideReason?: string) =>
       change(() =>
-        unwrap(api.POST('/api/v1/jobs/{jobId}/assignment', { ...job(detail.value!.id), body: { vendor_id: vendorId, ...(overrideReason ? { compliance_override_reason: overrideReason } : {}) } })),
+        unwrap(api.POST('/api/v1/jobs/{jobId}/assignment', { ...job(detail.value!.id), body: { vendor_id: vendorId, compliance_override_reason: overrideReason || undefined } })),
       ),
     transition: (status: JobStatus, reason?: string) =>
-      change(() => unwrap(api.POST('/api/v1/jobs/{jobId}/status', { ...job(detail.value!.id), body: { status, ...(reason ? { reason } : {}) } }))),
+      change(() => unwrap(api.POST('/api/v1/jobs/{jobId}/status', { ...job(detail.value!.id), body: { status, reason: reason || undefined } }))),
     tick: (itemId: string, done: boolean) =>
       change(() => unwrap(api.PUT('/api/v1/jobs/{jobId}/checklist/{itemId}', { params: { path: { jobId: detail.value!.id, itemId } }, body: { done } }))),
   };

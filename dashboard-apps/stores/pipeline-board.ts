@@ -148,8 +148,9 @@ export const usePipelineBoard = defineStore('pipeline-board', () => {
     to.count++;
     movesInFlight++;
     try {
-      const body = { stage_id: toStageId, version: deal!.version, ...(lostReason ? { lost_reason: lostReason } : {}) };
-      const moved = (await unwrap<BoardDeal>(api.POST('/api/v1/deals/{dealId}/move', { params: { path: { dealId } }, body }))).data;
+      const moved = (
+        await unwrap<BoardDeal>(api.POST('/api/v1/deals/{dealId}/move', { params: { path: { dealId } }, body: { stage_id: toStageId, version: deal!.version, lost_reason: lostReason || undefined } }))
+      ).data;
       Object.assign(deal!, moved);
       announcement.value = t('pipeline.moved', { reference: deal!.reference, stage: to.stage.name });
       error.value = null;
