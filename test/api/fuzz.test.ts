@@ -120,7 +120,7 @@ beforeAll(async () => {
     paths: Record<string, Record<string, { parameters: Parameter[]; security?: unknown[]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
   };
   operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
-    Object.entries(methods).map(([method, op]) => ({ method, path, guarded: Boolean(op.security), parameters: op.parameters ?? [], body: op.requestBody?.content['application/json']?.schema })),
+    Object.entries(methods).map(([method, op]) => ({ method, path, guarded: Boolean(op.security?.length), parameters: op.parameters ?? [], body: op.requestBody?.content['application/json']?.schema })),
   );
   prints = await fingerprinter(t.db);
 });
