@@ -2,8 +2,9 @@
 //  1. Tenant data changes only through the unit of work (extension/db/tenant.ts: read() and write()).
 //     Outside it, no module opens a transaction on the pool, calls withAccount, or sets the account
 //     (set_config('onelink.account_id', …)) itself. Savepoints inside a unit of work are fine.
-//     A write on the pool without an account cannot reach a tenant table at all: row-level security
-//     refuses it (test/api/access.test.ts checks every table with account_id has it).
+//     Writes straight on the pool (db('table').update(…), db.raw('insert into …')) name only the
+//     few tables that belong to no account (listed below with their reason); row-level security
+//     would refuse the others anyway (test/api/access.test.ts checks every table with account_id).
 //  2. No import circles among extension/ and webhooks/ (type-only imports count too).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,16 @@ const scanned = ['extension', 'webhooks'];
 const allowedSideDoors: Record<string, string> = {
   'extension/db/tenant.ts': 'the unit of work itself',
 };
+
+/** Tables written straight on the pool, outside any account, and why. */
+const poolTables: Record<string, string> = {
+  installations: 'a connected Chatwoot, above its accounts',
+  webhook_deliveries: 'the inbox stores a delivery before its account is known (per installation)',
+  webhook_refusals: 'refused deliveries are counted per installation, often with no account',
+  sweep_runs: 'a sweep as a whole, across accounts (its per-account failures are tenant data)',
+};
+const poolWrites = new Set(['insert', 'update', 'del', 'delete', 'increment', 'decrement', 'truncate', 'upsert']);
+const isPool = (e: ts.Expression) => (ts.isIdentifier(e) && ['db', 'knex'].includes(e.text)) || (ts.isPropertyAccessExpression(e) && ['db', 'knex'].includes(e.name.text));
 
 /** Receivers of `.transaction(` that are already a transaction of the unit of work (a savepoint). */
 const transactionNames = new Set(['trx', 'savepoint', 'sp']);
@@ -53,6 +64,23 @@ function sideDoors(fileName: string, text: string): string[] {
       if (name === 'transaction' && ts.isPropertyAccessExpression(callee)) {
         const receiver = callee.expression;
         if (!(ts.isIdentifier(receiver) && transactionNames.has(receiver.text))) at(node, `${receiver.getText(source)}.transaction(…) — use write()`);
+      }
+      // db('table')….update(…): follow the chain down to the query's start.
+      if (name && poolWrites.has(name) && ts.isPropertyAccessExpression(callee)) {
+        let base: ts.Expression = callee.expression;
+        for (;;) {
+          if (ts.isCallExpression(base) && ts.isPropertyAccessExpression(base.expression)) base = base.expression.expression;
+          else if (ts.isPropertyAccessExpression(base)) base = base.expression;
+          else break;
+        }
+        const table = ts.isCallExpression(base) && isPool(base.expression) && base.arguments[0] && ts.isStringLiteralLike(base.arguments[0]) ? base.arguments[0].text : null;
+        if (table !== null && !(table in poolTables)) at(node, `${table}.${name}(…) on the pool — use write()`);
+      }
+      if (name === 'raw' && ts.isPropertyAccessExpression(callee) && isPool(callee.expression) && node.arguments[0]) {
+        const sql = node.arguments[0].getText(source);
+        for (const [, verb, table] of sql.matchAll(/(?<!\bdo\s+)\b(insert\s+into|update|delete\s+from)\s+([a-z_]+)/gi)) {
+          if (!(table! in poolTables)) at(node, `${verb} ${table} on the pool — use write()`);
+        }
       }
     }
     if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) && /onelink\.account_id|set_config/.test(node.text)) {
@@ -139,12 +167,19 @@ describe('architecture', () => {
       `await db.transaction(async (t) => t('jobs').insert({}));`,
       `await services.db.transaction((t) => t.raw("select set_config('onelink.account_id', ?, true)", ['1']));`,
       `await trx.transaction((savepoint) => savepoint('jobs').insert({}));`,
+      `await db('jobs').where({ id }).update({ status: 'new' });`,
+      `await services.db.raw('update tasks set status = ? where id = ?', ['open', id]);`,
+      `await db('webhook_deliveries').where({ id }).update({ status: 'processed' });`,
+      `await trx('jobs').where({ id }).update({ status: 'new' });`,
+      `await db.raw('insert into sweep_runs (sweep) values (?) on conflict (sweep) do update set runs = 1', ['x']);`,
     ].join('\n');
     expect(sideDoors('sample.ts', sample)).toEqual([
       'sample.ts:1: withAccount(…) — use read() or write()',
       'sample.ts:2: db.transaction(…) — use write()',
       'sample.ts:3: services.db.transaction(…) — use write()',
       'sample.ts:3: sets the account itself — use read() or write()',
+      'sample.ts:5: jobs.update(…) on the pool — use write()',
+      'sample.ts:6: update tasks on the pool — use write()',
     ]);
     const graph = new Map([
       ['a', ['b']],
@@ -159,7 +194,7 @@ describe('architecture', () => {
   it('changes tenant data only through the unit of work (read() and write() in db/tenant.ts)', () => {
     expect(files.length).toBeGreaterThan(50);
     const found = files.filter((file) => !(relative(file) in allowedSideDoors)).flatMap((file) => sideDoors(relative(file), texts.get(file)!));
-    expect(found, `tenant transactions opened outside the unit of work:\n${found.join('\n')}`).toEqual([]);
+    expect(found, `tenant writes outside the unit of work:\n${found.join('\n')}`).toEqual([]);
     for (const file of Object.keys(allowedSideDoors)) expect(fs.existsSync(path.join(root, file)), `${file} is allowed but gone`).toBe(true);
   });
 
