@@ -1,6 +1,8 @@
 // "Something changed in this account": a NOTIFY after each committed write (one per account per
 // 200 ms burst, never one per row), heard by every process and passed to the pages that follow
 // the account over server-sent events, so open sidebars and boards refresh without polling.
+// write() (db/tenant.ts) calls announceChange once its transaction has committed — for people and
+// for Onelink's own processes alike — so no caller announces anything itself.
 import { EventEmitter } from 'node:events';
 import type { Knex } from 'knex';
 import pg from 'pg';
