@@ -101,9 +101,6 @@ export function setupContext(db: Knex, accountId: number, requestId: string | nu
   };
 }
 
-/** @deprecated The old name of setupContext (tests still use it). */
-export const systemContext = setupContext;
-
 /** Finds our account for a Chatwoot account, creating it (audited, as the system) on first sight. */
 export async function ensureAccount(
   db: Knex,

@@ -39,9 +39,6 @@ export async function withAccountForTests<T>(
   );
 }
 
-/** @deprecated Tests and seeding only: the old name of withAccountForTests. */
-export const withAccount = withAccountForTests;
-
 /** A read-only transaction in the context's account: a write through it fails in Postgres. */
 export function read<T>(ctx: Pick<RequestContext, 'db' | 'accountId'>, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   return withAccountForTests(ctx.db, ctx.accountId, { readOnly: true }, work);

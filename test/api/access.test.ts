@@ -5,7 +5,7 @@ import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rolePermissions, roles, type Permission, type Role } from '../../extension/auth/permissions.ts';
 import { capabilities } from '../../extension/capabilities/profiles.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { isPublic, type AnyRoute } from '../../extension/http/registry.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import type { TestApp } from '../helpers/app.ts';

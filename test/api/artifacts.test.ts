@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createUrlSigner } from '../../extension/security/crypto.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';

@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auditDiff } from '../../extension/audit/writer.ts';
-import { systemContext } from '../../extension/accounts/service.ts';
-import { withAccount, write } from '../../extension/db/tenant.ts';
+import { setupContext as systemContext } from '../../extension/accounts/service.ts';
+import { withAccountForTests as withAccount, write } from '../../extension/db/tenant.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { useWorld } from '../helpers/world.ts';

@@ -1,7 +1,7 @@
 // Saved views of the boards, and the pipeline board's change feed (how an open board follows
 // moves made elsewhere without reloading the columns it has paged in).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';

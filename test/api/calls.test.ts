@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeChannel } from '../../extension/events/changes.ts';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { factsFrom, statusOf, type CallbackEvent, type CallRow } from '../../extension/modules/calls/outcome.ts';
 import { isPermanentFailure, permanentFailure } from '../../webhooks/permanent-failure.ts';
 import { settleCall, type CallsDeps } from '../../extension/modules/calls/workflow.ts';

@@ -1,7 +1,7 @@
 import type PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountsToSync, rateLimiter, syncAccounts, type SyncProgress } from '../../extension/chatwoot/sync.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createLogger } from '../../extension/logger.ts';
 import { queues, startQueue, sweeps } from '../../extension/queue/index.ts';
 import type { FakeContact } from '../fakes/chatwoot.ts';

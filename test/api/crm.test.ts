@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { emitTaskReminders } from '../../extension/modules/tasks/service.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';

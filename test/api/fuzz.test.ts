@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities } from '../../extension/capabilities/profiles.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { apiAs } from '../helpers/api.ts';
 import { changedTables, fingerprinter, type Fingerprinter } from '../helpers/db-fingerprint.ts';
 import { createClientPortalSession, createServiceToken, signInAgent, type SignedIn } from '../helpers/identity.ts';

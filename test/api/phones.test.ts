@@ -3,7 +3,7 @@
 // whatever the formatting.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { countryOfLocale, ensureAccount, phoneCountryOf, accountPhoneCountry } from '../../extension/accounts/service.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { phoneQueryDigits, toE164 } from '../../extension/phones/e164.ts';
 import { apiAs } from '../helpers/api.ts';
 import { signInAgent, type SignedIn } from '../helpers/identity.ts';

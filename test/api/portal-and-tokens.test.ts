@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createSealer } from '../../extension/security/crypto.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';

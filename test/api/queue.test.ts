@@ -1,6 +1,6 @@
 import type PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createLogger } from '../../extension/logger.ts';
 import { callsQueueWork } from '../../extension/modules/calls/queue.ts';
 import { queues, startQueue, sweeps } from '../../extension/queue/index.ts';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { changeChannel } from '../../extension/events/changes.ts';
 import { processDeliveries, processDelivery } from '../../webhooks/chatwoot/process.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
 import { startOutboxWorker } from '../../extension/chatwoot/outbox-worker.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createLogger } from '../../extension/logger.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';

@@ -10,7 +10,7 @@ import { ensureAccount } from '../../extension/accounts/service.ts';
 import { registerInstallation } from '../../extension/chatwoot/installations.ts';
 import { listContacts } from '../../extension/chatwoot/client.ts';
 import { accountsToSync, defaultRequestsPerMinute, rateLimiter, syncAccounts } from '../../extension/chatwoot/sync.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createSealer } from '../../extension/security/crypto.ts';
 import { startFakeChatwoot } from '../fakes/chatwoot.ts';
 import { benchDatabase } from './harness.ts';

@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import { callerContext, type AccountRow } from '../../extension/accounts/service.ts';
 import type { RequestContext } from '../../extension/context.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../extension/db/embedded-postgres.ts';
 import { createKnex } from '../../extension/db/knex.ts';
 import { markSearchOperatorsLeakproof } from '../../extension/db/leakproof.ts';

@@ -9,7 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import twilio from 'twilio';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createSealer } from '../../extension/security/crypto.ts';
 import { chatwootDelivery, contactEvent } from '../fakes/chatwoot-webhooks.ts';
 import { freePort } from '../helpers/ports.ts';

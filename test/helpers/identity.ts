@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { issueToken } from '../../extension/auth/tokens.ts';
-import { withAccount } from '../../extension/db/tenant.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { registerInstallation } from '../../extension/chatwoot/installations.ts';
 import type { Permission } from '../../extension/auth/permissions.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
