@@ -20,28 +20,28 @@ import type { RequestContext } from '../context.ts';
 // The context types live in context.ts; re-exported so older imports keep working.
 export type { ActorType, Actor, RequestContext } from '../context.ts';
 
-/**
- * Low level: a transaction confined to `accountId`. Application code uses read() and write(); this
- * is exported for tests and seeding only (the architecture test refuses it elsewhere).
- */
-export async function withAccountForTests<T>(
-  db: Knex,
-  accountId: number,
-  options: { readOnly: boolean },
-  work: (trx: Knex.Transaction) => Promise<T>,
-): Promise<T> {
+/** A transaction confined to `accountId` (the one place that sets the account). */
+function accountTransaction<T>(db: Knex, accountId: number, readOnly: boolean, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   return db.transaction(
     async (trx) => {
       await trx.raw(`select set_config('onelink.account_id', ?, true)`, [String(accountId)]);
       return work(trx);
     },
-    { readOnly: options.readOnly },
+    { readOnly },
   );
+}
+
+/**
+ * A bare transaction in an account, for tests and seeding only: no audit, no announcement.
+ * Application code uses read() and write() (the architecture test refuses this name elsewhere).
+ */
+export function withAccountForTests<T>(db: Knex, accountId: number, options: { readOnly: boolean }, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return accountTransaction(db, accountId, options.readOnly, work);
 }
 
 /** A read-only transaction in the context's account: a write through it fails in Postgres. */
 export function read<T>(ctx: Pick<RequestContext, 'db' | 'accountId'>, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return withAccountForTests(ctx.db, ctx.accountId, { readOnly: true }, work);
+  return accountTransaction(ctx.db, ctx.accountId, true, work);
 }
 
 /**
@@ -89,8 +89,7 @@ export interface Audit {
  */
 export async function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction, audit: Audit) => Promise<T>): Promise<T> {
   let announce = false;
-  const result = await ctx.db.transaction(async (trx) => {
-    await trx.raw(`select set_config('onelink.account_id', ?, true)`, [String(ctx.accountId)]);
+  const result = await accountTransaction(ctx.db, ctx.accountId, false, async (trx) => {
     let recorded = 0;
     let elsewhere = false;
     let accounted = false;
