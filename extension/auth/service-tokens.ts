@@ -1,7 +1,7 @@
 // Service tokens for integrations: created by admins with scopes, shown once, stored hashed, revocable.
 import type { RequestContext } from '../context.ts';
 import { read, write } from '../db/tenant.ts';
-import { notFound } from '../http/errors.ts';
+import { NotFoundError } from '../errors.ts';
 import type { Permission } from './permissions.ts';
 import { issueToken } from './tokens.ts';
 
@@ -36,7 +36,7 @@ export async function revokeServiceToken(ctx: RequestContext, tokenId: string) {
       .where({ account_id: ctx.accountId, id: tokenId })
       .update({ revoked_at: trx.raw('coalesce(revoked_at, now())') })
       .returning([...listed]);
-    if (!row) throw notFound('Service token');
+    if (!row) throw new NotFoundError('Service token');
     await audit({ action: 'service_token.revoked', resourceType: 'service_token', resourceId: tokenId, after: { revoked_at: row.revoked_at } });
     return row;
   });

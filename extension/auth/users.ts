@@ -1,7 +1,7 @@
 // Agents known in an account (synced from Chatwoot at sign-in) and the roles admins grant here.
 import type { RequestContext } from '../context.ts';
 import { read, write } from '../db/tenant.ts';
-import { conflict, notFound } from '../http/errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { agentRoles } from './permissions.ts';
 import type { UserRow } from './sessions.ts';
 
@@ -25,9 +25,9 @@ export async function listTeammates(ctx: RequestContext) {
 export async function setDispatcher(ctx: RequestContext, userId: string, granted: boolean) {
   return write(ctx, async (trx, audit) => {
     const before = await trx<UserRow>('users').where({ account_id: ctx.accountId, id: userId }).first();
-    if (!before) throw notFound('User');
+    if (!before) throw new NotFoundError('User');
     if (before.chatwoot_role === 'administrator') {
-      throw conflict('already_admin', 'Administrators can already do everything a dispatcher can');
+      throw new ConflictError('already_admin', 'Administrators can already do everything a dispatcher can');
     }
     const roles = granted ? [...new Set([...before.granted_roles, 'dispatcher'])] : before.granted_roles.filter((r) => r !== 'dispatcher');
     const [after]: UserRow[] = await trx('users')

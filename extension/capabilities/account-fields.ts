@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { AccountRow } from '../accounts/service.ts';
 import type { RequestContext } from '../context.ts';
 import { write } from '../db/tenant.ts';
-import { conflict, invalid, notFound } from '../http/errors.ts';
+import { ConflictError, NotFoundError, invalidField } from '../errors.ts';
 import { fieldEntities, fieldPacks, type AccountField, type FieldDefinition, type FieldEntity } from './field-packs.ts';
 import type { Capability } from './profiles.ts';
 
@@ -35,13 +35,13 @@ export function listFieldSetup(ctx: RequestContext) {
 
 const packKeys = (entity: FieldEntity) => new Set(Object.values(fieldPacks).flatMap((pack) => (pack?.[entity] ?? []).map((f) => f.key)));
 
-function checkOptions(type: FieldDefinition['type'], options: readonly string[] | undefined, path: string) {
+function checkOptions(type: FieldDefinition['type'], options: readonly string[] | undefined) {
   if (type !== 'choice') {
-    if (options?.length) throw invalid('Only choice fields have choices', [{ path, message: 'Leave choices out for this type', code: 'unexpected' }]);
+    if (options?.length) throw invalidField('options', 'Leave choices out for this type', 'unexpected', 'Only choice fields have choices');
     return;
   }
-  if (!options?.length) throw invalid('A choice field needs its choices', [{ path, message: 'Give at least one choice', code: 'required' }]);
-  if (new Set(options).size !== options.length) throw invalid('Choices must differ', [{ path, message: 'A choice is listed twice', code: 'duplicate' }]);
+  if (!options?.length) throw invalidField('options', 'Give at least one choice', 'required', 'A choice field needs its choices');
+  if (new Set(options).size !== options.length) throw invalidField('options', 'A choice is listed twice', 'duplicate', 'Choices must differ');
 }
 
 /** Applies `change` to the account's list under a row lock, audited, and returns the changed field. */
@@ -58,13 +58,13 @@ async function changeFields(ctx: RequestContext, change: (fields: AccountField[]
 }
 
 export async function createAccountField(ctx: RequestContext, input: NewAccountField) {
-  checkOptions(input.type, input.options, 'body.options');
+  checkOptions(input.type, input.options);
   return changeFields(
     ctx,
     (fields) => {
-      if (packKeys(input.entity).has(input.key)) throw conflict('field_key_taken', `A field pack already defines “${input.key}” for a ${input.entity}; choose another key`);
-      if (fields.some((f) => f.entity === input.entity && f.key === input.key)) throw conflict('field_key_taken', `This account already has a ${input.entity} field “${input.key}” (archived ones keep their key)`);
-      if (fields.length >= maxAccountFields) throw conflict('too_many_fields', `An account has at most ${maxAccountFields} fields of its own`);
+      if (packKeys(input.entity).has(input.key)) throw new ConflictError('field_key_taken', `A field pack already defines “${input.key}” for a ${input.entity}; choose another key`);
+      if (fields.some((f) => f.entity === input.entity && f.key === input.key)) throw new ConflictError('field_key_taken', `This account already has a ${input.entity} field “${input.key}” (archived ones keep their key)`);
+      if (fields.length >= maxAccountFields) throw new ConflictError('too_many_fields', `An account has at most ${maxAccountFields} fields of its own`);
       const field: AccountField = {
         id: randomUUID(),
         entity: input.entity,
@@ -87,8 +87,8 @@ export async function updateAccountField(ctx: RequestContext, fieldId: string, p
     ctx,
     (fields) => {
       const before = fields.find((f) => f.id === fieldId);
-      if (!before) throw notFound('Field');
-      if (patch.options !== undefined) checkOptions(before.type, patch.options, 'body.options');
+      if (!before) throw new NotFoundError('Field');
+      if (patch.options !== undefined) checkOptions(before.type, patch.options);
       const changed: AccountField = { ...before, ...patch };
       return { fields: fields.map((f) => (f.id === fieldId ? changed : f)), changed, before };
     },

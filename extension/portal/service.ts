@@ -7,7 +7,8 @@ import { accountPhoneCountry, callerContext, setupContext, type AccountRow } fro
 import { issueToken, parseToken } from '../auth/tokens.ts';
 import type { RequestContext } from '../context.ts';
 import { read, write } from '../db/tenant.ts';
-import { conflict, HttpError, invalid, notFound, unauthorized } from '../http/errors.ts';
+import { ConflictError, NotFoundError, invalidField } from '../errors.ts';
+import { HttpError, unauthorized } from '../http/errors.ts';
 import { paginate } from '../http/pagination.ts';
 
 export const magicLinkMinutes = 15;
@@ -44,9 +45,8 @@ export async function portalContext(db: Knex, account: AccountRow, portalUserId:
 export function normalisePhone(input: string, field = 'phone', country?: CountryCode): string {
   const number = toE164(input, country);
   if (!number) {
-    throw invalid('The phone number is not valid', [
-      { path: `body.${field}`, message: `Give ${phoneHint}${country ? ` (without a country code it is read as a number of ${country})` : ''}`, code: 'invalid_phone' },
-    ]);
+    const hint = `Give ${phoneHint}${country ? ` (without a country code it is read as a number of ${country})` : ''}`;
+    throw invalidField(field, hint, 'invalid_phone', 'The phone number is not valid');
   }
   return number;
 }
@@ -64,7 +64,7 @@ export async function createClientPortalUser(ctx: RequestContext, input: NewClie
       return row!;
     });
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw conflict('portal_user_exists', 'This contact already has a portal account');
+    if ((err as { code?: string }).code === '23505') throw new ConflictError('portal_user_exists', 'This contact already has a portal account');
     throw err;
   }
 }
@@ -82,7 +82,7 @@ export async function listClientPortalUsers(ctx: RequestContext, page: { limit: 
 export async function setPortalUserActive(ctx: RequestContext, portalUserId: string, active: boolean) {
   return write(ctx, async (trx, audit) => {
     const before = await trx<PortalUserRow>('portal_users').where({ account_id: ctx.accountId, id: portalUserId, kind: 'client' }).first();
-    if (!before) throw notFound('Portal user');
+    if (!before) throw new NotFoundError('Portal user');
     const [after] = await trx<PortalUserRow>('portal_users')
       .where({ account_id: ctx.accountId, id: portalUserId })
       .update({ active, updated_at: trx.fn.now() })
@@ -102,8 +102,8 @@ export async function setPortalUserActive(ctx: RequestContext, portalUserId: str
 export async function issueMagicLink(ctx: RequestContext, portalUserId: string, publicUrl: string) {
   return write(ctx, async (trx, audit) => {
     const user = await trx<PortalUserRow>('portal_users').where({ account_id: ctx.accountId, id: portalUserId, kind: 'client' }).first();
-    if (!user) throw notFound('Portal user');
-    if (!user.active) throw conflict('portal_user_inactive', 'This portal account is deactivated');
+    if (!user) throw new NotFoundError('Portal user');
+    if (!user.active) throw new ConflictError('portal_user_inactive', 'This portal account is deactivated');
     const recent = await trx('magic_links')
       .where({ account_id: ctx.accountId, portal_user_id: portalUserId })
       .andWhere('created_at', '>', trx.raw(`now() - interval '${magicLinkMinutes} minutes'`))

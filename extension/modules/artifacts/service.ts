@@ -11,7 +11,7 @@ import type { Request } from 'express';
 import sharp from 'sharp';
 import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
-import { HttpError, conflict, forbidden, notFound } from '../../http/errors.ts';
+import { ConflictError, ForbiddenByRuleError, NotFoundError, UnprocessableError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
 import { appendJobEvent, loadJob } from '../jobs/service.ts';
 import { receiveFile } from './upload.ts';
@@ -65,22 +65,22 @@ export async function uploadArtifact(services: Services, ctx: RequestContext, jo
   // The job must exist for this caller before a byte is read.
   const job = await read(ctx, (trx) => loadJob(trx, ctx, jobId));
   // Vendors' files reach the client only once staff decide so.
-  if (visibility === 'client_visible' && !ctx.permissions.has('jobs:write')) throw forbidden('Only staff can share a file with the client; upload it as internal');
-  if (job.status === 'canceled') throw conflict('job_closed', 'A canceled job takes no new files');
+  if (visibility === 'client_visible' && !ctx.permissions.has('jobs:write')) throw new ForbiddenByRuleError('forbidden', 'Only staff can share a file with the client; upload it as internal');
+  if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
   const received = await receiveFile(req, { tmpDir: path.join(services.config.filesDir, '.incoming'), maxBytes: services.config.ONELINK_UPLOAD_MAX_MB * 1024 * 1024 });
   const id = randomUUID();
   const storageKey = `${ctx.accountId}/${jobId}/${id}`;
   const stored: string[] = [];
   try {
     const scan = await services.scanFile({ path: received.path, contentType: received.contentType, size: received.size });
-    if (scan === 'infected') throw new HttpError(422, 'file_rejected', 'The file did not pass the virus scan');
+    if (scan === 'infected') throw new UnprocessableError('file_rejected', 'The file did not pass the virus scan');
     let thumbnail: Awaited<ReturnType<typeof thumbnailOf>> | null = null;
     if (received.kind === 'photo') {
       try {
         thumbnail = await thumbnailOf(received.path);
       } catch {
         // HEIC needs a decoder this build may lack: keep the photo without a preview. Other formats must decode.
-        if (!received.contentType.startsWith('image/hei')) throw new HttpError(422, 'unreadable_image', 'The image could not be read; it may be damaged');
+        if (!received.contentType.startsWith('image/hei')) throw new UnprocessableError('unreadable_image', 'The image could not be read; it may be damaged');
       }
     }
     await services.files.put(storageKey, fs.createReadStream(received.path));
@@ -136,7 +136,7 @@ export async function listArtifacts(services: Services, ctx: RequestContext, job
 async function loadArtifact(ctx: RequestContext, trx: Parameters<Parameters<typeof write>[1]>[0], jobId: string, artifactId: string) {
   await loadJob(trx, ctx, jobId, true);
   const row = (await trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId, id: artifactId }).whereNull('deleted_at').forUpdate().first(columns)) as ArtifactRow | undefined;
-  if (!row) throw notFound('Artifact');
+  if (!row) throw new NotFoundError('Artifact');
   return row;
 }
 

@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import { recordAudit, type AuditEntry } from '../../audit/writer.ts';
 import type { RequestContext } from '../../context.ts';
 import { actingAsSystem, read, write, type Audit } from '../../db/tenant.ts';
-import { invalid, notFound } from '../../http/errors.ts';
+import { NotFoundError, invalidField } from '../../errors.ts';
 import { moveDealInTransaction, onDealEnteredStage, type DealRow } from '../deals/service.ts';
 import { dealReference } from '../deals/rules.ts';
 import { insertJob, onJobCompleted, type JobRow } from '../jobs/service.ts';
@@ -194,7 +194,7 @@ export interface RuleInput {
 }
 
 async function checkRule(trx: Knex.Transaction, accountId: number, input: RuleInput) {
-  const issue = (path: string, message: string, code: string) => invalid(message, [{ path: `body.${path}`, message, code }]);
+  const issue = (field: string, message: string, code: string) => invalidField(field, message, code);
   if (!actionsFor[input.trigger].includes(input.action)) {
     throw issue('action', `${input.trigger} rules can ${actionsFor[input.trigger].join(' or ')}`, 'action_not_allowed');
   }
@@ -240,7 +240,7 @@ export async function updateRule(
 ) {
   return write(ctx, async (trx, audit) => {
     const before = (await trx('automation_rules').where({ account_id: ctx.accountId, id: ruleId }).forUpdate().first(ruleColumns)) as RuleRow | undefined;
-    if (!before) throw notFound('Automation rule');
+    if (!before) throw new NotFoundError('Automation rule');
     const { config, ...rest } = input;
     const patch = { ...rest, ...(config === undefined ? {} : { config: parseConfig(before.action, config) }) };
     const merged = { ...before, ...patch };
@@ -254,7 +254,7 @@ export async function updateRule(
 export async function deleteRule(ctx: RequestContext, ruleId: string) {
   return write(ctx, async (trx, audit) => {
     const [before] = await trx('automation_rules').where({ account_id: ctx.accountId, id: ruleId }).delete().returning(ruleColumns);
-    if (!before) throw notFound('Automation rule');
+    if (!before) throw new NotFoundError('Automation rule');
     await audit({ action: 'automation_rule.deleted', resourceType: 'automation_rule', resourceId: ruleId, before: { ...before } });
     return { id: ruleId, deleted: true };
   });

@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
 import { read } from '../../db/tenant.ts';
-import { notFound } from '../../http/errors.ts';
+import { NotFoundError } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 
 type Scope = { dealId: string } | { contactId: number };
@@ -72,7 +72,7 @@ async function page(trx: Knex.Transaction, ctx: RequestContext, scope: Scope, li
 export async function dealTimeline(ctx: RequestContext, dealId: string, query: { limit: number; cursor?: string }) {
   return read(ctx, async (trx) => {
     const deal = await trx('deals').where({ account_id: ctx.accountId, id: dealId }).whereNull('deleted_at').first('id');
-    if (!deal) throw notFound('Deal');
+    if (!deal) throw new NotFoundError('Deal');
     return page(trx, ctx, { dealId }, query.limit, query.cursor);
   });
 }
