@@ -5,25 +5,9 @@ import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
 import { write, type Audit } from '../../db/tenant.ts';
 import { appendJobEvent, insertJob, linkConversationToJob } from '../jobs/service.ts';
-import { insertTask } from '../tasks/service.ts';
+import { insertTask, linkTask } from '../tasks/service.ts';
 import { followUpsFor, isSettled, type CallRow } from './outcome.ts';
 import type { TwilioSettingsRow } from './settings.ts';
-
-/**
- * Points a call-back task at what the call learnt after the task was opened (its job, its
- * Chatwoot conversation and contact), without the "task created" note: the call's own note tells
- * the conversation, in order. (Only these columns of a task this workflow opened; it belongs in
- * the tasks module, which has no function for it yet.)
- */
-export async function pointCallbackTask(trx: Knex.Transaction, ctx: RequestContext, taskId: string, link: { jobId?: string; conversationId?: number; contactId?: number | null }) {
-  const update: Record<string, unknown> = {};
-  if (link.jobId) update.job_id = link.jobId;
-  if (link.conversationId) {
-    update.chatwoot_conversation_id = trx.raw('coalesce(chatwoot_conversation_id, ?)', [link.conversationId]);
-    if (link.contactId) update.chatwoot_contact_id = trx.raw('coalesce(chatwoot_contact_id, ?)', [link.contactId]);
-  }
-  if (Object.keys(update).length) await trx('tasks').where({ account_id: ctx.accountId, id: taskId }).update(update);
-}
 
 async function openJob(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, call: CallRow, summary: string) {
   const job = await insertJob(trx, ctx, audit, { summary, source: 'call', chatwoot_contact_id: call.chatwoot_contact_id });
@@ -43,7 +27,7 @@ export async function openFollowUps(ctx: RequestContext, callId: string, setting
     if (followUps?.jobSummary && !call.job_created_at && ctx.capabilities.has('dispatch.jobs')) {
       const job = await openJob(trx, ctx, audit, call, followUps.jobSummary);
       Object.assign(marks, { job_id: job.id, job_created_at: now });
-      if (call.callback_task_id) await pointCallbackTask(trx, ctx, call.callback_task_id, { jobId: job.id }); // a task opened before jobs were switched on
+      if (call.callback_task_id) await linkTask(trx, ctx, audit, call.callback_task_id, { jobId: job.id }); // a task opened before jobs were switched on
     }
     if (followUps && !call.callback_created_at && ctx.capabilities.has('crm.tasks')) {
       // Opened without its conversation (so without its usual note), which is pointed at below.
@@ -56,7 +40,7 @@ export async function openFollowUps(ctx: RequestContext, callId: string, setting
         chatwoot_contact_id: call.chatwoot_contact_id,
         job_id: marks.job_id ?? (call.job_created_at ? call.job_id : null),
       });
-      if (call.chatwoot_conversation_id) await pointCallbackTask(trx, ctx, task.id, { conversationId: call.chatwoot_conversation_id });
+      if (call.chatwoot_conversation_id) await linkTask(trx, ctx, audit, task.id, { conversationId: call.chatwoot_conversation_id });
       Object.assign(marks, { callback_task_id: task.id, callback_created_at: now });
     }
     if (!Object.keys(marks).length) {

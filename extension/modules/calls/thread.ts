@@ -19,8 +19,8 @@ import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
 import type { Sealer } from '../../security/crypto.ts';
 import { linkConversationToJob } from '../jobs/service.ts';
+import { linkTask } from '../tasks/service.ts';
 import { cachedContactWithPhone, rememberCreatedContact } from '../conversations/service.ts';
-import { pointCallbackTask } from './follow-ups.ts';
 import type { CallRow } from './outcome.ts';
 import type { TwilioSettingsRow } from './settings.ts';
 
@@ -92,7 +92,7 @@ async function recordThread(ctx: RequestContext, callId: string, contactId: numb
     await trx('calls')
       .where({ account_id: ctx.accountId, id: callId })
       .update({ chatwoot_contact_id: fresh.chatwoot_contact_id ?? contactId, chatwoot_conversation_id: fresh.chatwoot_conversation_id ?? conversationId, threaded_at: trx.fn.now(), updated_at: trx.fn.now() });
-    if (fresh.callback_task_id) await pointCallbackTask(trx, ctx, fresh.callback_task_id, { conversationId, contactId });
+    if (fresh.callback_task_id) await linkTask(trx, ctx, audit, fresh.callback_task_id, { conversationId, contactId });
     if (fresh.job_id && fresh.job_created_at) await linkConversationToJob(trx, ctx, audit, fresh.job_id, conversationId, contactId);
     await audit({ action: 'call.threaded', resourceType: 'call', resourceId: callId, after: { chatwoot_contact_id: contactId, chatwoot_conversation_id: conversationId } });
   });

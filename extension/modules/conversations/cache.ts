@@ -10,6 +10,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { toE164, type CountryCode } from '../../phones/e164.ts';
+import { stampDealActivity } from '../deals/activity.ts';
 import { stampJobActivity } from '../jobs/service.ts';
 
 const id = z.coerce.number().int().positive();
@@ -292,14 +293,8 @@ export async function recordActivity(trx: Knex.Transaction, accountId: number, i
   );
   const customer = rows.filter((r) => r.customer_at);
   if (!customer.length) return conversations.rowCount ?? 0;
-  // Deals have no function for this yet; jobs stamp their own through the jobs module.
-  const deals = await trx.raw(
-    `update deals d set last_activity_at = i.customer_at
-       from (${input}) i
-      where d.account_id = ? and d.chatwoot_conversation_id = i.id and d.deleted_at is null
-        and (d.last_activity_at is null or d.last_activity_at < i.customer_at)`,
-    [json(customer), accountId],
-  );
+  // Deals and jobs stamp their own, through their modules.
+  const deals = await stampDealActivity(trx, accountId, customer);
   await stampJobActivity(trx, accountId, customer);
-  return (conversations.rowCount ?? 0) + (deals.rowCount ?? 0);
+  return (conversations.rowCount ?? 0) + deals;
 }

@@ -69,6 +69,29 @@ export async function insertTask(trx: Knex.Transaction, ctx: RequestContext, aud
   return row as TaskRow;
 }
 
+/**
+ * Points a task at what its opener learnt after opening it (the calls workflow: the call's job,
+ * its Chatwoot conversation and contact), without the "task created" note a new task posts: the
+ * opener tells the conversation itself. A conversation and contact are filled in, never replaced.
+ */
+export async function linkTask(
+  trx: Knex.Transaction,
+  ctx: RequestContext,
+  audit: Audit,
+  taskId: string,
+  link: { jobId?: string; conversationId?: number; contactId?: number | null },
+): Promise<void> {
+  const update: Record<string, unknown> = {};
+  if (link.jobId) update.job_id = link.jobId;
+  if (link.conversationId) {
+    update.chatwoot_conversation_id = trx.raw('coalesce(chatwoot_conversation_id, ?)', [link.conversationId]);
+    if (link.contactId) update.chatwoot_contact_id = trx.raw('coalesce(chatwoot_contact_id, ?)', [link.contactId]);
+  }
+  if (!Object.keys(update).length) return;
+  const [after] = await trx('tasks').where({ account_id: ctx.accountId, id: taskId }).update(update).returning(['job_id', 'chatwoot_conversation_id', 'chatwoot_contact_id']);
+  if (after) await audit({ action: 'task.linked', resourceType: 'task', resourceId: taskId, after: { ...after } });
+}
+
 export async function createTask(ctx: RequestContext, input: TaskInput & { title: string }) {
   return translateDbErrors(() => write(ctx, (trx, audit) => insertTask(trx, ctx, audit, input)));
 }
