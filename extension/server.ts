@@ -10,8 +10,11 @@ import { closeServer } from './http/close-server.ts';
 import { leakproofSql, markSearchOperatorsLeakproof, searchOperatorsNotLeakproof } from './db/leakproof.ts';
 import { migrateLatest } from './db/migrations.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { startQueue, sweeps } from './queue/index.ts';
+import { startQueue } from './queue/index.ts';
+import { chatwootQueueWork } from './chatwoot/queue.ts';
 import { callsQueueWork } from './modules/calls/queue.ts';
+import { jobsQueueWork } from './modules/jobs/queue.ts';
+import { tasksQueueWork } from './modules/tasks/queue.ts';
 import { startOutboxWorker, type OutboxWorker } from './chatwoot/outbox-worker.ts';
 import { chatwootDeliverySource } from '../webhooks/chatwoot/process.ts';
 import { twilioDeliverySource } from '../webhooks/twilio/process.ts';
@@ -151,11 +154,14 @@ async function main() {
       work: config.ONELINK_WORKER,
       // Each module's queue work: its queues, retries, schedules and handlers.
       modules: [
-        ...sweeps({
+        ...tasksQueueWork(knex),
+        ...jobsQueueWork(knex),
+        ...chatwootQueueWork({
           db: knex,
           sealer,
-          chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
-          chatwootSync: { everyMinutes: config.ONELINK_CHATWOOT_SYNC_MINUTES, requestsPerMinute: config.ONELINK_CHATWOOT_REQUESTS_PER_MINUTE },
+          timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
+          everyMinutes: config.ONELINK_CHATWOOT_SYNC_MINUTES,
+          requestsPerMinute: config.ONELINK_CHATWOOT_REQUESTS_PER_MINUTE,
         }),
         ...webhookQueueWork(knex, calls),
         ...callsQueueWork(calls),

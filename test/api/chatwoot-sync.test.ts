@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountsToSync, rateLimiter, syncAccounts, type SyncProgress } from '../../extension/chatwoot/sync.ts';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createLogger } from '../../extension/logger.ts';
-import { queues, startQueue, sweeps } from '../../extension/queue/index.ts';
+import { chatwootQueueWork } from '../../extension/chatwoot/queue.ts';
+import { queues, startQueue } from '../../extension/queue/index.ts';
 import type { FakeContact } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
@@ -127,7 +128,7 @@ describe('the scheduled sync', () => {
       url: t.db.url,
       schema: 'onelink',
       logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
-      modules: sweeps({ db: t.db.knex, sealer: t.services.sealer, chatwootTimeoutMs: 2000, chatwootSync: { everyMinutes: 15, requestsPerMinute: 100_000 } }),
+      modules: chatwootQueueWork({ db: t.db.knex, sealer: t.services.sealer, timeoutMs: 2000, everyMinutes: 15, requestsPerMinute: 100_000 }),
       pollingIntervalSeconds: 0.5,
     });
   });

@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createLogger } from '../../extension/logger.ts';
 import { callsQueueWork } from '../../extension/modules/calls/queue.ts';
-import { queues, startQueue, sweeps } from '../../extension/queue/index.ts';
+import { chatwootQueueWork } from '../../extension/chatwoot/queue.ts';
+import { jobsQueueWork } from '../../extension/modules/jobs/queue.ts';
+import { tasksQueueWork } from '../../extension/modules/tasks/queue.ts';
+import { queues, startQueue } from '../../extension/queue/index.ts';
 import { webhookQueueWork } from '../../webhooks/queue.ts';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
 import { chatwootDelivery, contactEvent } from '../fakes/chatwoot-webhooks.ts';
@@ -24,7 +27,13 @@ beforeAll(async () => {
     url: t.db.url,
     schema: 'onelink',
     logger: createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
-    modules: [...sweeps({ db: t.db.knex, sealer: t.services.sealer, chatwootTimeoutMs: 2000 }), ...webhookQueueWork(t.db.knex, calls), ...callsQueueWork(calls)],
+    modules: [
+      ...tasksQueueWork(t.db.knex),
+      ...jobsQueueWork(t.db.knex),
+      ...chatwootQueueWork({ db: t.db.knex, sealer: t.services.sealer, timeoutMs: 2000 }),
+      ...webhookQueueWork(t.db.knex, calls),
+      ...callsQueueWork(calls),
+    ],
     pollingIntervalSeconds: 0.5,
   });
 });

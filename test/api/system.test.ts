@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trackSweep } from '../../extension/modules/system/sweeps.ts';
-import { startQueue, sweeps } from '../../extension/queue/index.ts';
+import { startQueue } from '../../extension/queue/index.ts';
+import { jobsQueueWork } from '../../extension/modules/jobs/queue.ts';
 import { queues } from '../../extension/queue/names.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { apiAs } from '../helpers/api.ts';
@@ -104,7 +105,7 @@ describe('GET /admin/system', () => {
     const asAgent = apiAs(t, agentA.token);
     const job = await asAgent.post('/jobs', { summary: 'Boiler out', sla_due_at: new Date(Date.now() - 60_000).toISOString() });
     expect(job.status, JSON.stringify(job.body)).toBe(201);
-    const sla = sweeps({ db: t.db.knex, sealer: t.services.sealer, chatwootTimeoutMs: 1000 }).find((q) => q.name === queues.jobSla)!;
+    const sla = jobsQueueWork(t.db.knex).find((q) => q.name === queues.jobSla)!;
     const { logger, lines } = capturingLogger();
     const run = { logger, send: async () => undefined };
 
