@@ -186,6 +186,10 @@ async function main() {
     return;
   }
 
+  // The stand-in serves the conversation view, as Chatwoot would, and frames the sidebar from the
+  // service: the sidebar then hears the stand-in's origin and signs in against the stand-in.
+  const appQuery = `?chatwoot=${encodeURIComponent(chatwoot.url)}&account=${chatwootAccount.id}`;
+  const conversationView = `${chatwoot.url}/dev/chatwoot-host/?app=${encodeURIComponent(`${baseUrl}/apps/sidebar/${appQuery}`)}`;
   console.log(`
   Onelink demo is running — on this machine only (127.0.0.1).
 
@@ -193,11 +197,14 @@ async function main() {
   Chatwoot's API as its OpenAPI document describes, so the apps have something to talk to.
   Connect a real Chatwoot with "npm run onelink -- install" (see the README) when you have one.
 
-  Open the stand-in conversation view:  ${baseUrl}/dev/chatwoot-host/
-  Sign in inside the Onelink tab with a Chatwoot access token:
+  Open the stand-in's conversation view, with Onelink's sidebar in it:
+    ${conversationView}
+  Sign in there with a Chatwoot access token:
     ${admin.token}   (${admin.name}, administrator)
     ${agent.token}   (${agent.name}, agent)
-  Boards:  ${baseUrl}/apps/pipeline/   ${baseUrl}/apps/dispatch/   admin: ${baseUrl}/apps/admin/
+  Boards:  ${baseUrl}/apps/pipeline/${appQuery}
+           ${baseUrl}/apps/dispatch/${appQuery}
+  Admin:   ${baseUrl}/apps/admin/${appQuery}
   API reference: ${baseUrl}/api/v1/docs
 
   Data is kept in .data/demo and starts afresh on every "npm run demo". Ctrl-C stops everything.

@@ -147,6 +147,8 @@ describe('the admin app', () => {
     for (const [tab, name] of [['People', 'people'], ['Service tokens', 'tokens'], ['Automation', 'automation'], ['Audit log', 'audit']] as const) {
       await page.getByRole('tab', { name: tab }).click();
       await expect.poll(() => page.getByRole('table').or(page.getByRole('status')).first().isVisible()).toBe(true);
+      // The table's placeholder rows have gone: what is shot is the loaded tab.
+      await expect.poll(() => page.locator('[aria-busy="true"]').count()).toBe(0);
       await screenshot(page, `admin-${name}-dark`);
     }
     expect(await accessibilityViolations(page)).toEqual([]);

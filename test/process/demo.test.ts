@@ -37,16 +37,23 @@ describe('npm run demo', () => {
     expect(ready && demo.child.exitCode === null, demo.output()).toBe(true);
     const output = demo.output();
     expect(output).toContain('STAND-IN');
-    expect(output).toContain(`http://127.0.0.1:${port}/dev/chatwoot-host/`);
     const adminToken = /(\S+)\s+\(.*administrator\)/.exec(output)?.[1];
     expect(adminToken).toBeTruthy();
 
+    // The printed conversation view is the stand-in's, framing the service's sidebar, which signs
+    // in against the stand-in named in its address (as it would against Chatwoot).
     const base = `http://127.0.0.1:${port}`;
-    expect((await fetch(`${base}/dev/chatwoot-host/`)).status).toBe(200);
+    const view = new URL(/(http:\/\/\S+\/dev\/chatwoot-host\/\S+)/.exec(output)![1]!);
+    expect((await fetch(view)).status).toBe(200);
+    const sidebar = new URL(view.searchParams.get('app')!);
+    expect(sidebar.origin).toBe(base);
+    expect((await fetch(sidebar)).status).toBe(200);
+    const chatwootUrl = sidebar.searchParams.get('chatwoot')!;
+    expect(new URL(chatwootUrl).origin).toBe(view.origin);
     const signIn = await fetch(`${base}/api/v1/auth/chatwoot`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ access_token: adminToken }),
+      body: JSON.stringify({ access_token: adminToken, chatwoot_url: chatwootUrl, account_id: Number(sidebar.searchParams.get('account')) }),
     });
     expect(signIn.status).toBe(201);
     const { token } = ((await signIn.json()) as { data: { token: string } }).data;
