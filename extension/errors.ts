@@ -50,6 +50,12 @@ export class ConflictError extends DomainError {
   }
 }
 
+/** Too many of something in the rule's window, e.g. sign-in links for one portal user (a 429 over HTTP). */
+export class RateLimitedError extends DomainError {}
+
+/** A credential the domain was handed (a sign-in link, a token) proves nothing: unknown, expired or used (a 401 over HTTP). */
+export class NotAuthenticatedError extends DomainError {}
+
 /** A rule of the domain forbids this caller the action (not a missing permission: the route checks those). */
 export class ForbiddenByRuleError extends DomainError {
   constructor(

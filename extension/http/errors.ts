@@ -1,6 +1,6 @@
 // Errors with an HTTP status: what routes and middleware throw, and what domain errors
 // (errors.ts, thrown by services) become. The error middleware turns them into the envelope.
-import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotFoundError, UnprocessableError } from '../errors.ts';
+import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotAuthenticatedError, NotFoundError, RateLimitedError, UnprocessableError } from '../errors.ts';
 
 export interface FieldIssue { path: string; message: string; code?: string }
 
@@ -60,5 +60,7 @@ export function httpErrorFrom(err: unknown): HttpError | undefined {
   if (err instanceof ConflictError) return conflict(err.code, err.message, err.details);
   if (err instanceof UnprocessableError) return new HttpError(422, err.code, err.message, err.details);
   if (err instanceof ForbiddenByRuleError) return new HttpError(403, err.code, err.message);
+  if (err instanceof RateLimitedError) return new HttpError(429, 'rate_limited', err.message);
+  if (err instanceof NotAuthenticatedError) return unauthorized(err.message);
   return undefined;
 }

@@ -7,8 +7,7 @@ import { accountPhoneCountry, callerContext, setupContext, type AccountRow } fro
 import { issueToken, parseToken } from '../auth/tokens.ts';
 import type { RequestContext } from '../context.ts';
 import { read, write } from '../db/tenant.ts';
-import { ConflictError, NotFoundError, invalidField } from '../errors.ts';
-import { HttpError, unauthorized } from '../http/errors.ts';
+import { ConflictError, NotAuthenticatedError, NotFoundError, RateLimitedError, invalidField } from '../errors.ts';
 import { paginate } from '../http/pagination.ts';
 
 export const magicLinkMinutes = 15;
@@ -109,7 +108,7 @@ export async function issueMagicLink(ctx: RequestContext, portalUserId: string, 
       .andWhere('created_at', '>', trx.raw(`now() - interval '${magicLinkMinutes} minutes'`))
       .count<{ count: number }[]>('* as count');
     if (recent[0]!.count >= magicLinksPerWindow) {
-      throw new HttpError(429, 'rate_limited', `At most ${magicLinksPerWindow} sign-in links per ${magicLinkMinutes} minutes for one portal user`);
+      throw new RateLimitedError(`At most ${magicLinksPerWindow} sign-in links per ${magicLinkMinutes} minutes for one portal user`);
     }
     const { token, hash } = issueToken('magicLink', ctx.accountId);
     const expiresAt = new Date(Date.now() + magicLinkMinutes * 60_000);
@@ -124,7 +123,7 @@ export async function issueMagicLink(ctx: RequestContext, portalUserId: string, 
 /** Exchanges a magic link for a portal session. Single use: a second exchange fails. */
 export async function consumeMagicLink(db: Knex, token: string, sessionTtlHours: number, requestId: string | null) {
   const parsed = parseToken(token);
-  const expired = () => unauthorized('This sign-in link is invalid, expired or already used; ask for a new one');
+  const expired = () => new NotAuthenticatedError('This sign-in link is invalid, expired or already used; ask for a new one');
   if (!parsed || parsed.kind !== 'magicLink') throw expired();
   const account = await db<AccountRow>('accounts').where({ account_id: parsed.accountId }).first();
   if (!account) throw expired();

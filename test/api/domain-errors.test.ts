@@ -4,7 +4,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotFoundError, UnprocessableError, invalidField, withReferenceFields } from '../../extension/errors.ts';
+import {
+  ConflictError,
+  ForbiddenByRuleError,
+  InvalidFieldsError,
+  NotAuthenticatedError,
+  NotFoundError,
+  RateLimitedError,
+  UnprocessableError,
+  invalidField,
+  withReferenceFields,
+} from '../../extension/errors.ts';
 import { httpErrorFrom, maxFieldIssues } from '../../extension/http/errors.ts';
 
 const answer = (err: unknown) => {
@@ -42,6 +52,8 @@ describe('domain errors over HTTP', () => {
     });
     expect(answer(new UnprocessableError('unknown_stage', 'That stage does not exist in this account'))).toMatchObject({ status: 422, code: 'unknown_stage' });
     expect(answer(new ForbiddenByRuleError('capability_disabled', 'crm.deals is switched off'))).toMatchObject({ status: 403, code: 'capability_disabled' });
+    expect(answer(new RateLimitedError('At most 5 sign-in links per 15 minutes'))).toMatchObject({ status: 429, code: 'rate_limited', message: 'At most 5 sign-in links per 15 minutes' });
+    expect(answer(new NotAuthenticatedError('This sign-in link is invalid'))).toMatchObject({ status: 401, code: 'unauthorized', message: 'This sign-in link is invalid' });
   });
 
   it('leaves anything else alone', () => {
@@ -68,7 +80,6 @@ describe('services speak the domain, not HTTP', () => {
     'errors.ts': 'the domain errors themselves; their comment explains the body.* mapping',
     'modules/artifacts/upload.ts': 'reads the multipart request; 413/415/400 are about the HTTP upload, not the domain',
     'auth/sessions.ts': 'signing in: 401/422/503 are authentication answers to the request',
-    'portal/service.ts': 'portal sign-in link: 401 and its rate limit (429) are authentication answers',
     'capabilities/field-packs.ts': 'custom-field problems are reported at custom_fields.* (no body. prefix), as the API always has',
   };
   const sources = (dir: string): string[] =>
