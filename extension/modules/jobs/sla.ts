@@ -2,7 +2,8 @@
 // job approaching or breached once (its story, the audit, and open boards are told).
 import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
-import { read, systemContext, write, type Audit } from '../../db/tenant.ts';
+import { read, write, type Audit } from '../../db/tenant.ts';
+import { sumOverAccounts, type AccountPart } from '../system/sweeps.ts';
 import { appendJobEvent, dispatchSettings, type DispatchSettings } from './records.ts';
 
 export async function getDispatchSettings(ctx: RequestContext) {
@@ -22,10 +23,6 @@ export async function updateDispatchSettings(ctx: RequestContext, input: Partial
   });
 }
 
-
-/** Runs one account's part of a sweep; the scheduler's runner records a failure per account. */
-export type AccountPart = <T>(accountId: number, work: () => Promise<T>) => Promise<T | undefined>;
-
 /**
  * Emits each SLA event once per job, threshold and due time: `approaching` inside the account's
  * warning window, `breached` once past due. Runs from the queue every minute, for every account,
@@ -35,27 +32,8 @@ export type AccountPart = <T>(accountId: number, work: () => Promise<T>) => Prom
  * on. Without it, one account's failure still does not stop the others, and the sweep then throws
  * them all together: nothing is swallowed (the next run tries again).
  */
-export async function emitSlaEvents(db: Knex, now = new Date(), forAccount?: AccountPart): Promise<number> {
-  const accounts: number[] = await db('accounts').orderBy('account_id').pluck('account_id');
-  let emitted = 0;
-  const failures: Array<{ accountId: number; error: unknown }> = [];
-  for (const accountId of accounts) {
-    const part = async () => write(await systemContext(db, accountId, 'sla-sweep'), (trx, audit) => emitForAccount(trx, accountId, audit, now));
-    if (forAccount) {
-      emitted += (await forAccount(accountId, part)) ?? 0;
-      continue;
-    }
-    try {
-      emitted += await part();
-    } catch (error) {
-      failures.push({ accountId, error });
-    }
-  }
-  if (failures.length) {
-    const messages = failures.map((f) => `account ${f.accountId}: ${(f.error as Error)?.message ?? String(f.error)}`);
-    throw new AggregateError(failures.map((f) => f.error), `The SLA sweep failed for ${failures.length} account(s): ${messages.join('; ')}`);
-  }
-  return emitted;
+export function emitSlaEvents(db: Knex, now = new Date(), forAccount?: AccountPart): Promise<number> {
+  return sumOverAccounts(db, { process: 'sla-sweep', describe: 'The SLA sweep' }, (trx, accountId, audit) => emitForAccount(trx, accountId, audit, now), forAccount);
 }
 
 async function emitForAccount(trx: Knex.Transaction, accountId: number, audit: Audit, now: Date): Promise<number> {

@@ -8,7 +8,7 @@
 // An error outside any account's part fails the run as a whole; admins see that it happened, and
 // the server log has its text (it may concern any account).
 import type { Knex } from 'knex';
-import { systemContext, write } from '../../db/tenant.ts';
+import { systemContext, write, type Audit } from '../../db/tenant.ts';
 import type { Logger } from '../../logger.ts';
 
 export interface SweepRun {
@@ -118,4 +118,41 @@ async function recordAccountFailure(db: Knex, sweep: string, accountId: number, 
     );
     audit.bookkeeping('sweep_account_failures');
   });
+}
+
+/** Runs one account's part of a sweep; the scheduler's runner (`SweepRun.forAccount`) records a failure per account. */
+export type AccountPart = <T>(accountId: number, work: () => Promise<T>) => Promise<T | undefined>;
+
+/**
+ * Runs `work` for every account, each in its own write as the system process `process`, and adds
+ * up what the parts return. With the scheduler's `forAccount`, each account's failure is recorded
+ * there and the others go on. Without it, one account's failure still does not stop the others,
+ * and the failures are thrown together at the end: nothing is swallowed (the next run tries again).
+ */
+export async function sumOverAccounts(
+  db: Knex,
+  sweep: { process: string; describe: string },
+  work: (trx: Knex.Transaction, accountId: number, audit: Audit) => Promise<number>,
+  forAccount?: AccountPart,
+): Promise<number> {
+  const accounts: number[] = await db('accounts').orderBy('account_id').pluck('account_id');
+  let total = 0;
+  const failures: Array<{ accountId: number; error: unknown }> = [];
+  for (const accountId of accounts) {
+    const part = async () => write(await systemContext(db, accountId, sweep.process), (trx, audit) => work(trx, accountId, audit));
+    if (forAccount) {
+      total += (await forAccount(accountId, part)) ?? 0;
+      continue;
+    }
+    try {
+      total += await part();
+    } catch (error) {
+      failures.push({ accountId, error });
+    }
+  }
+  if (failures.length) {
+    const messages = failures.map((f) => `account ${f.accountId}: ${(f.error as Error)?.message ?? String(f.error)}`);
+    throw new AggregateError(failures.map((f) => f.error), `${sweep.describe} failed for ${failures.length} account(s): ${messages.join('; ')}`);
+  }
+  return total;
 }

@@ -2,7 +2,8 @@
 // a deal, a job and a Chatwoot conversation. Views: mine, overdue, due today.
 import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
-import { read, systemContext, write, type Audit } from '../../db/tenant.ts';
+import { read, write, type Audit } from '../../db/tenant.ts';
+import { sumOverAccounts, type AccountPart } from '../system/sweeps.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError, withReferenceFields } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import type { AuditEntry } from '../../audit/writer.ts';
@@ -175,9 +176,6 @@ export async function listTasks(ctx: RequestContext, query: TaskQuery) {
   });
 }
 
-/** Runs one account's part of a sweep; the scheduler's runner records a failure per account. */
-export type AccountPart = <T>(accountId: number, work: () => Promise<T>) => Promise<T | undefined>;
-
 /**
  * Emits each reminder once per task, threshold and due time: `due_soon` within the hour before
  * the due time, `overdue` after it. Runs from the queue every minute, for every account, as the
@@ -185,27 +183,8 @@ export type AccountPart = <T>(accountId: number, work: () => Promise<T>) => Prom
  * notification channels will read it later. With the scheduler's `forAccount`, each account's
  * failure is recorded there; without it the failures are thrown together after every account ran.
  */
-export async function emitTaskReminders(db: Knex, now = new Date(), forAccount?: AccountPart): Promise<number> {
-  const accounts: number[] = await db('accounts').orderBy('account_id').pluck('account_id');
-  let emitted = 0;
-  const failures: Array<{ accountId: number; error: unknown }> = [];
-  for (const accountId of accounts) {
-    const part = async () => write(await systemContext(db, accountId, 'task-reminders'), (trx, audit) => remindForAccount(trx, accountId, audit, now));
-    if (forAccount) {
-      emitted += (await forAccount(accountId, part)) ?? 0;
-      continue;
-    }
-    try {
-      emitted += await part();
-    } catch (error) {
-      failures.push({ accountId, error });
-    }
-  }
-  if (failures.length) {
-    const messages = failures.map((f) => `account ${f.accountId}: ${(f.error as Error)?.message ?? String(f.error)}`);
-    throw new AggregateError(failures.map((f) => f.error), `The task reminder sweep failed for ${failures.length} account(s): ${messages.join('; ')}`);
-  }
-  return emitted;
+export function emitTaskReminders(db: Knex, now = new Date(), forAccount?: AccountPart): Promise<number> {
+  return sumOverAccounts(db, { process: 'task-reminders', describe: 'The task reminder sweep' }, (trx, accountId, audit) => remindForAccount(trx, accountId, audit, now), forAccount);
 }
 
 async function remindForAccount(trx: Knex.Transaction, accountId: number, audit: Audit, now: Date): Promise<number> {
