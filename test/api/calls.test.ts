@@ -1,6 +1,4 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeChannel } from '../../extension/events/changes.ts';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { factsFrom, statusOf, type CallbackEvent, type CallRow } from '../../extension/modules/calls/outcome.ts';
@@ -9,6 +7,7 @@ import { settleCall, type CallsDeps } from '../../extension/modules/calls/workfl
 import { processTwilioDelivery } from '../../webhooks/twilio/process.ts';
 import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
 import { newCallSid, newRecordingSid, recordingUrl, sendTwilioCallback, startFakeTwilio, type FakeTwilio } from '../fakes/twilio.ts';
+import { announcementsDuring } from '../helpers/announcements.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { signInAgent, type SignedIn } from '../helpers/identity.ts';
@@ -277,22 +276,6 @@ describe('a call’s callbacks, in any order, any number of times', () => {
 });
 
 describe('what the workflow writes', () => {
-  /** Resolves with the account ids announced on the change channel while `work` runs (and shortly after). */
-  async function announcementsDuring(work: () => Promise<void>) {
-    const listener = new pg.Client({ connectionString: t.db.url });
-    await listener.connect();
-    const heard: string[] = [];
-    listener.on('notification', (m) => heard.push(m.payload ?? ''));
-    await listener.query(`listen ${changeChannel}`);
-    try {
-      await work();
-      await new Promise((resolve) => setTimeout(resolve, 600)); // announcements are debounced (200 ms)
-      return heard;
-    } finally {
-      await listener.end();
-    }
-  }
-
   it('announces a missed call’s job to the pages following the account, acting as the calls process', async () => {
     const sid = newCallSid();
     const from = '+14155550177';
@@ -300,7 +283,7 @@ describe('what the workflow writes', () => {
     await send('status', callFields(sid, from, { CallStatus: 'completed', CallDuration: '12' }));
     await processPending();
     await new Promise((resolve) => setTimeout(resolve, 400)); // earlier announcements are out
-    const heard = await announcementsDuring(async () => {
+    const heard = await announcementsDuring(t.db.url, async () => {
       await settleLater((await callBySid(sid)).id);
       expect((await callBySid(sid)).job_id).toBeTruthy();
     });
@@ -319,7 +302,7 @@ describe('what the workflow writes', () => {
   it('announces a callback that only adds a fact to its call', async () => {
     const sid = newCallSid();
     const from = '+14155550178';
-    const heard = await announcementsDuring(async () => {
+    const heard = await announcementsDuring(t.db.url, async () => {
       await send('status', callFields(sid, from, { CallStatus: 'ringing' }));
       await processPending();
     });

@@ -1,11 +1,10 @@
-import pg from 'pg';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
-import { changeChannel } from '../../extension/events/changes.ts';
 import { processDeliveries, processDelivery } from '../../webhooks/chatwoot/process.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import { chatwootDelivery, contactEvent, conversationEvent, messageEvent, type SignedDelivery } from '../fakes/chatwoot-webhooks.ts';
+import { announcementsDuring } from '../helpers/announcements.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { signInAgent, type SignedIn } from '../helpers/identity.ts';
@@ -325,26 +324,10 @@ describe('customer activity', () => {
 });
 
 describe('announcing what processing changed', () => {
-  /** The account ids announced on the change channel while `work` runs (and the debounce after). */
-  async function announcementsDuring(work: () => Promise<void>) {
-    const listener = new pg.Client({ connectionString: t.db.url });
-    await listener.connect();
-    const heard: string[] = [];
-    listener.on('notification', (m) => heard.push(m.payload ?? ''));
-    await listener.query(`listen ${changeChannel}`);
-    try {
-      await work();
-      await new Promise((resolve) => setTimeout(resolve, 600)); // announcements are debounced (200 ms)
-      return heard;
-    } finally {
-      await listener.end();
-    }
-  }
-
   it('announces a conversation_updated to the pages following the account once it is cached, and not an older update that changes nothing', async () => {
     const update = await deliver(chatwootDelivery(conversationEvent('conversation_updated', { id: 7301, contactId: 7302, status: 'resolved' }), { secret }));
     await new Promise((resolve) => setTimeout(resolve, 300)); // earlier announcements are out
-    const heard = await announcementsDuring(async () => {
+    const heard = await announcementsDuring(t.db.url, async () => {
       expect(await processDelivery(t.db.knex, update.body.data.delivery_id)).toBe('processed');
     });
     expect(heard).toEqual([String(admin.accountId)]);
@@ -357,7 +340,7 @@ describe('announcing what processing changed', () => {
     const older = await deliver(chatwootDelivery(contactEvent('contact_updated', { id: 7302, name: 'Older', updated_at: new Date(now - 60_000).toISOString() }), { secret }));
     expect(await processDelivery(t.db.knex, newer.body.data.delivery_id)).toBe('processed');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const quiet = await announcementsDuring(async () => {
+    const quiet = await announcementsDuring(t.db.url, async () => {
       expect(await processDelivery(t.db.knex, older.body.data.delivery_id)).toBe('processed');
     });
     expect(quiet).toEqual([]);
