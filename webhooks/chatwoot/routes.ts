@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { sendData, sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
 import type { Services } from '../../extension/services.ts';
+import { shortLived } from '../cache.ts';
 import { deliveryInbox } from '../inbox.ts';
 import { deliveryNudger } from '../nudge.ts';
 import { connectionCheckKey, receiptRecorder } from './receipt-health.ts';
@@ -26,23 +27,18 @@ function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Re
 type KnownInstallation = { id: string; secrets: string[] } | undefined;
 
 /**
- * Installations by webhook path token, with their secret opened: every delivery needs one. Kept
- * for 10 s; `fresh` asks for a copy at most a second old, for a signature that fails against the
- * kept secret (the installer may have just stored a new one) — at most one lookup a second per
- * address however many bad signatures arrive.
+ * Installations by webhook path token, with their secrets opened: every delivery needs one. A
+ * signature that fails against the kept secrets asks for a copy at most a second old (the
+ * installer may have just stored a new secret): at most one lookup a second per address, however
+ * many bad signatures arrive.
  */
-function installationCache(services: Services, { ttlMs = 10_000, freshMs = 1000, maxEntries = 1000 } = {}) {
-  const entries = new Map<string, { at: number; value: KnownInstallation }>();
-  return async (pathToken: string, { fresh = false } = {}): Promise<KnownInstallation> => {
-    const hit = entries.get(pathToken);
-    if (hit && Date.now() - hit.at < (fresh ? freshMs : ttlMs)) return hit.value;
+function installationCache(services: Services) {
+  return shortLived(async (pathToken: string): Promise<KnownInstallation> => {
     const found = await services.db('installations').where({ webhook_path_token: pathToken }).first('id', 'webhook_secret_sealed', 'webhook_secrets_sealed');
-    const sealed = new Set<string>([...(found?.webhook_secret_sealed ? [found.webhook_secret_sealed as string] : []), ...Object.values((found?.webhook_secrets_sealed ?? {}) as Record<string, string>)]);
-    const value = found && { id: found.id as string, secrets: [...new Set([...sealed].map((s) => services.sealer.open(s) as string))] };
-    if (entries.size >= maxEntries) entries.clear();
-    entries.set(pathToken, { at: Date.now(), value });
-    return value;
-  };
+    if (!found) return undefined;
+    const sealed = new Set<string>([...(found.webhook_secret_sealed ? [found.webhook_secret_sealed as string] : []), ...Object.values((found.webhook_secrets_sealed ?? {}) as Record<string, string>)]);
+    return { id: found.id as string, secrets: [...new Set([...sealed].map((s) => services.sealer.open(s) as string))] };
+  });
 }
 
 export function chatwootWebhookRoutes(services: Services) {
@@ -80,7 +76,7 @@ export function chatwootWebhookRoutes(services: Services) {
           };
           let check = verify(installation.secrets);
           if (!check.ok && check.code === 'invalid_signature') {
-            const fresh = await findInstallation(params.pathToken, { fresh: true });
+            const fresh = await findInstallation(params.pathToken, { maxAgeMs: 1000 });
             if (fresh?.secrets.some((s) => !installation!.secrets.includes(s))) {
               installation = fresh;
               check = verify(fresh.secrets);
