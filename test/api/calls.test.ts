@@ -522,3 +522,23 @@ describe('what callbacks prove, whatever their order', () => {
     expect(isPermanentFailure(new SyntaxError('Unexpected token < in JSON'))).toBe(false); // an HTML error page instead of Chatwoot's JSON
   });
 });
+
+describe('the call log', () => {
+  it('pages through every call by its start, newest first, and every call has a start', async () => {
+    for (const from of ['+14155550191', '+14155550192', '+14155550193']) await send('status', callFields(newCallSid(), from, { CallStatus: 'no-answer' }));
+    await processPending();
+    const all = (await api.get('/calls', { limit: 200 })).body.data as Array<{ id: string }>;
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = (await api.get('/calls', { limit: 2, ...(cursor ? { cursor } : {}) })).body;
+      seen.push(...page.data.map((c: { id: string }) => c.id));
+      cursor = page.meta.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(all.map((c) => c.id));
+    const withoutStart = await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+      trx('calls').insert({ account_id: admin.accountId, call_sid: newCallSid(), direction: 'inbound' }).returning('started_at'),
+    );
+    expect(withoutStart[0].started_at).toBeInstanceOf(Date); // the database dates a call it was given no start for
+  });
+});
