@@ -10,6 +10,7 @@
 import type { Knex } from 'knex';
 import { systemContext, write, type Audit } from '../../db/tenant.ts';
 import type { Logger } from '../../logger.ts';
+import type { QueueWork } from '../../queue/work.ts';
 
 export interface SweepRun {
   logger: Logger;
@@ -155,4 +156,21 @@ export async function sumOverAccounts(
     throw new AggregateError(failures.map((f) => f.error), `${sweep.describe} failed for ${failures.length} account(s): ${messages.join('; ')}`);
   }
   return total;
+}
+
+/**
+ * Queue work for a sweep that runs every minute over every account through trackSweep (each
+ * account's failure recorded for it, the others still swept), logging how many events it emitted.
+ */
+export function minuteSweep(db: Knex, queue: string, emit: (db: Knex, now: Date, forAccount: AccountPart) => Promise<number>, emitted: string): QueueWork {
+  return {
+    name: queue,
+    schedule: '* * * * *',
+    async handle(_jobs, { logger }) {
+      await trackSweep({ db, logger }, queue, async (sweep) => {
+        const count = await emit(db, new Date(), sweep.forAccount);
+        if (count) logger.info({ emitted: count }, emitted);
+      });
+    },
+  };
 }
