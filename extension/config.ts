@@ -33,6 +33,11 @@ const configSchema = z.object({
   ONELINK_FILES_DIR: z.string().min(1).optional(),
   ONELINK_UPLOAD_MAX_MB: z.coerce.number().int().min(1).max(1024).default(25),
   ONELINK_TWILIO_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com'),
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  ONELINK_EMAIL_FROM: z.string().min(3).max(320).optional(),
+  ONELINK_VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{80,100}$/).optional(),
+  ONELINK_VAPID_PRIVATE_KEY: z.string().regex(/^[A-Za-z0-9_-]{40,50}$/).optional(),
+  ONELINK_VAPID_SUBJECT: z.string().regex(/^(mailto:|https:\/\/)\S+$/).optional(),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -62,6 +67,11 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_FILES_DIR: 'a directory path',
   ONELINK_UPLOAD_MAX_MB: 'a whole number of megabytes from 1 to 1024',
   ONELINK_TWILIO_API_URL: 'an absolute http(s) URL (Twilio REST API; change only for tests)',
+  SMTP_URL: 'an smtp:// or smtps:// URL such as smtps://user:password@smtp.example.com:465 (unset: e-mail is off)',
+  ONELINK_EMAIL_FROM: 'the sender of notification e-mails, e.g. "Onelink <notify@example.com>"',
+  ONELINK_VAPID_PUBLIC_KEY: 'the VAPID public key for web push, URL-safe base64 (generate a pair with `npx web-push generate-vapid-keys`)',
+  ONELINK_VAPID_PRIVATE_KEY: 'the VAPID private key for web push, URL-safe base64 (set together with the public key)',
+  ONELINK_VAPID_SUBJECT: 'a mailto: or https:// contact for push services, e.g. mailto:ops@example.com',
 };
 
 export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {
@@ -87,7 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const name = String(parsed.error.issues[0]!.path[0]) as keyof RawConfig;
     const value = present[name];
-    const shown = /DATABASE_URL|SECRET|TOKEN|KEY|PASSWORD/.test(name) ? 'value hidden' : `got "${value}"`;
+    const shown = /DATABASE_URL|SMTP_URL|SECRET|TOKEN|KEY|PASSWORD/.test(name) ? 'value hidden' : `got "${value}"`;
     throw new ConfigError(`Invalid configuration: ${name} must be ${expected[name]} (${shown}).`);
   }
   const raw = parsed.data;

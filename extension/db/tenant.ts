@@ -13,6 +13,7 @@
 import type { Knex } from 'knex';
 import { recordAudit, type AuditEntry } from '../audit/writer.ts';
 import { announceChange } from '../events/changes.ts';
+import { raiseNotificationEvents, raisesNotifications } from '../notifications/raise.ts';
 import { resolveCapabilities, type CapabilityOverrides, type Profile } from '../capabilities/profiles.ts';
 import type { AccountField } from '../capabilities/field-packs.ts';
 import type { RequestContext } from '../context.ts';
@@ -47,15 +48,25 @@ export function read<T>(ctx: Pick<RequestContext, 'db' | 'accountId'>, work: (tr
 /**
  * Tables that are themselves the trail of the changes written with them, so those changes record no
  * audit event of their own: a Chatwoot or Twilio delivery is kept, with its outcome, in
- * webhook_deliveries; a sync page in chatwoot_sync_state; a call's facts in calls.
+ * webhook_deliveries; a sync page in chatwoot_sync_state; a call's facts in calls; the
+ * notifications fanned out from an event in notification_events.
  */
-export type TrailTable = 'webhook_deliveries' | 'chatwoot_sync_state' | 'calls';
+export type TrailTable = 'webhook_deliveries' | 'chatwoot_sync_state' | 'calls' | 'notification_events';
 
 /**
  * Tables of Onelink's own bookkeeping that no page shows and nobody audits: a session's last use,
- * a token's last use, an outbox item's delivery attempts, a sync's progress, a sweep's failures.
+ * a token's last use, an outbox item's delivery attempts, a sync's progress, a sweep's failures,
+ * a notification's delivery attempts or read mark, a push subscription.
  */
-export type BookkeepingTable = 'sessions' | 'service_tokens' | 'chatwoot_outbox' | 'chatwoot_sync_state' | 'sweep_account_failures';
+export type BookkeepingTable =
+  | 'sessions'
+  | 'service_tokens'
+  | 'chatwoot_outbox'
+  | 'chatwoot_sync_state'
+  | 'sweep_account_failures'
+  | 'notification_deliveries'
+  | 'notifications'
+  | 'push_subscriptions';
 
 export interface Audit {
   /** Records an audit event in this transaction. */
@@ -93,9 +104,11 @@ export async function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction
     let recorded = 0;
     let elsewhere = false;
     let accounted = false;
+    const raising: AuditEntry[] = [];
     const audit: Audit = Object.assign(
       async (entry: AuditEntry) => {
         await recordAudit(trx, ctx, entry);
+        if (raisesNotifications(entry.action)) raising.push(entry);
         recorded++;
       },
       {
@@ -108,6 +121,8 @@ export async function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction
     if (recorded === 0 && !elsewhere && !accounted) {
       throw new Error('A write transaction finished without recording an audit event or naming its trail; it was rolled back');
     }
+    // Notification events are raised in the transaction of their change (the notifications outbox).
+    if (raising.length) await raiseNotificationEvents(trx, ctx.accountId, ctx.actor, raising);
     announce = recorded > 0 || elsewhere;
     return value;
   });

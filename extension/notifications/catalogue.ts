@@ -1,0 +1,219 @@
+// What Onelink notifies about: each event names the audit actions that raise it, who hears it, on
+// which channels by default, and what it says. An event is raised in the transaction of the change
+// (the unit of work sees every audit entry; see raise.ts), so adding one is an entry here.
+//
+// Recipients are of three kinds: staff ('user', a users.id), vendors ('vendor', a vendors.id: the
+// vendor's own contact details and portal users) and clients ('contact', a Chatwoot contact id).
+import type { Knex } from 'knex';
+import type { AuditEntry } from '../audit/writer.ts';
+
+export const deliveryChannels = ['email', 'sms', 'push', 'chatwoot'] as const;
+export type DeliveryChannel = (typeof deliveryChannels)[number];
+export type Channel = 'in_app' | DeliveryChannel;
+export const channels: readonly Channel[] = ['in_app', ...deliveryChannels];
+
+export type Audience = 'staff' | 'vendor' | 'client';
+export type RecipientKind = 'user' | 'vendor' | 'contact';
+export const recipientKindOf: Record<Audience, RecipientKind> = { staff: 'user', vendor: 'vendor', client: 'contact' };
+
+export interface Recipient { kind: RecipientKind; id: string; name: string | null }
+
+/** An event as stored in notification_events and handed to the fan-out. */
+export interface RaisedEvent {
+  id: string;
+  event: EventName;
+  resource_type: string;
+  resource_id: string;
+  data: Record<string, unknown>;
+  actor_type: string | null;
+  actor_id: string | null;
+  occurred_at: Date;
+}
+
+/** What a recipient is told: the bell's title and text, and what the item opens. */
+export interface Message {
+  title: string;
+  body: string;
+  link: { resource_type: string; resource_id: string } | null;
+  /** Customer messages: the template variables (see templates.ts). */
+  variables?: Record<string, string>;
+}
+
+/**
+ * Which channels an audience uses. `chain`: tried in order, the next one only when the one before
+ * could not reach the recipient (no address, opted out, refused); `parallel`: each on its own.
+ * In-app is kept for every recipient (the bell for staff, the portals' list for vendors and clients).
+ */
+export const audienceChannels: Record<Audience, { chain: DeliveryChannel[]; parallel: DeliveryChannel[] }> = {
+  staff: { chain: [], parallel: ['email'] },
+  vendor: { chain: ['push', 'sms'], parallel: ['email'] },
+  client: { chain: ['chatwoot', 'sms', 'email'], parallel: ['push'] },
+};
+
+interface Trigger {
+  /** The audit action that raises the event. */
+  action: string;
+  /** Raise only when this holds for the audit entry. */
+  when?: (entry: AuditEntry) => boolean;
+}
+
+export interface EventDefinition {
+  audience: Audience;
+  raisedBy: Trigger[];
+  /** Channels on unless the account or the recipient switched them off. */
+  defaults: Partial<Record<DeliveryChannel, boolean>>;
+  /** Urgent events may break through quiet hours (the account chooses which; these by default). */
+  urgent?: boolean;
+  /** Escalation: when the first channel of the chain is push, the next one goes out this many minutes later unless the notification was read. */
+  escalateAfterMinutes?: number;
+  /** A sentence for the preferences screens. */
+  describe: string;
+}
+
+const after = (e: AuditEntry, key: string) => (e.after ?? {})[key];
+const before = (e: AuditEntry, key: string) => (e.before ?? {})[key];
+const changed = (e: AuditEntry, key: string) => Boolean(e.after && key in e.after) && JSON.stringify(after(e, key)) !== JSON.stringify(before(e, key));
+
+/** Job fields a vendor works from: a change to any of them is news to the vendor holding the job. */
+const vendorFacingJobFields = ['summary', 'address', 'postal_code', 'window_starts_at', 'window_ends_at', 'priority', 'service_category', 'sla_due_at'];
+
+export const catalogue = {
+  // Staff
+  'staff.job_created': {
+    audience: 'staff',
+    raisedBy: [{ action: 'job.created' }],
+    defaults: {},
+    describe: 'A job was created (from a call, a chat, a portal, automation or by hand)',
+  },
+  'staff.job_assigned_to_me': {
+    audience: 'staff',
+    raisedBy: [{ action: 'job.created', when: (e) => Boolean(after(e, 'owner_id')) }, { action: 'job.updated', when: (e) => changed(e, 'owner_id') && Boolean(after(e, 'owner_id')) }],
+    defaults: { email: true },
+    describe: 'A job was put in my hands',
+  },
+  'staff.vendor_progress': {
+    audience: 'staff',
+    raisedBy: [{ action: 'job.en_route' }, { action: 'job.in_progress' }, { action: 'job.pending_review' }, { action: 'job.completed' }],
+    defaults: {},
+    describe: 'The vendor is on the way, started or finished a job I follow',
+  },
+  'staff.sla_approaching': {
+    audience: 'staff',
+    raisedBy: [{ action: 'job.sla_approaching' }],
+    defaults: {},
+    describe: 'A job is close to its SLA',
+  },
+  'staff.sla_breached': {
+    audience: 'staff',
+    raisedBy: [{ action: 'job.sla_breached' }],
+    defaults: { email: true },
+    urgent: true,
+    describe: 'A job breached its SLA',
+  },
+  'staff.missed_call': {
+    audience: 'staff',
+    raisedBy: [{ action: 'call.followed_up', when: (e) => Boolean(after(e, 'callback_task_id')) }],
+    defaults: { email: true },
+    describe: 'A missed call or a voicemail is waiting for a call back',
+  },
+  'staff.task_due_soon': {
+    audience: 'staff',
+    raisedBy: [{ action: 'task.due_soon' }],
+    defaults: {},
+    describe: 'A task of mine is due within the hour',
+  },
+  'staff.task_overdue': {
+    audience: 'staff',
+    raisedBy: [{ action: 'task.overdue' }],
+    defaults: { email: true },
+    describe: 'A task of mine is overdue',
+  },
+  'staff.vendor_document_expiring': {
+    audience: 'staff',
+    raisedBy: [{ action: 'vendor.document_expiring' }, { action: 'vendor.document_expired' }],
+    defaults: {},
+    describe: "A vendor's compliance document expires in 30 or 7 days, or has expired",
+  },
+  // Vendors
+  'vendor.job_assigned': {
+    audience: 'vendor',
+    raisedBy: [{ action: 'job.assigned' }, { action: 'job.reassigned' }],
+    defaults: { push: true, sms: true },
+    urgent: true,
+    escalateAfterMinutes: 10,
+    describe: 'A job was given to the vendor',
+  },
+  'vendor.job_changed': {
+    audience: 'vendor',
+    raisedBy: [{ action: 'job.updated', when: (e) => Boolean(after(e, 'vendor_id') ?? before(e, 'vendor_id')) && vendorFacingJobFields.some((k) => changed(e, k)) }],
+    defaults: { push: true },
+    describe: "The vendor's job changed (time window, address, priority…)",
+  },
+  'vendor.job_withdrawn': {
+    audience: 'vendor',
+    raisedBy: [{ action: 'job.canceled' }, { action: 'job.unassigned' }, { action: 'job.reassigned', when: (e) => Boolean(before(e, 'vendor_id')) }],
+    defaults: { push: true, sms: true },
+    urgent: true,
+    describe: "The vendor's job was canceled or given to someone else",
+  },
+  'vendor.document_expiring': {
+    audience: 'vendor',
+    raisedBy: [{ action: 'vendor.document_expiring' }, { action: 'vendor.document_expired' }],
+    defaults: { email: true, push: true },
+    describe: "The vendor's compliance document expires in 30 or 7 days, or has expired",
+  },
+  // Clients (customer-facing: off until the account switches each on)
+  'client.request_received': {
+    audience: 'client',
+    raisedBy: [{ action: 'job.created', when: (e) => Boolean(after(e, 'chatwoot_contact_id')) }],
+    defaults: { chatwoot: true, sms: true, email: true, push: true },
+    describe: 'We received the request (a job was created for the client)',
+  },
+  'client.visit_scheduled': {
+    audience: 'client',
+    raisedBy: [{ action: 'job.updated', when: (e) => changed(e, 'window_starts_at') && Boolean(after(e, 'window_starts_at')) && Boolean(after(e, 'chatwoot_contact_id') ?? before(e, 'chatwoot_contact_id')) }],
+    defaults: { chatwoot: true, sms: true, email: true, push: true },
+    describe: 'A visit was scheduled (or moved)',
+  },
+  'client.technician_on_the_way': {
+    audience: 'client',
+    raisedBy: [{ action: 'job.en_route' }],
+    defaults: { chatwoot: true, sms: true, email: true, push: true },
+    describe: 'The technician is on the way (with the ETA when given)',
+  },
+  'client.job_completed': {
+    audience: 'client',
+    raisedBy: [{ action: 'job.completed' }],
+    defaults: { chatwoot: true, sms: true, email: true, push: true },
+    describe: 'The job was completed',
+  },
+  'client.document_shared': {
+    audience: 'client',
+    raisedBy: [
+      { action: 'job.artifact_added', when: (e) => after(e, 'visibility') === 'client_visible' },
+      { action: 'job.artifact_visibility_changed', when: (e) => after(e, 'visibility') === 'client_visible' },
+    ],
+    defaults: { chatwoot: true, email: true, push: true },
+    describe: 'A photo or document of the job was shared with the client',
+  },
+} satisfies Record<string, EventDefinition>;
+
+export type EventName = keyof typeof catalogue;
+export const eventNames = Object.keys(catalogue) as EventName[];
+export const definitionOf = (event: EventName): EventDefinition => catalogue[event];
+export const isEventName = (name: string): name is EventName => Object.hasOwn(catalogue, name);
+
+/** Audit action → the events it may raise (built once: the unit of work looks actions up here). */
+export const eventsByAction: ReadonlyMap<string, Array<{ event: EventName; when?: (entry: AuditEntry) => boolean }>> = (() => {
+  const map = new Map<string, Array<{ event: EventName; when?: (entry: AuditEntry) => boolean }>>();
+  for (const event of eventNames) {
+    for (const trigger of definitionOf(event).raisedBy) {
+      const list = map.get(trigger.action) ?? [];
+      list.push({ event, when: trigger.when });
+      map.set(trigger.action, list);
+    }
+  }
+  return map;
+})();
+
+export type Trx = Knex.Transaction;
