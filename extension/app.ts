@@ -34,6 +34,7 @@ import { timelineRoutes } from './modules/timeline/routes.ts';
 import { sidebarRoutes } from './modules/sidebar/routes.ts';
 import { systemRoutes } from './modules/system/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
+import { notificationRoutes } from './notifications/routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
 import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
 import { twilioWebhookRoutes } from '../webhooks/twilio/routes.ts';
@@ -80,6 +81,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...capabilityRoutes(),
     ...auditRoutes(),
     ...portalRoutes(services),
+    ...notificationRoutes(services),
     ...pipelineRoutes(),
     ...dealRoutes(),
     ...taskRoutes(),

@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { AuthSettings } from './auth/sessions.ts';
 import type { Config } from './config.ts';
+import type { ChannelSenders } from './notifications/channels/types.ts';
 import type { JobSender } from './queue/names.ts';
 import type { Sealer, UrlSigner } from './security/crypto.ts';
 import type { FileStorage } from './storage/index.ts';
@@ -25,4 +26,6 @@ export interface Services {
   scanFile: FileScanner;
   /** Signs short-lived download links. */
   urlSigner: UrlSigner;
+  /** The notification channels' senders (e-mail, SMS, web push, Chatwoot conversation). */
+  channels?: ChannelSenders;
 }

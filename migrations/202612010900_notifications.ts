@@ -95,7 +95,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('reason');
     t.integer('attempts').notNullable().defaultTo(0);
     t.timestamp('next_attempt_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.specificType('fallback', 'text[]').notNullable().defaultTo('{}'); // channels to try next, in order
+    // Place in the recipient's chain (null: a channel of its own). A later channel of the chain waits
+    // 'held' and is released only when the one before could not reach the recipient.
+    t.smallint('chain_position');
     t.boolean('unless_read').notNullable().defaultTo(false); // an escalation: skipped once the in-app notification is read
     t.text('provider_id'); // Twilio message SID, Chatwoot message id, SMTP message id
     t.uuid('resend_of');
@@ -104,7 +106,7 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.primary(['account_id', 'id']);
     t.check(`channel in ('email', 'sms', 'push', 'chatwoot')`);
-    t.check(`status in ('pending', 'sending', 'sent', 'delivered', 'failed', 'skipped', 'opted_out')`);
+    t.check(`status in ('held', 'pending', 'sent', 'delivered', 'failed', 'skipped', 'opted_out')`);
   });
   // Exactly one delivery per event, recipient and channel (a resend is a new row that names the original).
   await knex.raw(`create unique index notification_deliveries_once on notification_deliveries (account_id, event_id, recipient_kind, recipient_id, channel) where resend_of is null`);

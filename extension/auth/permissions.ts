@@ -31,6 +31,8 @@ export const permissions = [
   'admin:system',
   'audit:read',
   'views:manage',
+  'notifications:read',
+  'admin:notifications',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -56,6 +58,7 @@ const agent: Permission[] = [
   'calls:write',
   'portal:manage',
   'views:manage',
+  'notifications:read',
 ];
 
 /** Dispatchers are agents who also assign vendors, drive job state and keep the vendor roster. */
@@ -66,15 +69,15 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
   agent,
   dispatcher,
   // Portal users: every query they reach is further scoped to their vendor or their contact.
-  vendor: ['me:read', 'jobs:read', 'jobs:transition', 'jobs:attach'],
-  client: ['me:read', 'jobs:read'],
+  vendor: ['me:read', 'jobs:read', 'jobs:transition', 'jobs:attach', 'notifications:read'],
+  client: ['me:read', 'jobs:read', 'notifications:read'],
   // A service token holds exactly the scopes it was created with (see serviceScopes).
   service: ['me:read'],
 };
 
 /** What an admin may grant a service token: anything but administration of the account itself.
- * Saved views belong to people, so they are not a scope either. */
-export const serviceScopes: readonly Permission[] = permissions.filter((p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage');
+ * Saved views and notifications belong to people, so they are not scopes either. */
+export const serviceScopes: readonly Permission[] = permissions.filter((p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage' && p !== 'notifications:read');
 
 export function permissionsFor(roleList: readonly Role[], extra: readonly Permission[] = []): Set<Permission> {
   return new Set([...roleList.flatMap((role) => rolePermissions[role]), ...extra]);

@@ -57,8 +57,28 @@ interface Trigger {
   when?: (entry: AuditEntry) => boolean;
 }
 
+/**
+ * Who hears an event (resolved at fan-out, see recipients.ts): the account's dispatchers and
+ * admins; the job's owner (else the dispatchers); the new owner; the task's assignee; the call-back
+ * task's assignee (else the dispatchers); the vendor holding the job, the vendor it was taken from,
+ * the vendor whose document it is; the job's client; the person a digest is for.
+ */
+export type RecipientRule =
+  | 'dispatchers'
+  | 'job_owner_or_dispatchers'
+  | 'new_job_owner'
+  | 'task_assignee'
+  | 'callback_assignee_or_dispatchers'
+  | 'job_vendor'
+  | 'assigned_vendor'
+  | 'withdrawn_vendor'
+  | 'document_vendor'
+  | 'job_client'
+  | 'digest_owner';
+
 export interface EventDefinition {
   audience: Audience;
+  to: RecipientRule;
   raisedBy: Trigger[];
   /** Channels on unless the account or the recipient switched them off. */
   defaults: Partial<Record<DeliveryChannel, boolean>>;
@@ -80,30 +100,35 @@ const vendorFacingJobFields = ['summary', 'address', 'postal_code', 'window_star
 export const catalogue = {
   // Staff
   'staff.job_created': {
+    to: 'dispatchers',
     audience: 'staff',
     raisedBy: [{ action: 'job.created' }],
     defaults: {},
     describe: 'A job was created (from a call, a chat, a portal, automation or by hand)',
   },
   'staff.job_assigned_to_me': {
+    to: 'new_job_owner',
     audience: 'staff',
     raisedBy: [{ action: 'job.created', when: (e) => Boolean(after(e, 'owner_id')) }, { action: 'job.updated', when: (e) => changed(e, 'owner_id') && Boolean(after(e, 'owner_id')) }],
     defaults: { email: true },
     describe: 'A job was put in my hands',
   },
   'staff.vendor_progress': {
+    to: 'job_owner_or_dispatchers',
     audience: 'staff',
     raisedBy: [{ action: 'job.en_route' }, { action: 'job.in_progress' }, { action: 'job.pending_review' }, { action: 'job.completed' }],
     defaults: {},
     describe: 'The vendor is on the way, started or finished a job I follow',
   },
   'staff.sla_approaching': {
+    to: 'job_owner_or_dispatchers',
     audience: 'staff',
     raisedBy: [{ action: 'job.sla_approaching' }],
     defaults: {},
     describe: 'A job is close to its SLA',
   },
   'staff.sla_breached': {
+    to: 'job_owner_or_dispatchers',
     audience: 'staff',
     raisedBy: [{ action: 'job.sla_breached' }],
     defaults: { email: true },
@@ -111,31 +136,43 @@ export const catalogue = {
     describe: 'A job breached its SLA',
   },
   'staff.missed_call': {
+    to: 'callback_assignee_or_dispatchers',
     audience: 'staff',
     raisedBy: [{ action: 'call.followed_up', when: (e) => Boolean(after(e, 'callback_task_id')) }],
     defaults: { email: true },
     describe: 'A missed call or a voicemail is waiting for a call back',
   },
   'staff.task_due_soon': {
+    to: 'task_assignee',
     audience: 'staff',
     raisedBy: [{ action: 'task.due_soon' }],
     defaults: {},
     describe: 'A task of mine is due within the hour',
   },
   'staff.task_overdue': {
+    to: 'task_assignee',
     audience: 'staff',
     raisedBy: [{ action: 'task.overdue' }],
     defaults: { email: true },
     describe: 'A task of mine is overdue',
   },
   'staff.vendor_document_expiring': {
+    to: 'dispatchers',
     audience: 'staff',
     raisedBy: [{ action: 'vendor.document_expiring' }, { action: 'vendor.document_expired' }],
     defaults: {},
     describe: "A vendor's compliance document expires in 30 or 7 days, or has expired",
   },
+  'staff.daily_digest': {
+    to: 'digest_owner',
+    audience: 'staff',
+    raisedBy: [], // raised by the digest sweep (digest.ts), once per person and local day
+    defaults: { email: true },
+    describe: 'Each morning: missed calls without a call back, overdue jobs, breached SLAs, expiring documents',
+  },
   // Vendors
   'vendor.job_assigned': {
+    to: 'assigned_vendor',
     audience: 'vendor',
     raisedBy: [{ action: 'job.assigned' }, { action: 'job.reassigned' }],
     defaults: { push: true, sms: true },
@@ -144,12 +181,14 @@ export const catalogue = {
     describe: 'A job was given to the vendor',
   },
   'vendor.job_changed': {
+    to: 'job_vendor',
     audience: 'vendor',
     raisedBy: [{ action: 'job.updated', when: (e) => Boolean(after(e, 'vendor_id') ?? before(e, 'vendor_id')) && vendorFacingJobFields.some((k) => changed(e, k)) }],
     defaults: { push: true },
     describe: "The vendor's job changed (time window, address, priority…)",
   },
   'vendor.job_withdrawn': {
+    to: 'withdrawn_vendor',
     audience: 'vendor',
     raisedBy: [{ action: 'job.canceled' }, { action: 'job.unassigned' }, { action: 'job.reassigned', when: (e) => Boolean(before(e, 'vendor_id')) }],
     defaults: { push: true, sms: true },
@@ -157,6 +196,7 @@ export const catalogue = {
     describe: "The vendor's job was canceled or given to someone else",
   },
   'vendor.document_expiring': {
+    to: 'document_vendor',
     audience: 'vendor',
     raisedBy: [{ action: 'vendor.document_expiring' }, { action: 'vendor.document_expired' }],
     defaults: { email: true, push: true },
@@ -164,30 +204,35 @@ export const catalogue = {
   },
   // Clients (customer-facing: off until the account switches each on)
   'client.request_received': {
+    to: 'job_client',
     audience: 'client',
     raisedBy: [{ action: 'job.created', when: (e) => Boolean(after(e, 'chatwoot_contact_id')) }],
     defaults: { chatwoot: true, sms: true, email: true, push: true },
     describe: 'We received the request (a job was created for the client)',
   },
   'client.visit_scheduled': {
+    to: 'job_client',
     audience: 'client',
     raisedBy: [{ action: 'job.updated', when: (e) => changed(e, 'window_starts_at') && Boolean(after(e, 'window_starts_at')) && Boolean(after(e, 'chatwoot_contact_id') ?? before(e, 'chatwoot_contact_id')) }],
     defaults: { chatwoot: true, sms: true, email: true, push: true },
     describe: 'A visit was scheduled (or moved)',
   },
   'client.technician_on_the_way': {
+    to: 'job_client',
     audience: 'client',
     raisedBy: [{ action: 'job.en_route' }],
     defaults: { chatwoot: true, sms: true, email: true, push: true },
     describe: 'The technician is on the way (with the ETA when given)',
   },
   'client.job_completed': {
+    to: 'job_client',
     audience: 'client',
     raisedBy: [{ action: 'job.completed' }],
     defaults: { chatwoot: true, sms: true, email: true, push: true },
     describe: 'The job was completed',
   },
   'client.document_shared': {
+    to: 'job_client',
     audience: 'client',
     raisedBy: [
       { action: 'job.artifact_added', when: (e) => after(e, 'visibility') === 'client_visible' },

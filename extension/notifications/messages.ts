@@ -1,0 +1,179 @@
+// What each event says (English; customer texts come from the account's templates, templates.ts).
+// Written once per event and recipient at fan-out and stored with the deliveries, so a retry or a
+// resend sends the same words.
+import { displayNumber } from '../phones/e164.ts';
+import type { EventName, RaisedEvent, Recipient } from './catalogue.ts';
+import type { StoredMessage } from './channels/types.ts';
+import type { JobFacts, Subject } from './recipients.ts';
+import type { TemplateValues } from './templates.ts';
+
+export interface MessageContext {
+  event: RaisedEvent;
+  subject: Subject;
+  recipient: Recipient;
+  publicUrl: string;
+  timeZone: string;
+  locale: string;
+  accountName: string;
+  /** The daily digest's figures (staff.daily_digest only). */
+  digest?: DigestFigures;
+}
+
+export interface DigestFigures {
+  missedCallsWithoutCallback: number;
+  overdueJobs: number;
+  breachedSlas: number;
+  expiringDocuments: number;
+}
+
+const reference = (job: Pick<JobFacts, 'number'>) => `#${job.number}`;
+const sources: Record<string, string> = { call: 'a call', sms: 'an SMS', chat: 'a chat', manual: 'the dashboard', pipeline: 'a deal stage (automation)', portal: 'the client portal' };
+
+function when(date: Date | string | null | undefined, timeZone: string, locale: string, withDate = true): string {
+  if (!date) return '';
+  const options: Intl.DateTimeFormatOptions = withDate
+    ? { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }
+    : { timeZone, hour: '2-digit', minute: '2-digit' };
+  return new Intl.DateTimeFormat(locale.replace('_', '-'), options).format(new Date(date));
+}
+
+/** "Tue 3 Dec, 09:00–11:00": a visit window in the recipient's time zone. */
+export function windowText(job: Pick<JobFacts, 'window_starts_at' | 'window_ends_at'>, timeZone: string, locale: string): string {
+  if (!job.window_starts_at) return '';
+  const start = when(job.window_starts_at, timeZone, locale);
+  return job.window_ends_at ? `${start}–${when(job.window_ends_at, timeZone, locale, false)}` : start;
+}
+
+const staffJobUrl = (ctx: MessageContext, jobId: string) => `${ctx.publicUrl}/apps/dispatch/?job=${encodeURIComponent(jobId)}`;
+const jobLink = (jobId: string) => ({ resource_type: 'job', resource_id: jobId });
+
+const firstName = (name: string | null | undefined) => (name ?? '').trim().split(/\s+/)[0] ?? '';
+
+/** The values a customer template is filled with. */
+export function templateValues(ctx: MessageContext): TemplateValues {
+  const job = ctx.subject.job;
+  const after = (ctx.event.data as { after?: Record<string, unknown> | null }).after ?? {};
+  const eta = typeof after.eta === 'string' ? when(after.eta, ctx.timeZone, ctx.locale, false) : '';
+  return {
+    job_reference: job ? reference(job) : '',
+    window: job ? windowText(job, ctx.timeZone, ctx.locale) : '',
+    vendor_first_name: firstName(job?.vendor_name) || 'Your technician',
+    eta,
+    portal_link: job ? `${ctx.publicUrl}/portal/client/jobs/${job.id}` : `${ctx.publicUrl}/portal/client/`,
+    account_name: ctx.accountName,
+    customer_name: firstName(ctx.recipient.name) || 'there',
+  };
+}
+
+type Say = (ctx: MessageContext) => Omit<StoredMessage, 'customerText'> | null;
+
+const jobSays =
+  (title: (job: JobFacts, ctx: MessageContext) => string, body: (job: JobFacts, ctx: MessageContext) => string, audience: 'staff' | 'vendor' | 'client' = 'staff'): Say =>
+  (ctx) => {
+    const job = ctx.subject.job;
+    if (!job) return null;
+    const url = audience === 'staff' ? staffJobUrl(ctx, job.id) : audience === 'vendor' ? `${ctx.publicUrl}/portal/vendor/jobs/${job.id}` : `${ctx.publicUrl}/portal/client/jobs/${job.id}`;
+    return { title: title(job, ctx), body: body(job, ctx), url, link: jobLink(job.id) };
+  };
+
+const documentSays = (audience: 'staff' | 'vendor'): Say => (ctx) => {
+  const doc = ctx.subject.document;
+  if (!doc) return null;
+  const expired = (ctx.event.data as { action?: string }).action === 'vendor.document_expired';
+  const whose = audience === 'staff' ? `${doc.vendor_name}'s ${doc.kind}` : `Your ${doc.kind}`;
+  return {
+    title: expired ? `${whose} has expired` : `${whose} expires on ${doc.expires_on}`,
+    body: expired
+      ? `It expired on ${doc.expires_on}. ${audience === 'staff' ? 'The vendor is not compliant for jobs that need it until a new one is added.' : 'Please send us the renewed document.'}`
+      : `${audience === 'staff' ? 'Ask the vendor for the renewed document.' : 'Please send us the renewed document before then.'}`,
+    url: audience === 'staff' ? `${ctx.publicUrl}/apps/dispatch/?vendor=${encodeURIComponent(doc.vendor_id)}` : `${ctx.publicUrl}/portal/vendor/documents`,
+    link: { resource_type: 'vendor', resource_id: doc.vendor_id },
+  };
+};
+
+const progress: Record<string, string> = {
+  'job.en_route': 'is on the way',
+  'job.in_progress': 'started work',
+  'job.pending_review': 'finished; the job waits for review',
+  'job.completed': 'completed the job',
+};
+
+const says: Record<EventName, Say> = {
+  'staff.job_created': jobSays(
+    (job) => `New job ${reference(job)}: ${job.summary}`,
+    (job) => `From ${sources[job.source] ?? job.source}${job.contact_name ? ` for ${job.contact_name}` : ''}. Priority: ${job.priority}.`,
+  ),
+  'staff.job_assigned_to_me': jobSays(
+    (job) => `Job ${reference(job)} is yours`,
+    (job) => `${job.summary}${job.contact_name ? ` (${job.contact_name})` : ''}. Status: ${job.status.replace('_', ' ')}.`,
+  ),
+  'staff.vendor_progress': jobSays(
+    (job, ctx) => `${job.vendor_name ?? 'The vendor'} ${progress[(ctx.event.data as { action: string }).action] ?? 'updated the job'} (${reference(job)})`,
+    (job, ctx) => {
+      const eta = templateValues(ctx).eta;
+      return `${job.summary}${eta ? `. Expected arrival: ${eta}` : ''}.`;
+    },
+  ),
+  'staff.sla_approaching': jobSays(
+    (job) => `Job ${reference(job)} is close to its SLA`,
+    (job, ctx) => `${job.summary}. Due ${when(job.sla_due_at, ctx.timeZone, ctx.locale)}; status: ${job.status.replace('_', ' ')}.`,
+  ),
+  'staff.sla_breached': jobSays(
+    (job) => `Job ${reference(job)} breached its SLA`,
+    (job, ctx) => `${job.summary}. It was due ${when(job.sla_due_at, ctx.timeZone, ctx.locale)}; status: ${job.status.replace('_', ' ')}.`,
+  ),
+  'staff.missed_call': (ctx) => {
+    const call = ctx.subject.call;
+    if (!call) return null;
+    const who = call.contact_name ?? (call.from_e164 ? displayNumber(call.from_e164) : 'a withheld number');
+    const what = call.status === 'voicemail' ? 'Voicemail from' : call.status === 'busy' ? 'Busy line: call from' : 'Missed call from';
+    return {
+      title: `${what} ${who}`,
+      body: 'A call-back task is waiting.',
+      url: ctx.subject.job ? staffJobUrl(ctx, ctx.subject.job.id) : null,
+      link: { resource_type: 'call', resource_id: call.id },
+    };
+  },
+  'staff.task_due_soon': (ctx) =>
+    ctx.subject.task ? { title: `Due soon: ${ctx.subject.task.title}`, body: `Due ${when(ctx.subject.task.due_at, ctx.timeZone, ctx.locale)}.`, url: ctx.subject.job ? staffJobUrl(ctx, ctx.subject.job.id) : null, link: { resource_type: 'task', resource_id: ctx.subject.task.id } } : null,
+  'staff.task_overdue': (ctx) =>
+    ctx.subject.task ? { title: `Overdue: ${ctx.subject.task.title}`, body: `It was due ${when(ctx.subject.task.due_at, ctx.timeZone, ctx.locale)}.`, url: ctx.subject.job ? staffJobUrl(ctx, ctx.subject.job.id) : null, link: { resource_type: 'task', resource_id: ctx.subject.task.id } } : null,
+  'staff.vendor_document_expiring': documentSays('staff'),
+  'staff.daily_digest': (ctx) => {
+    const d = ctx.digest;
+    if (!d) return null;
+    const lines = [
+      `${d.missedCallsWithoutCallback} missed call${d.missedCallsWithoutCallback === 1 ? '' : 's'} still waiting for a call back`,
+      `${d.overdueJobs} open job${d.overdueJobs === 1 ? '' : 's'} past their visit window`,
+      `${d.breachedSlas} open job${d.breachedSlas === 1 ? '' : 's'} past their SLA`,
+      `${d.expiringDocuments} vendor document${d.expiringDocuments === 1 ? '' : 's'} expiring within 30 days or expired`,
+    ];
+    return { title: `Your morning summary for ${ctx.accountName}`, body: lines.join('\n'), url: `${ctx.publicUrl}/apps/dispatch/`, link: null };
+  },
+  'vendor.job_assigned': jobSays(
+    (job) => `New job ${reference(job)}: ${job.summary}`,
+    (job, ctx) => [job.address, windowText(job, ctx.timeZone, ctx.locale), `Priority: ${job.priority}`].filter(Boolean).join(' · '),
+    'vendor',
+  ),
+  'vendor.job_changed': jobSays(
+    (job) => `Job ${reference(job)} changed`,
+    (job, ctx) => [job.summary, job.address, windowText(job, ctx.timeZone, ctx.locale)].filter(Boolean).join(' · '),
+    'vendor',
+  ),
+  'vendor.job_withdrawn': jobSays(
+    (job, ctx) => ((ctx.event.data as { action: string }).action === 'job.canceled' ? `Job ${reference(job)} was canceled` : `Job ${reference(job)} is no longer yours`),
+    (job) => `${job.summary}${job.cancel_reason ? `. Reason: ${job.cancel_reason}` : ''}. No need to go.`,
+    'vendor',
+  ),
+  'vendor.document_expiring': documentSays('vendor'),
+  'client.request_received': jobSays((job) => `We received your request ${reference(job)}`, (job) => job.summary, 'client'),
+  'client.visit_scheduled': jobSays((job) => `Visit scheduled for ${reference(job)}`, (job, ctx) => windowText(job, ctx.timeZone, ctx.locale), 'client'),
+  'client.technician_on_the_way': jobSays((job) => `Your technician is on the way (${reference(job)})`, (_job, ctx) => (templateValues(ctx).eta ? `Expected arrival: ${templateValues(ctx).eta}` : 'They will be with you soon.'), 'client'),
+  'client.job_completed': jobSays((job) => `Job ${reference(job)} is complete`, (job) => job.summary, 'client'),
+  'client.document_shared': jobSays((job) => `A document for ${reference(job)} was shared with you`, (job) => job.summary, 'client'),
+};
+
+/** The message of `event` for one recipient; null when what it was about is gone. */
+export function messageFor(ctx: MessageContext): Omit<StoredMessage, 'customerText'> | null {
+  return says[ctx.event.event](ctx);
+}
