@@ -1,6 +1,7 @@
 // What each event says (English; customer texts come from the account's templates, templates.ts).
 // Written once per event and recipient at fan-out and stored with the deliveries, so a retry or a
 // resend sends the same words.
+import { jobReference } from '../modules/jobs/rules.ts';
 import { displayNumber } from '../phones/e164.ts';
 import type { EventName, RaisedEvent, Recipient } from './catalogue.ts';
 import type { StoredMessage } from './channels/types.ts';
@@ -26,7 +27,7 @@ export interface DigestFigures {
   expiringDocuments: number;
 }
 
-const reference = (job: Pick<JobFacts, 'number'>) => `#${job.number}`;
+const reference = (job: Pick<JobFacts, 'number'>) => jobReference(job.number);
 const sources: Record<string, string> = { call: 'a call', sms: 'an SMS', chat: 'a chat', manual: 'the dashboard', pipeline: 'a deal stage (automation)', portal: 'the client portal' };
 
 function when(date: Date | string | null | undefined, timeZone: string, locale: string, withDate = true): string {

@@ -60,7 +60,7 @@ export async function templateFor(trx: Knex.Transaction, accountId: number, even
 
 /** Values used by the admin preview: a sample job. */
 export const sampleValues: TemplateValues = {
-  job_reference: '#1042',
+  job_reference: 'J-1042',
   window: 'Tue 3 Dec, 09:00–11:00',
   vendor_first_name: 'Sam',
   eta: '10:15',

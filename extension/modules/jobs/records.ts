@@ -10,7 +10,7 @@ import { allowedNext, defaultSlaMinutes, defaultSlaWarningMinutes, jobReference,
 
 export const jobColumns = [
   'id', 'number', 'status', 'priority', 'source', 'summary', 'notes', 'service_category', 'address', 'postal_code', 'lat', 'lng',
-  'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_overridden', 'chatwoot_contact_id', 'vendor_id', 'custom_fields',
+  'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_overridden', 'chatwoot_contact_id', 'vendor_id', 'owner_id', 'custom_fields',
   'cancel_reason', 'completion_override_reason', 'version', 'created_by_type', 'created_by_id', 'status_changed_at', 'completed_at',
   'last_activity_at', 'created_at', 'updated_at',
 ] as const;
@@ -31,6 +31,8 @@ export interface JobRow {
   completed_at: Date | null;
   chatwoot_contact_id: number | null;
   vendor_id: string | null;
+  /** The staff member responsible for the job (null: the dispatchers as a whole). */
+  owner_id: string | null;
   custom_fields: Record<string, unknown>;
   version: number;
   [key: string]: unknown;
@@ -57,7 +59,7 @@ export const isPortalUser = (ctx: RequestContext) => Boolean(ctx.vendorId) || ct
 export function presentJob(ctx: RequestContext, row: JobRow, warningMinutes: number) {
   const job = { ...row, reference: jobReference(row.number), sla_state: slaState(row, warningMinutes), allowed_next: allowedNext(row.status, ctx.roles) };
   if (!isPortalUser(ctx)) return job;
-  const internal = new Set(['notes', 'created_by_type', 'created_by_id', 'completion_override_reason']);
+  const internal = new Set(['notes', 'created_by_type', 'created_by_id', 'completion_override_reason', 'owner_id']);
   const shown = Object.fromEntries(Object.entries(job).filter(([key]) => !internal.has(key)));
   return { ...shown, custom_fields: withoutSensitiveFields(ctx, 'job', row.custom_fields) } as typeof job;
 }

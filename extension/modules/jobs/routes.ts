@@ -14,7 +14,7 @@ import { jobPriorities, jobSources, jobStatuses } from './rules.ts';
 import { jobBoard, listJobs } from './board.ts';
 import { transitionJob } from './lifecycle.ts';
 import { linkJob } from './links.ts';
-import { addChecklistItem, addJobNote, createJob, getJob, setChecklistItem, updateJob } from './service.ts';
+import { addChecklistItem, addJobNote, createJob, getJob, markJobEnRoute, setChecklistItem, updateJob } from './service.ts';
 import { getDispatchSettings, updateDispatchSettings } from './sla.ts';
 
 const category = jobCategory;
@@ -36,6 +36,7 @@ const jobFields = {
   window_ends_at: timestamp.nullable().optional(),
   sla_due_at: timestamp.nullable().optional().describe('Overrides the SLA derived from priority'),
   chatwoot_contact_id: chatwootId.nullable().optional(),
+  owner_id: z.uuid().nullable().optional().describe('The agent responsible for the job (notified when it is put in their hands)'),
   custom_fields: jsonbRecord.optional(),
 };
 
@@ -123,6 +124,17 @@ export function jobRoutes(services: Services) {
       }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await transitionJob(ctx, params.jobId, body)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/jobs/:jobId/en-route',
+      summary: 'The vendor is on the way to an assigned job (with the expected arrival when known); tells the client',
+      tags: ['jobs'],
+      access: moveJobs,
+      params: jobParams,
+      body: z.object({ eta: timestamp.nullable().optional().describe('Expected arrival') }),
+      successStatus: 200,
+      handler: async ({ ctx, params, body, res }) => sendData(res, await markJobEnRoute(ctx, params.jobId, body)),
     }),
     defineRoute({
       method: 'post',

@@ -50,6 +50,7 @@ export interface NewJob {
   window_ends_at?: Date | null;
   sla_due_at?: Date | null;
   chatwoot_contact_id?: number | null;
+  owner_id?: string | null;
   conversation_ids?: number[];
   deal_ids?: string[];
   checklist_template_id?: string | null;
@@ -60,6 +61,7 @@ const translateDbErrors = <T>(work: () => Promise<T>) =>
   withReferenceFields(work, {
     deal_id: { field: 'deal_ids', message: 'No such deal in this account', code: 'unknown_deal' },
     vendor_id: { field: 'vendor_id', message: 'No such vendor in this account', code: 'unknown_vendor' },
+    owner_id: { field: 'owner_id', message: 'No such agent in this account', code: 'unknown_owner' },
   });
 
 function checkLocation(input: { lat?: number | null; lng?: number | null; window_starts_at?: Date | null; window_ends_at?: Date | null }) {
@@ -119,6 +121,7 @@ export async function insertJob(trx: Knex.Transaction, ctx: RequestContext, audi
       sla_due_at: input.sla_due_at ?? trx.raw(`now() + make_interval(mins => ?)`, [settings.sla_minutes[priority]]),
       sla_overridden: Boolean(input.sla_due_at),
       chatwoot_contact_id: input.chatwoot_contact_id ?? null,
+      owner_id: input.owner_id ?? null,
       custom_fields: customFields,
       created_by_type: ctx.actor.type,
       created_by_id: ctx.actor.id,
@@ -192,7 +195,7 @@ export type JobPatch = Partial<Omit<NewJob, 'conversation_ids' | 'deal_ids' | 'c
 const editableWhenClosed = new Set(['notes', 'custom_fields', 'version']);
 
 export async function updateJob(ctx: RequestContext, jobId: string, patch: JobPatch) {
-  return write(ctx, async (trx, audit) => {
+  return translateDbErrors(() => write(ctx, async (trx, audit) => {
     const before = await loadJob(trx, ctx, jobId, true);
     if (patch.version !== before.version) throw staleJob(before);
     if (!openJobStatuses.includes(before.status) && Object.keys(patch).some((k) => !editableWhenClosed.has(k))) {
@@ -218,6 +221,25 @@ export async function updateJob(ctx: RequestContext, jobId: string, patch: JobPa
     await appendJobEvent(trx, ctx, jobId, 'updated', { fields: changed });
     await audit({ action: 'job.updated', resourceType: 'job', resourceId: jobId, before: { ...before }, after: { ...after! }, sensitiveKeys: sensitiveFieldKeys(ctx, 'job') });
     return presentJob(ctx, after!, settings.sla_warning_minutes);
+  }));
+}
+
+/**
+ * The vendor is on the way (told by the vendor, or by a dispatcher the vendor called): a job event
+ * with the expected arrival when given, a note in the job's Chatwoot conversations, and the
+ * `job.en_route` audit event that tells the client and the job's owner. The status stays assigned.
+ */
+export async function markJobEnRoute(ctx: RequestContext, jobId: string, input: { eta?: Date | null }) {
+  return write(ctx, async (trx, audit) => {
+    const job = await loadJob(trx, ctx, jobId, true);
+    if (job.status !== 'assigned' || !job.vendor_id) {
+      throw new ConflictError('not_assigned', `Only an assigned job can be on its way; this one is ${job.status.replace('_', ' ')}`);
+    }
+    const eta = input.eta ?? null;
+    await appendJobEvent(trx, ctx, jobId, 'en_route', eta ? { eta } : {});
+    await writeBackJob(trx, ctx, job, eta ? `vendor on the way, expected ${eta.toISOString().slice(11, 16)} UTC` : 'vendor on the way');
+    await audit({ action: 'job.en_route', resourceType: 'job', resourceId: jobId, after: { vendor_id: job.vendor_id, eta: eta?.toISOString() ?? null } });
+    return { id: jobId, en_route_at: new Date().toISOString(), eta: eta?.toISOString() ?? null };
   });
 }
 
