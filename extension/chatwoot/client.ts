@@ -68,6 +68,20 @@ export function createPrivateNote(target: ChatwootTarget, accountId: number, con
   ) as Promise<ChatwootMessage>;
 }
 
+/**
+ * Posts a public outgoing message: Chatwoot sends it to the customer on the conversation's own
+ * channel (WhatsApp, SMS, e-mail, web widget, API inbox). Like a note, never repeated blindly when
+ * its answer is lost: the caller looks for it by its marker first. Chatwoot answers before it
+ * hands the message to the channel; a refusal by the channel comes later (status failed).
+ */
+export function createOutgoingMessage(target: ChatwootTarget, accountId: number, conversationId: number, content: string, marker: Record<string, unknown>) {
+  const body: Schemas['conversation_message_create'] = { content, message_type: 'outgoing', private: false, content_attributes: marker as PrivateNoteBody['content_attributes'] };
+  return answer(
+    chatwootApi(target).POST('/api/v1/accounts/{account_id}/conversations/{conversation_id}/messages', { ...conversation(accountId, conversationId), body }),
+    'POST messages',
+  ) as Promise<ChatwootMessage & { status?: string }>;
+}
+
 /** The conversation's messages; the document says an array, Chatwoot answers { payload: [...] }: both are read. */
 export async function listMessages(target: ChatwootTarget, accountId: number, conversationId: number): Promise<ChatwootMessage[]> {
   const list = await answer(chatwootApi(target).GET('/api/v1/accounts/{account_id}/conversations/{conversation_id}/messages', conversation(accountId, conversationId)), 'GET messages');

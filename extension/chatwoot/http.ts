@@ -14,6 +14,8 @@ export type ChatwootErrorKind =
   | 'outcome_unknown';
 
 export class ChatwootError extends Error {
+  /** What Chatwoot said when it refused (the start of its answer's body), for callers that tell refusals apart. */
+  detail?: string;
   constructor(
     readonly kind: ChatwootErrorKind,
     message: string,
@@ -64,7 +66,13 @@ function neverSent(err: unknown): boolean {
 /** Gateway errors: something between us and Chatwoot lost the answer, not Chatwoot refusing. */
 const answerLost = (status: number) => status === 502 || status === 504;
 
-function refusal(status: number, method: string, path: string, writeOnce: boolean): ChatwootError {
+function refusal(status: number, method: string, path: string, writeOnce: boolean, body?: ArrayBuffer): ChatwootError {
+  const error = classify(status, method, path, writeOnce);
+  if (body?.byteLength) error.detail = new TextDecoder().decode(body.slice(0, 2000));
+  return error;
+}
+
+function classify(status: number, method: string, path: string, writeOnce: boolean): ChatwootError {
   const said = `Chatwoot answered ${status} to ${method} ${path}`;
   if (status === 401 || status === 403) return new ChatwootError('unauthorized', `Chatwoot refused ${method} ${path}`, status);
   if (writeOnce && answerLost(status)) return new ChatwootError('outcome_unknown', `${said}; it may have been carried out: look before repeating it`, status);
@@ -118,7 +126,7 @@ export function chatwootFetch(policy: CallPolicy): (request: Request) => Promise
         await sleep(retryDelayMs(attempt, response.headers.get('retry-after')));
         continue;
       }
-      throw refusal(response.status, method, path, writeOnce);
+      throw refusal(response.status, method, path, writeOnce, content);
     }
   };
 }

@@ -13,10 +13,10 @@ import { ensureAccount, setupContext } from '../accounts/service.ts';
 import { write } from '../db/tenant.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
 
-/** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity). */
+/** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity; message updates report customer notifications that failed on their channel). */
 // contact_* are sent by Chatwoot and listed on its webhook object, but missing from this older
 // document's create payload (widened in spec/missing.ts).
-export const webhookEvents = ['contact_created', 'contact_updated', 'conversation_created', 'conversation_updated', 'conversation_status_changed', 'message_created'] as const satisfies WebhookBody['subscriptions'];
+export const webhookEvents = ['contact_created', 'contact_updated', 'conversation_created', 'conversation_updated', 'conversation_status_changed', 'message_created', 'message_updated'] as const satisfies WebhookBody['subscriptions'];
 
 /** Conversation attributes Onelink writes back (display type 0 = text, 6 = list). */
 export const conversationAttributes: Array<AttributeDefinitionBody & { attribute_key: string }> = [

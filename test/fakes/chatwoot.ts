@@ -68,6 +68,25 @@ export interface FakeChatwoot {
   failNext(times: number, status?: number): void;
   /** The calls answered 429 by `throttle`, and when. */
   throttled: Array<{ path: string; at: number }>;
+  /**
+   * Whether message_created / message_updated reach the webhooks subscribed to them (signed as
+   * webhookDelivery says). Off unless a test asks, so tests that post notes are not sent events they do not expect.
+   */
+  messageEvents: boolean;
+  /**
+   * Approved WhatsApp template bodies ({{1}}, {{2}} … for variables). Outside the 24-hour window
+   * Chatwoot sends a message whose text matches one as that template; any other fails.
+   */
+  whatsappTemplates: string[];
+  /**
+   * How a free-form message on a WhatsApp conversation outside its window (canReply false) fails:
+   * 'async' as Chatwoot does it (the POST succeeds; its SendReplyJob then sets the message's status
+   * to failed with content_attributes.external_error, announced by message_updated), or 'sync'
+   * (a 422 at once, as a version that checks the window on create would answer).
+   */
+  windowRefusal: 'async' | 'sync';
+  /** The channel reports on a message later (delivered, read, or failed with its error, e.g. Meta's 131047): updated and announced like Chatwoot does. */
+  updateMessageStatus(accountId: number, conversationId: number, messageId: number, status: 'delivered' | 'read' | 'failed', externalError?: string): void;
   close(): Promise<void>;
 }
 
@@ -94,7 +113,33 @@ export interface FakeConversation {
   updatedAt?: number;
   labels?: string[];
   customAttributes: Record<string, unknown>;
-  messages: Array<{ id: number; content: string; private: boolean; message_type: string; content_attributes: Record<string, unknown>; created_at: number }>;
+  messages: Array<{
+    id: number;
+    content: string;
+    private: boolean;
+    message_type: string;
+    content_attributes: Record<string, unknown>;
+    created_at: number;
+    /** Chatwoot's message status (absent: sent); failed comes with content_attributes.external_error. */
+    status?: 'sent' | 'delivered' | 'read' | 'failed';
+    source_id?: string;
+  }>;
+  /** The inbox's channel type as Chatwoot names it ('Channel::Whatsapp', 'Channel::Api', 'Channel::Email' …); absent: a web widget. */
+  channel?: string;
+  /** Chatwoot's can_reply: false for a WhatsApp conversation whose customer last wrote more than 24 hours ago. */
+  canReply?: boolean;
+}
+
+/** Chatwoot's error text when no approved template matches a message outside the WhatsApp window (Whatsapp::SendOnWhatsappService). */
+export const templateNotFoundError = 'Template not found or invalid template name';
+
+/** Whether `content` fits an approved template body the way Chatwoot matches them ({{n}} matches anything). */
+function matchesTemplate(template: string, content: string): boolean {
+  const pattern = template
+    .split(/\{\{\d+\}\}/)
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('(.*)');
+  return new RegExp(`^${pattern}$`, 's').test(content);
 }
 
 export async function startFakeChatwoot(): Promise<FakeChatwoot> {
@@ -138,6 +183,19 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       payload: { $ref: '#/components/schemas/contact_list' },
     },
   };
+  // And: creating a message answers 422 { error } when Chatwoot cannot create it
+  // (MessagesController#create rescues and renders render_could_not_create_error); the document
+  // lists no 422 there.
+  apiSpec.paths['/api/v1/accounts/{account_id}/conversations/{conversation_id}/messages'].post.responses['422'] = {
+    description: 'Could not create the message',
+    content: { 'application/json; charset=utf-8': { schema: { type: 'object', properties: { error: { type: 'string' } } } } },
+  };
+  // And: a conversation that does not exist is answered 404 { error } (ApplicationController's
+  // RecordNotFound handler); the document describes that 404 without a body.
+  const messagesPath = apiSpec.paths['/api/v1/accounts/{account_id}/conversations/{conversation_id}/messages'];
+  for (const operation of [messagesPath.get, messagesPath.post]) {
+    operation.responses['404'] = { description: 'Conversation not found', content: { 'application/json; charset=utf-8': { schema: { type: 'object', properties: { error: { type: 'string' } } } } } };
+  }
   const agents = new Map<number, FakeAgent>();
   const fake = {
     url: '',
@@ -152,6 +210,56 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     contacts: [] as FakeContact[],
     webhookDelivery: 'signed' as FakeChatwoot['webhookDelivery'],
     webhookDeliveries: [] as FakeChatwoot['webhookDeliveries'],
+    messageEvents: false,
+    whatsappTemplates: [] as string[],
+    windowRefusal: 'async' as FakeChatwoot['windowRefusal'],
+  };
+  /** Sends one event to the account's webhooks subscribed to it, after the API answer, one attempt, as Chatwoot's webhook job does. */
+  const announce = (accountId: number, event: string, payload: Record<string, unknown>) => {
+    if (fake.webhookDelivery === 'none') return;
+    for (const hook of fake.webhooks.filter((h) => h.accountId === accountId && h.subscriptions.includes(event))) {
+      const secret = fake.webhookDelivery === 'wrong_secret' ? `${hook.secret}-not-the-one` : hook.secret;
+      const { body, headers } = chatwootDelivery(payload, { secret });
+      setImmediate(() => {
+        fetch(hook.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(5000) })
+          .then((res) => fake.webhookDeliveries.push({ url: hook.url, event, status: res.status }))
+          .catch((err: Error) => fake.webhookDeliveries.push({ url: hook.url, event, status: err.message }));
+      });
+    }
+  };
+  /**
+   * A message event's payload as Chatwoot builds it (Message#webhook_data with `event` merged in):
+   * no status field; a failure shows as content_attributes.external_error.
+   */
+  const messageEventPayload = (event: 'message_created' | 'message_updated', conversation: FakeConversation, m: FakeConversation['messages'][number]) => ({
+    event,
+    id: m.id,
+    content: m.content,
+    content_type: 'text',
+    content_attributes: { ...m.content_attributes },
+    additional_attributes: {},
+    message_type: m.message_type,
+    private: m.private,
+    created_at: new Date(m.created_at * 1000).toISOString(),
+    source_id: m.source_id ?? null,
+    sender: m.message_type === 'incoming' ? { id: conversation.contactId ?? 44, name: 'Contact', type: 'contact' } : { id: 1, name: 'Installer Admin', type: 'user' },
+    conversation: {
+      id: conversation.id,
+      display_id: conversation.id,
+      inbox_id: conversation.inboxId ?? 3,
+      status: conversation.status ?? 'open',
+      channel: conversation.channel ?? 'Channel::WebWidget',
+      can_reply: conversation.canReply ?? true,
+      contact_inbox: { contact_id: conversation.contactId ?? null, inbox_id: conversation.inboxId ?? 3, source_id: null },
+      labels: conversation.labels ?? [],
+      additional_attributes: {},
+      custom_attributes: conversation.customAttributes,
+    },
+    inbox: { id: conversation.inboxId ?? 3, name: 'Inbox' },
+    account: { id: conversation.accountId, name: `Account ${conversation.accountId}` },
+  });
+  const announceMessage = (event: 'message_created' | 'message_updated', conversation: FakeConversation, m: FakeConversation['messages'][number]) => {
+    if (fake.messageEvents) announce(conversation.accountId, event, messageEventPayload(event, conversation, m));
   };
   /** Sends a contact event to the account's webhooks subscribed to it, as Chatwoot's webhook job does. */
   const deliverContactEvent = (event: 'contact_created' | 'contact_updated', contact: FakeContact) => {
@@ -373,6 +481,8 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     private: m.private,
     sender: {},
     conversation_id: conversation.id,
+    status: m.status ?? 'sent',
+    ...(m.source_id ? { source_id: m.source_id } : {}),
   });
   app.get('/api/v1/accounts/:accountId/conversations/:conversationId/messages', (req, res) => {
     if (!memberOf(req)) return void res.status(401).end();
@@ -385,7 +495,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     const conversation = conversationOf(req);
     if (!conversation) return void res.status(404).json({ error: 'not found' });
     const body = req.body as { content: string; private?: boolean; message_type?: string; content_attributes?: Record<string, unknown> };
-    const message = {
+    const message: FakeConversation['messages'][number] = {
       id: nextMessageId++,
       content: body.content,
       private: body.private ?? false,
@@ -393,8 +503,26 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       content_attributes: body.content_attributes ?? {},
       created_at: Math.floor(Date.now() / 1000),
     };
+    // What Chatwoot's SendReplyJob does with a public outgoing message on WhatsApp: outside the
+    // 24-hour window (can_reply false) it looks for an approved template matching the text, and
+    // fails the message when there is none.
+    const toChannel = !message.private && message.message_type === 'outgoing';
+    const whatsapp = toChannel && conversation.channel === 'Channel::Whatsapp';
+    const refused = whatsapp && conversation.canReply === false && !fake.whatsappTemplates.some((t) => matchesTemplate(t, message.content));
+    if (refused && fake.windowRefusal === 'sync') {
+      return void res.status(422).type('application/json; charset=utf-8').send(JSON.stringify({ error: `${templateNotFoundError}: the 24 hour messaging window has passed` }));
+    }
     conversation.messages.push(message);
     answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify(presentMessage(conversation, message))));
+    announceMessage('message_created', conversation, message);
+    if (whatsapp) {
+      // The job runs after the answer; its outcome is announced as a message update.
+      setImmediate(() => {
+        if (refused) Object.assign(message, { status: 'failed', content_attributes: { ...message.content_attributes, external_error: templateNotFoundError } });
+        else message.source_id = `wamid.${randomUUID().replace(/-/g, '')}`;
+        announceMessage('message_updated', conversation, message);
+      });
+    }
   });
 
   // Contacts and conversations, as far as threading a phone call needs them.
@@ -685,6 +813,13 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       throttling = { afterRequests: options.afterRequests, retryAfter: options.retryAfter, times: options.times ?? 1 };
     },
     throttled,
+    updateMessageStatus(accountId: number, conversationId: number, messageId: number, status: 'delivered' | 'read' | 'failed', externalError?: string) {
+      const conversation = fake.conversations.get(`${accountId}:${conversationId}`)!;
+      const message = conversation.messages.find((m) => m.id === messageId)!;
+      message.status = status;
+      if (status === 'failed') message.content_attributes = { ...message.content_attributes, external_error: externalError ?? 'failed' };
+      announceMessage('message_updated', conversation, message);
+    },
     failNext(times: number, status = 500) {
       failing = { times, status };
     },

@@ -8,9 +8,11 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { accountPhoneCountry, ensureAccount } from '../../extension/accounts/service.ts';
-import { systemContext } from '../../extension/db/tenant.ts';
+import { systemContext, write } from '../../extension/db/tenant.ts';
 import { activityOf, chatwootContact, chatwootConversation, chatwootTime, contactObservation, messageKind, readConversation } from '../../extension/modules/conversations/cache.ts';
 import { recordObservations, type Observations } from '../../extension/modules/conversations/service.ts';
+import { deliveryReportOf, type DeliveryReport } from '../../extension/notifications/channels/chatwoot.ts';
+import { settleByProvider } from '../../extension/notifications/deliver.ts';
 import { queues } from '../../extension/queue/names.ts';
 import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
@@ -82,9 +84,37 @@ const observers: Record<string, Observer> = {
     return seen;
   },
 };
+// A message's later state (sent to the channel, failed there, delivered): nothing for the caches;
+// what it says about a customer notification is read by deliveryReportOf and settled below.
+observers.message_updated = () => ({ contacts: [], conversations: [], activity: [] });
 observers.contact_updated = observers.contact_created!;
 observers.conversation_updated = observers.conversation_created!;
 observers.conversation_status_changed = observers.conversation_created!;
+
+/**
+ * Settles what Chatwoot said about customer notifications it carried (failed on the channel, e.g.
+ * WhatsApp outside its 24-hour window; or delivered), in one unit of work for the batch: a failed
+ * one moves on to the next channel of the customer's chain. Returns, per report, null when done or
+ * the error that should bring the webhook back later: a report can arrive while the delivery that
+ * posted the message is still settling its answer (no provider id recorded yet).
+ */
+async function settleDeliveryReports(ctx: Awaited<ReturnType<typeof systemContext>>, reports: DeliveryReport[]): Promise<Array<Error | null>> {
+  return write(ctx, async (trx, audit) => {
+    audit.bookkeeping('notification_deliveries');
+    const outcomes: Array<Error | null> = [];
+    for (const report of reports) {
+      if (await settleByProvider(trx, ctx.accountId, 'chatwoot', String(report.messageId), report.result)) {
+        outcomes.push(null);
+        continue;
+      }
+      const pending = report.deliveryId
+        ? await trx('notification_deliveries').where({ account_id: ctx.accountId, id: report.deliveryId, channel: 'chatwoot', status: 'pending' }).whereNull('provider_id').first('id')
+        : undefined;
+      outcomes.push(pending ? new Error(`notification delivery ${report.deliveryId} has not recorded its Chatwoot message yet`) : null);
+    }
+    return outcomes;
+  });
+}
 
 interface DeliveryRow { installation_id: string; id: string; body: string; attempts: number; received_at: Date }
 
@@ -140,7 +170,8 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
       continue;
     }
     const event = String(payload.event ?? '');
-    if (!observers[event]) {
+    // Of message updates, only those about a notification we sent are news.
+    if (!observers[event] || (event === 'message_updated' && !deliveryReportOf(payload))) {
       finished.push({ id: delivery.id, status: 'ignored', event: event || null, account_id: null, last_error: null });
       continue;
     }
@@ -160,10 +191,11 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
 
   for (const [accountId, items] of work) {
     // Read every payload first: one that does not match fails alone, the rest are written together.
-    const observed: Array<{ delivery: DeliveryRow; event: string; observations: Observations }> = [];
+    const observed: Array<{ delivery: DeliveryRow; event: string; observations: Observations; report: DeliveryReport | null }> = [];
     for (const { delivery, event, payload } of items) {
       try {
-        observed.push({ delivery, event, observations: observers[event]!({ receivedAt: new Date(delivery.received_at) }, payload) });
+        const observations = observers[event]!({ receivedAt: new Date(delivery.received_at) }, payload);
+        observed.push({ delivery, event, observations, report: event.startsWith('message_') ? deliveryReportOf(payload) : null });
       } catch (err) {
         finished.push({ id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, err) });
       }
@@ -173,6 +205,11 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
       const country = await accountPhoneCountry(db, accountId);
       const ctx = await systemContext(db, accountId, chatwootProcess);
       const errors = await recordObservations(ctx, country, observed.map((o) => o.observations));
+      const reported = observed.flatMap((o, i) => (o.report && !errors[i] ? [{ index: i, report: o.report }] : []));
+      if (reported.length) {
+        const reportErrors = await settleDeliveryReports(ctx, reported.map((r) => r.report));
+        reported.forEach((r, j) => (errors[r.index] = reportErrors[j] ?? null));
+      }
       observed.forEach(({ delivery, event }, i) =>
         finished.push(errors[i] ? { id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, errors[i]) } : { id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null }),
       );
