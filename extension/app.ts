@@ -35,6 +35,7 @@ import { sidebarRoutes } from './modules/sidebar/routes.ts';
 import { systemRoutes } from './modules/system/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
 import { notificationRoutes } from './notifications/routes.ts';
+import { pushRoutes } from './notifications/push-routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
 import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
 import { twilioWebhookRoutes } from '../webhooks/twilio/routes.ts';
@@ -82,6 +83,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...auditRoutes(),
     ...portalRoutes(services),
     ...notificationRoutes(services),
+    ...pushRoutes(services.notifications.vapidPublicKey),
     ...pipelineRoutes(),
     ...dealRoutes(),
     ...taskRoutes(),

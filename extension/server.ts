@@ -16,6 +16,10 @@ import { callsQueueWork } from './modules/calls/queue.ts';
 import { jobsQueueWork } from './modules/jobs/queue.ts';
 import { tasksQueueWork } from './modules/tasks/queue.ts';
 import { startOutboxWorker, type OutboxWorker } from './chatwoot/outbox-worker.ts';
+import { createChannels, type Channels } from './notifications/channels/index.ts';
+import { notificationsQueueWork } from './notifications/queue.ts';
+import { resolveVapidKeys, type VapidKeys } from './notifications/vapid.ts';
+import { startNotificationWorker, type NotificationWorker } from './notifications/worker.ts';
 import { chatwootDeliverySource } from '../webhooks/chatwoot/process.ts';
 import { twilioDeliverySource } from '../webhooks/twilio/process.ts';
 import { webhookQueueWork } from '../webhooks/queue.ts';
@@ -60,6 +64,8 @@ async function main() {
   let queue: PgBoss | undefined;
   let outboxWorker: OutboxWorker | undefined;
   let deliveryWorker: DeliveryWorker | undefined;
+  let notificationWorker: NotificationWorker | undefined;
+  let channels: Channels | undefined;
   let shuttingDown: Promise<void> | undefined;
 
   const shutdown = (reason: string, exitCode = 0) => {
@@ -69,6 +75,8 @@ async function main() {
       if (server) await closeServer(server, config.ONELINK_SHUTDOWN_TIMEOUT_MS);
       await outboxWorker?.stop();
       await deliveryWorker?.stop();
+      await notificationWorker?.stop();
+      channels?.close();
       await queue?.stop({ graceful: true, wait: true, timeout: config.ONELINK_SHUTDOWN_TIMEOUT_MS }).catch((err: unknown) => logger.error({ err }, 'stopping the queue failed'));
       await knex?.destroy().catch((err: unknown) => logger.error({ err }, 'closing the pool failed'));
       // A signal during start-up must still stop the Postgres that is coming up.
@@ -124,10 +132,12 @@ async function main() {
 
   let sealer: Sealer;
   let urlSigner: UrlSigner;
+  let vapid: VapidKeys;
   try {
     const key = resolveEncryptionKey(config.ONELINK_ENCRYPTION_KEY, config.dataDir, Boolean(embedded));
     sealer = createSealer(key);
     urlSigner = createUrlSigner(key);
+    vapid = resolveVapidKeys(config, Boolean(embedded));
   } catch (err) {
     await knex.destroy();
     await embedded?.stop();
@@ -165,6 +175,7 @@ async function main() {
         }),
         ...webhookQueueWork(knex, calls),
         ...callsQueueWork(calls),
+        ...notificationsQueueWork(knex),
       ],
     });
   } catch (err) {
@@ -172,6 +183,7 @@ async function main() {
     await embedded?.stop();
     fail(`the job queue could not start: ${(err as Error).message}`);
   }
+  channels = createChannels({ db: knex, sealer, config, vapid });
   const services: Services = {
     db: knex,
     sealer,
@@ -187,6 +199,7 @@ async function main() {
     files: localDiskStorage(config.filesDir),
     scanFile: noScanner,
     urlSigner,
+    notifications: { senders: channels.senders, vapidPublicKey: vapid.publicKey },
   };
   if (config.ONELINK_WORKER) {
     outboxWorker = await startOutboxWorker({ url: databaseUrl, db: knex, sealer, logger, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS });
@@ -200,6 +213,7 @@ async function main() {
         twilioDeliverySource({ ...calls, jobs: services.jobs }),
       ],
     });
+    notificationWorker = await startNotificationWorker({ url: databaseUrl, db: knex, logger, senders: channels.senders, fanOut: { publicUrl: config.PUBLIC_URL } });
   }
   const app = createApp({ services, logger, databaseMode: embedded ? 'embedded' : 'external' });
   server = createServer(app);

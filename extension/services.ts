@@ -26,6 +26,6 @@ export interface Services {
   scanFile: FileScanner;
   /** Signs short-lived download links. */
   urlSigner: UrlSigner;
-  /** The notification channels' senders (e-mail, SMS, web push, Chatwoot conversation). */
-  channels?: ChannelSenders;
+  /** Notifications: the channels' senders (e-mail, SMS, web push, Chatwoot) and the public VAPID key browsers subscribe with. */
+  notifications: { senders: ChannelSenders; vapidPublicKey: string };
 }

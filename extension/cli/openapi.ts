@@ -15,6 +15,8 @@ import { createLogger } from '../logger.ts';
 import { createSealer, createUrlSigner } from '../security/crypto.ts';
 import { noScanner, type Services } from '../services.ts';
 import { localDiskStorage } from '../storage/index.ts';
+import webpush from 'web-push';
+import { createChannels } from '../notifications/channels/index.ts';
 
 export async function writeOpenApi(): Promise<string> {
   const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', PUBLIC_URL: process.env.PUBLIC_URL ?? 'https://onelink.invalid' });
@@ -22,6 +24,7 @@ export async function writeOpenApi(): Promise<string> {
   const db = knex({ client: 'pg', connection: 'postgres://unused@127.0.0.1:1/unused' });
   const key = randomBytes(32);
   const sealer = createSealer(key);
+  const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:unused@onelink.invalid' };
   const services: Services = {
     db,
     sealer,
@@ -31,6 +34,7 @@ export async function writeOpenApi(): Promise<string> {
     files: localDiskStorage(path.join(os.tmpdir(), 'onelink-openapi-unused')),
     scanFile: noScanner,
     urlSigner: createUrlSigner(key),
+    notifications: { senders: createChannels({ db, sealer, config, vapid }).senders, vapidPublicKey: vapid.publicKey },
   };
   const app = createApp({ services, logger: createLogger(config), databaseMode: 'external' });
   const server = http.createServer(app);

@@ -34,7 +34,7 @@ const locale = z.string().regex(/^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$/, 'must 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be a phone number in E.164 form, e.g. +15551234567');
 
 export function notificationRoutes(services: Services) {
-  const senders = () => services.channels;
+  const senders = () => services.notifications.senders;
   return [
     defineRoute({
       method: 'get',

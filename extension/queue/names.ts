@@ -7,6 +7,8 @@ export const queues = {
   twilioEvent: 'twilio-event',
   twilioSettle: 'twilio-settle',
   chatwootSync: 'chatwoot-sync',
+  notificationDigest: 'notification-digest',
+  vendorDocumentAlerts: 'vendor-document-alerts',
 } as const;
 
 /** What web code needs of the queue: putting work on it. */

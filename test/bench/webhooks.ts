@@ -9,6 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import twilio from 'twilio';
+import webpush from 'web-push';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createSealer } from '../../extension/security/crypto.ts';
 import { chatwootDelivery, contactEvent } from '../fakes/chatwoot-webhooks.ts';
@@ -114,6 +115,9 @@ async function main() {
   const bench = await benchDatabase();
   const { db, url } = bench;
   const key = randomBytes(32);
+  // An external database needs the web push keys configured, like the encryption key.
+  const vapidPair = webpush.generateVAPIDKeys();
+  const benchVapid = { ONELINK_VAPID_PUBLIC_KEY: vapidPair.publicKey, ONELINK_VAPID_PRIVATE_KEY: vapidPair.privateKey, ONELINK_VAPID_SUBJECT: 'mailto:bench@onelink.test' };
   const sealer = createSealer(key);
   const [installation] = await db('installations')
     .insert({ base_url: 'https://chat.bench.example', api_token_sealed: sealer.seal('token'), webhook_path_token: 'bench-path-token-0123456789', webhook_secret_sealed: sealer.seal(secret) })
@@ -139,7 +143,7 @@ async function main() {
   const baseline = spawnIn(process.execPath, ['--import', 'tsx', 'test/bench/baseline-server.ts'], { DATABASE_URL: url, PORT: String(baselinePort), POOL_MAX: '10' });
   const port = await freePort();
   // BENCH_WORKER=false measures ingestion alone (deliveries then stay unprocessed).
-  const server = spawnServer({ DATABASE_URL: url, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, ONELINK_ENCRYPTION_KEY: key.toString('base64'), LOG_LEVEL: 'error', ONELINK_DB_POOL_MAX: '10', ONELINK_WORKER: process.env.BENCH_WORKER ?? 'true' });
+  const server = spawnServer({ DATABASE_URL: url, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, ONELINK_ENCRYPTION_KEY: key.toString('base64'), ...benchVapid, LOG_LEVEL: 'error', ONELINK_DB_POOL_MAX: '10', ONELINK_WORKER: process.env.BENCH_WORKER ?? 'true' });
   try {
     await waitForReady(`http://127.0.0.1:${port}`, server);
     while (!baseline.output().includes('ready')) await new Promise((r) => setTimeout(r, 100));

@@ -11,6 +11,8 @@ import { createLogger } from '../../extension/logger.ts';
 import { createSealer, createUrlSigner } from '../../extension/security/crypto.ts';
 import { noScanner, type Services } from '../../extension/services.ts';
 import { localDiskStorage } from '../../extension/storage/index.ts';
+import { createChannels } from '../../extension/notifications/channels/index.ts';
+import webpush from 'web-push';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface TestApp { app: Express; db: TestDatabase; config: Config; services: Services; sentJobs: Array<{ queue: string; data: object }>; close(): Promise<void> }
@@ -24,6 +26,8 @@ export function recordingJobs() {
 export function testServices(db: TestDatabase['knex'], config: Config, jobs: Services['jobs'] = recordingJobs().jobs): Services {
   const key = Buffer.from(config.ONELINK_ENCRYPTION_KEY!, 'base64');
   const sealer = createSealer(key);
+  const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:tests@onelink.test' };
+  const channels = createChannels({ db, sealer, config, vapid });
   return {
     db,
     sealer,
@@ -39,6 +43,7 @@ export function testServices(db: TestDatabase['knex'], config: Config, jobs: Ser
     files: localDiskStorage(config.filesDir),
     scanFile: noScanner,
     urlSigner: createUrlSigner(key),
+    notifications: { senders: channels.senders, vapidPublicKey: vapid.publicKey },
   };
 }
 
