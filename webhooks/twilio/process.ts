@@ -1,5 +1,6 @@
 // Processing a stored Twilio callback: claim it, read its form fields and hand them to the calls
-// workflow (extension/modules/calls/workflow.ts), then record the outcome on the delivery. A
+// workflow (extension/modules/calls/workflow.ts) — or, for SMS status callbacks and replies, to
+// messaging.ts — then record the outcome on the delivery. A
 // delivery that fails for now is retried from the queue with backoff ('dead' after the last
 // attempt, visible to admins with a replay action); one that can never be processed (no CallSid,
 // Postgres refuses one of its values) is parked as failed at once.
@@ -7,6 +8,7 @@ import { handleCallback, type CallsDeps } from '../../extension/modules/calls/wo
 import { queues } from '../../extension/queue/names.ts';
 import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
+import { handleMessagingCallback, messagingKinds, type MessagingKind } from './messaging.ts';
 import { twilioEvents, type TwilioEvent } from './routes.ts';
 
 export const maxTwilioAttempts = 12;
@@ -27,9 +29,14 @@ export async function processTwilioDelivery(deps: CallsDeps, deliveryId: string)
   try {
     const fields = Object.fromEntries(new URLSearchParams(delivery.body));
     const event = delivery.event.replace(/^twilio\./, '') as TwilioEvent;
-    if (!twilioEvents.includes(event)) throw new PermanentFailure(`unknown event ${delivery.event}`);
-    if (!fields.CallSid) throw new PermanentFailure('no CallSid');
-    await handleCallback(deps, delivery.account_id, event, fields, delivery.received_at);
+    const messaging = delivery.event.replace(/^twilio\.messaging\./, '') as MessagingKind;
+    if (delivery.event.startsWith('twilio.messaging.') && messagingKinds.includes(messaging)) {
+      await handleMessagingCallback(db, delivery.account_id, messaging, fields, delivery.received_at);
+    } else {
+      if (!twilioEvents.includes(event)) throw new PermanentFailure(`unknown event ${delivery.event}`);
+      if (!fields.CallSid) throw new PermanentFailure('no CallSid');
+      await handleCallback(deps, delivery.account_id, event, fields, delivery.received_at);
+    }
     await finish('processed', null);
     return 'processed';
   } catch (err) {
@@ -45,7 +52,8 @@ export async function processTwilioDelivery(deps: CallsDeps, deliveryId: string)
 /**
  * Twilio callbacks, for the delivery worker. One call's callbacks are processed one at a time,
  * in the order they arrived; different calls go side by side (a few at once: the web side
- * shares the connection pool).
+ * shares the connection pool). Messaging callbacks are grouped the same way, by message SID
+ * (statuses) or by the replying number (STOP then START stays in that order).
  */
 export function twilioDeliverySource(deps: CallsDeps, parallelCalls = 4): DeliverySource {
   return {

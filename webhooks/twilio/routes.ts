@@ -15,6 +15,7 @@ import type { Services } from '../../extension/services.ts';
 import { shortLived } from '../cache.ts';
 import { deliveryInbox } from '../inbox.ts';
 import { deliveryNudger } from '../nudge.ts';
+import { twilioMessagingRoute } from './messaging.ts';
 import { afterDial, answerCall, hangUp, type CallRouting } from './twiml.ts';
 
 export const twilioEvents = ['voice', 'dial', 'voicemail', 'status', 'recording', 'transcription'] as const;
@@ -122,5 +123,7 @@ export function twilioWebhookRoutes(services: Services) {
         else res.status(204).end();
       },
     }),
+    // SMS status callbacks and incoming replies (messaging.ts): same checks, same inbox.
+    twilioMessagingRoute({ settingsOf, store, nudge, publicUrl }),
   ];
 }
