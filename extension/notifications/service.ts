@@ -118,7 +118,10 @@ export interface PreferencesInput {
 function checkSwitches(switches: ChannelSwitches, allowedEvents: readonly EventName[], allowedChannels: readonly Channel[], field: string) {
   const problems: Array<{ field: string; message: string; code: string }> = [];
   for (const [event, byChannel] of Object.entries(switches)) {
-    if (!allowedEvents.includes(event as EventName)) problems.push({ field: `${field}.${event}`, message: 'is not an event you can be notified of', code: 'unknown_event' });
+    if (!allowedEvents.includes(event as EventName)) {
+      problems.push({ field: `${field}.${event}`, message: 'is not an event you can be notified of', code: 'unknown_event' });
+      continue;
+    }
     for (const channel of Object.keys(byChannel ?? {})) {
       if (!allowedChannels.includes(channel as Channel)) problems.push({ field: `${field}.${event}.${channel}`, message: `is not a channel for this event (one of ${allowedChannels.join(', ')})`, code: 'unknown_channel' });
     }

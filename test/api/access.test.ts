@@ -61,7 +61,7 @@ beforeAll(async () => {
   objectsOfB.userId = agentB.userId;
   objectsOfB.tokenId = (await createServiceToken(t, adminB, ['deals:read'])).id;
   objectsOfB.portalUserId = (await createClientPortalSession(t, agentB, 9001)).portalUserId;
-  const asB = (method: 'get' | 'post', path: string, body?: object) =>
+  const asB = (method: 'get' | 'post' | 'put', path: string, body?: object) =>
     request(t.app)[method](`/api/v1${path}`).set('Authorization', `Bearer ${adminB.token}`).send(body);
   const [pipelineB] = (await asB('get', '/pipelines')).body.data;
   objectsOfB.pipelineId = pipelineB.id;
@@ -95,6 +95,13 @@ beforeAll(async () => {
     trx('calls').insert({ account_id: adminB.accountId, call_sid: `CA${'b'.repeat(32)}`, from_e164: '+14155550177', status: 'missed', started_at: new Date() }).returning('id'),
   );
   objectsOfB.callId = callB.id;
+  const [notificationB] = await withAccount(t.db.knex, adminB.accountId, { readOnly: false }, (trx) =>
+    trx('notifications').insert({ account_id: adminB.accountId, event_id: 1, event: 'staff.job_created', recipient_kind: 'user', recipient_id: adminB.userId, title: 'For B', body: 'Only B' }).returning('id'),
+  );
+  objectsOfB.notificationId = notificationB.id;
+  // Template routes take an event name, not an object id: B's own text must stay B's (checked in the probe).
+  await asB('put', '/admin/notifications/templates/client.job_completed', { body: 'Text of account B' });
+  objectsOfB.event = 'client.job_completed';
   for (const [name, id] of Object.entries(objectsOfB)) expect(id, `account-B fixture ${name}`).toBeTruthy();
   const installation = await t.db.knex('installations').first('id');
   const [delivery] = await t.db
@@ -141,6 +148,9 @@ const sampleBodies: Record<string, object> = {
   'patch /jobs/:jobId/artifacts/:artifactId': { visibility: 'client_visible' },
   'post /calls/:callId/link': { conversation_id: 77 },
   'post /calls/:callId/disposition': { disposition: 'spam' },
+  'post /jobs/:jobId/en-route': { eta: '2031-01-01T10:00:00Z' },
+  'put /admin/notifications/templates/:event': { body: 'Planted text' },
+  'post /admin/notifications/templates/:event/preview': { body: 'Planted {job_reference}' },
 };
 /** Query strings list routes need to answer at all. */
 const sampleQueries: Record<string, Record<string, string>> = {
@@ -180,7 +190,7 @@ describe('RBAC matrix: every route × every role', () => {
     for (const role of ['agent', 'dispatcher', 'vendor', 'client', 'service'] as const) {
       expect([...principals[role].permissions].filter((p) => p.startsWith('admin:') || p === 'audit:read')).toEqual([]);
     }
-    expect(principals.client.permissions).toEqual(new Set(['me:read', 'jobs:read']));
+    expect(principals.client.permissions).toEqual(new Set(['me:read', 'jobs:read', 'notifications:read']));
   });
 });
 
@@ -207,6 +217,12 @@ describe('cross-tenant probe: account A asking for account B’s objects', () =>
         continue;
       }
       const res = await call(route, prober.token, objectsOfB, sampleBodies[key]).query(sampleQueries[route.path] ?? {});
+      if (names.length === 1 && names[0] === 'event') {
+        // An event name is the same in every account: A changes its own text, never B's.
+        const textOfB = await withAccount(t.db.knex, adminB.accountId, { readOnly: true }, (trx) => trx('notification_templates').where({ account_id: adminB.accountId }).pluck('body'));
+        if (res.status >= 400 || JSON.stringify(textOfB) !== JSON.stringify(['Text of account B'])) problems.push(`${key}: ${res.status} B's text now ${JSON.stringify(textOfB)}`);
+        continue;
+      }
       if (names.length === 1 && names[0] === 'contactId') {
         // Contact ids are Chatwoot's: another account's contact is simply one with no history here.
         if (res.status !== 200 || res.body.data.length !== 0) problems.push(`${key}: ${res.status} ${JSON.stringify(res.body)}`);
