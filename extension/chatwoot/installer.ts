@@ -120,6 +120,13 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
     let hook: WebhookWithSecret | undefined = listed.find((h) => h.url === webhookUrl);
     const webhook = hook ? 'existing' : 'created';
     hook ??= await answer(api.POST('/api/v1/accounts/{account_id}/webhooks', { ...account, body: { url: webhookUrl, subscriptions: [...webhookEvents] } }), 'POST webhooks');
+    // A webhook made by an older Onelink may lack events added since (message_updated tells us a
+    // WhatsApp message failed): Chatwoot replaces the list, so the union is sent.
+    const missing = webhookEvents.filter((e) => !(hook!.subscriptions ?? []).includes(e));
+    if (webhook === 'existing' && missing.length && hook.id) {
+      const subscriptions = [...new Set([...(hook.subscriptions ?? []), ...webhookEvents])] as NonNullable<WebhookWithSecret['subscriptions']>;
+      await done(api.PATCH('/api/v1/accounts/{account_id}/webhooks/{webhook_id}', { params: { path: { account_id: input.accountId, webhook_id: hook.id } }, body: { url: webhookUrl, subscriptions } }), 'PATCH webhook');
+    }
     // Ours at an older public address (the path token is this installation's): Chatwoot would keep
     // delivering there, to nothing, so the new one replaces it.
     const webhooksReplaced: string[] = [];

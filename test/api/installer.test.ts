@@ -58,6 +58,17 @@ describe('the installer', () => {
     expect({ hooks: chatwoot.webhooks.length, apps: chatwoot.dashboardApps.length, attributes: chatwoot.attributeDefinitions.length }).toEqual(before);
   });
 
+  it('adds the events a webhook made by an older version lacks, keeping the others', async () => {
+    const hook = chatwoot.webhooks.find((h) => h.url.startsWith(publicUrl))!;
+    hook.subscriptions = hook.subscriptions.filter((e) => e !== 'message_updated');
+    const report = await install(t.db.knex, t.services.sealer, input());
+    expect(report.webhook).toBe('existing');
+    expect(chatwoot.webhooks.filter((h) => h.url.startsWith(publicUrl))).toHaveLength(1);
+    expect(hook.subscriptions).toContain('message_updated');
+    expect(hook.subscriptions).toContain('contact_updated');
+    expect(chatwoot.takeViolations()).toEqual([]);
+  });
+
   it('replaces the account page an earlier version registered with the sidebar', async () => {
     const legacy = `${publicUrl}/apps/account/?chatwoot=${encodeURIComponent(chatwoot.url)}&account=1`;
     chatwoot.dashboardApps.push({ id: 900, accountId: 1, title: 'Onelink', content: [{ type: 'frame', url: legacy }] });

@@ -100,6 +100,11 @@ interface Corrected {
       post: Answering<Taking<operations['create-a-webhook'], WebhookCreateBody>, WebhookWithSecret>;
     }
   >;
+  '/api/v1/accounts/{account_id}/webhooks/{webhook_id}': Replace<
+    '/api/v1/accounts/{account_id}/webhooks/{webhook_id}',
+    // The same subscription list as the create payload (with the contact events).
+    { patch: Answering<Taking<operations['update-a-webhook'], WebhookCreateBody>, WebhookWithSecret> }
+  >;
   '/public/api/v1/inboxes/{inbox_identifier}/contacts': Replace<PublicContactPath, { post: Answering<Taking<operations['create-a-contact'], PublicContactBody>, PublicContact> }>;
   '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations': Replace<
     PublicConversationsPath,

@@ -1,5 +1,6 @@
 // An account's Twilio connection (credentials sealed at rest), its call routing defaults, and
 // its numbers, each with a location and optionally its own forwarding.
+import { smsWebhookUrls } from '../../notifications/channels/sms.ts';
 import type { Knex } from 'knex';
 import { randomToken, type Sealer } from '../../security/crypto.ts';
 import type { RequestContext } from '../../context.ts';
@@ -47,7 +48,8 @@ export interface TwilioSettingsInput {
  */
 export function webhookUrls(publicUrl: string, accountId: number, token: string) {
   const base = `${publicUrl}/webhooks/twilio/${accountId}/${token}`;
-  return { voice: `${base}/voice`, status_callback: `${base}/status`, recording_status_callback: `${base}/recording`, transcribe_callback: `${base}/transcription` };
+  // With the SMS addresses: "A message comes in" for STOP/START (status callbacks go with each message).
+  return { voice: `${base}/voice`, status_callback: `${base}/status`, recording_status_callback: `${base}/recording`, transcribe_callback: `${base}/transcription`, ...smsWebhookUrls(publicUrl, accountId, token) };
 }
 
 function present(row: TwilioSettingsRow, publicUrl: string, accountId: number) {

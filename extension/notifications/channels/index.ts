@@ -23,7 +23,7 @@ export function createChannels(options: { db: Knex; sealer: Sealer; config: Conf
   return {
     senders: {
       email,
-      sms: smsChannel({ db, sealer, twilioApiUrl: config.ONELINK_TWILIO_API_URL, publicUrl: config.PUBLIC_URL }),
+      sms: smsChannel({ db, sealer, twilioApiUrl: config.ONELINK_TWILIO_API_URL, publicUrl: config.PUBLIC_URL, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS }),
       push: pushChannel({ db, vapid, agent: options.pushAgent }),
       chatwoot: chatwootChannel({ db, sealer, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS }),
     },
