@@ -107,7 +107,8 @@ async function fanOutEvent(trx: Knex.Transaction, accountId: number, event: Rais
         address: addressFor(channel, addresses) ?? null,
         message: JSON.stringify(message),
         status,
-        next_attempt_at: new Date(now.getTime() + delay * 1000),
+        // Held back from the database's now (the fan-out's clock only decides how long).
+        next_attempt_at: trx.raw(`now() + make_interval(secs => ?)`, [delay]),
         ...extra,
       });
 
@@ -133,7 +134,7 @@ async function fanOutEvent(trx: Knex.Transaction, accountId: number, event: Rais
       } else if (primary === 'push' && definition.escalateAfterMinutes && !escalated) {
         // Escalation: the next channel goes out later unless the notification has been read.
         escalated = true;
-        row(channel, 'pending', { chain_position: position, unless_read: true, next_attempt_at: new Date(now.getTime() + (delay + definition.escalateAfterMinutes * 60) * 1000) });
+        row(channel, 'pending', { chain_position: position, unless_read: true, next_attempt_at: trx.raw(`now() + make_interval(secs => ?)`, [delay + definition.escalateAfterMinutes * 60]) });
       } else {
         row(channel, 'held', { chain_position: position });
       }

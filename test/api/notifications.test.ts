@@ -190,7 +190,9 @@ describe('preferences and quiet hours', () => {
     await asDispatcher.patch(`/jobs/${jobTwo.id}`, { owner_id: agent.userId, version: jobTwo.version });
     await fanOutEvents(t.db.knex, admin.accountId, { ...deps, now: () => night });
     const held = (await deliveriesOf('staff.job_assigned_to_me')).find((d) => d.recipient_id === agent.userId && d.status === 'pending');
-    expect(new Date(held!.next_attempt_at as unknown as string).toISOString()).toBe('2026-12-02T06:00:00.000Z');
+    // 23:30 in Berlin: held back seven and a half hours, to 07:00 there.
+    const wait = (new Date(held!.next_attempt_at as unknown as string).getTime() - new Date(held!.created_at as unknown as string).getTime()) / 1000;
+    expect(Math.abs(wait - 7.5 * 3600)).toBeLessThan(5);
     await asAgent.put('/notifications/preferences', { quiet_start: null, quiet_end: null });
   });
 
@@ -389,5 +391,54 @@ describe('templates and the delivery log', () => {
     expect((await asOther.get('/admin/notifications/deliveries')).body.data).toEqual([]);
     expect((await asOther.get('/notifications')).body.data).toEqual([]);
     expect((await asOther.get('/admin/notifications/settings')).body.data.customer_events).toEqual([]);
+  });
+});
+
+describe('the daily digest and document alerts', () => {
+  it('counts what waits, in each person’s morning, once a day', async () => {
+    await asDispatcher.put('/notifications/preferences', { time_zone: 'America/New_York' });
+    const dayStart = new Date(Date.now() + 30 * 86400_000); // a day no other test raised a digest for
+    dayStart.setUTCHours(0, 0, 0, 0);
+    const at = (hoursUtc: number) => new Date(dayStart.getTime() + hoursUtc * 3600_000);
+    const digestsFor = async (userId: string) => (await rows(admin.accountId, 'notification_events', { event: 'staff.daily_digest', resource_id: userId })).length;
+    const before = await digestsFor(dispatcher.userId);
+    // 12:00 UTC is 07:00 in New York: too early for the dispatcher (digest hour 8).
+    await raiseDigests(t.db.knex, at(12));
+    expect(await digestsFor(dispatcher.userId)).toBe(before);
+    // 13:30 UTC is 08:30 there: raised, and a second run the same morning raises nothing new.
+    await raiseDigests(t.db.knex, at(13.5));
+    await raiseDigests(t.db.knex, at(14));
+    expect(await digestsFor(dispatcher.userId)).toBe(before + 1);
+    // The agent (no dispatcher role) gets none.
+    expect(await digestsFor(agent.userId)).toBe(0);
+
+    await run(admin.accountId, at(13.5));
+    const mail = channels.sent.find((s) => s.event === 'staff.daily_digest' && s.recipient.id === dispatcher.userId)!;
+    expect(mail.message.title).toBe('Your morning summary for Account 1');
+    const figures = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, async (trx) => ({
+      missed: Number((await trx.raw(`select count(*) as n from calls c join tasks t on t.account_id = c.account_id and t.id = c.callback_task_id where c.account_id = ? and t.deleted_at is null and t.status in ('open', 'in_progress')`, [admin.accountId])).rows[0].n),
+      breached: Number((await trx('jobs').where({ account_id: admin.accountId }).whereNotIn('status', ['completed', 'canceled']).where('sla_due_at', '<', at(13.5)).count({ n: '*' }))[0]!.n),
+    }));
+    expect(mail.message.body).toContain(`${figures.missed} missed call${figures.missed === 1 ? '' : 's'} still waiting for a call back`);
+    expect(mail.message.body).toContain(`${figures.breached} open job${figures.breached === 1 ? '' : 's'} past their SLA`);
+    await asDispatcher.put('/notifications/preferences', { time_zone: null, digest: false });
+    await raiseDigests(t.db.knex, new Date(at(13.5).getTime() + 86400_000));
+    expect(await digestsFor(dispatcher.userId)).toBe(before + 1); // switched off: none the next day
+    await asDispatcher.put('/notifications/preferences', { digest: true });
+  });
+
+  it('alerts once per threshold as a document nears and passes its expiry', async () => {
+    const doc = (await asDispatcher.post(`/vendors/${vendorId}/documents`, { kind: 'licence', expires_on: '2027-03-01' })).body.data;
+    const alerts = async () => (await rows(admin.accountId, 'vendor_document_alerts', { document_id: doc.id })).map((a) => a.threshold).sort();
+    await raiseDocumentAlerts(t.db.knex, new Date('2027-01-01T12:00:00Z'));
+    expect(await alerts()).toEqual([]);
+    await raiseDocumentAlerts(t.db.knex, new Date('2027-02-10T12:00:00Z'));
+    await raiseDocumentAlerts(t.db.knex, new Date('2027-02-11T12:00:00Z'));
+    expect(await alerts()).toEqual(['30_days']);
+    await raiseDocumentAlerts(t.db.knex, new Date('2027-02-25T12:00:00Z'));
+    await raiseDocumentAlerts(t.db.knex, new Date('2027-03-02T12:00:00Z'));
+    expect(await alerts()).toEqual(['30_days', '7_days', 'expired']);
+    const audited = await rows(admin.accountId, 'audit_events', { resource_id: doc.id });
+    expect(audited.map((a) => a.action).sort()).toEqual(['vendor.document_expired', 'vendor.document_expiring', 'vendor.document_expiring']);
   });
 });
