@@ -25,4 +25,6 @@ export const core = {
   'kit.dismiss': 'Dismiss',
   'fields.sensitiveHint': 'Kept out of Chatwoot and the logs',
   'fields.noChoice': '—',
+  'bell.label': 'Notifications',
+  'bell.labelUnread': 'Notifications, {count} unread',
 } as const;
