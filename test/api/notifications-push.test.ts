@@ -17,7 +17,6 @@ import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts
 import type { EventName } from '../../extension/notifications/catalogue.ts';
 import { pushChannel } from '../../extension/notifications/channels/push.ts';
 import type { ChannelSender, OutgoingDelivery } from '../../extension/notifications/channels/types.ts';
-import { pushRoutes } from '../../extension/notifications/push-routes.ts';
 import { resolveVapidKeys, type VapidKeys } from '../../extension/notifications/vapid.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
@@ -222,7 +221,8 @@ const vapid = resolveVapidKeys(
   configWith({ ONELINK_VAPID_PUBLIC_KEY: generated.publicKey, ONELINK_VAPID_PRIVATE_KEY: generated.privateKey, ONELINK_VAPID_SUBJECT: 'mailto:ops@example.com' }),
   false,
 );
-const world = useWorld([1, 2], { extraRoutes: pushRoutes(vapid.publicKey) });
+// The app serves the push routes with its own key pair (test/helpers/app.ts); the channel here signs with `vapid`.
+const world = useWorld([1, 2]);
 let t: TestApp;
 let push: FakePushService;
 let channel: ChannelSender;
@@ -388,7 +388,7 @@ describe('push subscription routes', () => {
     for (const token of [vendor.token, client.token, agentA.token]) {
       const res = await apiAs(t, token).get('/push/public-key');
       expect(res.status).toBe(200);
-      expect(res.body.data).toEqual({ public_key: vapid.publicKey });
+      expect(res.body.data).toEqual({ public_key: t.services.notifications.vapidPublicKey });
     }
     expect((await request(t.app).get('/api/v1/push/public-key')).status).toBe(401);
   });

@@ -57,7 +57,7 @@ describe('magic-link sign-in', () => {
     expect(session.status).toBe(201);
     const me = await request(t.app).get('/api/v1/me').set(bearer(session.body.data.token));
     expect(me.body.data).toMatchObject({ role: 'client', caller: { type: 'portal_user', kind: 'client', chatwoot_contact_id: client.chatwoot_contact_id } });
-    expect(me.body.data.permissions).toEqual(['me:read', 'jobs:read']);
+    expect(me.body.data.permissions).toEqual(['me:read', 'jobs:read', 'notifications:read']);
     const again = await exchange(link.body.data.token);
     expect(again.status).toBe(401);
   });
