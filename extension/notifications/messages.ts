@@ -92,11 +92,12 @@ const documentSays = (audience: 'staff' | 'vendor'): Say => (ctx) => {
   };
 };
 
-const progress: Record<string, string> = {
-  'job.en_route': 'is on the way',
-  'job.in_progress': 'started work',
-  'job.pending_review': 'finished; the job waits for review',
-  'job.completed': 'completed the job',
+// Said of the job, not of the vendor: a dispatcher may move it for them (the vendor phoned in).
+const progress: Record<string, (vendor: string) => string> = {
+  'job.en_route': (vendor) => `${vendor} is on the way`,
+  'job.in_progress': () => 'work started',
+  'job.pending_review': () => 'work finished, waiting for review',
+  'job.completed': () => 'completed',
 };
 
 const says: Record<EventName, Say> = {
@@ -109,7 +110,7 @@ const says: Record<EventName, Say> = {
     (job) => `${job.summary}${job.contact_name ? ` (${job.contact_name})` : ''}. Status: ${job.status.replace('_', ' ')}.`,
   ),
   'staff.vendor_progress': jobSays(
-    (job, ctx) => `${job.vendor_name ?? 'The vendor'} ${progress[(ctx.event.data as { action: string }).action] ?? 'updated the job'} (${reference(job)})`,
+    (job, ctx) => `Job ${reference(job)}: ${(progress[(ctx.event.data as { action: string }).action] ?? (() => 'updated'))(job.vendor_name ?? 'the vendor')}`,
     (job, ctx) => {
       const eta = templateValues(ctx).eta;
       return `${job.summary}${eta ? `. Expected arrival: ${eta}` : ''}.`;
