@@ -16,7 +16,11 @@ import { spawnServer, waitForReady, type Spawned } from '../helpers/processes.ts
 import { useWorld } from '../helpers/world.ts';
 
 interface Mail { to: string[]; deliveryId: string | null }
+/** Mails the SMTP server accepted. */
 const mails: Mail[] = [];
+/** While set, the server takes a mail's data but never answers it (a send in flight). */
+let stall = false;
+const stalled: Mail[] = [];
 const smtp = new SMTPServer({
   disabledCommands: ['STARTTLS'],
   authOptional: true,
@@ -27,11 +31,15 @@ const smtp = new SMTPServer({
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), deliveryId: /^X-Onelink-Delivery:\s*(\S+)/im.exec(raw)?.[1] ?? null });
+      const mail = { to: session.envelope.rcptTo.map((r) => r.address), deliveryId: /^X-Onelink-Delivery:\s*(\S+)/im.exec(raw)?.[1] ?? null };
+      if (stall) return void stalled.push(mail);
+      mails.push(mail);
       callback(null, 'Queued');
     });
   },
 });
+// A client killed mid-session resets its connection: expected here, not a failure of the test.
+smtp.on('error', () => undefined);
 
 const world = useWorld([1]);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-notify-crash-'));
@@ -78,6 +86,13 @@ async function api(method: string, route: string, body?: object) {
 }
 
 const inAccount = <T>(work: Parameters<typeof withAccount<T>>[3]) => withAccount(world.t.db.knex, admin.accountId, { readOnly: true }, work);
+const deliveriesOfJob = (jobId: string) =>
+  inAccount((trx) =>
+    trx('notification_deliveries as d')
+      .join('notification_events as e', (on) => on.on('e.account_id', 'd.account_id').andOn('e.id', 'd.event_id'))
+      .where({ 'd.account_id': admin.accountId, 'e.resource_id': jobId })
+      .select('d.id', 'd.channel', 'd.status', 'd.attempts', trx.raw('d.next_attempt_at > now() as leased')),
+  ) as Promise<Array<{ id: string; channel: string; status: string; attempts: number; leased: boolean }>>;
 const deliveries = () =>
   inAccount((trx) => trx('notification_deliveries').where({ account_id: admin.accountId }).orderBy('created_at').select('id', 'event', 'channel', 'address', 'status', 'attempts')) as Promise<
     Array<{ id: string; event: string; channel: string; address: string; status: string; attempts: number }>
@@ -139,5 +154,38 @@ describe('the notifications outbox survives a process kill', () => {
     expect(mails).toHaveLength(1);
     expect(await deliveries()).toEqual([delivery]);
     await stop(again);
+  });
+
+  it('a worker killed while the e-mail is in flight leaves the delivery leased; once the lease runs out it is sent once', { timeout: 180_000 }, async () => {
+    const server = spawnServer(env);
+    await waitForReady(base, server);
+    const created = await api('POST', '/jobs', { summary: 'Radiator cold upstairs' });
+    expect(created.status).toBe(201);
+    const job = created.body.data as { id: string; version: number };
+    stall = true;
+    expect((await api('PATCH', `/jobs/${job.id}`, { owner_id: owner.userId, version: job.version })).status).toBe(200);
+
+    // The worker claims the delivery and hands the mail over; the SMTP server has it but has not answered.
+    await expect.poll(() => stalled.length, { timeout: 30_000, interval: 100 }).toBe(1);
+    server.child.kill('SIGKILL');
+    await server.exited;
+    stall = false;
+    const [claimed] = await deliveriesOfJob(job.id);
+    expect(claimed).toMatchObject({ channel: 'email', status: 'pending', attempts: 1, leased: true });
+    expect(stalled[0]!.deliveryId).toBe(claimed!.id);
+
+    // After a restart the lease still holds it: a full sweep sends nothing.
+    const restarted = await startAndSweep();
+    expect(mails.filter((m) => m.deliveryId === claimed!.id)).toEqual([]);
+    expect((await deliveriesOfJob(job.id))[0]).toMatchObject({ status: 'pending', attempts: 1, leased: true });
+
+    // The lease runs out (moved to now rather than waited for): the next sweep sends it, once.
+    await withAccount(world.t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+      trx('notification_deliveries').where({ account_id: admin.accountId, id: claimed!.id }).update({ next_attempt_at: trx.fn.now() }),
+    );
+    await expect.poll(async () => (await deliveriesOfJob(job.id))[0]!.status, { timeout: 30_000, interval: 200 }).toBe('sent');
+    expect(mails.filter((m) => m.deliveryId === claimed!.id)).toEqual([{ to: [`agent${owner.agentId}@example.com`], deliveryId: claimed!.id }]);
+    expect((await deliveriesOfJob(job.id))[0]).toMatchObject({ status: 'sent', attempts: 2 });
+    await stop(restarted);
   });
 });
