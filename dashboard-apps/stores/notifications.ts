@@ -58,12 +58,20 @@ export const useNotifications = defineStore('notifications', () => {
     poll = setInterval(() => {
       if (!streamUp.value) void refreshCount();
     }, pollEvery);
+    document.addEventListener('visibilitychange', whenShown);
+  }
+
+  // Reading is not announced: a page coming back into view (another app's tab, a Chatwoot
+  // frame shown again) asks for the count, in case it was read elsewhere meanwhile.
+  function whenShown() {
+    if (document.visibilityState === 'visible') void refreshCount();
   }
 
   function stop() {
     following?.stop();
     following = null;
     clearInterval(poll);
+    document.removeEventListener('visibilitychange', whenShown);
   }
 
   return { unread, items, nextCursor, loading, loadingMore, error, destinations, refreshList, start, stop, refreshCount };

@@ -176,6 +176,12 @@ describe("the admin's notification panels", () => {
     await page.getByRole('tab', { name: 'Customer messages' }).click();
     const message = page.getByTestId('customer-message').first();
     await expect.poll(() => message.isVisible(), { timeout: 10_000 }).toBe(true);
+    type Settings = { customer_events: string[] };
+    const firstEvent = (await asAdmin<{ items: Array<{ event: string; enabled: boolean }> }>('/admin/notifications/templates')).items[0]!;
+    const sendIt = message.getByRole('switch', { name: 'Send this message' });
+    expect(await sendIt.getAttribute('aria-checked')).toBe(String(firstEvent.enabled));
+    await sendIt.click();
+    await expect.poll(async () => (await asAdmin<Settings>('/admin/notifications/settings')).customer_events.includes(firstEvent.event), { timeout: 10_000 }).toBe(!firstEvent.enabled);
     const text = message.getByLabel('Text');
     await text.fill('Hello {customer_name}, job {job_reference} is booked. {bogus}');
     await expect.poll(() => message.getByText('unknown variable: {bogus}').isVisible(), { timeout: 10_000 }).toBe(true);
