@@ -130,18 +130,29 @@ async function sendOne(row: DueRow, accountId: number, senders: ChannelSenders):
 
 /** Releases the next channel of a recipient's chain after `channel` could not reach them. */
 async function releaseNext(trx: Knex.Transaction, accountId: number, deliveryId: string) {
+  // The next row is found first (by the unique event/recipient/channel index), then updated by its
+  // key: a plan that cannot turn into a scan of the account's deliveries when statistics are stale.
   await trx.raw(
     `update notification_deliveries n set status = 'pending', unless_read = false, next_attempt_at = now(), updated_at = now()
-       from notification_deliveries d
-      where d.account_id = :accountId and d.id = :deliveryId and d.chain_position is not null
-        and n.account_id = d.account_id and n.event_id = d.event_id and n.recipient_kind = d.recipient_kind and n.recipient_id = d.recipient_id
-        and n.resend_of is null
-        and n.id = (select x.id from notification_deliveries x
-                     where x.account_id = d.account_id and x.event_id = d.event_id and x.recipient_kind = d.recipient_kind
-                       and x.recipient_id = d.recipient_id and x.resend_of is null and x.chain_position > d.chain_position
-                       and (x.status = 'held' or (x.status = 'pending' and x.unless_read))
+      where n.account_id = :accountId
+        and n.id = (select x.id from notification_deliveries d
+                      join notification_deliveries x on x.account_id = d.account_id and x.event_id = d.event_id
+                       and x.recipient_kind = d.recipient_kind and x.recipient_id = d.recipient_id and x.resend_of is null
+                       and x.chain_position > d.chain_position and (x.status = 'held' or (x.status = 'pending' and x.unless_read))
+                     where d.account_id = :accountId and d.id = :deliveryId and d.chain_position is not null
                      order by x.chain_position limit 1)`,
     { accountId, deliveryId },
+  );
+}
+
+/** Marks many deliveries sent in one statement (most of what a drain settles). */
+async function settleSent(trx: Knex.Transaction, accountId: number, sent: Array<{ id: string; providerId: string | null }>) {
+  if (!sent.length) return;
+  await trx.raw(
+    `update notification_deliveries d set status = 'sent', sent_at = now(), updated_at = now(), provider_id = s.provider_id, reason = null
+       from jsonb_to_recordset(?::jsonb) as s(id uuid, provider_id text)
+      where d.account_id = ? and d.id = s.id`,
+    [JSON.stringify(sent.map((s) => ({ id: s.id, provider_id: s.providerId }))), accountId],
   );
 }
 
@@ -164,18 +175,25 @@ export async function drainDeliveries(db: Knex, accountId: number, senders: Chan
   let sent = 0;
   for (let rows = await claimDue(ctx); rows.length; rows = await claimDue(ctx)) {
     const decided = await precheck(ctx, rows, senders);
-    const results: Settlement[] = [...decided.values()];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const record = (results: Settlement[]) =>
+      write(ctx, async (trx, audit) => {
+        audit.bookkeeping('notification_deliveries');
+        await settleSent(trx, accountId, results.flatMap((s) => (s.status === 'sent' ? [{ id: s.id, providerId: s.providerId }] : [])));
+        for (const s of results) if (s.status !== 'sent') await settle(trx, accountId, s);
+        for (const s of results) {
+          const row = byId.get(s.id)!;
+          if (s.status === 'opted_out' && !decided.has(s.id) && row.channel === 'sms' && row.address) await recordSmsOptOut(trx, accountId, row.address, 'twilio_21610');
+        }
+      });
+    if (decided.size) await record([...decided.values()]);
     const toSend = rows.filter((r) => !decided.has(r.id));
+    // Settled a chunk at a time: a worker that dies mid-batch leaves at most one chunk to be sent again.
     for (let i = 0; i < toSend.length; i += parallelSends) {
-      results.push(...(await Promise.all(toSend.slice(i, i + parallelSends).map((row) => sendOne(row, accountId, senders)))));
+      const results = await Promise.all(toSend.slice(i, i + parallelSends).map((row) => sendOne(row, accountId, senders)));
+      await record(results);
+      sent += results.filter((s) => s.status === 'sent').length;
     }
-    await write(ctx, async (trx, audit) => {
-      audit.bookkeeping('notification_deliveries');
-      for (const s of results) await settle(trx, accountId, s);
-      const optedOut = results.filter((s) => s.status === 'opted_out' && !decided.has(s.id)).map((s) => rows.find((r) => r.id === s.id)!);
-      for (const row of optedOut) if (row.channel === 'sms' && row.address) await recordSmsOptOut(trx, accountId, row.address, 'twilio_21610');
-    });
-    sent += results.filter((s) => s.status === 'sent').length;
     if (rows.length < batchSize) break;
   }
   return sent;

@@ -30,12 +30,22 @@ export interface DigestFigures {
 const reference = (job: Pick<JobFacts, 'number'>) => jobReference(job.number);
 const sources: Record<string, string> = { call: 'a call', sms: 'an SMS', chat: 'a chat', manual: 'the dashboard', pipeline: 'a deal stage (automation)', portal: 'the client portal' };
 
+// Formatters are costly to build and a fan-out formats thousands of dates: one per locale, zone and form.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 function when(date: Date | string | null | undefined, timeZone: string, locale: string, withDate = true): string {
   if (!date) return '';
-  const options: Intl.DateTimeFormatOptions = withDate
-    ? { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }
-    : { timeZone, hour: '2-digit', minute: '2-digit' };
-  return new Intl.DateTimeFormat(locale.replace('_', '-'), options).format(new Date(date));
+  const key = `${locale} ${timeZone} ${withDate}`;
+  let format = formatters.get(key);
+  if (!format) {
+    const options: Intl.DateTimeFormatOptions = withDate
+      ? { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }
+      : { timeZone, hour: '2-digit', minute: '2-digit' };
+    format = new Intl.DateTimeFormat(locale.replace('_', '-'), options);
+    if (formatters.size > 500) formatters.clear();
+    formatters.set(key, format);
+  }
+  return format.format(new Date(date));
 }
 
 /** "Tue 3 Dec, 09:00–11:00": a visit window in the recipient's time zone. */
