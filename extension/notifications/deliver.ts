@@ -87,7 +87,8 @@ async function precheck(ctx: RequestContext, rows: DueRow[], senders: ChannelSen
     } else if (row.channel === 'sms' && row.address && optedOut.has(row.address)) {
       decided.set(row.id, { id: row.id, status: 'opted_out', reason: 'the number replied STOP to our messages', release: true });
     } else if (unavailable.get(row.channel)) {
-      decided.set(row.id, { id: row.id, status: 'failed', reason: unavailable.get(row.channel)!, release: true });
+      // Not set up (no SMTP_URL, no SMS sender): nothing was tried, so 'skipped', and the next channel goes.
+      decided.set(row.id, { id: row.id, status: 'skipped', reason: unavailable.get(row.channel)!, release: true });
     }
   }
   return decided;
