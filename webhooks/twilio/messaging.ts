@@ -14,12 +14,12 @@ import { z } from 'zod';
 import { systemContext, write } from '../../extension/db/tenant.ts';
 import { sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
-import { hasBadCharacters, idParam } from '../../extension/http/schemas.ts';
+import { idParam } from '../../extension/http/schemas.ts';
 import { clearSmsOptOut, recordSmsOptOut, settleByProvider, type ProviderResult } from '../../extension/notifications/deliver.ts';
 import { smsOptOutCode } from '../../extension/notifications/channels/sms.ts';
-import { safeEqual } from '../../extension/security/crypto.ts';
 import type { IncomingDelivery, StoredDelivery } from '../inbox.ts';
 import { PermanentFailure } from '../permanent-failure.ts';
+import { verifiedTwilioForm, type TwilioAccount } from './verify.ts';
 
 export const messagingKinds = ['status', 'inbound'] as const;
 export type MessagingKind = (typeof messagingKinds)[number];
@@ -66,7 +66,7 @@ export function messagingDedupeKey(accountId: number, kind: MessagingKind, field
 }
 
 interface MessagingRouteDeps {
-  settingsOf: (accountId: number) => Promise<{ settings: { webhook_token: string }; authToken: string; installationId: string } | undefined>;
+  settingsOf: (accountId: number) => Promise<TwilioAccount | undefined>;
   store: (delivery: IncomingDelivery) => Promise<StoredDelivery>;
   nudge: () => void;
   publicUrl: string;
@@ -89,22 +89,9 @@ export function twilioMessagingRoute(deps: MessagingRouteDeps) {
     params: z.object({ accountId: idParam, token: z.string().min(16).max(100), kind: z.enum(messagingKinds) }),
     handler: async ({ params, req, res }) => {
       const account = await deps.settingsOf(params.accountId).catch(() => undefined);
-      if (!account || !safeEqual(params.token, account.settings.webhook_token)) {
-        sendError(res, 404, 'not_found', 'Unknown webhook address');
-        return;
-      }
-      const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-      const fields = Object.fromEntries(new URLSearchParams(raw));
-      // Twilio signs the URL it called, which behind a proxy is the public one, not ours.
-      const url = `${deps.publicUrl}${req.originalUrl}`;
-      if (!twilio.validateRequest(account.authToken, req.get('x-twilio-signature') ?? '', url, fields)) {
-        sendError(res, 403, 'invalid_signature', 'The Twilio signature is missing or wrong');
-        return;
-      }
-      if (Object.entries(fields).some(([name, value]) => hasBadCharacters(name) || hasBadCharacters(value))) {
-        sendError(res, 400, 'invalid_body', 'A form field contains NUL or unpaired surrogate characters');
-        return;
-      }
+      const form = verifiedTwilioForm(req, res, account, params.token, deps.publicUrl);
+      if (!form || !account) return;
+      const { raw, fields, url } = form;
       if (!messageSid.test(fields.MessageSid ?? '')) {
         sendError(res, 400, 'invalid_body', 'A Twilio messaging callback names its MessageSid');
         return;

@@ -4,18 +4,17 @@
 // stored; then it is stored in the webhook inbox (deduplicated per CallSid and event) and
 // answered at once — with TwiML where Twilio waits for instructions. Processing is queued.
 import { z } from 'zod';
-import twilio from 'twilio';
 import { read } from '../../extension/db/tenant.ts';
 import { sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
-import { hasBadCharacters, idParam } from '../../extension/http/schemas.ts';
+import { idParam } from '../../extension/http/schemas.ts';
 import { routingFor, loadTwilioSettings, type TwilioSettingsRow } from '../../extension/modules/calls/settings.ts';
-import { safeEqual } from '../../extension/security/crypto.ts';
 import type { Services } from '../../extension/services.ts';
 import { shortLived } from '../cache.ts';
 import { deliveryInbox } from '../inbox.ts';
 import { deliveryNudger } from '../nudge.ts';
 import { twilioMessagingRoute } from './messaging.ts';
+import { verifiedTwilioForm, type TwilioAccount } from './verify.ts';
 import { afterDial, answerCall, hangUp, type CallRouting } from './twiml.ts';
 
 export const twilioEvents = ['voice', 'dial', 'voicemail', 'status', 'recording', 'transcription'] as const;
@@ -35,7 +34,7 @@ export function twilioDedupeKey(accountId: number, event: TwilioEvent, p: Record
   return `${accountId}:${p.CallSid}:${event}:${part}`;
 }
 
-interface AccountTwilio { settings: TwilioSettingsRow; authToken: string; installationId: string }
+interface AccountTwilio extends TwilioAccount { settings: TwilioSettingsRow }
 
 /** Settings per account, with the auth token opened: every callback needs them. */
 function settingsCache(services: Services) {
@@ -71,23 +70,9 @@ export function twilioWebhookRoutes(services: Services) {
       params: z.object({ accountId: idParam, token: z.string().min(16).max(100), event: z.enum(twilioEvents) }),
       handler: async ({ params, req, res }) => {
         const account = await settingsOf(params.accountId).catch(() => undefined);
-        if (!account || !safeEqual(params.token, account.settings.webhook_token)) {
-          sendError(res, 404, 'not_found', 'Unknown webhook address');
-          return;
-        }
-        const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-        const fields = Object.fromEntries(new URLSearchParams(raw));
-        // Twilio signs the URL it called, which behind a proxy is the public one, not ours.
-        const url = `${publicUrl}${req.originalUrl}`;
-        if (!twilio.validateRequest(account.authToken, req.get('x-twilio-signature') ?? '', url, fields)) {
-          sendError(res, 403, 'invalid_signature', 'The Twilio signature is missing or wrong');
-          return;
-        }
-        // Signed, yet unstorable: Postgres refuses NUL in text. Refused before anything is stored.
-        if (Object.entries(fields).some(([name, value]) => hasBadCharacters(name) || hasBadCharacters(value))) {
-          sendError(res, 400, 'invalid_body', 'A form field contains NUL or unpaired surrogate characters');
-          return;
-        }
+        const form = verifiedTwilioForm(req, res, account, params.token, publicUrl);
+        if (!form || !account) return;
+        const { raw, fields, url } = form;
         if (!/^CA[0-9a-f]{32}$/.test(fields.CallSid ?? '')) {
           sendError(res, 400, 'invalid_body', 'A Twilio voice callback names its CallSid');
           return;
