@@ -53,14 +53,6 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['account_id', 'dedupe_key']);
   });
   await knex.raw(`create index notification_events_pending on notification_events (account_id, id) where fanned_out_at is null`);
-  // Wakes the notification worker at commit (NOTIFY is delivered on commit and folded per transaction).
-  await knex.raw(`
-    create function notification_events_wake() returns trigger language plpgsql as $$
-    begin
-      perform pg_notify('onelink_notify', new.account_id::text);
-      return null;
-    end $$`);
-  await knex.raw(`create trigger notification_events_wake after insert on notification_events for each row execute function notification_events_wake()`);
 
   await knex.schema.createTable('notifications', (t) => {
     account(t);
@@ -205,5 +197,4 @@ export async function down(knex: Knex): Promise<void> {
     t.dropColumn('owner_id');
   });
   for (const table of [...tables].reverse()) await knex.schema.dropTableIfExists(table);
-  await knex.raw('drop function if exists notification_events_wake()');
 }

@@ -13,7 +13,7 @@
 import type { Knex } from 'knex';
 import { recordAudit, type AuditEntry } from '../audit/writer.ts';
 import { announceChange } from '../events/changes.ts';
-import { raiseNotificationEvents, raisesNotifications } from '../notifications/raise.ts';
+import { raiseNotificationEvents, raisesNotifications, wakeNotificationWorkers } from '../notifications/raise.ts';
 import { resolveCapabilities, type CapabilityOverrides, type Profile } from '../capabilities/profiles.ts';
 import type { AccountField } from '../capabilities/field-packs.ts';
 import type { RequestContext } from '../context.ts';
@@ -100,6 +100,7 @@ export interface Audit {
  */
 export async function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction, audit: Audit) => Promise<T>): Promise<T> {
   let announce = false;
+  let raised = false;
   const result = await accountTransaction(ctx.db, ctx.accountId, false, async (trx) => {
     let recorded = 0;
     let elsewhere = false;
@@ -122,12 +123,13 @@ export async function write<T>(ctx: RequestContext, work: (trx: Knex.Transaction
       throw new Error('A write transaction finished without recording an audit event or naming its trail; it was rolled back');
     }
     // Notification events are raised in the transaction of their change (the notifications outbox).
-    if (raising.length) await raiseNotificationEvents(trx, ctx.accountId, ctx.actor, raising);
+    if (raising.length) raised = await raiseNotificationEvents(trx, ctx.accountId, ctx.actor, raising);
     announce = recorded > 0 || elsewhere;
     return value;
   });
   // Committed: pages following this account refresh (see events/changes.ts).
   if (announce) announceChange(ctx.db, ctx.accountId);
+  if (raised) wakeNotificationWorkers(ctx.db, ctx.accountId);
   return result;
 }
 

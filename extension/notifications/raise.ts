@@ -11,7 +11,7 @@ import { eventsByAction } from './catalogue.ts';
 export const raisesNotifications = (action: string) => eventsByAction.has(action);
 
 /** Writes the events raised by `entries` (those for which raisesNotifications was true) into the transaction. */
-export async function raiseNotificationEvents(trx: Knex.Transaction, accountId: number, actor: Actor, entries: readonly AuditEntry[]) {
+export async function raiseNotificationEvents(trx: Knex.Transaction, accountId: number, actor: Actor, entries: readonly AuditEntry[]): Promise<boolean> {
   const rows: Array<Record<string, unknown>> = [];
   for (const entry of entries) {
     for (const { event, when } of eventsByAction.get(entry.action) ?? []) {
@@ -30,7 +30,7 @@ export async function raiseNotificationEvents(trx: Knex.Transaction, accountId: 
       });
     }
   }
-  if (!rows.length) return;
+  if (!rows.length) return false;
   // One statement; the key is unique per transaction and row (a cause replayed upstream raises nothing
   // new, because its change is idempotent there; explicit keys from sweeps use their own).
   await trx.raw(
@@ -40,4 +40,29 @@ export async function raiseNotificationEvents(trx: Knex.Transaction, accountId: 
      on conflict (account_id, dedupe_key) do nothing`,
     [JSON.stringify(rows)],
   );
+  return true;
 }
+
+export const wakeChannel = 'onelink_notify';
+const waking = new Map<Knex, Set<number>>();
+
+/**
+ * Wakes the notification workers (every process LISTENs on onelink_notify) after a commit that
+ * raised events: one NOTIFY per account per 20 ms burst, sent outside the transaction — a NOTIFY
+ * inside it would serialise the commits of every transaction that raises an event. A wake lost to a
+ * crash right after the commit only waits for the worker's 10 s sweep.
+ */
+export function wakeNotificationWorkers(db: Knex, accountId: number) {
+  let accounts = waking.get(db);
+  if (accounts) {
+    accounts.add(accountId);
+    return;
+  }
+  accounts = new Set([accountId]);
+  waking.set(db, accounts);
+  setTimeout(() => {
+    waking.delete(db);
+    for (const id of accounts!) void db.raw('select pg_notify(?, ?)', [wakeChannel, String(id)]).catch(() => undefined);
+  }, 20);
+}
+

@@ -8,6 +8,7 @@ import { paginate } from '../http/pagination.ts';
 import { catalogue, channels, deliveryChannels, eventNames, type Audience, type Channel, type DeliveryChannel, type EventName, type RecipientKind } from './catalogue.ts';
 import type { ChannelSenders } from './channels/types.ts';
 import { accountNotificationSettings, noPreferences, preferencesOf, type AccountNotificationSettings, type ChannelSwitches, type RecipientPreferences } from './preferences.ts';
+import { wakeChannel } from './raise.ts';
 import { customerEvents, defaultTemplates, fillTemplate, sampleValues, templateFor, unknownVariables } from './templates.ts';
 
 /** The recipient a signed-in person is: a staff user, a vendor (portal), a client contact (portal). */
@@ -321,7 +322,7 @@ export async function resendDelivery(ctx: RequestContext, deliveryId: string) {
       .returning([...logColumns]);
     await audit({ action: 'notification.resent', resourceType: 'notification_delivery', resourceId: deliveryId, after: { resend_id: copy.id, channel: original.channel } });
     // Wakes the worker as a new event would (the NOTIFY is delivered at commit).
-    await trx.raw(`select pg_notify('onelink_notify', ?)`, [String(ctx.accountId)]);
+    await trx.raw(`select pg_notify(?, ?)`, [wakeChannel, String(ctx.accountId)]);
     return copy;
   });
 }

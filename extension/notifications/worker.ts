@@ -1,5 +1,5 @@
-// The notification worker: wakes when an event commits (LISTEN onelink_notify, sent by a trigger on
-// notification_events, so it hears every process), fans the account's events out and sends what is
+// The notification worker: wakes when an event commits (LISTEN onelink_notify, sent after the commit
+// by the unit of work, so it hears every process), fans the account's events out and sends what is
 // due; a sweep every 10 s picks up retries, escalations, quiet hours that ended and anything left
 // from before a restart (tracked like every sweep). One run at a time per account.
 import type { Knex } from 'knex';
@@ -9,6 +9,7 @@ import { trackSweep } from '../modules/system/sweeps.ts';
 import type { ChannelSenders } from './channels/types.ts';
 import { accountsWithDueDeliveries, drainDeliveries } from './deliver.ts';
 import { accountsWithPendingEvents, fanOutEvents, type FanOutDeps } from './fanout.ts';
+import { wakeChannel } from './raise.ts';
 
 export const notificationSweep = 'notifications';
 
@@ -46,7 +47,7 @@ export async function startNotificationWorker(options: { url: string; db: Knex; 
   await listener.connect();
   listener.on('notification', (message) => kick(Number(message.payload)));
   listener.on('error', (err) => logger.error({ err }, 'notification listener failed; the sweep keeps notifications going'));
-  await listener.query('listen onelink_notify');
+  await listener.query(`listen ${wakeChannel}`);
 
   const sweep = () =>
     trackSweep({ db, logger }, notificationSweep, async (sweepRun) => {

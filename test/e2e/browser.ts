@@ -52,6 +52,16 @@ export async function screenshot(page: Page, name: string) {
 /** Runs axe-core in the page (or one of its frames) and returns the serious and critical violations. */
 export async function accessibilityViolations(page: Page | Frame) {
   const axeSource = fs.readFileSync(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  // A toast or dialog still fading in is half transparent: its colours are judged once it has settled.
+  // (Endless ones — a skeleton's shimmer — never finish and are left alone.)
+  await page.evaluate(() =>
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((a) => Number.isFinite(Number(a.effect?.getComputedTiming().endTime)))
+        .map((a) => a.finished.catch(() => undefined)),
+    ),
+  );
   // Evaluated through the DevTools protocol: our pages' CSP forbids injected inline scripts.
   await page.evaluate(axeSource);
   const results = await page.evaluate(async () => {
