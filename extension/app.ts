@@ -28,6 +28,7 @@ import { callRoutes } from './modules/calls/routes.ts';
 import { automationRoutes } from './modules/automation/routes.ts';
 import { registerAutomation } from './modules/automation/service.ts';
 import { jobRoutes } from './modules/jobs/routes.ts';
+import { offerRoutes } from './modules/offers/routes.ts';
 import { vendorRoutes } from './modules/vendors/routes.ts';
 import { viewRoutes } from './modules/views/routes.ts';
 import { timelineRoutes } from './modules/timeline/routes.ts';
@@ -88,6 +89,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...dealRoutes(),
     ...taskRoutes(),
     ...jobRoutes(services),
+    ...offerRoutes(),
     ...artifactRoutes(services),
     ...vendorRoutes(),
     ...automationRoutes(),

@@ -14,6 +14,7 @@ import { startQueue } from './queue/index.ts';
 import { chatwootQueueWork } from './chatwoot/queue.ts';
 import { callsQueueWork } from './modules/calls/queue.ts';
 import { jobsQueueWork } from './modules/jobs/queue.ts';
+import { offersQueueWork } from './modules/offers/queue.ts';
 import { tasksQueueWork } from './modules/tasks/queue.ts';
 import { startOutboxWorker, type OutboxWorker } from './chatwoot/outbox-worker.ts';
 import { createChannels, type Channels } from './notifications/channels/index.ts';
@@ -166,6 +167,7 @@ async function main() {
       modules: [
         ...tasksQueueWork(knex),
         ...jobsQueueWork(knex),
+        ...offersQueueWork(knex),
         ...chatwootQueueWork({
           db: knex,
           sealer,

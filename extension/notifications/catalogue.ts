@@ -61,7 +61,8 @@ interface Trigger {
  * Who hears an event (resolved at fan-out, see recipients.ts): the account's dispatchers and
  * admins; the job's owner (else the dispatchers); the new owner; the task's assignee; the call-back
  * task's assignee (else the dispatchers); the vendor holding the job, the vendor it was taken from,
- * the vendor whose document it is; the job's client; the person a digest is for.
+ * the vendor whose document it is; the vendor a job is offered to; the job's client; the person a
+ * digest is for.
  */
 export type RecipientRule =
   | 'dispatchers'
@@ -73,6 +74,7 @@ export type RecipientRule =
   | 'assigned_vendor'
   | 'withdrawn_vendor'
   | 'document_vendor'
+  | 'offered_vendor'
   | 'job_client'
   | 'digest_owner';
 
@@ -163,6 +165,13 @@ export const catalogue = {
     defaults: {},
     describe: "A vendor's compliance document expires in 30 or 7 days, or has expired",
   },
+  'staff.offer_answered': {
+    to: 'job_owner_or_dispatchers',
+    audience: 'staff',
+    raisedBy: [{ action: 'job.offer_accepted' }, { action: 'job.offer_declined' }, { action: 'job.offer_lapsed' }],
+    defaults: {},
+    describe: 'A vendor accepted or declined a job offer, or let it lapse (and whether it went on to the next vendor)',
+  },
   'staff.daily_digest': {
     to: 'digest_owner',
     audience: 'staff',
@@ -179,6 +188,16 @@ export const catalogue = {
     urgent: true,
     escalateAfterMinutes: 10,
     describe: 'A job was given to the vendor',
+  },
+  'vendor.job_offered': {
+    to: 'offered_vendor',
+    audience: 'vendor',
+    raisedBy: [{ action: 'job.offered' }],
+    defaults: { push: true, sms: true },
+    urgent: true,
+    // An offer waits minutes, not hours: the text follows the push soon when it is not read.
+    escalateAfterMinutes: 5,
+    describe: 'A job was offered to the vendor, to accept or decline by a time',
   },
   'vendor.job_changed': {
     to: 'job_vendor',

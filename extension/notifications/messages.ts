@@ -110,6 +110,37 @@ const progress: Record<string, (vendor: string) => string> = {
   'job.completed': () => 'completed',
 };
 
+const offerFacts = (ctx: MessageContext) => ((ctx.event.data as { after?: Record<string, unknown> | null }).after ?? {}) as {
+  offer_id?: string;
+  vendor_name?: string;
+  answer_by?: string;
+  reason?: string;
+  next_vendor_id?: string | null;
+  next_vendor_name?: string | null;
+};
+
+// An offered job is not the vendor's yet: its summary, window and priority, never the client's address.
+// The answer-by time is a clock time; the day is added only for an offer open longer than half a day.
+const offerToVendor: Say = (ctx) => {
+  const job = ctx.subject.job;
+  const offer = offerFacts(ctx);
+  if (!job || !offer.offer_id) return null;
+  return {
+    title: `Job offer ${reference(job)}: ${job.summary}`,
+    body: [windowText(job, ctx.timeZone, ctx.locale), `Priority: ${job.priority}`, offer.answer_by ? `Answer by ${when(offer.answer_by, ctx.timeZone, ctx.locale, new Date(offer.answer_by).getTime() - new Date(ctx.event.occurred_at).getTime() > 12 * 3600_000)}` : ''].filter(Boolean).join(' · '),
+    url: `${ctx.publicUrl}/portal/vendor/offers/${encodeURIComponent(offer.offer_id)}`,
+    link: { resource_type: 'job_offer', resource_id: offer.offer_id },
+  };
+};
+
+const offerAnswers: Record<string, string> = { 'job.offer_accepted': 'accepted the offer of', 'job.offer_declined': 'declined the offer of', 'job.offer_lapsed': 'did not answer in time for' };
+
+/** What happens next: the job went on to the next vendor, or nobody suggested is left (said only when the account offers on by itself). */
+function nextOfferText(offer: ReturnType<typeof offerFacts>): string {
+  if (offer.next_vendor_id === undefined) return '';
+  return offer.next_vendor_name ? `Offered next to ${offer.next_vendor_name}.` : 'No other suggested vendor is left: assign it by hand.';
+}
+
 const says: Record<EventName, Say> = {
   'staff.job_created': jobSays(
     (job) => `New job ${reference(job)}: ${job.summary}`,
@@ -151,6 +182,13 @@ const says: Record<EventName, Say> = {
   'staff.task_overdue': (ctx) =>
     ctx.subject.task ? { title: `Overdue: ${ctx.subject.task.title}`, body: `It was due ${when(ctx.subject.task.due_at, ctx.timeZone, ctx.locale)}.`, url: ctx.subject.job ? staffJobUrl(ctx, ctx.subject.job.id) : null, link: { resource_type: 'task', resource_id: ctx.subject.task.id } } : null,
   'staff.vendor_document_expiring': documentSays('staff'),
+  'staff.offer_answered': jobSays(
+    (job, ctx) => `${offerFacts(ctx).vendor_name ?? 'The vendor'} ${offerAnswers[(ctx.event.data as { action: string }).action] ?? 'answered the offer of'} ${reference(job)}`,
+    (job, ctx) => {
+      const offer = offerFacts(ctx);
+      return [`${job.summary}.`, offer.reason ? `Reason: ${offer.reason}.` : '', nextOfferText(offer)].filter(Boolean).join(' ');
+    },
+  ),
   'staff.daily_digest': (ctx) => {
     const d = ctx.digest;
     if (!d) return null;
@@ -167,6 +205,7 @@ const says: Record<EventName, Say> = {
     (job, ctx) => [job.address, windowText(job, ctx.timeZone, ctx.locale), `Priority: ${job.priority}`].filter(Boolean).join(' · '),
     'vendor',
   ),
+  'vendor.job_offered': offerToVendor,
   'vendor.job_changed': jobSays(
     (job) => `Job ${reference(job)} changed`,
     (job, ctx) => [job.summary, job.address, windowText(job, ctx.timeZone, ctx.locale)].filter(Boolean).join(' · '),

@@ -121,6 +121,8 @@ export async function recipientsOf(trx: Knex.Transaction, accountId: number, rul
         return vendor(trx, accountId, fromData(event, 'before', 'vendor_id') ?? subject.job?.vendor_id);
       case 'document_vendor':
         return vendor(trx, accountId, subject.document?.vendor_id);
+      case 'offered_vendor':
+        return vendor(trx, accountId, fromData(event, 'after', 'vendor_id'));
       case 'job_client':
         return subject.job?.chatwoot_contact_id ? [{ kind: 'contact', id: String(subject.job.chatwoot_contact_id), name: subject.job.contact_name }] : [];
       case 'digest_owner':

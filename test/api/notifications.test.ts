@@ -282,7 +282,6 @@ describe('every event reaches its recipients on the channels that are on', () =>
     expect((await asAdmin.put('/admin/notifications/settings', { defaults: all })).status).toBe(200);
     const portal = await createVendorPortalSession(t, admin.accountId, vendorId);
     const client = await createClientPortalSession(t, admin, clientContactId);
-    void portal;
     void client;
     // Only what this test raises counts (earlier tests left their own deliveries behind).
     const firstEvent = Math.max(0, ...(await rows(admin.accountId, 'notification_events')).map((e) => Number(e.id)));
@@ -303,6 +302,12 @@ describe('every event reaches its recipients on the channels that are on', () =>
     expect(photo.status, JSON.stringify(photo.body)).toBe(201); // client.document_shared
     expect((await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'in_progress' })).status).toBe(200);
     expect((await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'completed' })).status).toBe(200); // client.job_completed
+    // Offers: offered to the vendor (vendor.job_offered), who declines (staff.offer_answered: no owner, so the dispatchers).
+    const offered = await newJob({ service_category: 'plumbing' });
+    const offer = await asDispatcher.post(`/jobs/${offered.id}/offers`, { vendor_id: vendorId });
+    expect(offer.status, JSON.stringify(offer.body)).toBe(201);
+    const offerAnswer = await apiAs(t, portal.token).post(`/offers/${offer.body.data.id}/decline`, { reason: 'No crew free' });
+    expect(offerAnswer.status, JSON.stringify(offerAnswer.body)).toBe(200);
     const other = await newJob({ service_category: 'plumbing' });
     expect((await asDispatcher.post(`/jobs/${other.id}/assignment`, { vendor_id: vendorId })).status).toBe(200);
     expect((await asDispatcher.post(`/jobs/${other.id}/status`, { status: 'canceled', reason: 'Client fixed it' })).status).toBe(200); // vendor.job_withdrawn

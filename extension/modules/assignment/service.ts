@@ -4,7 +4,7 @@
 // (new/triaged → assigned, back to triage on unassign) go through the job lifecycle.
 import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
-import { read, write } from '../../db/tenant.ts';
+import { read, write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import { changeJobStatus, handJobOver, releaseVendor, staleJob } from '../jobs/lifecycle.ts';
 import { appendJobEvent, dispatchSettings, loadJob, presentJob, writeBackJob, type JobRow } from '../jobs/records.ts';
@@ -105,62 +105,76 @@ export async function assignVendor(ctx: RequestContext, jobId: string, input: As
   return write(ctx, async (trx, audit) => {
     const before = await loadJob(trx, ctx, jobId, true);
     if (input.version !== undefined && input.version !== before.version) throw staleJob(before);
-    if (!openJobStatuses.includes(before.status)) throw new ConflictError('job_closed', `A ${before.status} job cannot be assigned; reopen it first`);
-    if (before.vendor_id === input.vendor_id) throw new ConflictError('already_assigned', 'This vendor already holds the job');
-    const [facts] = await vendorFacts(trx, ctx.accountId, before, input.vendor_id);
-    if (!facts) throw new NotFoundError('Vendor'); // another account's vendor is simply not there
-    const vendor = await trx('vendors').where({ account_id: ctx.accountId, id: input.vendor_id }).first('active', 'name');
-    if (!vendor.active) throw new ConflictError('vendor_inactive', `${vendor.name} is not active`);
-    const reasons = exclusions(facts);
-    if (reasons.includes('blocked_by_client')) throw new ConflictError('vendor_blocked', `The client has blocked ${vendor.name}`, { reasons });
-    const needsOverride = facts.compliance === 'expired' || facts.compliance === 'missing';
-    if (needsOverride && !input.compliance_override_reason) {
-      throw new ConflictError('compliance_override_required', `${vendor.name}'s compliance is ${facts.compliance}; give compliance_override_reason to assign anyway`, {
-        compliance: facts.compliance,
-      });
-    }
-    const previous = before.vendor_id;
-    await releaseVendor(trx, ctx, jobId, input.reason ?? null);
-    const breakdown = { ...score(facts), warnings: reasons };
-    await trx('job_vendors').insert({
-      account_id: ctx.accountId,
-      job_id: jobId,
-      vendor_id: input.vendor_id,
-      assigned_by_type: ctx.actor.type,
-      assigned_by_id: ctx.actor.id,
-      reason: input.reason ?? null,
-      compliance_override_reason: needsOverride ? input.compliance_override_reason : null,
-      score: breakdown,
-    });
-    await appendJobEvent(trx, ctx, jobId, previous ? 'reassigned' : 'assigned', {
-      vendor_id: input.vendor_id,
-      vendor_name: vendor.name,
-      ...(previous ? { previous_vendor_id: previous } : {}),
-      ...(input.reason ? { reason: input.reason } : {}),
-      ...(needsOverride ? { compliance: facts.compliance, compliance_override_reason: input.compliance_override_reason } : {}),
-      score: breakdown.total,
-    });
-    const note = `${previous ? 'reassigned' : 'assigned'} to ${vendor.name}`;
-    // A job waiting for a vendor becomes assigned with it; one already under way just changes hands.
-    const after =
-      before.status === 'new' || before.status === 'triaged'
-        ? await changeJobStatus(trx, ctx, audit, before, { to: 'assigned', via: 'assignment', vendorId: input.vendor_id, note: false, auditedByCaller: true })
-        : await handJobOver(trx, ctx, before, input.vendor_id);
-    await writeBackJob(trx, ctx, after, note);
-    await audit({
-      action: previous ? 'job.reassigned' : 'job.assigned',
-      resourceType: 'job',
-      resourceId: jobId,
-      before: { vendor_id: previous, status: before.status },
-      after: {
-        vendor_id: input.vendor_id,
-        status: after.status,
-        reason: input.reason ?? null,
-        ...(needsOverride ? { compliance: facts.compliance, compliance_override_reason: input.compliance_override_reason } : {}),
-      },
-    });
+    const after = await assignInTransaction(trx, ctx, audit, before, input);
     return presentJob(ctx, after, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
   });
+}
+
+/**
+ * The assignment itself, inside the caller's unit of work, for `before` loaded for update: the
+ * checks (open job, another vendor, active, not blocked, compliance or its override), the history,
+ * the job's story, the status move and the audit. An accepted offer assigns through here too
+ * (`offerId` names it in the story and the audit). Returns the job as it is now.
+ */
+export async function assignInTransaction(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, before: JobRow, input: AssignInput & { offerId?: string }): Promise<JobRow> {
+  const jobId = before.id;
+  if (!openJobStatuses.includes(before.status)) throw new ConflictError('job_closed', `A ${before.status} job cannot be assigned; reopen it first`);
+  if (before.vendor_id === input.vendor_id) throw new ConflictError('already_assigned', 'This vendor already holds the job');
+  const [facts] = await vendorFacts(trx, ctx.accountId, before, input.vendor_id);
+  if (!facts) throw new NotFoundError('Vendor'); // another account's vendor is simply not there
+  const vendor = await trx('vendors').where({ account_id: ctx.accountId, id: input.vendor_id }).first('active', 'name');
+  if (!vendor.active) throw new ConflictError('vendor_inactive', `${vendor.name} is not active`);
+  const reasons = exclusions(facts);
+  if (reasons.includes('blocked_by_client')) throw new ConflictError('vendor_blocked', `The client has blocked ${vendor.name}`, { reasons });
+  const needsOverride = facts.compliance === 'expired' || facts.compliance === 'missing';
+  if (needsOverride && !input.compliance_override_reason) {
+    throw new ConflictError('compliance_override_required', `${vendor.name}'s compliance is ${facts.compliance}; give compliance_override_reason to assign anyway`, {
+      compliance: facts.compliance,
+    });
+  }
+  const previous = before.vendor_id;
+  await releaseVendor(trx, ctx, jobId, input.reason ?? null);
+  const breakdown = { ...score(facts), warnings: reasons };
+  await trx('job_vendors').insert({
+    account_id: ctx.accountId,
+    job_id: jobId,
+    vendor_id: input.vendor_id,
+    assigned_by_type: ctx.actor.type,
+    assigned_by_id: ctx.actor.id,
+    reason: input.reason ?? null,
+    compliance_override_reason: needsOverride ? input.compliance_override_reason : null,
+    score: breakdown,
+  });
+  await appendJobEvent(trx, ctx, jobId, previous ? 'reassigned' : 'assigned', {
+    vendor_id: input.vendor_id,
+    vendor_name: vendor.name,
+    ...(previous ? { previous_vendor_id: previous } : {}),
+    ...(input.reason ? { reason: input.reason } : {}),
+    ...(needsOverride ? { compliance: facts.compliance, compliance_override_reason: input.compliance_override_reason } : {}),
+    ...(input.offerId ? { offer_id: input.offerId } : {}),
+    score: breakdown.total,
+  });
+  const note = `${previous ? 'reassigned' : 'assigned'} to ${vendor.name}`;
+  // A job waiting for a vendor becomes assigned with it; one already under way just changes hands.
+  const after =
+    before.status === 'new' || before.status === 'triaged'
+      ? await changeJobStatus(trx, ctx, audit, before, { to: 'assigned', via: 'assignment', vendorId: input.vendor_id, note: false, auditedByCaller: true })
+      : await handJobOver(trx, ctx, before, input.vendor_id);
+  await writeBackJob(trx, ctx, after, note);
+  await audit({
+    action: previous ? 'job.reassigned' : 'job.assigned',
+    resourceType: 'job',
+    resourceId: jobId,
+    before: { vendor_id: previous, status: before.status },
+    after: {
+      vendor_id: input.vendor_id,
+      status: after.status,
+      reason: input.reason ?? null,
+      ...(needsOverride ? { compliance: facts.compliance, compliance_override_reason: input.compliance_override_reason } : {}),
+      ...(input.offerId ? { offer_id: input.offerId } : {}),
+    },
+  });
+  return after;
 }
 
 /**
