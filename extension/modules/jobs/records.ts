@@ -76,6 +76,7 @@ export const portalEventFields: Record<string, readonly string[]> = {
   unassigned: [],
   checklist_item_done: ['item_id', 'label'],
   checklist_item_reopened: ['item_id', 'label'],
+  en_route: ['eta'],
 };
 
 export function portalEvent(event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {
