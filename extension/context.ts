@@ -30,5 +30,7 @@ export interface RequestContext {
   sessionId?: string;
   /** Relationship scope of portal users: the vendor or the Chatwoot contact they are bound to. */
   vendorId?: string;
+  /** A vendor user's place in their vendor: the owner runs the team, technicians work the jobs given to them. */
+  vendorRole?: 'owner' | 'technician';
   contactId?: number;
 }

@@ -33,6 +33,7 @@ export const permissions = [
   'views:manage',
   'notifications:read',
   'admin:notifications',
+  'vendor_team:manage',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -64,6 +65,13 @@ const agent: Permission[] = [
 /** Dispatchers are agents who also assign vendors, drive job state and keep the vendor roster. */
 const dispatcher: Permission[] = [...agent, 'jobs:assign', 'jobs:transition', 'vendors:manage', 'dispatch:configure'];
 
+/**
+ * What a vendor owner holds on top of the vendor role (see portalContext): their own vendor's team.
+ * Admins hold every permission, but these routes act on the caller's own vendor, so staff find no
+ * team there; staff manage vendor users through vendors:manage.
+ */
+export const vendorOwnerPermissions: readonly Permission[] = ['vendor_team:manage'];
+
 export const rolePermissions: Record<Role, readonly Permission[]> = {
   admin: permissions,
   agent,
@@ -77,7 +85,9 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
 
 /** What an admin may grant a service token: anything but administration of the account itself.
  * Saved views and notifications belong to people, so they are not scopes either. */
-export const serviceScopes: readonly Permission[] = permissions.filter((p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage' && p !== 'notifications:read');
+export const serviceScopes: readonly Permission[] = permissions.filter(
+  (p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage' && p !== 'notifications:read' && !vendorOwnerPermissions.includes(p),
+);
 
 export function permissionsFor(roleList: readonly Role[], extra: readonly Permission[] = []): Set<Permission> {
   return new Set([...roleList.flatMap((role) => rolePermissions[role]), ...extra]);

@@ -125,6 +125,8 @@ interface SessionJoin {
   revoked_at: Date | null;
   verified_at: Date;
   last_used_at: Date;
+  /** Renewed on use: each use (at most once a minute) pushes the expiry this many hours ahead. */
+  renew_hours: number | null;
 }
 
 export interface Credentials {
@@ -178,10 +180,11 @@ export async function authenticate(settings: AuthSettings, credentials: Credenti
 }
 
 /** Bookkeeping, not a change anyone made: written at most once a minute, not audited. */
-async function touchSession(db: Knex, accountId: number, session: Pick<SessionJoin, 'id' | 'last_used_at'>) {
+async function touchSession(db: Knex, accountId: number, session: Pick<SessionJoin, 'id' | 'last_used_at' | 'renew_hours'>) {
   if (Date.now() - session.last_used_at.getTime() < 60_000) return;
+  const renewed = session.renew_hours ? { expires_at: new Date(Date.now() + session.renew_hours * 3600_000) } : {};
   await write(setupContext(db, accountId), async (trx, audit) => {
-    await trx('sessions').where({ account_id: accountId, id: session.id }).update({ last_used_at: trx.fn.now() });
+    await trx('sessions').where({ account_id: accountId, id: session.id }).whereNull('revoked_at').update({ last_used_at: trx.fn.now(), ...renewed });
     audit.bookkeeping('sessions');
   });
 }

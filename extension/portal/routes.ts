@@ -7,6 +7,7 @@ import { chatwootId, text } from '../http/schemas.ts';
 import { setSessionCookie } from '../auth/session-cookie.ts';
 import type { Services } from '../services.ts';
 import { consumeMagicLink, createClientPortalUser, issueMagicLink, listClientPortalUsers, setPortalUserActive } from './service.ts';
+import { vendorUserRoutes } from './vendor-routes.ts';
 
 const portalUserParams = z.object({ portalUserId: z.uuid() });
 
@@ -66,10 +67,13 @@ export function portalRoutes(services: Services) {
       rateLimitPerMinute: services.config.ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE,
       body: z.object({ token: z.string().min(10).max(200) }),
       handler: async ({ body, req, res }) => {
-        const session = await consumeMagicLink(services.db, body.token, services.config.ONELINK_SESSION_TTL_HOURS, String(req.id));
+        const session = await consumeMagicLink(services.db, body.token, services.config.ONELINK_SESSION_TTL_HOURS, String(req.id), {
+          device: { userAgent: req.get('user-agent') ?? null, ip: req.ip ?? null },
+        });
         setSessionCookie(res, session.token, session.expiresAt);
         sendData(res, { token: session.token, expires_at: session.expiresAt, portal_user: { id: session.portalUser.id, kind: session.portalUser.kind, name: session.portalUser.name } }, {}, 201);
       },
     }),
+    ...vendorUserRoutes(services),
   ];
 }

@@ -1,12 +1,13 @@
-// Portal identities: client users bound to one Chatwoot contact (vendor users, bound to one
-// vendor, arrive with the vendors of the dispatch module), and their magic-link sign-in:
-// single use, 15 minutes, stored hashed, at most five per user per 15 minutes.
+// Portal identities: client users bound to one Chatwoot contact, and their magic-link sign-in:
+// single use, 15 minutes, stored hashed, at most five per user per 15 minutes. Vendor users, bound
+// to one vendor, are managed in vendor-users.ts and sign in with a code or link (vendor-sign-in.ts).
 import type { Knex } from 'knex';
 import { phoneHint, toE164, type CountryCode } from '../phones/e164.ts';
 import { accountPhoneCountry, callerContext, setupContext, type AccountRow } from '../accounts/service.ts';
+import { vendorOwnerPermissions } from '../auth/permissions.ts';
 import { issueToken, parseToken } from '../auth/tokens.ts';
 import type { RequestContext } from '../context.ts';
-import { read, write } from '../db/tenant.ts';
+import { read, write, type Audit } from '../db/tenant.ts';
 import { ConflictError, NotAuthenticatedError, NotFoundError, RateLimitedError, invalidField } from '../errors.ts';
 import { paginate } from '../http/pagination.ts';
 
@@ -18,6 +19,7 @@ export interface PortalUserRow {
   id: string;
   kind: 'vendor' | 'client';
   vendor_id: string | null;
+  vendor_role: 'owner' | 'technician' | null;
   chatwoot_contact_id: number | null;
   name: string;
   email: string | null;
@@ -34,10 +36,46 @@ export async function portalContext(db: Knex, account: AccountRow, portalUserId:
     trx<PortalUserRow>('portal_users').where({ account_id: account.account_id, id: portalUserId }).first(),
   );
   if (!user || !user.active) return null;
-  return {
-    ...callerContext(db, account, { type: 'portal_user', id: user.id }, [user.kind], requestId),
-    ...(user.kind === 'vendor' ? { vendorId: user.vendor_id! } : { contactId: user.chatwoot_contact_id! }),
-  };
+  if (user.kind === 'client') return { ...callerContext(db, account, { type: 'portal_user', id: user.id }, ['client'], requestId), contactId: user.chatwoot_contact_id! };
+  // An owner also runs the vendor's team; technicians hold the vendor role alone.
+  const extra = user.vendor_role === 'owner' ? vendorOwnerPermissions : [];
+  return { ...callerContext(db, account, { type: 'portal_user', id: user.id }, ['vendor'], requestId, extra), vendorId: user.vendor_id!, vendorRole: user.vendor_role! };
+}
+
+/** The device a session was opened on, as the request showed it (for the list of sessions). */
+export interface Device { userAgent: string | null; ip: string | null }
+
+export interface SessionOptions {
+  ttlHours: number;
+  /** Each use pushes the expiry this far ahead (long-lived sessions on a device); absent: fixed expiry. */
+  renewHours?: number;
+  device?: Device;
+}
+
+/** Opens a portal session for `user` inside the caller's transaction; the audit event names the portal user. */
+export async function openPortalSession(
+  trx: Knex.Transaction,
+  audit: Audit,
+  user: PortalUserRow,
+  options: SessionOptions,
+  how: Record<string, unknown>,
+) {
+  const session = issueToken('session', user.account_id);
+  const expiresAt = new Date(Date.now() + options.ttlHours * 3600_000);
+  const [row] = await trx('sessions')
+    .insert({
+      account_id: user.account_id,
+      subject_type: 'portal_user',
+      subject_id: user.id,
+      token_hash: session.hash,
+      expires_at: expiresAt,
+      renew_hours: options.renewHours ?? null,
+      user_agent: options.device?.userAgent?.slice(0, 500) ?? null,
+      ip: options.device?.ip ?? null,
+    })
+    .returning(['id']);
+  await audit({ actor: { type: 'portal_user', id: user.id }, action: 'session.created', resourceType: 'session', resourceId: row.id, after: { ...how, expires_at: expiresAt } });
+  return { token: session.token, expiresAt, portalUser: user, sessionId: row.id as string };
 }
 
 /** E.164, as Chatwoot requires (a national number is read in `country`, the account's); an invalid number is a 422. */
@@ -120,8 +158,17 @@ export async function issueMagicLink(ctx: RequestContext, portalUserId: string, 
   });
 }
 
-/** Exchanges a magic link for a portal session. Single use: a second exchange fails. */
-export async function consumeMagicLink(db: Knex, token: string, sessionTtlHours: number, requestId: string | null) {
+/**
+ * Exchanges a magic link for a portal session. Single use: a second exchange fails. `kind` limits
+ * the exchange to one kind of portal user; a vendor's session is renewed on use.
+ */
+export async function consumeMagicLink(
+  db: Knex,
+  token: string,
+  sessionTtlHours: number,
+  requestId: string | null,
+  options: { kind?: PortalUserRow['kind']; device?: Device } = {},
+) {
   const parsed = parseToken(token);
   const expired = () => new NotAuthenticatedError('This sign-in link is invalid, expired or already used; ask for a new one');
   if (!parsed || parsed.kind !== 'magicLink') throw expired();
@@ -137,19 +184,13 @@ export async function consumeMagicLink(db: Knex, token: string, sessionTtlHours:
       .returning(['id', 'portal_user_id']);
     if (!link) throw expired();
     const user = await trx<PortalUserRow>('portal_users').where({ account_id: account.account_id, id: link.portal_user_id, active: true }).first();
-    if (!user) throw expired();
-    const session = issueToken('session', account.account_id);
-    const expiresAt = new Date(Date.now() + sessionTtlHours * 3600_000);
-    const [row] = await trx('sessions')
-      .insert({ account_id: account.account_id, subject_type: 'portal_user', subject_id: user.id, token_hash: session.hash, expires_at: expiresAt })
-      .returning(['id']);
-    await audit({
-      actor: { type: 'portal_user', id: user.id },
-      action: 'session.created',
-      resourceType: 'session',
-      resourceId: row.id,
-      after: { method: 'magic_link', magic_link_id: link.id, expires_at: expiresAt },
-    });
-    return { token: session.token, expiresAt, portalUser: user };
+    // A refused exchange rolls back, so the link of another kind of user stays usable where it belongs.
+    if (!user || (options.kind && user.kind !== options.kind)) throw expired();
+    if (user.kind === 'vendor') {
+      // The code sent with the link dies with it, and so do the user's other pending links and codes.
+      await trx('magic_links').where({ account_id: account.account_id, portal_user_id: user.id }).whereNull('used_at').update({ used_at: trx.fn.now() });
+    }
+    const renewHours = user.kind === 'vendor' ? sessionTtlHours : undefined;
+    return openPortalSession(trx, audit, user, { ttlHours: sessionTtlHours, renewHours, device: options.device }, { method: 'magic_link', magic_link_id: link.id });
   });
 }

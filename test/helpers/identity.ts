@@ -7,6 +7,7 @@ import { issueToken } from '../../extension/auth/tokens.ts';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { registerInstallation } from '../../extension/chatwoot/installations.ts';
 import type { Permission } from '../../extension/auth/permissions.ts';
+import type { OutgoingDelivery } from '../../extension/notifications/channels/types.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import type { TestApp } from './app.ts';
 
@@ -83,14 +84,65 @@ export async function createServiceToken(t: TestApp, admin: SignedIn, scopes: Pe
 }
 
 /**
- * A vendor portal session bound to `vendorId`. Vendor invitations arrive with the vendor portal;
- * until then tests bind the portal user directly, through the same tables sign-in uses.
+ * A vendor portal session bound to `vendorId`, the portal user bound directly through the same
+ * tables sign-in uses (quick, for tests about what vendors may do). Tests about who gets in use
+ * inviteVendorUser below, which goes through invitation and sign-in.
  */
-export async function createVendorPortalSession(t: TestApp, accountId: number, vendorId: string) {
+export async function createVendorPortalSession(t: TestApp, accountId: number, vendorId: string, vendorRole: 'owner' | 'technician' = 'owner') {
   return withAccount(t.db.knex, accountId, { readOnly: false }, async (trx) => {
-    const [user] = await trx('portal_users').insert({ account_id: accountId, kind: 'vendor', vendor_id: vendorId, name: 'Vendor crew' }).returning('id');
+    const [user] = await trx('portal_users').insert({ account_id: accountId, kind: 'vendor', vendor_id: vendorId, vendor_role: vendorRole, name: 'Vendor crew' }).returning('id');
     const { token, hash } = issueToken('session', accountId);
     await trx('sessions').insert({ account_id: accountId, subject_type: 'portal_user', subject_id: user.id, token_hash: hash, expires_at: new Date(Date.now() + 3600_000) });
     return { token, portalUserId: user.id as string };
+  });
+}
+
+/**
+ * Runs `work` with a recording e-mail sender in the app's place: sign-in messages are kept and
+ * answered 'sent'; the app's own sender is back afterwards. SMTP itself is exercised in
+ * vendor-users.test.ts.
+ */
+export async function withRecordedMail<T>(t: TestApp, work: (mail: OutgoingDelivery[]) => Promise<T>): Promise<T> {
+  const senders = t.services.notifications.senders;
+  const original = senders.email;
+  const mail: OutgoingDelivery[] = [];
+  senders.email = {
+    unavailable: async () => null,
+    send: async (delivery) => {
+      mail.push(delivery);
+      return { outcome: 'sent', providerId: delivery.id };
+    },
+  };
+  try {
+    return await work(mail);
+  } finally {
+    senders.email = original;
+  }
+}
+
+let nextVendorUser = 1;
+
+/**
+ * A vendor user through the real path: invited by staff (`POST /vendors/:vendorId/users`) or by
+ * their owner (`POST /portal/vendor/users`, a technician), then signed in with the code mailed to them.
+ */
+export async function inviteVendorUser(
+  t: TestApp,
+  options: { accountId: number; vendorId?: string; staffToken?: string; ownerToken?: string; role?: 'owner' | 'technician'; name?: string },
+) {
+  return withRecordedMail(t, async (mail) => {
+    const email = `vendor-user-${nextVendorUser++}-${randomBytes(3).toString('hex')}@example.com`;
+    const name = options.name ?? `Vendor user ${email.split('@')[0]}`;
+    const invite = options.ownerToken
+      ? request(t.app).post('/api/v1/portal/vendor/users').set('Authorization', `Bearer ${options.ownerToken}`).send({ name, email })
+      : request(t.app).post(`/api/v1/vendors/${options.vendorId}/users`).set('Authorization', `Bearer ${options.staffToken}`).send({ name, email, role: options.role ?? 'owner' });
+    const invited = await invite;
+    if (invited.status !== 201) throw new Error(`invitation failed: ${invited.status} ${JSON.stringify(invited.body)}`);
+    const message = mail.filter((m) => m.address === email).at(-1);
+    if (!message) throw new Error(`no sign-in message reached ${email}`);
+    const code = /^(\d{6}) /.exec(message.message.title)?.[1];
+    const session = await request(t.app).post('/api/v1/portal/vendor/sessions').send({ account: options.accountId, email, code });
+    if (session.status !== 201) throw new Error(`vendor sign-in failed: ${session.status} ${JSON.stringify(session.body)}`);
+    return { token: session.body.data.token as string, portalUserId: invited.body.data.id as string, email, vendorId: invited.body.data.vendor_id as string };
   });
 }
