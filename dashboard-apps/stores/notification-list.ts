@@ -1,10 +1,11 @@
 // What the bell's list does with the notifications store: the first page (and a quiet reload of it
 // when something changed), further pages, marking read. Loaded the first time the bell opens.
 // Marking read is one's own bookkeeping: the server does not announce it, so the store takes the
-// answers as they come.
+// answers as they come and tells this person's other pages (stores/notification-sync.ts).
 import { t } from '../i18n/index.ts';
 import { api, errorMessage, unwrap } from '../lib/api.ts';
 import type { Destination, Notification, NotificationsStore } from './notifications.ts';
+import { announce } from './notification-sync.ts';
 
 const pageSize = 20;
 
@@ -53,6 +54,7 @@ export async function markRead(store: NotificationsStore, id: string) {
     const { data } = await unwrap<{ notification: Notification; unread: number }>(api.POST('/api/v1/notifications/{notificationId}/read', { params: { path: { notificationId: id } } }));
     store.items = store.items.map((n) => (n.id === id ? data.notification : n));
     store.unread = data.unread;
+    announce({ unread: data.unread, at: data.notification.read_at ?? new Date().toISOString(), ids: [id] });
   } catch (err) {
     store.error = errorMessage(err, t('common.unreachable'));
   }
@@ -64,6 +66,7 @@ export async function markAllRead(store: NotificationsStore) {
     const now = new Date().toISOString();
     store.items = store.items.map((n) => (n.read_at ? n : { ...n, read_at: now }));
     store.unread = 0;
+    announce({ unread: 0, at: now, ids: 'all' });
   } catch (err) {
     store.error = errorMessage(err, t('common.unreachable'));
   }

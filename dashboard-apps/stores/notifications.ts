@@ -37,6 +37,7 @@ export const useNotifications = defineStore('notifications', () => {
   const refreshList = ref<(() => void) | null>(null);
   let following: ReturnType<typeof followChanges> | null = null;
   let poll: ReturnType<typeof setInterval> | undefined;
+  let syncing = false;
 
   async function refreshCount() {
     try {
@@ -46,9 +47,15 @@ export const useNotifications = defineStore('notifications', () => {
     }
   }
 
-  /** Starts following (once signed in): the count now, then on every change; a poll while the stream is down. */
-  function start() {
+  /**
+   * Starts following (once signed in): the count now, then on every change; a poll while the stream
+   * is down; and what this person's other pages mark read (`pages`: their channel's name, followed
+   * by a module loaded after the first load).
+   */
+  function start(pages: string) {
     void refreshCount();
+    syncing = true;
+    void import('./notification-sync.ts').then((sync) => sync.follow(useNotifications(), pages));
     if (following) return;
     following = followChanges(() => {
       void refreshCount();
@@ -61,13 +68,16 @@ export const useNotifications = defineStore('notifications', () => {
     document.addEventListener('visibilitychange', whenShown);
   }
 
-  // Reading is not announced: a page coming back into view (another app's tab, a Chatwoot
-  // frame shown again) asks for the count, in case it was read elsewhere meanwhile.
+  // Reading is not announced by the server: the person's other pages say so where they can
+  // (notification-sync.ts), and a page coming back into view (another app's tab, a Chatwoot frame
+  // shown again) asks for the count, in case it was read somewhere that could not say.
   function whenShown() {
     if (document.visibilityState === 'visible') void refreshCount();
   }
 
   function stop() {
+    if (syncing) void import('./notification-sync.ts').then((sync) => sync.stopFollowing());
+    syncing = false;
     following?.stop();
     following = null;
     clearInterval(poll);
