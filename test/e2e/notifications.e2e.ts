@@ -1,8 +1,10 @@
 // Notifications in the dashboard apps: an agent's bell counts a job put in their hands live (the
 // notification worker fans the event out; the change stream tells the page), the list marks one
-// and all read, a job's item opens the dispatch board's drawer; the agent's preferences; the admin's
-// notification settings, customer messages (edit, preview, unknown variable, save, reset) and the
-// delivery log (filters, resend). Screenshots in light and dark, at sidebar and phone widths.
+// and all read (and the person's other tabs hear of it at once), a job's item opens the dispatch
+// board's drawer; the agent's preferences; the admin's notification settings (with the default
+// channels per audience), customer messages (edit, preview, unknown variable, save, reset) and the
+// delivery log (events in words, filters, resend). Screenshots in light and dark, at sidebar and
+// phone widths.
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
@@ -107,6 +109,41 @@ describe('the bell', () => {
     await browser.close();
   });
 
+  it("marking read in one tab updates the bell in the person's other tabs at once", async () => {
+    const browser = await launchBrowser({ width: 1280, height: 860 });
+    const dispatch = await signIn(browser, appUrl('dispatch'), 'notify-agent-token');
+    // The second tab shares the sign-in (the same browser); nothing reloads it afterwards.
+    const pipeline = await browser.newPage();
+    await pipeline.goto(appUrl('pipeline'));
+    await pipeline.getByTestId('bell').waitFor({ timeout: 10_000 });
+    await pipeline.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    const start = await unreadOfAgent();
+    const one = await giveAgentAJob('Cracked tile in the bathroom');
+    await giveAgentAJob('Dripping kitchen tap');
+    const before = start + 2;
+    await expect.poll(() => unreadOfAgent(), { timeout: 10_000 }).toBe(before);
+    for (const page of [dispatch, pipeline]) await expect.poll(() => bellCount(page), { timeout: 10_000 }).toBe(String(before));
+
+    // One item read in the first tab: the second tab's bell goes down, with no change announced by the server.
+    await dispatch.getByTestId('bell').click();
+    const item = dispatch.getByRole('dialog', { name: 'Notifications' }).getByTestId('notification').filter({ hasText: `Job ${one.reference} is yours` });
+    await expect.poll(() => item.count(), { timeout: 10_000 }).toBe(1);
+    await item.click();
+    await expect.poll(() => unreadOfAgent()).toBe(before - 1);
+    await expect.poll(() => bellCount(pipeline), { timeout: 5_000 }).toBe(before - 1 ? String(before - 1) : null);
+    // The second tab's open list shows the item read too.
+    await pipeline.getByTestId('bell').click();
+    const there = pipeline.getByRole('dialog', { name: 'Notifications' }).getByTestId('notification').filter({ hasText: `Job ${one.reference} is yours` });
+    await expect.poll(() => there.getAttribute('data-unread'), { timeout: 10_000 }).toBe(null);
+
+    // "Mark all read" in the second tab empties the first tab's badge.
+    await pipeline.getByRole('dialog', { name: 'Notifications' }).getByRole('button', { name: 'Mark all read' }).click();
+    await expect.poll(() => bellCount(dispatch), { timeout: 5_000 }).toBe(null);
+    expect(await dispatch.getByTestId('bell').getAttribute('aria-label')).toBe('Notifications');
+    expect(await pipeline.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    await browser.close();
+  });
+
   it('leads from another app to the dispatch board with the job open (a new tab)', async () => {
     const job = await giveAgentAJob('Gutter overflowing');
     const browser = await launchBrowser({ width: 1280, height: 860 });
@@ -172,6 +209,38 @@ describe("the admin's notification panels", () => {
     expect((await asAdmin<{ digest_hour: number }>('/admin/notifications/settings')).digest_hour).toBe(8);
     expect(await accessibilityViolations(page)).toEqual([]);
 
+    // Default channels, a table per audience with the channels that audience hears on: the built-in
+    // switches show; a change is saved with the rest, and only what differs from the built-in ones is kept.
+    type Defaults = { defaults: Record<string, Record<string, boolean>> };
+    const tables = page.getByTestId('channel-defaults').locator('table');
+    expect(await tables.evaluateAll((all) => all.map((table) => [table.getAttribute('data-audience'), Array.from(table.querySelectorAll('thead th')).slice(1).map((th) => th.firstChild?.textContent?.replace(/\u00ad/g, '').trim())]))).toEqual([
+      ['staff', ['App', 'E-mail']],
+      ['vendor', ['App', 'Push', 'SMS', 'E-mail']],
+      ['client', ['App', 'Chatwoot', 'Push', 'SMS', 'E-mail']],
+    ]);
+    const staffEmail = page.getByRole('switch', { name: 'Staff, E-mail: A job was put in my hands' });
+    expect(await staffEmail.getAttribute('aria-checked')).toBe('true');
+    type Catalogue = { events: Array<{ event: string; audience: string; describe: string; defaults: Record<string, boolean> }> };
+    const vendorOne = (await asAdmin<Catalogue>('/admin/notifications/settings')).events.find((e) => e.audience === 'vendor' && !e.defaults.email)!;
+    const vendorEvent = vendorOne.describe;
+    const vendorEmail = page.getByRole('region', { name: 'Default channels for Vendors' }).getByRole('switch', { name: `Vendors, E-mail: ${vendorEvent}` });
+    expect(await vendorEmail.getAttribute('aria-checked')).toBe('false');
+    // The e-mail channel cannot send on this server: its column says so.
+    expect(await tables.first().locator('thead th').last().textContent()).toContain('Off');
+    await staffEmail.click();
+    await vendorEmail.click();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(async () => (await asAdmin<Defaults>('/admin/notifications/settings')).defaults, { timeout: 10_000 }).toEqual({ 'staff.job_assigned_to_me': { email: false }, [vendorOne.event]: { email: true } });
+    await page.reload();
+    await page.getByRole('tab', { name: 'Notifications', exact: true }).click();
+    await expect.poll(() => page.getByRole('switch', { name: 'Staff, E-mail: A job was put in my hands' }).getAttribute('aria-checked'), { timeout: 10_000 }).toBe('false');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    // Back to the built-in switches: nothing of the account's own is left.
+    await page.getByRole('switch', { name: 'Staff, E-mail: A job was put in my hands' }).click();
+    await page.getByRole('switch', { name: `Vendors, E-mail: ${vendorEvent}` }).click();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(async () => (await asAdmin<Defaults>('/admin/notifications/settings')).defaults, { timeout: 10_000 }).toEqual({});
+
     // Customer messages: a live preview, an unknown variable named at the field, save, reset.
     await page.getByRole('tab', { name: 'Customer messages' }).click();
     const message = page.getByTestId('customer-message').first();
@@ -213,6 +282,13 @@ describe("the admin's notification panels", () => {
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await rows.first().textContent()).toContain('Ollie Agent');
     expect(await rows.first().textContent()).toContain('E-mail is off: SMTP_URL is not set');
+    // The event in words, its key kept beside it (a hover title and a small line).
+    const event = rows.first().getByTestId('delivery-event');
+    expect(await event.textContent()).toBe('A job was put in my hands');
+    expect(await event.getAttribute('title')).toBe('staff.job_assigned_to_me');
+    expect(await rows.first().locator('code').textContent()).toBe('staff.job_assigned_to_me');
+    // The event filter offers the events in words too.
+    expect(await page.getByLabel('Event').locator('option', { hasText: 'Staff: A job was put in my hands' }).getAttribute('value')).toBe('staff.job_assigned_to_me');
     // A failed delivery is settled: it can be sent again, after a confirmation; the copy joins the log.
     const countBefore = await rows.count();
     await rows.first().getByRole('button', { name: /^Resend/ }).click();
@@ -261,6 +337,19 @@ describe('how it looks', () => {
           await adminPage.getByRole('tab', { name: tab, exact: true }).click();
           await expect.poll(() => adminPage.getByTestId(testId).count(), { timeout: 10_000 }).toBeGreaterThan(0);
           expect(await adminPage.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+          if (testId === 'delivery-row' && width === 390) {
+            // On a phone the reason wraps over a few lines of readable width, not a strip one word wide.
+            const reason = await adminPage.getByTestId('delivery-row').first().locator('td').nth(5).evaluate((cell) => {
+              const box = cell.getBoundingClientRect();
+              return { width: box.width, lines: Math.round(cell.firstElementChild!.getBoundingClientRect().height / (parseFloat(getComputedStyle(cell).lineHeight) || parseFloat(getComputedStyle(cell).fontSize) * 1.2)) };
+            });
+            expect(reason.width).toBeGreaterThan(150);
+            expect(reason.lines).toBeLessThanOrEqual(3);
+            // The event filter, whose options are long descriptions, stays within the page.
+            const eventFilter = adminPage.getByLabel('Event');
+            await expect.poll(() => eventFilter.locator('option').count(), { timeout: 10_000 }).toBeGreaterThan(1);
+            expect(await eventFilter.evaluate((el) => el.getBoundingClientRect().right <= window.innerWidth)).toBe(true);
+          }
           await screenshot(adminPage, `notifications-admin-${testId}-${width}-${scheme}`);
         }
       }

@@ -1,6 +1,7 @@
 // The pipeline board as a full page: drag a card with the mouse, move one with the keyboard,
 // both persist after a reload; a move the server refuses (the deal changed meanwhile) rolls back;
-// filters and saved views; moves made elsewhere arrive live without losing the loaded pages.
+// filters and saved views; moves made elsewhere arrive live without losing the loaded pages; a deal
+// opens in a drawer from its address (`?deal=`), its card and the bell.
 import fs from 'node:fs';
 import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -263,4 +264,107 @@ describe('the pipeline board', () => {
     await screenshot(darkPage, 'pipeline-board-phone-dark');
     await dark.close();
   });
+});
+
+// A deal opens in a drawer over the board from its address (`?deal=`, as the dispatch board opens a
+// job from `?job=`), from its card, and from the bell: a notification about a deal leads there.
+describe('a deal opened by its address, its card and the bell', () => {
+  const signIn = async (url: string, scheme: 'light' | 'dark' = 'light', width = 1100) => {
+    const context = await launchBrowser({ colorScheme: scheme, width, height: 800 });
+    const tab = await context.newPage();
+    await tab.goto(url);
+    await tab.getByLabel('Chatwoot access token').fill('board-agent-token');
+    await tab.getByRole('button', { name: 'Sign in' }).click();
+    return { context, tab };
+  };
+  const drawer = (tab: Page, reference: string) => tab.getByRole('dialog', { name: new RegExp(`^${reference} `) });
+
+  it('opens the deal named in the address, closes it (and the address forgets it), and opens one from its card', async () => {
+    const roof = deals['Roof repair']!;
+    const { context, tab } = await signIn(`${boardUrl()}&deal=${roof.id}`);
+    const open = drawer(tab, roof.reference);
+    await expect.poll(() => open.isVisible(), { timeout: 10_000 }).toBe(true);
+    const now = await api<{ stage_id: string }>(`/deals/${roof.id}`);
+    const stageName = pipeline.stages.find((s) => s.id === now.stage_id)!.name;
+    expect(await open.getByTestId('deal-status').textContent()).toBe('Open');
+    expect(await open.textContent()).toContain(`in ${stageName}`);
+    expect(await open.getByRole('link', { name: 'Conversation #31' }).getAttribute('href')).toBe(`${chatwoot.url}/app/accounts/9/conversations/31`);
+    expect(new URL(tab.url()).searchParams.get('deal')).toBe(roof.id);
+    expect(await accessibilityViolations(tab)).toEqual([]);
+    await tab.keyboard.press('Escape');
+    await expect.poll(() => new URL(tab.url()).searchParams.get('deal')).toBe(null);
+
+    // From a card: its title is a button, and Enter on the focused card does the same.
+    const garden = deals['Garden office']!;
+    await tab.getByRole('button', { name: `Open ${garden.reference} Garden office` }).click();
+    await expect.poll(() => drawer(tab, garden.reference).isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(new URL(tab.url()).searchParams.get('deal')).toBe(garden.id);
+    await tab.keyboard.press('Escape');
+    await expect.poll(() => drawer(tab, garden.reference).count()).toBe(0);
+    await card(tab, 'Garden office').focus();
+    await tab.keyboard.press('Enter');
+    await expect.poll(() => drawer(tab, garden.reference).isVisible(), { timeout: 10_000 }).toBe(true);
+    await tab.keyboard.press('Escape');
+
+    // A deal that is not there: the board says so and forgets it.
+    await tab.goto(`${boardUrl()}&deal=00000000-0000-4000-8000-000000000000`);
+    await expect.poll(() => tab.locator('.ol-toast__title', { hasText: 'That deal could not be opened' }).isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await tab.getByRole('dialog').count()).toBe(0);
+    await expect.poll(() => new URL(tab.url()).searchParams.get('deal')).toBe(null);
+    await context.close();
+  });
+
+  it('leads from a notification about a deal to its drawer (in place on the board)', async () => {
+    // No event names a deal yet: a notification row about one stands in for it (the bell only reads the row).
+    const roof = deals['Roof repair']!;
+    const me = await api<{ caller: { id: string } }>('/me');
+    const db = new pg.Client({ connectionString: inject('databaseUrl') });
+    await db.connect();
+    try {
+      const { rows } = await db.query(`select account_id from onelink.accounts where chatwoot_account_id = 9`);
+      await db.query('begin');
+      await db.query(`select set_config('onelink.account_id', $1, true)`, [String(rows[0].account_id)]);
+      await db.query(
+        `insert into onelink.notifications (account_id, event_id, event, recipient_kind, recipient_id, title, body, resource_type, resource_id)
+         values ($1, 900001, 'staff.deal_won', 'user', $2, $3, 'Closed at 2,500 EUR.', 'deal', $4)`,
+        [rows[0].account_id, me.caller.id, `Deal ${roof.reference} was won`, roof.id],
+      );
+      await db.query('commit');
+    } finally {
+      await db.end();
+    }
+    // In another app (the admin's) the item leads to the pipeline board with the deal open, in a new tab.
+    const { context, tab } = await signIn(boardUrl().replace('/apps/pipeline/', '/apps/admin/'));
+    const itemIn = (page: Page) => page.getByRole('dialog', { name: 'Notifications' }).getByTestId('notification').filter({ hasText: `Deal ${roof.reference} was won` });
+    await expect.poll(() => tab.getByTestId('bell-count').textContent({ timeout: 1_000 }).catch(() => null), { timeout: 10_000 }).toBe('1');
+    await tab.getByTestId('bell').click();
+    await expect.poll(() => itemIn(tab).count(), { timeout: 10_000 }).toBe(1);
+    expect(await itemIn(tab).getAttribute('href')).toMatch(new RegExp(`^/apps/pipeline/\\?chatwoot=.+&account=9&deal=${roof.id}$`));
+    expect(await itemIn(tab).getAttribute('target')).toBe('_blank');
+
+    await tab.goto(boardUrl());
+    await tab.getByTestId('bell').click();
+    const item = itemIn(tab);
+    await expect.poll(() => item.count(), { timeout: 10_000 }).toBe(1);
+    expect(await item.getAttribute('href')).toMatch(new RegExp(`^/apps/pipeline/\\?chatwoot=.+&account=9&deal=${roof.id}$`));
+    expect(await item.getAttribute('target')).toBe(null); // this board shows deals: it opens here
+    await item.click();
+    await expect.poll(() => drawer(tab, roof.reference).isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(new URL(tab.url()).searchParams.get('deal')).toBe(roof.id);
+    await expect.poll(async () => (await api<{ unread: number }>('/notifications/unread-count')).unread).toBe(0);
+    await context.close();
+  });
+
+  for (const scheme of ['light', 'dark'] as const) {
+    it(`looks right (${scheme}, 1100 and 390 px)`, async () => {
+      const roof = deals['Roof repair']!;
+      const { context, tab } = await signIn(`${boardUrl()}&deal=${roof.id}`, scheme);
+      await expect.poll(() => drawer(tab, roof.reference).isVisible(), { timeout: 10_000 }).toBe(true);
+      await screenshot(tab, `pipeline-deal-drawer-1100-${scheme}`);
+      await tab.setViewportSize({ width: 390, height: 844 });
+      expect(await tab.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await screenshot(tab, `pipeline-deal-drawer-390-${scheme}`);
+      await context.close();
+    });
+  }
 });
