@@ -3,14 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rolePermissions, roles, type Permission, type Role } from '../../extension/auth/permissions.ts';
+import { rolePermissions, roles, vendorOwnerPermissions, type Permission, type Role } from '../../extension/auth/permissions.ts';
 import { capabilities } from '../../extension/capabilities/profiles.ts';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { isPublic, type AnyRoute } from '../../extension/http/registry.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { useWorld } from '../helpers/world.ts';
-import { createClientPortalSession, createServiceToken, createVendorPortalSession, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
+import { createClientPortalSession, createServiceToken, createVendorPortalSession, inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 
 const world = useWorld([1, 2]);
 let t: TestApp;
@@ -51,7 +51,8 @@ beforeAll(async () => {
     service: service.token,
   };
   for (const role of roles) {
-    const extra = role === 'service' ? serviceScopes : [];
+    // The vendor principal is the vendor's owner (who also manages the vendor's team).
+    const extra = role === 'service' ? serviceScopes : role === 'vendor' ? vendorOwnerPermissions : [];
     const inherited = role === 'dispatcher' ? [...rolePermissions.agent, ...rolePermissions.dispatcher] : rolePermissions[role];
     principals[role] = { token: tokens[role], permissions: new Set([...inherited, ...extra]) };
   }
@@ -76,11 +77,16 @@ beforeAll(async () => {
   objectsOfB.templateId = templateB.id;
   const vendorB = (await asB('post', '/vendors', { name: 'Vendor of B', categories: ['plumbing'] })).body.data;
   objectsOfB.vendorId = vendorB.id;
+  const vendorUserB = await inviteVendorUser(t, { accountId: adminB.accountId, vendorId: vendorB.id, staffToken: adminB.token });
+  objectsOfB.sessionId = (
+    await withAccount(t.db.knex, adminB.accountId, { readOnly: true }, (trx) => trx('sessions').where({ account_id: adminB.accountId, subject_id: vendorUserB.portalUserId }).first('id'))
+  ).id;
   objectsOfB.timeOffId = (await asB('post', `/vendors/${vendorB.id}/time-off`, { starts_at: '2030-01-01T00:00:00Z', ends_at: '2030-01-02T00:00:00Z' })).body.data.id;
   objectsOfB.documentId = (await asB('post', `/vendors/${vendorB.id}/documents`, { kind: 'insurance', expires_on: '2030-01-01' })).body.data.id;
   const jobB = (await asB('post', '/jobs', { summary: 'Job of account B', chatwoot_contact_id: 9001, checklist_template_id: templateB.id, deal_ids: [dealB.id] })).body.data;
   objectsOfB.jobId = jobB.id;
   objectsOfB.itemId = (await asB('get', `/jobs/${jobB.id}`)).body.data.checklist[0].id;
+  objectsOfB.offerId = (await asB('post', `/jobs/${jobB.id}/offers`, { vendor_id: vendorB.id, compliance_override_reason: 'Fixture of account B' })).body.data.id;
   const pdf = Buffer.from('%PDF-1.4\n%%EOF\n');
   objectsOfB.artifactId = (
     await request(t.app).post(`/api/v1/jobs/${jobB.id}/artifacts`).set('Authorization', `Bearer ${adminB.token}`).attach('file', pdf, 'b.pdf')
@@ -149,6 +155,12 @@ const sampleBodies: Record<string, object> = {
   'post /calls/:callId/link': { conversation_id: 77 },
   'post /calls/:callId/disposition': { disposition: 'spam' },
   'post /jobs/:jobId/en-route': { eta: '2031-01-01T10:00:00Z' },
+  'post /jobs/:jobId/offers': { vendor_id: randomUUID() },
+  'post /offers/:offerId/decline': { reason: 'Planted' },
+  'post /offers/:offerId/withdraw': { reason: 'Planted' },
+  'post /vendors/:vendorId/users': { name: 'Planted', email: 'planted@example.com', role: 'owner' },
+  'put /vendors/:vendorId/users/:portalUserId/active': { active: false },
+  'put /portal/vendor/users/:portalUserId/active': { active: false },
   'put /admin/notifications/templates/:event': { body: 'Planted text' },
   'post /admin/notifications/templates/:event/preview': { body: 'Planted {job_reference}' },
 };

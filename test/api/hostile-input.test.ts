@@ -164,7 +164,7 @@ describe('tampered cursors', () => {
   it('answer 400 invalid_cursor on every list that takes one', async () => {
     const lists = (world.t.app.locals.routes as AnyRoute[]).filter((r) => r.method === 'get' && !isPublic(r.access) && r.query && 'cursor' in ((r.query as unknown as { shape?: object }).shape ?? {}));
     expect(lists.length).toBeGreaterThanOrEqual(8);
-    const ids: Record<string, string> = { dealId: deal.id, pipelineId: pipeline.id, stageId: pipeline.stages[0]!.id, contactId: '5' };
+    const ids: Record<string, string> = { dealId: deal.id, pipelineId: pipeline.id, stageId: pipeline.stages[0]!.id, contactId: '5', vendorId: '00000000-0000-4000-8000-000000000000' };
     for (const route of lists) {
       const path = route.path.replace(/:([A-Za-z]+)/g, (_m, name: string) => ids[name]!);
       for (const cursor of tampered) {
