@@ -174,5 +174,5 @@ export async function systemContext(db: Knex, accountId: number, process: string
  * capabilities and request id, the process as actor, no roles, no permissions, no portal scope.
  */
 export function actingAsSystem(ctx: RequestContext, process: string): RequestContext {
-  return { ...ctx, actor: { type: 'system', id: process }, roles: [], permissions: new Set(), vendorId: undefined, contactId: undefined, sessionId: undefined };
+  return { ...ctx, actor: { type: 'system', id: process }, roles: [], permissions: new Set(), vendorId: undefined, vendorRole: undefined, contactId: undefined, sessionId: undefined };
 }

@@ -51,6 +51,15 @@ const footers: Record<Audience, (account: string) => string> = {
   client: (account) => `${account} · sent through Onelink about your request with ${account}.`,
 };
 
+/** Mails that are not catalogue events: a portal sign-in code (sent at once, not through the outbox). */
+const otherMails: Record<string, { intro: string; action: string; footer: (account: string) => string }> = {
+  'portal.sign_in': {
+    intro: 'Here is your sign-in code.',
+    action: 'Or sign in with this link',
+    footer: (account) => `${account} · someone asked to sign in to ${account}'s portal with this address. If it was not you, ignore this e-mail.`,
+  },
+};
+
 export interface RenderedEmail { subject: string; text: string; html: string }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -81,15 +90,16 @@ export function renderEmail(delivery: Pick<OutgoingDelivery, 'event' | 'message'
   const { message } = delivery;
   // A delivery stored under an event that has since left the catalogue still goes out, plainly.
   const known = isEventName(delivery.event) && Object.hasOwn(eventTemplates, delivery.event);
-  const template = known ? eventTemplates[delivery.event] : { intro: '', action: 'Open' };
-  const audience: Audience = known ? definitionOf(delivery.event).audience : 'staff';
+  const other = Object.hasOwn(otherMails, delivery.event) ? otherMails[delivery.event] : undefined;
+  const template = known ? eventTemplates[delivery.event] : (other ?? { intro: '', action: 'Open' });
+  const audience: Audience = known ? definitionOf(delivery.event).audience : other ? 'vendor' : 'staff';
   // Customer messages are the account's own template text, filled at fan-out.
   const body = (audience === 'client' && message.customerText?.trim() ? message.customerText : message.body).trim();
   // Header lines cannot hold line breaks; long subjects are cut rather than folded into nonsense.
   const oneLine = message.title.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
   const subject = Array.from(oneLine).slice(0, 200).join('') || template.intro;
   const url = safeUrl(message.url);
-  const footer = footers[audience](accountName);
+  const footer = other ? other.footer(accountName) : footers[audience](accountName);
 
   const text = [template.intro, body, url ? `${template.action}: ${url}` : '', `-- \n${footer}`].filter(Boolean).join('\n\n') + '\n';
 
