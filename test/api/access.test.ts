@@ -156,6 +156,8 @@ const sampleBodies: Record<string, object> = {
   'post /calls/:callId/disposition': { disposition: 'spam' },
   'post /jobs/:jobId/en-route': { eta: '2031-01-01T10:00:00Z' },
   'post /jobs/:jobId/offers': { vendor_id: randomUUID() },
+  'put /jobs/:jobId/technician': { technician_id: null },
+  'put /portal/vendor/jobs/:jobId/technician': { technician_id: null },
   'post /offers/:offerId/decline': { reason: 'Planted' },
   'post /offers/:offerId/withdraw': { reason: 'Planted' },
   'post /vendors/:vendorId/users': { name: 'Planted', email: 'planted@example.com', role: 'owner' },

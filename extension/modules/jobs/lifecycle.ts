@@ -71,7 +71,8 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
   const [after] = (await trx('jobs')
     .where({ account_id: ctx.accountId, id: before.id })
     .update({
-      ...(change.vendorId !== undefined ? { vendor_id: change.vendorId } : {}),
+      // A job that changes vendor (or loses it) leaves the old vendor's technician behind.
+      ...(change.vendorId !== undefined ? { vendor_id: change.vendorId, ...(change.vendorId !== before.vendor_id ? { technician_id: null } : {}) } : {}),
       status: change.to,
       status_changed_at: trx.fn.now(),
       completed_at: change.to === 'completed' ? trx.fn.now() : null,
@@ -108,7 +109,7 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
 export async function handJobOver(trx: Knex.Transaction, ctx: RequestContext, before: JobRow, vendorId: string): Promise<JobRow> {
   const [after] = (await trx('jobs')
     .where({ account_id: ctx.accountId, id: before.id })
-    .update({ vendor_id: vendorId, version: before.version + 1, updated_at: trx.fn.now() })
+    .update({ vendor_id: vendorId, technician_id: vendorId === before.vendor_id ? before.technician_id : null, version: before.version + 1, updated_at: trx.fn.now() })
     .returning([...jobColumns])) as JobRow[];
   return after!;
 }

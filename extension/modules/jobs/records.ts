@@ -10,7 +10,7 @@ import { allowedNext, defaultSlaMinutes, defaultSlaWarningMinutes, jobReference,
 
 export const jobColumns = [
   'id', 'number', 'status', 'priority', 'source', 'summary', 'notes', 'service_category', 'address', 'postal_code', 'lat', 'lng',
-  'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_overridden', 'chatwoot_contact_id', 'vendor_id', 'owner_id', 'custom_fields',
+  'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_overridden', 'chatwoot_contact_id', 'vendor_id', 'technician_id', 'owner_id', 'custom_fields',
   'cancel_reason', 'completion_override_reason', 'version', 'created_by_type', 'created_by_id', 'status_changed_at', 'completed_at',
   'last_activity_at', 'created_at', 'updated_at',
 ] as const;
@@ -33,6 +33,8 @@ export interface JobRow {
   vendor_id: string | null;
   /** The staff member responsible for the job (null: the dispatchers as a whole). */
   owner_id: string | null;
+  /** The vendor's person the job was given to (a portal user of the vendor holding it). */
+  technician_id: string | null;
   custom_fields: Record<string, unknown>;
   version: number;
   [key: string]: unknown;
@@ -45,10 +47,14 @@ export async function dispatchSettings(trx: Knex.Transaction, accountId: number)
   return { sla_minutes: { ...defaultSlaMinutes, ...(row?.sla_minutes ?? {}) }, sla_warning_minutes: row?.sla_warning_minutes ?? defaultSlaWarningMinutes };
 }
 
-/** The jobs a caller may see at all: staff see the account's; portal users only their own. */
+/**
+ * The jobs a caller may see at all: staff see the account's; portal users only their own — a
+ * vendor's owner every job the vendor holds, a technician only the jobs given to them.
+ */
 export function visibleJobs(query: Knex.QueryBuilder, ctx: RequestContext, table = 'jobs') {
   query.where(`${table}.account_id`, ctx.accountId);
   if (ctx.vendorId) query.where(`${table}.vendor_id`, ctx.vendorId);
+  if (ctx.vendorId && ctx.vendorRole === 'technician') query.where(`${table}.technician_id`, ctx.actor.id);
   if (ctx.contactId !== undefined) query.where(`${table}.chatwoot_contact_id`, ctx.contactId);
   return query;
 }
@@ -77,6 +83,7 @@ export const portalEventFields: Record<string, readonly string[]> = {
   checklist_item_done: ['item_id', 'label'],
   checklist_item_reopened: ['item_id', 'label'],
   en_route: ['eta'],
+  technician_set: ['technician_name'],
 };
 
 export function portalEvent(event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {

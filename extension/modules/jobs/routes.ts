@@ -14,7 +14,7 @@ import { jobPriorities, jobSources, jobStatuses } from './rules.ts';
 import { jobBoard, listJobs } from './board.ts';
 import { transitionJob } from './lifecycle.ts';
 import { linkJob } from './links.ts';
-import { addChecklistItem, addJobNote, createJob, getJob, markJobEnRoute, setChecklistItem, updateJob } from './service.ts';
+import { addChecklistItem, addJobNote, createJob, getJob, markJobEnRoute, setChecklistItem, setJobTechnician, updateJob } from './service.ts';
 import { getDispatchSettings, updateDispatchSettings } from './sla.ts';
 
 const category = jobCategory;
@@ -39,6 +39,8 @@ const jobFields = {
   owner_id: z.uuid().nullable().optional().describe('The agent responsible for the job (notified when it is put in their hands)'),
   custom_fields: jsonbRecord.optional(),
 };
+
+const technicianBody = z.object({ technician_id: z.uuid().nullable().describe("A portal user of the vendor holding the job") });
 
 export function jobRoutes(services: Services) {
   const readJobs = { permission: 'jobs:read', capability: 'dispatch.jobs' } as const;
@@ -124,6 +126,26 @@ export function jobRoutes(services: Services) {
       }),
       successStatus: 200,
       handler: async ({ ctx, params, body, res }) => sendData(res, await transitionJob(ctx, params.jobId, body)),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/jobs/:jobId/technician',
+      summary: "Give a job to one of the vendor's people (null: take it back); dispatch, for the vendor",
+      tags: ['jobs'],
+      access: assignJobs,
+      params: jobParams,
+      body: technicianBody,
+      handler: async ({ ctx, params, body, res }) => sendData(res, await setJobTechnician(ctx, params.jobId, body.technician_id)),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/portal/vendor/jobs/:jobId/technician',
+      summary: "The vendor's owner gives one of the vendor's jobs to a technician (null: takes it back)",
+      tags: ['jobs'],
+      access: { permission: 'vendor_team:manage', capability: 'portal.vendor' },
+      params: jobParams,
+      body: technicianBody,
+      handler: async ({ ctx, params, body, res }) => sendData(res, await setJobTechnician(ctx, params.jobId, body.technician_id)),
     }),
     defineRoute({
       method: 'post',

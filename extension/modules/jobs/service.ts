@@ -285,3 +285,33 @@ export async function addChecklistItem(ctx: RequestContext, jobId: string, input
     return item;
   });
 }
+
+/**
+ * Gives a job the vendor holds to one of the vendor's people (or takes it back: null). The vendor's
+ * owner does it in the portal, dispatch for them; a technician then sees only the jobs given to them.
+ */
+export async function setJobTechnician(ctx: RequestContext, jobId: string, technicianId: string | null) {
+  return write(ctx, async (trx, audit) => {
+    const job = await loadJob(trx, ctx, jobId, true);
+    if (!job.vendor_id) throw new ConflictError('no_vendor', 'Give the job to a vendor first; a technician works for the vendor holding it');
+    if (!openJobStatuses.includes(job.status)) throw new ConflictError('job_closed', `A ${job.status} job is not given to anyone any more`);
+    let technicianName: string | null = null;
+    if (technicianId) {
+      const person = await trx('portal_users').where({ account_id: ctx.accountId, id: technicianId, kind: 'vendor', vendor_id: job.vendor_id, active: true }).first('name');
+      if (!person) throw new InvalidFieldsError('Not one of the vendor’s people', [{ field: 'technician_id', message: "is not an active portal user of the vendor holding this job", code: 'unknown_technician' }]);
+      technicianName = person.name as string;
+    }
+    if ((job.technician_id ?? null) === technicianId) {
+      audit.nothingChanged();
+      return presentJob(ctx, job, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
+    }
+    const [after] = (await trx('jobs')
+      .where({ account_id: ctx.accountId, id: jobId })
+      .update({ technician_id: technicianId, version: job.version + 1, updated_at: trx.fn.now() })
+      .returning([...jobColumns])) as JobRow[];
+    await appendJobEvent(trx, ctx, jobId, 'technician_set', { technician_id: technicianId, technician_name: technicianName });
+    await audit({ action: 'job.technician_set', resourceType: 'job', resourceId: jobId, before: { technician_id: job.technician_id }, after: { technician_id: technicianId } });
+    return presentJob(ctx, after!, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
+  });
+}
+
