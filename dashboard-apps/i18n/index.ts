@@ -7,11 +7,12 @@ import type { account } from './en/account.ts';
 import type { admin } from './en/admin.ts';
 import type { bell } from './en/bell.ts';
 import type { boards } from './en/boards.ts';
+import type { dispatchOffers } from './en/dispatch-offers.ts';
 import { core } from './en/core.ts';
 import type { notificationPreferences } from './en/notification-preferences.ts';
 import type { sidebar } from './en/sidebar.ts';
 
-export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof admin & typeof account & typeof notificationPreferences & typeof bell)]: string };
+export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof dispatchOffers & typeof admin & typeof account & typeof notificationPreferences & typeof bell)]: string };
 export type MessageKey = keyof Messages;
 type Catalogue = Partial<Record<MessageKey, string>>;
 

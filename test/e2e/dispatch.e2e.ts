@@ -220,3 +220,123 @@ describe('the board follows what Onelink itself changes, without a reload', () =
     await screenshot(page, 'dispatch-board-live-light');
   });
 });
+
+// Offers: a job is offered to a suggested vendor, waits in flight with a live countdown, is taken
+// back, offered again and accepted for the vendor; the board follows each step without a reload.
+describe('offers in flight on the board', () => {
+  let heldJob: { id: string; reference: string };
+  let offerJob: { id: string; reference: string };
+
+  beforeAll(async () => {
+    offerJob = await api('/jobs', { method: 'POST', json: { summary: 'Leaking radiator valve', priority: 'high', service_category: 'heating', lat: 51.5, lng: -0.12 } });
+    heldJob = await api('/jobs', { method: 'POST', json: { summary: 'Thermostat swap', priority: 'normal', service_category: 'heating', lat: 51.52, lng: -0.12 } });
+    const vendors = await api<Array<{ id: string; name: string }>>('/vendors');
+    const near = vendors.find((v) => v.name === 'Near Heating')!;
+    // One offer already out, answered slowly: the strip has something in it all along.
+    const made = await callApi(token, `/jobs/${heldJob.id}/offers`, { method: 'POST', json: { vendor_id: near.id, answer_minutes: 120 } });
+    expect(made.status, JSON.stringify(made.error)).toBe(201);
+  });
+
+  async function board(options: { colorScheme?: 'light' | 'dark'; width: number }) {
+    const browser = await launchBrowser({ colorScheme: options.colorScheme, width: options.width, height: 860 });
+    const page = await browser.newPage();
+    await page.goto(boardUrl());
+    await page.getByLabel('Chatwoot access token').fill('dispatch-admin-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('job-card').first().waitFor({ timeout: 10_000 });
+    return { browser, page };
+  }
+  const inFlight = (page: Page, text: string) => page.getByTestId('offer-in-flight').filter({ hasText: text });
+
+  it('offers a job, shows it in flight with its countdown, withdraws it, offers again and sees it accepted', async () => {
+    const { browser, page } = await board({ width: 1100 });
+    await expect.poll(() => inFlight(page, heldJob.reference).textContent(), { timeout: 10_000 }).toMatch(/Near Heating\s*1:5\d:\d\d left/);
+
+    await page.getByTestId('job-card').filter({ hasText: 'Leaking radiator valve' }).click();
+    const drawer = page.getByRole('dialog');
+    await drawer.getByRole('button', { name: 'Suggest vendors' }).click();
+    await expect.poll(() => drawer.getByTestId('suggestion').count()).toBe(2);
+    await drawer.getByRole('button', { name: 'Offer to Near Heating' }).click();
+    const open = drawer.getByTestId('open-offer');
+    await expect.poll(() => open.textContent(), { timeout: 10_000 }).toMatch(/Offered to Near Heating, answer by .+Waiting for their answer: 1[45]:\d\d left/);
+    await expect.poll(() => page.getByText(new RegExp(`${offerJob.reference} offered to Near Heating, answer by`)).count()).toBeGreaterThan(0);
+    // The countdown runs by itself.
+    const first = await open.getByRole('timer').textContent();
+    await expect.poll(() => open.getByRole('timer').textContent(), { timeout: 5_000 }).not.toBe(first);
+    expect(await drawer.getByTestId('job-offer').first().textContent()).toMatch(/Open\s*Near Heating/);
+    expect(await drawer.textContent()).toContain('Offered to Near Heating (answer by');
+
+    // Offering it to someone else while Near Heating holds it: the board says who holds it until when.
+    await drawer.getByRole('button', { name: 'Offer to Far Heating' }).click();
+    const held = drawer.getByTestId('offer-held');
+    await expect.poll(() => held.textContent(), { timeout: 10_000 }).toMatch(new RegExp(`${offerJob.reference} is already offered to Near Heating until \\S+`));
+    expect(await held.getByRole('button', { name: 'Withdraw offer' }).isVisible()).toBe(true);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'dispatch-offers-drawer-light');
+
+    // Taken back from the strip.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => inFlight(page, offerJob.reference).textContent()).toMatch(/Near Heating\s*1[45]:\d\d left/);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'dispatch-offers-strip-light');
+    await page.getByRole('button', { name: `Withdraw the offer of ${offerJob.reference} to Near Heating` }).click();
+    await expect.poll(() => inFlight(page, offerJob.reference).count(), { timeout: 10_000 }).toBe(0);
+    expect(await inFlight(page, heldJob.reference).count()).toBe(1);
+
+    // Offered again, this time to Far Heating, who accepts (answered for them by dispatch).
+    await page.getByTestId('job-card').filter({ hasText: 'Leaking radiator valve' }).click();
+    await expect.poll(() => drawer.getByTestId('job-offer').first().textContent()).toMatch(/Withdrawn\s*Near Heating/);
+    expect(await drawer.textContent()).toContain('The offer to Near Heating was withdrawn');
+    await drawer.getByRole('button', { name: 'Suggest vendors' }).click();
+    await drawer.getByRole('button', { name: 'Offer to Far Heating' }).click();
+    await expect.poll(() => open.textContent(), { timeout: 10_000 }).toContain('Offered to Far Heating');
+    await expect.poll(() => inFlight(page, offerJob.reference).textContent(), { timeout: 10_000 }).toContain('Far Heating');
+    const offers = await api<Array<{ id: string; status: string; vendor_name: string }>>(`/jobs/${offerJob.id}/offers`);
+    expect(offers.map((o) => [o.vendor_name, o.status])).toEqual([['Near Heating', 'withdrawn'], ['Far Heating', 'open']]);
+    const accepted = await callApi(token, `/offers/${offers[1]!.id}/accept`, { method: 'POST' });
+    expect(accepted.status, JSON.stringify(accepted.error)).toBe(200);
+    // The open drawer and the strip follow the answer through the change stream.
+    await expect.poll(() => drawer.getByTestId('job-status').textContent(), { timeout: 10_000 }).toContain('Assigned');
+    expect(await drawer.textContent()).toContain('Vendor: Far Heating');
+    await expect.poll(() => drawer.getByTestId('job-offer').first().textContent()).toMatch(/Accepted\s*Far Heating/);
+    expect(await drawer.textContent()).toContain('Far Heating accepted the offer');
+    expect(await drawer.getByTestId('open-offer').count()).toBe(0);
+    await expect.poll(() => inFlight(page, offerJob.reference).count()).toBe(0);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('section[data-status="assigned"]').getByTestId('job-card').filter({ hasText: 'Leaking radiator valve' }).count()).toBe(1);
+    await browser.close();
+  });
+
+  it('keeps the account’s offer settings', async () => {
+    const { browser, page } = await board({ width: 1100 });
+    await page.getByRole('button', { name: 'Offer settings' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Offer settings' });
+    const minutes = dialog.getByLabel('Minutes a vendor has to answer');
+    await expect.poll(() => minutes.inputValue(), { timeout: 10_000 }).toBe('15');
+    await minutes.fill('0');
+    expect(await dialog.getByRole('button', { name: 'Save settings' }).isDisabled()).toBe(true);
+    await minutes.fill('30');
+    await dialog.getByRole('switch', { name: 'Offer the next suggested vendor automatically' }).click();
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => page.getByText('Offer settings saved').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await api('/dispatch/offer-settings')).toEqual({ offer_answer_minutes: 30, offer_next_automatically: true });
+    await browser.close();
+  });
+
+  for (const [colorScheme, width] of [['light', 390], ['dark', 1100], ['dark', 390]] as const) {
+    it(`shows the offers in flight and a job's offers in ${colorScheme} at ${width} px`, async () => {
+      const { browser, page } = await board({ colorScheme, width });
+      await expect.poll(() => inFlight(page, heldJob.reference).count(), { timeout: 10_000 }).toBe(1);
+      await screenshot(page, `dispatch-offers-strip-${colorScheme}-${width}`);
+      await inFlight(page, heldJob.reference).getByRole('button', { name: `${heldJob.reference} Thermostat swap` }).click();
+      const drawer = page.getByRole('dialog');
+      await expect.poll(() => drawer.getByTestId('open-offer').textContent(), { timeout: 10_000 }).toContain('Offered to Near Heating');
+      await drawer.getByRole('button', { name: 'Suggest vendors' }).click();
+      await expect.poll(() => drawer.getByTestId('suggestion').count()).toBeGreaterThan(0);
+      expect(await accessibilityViolations(page)).toEqual([]);
+      await screenshot(page, `dispatch-offers-drawer-${colorScheme}-${width}`);
+      await browser.close();
+    });
+  }
+});

@@ -23,6 +23,8 @@ export const core = {
   'kit.close': 'Close',
   'kit.notification': 'Notification',
   'kit.dismiss': 'Dismiss',
+  'kit.timeLeft': '{time} left',
+  'kit.timeUp': 'Time is up',
   'fields.sensitiveHint': 'Kept out of Chatwoot and the logs',
   'fields.noChoice': '—',
   'bell.label': 'Notifications',
