@@ -21,24 +21,38 @@ export function recipientOf(ctx: RequestContext): { kind: RecipientKind; id: str
 
 const inboxColumns = ['id', 'event', 'title', 'body', 'resource_type', 'resource_id', 'urgent', 'created_at', 'read_at'] as const;
 
+/**
+ * A recipient's notifications as this caller may see them. A vendor's notifications are the
+ * vendor's: its owners see them all, a technician only those about the jobs given to them.
+ */
+function mine(trx: Knex.Transaction, ctx: RequestContext, me: { kind: RecipientKind; id: string }) {
+  const query = trx('notifications').where({ account_id: ctx.accountId, recipient_kind: me.kind, recipient_id: me.id });
+  if (me.kind === 'vendor' && ctx.vendorRole === 'technician') {
+    query.where('resource_type', 'job').whereExists(
+      trx('jobs as j').where('j.account_id', ctx.accountId).whereRaw('j.id::text = notifications.resource_id').where('j.technician_id', ctx.actor.id),
+    );
+  }
+  return query;
+}
+
 export async function listNotifications(ctx: RequestContext, page: { limit: number; cursor?: string; unread?: boolean }) {
   const me = recipientOf(ctx);
   return read(ctx, async (trx) => {
-    const query = trx('notifications').where({ account_id: ctx.accountId, recipient_kind: me.kind, recipient_id: me.id }).select([...inboxColumns]);
+    const query = mine(trx, ctx, me).select([...inboxColumns]);
     if (page.unread) query.whereNull('read_at');
     const result = await paginate(query, { keys: { created_at: 'timestamptz', id: 'uuid' }, direction: 'desc', limit: page.limit, cursor: page.cursor });
-    return { ...result, unread: await unreadCount(trx, ctx.accountId, me.kind, me.id) };
+    return { ...result, unread: await unreadCount(trx, ctx, me) };
   });
 }
 
-async function unreadCount(trx: Knex.Transaction, accountId: number, kind: RecipientKind, id: string) {
-  const row = (await trx('notifications').where({ account_id: accountId, recipient_kind: kind, recipient_id: id }).whereNull('read_at').count({ n: '*' }).first()) as { n: string };
+async function unreadCount(trx: Knex.Transaction, ctx: RequestContext, me: { kind: RecipientKind; id: string }) {
+  const row = (await mine(trx, ctx, me).whereNull('read_at').count({ n: '*' }).first()) as { n: string };
   return Number(row.n);
 }
 
 export async function countUnread(ctx: RequestContext) {
   const me = recipientOf(ctx);
-  return read(ctx, (trx) => unreadCount(trx, ctx.accountId, me.kind, me.id));
+  return read(ctx, (trx) => unreadCount(trx, ctx, me));
 }
 
 // Reading is one's own bookkeeping: not audited, and not announced to the whole account.
@@ -46,12 +60,12 @@ export async function markRead(ctx: RequestContext, notificationId: string) {
   const me = recipientOf(ctx);
   return write(ctx, async (trx, audit) => {
     audit.bookkeeping('notifications');
-    const [row] = await trx('notifications')
-      .where({ account_id: ctx.accountId, id: notificationId, recipient_kind: me.kind, recipient_id: me.id })
+    const [row] = await mine(trx, ctx, me)
+      .where({ id: notificationId })
       .update({ read_at: trx.raw('coalesce(read_at, now())') })
       .returning([...inboxColumns]);
     if (!row) throw new NotFoundError('Notification');
-    return { notification: row, unread: await unreadCount(trx, ctx.accountId, me.kind, me.id) };
+    return { notification: row, unread: await unreadCount(trx, ctx, me) };
   });
 }
 
@@ -59,7 +73,7 @@ export async function markAllRead(ctx: RequestContext) {
   const me = recipientOf(ctx);
   return write(ctx, async (trx, audit) => {
     audit.bookkeeping('notifications');
-    const marked = await trx('notifications').where({ account_id: ctx.accountId, recipient_kind: me.kind, recipient_id: me.id }).whereNull('read_at').update({ read_at: trx.fn.now() });
+    const marked = await mine(trx, ctx, me).whereNull('read_at').update({ read_at: trx.fn.now() });
     return { marked, unread: 0 };
   });
 }

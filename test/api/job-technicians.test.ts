@@ -2,6 +2,7 @@
 // technician sees and works only the jobs given to them; a job that changes vendor leaves the old
 // vendor's technician behind; nobody reaches another vendor's people or jobs.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { fanOutEvents } from '../../extension/notifications/fanout.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
@@ -92,5 +93,30 @@ describe('technicians on the vendor’s jobs', () => {
     // A job with no vendor, or a closed one, is given to nobody.
     const waiting = (await asDispatcher.post('/jobs', { summary: 'Unassigned' })).body.data;
     expect((await asDispatcher.put(`/jobs/${waiting.id}/technician`, { technician_id: north.tech.portalUserId })).body.error.code).toBe('no_vendor');
+  });
+
+  it('a technician’s bell holds only the vendor’s notifications about jobs given to them', async () => {
+    const north = vendors.North!;
+    const given = await jobFor('North');
+    const other = await jobFor('North');
+    expect((await apiAs(t, north.owner.token).put(`/portal/vendor/jobs/${given.id}/technician`, { technician_id: north.tech.portalUserId })).status).toBe(200);
+    await fanOutEvents(t.db.knex, admin.accountId, { publicUrl: t.config.PUBLIC_URL });
+    const about = async (token: string) => ((await apiAs(t, token).get('/notifications', { limit: 200 })).body.data as Array<{ resource_id: string }>).map((n) => n.resource_id);
+    expect(await about(north.owner.token)).toEqual(expect.arrayContaining([given.id, other.id]));
+    const techSees = await about(north.tech.token);
+    expect(techSees).toContain(given.id);
+    expect(techSees).not.toContain(other.id);
+    const otherNote = (await apiAs(t, north.owner.token).get('/notifications', { limit: 200 })).body.data.find((n: { resource_id: string }) => n.resource_id === other.id);
+    expect((await apiAs(t, north.tech.token).post(`/notifications/${otherNote.id}/read`)).status).toBe(404);
+  });
+
+  it('offers are the owner’s: a technician sees and answers none', async () => {
+    const north = vendors.North!;
+    const job = (await asDispatcher.post('/jobs', { summary: 'Offered leak', service_category: 'plumbing' })).body.data;
+    const offer = await asDispatcher.post(`/jobs/${job.id}/offers`, { vendor_id: north.id });
+    expect(offer.status, JSON.stringify(offer.body)).toBe(201);
+    expect((await apiAs(t, north.tech.token).get('/offers')).body.data).toEqual([]);
+    expect((await apiAs(t, north.tech.token).post(`/offers/${offer.body.data.id}/accept`)).status).toBe(404);
+    expect((await apiAs(t, north.owner.token).get('/offers')).body.data.map((o: { id: string }) => o.id)).toContain(offer.body.data.id);
   });
 });

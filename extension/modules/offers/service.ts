@@ -235,7 +235,8 @@ export function presentOffer(ctx: RequestContext, row: ListedOffer) {
 
 /** Offers of one job, oldest first. A vendor sees only the offers made to them (none: 404); clients none. */
 export async function listJobOffers(ctx: RequestContext, jobId: string) {
-  if (ctx.contactId !== undefined) throw new NotFoundError('Job');
+  // Offers are the owner's to answer: a technician works the jobs given to them, nothing more.
+  if (ctx.contactId !== undefined || ctx.vendorRole === 'technician') throw new NotFoundError('Job');
   return read(ctx, async (trx) => {
     if (!ctx.vendorId) await loadJob(trx, ctx, jobId);
     const query = offersQuery(trx, ctx.accountId).where('o.job_id', jobId).orderBy([{ column: 'o.created_at' }, { column: 'o.id' }]);
@@ -251,7 +252,7 @@ export async function listJobOffers(ctx: RequestContext, jobId: string) {
  * board's offers in flight). Open ones soonest answer-by first; the others newest first.
  */
 export async function listOffers(ctx: RequestContext, filters: { status: OfferStatus; limit: number }) {
-  if (ctx.contactId !== undefined) return []; // clients are never offered anything
+  if (ctx.contactId !== undefined || ctx.vendorRole === 'technician') return []; // clients are never offered anything; technicians answer none
   return read(ctx, async (trx) => {
     const query = offersQuery(trx, ctx.accountId).where('o.status', filters.status).limit(filters.limit);
     if (ctx.vendorId) query.where('o.vendor_id', ctx.vendorId);
@@ -280,11 +281,11 @@ export async function offerJob(ctx: RequestContext, jobId: string, input: OfferI
 }
 
 /**
- * Who may answer: the offered vendor's portal users, and staff who may assign (on the vendor's
- * behalf). Another vendor's users, and clients, are told the offer does not exist.
+ * Who may answer: the offered vendor's owners, and staff who may assign (on the vendor's behalf).
+ * Another vendor's users, the vendor's technicians and clients are told the offer does not exist.
  */
 function answerable(ctx: RequestContext, offer: Pick<OfferRow, 'vendor_id'> | undefined): asserts offer {
-  if (!offer || ctx.contactId !== undefined || (ctx.vendorId && ctx.vendorId !== offer.vendor_id)) throw new NotFoundError('Offer');
+  if (!offer || ctx.contactId !== undefined || ctx.vendorRole === 'technician' || (ctx.vendorId && ctx.vendorId !== offer.vendor_id)) throw new NotFoundError('Offer');
   if (!ctx.vendorId && !ctx.permissions.has('jobs:assign')) throw new ForbiddenByRuleError('offer_answer_not_allowed', 'Answering an offer for a vendor needs the jobs:assign permission');
 }
 

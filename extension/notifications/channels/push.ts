@@ -77,7 +77,14 @@ export function pushChannel(options: PushChannelOptions): ChannelSender {
       // Recipient ids come from the fan-out; a malformed one simply has no subscriptions.
       if (kind === 'vendor') {
         if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return Promise.resolve([]);
-        return query.where({ 'u.kind': 'vendor', 'u.vendor_id': id });
+        query.where({ 'u.kind': 'vendor', 'u.vendor_id': id });
+        // The vendor's owners hear of every job; a technician only of the jobs given to them.
+        const link = delivery.message.link;
+        const jobId = link?.resource_type === 'job' && /^[0-9a-f-]{36}$/i.test(link.resource_id) ? link.resource_id : null;
+        return query.andWhere((q) => {
+          q.where('u.vendor_role', 'owner');
+          if (jobId) q.orWhereExists(trx('jobs as j').where({ 'j.account_id': accountId, 'j.id': jobId }).whereRaw('j.technician_id = u.id'));
+        });
       }
       if (!/^[1-9][0-9]{0,15}$/.test(id)) return Promise.resolve([]);
       return query.where({ 'u.kind': 'client', 'u.chatwoot_contact_id': Number(id) });
