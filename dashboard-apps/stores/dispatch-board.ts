@@ -62,10 +62,15 @@ export const useDispatchBoard = defineStore('dispatch-board', () => {
   }
 
   /** Reloads the open job in place (keeping the suggestions on screen): someone else changed something. */
+  // Refreshes overlap (the change stream, the person's own change): only the latest one lands, so
+  // an older answer arriving late never puts back a story without the newest events.
+  let refreshes = 0;
   async function refreshDetail() {
     if (!detail.value) return;
+    const mine = ++refreshes;
     try {
-      detail.value = (await unwrap<JobDetail>(api.GET('/api/v1/jobs/{jobId}', job(detail.value.id)))).data;
+      const fresh = (await unwrap<JobDetail>(api.GET('/api/v1/jobs/{jobId}', job(detail.value.id)))).data;
+      if (mine === refreshes && fresh.id === detail.value?.id) detail.value = fresh;
     } catch (err) {
       fail(err);
     }

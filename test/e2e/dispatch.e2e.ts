@@ -307,6 +307,35 @@ describe('offers in flight on the board', () => {
     await browser.close();
   });
 
+  it('takes back the offer that holds a job from the warning, and records a decline given by phone', async () => {
+    const job = await api<{ id: string; reference: string }>('/jobs', { method: 'POST', json: { summary: 'Radiator knocking', priority: 'normal', service_category: 'heating', lat: 51.5, lng: -0.12 } });
+    const far = (await api<Array<{ id: string; name: string }>>('/vendors')).find((v) => v.name === 'Far Heating')!;
+    expect((await callApi(token, `/jobs/${job.id}/offers`, { method: 'POST', json: { vendor_id: far.id, answer_minutes: 60 } })).status).toBe(201);
+    const { browser, page } = await board({ width: 1100 });
+    await page.getByTestId('job-card').filter({ hasText: 'Radiator knocking' }).click();
+    const drawer = page.getByRole('dialog');
+    await drawer.getByRole('button', { name: 'Suggest vendors' }).click();
+    await drawer.getByRole('button', { name: 'Offer to Near Heating' }).click();
+    const held = drawer.getByTestId('offer-held');
+    await expect.poll(() => held.textContent(), { timeout: 10_000 }).toMatch(new RegExp(`${job.reference} is already offered to Far Heating until \\S+.*(59|60):\\d\\d left`));
+    await held.getByRole('button', { name: 'Withdraw offer' }).click();
+    await expect.poll(() => drawer.getByTestId('job-offer').first().textContent(), { timeout: 10_000 }).toMatch(/Withdrawn\s*Far Heating/);
+    expect(await held.count()).toBe(0);
+
+    await drawer.getByRole('button', { name: 'Offer to Near Heating' }).click();
+    const open = drawer.getByTestId('open-offer');
+    await expect.poll(() => open.textContent(), { timeout: 10_000 }).toContain('Offered to Near Heating');
+    await open.getByRole('button', { name: 'They declined' }).click();
+    const ask = page.getByRole('dialog', { name: 'Decline for Near Heating?' });
+    await ask.getByLabel('Why did they decline?').fill('Van broke down');
+    await ask.getByRole('button', { name: 'Record decline' }).click();
+    await expect.poll(() => drawer.getByTestId('job-offer').first().textContent(), { timeout: 10_000 }).toMatch(/Declined\s*Near Heating.*Declined: Van broke down/);
+    await expect.poll(() => drawer.textContent(), { timeout: 10_000 }).toContain('Near Heating declined the offer: Van broke down');
+    expect(await open.count()).toBe(0);
+    expect((await api<Array<{ status: string; decline_reason: string | null }>>(`/jobs/${job.id}/offers`)).map((o) => [o.status, o.decline_reason])).toEqual([['withdrawn', null], ['declined', 'Van broke down']]);
+    await browser.close();
+  });
+
   it('keeps the account’s offer settings', async () => {
     const { browser, page } = await board({ width: 1100 });
     await page.getByRole('button', { name: 'Offer settings' }).click();
