@@ -209,7 +209,12 @@ export const catalogue = {
   'vendor.job_withdrawn': {
     to: 'withdrawn_vendor',
     audience: 'vendor',
-    raisedBy: [{ action: 'job.canceled' }, { action: 'job.unassigned' }, { action: 'job.reassigned', when: (e) => Boolean(before(e, 'vendor_id')) }],
+    raisedBy: [
+      { action: 'job.canceled' },
+      { action: 'job.unassigned' },
+      { action: 'job.reassigned', when: (e) => Boolean(before(e, 'vendor_id')) },
+      { action: 'job.triaged', when: (e) => Boolean(before(e, 'vendor_id')) }, // back to triage: the vendor let go
+    ],
     defaults: { push: true, sms: true },
     urgent: true,
     describe: "The vendor's job was canceled or given to someone else",

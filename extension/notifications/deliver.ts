@@ -18,8 +18,10 @@ import type { ChannelSenders, OutgoingDelivery, SendResult, StoredMessage } from
 
 export const maxDeliveryAttempts = 6;
 const leaseSeconds = 120;
-const batchSize = 200;
+// One claim is one chunk sent in parallel: the lease covers exactly what is in flight, so a slow
+// chunk cannot outlive the lease of rows still waiting their turn (another worker would send them).
 const parallelSends = 32;
+const batchSize = parallelSends;
 
 interface DueRow {
   id: string;
@@ -139,7 +141,9 @@ async function releaseNext(trx: Knex.Transaction, accountId: number, deliveryId:
         and n.id = (select x.id from notification_deliveries d
                       join notification_deliveries x on x.account_id = d.account_id and x.event_id = d.event_id
                        and x.recipient_kind = d.recipient_kind and x.recipient_id = d.recipient_id and x.resend_of is null
-                       and x.chain_position > d.chain_position and (x.status = 'held' or (x.status = 'pending' and x.unless_read))
+                       and x.chain_position > d.chain_position
+                       -- standing by, or an escalation not yet due (one that is due may be in a worker's hands)
+                       and (x.status = 'held' or (x.status = 'pending' and x.unless_read and x.next_attempt_at > now()))
                      where d.account_id = :accountId and d.id = :deliveryId and d.chain_position is not null
                      order by x.chain_position limit 1)`,
     { accountId, deliveryId },
@@ -209,7 +213,8 @@ export type ProviderResult = { status: 'delivered' } | { status: 'failed'; reaso
  * of `channel` has that provider id.
  */
 export async function settleByProvider(trx: Knex.Transaction, accountId: number, channel: DeliveryChannel, providerId: string, result: ProviderResult): Promise<boolean> {
-  const row = (await trx('notification_deliveries').where({ account_id: accountId, channel, provider_id: providerId }).first('id', 'status', 'address')) as
+  // Locked: two reports of one failure (a retried webhook, two processes) settle it once.
+  const row = (await trx('notification_deliveries').where({ account_id: accountId, channel, provider_id: providerId }).forUpdate().first('id', 'status', 'address')) as
     | { id: string; status: string; address: string | null }
     | undefined;
   if (!row) return false;

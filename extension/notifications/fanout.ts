@@ -151,6 +151,7 @@ export async function fanOutEvents(db: Knex, accountId: number, deps: FanOutDeps
   const ctx = await systemContext(db, accountId, 'notifications');
   let handled = 0;
   for (;;) {
+    let failed = false;
     const count = await write(ctx, async (trx, audit) => {
       const events = (await trx('notification_events')
         .where({ account_id: accountId })
@@ -173,6 +174,7 @@ export async function fanOutEvents(db: Knex, accountId: number, deps: FanOutDeps
           if (isEventName(event.event)) await trx.transaction((inner) => fanOutEvent(inner, accountId, event, settings, account, deps));
           await trx('notification_events').where({ account_id: accountId, id: event.id }).update({ fanned_out_at: trx.fn.now(), last_error: null });
         } catch (err) {
+          failed = true;
           const attempts = event.attempts + 1;
           await trx('notification_events')
             .where({ account_id: accountId, id: event.id })
@@ -184,7 +186,9 @@ export async function fanOutEvents(db: Knex, accountId: number, deps: FanOutDeps
       return events.length;
     });
     handled += count;
-    if (count < batchSize) return handled;
+    // A failed event waits for the next run (the worker's sweep, 10 s on): retried at once, it would
+    // use up its attempts in milliseconds on a passing failure (a deadlock, a timeout).
+    if (count < batchSize || failed) return handled;
   }
 }
 

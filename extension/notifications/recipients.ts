@@ -105,14 +105,19 @@ export async function recipientsOf(trx: Knex.Transaction, accountId: number, rul
     switch (rule) {
       case 'dispatchers':
         return dispatchers(trx, accountId);
-      case 'job_owner_or_dispatchers':
-        return subject.job?.owner_id ? user(trx, accountId, subject.job.owner_id) : dispatchers(trx, accountId);
+      case 'job_owner_or_dispatchers': {
+        // An owner who has left (inactive) hands their news back to the dispatchers.
+        const owner = await user(trx, accountId, subject.job?.owner_id);
+        return owner.length ? owner : dispatchers(trx, accountId);
+      }
       case 'new_job_owner':
         return user(trx, accountId, fromData(event, 'after', 'owner_id'));
       case 'task_assignee':
         return user(trx, accountId, subject.task?.assignee_id);
-      case 'callback_assignee_or_dispatchers':
-        return subject.call?.assignee_id ? user(trx, accountId, subject.call.assignee_id) : dispatchers(trx, accountId);
+      case 'callback_assignee_or_dispatchers': {
+        const assignee = await user(trx, accountId, subject.call?.assignee_id);
+        return assignee.length ? assignee : dispatchers(trx, accountId);
+      }
       case 'job_vendor':
         return vendor(trx, accountId, subject.job?.vendor_id);
       case 'assigned_vendor':
@@ -129,8 +134,15 @@ export async function recipientsOf(trx: Knex.Transaction, accountId: number, rul
         return user(trx, accountId, event.resource_id);
     }
   })();
-  const self = event.actor_type === 'user' ? event.actor_id : null;
-  return list.filter((r) => !(r.kind === 'user' && r.id === self));
+  if (event.actor_type === 'user') return list.filter((r) => !(r.kind === 'user' && r.id === event.actor_id));
+  if (event.actor_type === 'portal_user' && event.actor_id) {
+    // A vendor who accepted an offer (or a client who asked) needs no news of their own doing.
+    const actor = (await trx('portal_users').where({ account_id: accountId, id: event.actor_id }).first('vendor_id', 'chatwoot_contact_id')) as
+      | { vendor_id: string | null; chatwoot_contact_id: number | null }
+      | undefined;
+    if (actor) return list.filter((r) => !(r.kind === 'vendor' && r.id === actor.vendor_id) && !(r.kind === 'contact' && r.id === String(actor.chatwoot_contact_id)));
+  }
+  return list;
 }
 
 export interface Addresses {
@@ -156,7 +168,8 @@ export async function addressesOf(trx: Knex.Transaction, accountId: number, reci
       .leftJoin('chatwoot_contacts as c', (on) => on.on('c.account_id', 'v.account_id').andOn('c.chatwoot_contact_id', 'v.chatwoot_contact_id'))
       .where({ 'v.account_id': accountId, 'v.id': recipient.id })
       .first('c.email', 'c.phone_e164', 'v.time_zone');
-    const portal = await trx('portal_users').where({ account_id: accountId, kind: 'vendor', vendor_id: recipient.id, active: true }).orderBy('created_at').first('email', 'phone');
+    // The vendor's own address, else an owner's: a technician must not get news of jobs not theirs.
+    const portal = await trx('portal_users').where({ account_id: accountId, kind: 'vendor', vendor_id: recipient.id, vendor_role: 'owner', active: true }).orderBy('created_at').first('email', 'phone');
     return { email: row?.email ?? portal?.email ?? null, phone: row?.phone_e164 ?? portal?.phone ?? null, conversationId: null, timeZone: row?.time_zone ?? null };
   }
   const contactId = Number(recipient.id);
@@ -164,9 +177,11 @@ export async function addressesOf(trx: Knex.Transaction, accountId: number, reci
   const portal = await trx('portal_users').where({ account_id: accountId, kind: 'client', chatwoot_contact_id: contactId, active: true }).first('email', 'phone');
   let conversationId: number | null = null;
   if (subject.job) {
+    // Only a linked conversation that is the client's own: a job may also be linked to a
+    // neighbour's call or the vendor's thread, which must never get the client's updates.
     const linked = await trx('job_conversations as l')
-      .leftJoin('chatwoot_conversations as c', (on) => on.on('c.account_id', 'l.account_id').andOn('c.chatwoot_conversation_id', 'l.chatwoot_conversation_id'))
-      .where({ 'l.account_id': accountId, 'l.job_id': subject.job.id })
+      .join('chatwoot_conversations as c', (on) => on.on('c.account_id', 'l.account_id').andOn('c.chatwoot_conversation_id', 'l.chatwoot_conversation_id'))
+      .where({ 'l.account_id': accountId, 'l.job_id': subject.job.id, 'c.chatwoot_contact_id': contactId })
       .orderByRaw(`(c.status = 'open') desc nulls last, c.last_activity_at desc nulls last, l.linked_at desc`)
       .first('l.chatwoot_conversation_id');
     conversationId = linked?.chatwoot_conversation_id ?? null;

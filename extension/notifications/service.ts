@@ -146,6 +146,8 @@ function checkSwitches(switches: ChannelSwitches, allowedEvents: readonly EventN
 
 export async function updateMyPreferences(ctx: RequestContext, input: PreferencesInput) {
   const me = recipientOf(ctx);
+  // A vendor's preferences are the vendor's: its owners set them for everyone on the team.
+  if (ctx.vendorRole === 'technician') throw new ForbiddenByRuleError('vendor_owners_only', "Your vendor's owner sets its notification preferences");
   if (input.channels) checkSwitches(input.channels, eventsFor(me.audience), audienceChannelList[me.audience], 'channels');
   return write(ctx, async (trx, audit) => {
     const before = (await preferencesOf(trx, ctx.accountId, me.kind, [me.id])).get(me.id) ?? noPreferences;

@@ -447,3 +447,46 @@ describe('the daily digest and document alerts', () => {
     expect(audited.map((a) => a.action).sort()).toEqual(['vendor.document_expired', 'vendor.document_expiring', 'vendor.document_expiring']);
   });
 });
+
+describe('who hears what, at the edges', () => {
+  it('a client update never goes to a conversation linked to the job that is not the client’s', async () => {
+    await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+      trx('chatwoot_conversations').insert({ account_id: admin.accountId, chatwoot_conversation_id: 777, chatwoot_contact_id: vendorContactId, status: 'open', last_activity_at: new Date(Date.now() + 60_000) }),
+    );
+    const job = await newJob({ conversation_ids: [777] });
+    await run();
+    const chatwoot = (await deliveriesFor('client.request_received', job.id)).find((d) => d.channel === 'chatwoot')!;
+    expect(chatwoot.address).toBe('501'); // the client's own open conversation, not the vendor's thread linked to the job
+  });
+
+  it('taking a job back to triage tells the vendor that held it', async () => {
+    const job = await newJob({ service_category: 'plumbing' });
+    expect((await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: vendorId })).status).toBe(200);
+    expect((await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'triaged', reason: 'Wrong trade' })).status).toBe(200);
+    await run();
+    const withdrawn = await deliveriesFor('vendor.job_withdrawn', job.id);
+    expect(withdrawn.map((d) => d.recipient_id)).toContain(vendorId);
+  });
+
+  it('news of a job whose owner has left goes to the dispatchers', async () => {
+    const leaver = await signInAgent(t, chatwoot, 1, 'agent', 'Lee Leaver');
+    const job = await newJob({ owner_id: leaver.userId, sla_due_at: new Date(Date.now() - 60_000).toISOString() });
+    await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) => trx('users').where({ account_id: admin.accountId, id: leaver.userId }).update({ active: false }));
+    await emitSlaEvents(t.db.knex);
+    await run();
+    const told = (await rows(admin.accountId, 'notifications', { event: 'staff.sla_breached', resource_id: job.id })).map((n) => n.recipient_id);
+    expect(told).toEqual(expect.arrayContaining([admin.userId, dispatcher.userId]));
+    expect(told).not.toContain(leaver.userId);
+  });
+
+  it('a job an automation rule creates is news like any other', async () => {
+    const pipeline = (await asAdmin.get('/pipelines')).body.data[0];
+    const rule = await asAdmin.post('/automation-rules', { name: 'Won → job', pipeline_id: pipeline.id, trigger: 'deal_entered_stage', stage_id: pipeline.stages[1].id, action: 'create_job', config: { summary: 'Job for {deal_title}' } });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    const deal = (await asAgent.post('/deals', { title: 'Roof for Carla', pipeline_id: pipeline.id, chatwoot_contact_id: clientContactId })).body.data;
+    const moved = await asAgent.post(`/deals/${deal.id}/move`, { stage_id: pipeline.stages[1].id, version: deal.version });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    const created = (await rows(admin.accountId, 'notification_events', { event: 'staff.job_created' })).filter((e) => e.actor_id === `automation:${rule.body.data.id}`);
+    expect(created).toHaveLength(1);
+  });
+});

@@ -5,6 +5,7 @@
 // when it does. Each rule acts at most once per deal or job (automation_runs), so a deal
 // bouncing in and out of a stage creates no duplicate jobs. Their changes are audited with the
 // actor `system` / `automation:<rule id>`.
+import { raiseNotificationEvents, raisesNotifications } from '../../notifications/raise.ts';
 import type { Knex } from 'knex';
 import { recordAudit, type AuditEntry } from '../../audit/writer.ts';
 import type { RequestContext } from '../../context.ts';
@@ -62,7 +63,12 @@ async function claim(trx: Knex.Transaction, accountId: number, ruleId: string, s
 function asRule(trx: Knex.Transaction, ctx: RequestContext, rule: RuleRow) {
   const system = actingAsSystem(ctx, `automation:${rule.id}`);
   const audit: Audit = Object.assign(
-    (entry: AuditEntry) => recordAudit(trx, system, { ...entry, after: { ...(entry.after ?? {}), automation_rule_id: rule.id } }),
+    async (entry: AuditEntry) => {
+      const recorded = { ...entry, after: { ...(entry.after ?? {}), automation_rule_id: rule.id } };
+      await recordAudit(trx, system, recorded);
+      // Its notifications are raised here, in the rule's savepoint, so a rule that fails raises none.
+      if (raisesNotifications(entry.action)) await raiseNotificationEvents(trx, ctx.accountId, system.actor, [recorded]);
+    },
     // The triggering change is audited already, so the rule's own "nothing to say" needs no mark.
     { nothingChanged: () => undefined, recordedElsewhere: () => undefined, bookkeeping: () => undefined },
   );

@@ -97,8 +97,15 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
       action: reopening ? 'job.reopened' : `job.${change.to}`,
       resourceType: 'job',
       resourceId: job.id,
-      before: { status: before.status },
-      after: { status: job.status, reason: change.reason ?? null, override_reason: job.completion_override_reason ?? null, ...(change.via !== 'manual' ? { via: change.via } : {}) },
+      // The vendor (and its technician) a move takes the job from, so they can be told.
+      before: { status: before.status, ...(job.vendor_id !== before.vendor_id ? { vendor_id: before.vendor_id, technician_id: before.technician_id } : {}) },
+      after: {
+        status: job.status,
+        reason: change.reason ?? null,
+        override_reason: job.completion_override_reason ?? null,
+        ...(job.vendor_id !== before.vendor_id ? { vendor_id: job.vendor_id } : {}),
+        ...(change.via !== 'manual' ? { via: change.via } : {}),
+      },
     });
   }
   if (change.to === 'completed') for (const hook of completionHooks) await hook(trx, ctx, job);
