@@ -13,7 +13,10 @@ import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`alter table portal_users add column vendor_role text`);
+  // Forced row security binds the owner too: this one statement spans every account.
+  await knex.raw(`alter table portal_users no force row level security`);
   await knex.raw(`update portal_users set vendor_role = 'owner' where kind = 'vendor'`);
+  await knex.raw(`alter table portal_users force row level security`);
   await knex.raw(`alter table portal_users add constraint portal_users_vendor_role check (
       (kind = 'vendor' and vendor_role in ('owner', 'technician')) or (kind = 'client' and vendor_role is null))`);
   await knex.raw(`alter table portal_users add constraint portal_users_vendor_fk

@@ -11,6 +11,9 @@ import { read, write, type Audit } from '../db/tenant.ts';
 import { ConflictError, NotAuthenticatedError, NotFoundError, RateLimitedError, invalidField } from '../errors.ts';
 import { paginate } from '../http/pagination.ts';
 
+/** Wrong codes a sign-in survives: the fifth kills the code and the link sent with it. */
+export const maxCodeAttempts = 5;
+
 export const magicLinkMinutes = 15;
 export const magicLinksPerWindow = 5;
 
@@ -180,6 +183,8 @@ export async function consumeMagicLink(
       .where({ account_id: account.account_id, token_hash: parsed.hash })
       .whereNull('used_at')
       .andWhere('expires_at', '>', trx.fn.now())
+      // Five wrong codes kill the code and the link sent with it (clients' links carry no code: 0).
+      .andWhere('attempts', '<', maxCodeAttempts)
       .update({ used_at: trx.fn.now() })
       .returning(['id', 'portal_user_id']);
     if (!link) throw expired();

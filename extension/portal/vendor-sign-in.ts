@@ -13,10 +13,10 @@ import { NotAuthenticatedError } from '../errors.ts';
 import type { EventName } from '../notifications/catalogue.ts';
 import type { ChannelSenders, OutgoingDelivery, SendResult } from '../notifications/channels/types.ts';
 import { safeEqual, type Sealer } from '../security/crypto.ts';
-import { magicLinkMinutes, magicLinksPerWindow, normalisePhone, openPortalSession, type Device, type PortalUserRow } from './service.ts';
+import { magicLinkMinutes, magicLinksPerWindow, maxCodeAttempts, normalisePhone, openPortalSession, type Device, type PortalUserRow } from './service.ts';
 
 export const signInCodeMinutes = 10;
-export const maxCodeAttempts = 5;
+export { maxCodeAttempts };
 
 export interface SignInDeps {
   db: Knex;
@@ -64,6 +64,7 @@ export function signInDelivery(pending: PendingSignIn, publicUrl: string): Outgo
       link: null,
     },
     attempts: 0,
+    untracked: true,
   };
 }
 
@@ -95,6 +96,9 @@ export async function createSignIn(
   channel: 'email' | 'sms',
   requestedIp: string | null,
 ): Promise<Omit<PendingSignIn, 'accountName'> | null> {
+  // One request per person at a time: without the lock, parallel requests would each count fewer
+  // than the limit and all create a code (and every live code is a target for guesses).
+  await trx('portal_users').where({ account_id: user.account_id, id: user.id }).forUpdate().first('id');
   const recent = await trx('magic_links')
     .where({ account_id: user.account_id, portal_user_id: user.id })
     .andWhere('created_at', '>', trx.raw(`now() - interval '${magicLinkMinutes} minutes'`))

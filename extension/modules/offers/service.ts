@@ -428,6 +428,8 @@ export async function sweepAccountOffers(trx: Knex.Transaction, accountId: numbe
     const [job] = (await trx('jobs').where({ account_id: accountId, id: jobId }).forUpdate().select('*')) as JobRow[];
     const offer = (await trx('job_offers').where({ account_id: accountId, id }).forUpdate().first(...offerColumns)) as OfferRow;
     if (!job || offer.status !== 'open') continue; // answered meanwhile
+    // Picked because its job had stopped waiting, but waiting again by now: its time is not up.
+    if (waiting(job) && offer.answer_by > now) continue;
     const name = await vendorName(trx, accountId, offer.vendor_id);
     closed++;
     if (!waiting(job)) {

@@ -130,7 +130,8 @@ export function smsChannel(options: { db: Knex; sealer: Sealer; twilioApiUrl: st
           to,
           body: smsBody(delivery.message),
           ...account.sender,
-          statusCallback: smsWebhookUrls(options.publicUrl, delivery.accountId, account.webhookToken).sms_status_callback,
+          // Reports come back only for outbox deliveries; nothing would be waiting for the others'.
+          ...(delivery.untracked ? {} : { statusCallback: smsWebhookUrls(options.publicUrl, delivery.accountId, account.webhookToken).sms_status_callback }),
         });
         return { outcome: 'sent', providerId: message.sid };
       } catch (err) {

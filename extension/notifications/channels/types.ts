@@ -33,6 +33,8 @@ export interface OutgoingDelivery {
   message: StoredMessage;
   /** Attempts before this one. */
   attempts: number;
+  /** Sent at once, not from the outbox (a sign-in code): there is no delivery row for a provider's later report. */
+  untracked?: boolean;
 }
 
 export type SendResult =
