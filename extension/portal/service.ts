@@ -39,6 +39,13 @@ export async function portalContext(db: Knex, account: AccountRow, portalUserId:
     trx<PortalUserRow>('portal_users').where({ account_id: account.account_id, id: portalUserId }).first(),
   );
   if (!user || !user.active) return null;
+  if (user.kind === 'vendor') {
+    // A vendor switched off (or removed) closes its people's door too.
+    const vendor = await read({ db, accountId: account.account_id }, (trx) =>
+      trx('vendors').where({ account_id: account.account_id, id: user.vendor_id }).whereNull('deleted_at').first('active'),
+    );
+    if (!vendor?.active) return null;
+  }
   if (user.kind === 'client') return { ...callerContext(db, account, { type: 'portal_user', id: user.id }, ['client'], requestId), contactId: user.chatwoot_contact_id! };
   // An owner also runs the vendor's team; technicians hold the vendor role alone.
   const extra = user.vendor_role === 'owner' ? vendorOwnerPermissions : [];

@@ -119,4 +119,13 @@ describe('technicians on the vendor’s jobs', () => {
     expect((await apiAs(t, north.tech.token).post(`/offers/${offer.body.data.id}/accept`)).status).toBe(404);
     expect((await apiAs(t, north.owner.token).get('/offers')).body.data.map((o: { id: string }) => o.id)).toContain(offer.body.data.id);
   });
+
+  it('a vendor switched off closes its people’s door', async () => {
+    const owner = (await asDispatcher.post('/vendors', { name: 'Short-lived Ltd', categories: ['plumbing'] })).body.data;
+    const person = await inviteVendorUser(t, { accountId: admin.accountId, vendorId: owner.id, staffToken: admin.token });
+    expect((await apiAs(t, person.token).get('/jobs')).status).toBe(200);
+    const vendor = (await asDispatcher.get(`/vendors/${owner.id}`)).body.data;
+    expect((await asDispatcher.patch(`/vendors/${owner.id}`, { active: false, version: vendor.version })).status).toBe(200);
+    expect((await apiAs(t, person.token).get('/jobs')).status).toBe(401);
+  });
 });
