@@ -3,7 +3,6 @@
 // (checked against Chatwoot's OpenAPI document) and Twilio's REST API faked at the HTTP boundary.
 // A client whose WhatsApp conversation is outside its 24-hour window gets the update by SMS instead;
 // an agent given a job gets the e-mail.
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { drainDeliveries } from '../../extension/notifications/deliver.ts';
@@ -12,30 +11,15 @@ import { startFakeTwilio, type FakeTwilio } from '../fakes/twilio.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
-import { freePort } from '../helpers/ports.ts';
+import { startTestSmtp } from '../helpers/smtp.ts';
 import { useWorld } from '../helpers/world.ts';
 
-interface Mail { to: string[]; raw: string }
-const mails: Mail[] = [];
-const smtpPort = await freePort();
-const smtp = new SMTPServer({
-  disabledCommands: ['STARTTLS'],
-  authOptional: true,
-  closeTimeout: 200, // the channel's pooled connection stays open; don't wait for it at the end
-  onData(stream, session, callback) {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-      callback();
-    });
-  },
-});
-await new Promise<void>((resolve) => smtp.listen(smtpPort, '127.0.0.1', resolve));
+const smtp = await startTestSmtp();
+const mails = smtp.mails;
 const twilioFake: FakeTwilio = await startFakeTwilio();
 
 const world = useWorld([1], {
-  env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}?ignoreTLS=true`, ONELINK_EMAIL_FROM: 'Acme Dispatch <dispatch@acme.example>', ONELINK_TWILIO_API_URL: twilioFake.url },
+  env: { SMTP_URL: smtp.url, ONELINK_EMAIL_FROM: 'Acme Dispatch <dispatch@acme.example>', ONELINK_TWILIO_API_URL: twilioFake.url },
 });
 let t: TestApp;
 let admin: SignedIn;
@@ -74,7 +58,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp.close();
   await twilioFake.close();
 });
 

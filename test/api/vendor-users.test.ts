@@ -3,7 +3,6 @@
 // the owner invites technicians; codes and links are single use, live 10 minutes, die after five
 // wrong codes; requests never say whether someone exists; sessions are long, renewed on use,
 // listed and revocable; deactivation signs a person out everywhere.
-import { SMTPServer } from 'smtp-server';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
@@ -12,30 +11,13 @@ import { startFakeTwilio, type FakeTwilio } from '../fakes/twilio.ts';
 import { apiAs } from '../helpers/api.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
-import { freePort } from '../helpers/ports.ts';
+import { startTestSmtp } from '../helpers/smtp.ts';
 import { useWorld } from '../helpers/world.ts';
 
-interface Mail { to: string[]; raw: string }
-const mails: Mail[] = [];
-const smtpPort = await freePort();
-const smtp = new SMTPServer({
-  disabledCommands: ['STARTTLS'],
-  authOptional: true,
-  disableReverseLookup: true,
-  logger: false,
-  closeTimeout: 200,
-  onData(stream, session, callback) {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-      callback();
-    });
-  },
-});
-await new Promise<void>((resolve) => smtp.listen(smtpPort, '127.0.0.1', resolve));
+const smtp = await startTestSmtp();
+const mails = smtp.mails;
 const twilioFake: FakeTwilio = await startFakeTwilio();
-const smtpUrl = `smtp://127.0.0.1:${smtpPort}?ignoreTLS=true`;
+const smtpUrl = smtp.url;
 
 const world = useWorld([1, 2], { env: { SMTP_URL: smtpUrl, ONELINK_TWILIO_API_URL: twilioFake.url } });
 let t: TestApp;
@@ -47,7 +29,7 @@ let vendorA2: string;
 let vendorB: string;
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp.close();
   await twilioFake.close();
 });
 
