@@ -89,7 +89,7 @@ export const tagDescriptions: Record<string, string> = {
 };
 
 // Examples for the string patterns our schemas use (a pattern can't be inverted in general).
-const patternExamples = ['EUR', 'site_access', '09:00', `AC${'0123456789abcdef'.repeat(2)}`, `MG${'0123456789abcdef'.repeat(2)}`, '+14155550199', 'en', 'D-1042', 'J-1042'];
+const patternExamples = ['EUR', 'site_access', '09:00', `AC${'0123456789abcdef'.repeat(2)}`, `MG${'0123456789abcdef'.repeat(2)}`, '+14155550199', 'en', 'D-1042', 'J-1042', '123456'];
 
 /**
  * A plausible value that satisfies a JSON schema, for the example of a request body. Covers what
