@@ -5,7 +5,8 @@
 // Custom attributes are merged with Chatwoot's current ones (its endpoint replaces the set).
 import type { Knex } from 'knex';
 import type { RequestContext } from '../context.ts';
-import { read, systemContext, write } from '../db/tenant.ts';
+import { systemContext, write } from '../db/tenant.ts';
+import { accountsWithWork } from '../modules/system/sweeps.ts';
 import type { Sealer } from '../security/crypto.ts';
 import {
   ChatwootError,
@@ -111,14 +112,6 @@ export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, t
 }
 
 /** Accounts with write-backs due now (the sweep's work list). */
-export async function accountsWithDueWriteBacks(db: Knex): Promise<number[]> {
-  const accounts: number[] = await db('accounts').pluck('account_id');
-  const due: number[] = [];
-  for (const accountId of accounts) {
-    const row = await read({ db, accountId }, (trx) =>
-      trx('chatwoot_outbox').where({ account_id: accountId, status: 'pending' }).andWhere('next_attempt_at', '<=', trx.fn.now()).first('id'),
-    );
-    if (row) due.push(accountId);
-  }
-  return due;
+export function accountsWithDueWriteBacks(db: Knex): Promise<number[]> {
+  return accountsWithWork(db, (trx, accountId) => trx('chatwoot_outbox').where({ account_id: accountId, status: 'pending' }).andWhere('next_attempt_at', '<=', trx.fn.now()).select('id'));
 }

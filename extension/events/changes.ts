@@ -9,22 +9,30 @@ import pg from 'pg';
 
 export const changeChannel = 'onelink_changes';
 
-const pending = new Map<Knex, Set<number>>();
+/**
+ * A NOTIFY on `channel` with the account id as payload, sent after the caller's commit and folded
+ * per account over `ms` (one NOTIFY per account per burst, never one per transaction). A lost one
+ * only waits for its listener's fallback (a page's timer, a worker's sweep).
+ */
+export function debouncedNotify(channel: string, ms: number) {
+  const pending = new Map<Knex, Set<number>>();
+  return (db: Knex, accountId: number) => {
+    let accounts = pending.get(db);
+    if (accounts) {
+      accounts.add(accountId);
+      return;
+    }
+    accounts = new Set([accountId]);
+    pending.set(db, accounts);
+    setTimeout(() => {
+      pending.delete(db);
+      for (const id of accounts!) void db.raw('select pg_notify(?, ?)', [channel, String(id)]).catch(() => undefined);
+    }, ms);
+  };
+}
 
 /** Announces that `accountId` changed (debounced; a lost announcement only delays a refresh). */
-export function announceChange(db: Knex, accountId: number) {
-  let accounts = pending.get(db);
-  if (accounts) {
-    accounts.add(accountId);
-    return;
-  }
-  accounts = new Set([accountId]);
-  pending.set(db, accounts);
-  setTimeout(() => {
-    pending.delete(db);
-    for (const id of accounts!) void db.raw('select pg_notify(?, ?)', [changeChannel, String(id)]).catch(() => undefined);
-  }, 200);
-}
+export const announceChange = debouncedNotify(changeChannel, 200);
 
 export interface ChangeFeed {
   subscribe(accountId: number, listener: () => void): () => void;

@@ -13,6 +13,7 @@
 import type { Knex } from 'knex';
 import type { RequestContext } from '../context.ts';
 import { read, systemContext, write } from '../db/tenant.ts';
+import { accountsWithWork } from '../modules/system/sweeps.ts';
 import { deliveryChannels, type DeliveryChannel, type EventName, type RecipientKind } from './catalogue.ts';
 import type { ChannelSenders, OutgoingDelivery, SendResult, StoredMessage } from './channels/types.ts';
 
@@ -240,16 +241,8 @@ export async function clearSmsOptOut(trx: Knex.Transaction, accountId: number, p
 }
 
 /** Accounts with deliveries due now (the sweep's work list). */
-export async function accountsWithDueDeliveries(db: Knex): Promise<number[]> {
-  const accounts: number[] = await db('accounts').pluck('account_id');
-  const due: number[] = [];
-  for (const accountId of accounts) {
-    const row = await read({ db, accountId }, (trx) =>
-      trx('notification_deliveries').where({ account_id: accountId, status: 'pending' }).andWhere('next_attempt_at', '<=', trx.fn.now()).first('id'),
-    );
-    if (row) due.push(accountId);
-  }
-  return due;
+export function accountsWithDueDeliveries(db: Knex): Promise<number[]> {
+  return accountsWithWork(db, (trx, accountId) => trx('notification_deliveries').where({ account_id: accountId, status: 'pending' }).andWhere('next_attempt_at', '<=', trx.fn.now()).select('id'));
 }
 
 export const isDeliveryChannel = (value: string): value is DeliveryChannel => (deliveryChannels as readonly string[]).includes(value);

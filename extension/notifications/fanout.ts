@@ -9,7 +9,8 @@
 // with a delay. Channels on but with no address are logged 'skipped' with the reason. Quiet hours
 // delay every channel but in-app, unless the account lets the event break through.
 import type { Knex } from 'knex';
-import { read, systemContext, write } from '../db/tenant.ts';
+import { systemContext, write } from '../db/tenant.ts';
+import { accountsWithWork } from '../modules/system/sweeps.ts';
 import {
   audienceChannels,
   definitionOf,
@@ -193,12 +194,6 @@ export async function fanOutEvents(db: Knex, accountId: number, deps: FanOutDeps
 }
 
 /** Accounts with events not yet fanned out (the sweep's work list). */
-export async function accountsWithPendingEvents(db: Knex): Promise<number[]> {
-  const accounts: number[] = await db('accounts').pluck('account_id');
-  const pending: number[] = [];
-  for (const accountId of accounts) {
-    const row = await read({ db, accountId }, (trx) => trx('notification_events').where({ account_id: accountId }).whereNull('fanned_out_at').first('id'));
-    if (row) pending.push(accountId);
-  }
-  return pending;
+export function accountsWithPendingEvents(db: Knex): Promise<number[]> {
+  return accountsWithWork(db, (trx, accountId) => trx('notification_events').where({ account_id: accountId }).whereNull('fanned_out_at').select('id'));
 }

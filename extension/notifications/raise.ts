@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import { auditDiff, type AuditEntry } from '../audit/writer.ts';
 import type { Actor } from '../context.ts';
+import { debouncedNotify } from '../events/changes.ts';
 import { eventsByAction } from './catalogue.ts';
 
 /** Whether an audit action can raise any event (a Set lookup: the unit of work asks for every entry). */
@@ -44,25 +45,12 @@ export async function raiseNotificationEvents(trx: Knex.Transaction, accountId: 
 }
 
 export const wakeChannel = 'onelink_notify';
-const waking = new Map<Knex, Set<number>>();
 
 /**
  * Wakes the notification workers (every process LISTENs on onelink_notify) after a commit that
- * raised events: one NOTIFY per account per 20 ms burst, sent outside the transaction — a NOTIFY
- * inside it would serialise the commits of every transaction that raises an event. A wake lost to a
- * crash right after the commit only waits for the worker's 10 s sweep.
+ * raised events, outside the transaction — a NOTIFY inside it would serialise the commits of every
+ * transaction that raises an event. A wake lost to a crash right after the commit only waits for
+ * the worker's 10 s sweep.
  */
-export function wakeNotificationWorkers(db: Knex, accountId: number) {
-  let accounts = waking.get(db);
-  if (accounts) {
-    accounts.add(accountId);
-    return;
-  }
-  accounts = new Set([accountId]);
-  waking.set(db, accounts);
-  setTimeout(() => {
-    waking.delete(db);
-    for (const id of accounts!) void db.raw('select pg_notify(?, ?)', [wakeChannel, String(id)]).catch(() => undefined);
-  }, 20);
-}
+export const wakeNotificationWorkers = debouncedNotify(wakeChannel, 20);
 

@@ -8,7 +8,7 @@
 // An error outside any account's part fails the run as a whole; admins see that it happened, and
 // the server log has its text (it may concern any account).
 import type { Knex } from 'knex';
-import { systemContext, write, type Audit } from '../../db/tenant.ts';
+import { read, systemContext, write, type Audit } from '../../db/tenant.ts';
 import type { Logger } from '../../logger.ts';
 import type { QueueWork } from '../../queue/work.ts';
 
@@ -121,6 +121,17 @@ async function recordAccountFailure(db: Knex, sweep: string, accountId: number, 
   });
 }
 
+/**
+ * The accounts for which `hasWork` finds a row (a sweep's work list). Each account is asked in its
+ * own read: row-level security shows a query one account at a time.
+ */
+export async function accountsWithWork(db: Knex, hasWork: (trx: Knex.Transaction, accountId: number) => Knex.QueryBuilder): Promise<number[]> {
+  const accounts: number[] = await db('accounts').orderBy('account_id').pluck('account_id');
+  const found: number[] = [];
+  for (const accountId of accounts) if (await read({ db, accountId }, (trx) => hasWork(trx, accountId).first())) found.push(accountId);
+  return found;
+}
+
 /** Runs one account's part of a sweep; the scheduler's runner (`SweepRun.forAccount`) records a failure per account. */
 export type AccountPart = <T>(accountId: number, work: () => Promise<T>) => Promise<T | undefined>;
 
@@ -159,13 +170,19 @@ export async function sumOverAccounts(
 }
 
 /**
- * Queue work for a sweep that runs every minute over every account through trackSweep (each
- * account's failure recorded for it, the others still swept), logging how many events it emitted.
+ * Queue work for a sweep that runs on `schedule` (cron) over every account through trackSweep
+ * (each account's failure recorded for it, the others still swept), logging how many events it emitted.
  */
-export function minuteSweep(db: Knex, queue: string, emit: (db: Knex, now: Date, forAccount: AccountPart) => Promise<number>, emitted: string): QueueWork {
+export function scheduledSweep(
+  db: Knex,
+  queue: string,
+  schedule: string,
+  emit: (db: Knex, now: Date, forAccount: AccountPart) => Promise<number>,
+  emitted: string,
+): QueueWork {
   return {
     name: queue,
-    schedule: '* * * * *',
+    schedule,
     async handle(_jobs, { logger }) {
       await trackSweep({ db, logger }, queue, async (sweep) => {
         const count = await emit(db, new Date(), sweep.forAccount);
@@ -173,4 +190,9 @@ export function minuteSweep(db: Knex, queue: string, emit: (db: Knex, now: Date,
       });
     },
   };
+}
+
+/** A scheduled sweep that runs every minute. */
+export function minuteSweep(db: Knex, queue: string, emit: (db: Knex, now: Date, forAccount: AccountPart) => Promise<number>, emitted: string): QueueWork {
+  return scheduledSweep(db, queue, '* * * * *', emit, emitted);
 }
