@@ -71,11 +71,13 @@ export function pushRoutes(vapidPublicKey: string) {
         const problem = subscriptionKeysProblem(body.keys);
         if (problem) throw new InvalidFieldsError('The push subscription keys are not valid', [{ field: `keys.${problem.field}`, message: problem.message, code: 'invalid_key' }]);
         const userAgent = body.user_agent ?? req.get('user-agent')?.slice(0, 500) ?? null;
+        // Tied to the session it came with: signing that session out stops pushes to this browser.
+        const sessionId = ctx.sessionId ?? null;
         const row = await write(ctx, async (trx, audit) => {
           const [saved] = await trx('push_subscriptions')
-            .insert({ account_id: ctx.accountId, portal_user_id: portalUserId, endpoint: body.endpoint, p256dh: body.keys.p256dh, auth: body.keys.auth, user_agent: userAgent })
+            .insert({ account_id: ctx.accountId, portal_user_id: portalUserId, session_id: sessionId, endpoint: body.endpoint, p256dh: body.keys.p256dh, auth: body.keys.auth, user_agent: userAgent })
             .onConflict(['account_id', 'endpoint'])
-            .merge({ portal_user_id: portalUserId, p256dh: body.keys.p256dh, auth: body.keys.auth, user_agent: userAgent, last_success_at: null })
+            .merge({ portal_user_id: portalUserId, session_id: sessionId, p256dh: body.keys.p256dh, auth: body.keys.auth, user_agent: userAgent, last_success_at: null })
             .returning(['id', 'endpoint', 'created_at']);
           audit.bookkeeping('push_subscriptions');
           return saved as { id: string; endpoint: string; created_at: Date };

@@ -13,6 +13,7 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../extension/config.ts';
+import { issueToken } from '../../extension/auth/tokens.ts';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import type { EventName } from '../../extension/notifications/catalogue.ts';
 import { pushChannel } from '../../extension/notifications/channels/push.ts';
@@ -314,6 +315,40 @@ describe('push channel', () => {
     expect(off.status).toBe(200);
     expect(await channel.send(toClient())).toEqual({ outcome: 'failed', reason: 'no push subscription' });
     expect(receivedAt(browser)).toHaveLength(1);
+  });
+
+  it('stops pushing to a browser once the session it was registered in is signed out, revoked or expired', async () => {
+    const vendor = await newVendor(agentA.accountId);
+    const secondSession = async (expiresAt = new Date(Date.now() + 3600_000)) =>
+      withAccount(t.db.knex, agentA.accountId, { readOnly: false }, async (trx) => {
+        const { token, hash } = issueToken('session', agentA.accountId);
+        const [row] = await trx('sessions').insert({ account_id: agentA.accountId, subject_type: 'portal_user', subject_id: vendor.portalUserId, token_hash: hash, expires_at: expiresAt }).returning('id');
+        return { token, id: row.id as string };
+      });
+    const phone = push.newBrowser();
+    const laptop = push.newBrowser();
+    const tablet = push.newBrowser();
+    const laptopSession = await secondSession();
+    const tabletSession = await secondSession();
+    await subscribe(vendor.token, phone);
+    await subscribe(laptopSession.token, laptop);
+    await subscribe(tabletSession.token, tablet);
+    const toVendor = () => delivery(agentA.accountId, { kind: 'vendor', id: vendor.vendorId, name: 'Pipe Crew' });
+
+    expect(await channel.send(toVendor())).toMatchObject({ outcome: 'sent' });
+    expect([phone, laptop, tablet].map((b) => receivedAt(b).length)).toEqual([1, 1, 1]);
+
+    // The phone signs itself out; the person revokes the laptop's session from the list; the tablet's session runs out.
+    expect((await apiAs(t, vendor.token).delete('/auth/session')).status).toBe(200);
+    expect((await apiAs(t, tabletSession.token).delete(`/portal/sessions/${laptopSession.id}`)).status).toBe(200);
+    expect(await channel.send(toVendor())).toMatchObject({ outcome: 'sent' });
+    expect([phone, laptop, tablet].map((b) => receivedAt(b).length)).toEqual([1, 1, 2]);
+
+    await withAccount(t.db.knex, agentA.accountId, { readOnly: false }, (trx) =>
+      trx('sessions').where({ account_id: agentA.accountId, id: tabletSession.id }).update({ expires_at: new Date(Date.now() - 1000) }),
+    );
+    expect(await channel.send(toVendor())).toEqual({ outcome: 'failed', reason: 'no push subscription' });
+    expect([phone, laptop, tablet].map((b) => receivedAt(b).length)).toEqual([1, 1, 2]);
   });
 
   it('deletes a subscription the push service says is gone (410), and fails over when none is left', async () => {

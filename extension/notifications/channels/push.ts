@@ -72,6 +72,12 @@ export function pushChannel(options: PushChannelOptions): ChannelSender {
           this.on('u.account_id', 's.account_id').andOn('u.id', 's.portal_user_id');
         })
         .where({ 's.account_id': accountId, 'u.active': true })
+        // A subscription registered in a session stops with it (signed out, revoked, expired).
+        .andWhere((q) =>
+          q.whereNull('s.session_id').orWhereExists(
+            trx('sessions as x').whereRaw('x.account_id = s.account_id and x.id = s.session_id').whereNull('x.revoked_at').andWhere('x.expires_at', '>', trx.fn.now()),
+          ),
+        )
         .select('s.id', 's.endpoint', 's.p256dh', 's.auth')
         .orderBy('s.created_at');
       // Recipient ids come from the fan-out; a malformed one simply has no subscriptions.
