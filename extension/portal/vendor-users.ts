@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { accountPhoneCountry } from '../accounts/service.ts';
 import type { RequestContext } from '../context.ts';
 import { read, write } from '../db/tenant.ts';
-import { ConflictError, ForbiddenByRuleError, NotFoundError } from '../errors.ts';
+import { ConflictError, ForbiddenByRuleError, NotFoundError, RateLimitedError } from '../errors.ts';
 import { paginate } from '../http/pagination.ts';
 import type { SendResult } from '../notifications/channels/types.ts';
 import { normalisePhone, type PortalUserRow } from './service.ts';
@@ -16,6 +16,13 @@ import { createSignIn, sendSignIn, type PendingSignIn, type SignInDeps } from '.
 export type VendorRole = 'owner' | 'technician';
 
 const listed = ['id', 'vendor_id', 'vendor_role', 'name', 'email', 'phone', 'active', 'created_at'] as const;
+
+/**
+ * Invitations a vendor's owner may send in a day: each one sends an e-mail or an SMS on the
+ * account's behalf, so a taken-over owner session cannot turn the portal into a message cannon.
+ * Staff invite without this cap.
+ */
+export const ownerInvitationsPerDay = 20;
 
 export interface NewVendorUser { name: string; email?: string | null; phone?: string | null; role: VendorRole }
 
@@ -52,6 +59,7 @@ export async function inviteVendorUser(ctx: RequestContext, deps: SignInDeps, ve
   try {
     created = await write(ctx, async (trx, audit) => {
       await vendorExists(trx, ctx, vendorId);
+      if (ctx.vendorId) await withinOwnerInvitationCap(trx, ctx, vendorId);
       const [user] = await trx<PortalUserRow>('portal_users')
         .insert({ account_id: ctx.accountId, kind: 'vendor', vendor_id: vendorId, vendor_role: input.role, name: input.name, email: input.email ?? null, phone })
         .returning('*');
@@ -72,6 +80,18 @@ export async function inviteVendorUser(ctx: RequestContext, deps: SignInDeps, ve
     ...pick(created.user),
     invitation: { channel, sent: sent.outcome === 'sent', ...(sent.outcome === 'sent' ? {} : { reason: sent.reason }) },
   };
+}
+
+async function withinOwnerInvitationCap(trx: Knex.Transaction, ctx: RequestContext, vendorId: string) {
+  // Serialises one vendor's invitations, so two at once cannot both pass the count.
+  await trx('vendors').where({ account_id: ctx.accountId, id: vendorId }).forUpdate().first('id');
+  const [row] = await trx('portal_users')
+    .where({ account_id: ctx.accountId, kind: 'vendor', vendor_id: vendorId })
+    .andWhere('created_at', '>', trx.raw(`now() - interval '1 day'`))
+    .count<{ count: string }[]>('* as count');
+  if (Number(row!.count) >= ownerInvitationsPerDay) {
+    throw new RateLimitedError(`At most ${ownerInvitationsPerDay} invitations a day from a vendor's owners; ask dispatch to add more people`);
+  }
 }
 
 function pick(row: PortalUserRow) {

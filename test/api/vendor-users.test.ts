@@ -7,6 +7,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { capabilities } from '../../extension/capabilities/profiles.ts';
+import { ownerInvitationsPerDay } from '../../extension/portal/vendor-users.ts';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/twilio.ts';
 import { apiAs } from '../helpers/api.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
@@ -412,6 +413,26 @@ describe('the owner’s team', () => {
 });
 
 describe('boundaries', () => {
+  it('an owner sends at most a day’s worth of invitations (each one is a message on the account’s behalf); staff are not capped', async () => {
+    const vendor = (await apiAs(t, admin.token).post('/vendors', { name: 'Busy Builders' })).body.data.id as string;
+    const owner = await invitedByStaff(vendor);
+    // The owner (1) plus earlier people of the vendor, added straight in the database, leave room for one more today.
+    await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+      trx('portal_users').insert(
+        Array.from({ length: ownerInvitationsPerDay - 2 }, (_, i) => ({ account_id: admin.accountId, kind: 'vendor', vendor_id: vendor, vendor_role: 'technician', name: `Crew ${i}` })),
+      ),
+    );
+    const asOwner = apiAs(t, owner.token);
+    expect((await asOwner.post('/portal/vendor/users', { name: 'Last one today', email: newEmail('tech') })).status).toBe(201);
+    const refused = await asOwner.post('/portal/vendor/users', { name: 'One too many', email: newEmail('tech') });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('ask dispatch') });
+    const people = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('portal_users').where({ account_id: admin.accountId, vendor_id: vendor }).count<{ count: string }[]>('* as count'));
+    expect(Number(people[0]!.count)).toBe(ownerInvitationsPerDay);
+    // Staff still add people to the vendor.
+    expect((await apiAs(t, admin.token).post(`/vendors/${vendor}/users`, { name: 'Added by dispatch', email: newEmail('tech'), role: 'technician' })).status).toBe(201);
+  });
+
   it('an owner of one vendor cannot see or manage another vendor’s users (404)', async () => {
     const ownerA = await invitedByStaff(vendorA);
     const techOfOther = await inviteVendorUser(t, { accountId: admin.accountId, vendorId: vendorA2, staffToken: admin.token, role: 'technician' });
