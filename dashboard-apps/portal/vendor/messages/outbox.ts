@@ -1,0 +1,127 @@
+// Messages to dispatch, kept on the phone: every message is written to IndexedDB with its id before
+// it is sent, and sent again (same id: the server keeps one) until the server has it; the last
+// thread of each job is kept too, so it can be read with no signal.
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { isOffline, portalCall, ApiError } from '../uploads/request.ts';
+
+export interface ThreadMessage {
+  id: string;
+  client_id: string | null;
+  direction: 'from_vendor' | 'from_dispatch';
+  author_name: string | null;
+  content: string;
+  attachments: Array<{ url: string; filename: string; content_type: string }>;
+  status: 'sending' | 'sent' | 'failed';
+  created_at: string;
+}
+
+export interface OutgoingMessage {
+  id: string;
+  job_id: string;
+  content: string;
+  created_at: string;
+  /** `failed`: the server refused it (not a network problem); kept until retried or removed. */
+  state: 'queued' | 'failed';
+  error: string | null;
+}
+
+interface MessagesDb extends DBSchema {
+  outbox: { key: string; value: OutgoingMessage; indexes: { job_id: string } };
+  threads: { key: string; value: { job_id: string; messages: ThreadMessage[]; fetched_at: string } };
+}
+
+export const messagesDbName = 'onelink-vendor-messages';
+/** How many messages of a thread are kept for reading offline. */
+const cachedPerThread = 100;
+let opened: Promise<IDBPDatabase<MessagesDb>> | null = null;
+
+function db() {
+  opened ??= openDB<MessagesDb>(messagesDbName, 1, {
+    upgrade(database) {
+      database.createObjectStore('outbox', { keyPath: 'id' }).createIndex('job_id', 'job_id');
+      database.createObjectStore('threads', { keyPath: 'job_id' });
+    },
+  });
+  return opened;
+}
+
+export const threadPath = (jobId: string) => `/portal/vendor/jobs/${encodeURIComponent(jobId)}/messages`;
+
+export async function cachedThread(jobId: string) {
+  return (await (await db()).get('threads', jobId)) ?? null;
+}
+
+/** The thread from the server (and into the cache); throws when it cannot be reached. */
+export async function fetchThread(jobId: string): Promise<ThreadMessage[]> {
+  const messages = await portalCall<ThreadMessage[]>('GET', threadPath(jobId));
+  await (await db()).put('threads', { job_id: jobId, messages: messages.slice(-cachedPerThread), fetched_at: new Date().toISOString() });
+  return messages;
+}
+
+export async function outboxOf(jobId: string): Promise<OutgoingMessage[]> {
+  const rows = await (await db()).getAllFromIndex('outbox', 'job_id', jobId);
+  return rows.sort((a, b) => a.created_at.localeCompare(b.created_at));
+}
+
+/** Keeps a new message on the device first, then tries to send it. */
+export async function queueMessage(jobId: string, content: string): Promise<OutgoingMessage> {
+  const message: OutgoingMessage = { id: crypto.randomUUID(), job_id: jobId, content, created_at: new Date().toISOString(), state: 'queued', error: null };
+  await (await db()).put('outbox', message);
+  return message;
+}
+
+export async function retryMessage(id: string) {
+  const database = await db();
+  const row = await database.get('outbox', id);
+  if (row) await database.put('outbox', { ...row, state: 'queued', error: null });
+}
+
+export async function removeMessage(id: string) {
+  await (await db()).delete('outbox', id);
+}
+
+const changeListeners = new Set<() => void>();
+/** Calls back whenever the outbox sent or gave up on a message; answers how to stop. */
+export function onOutboxChange(listener: () => void) {
+  changeListeners.add(listener);
+  return () => changeListeners.delete(listener);
+}
+const changed = () => changeListeners.forEach((listener) => listener());
+
+let flushing: Promise<void> | null = null;
+
+/** Sends what waits, oldest first (all jobs, or one); stops at the first network failure. */
+export function flushOutbox(jobId?: string): Promise<void> {
+  flushing ??= (async () => {
+    try {
+      const database = await db();
+      const rows = (jobId ? await database.getAllFromIndex('outbox', 'job_id', jobId) : await database.getAll('outbox'))
+        .filter((r) => r.state === 'queued')
+        .sort((a, b) => a.created_at.localeCompare(b.created_at));
+      for (const row of rows) {
+        try {
+          await portalCall<ThreadMessage>('POST', threadPath(row.job_id), { id: row.id, content: row.content });
+          await database.delete('outbox', row.id);
+          changed();
+        } catch (err) {
+          if (isOffline(err) || (err instanceof ApiError && (err.status === 401 || err.status === 429 || err.status >= 500))) return;
+          await database.put('outbox', { ...row, state: 'failed', error: err instanceof Error ? err.message : String(err) });
+          changed();
+        }
+      }
+    } finally {
+      flushing = null;
+    }
+  })();
+  return flushing;
+}
+
+let listening = false;
+/** Sends the outbox now and whenever the browser says it is back online (listens once per page). */
+export function startOutbox() {
+  if (!listening) {
+    listening = true;
+    window.addEventListener('online', () => void flushOutbox());
+  }
+  return flushOutbox();
+}

@@ -1,0 +1,314 @@
+// The upload queue: every photo or document waits in IndexedDB (store.ts) and goes to the server
+// one at a time over tus, resuming from the server's offset after a cut, a reload or a restart (the
+// upload's address is kept with the file). It runs when the app opens, when the browser says it is
+// back online, and on a growing back-off after a failed try; a file leaves the device only when the
+// server has named the artifact it became. What the server refuses for good (type, size, job gone)
+// stays on the device, marked failed with the reason, until the person removes it.
+import { reactive } from 'vue';
+import { Upload, type DetailedError } from 'tus-js-client';
+import { prepareFile } from './compress.ts';
+import { allUploads, deleteUpload, getUpload, saveUpload, updateUpload, type StoredUpload } from './store.ts';
+
+export const uploadEndpoint = '/api/v1/uploads';
+/** Small enough that a bad connection keeps most of what it sent, big enough to be few requests. */
+const chunkSize = 256 * 1024;
+const backoff = [2_000, 5_000, 15_000, 30_000, 60_000];
+
+export interface QueueEntry {
+  client_id: string;
+  job_id: string;
+  kind: 'photo' | 'document';
+  tag: string | null;
+  filename: string;
+  size: number;
+  /** Bytes the server has, as far as we know. */
+  sent: number;
+  state: 'waiting' | 'uploading' | 'failed';
+  error: string | null;
+}
+
+/** What the banner and the photo section show; the blobs stay in IndexedDB. */
+export const uploadQueue = reactive({
+  entries: [] as QueueEntry[],
+  /** When the queue will try again after a failed try (ms since epoch), or null. */
+  retryAt: null as number | null,
+  /** Waiting because the session ended: the person must sign in again. */
+  signedOut: false,
+});
+
+type Landed = { client_id: string; job_id: string; artifact_id: string };
+const landedListeners = new Set<(landed: Landed) => void>();
+const settleWaiters: Array<{ jobId: string | null; resolve: () => void }> = [];
+let started = false;
+let running = false;
+let failures = 0;
+let timer: ReturnType<typeof setTimeout> | undefined;
+let current: Upload | null = null;
+
+function entryOf(row: StoredUpload): QueueEntry {
+  return {
+    client_id: row.client_id,
+    job_id: row.job_id,
+    kind: row.kind,
+    tag: row.tag,
+    filename: row.filename,
+    size: row.size,
+    sent: 0,
+    state: row.state,
+    error: row.error,
+  };
+}
+
+function find(clientId: string) {
+  return uploadQueue.entries.find((e) => e.client_id === clientId);
+}
+
+/** Starts the queue once (main.ts): loads what the device still holds and sends it when it can. */
+export async function startUploadQueue() {
+  if (started) return;
+  started = true;
+  const rows = await allUploads();
+  for (const row of rows) if (!find(row.client_id)) uploadQueue.entries.push(entryOf(row));
+  window.addEventListener('online', () => kick());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') kick();
+  });
+  kick();
+}
+
+/** Tries now, forgetting the back-off (back online, a new file, the person asked). */
+export function kick() {
+  failures = 0;
+  uploadQueue.retryAt = null;
+  clearTimeout(timer);
+  void pump();
+}
+
+/** Files waiting to reach the server for a job (failed ones are not waiting any more). */
+export async function pendingUploads(jobId: string): Promise<number> {
+  if (!started) {
+    const rows = await allUploads();
+    return rows.filter((r) => r.job_id === jobId && r.state === 'waiting').length;
+  }
+  return uploadQueue.entries.filter((e) => e.job_id === jobId && e.state !== 'failed').length;
+}
+
+/** Resolves once nothing of the job waits any more (each file landed, or failed for good). */
+export async function whenUploadsSettled(jobId: string): Promise<void> {
+  if ((await pendingUploads(jobId)) === 0) return;
+  return new Promise((resolve) => settleWaiters.push({ jobId, resolve }));
+}
+
+function settle() {
+  for (let i = settleWaiters.length - 1; i >= 0; i--) {
+    const waiter = settleWaiters[i]!;
+    const open = uploadQueue.entries.some((e) => (waiter.jobId === null || e.job_id === waiter.jobId) && e.state !== 'failed');
+    if (!open) {
+      settleWaiters.splice(i, 1);
+      waiter.resolve();
+    }
+  }
+}
+
+/** Calls back each time a file of any job has landed on the server; answers how to stop. */
+export function onUploadLanded(listener: (landed: Landed) => void) {
+  landedListeners.add(listener);
+  return () => landedListeners.delete(listener);
+}
+
+/**
+ * Compresses and stores the files for a job — on the device, before any network — then queues them.
+ * Answers the client ids given to them.
+ */
+export async function addFiles(jobId: string, files: Iterable<File>, tag: string | null = null): Promise<string[]> {
+  const ids: string[] = [];
+  for (const file of files) {
+    const takenAt = new Date().toISOString();
+    const prepared = await prepareFile(file);
+    const row: StoredUpload = {
+      client_id: crypto.randomUUID(),
+      job_id: jobId,
+      kind: prepared.kind,
+      tag,
+      taken_at: takenAt,
+      filename: prepared.filename,
+      content_type: prepared.content_type,
+      blob: prepared.blob,
+      size: prepared.blob.size,
+      created_at: new Date().toISOString(),
+      upload_url: null,
+      state: 'waiting',
+      error: null,
+      attempts: 0,
+    };
+    await saveUpload(row);
+    uploadQueue.entries.push(entryOf(row));
+    ids.push(row.client_id);
+  }
+  if (started) kick();
+  return ids;
+}
+
+/** Sends a failed file again (after the person fixed what was wrong, e.g. the session). */
+export async function retryUpload(clientId: string) {
+  const entry = find(clientId);
+  if (!entry) return;
+  await updateUpload(clientId, { state: 'waiting', error: null });
+  Object.assign(entry, { state: 'waiting', error: null });
+  kick();
+}
+
+/** Removes a file from the device without sending it (only failed ones are offered this). */
+export async function discardUpload(clientId: string) {
+  if (current && find(clientId)?.state === 'uploading') await current.abort();
+  await deleteUpload(clientId);
+  const at = uploadQueue.entries.findIndex((e) => e.client_id === clientId);
+  if (at >= 0) uploadQueue.entries.splice(at, 1);
+  settle();
+}
+
+async function pump() {
+  if (running) return;
+  running = true;
+  try {
+    for (;;) {
+      const next = uploadQueue.entries.find((e) => e.state === 'waiting');
+      if (!next) break;
+      const outcome = await sendOne(next);
+      if (outcome === 'retry-later') {
+        scheduleRetry();
+        break;
+      }
+    }
+  } finally {
+    running = false;
+    settle();
+  }
+}
+
+function scheduleRetry() {
+  const delay = backoff[Math.min(failures, backoff.length - 1)]!;
+  failures += 1;
+  uploadQueue.retryAt = Date.now() + delay;
+  clearTimeout(timer);
+  timer = setTimeout(() => {
+    uploadQueue.retryAt = null;
+    void pump();
+  }, delay);
+}
+
+type Outcome = 'landed' | 'failed' | 'retry-later';
+
+async function sendOne(entry: QueueEntry): Promise<Outcome> {
+  const row = await getUpload(entry.client_id);
+  if (!row) {
+    uploadQueue.entries.splice(uploadQueue.entries.indexOf(entry), 1);
+    return 'landed';
+  }
+  entry.state = 'uploading';
+  try {
+    const artifactId = await tusUpload(row, entry);
+    await deleteUpload(row.client_id);
+    uploadQueue.entries.splice(uploadQueue.entries.indexOf(entry), 1);
+    failures = 0;
+    uploadQueue.signedOut = false;
+    for (const listener of landedListeners) listener({ client_id: row.client_id, job_id: row.job_id, artifact_id: artifactId });
+    return 'landed';
+  } catch (err) {
+    const status = (err as DetailedError).originalResponse?.getStatus?.() ?? 0;
+    if (status === 401) {
+      entry.state = 'waiting';
+      uploadQueue.signedOut = true;
+      return 'retry-later';
+    }
+    if (isRefusal(status)) {
+      const reason = refusalText(err as DetailedError, status);
+      entry.state = 'failed';
+      entry.error = reason;
+      await updateUpload(row.client_id, { state: 'failed', error: reason, attempts: row.attempts + 1 });
+      return 'failed';
+    }
+    entry.state = 'waiting';
+    await updateUpload(row.client_id, { attempts: row.attempts + 1 });
+    return 'retry-later';
+  } finally {
+    current = null;
+  }
+}
+
+/** 4xx answers that another try will not change (a 409/423/429 may pass later; 404 is handled by tus). */
+function isRefusal(status: number) {
+  return status >= 400 && status < 500 && ![401, 408, 409, 423, 429].includes(status);
+}
+
+function refusalText(err: DetailedError, status: number) {
+  try {
+    const body = JSON.parse(err.originalResponse?.getBody() ?? '') as { error?: { message?: string } };
+    if (body.error?.message) return body.error.message;
+  } catch {
+    // not our envelope: fall through to the status
+  }
+  return status === 413 ? 'The file is too large' : status === 415 ? 'This type of file is not accepted' : `Refused by the server (${status})`;
+}
+
+function tusUpload(row: StoredUpload, entry: QueueEntry): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let artifactId: string | null = null;
+    const metadata: Record<string, string> = {
+      job_id: row.job_id,
+      filename: row.filename,
+      filetype: row.content_type,
+      client_id: row.client_id,
+      taken_at: row.taken_at,
+    };
+    if (row.tag) metadata.tag = row.tag;
+    const upload = new Upload(row.blob, {
+      endpoint: uploadEndpoint,
+      uploadUrl: row.upload_url,
+      headers: { 'X-Requested-With': 'onelink' },
+      metadata,
+      chunkSize,
+      retryDelays: [0, 1_000, 3_000],
+      // One fingerprint per device file, so tus finds this very upload again after a restart.
+      fingerprint: async () => `onelink-upload:${row.client_id}`,
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      onUploadUrlAvailable: () => {
+        if (upload.url && upload.url !== row.upload_url) void updateUpload(row.client_id, { upload_url: upload.url });
+      },
+      onAfterResponse: (_req, res) => {
+        const id = res.getHeader('Onelink-Artifact-Id');
+        if (id) artifactId = id;
+        const offset = Number(res.getHeader('Upload-Offset'));
+        if (Number.isFinite(offset) && offset > entry.sent) entry.sent = offset;
+      },
+      onProgress: (bytesSent) => {
+        entry.sent = Math.max(entry.sent, bytesSent);
+      },
+      onSuccess: () => {
+        entry.sent = row.size;
+        if (artifactId) resolve(artifactId);
+        else if (upload.url) confirmByHead(upload.url).then(resolve, reject);
+        else reject(new Error('The server did not confirm the file'));
+      },
+      onError: reject,
+    });
+    current = upload;
+    const begin = async () => {
+      if (!row.upload_url) {
+        const previous = await upload.findPreviousUploads().catch(() => []);
+        if (previous[0]) upload.resumeFromPreviousUpload(previous[0]);
+      }
+      upload.start();
+    };
+    void begin();
+  });
+}
+
+/** A finished upload whose answer was lost: the server names its artifact on a HEAD too. */
+async function confirmByHead(url: string): Promise<string> {
+  const response = await fetch(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', 'X-Requested-With': 'onelink' } });
+  const id = response.headers.get('Onelink-Artifact-Id');
+  if (!response.ok || !id) throw new Error('The server did not confirm the file');
+  return id;
+}
