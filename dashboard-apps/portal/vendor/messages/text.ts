@@ -18,7 +18,7 @@ export const messagesText = {
   'portal.messages.offline': 'Offline: showing the messages saved on this phone.',
   'portal.messages.loadFailed': 'The messages could not be loaded.',
   'portal.messages.attachment': 'Attachment: {name}',
-  'portal.messages.savedAt': 'Saved {time}',
+  'portal.messages.savedAt': 'Saved ',
 } as const;
 
 addEnglish(messagesText as Partial<Record<MessageKey, string>>);
