@@ -40,6 +40,7 @@ import { pushRoutes } from './notifications/push-routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
 import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
 import { twilioWebhookRoutes } from '../webhooks/twilio/routes.ts';
+import { uploadRoutes, uploadsPath } from './uploads/routes.ts';
 import type { Services } from './services.ts';
 
 export const rootDir = fileURLToPath(new URL('..', import.meta.url));
@@ -144,6 +145,8 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     (route.prefix === '' ? root : api)[route.method](route.path, ...toExpressHandlers(route, authenticateRequest, config.ONELINK_BODY_LIMIT_KB));
   }
   app.locals.routes = routes;
+  // tus reads the raw request body itself: mounted ahead of the API router and its body parser.
+  app.use(uploadsPath, uploadRoutes(services, authenticateRequest));
   app.use('/api/v1', api);
   app.use(root);
   app.use('/api', (_req, res) => sendError(res, 404, 'route_not_found', 'No such API route'));

@@ -1,5 +1,5 @@
 // Job artifacts: photos and documents uploaded by staff or the job's vendor. An upload is
-// received into a temporary file (upload.ts), scanned through the scan hook, given a thumbnail
+// received into a temporary file (upload.ts, or a finished resumable upload), scanned through the scan hook, given a thumbnail
 // when it is a photo, stored under a key of ours, and only then recorded with its job event and
 // audit record. Downloads go through short-lived signed links; clients see only what is
 // marked client_visible.
@@ -8,13 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Request } from 'express';
+import type { Knex } from 'knex';
 import sharp from 'sharp';
 import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
 import { ConflictError, ForbiddenByRuleError, NotFoundError, UnprocessableError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
 import { appendJobEvent, loadJob } from '../jobs/service.ts';
-import { receiveFile } from './upload.ts';
+import { receiveFile, type ReceivedFile } from './upload.ts';
 
 export const artifactVisibilities = ['internal', 'client_visible'] as const;
 export type ArtifactVisibility = (typeof artifactVisibilities)[number];
@@ -24,7 +25,7 @@ const thumbnailSize = 480;
 
 const columns = [
   'id', 'job_id', 'kind', 'filename', 'content_type', 'size_bytes', 'sha256', 'storage_key', 'thumbnail_key', 'width', 'height',
-  'visibility', 'scan_status', 'uploaded_by_type', 'uploaded_by_id', 'created_at',
+  'visibility', 'scan_status', 'uploaded_by_type', 'uploaded_by_id', 'created_at', 'tag', 'client_id', 'taken_at',
 ];
 
 interface ArtifactRow {
@@ -68,6 +69,42 @@ export async function uploadArtifact(services: Services, ctx: RequestContext, jo
   if (visibility === 'client_visible' && !ctx.permissions.has('jobs:write')) throw new ForbiddenByRuleError('forbidden', 'Only staff can share a file with the client; upload it as internal');
   if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
   const received = await receiveFile(req, { tmpDir: path.join(services.config.filesDir, '.incoming'), maxBytes: services.config.ONELINK_UPLOAD_MAX_MB * 1024 * 1024 });
+  try {
+    return (await keepArtifact(services, ctx, jobId, received, { visibility })).artifact;
+  } finally {
+    await fs.promises.rm(received.path, { force: true });
+  }
+}
+
+/** What the device says about a file it sent: its tag, its own id for the file, when it was taken. */
+export interface ArtifactDetails {
+  visibility: ArtifactVisibility;
+  tag?: string | null;
+  clientId?: string | null;
+  takenAt?: Date | null;
+}
+
+/**
+ * Stores a file that has already been received whole (a finished resumable upload) as an
+ * internal job artifact, exactly as uploadArtifact stores a multipart one. A file the device
+ * already sent under the same client id answers the artifact kept then (`created: false`).
+ * The caller keeps and removes `received.path`.
+ */
+export async function storeReceivedArtifact(services: Services, ctx: RequestContext, jobId: string, received: ReceivedFile, details: Omit<ArtifactDetails, 'visibility'>) {
+  const { job, existing } = await read(ctx, async (trx) => ({ job: await loadJob(trx, ctx, jobId), existing: await sameClientFile(trx, ctx, jobId, details.clientId) }));
+  if (existing) return { artifact: present(services, ctx.accountId, existing), created: false };
+  if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
+  return keepArtifact(services, ctx, jobId, received, { ...details, visibility: 'internal' });
+}
+
+async function sameClientFile(trx: Knex.Transaction, ctx: RequestContext, jobId: string, clientId: string | null | undefined) {
+  if (!clientId) return undefined;
+  return (await trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId, client_id: clientId }).first(columns)) as ArtifactRow | undefined;
+}
+
+/** Scans, previews and stores a received file, then records it with its job event and audit entry. */
+async function keepArtifact(services: Services, ctx: RequestContext, jobId: string, received: ReceivedFile, details: ArtifactDetails) {
+  const { visibility, tag = null, clientId = null, takenAt = null } = details;
   const id = randomUUID();
   const storageKey = `${ctx.accountId}/${jobId}/${id}`;
   const stored: string[] = [];
@@ -89,8 +126,14 @@ export async function uploadArtifact(services: Services, ctx: RequestContext, jo
       await services.files.put(`${storageKey}.thumb.webp`, Readable.from(thumbnail.data));
       stored.push(`${storageKey}.thumb.webp`);
     }
-    const row = await write(ctx, async (trx, audit) => {
-      await loadJob(trx, ctx, jobId, true); // still there, still theirs
+    const result = await write(ctx, async (trx, audit) => {
+      const job = await loadJob(trx, ctx, jobId, true); // still there, still theirs; concurrent sends of one file wait here
+      const existing = await sameClientFile(trx, ctx, jobId, clientId);
+      if (existing) {
+        audit.nothingChanged();
+        return { row: existing, created: false };
+      }
+      if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
       const [inserted] = (await trx('job_artifacts')
         .insert({
           account_id: ctx.accountId,
@@ -109,18 +152,21 @@ export async function uploadArtifact(services: Services, ctx: RequestContext, jo
           scan_status: scan,
           uploaded_by_type: ctx.actor.type,
           uploaded_by_id: ctx.actor.id,
+          tag,
+          client_id: clientId,
+          taken_at: takenAt,
         })
         .returning(columns)) as ArtifactRow[];
-      await appendJobEvent(trx, ctx, jobId, 'artifact_added', { artifact_id: id, kind: received.kind, filename: received.filename, visibility });
-      await audit({ action: 'job.artifact_added', resourceType: 'job', resourceId: jobId, after: { artifact_id: id, filename: received.filename, content_type: received.contentType, size_bytes: received.size, visibility, scan_status: scan } });
-      return inserted!;
+      const tagged = tag ? { tag } : {};
+      await appendJobEvent(trx, ctx, jobId, 'artifact_added', { artifact_id: id, kind: received.kind, filename: received.filename, visibility, ...tagged });
+      await audit({ action: 'job.artifact_added', resourceType: 'job', resourceId: jobId, after: { artifact_id: id, filename: received.filename, content_type: received.contentType, size_bytes: received.size, visibility, scan_status: scan, ...tagged } });
+      return { row: inserted!, created: true };
     });
-    return present(services, ctx.accountId, row);
+    if (!result.created) for (const key of stored) await services.files.remove(key).catch(() => undefined);
+    return { artifact: present(services, ctx.accountId, result.row), created: result.created };
   } catch (err) {
     for (const key of stored) await services.files.remove(key).catch(() => undefined);
     throw err;
-  } finally {
-    await fs.promises.rm(received.path, { force: true });
   }
 }
 

@@ -36,7 +36,7 @@ export interface ReceivedFile {
 }
 
 /** enough bytes for file-type to recognise every format it knows */
-const sniffBytes = 4100;
+export const sniffBytes = 4100;
 
 /** A name safe to show and to put in a Content-Disposition header: no paths, no control characters. */
 export function cleanFilename(name: string | undefined) {
@@ -45,7 +45,8 @@ export function cleanFilename(name: string | undefined) {
   return cleaned || 'upload';
 }
 
-async function sniff(head: Buffer) {
+/** The accepted type of a file from its first bytes (up to sniffBytes); 415 for anything else. */
+export async function sniff(head: Buffer) {
   const detected = await fileTypeFromBuffer(head);
   const kind = detected && acceptedTypes[detected.mime];
   if (!detected || !kind) {

@@ -1,0 +1,158 @@
+// Resumable uploads (tus 1.0.0: creation, resumption, termination) of job photos and documents,
+// mounted at /api/v1/uploads ahead of the JSON API. Our checks run as Express middleware before
+// tus sees the request, so nothing is stored for a caller who may not: the caller is signed in
+// (session cookie with X-Requested-With: onelink, or a bearer token) and holds jobs:attach with
+// dispatch on, the job is one they see, and an upload is only ever reached again by the person
+// who created it (owner kept in its metadata). tus then receives the bytes; once complete they
+// become a job artifact (finish.ts) and every answer about that upload names it in
+// Onelink-Artifact-Id.
+import type { IncomingMessage } from 'node:http';
+import { Server, TUS_RESUMABLE, type Upload } from '@tus/server';
+import cookieParser from 'cookie-parser';
+import express, { type Request, type Response } from 'express';
+import type { RequestContext } from '../context.ts';
+import { read } from '../db/tenant.ts';
+import { ConflictError } from '../errors.ts';
+import { HttpError, notFound } from '../http/errors.ts';
+import { defineRoute, toExpressHandlers, type Authenticate } from '../http/registry.ts';
+import { loadJob } from '../modules/jobs/records.ts';
+import type { Services } from '../services.ts';
+import { finishUpload, type FinishOutcome } from './finish.ts';
+import { ownerKey, readCreation } from './metadata.ts';
+import { createUploadStore, echoedMetadata, loadUpload, sweepUploads, uploadMaxBytes, uploadsDir, type UploadState } from './store.ts';
+
+export const uploadsPath = '/api/v1/uploads';
+export const artifactHeader = 'Onelink-Artifact-Id';
+const sweepEveryMs = 3600_000;
+
+const ownerOf = (ctx: RequestContext) => `${ctx.accountId}:${ctx.actor.type}:${ctx.actor.id}`;
+
+const envelope = (outcome: Extract<FinishOutcome, { ok: false }>) =>
+  JSON.stringify({ error: { code: outcome.code, message: outcome.message, details: outcome.details } });
+
+/** The answer for an upload whose bytes are already a job artifact. */
+function answerFinished(res: Response, upload: UploadState, artifactId: string, status: 200 | 204) {
+  res.status(status);
+  res.set({ 'Upload-Offset': String(upload.size), 'Cache-Control': 'no-store', [artifactHeader]: artifactId });
+  if (status === 200) res.set({ 'Upload-Length': String(upload.size), 'Upload-Metadata': echoedMetadata(upload.metadata) });
+  res.end();
+}
+
+export function uploadRoutes(services: Services, authenticate: Authenticate, bodyLimitKb = services.config.ONELINK_BODY_LIMIT_KB) {
+  const dir = uploadsDir(services.config);
+  const maxBytes = uploadMaxBytes(services.config);
+  const store = createUploadStore(dir);
+  // What our middleware established for a request, read back in tus's hooks (which get a web Request wrapping it).
+  const callers = new WeakMap<IncomingMessage, RequestContext>();
+  const creations = new WeakMap<IncomingMessage, Record<string, string>>();
+  // One finishing at a time per upload (the PATCH that completed it and a HEAD may race).
+  const finishing = new Map<string, Promise<FinishOutcome>>();
+  let lastSweep = 0;
+
+  const nodeRequest = (req: { runtime?: { node?: { req?: unknown } } }) => req.runtime?.node?.req as IncomingMessage | undefined;
+  const finish = (ctx: RequestContext, upload: UploadState, req: IncomingMessage) => {
+    let running = finishing.get(upload.id);
+    if (!running) {
+      // Express's request is the same Node request object, with pino-http's logger on it.
+      running = finishUpload(services, ctx, store, dir, upload, (req as Request).log).finally(() => finishing.delete(upload.id));
+      finishing.set(upload.id, running);
+    }
+    return running;
+  };
+
+  const tus = new Server({
+    path: uploadsPath,
+    datastore: store,
+    maxSize: maxBytes,
+    relativeLocation: true,
+    // Same-origin only: the portal and the apps are served from here, and the API grants no CORS.
+    allowedOrigins: () => false,
+    disableTerminationForFinishedUploads: true,
+    exposedHeaders: [artifactHeader],
+    // Everything reaching tus went through our middleware first; this only guards against a path around it.
+    onIncomingRequest: async (req) => {
+      const node = nodeRequest(req);
+      if (!node || !callers.has(node)) throw { status_code: 401, body: JSON.stringify({ error: { code: 'unauthorized', message: 'Sign in first', details: null } }) };
+    },
+    onUploadCreate: async (req) => {
+      const node = nodeRequest(req);
+      const metadata = node && creations.get(node);
+      if (!metadata) throw { status_code: 400, body: JSON.stringify({ error: { code: 'invalid_upload_metadata', message: 'The upload was not checked', details: null } }) };
+      return { metadata };
+    },
+    onUploadFinish: async (req, upload: Upload): Promise<{ status_code?: number; headers?: Record<string, string>; body?: string }> => {
+      const node = nodeRequest(req);
+      const ctx = node && callers.get(node);
+      const state = await loadUpload(store, dir, upload.id);
+      const outcome: FinishOutcome =
+        node && ctx && state ? await finish(ctx, state, node) : { ok: false, status: 500, code: 'internal_error', message: 'The upload could not be finished', details: null };
+      if (outcome.ok) return { headers: { [artifactHeader]: outcome.artifactId } };
+      return { status_code: outcome.status, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: envelope(outcome) };
+    },
+  });
+
+  const route = defineRoute({
+    method: 'post',
+    path: '/uploads',
+    summary: 'Resumable uploads (tus 1.0.0) of job photos and documents',
+    tags: ['jobs'],
+    access: { permission: 'jobs:attach', capability: 'dispatch.jobs' },
+    handler: async ({ ctx, req, res }) => {
+      res.setHeader('Tus-Resumable', TUS_RESUMABLE);
+      callers.set(req, ctx);
+      if (req.path === '/') {
+        if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'Create an upload with POST, then send its bytes to the URL it answers (Location)');
+        const creation = readCreation(req, maxBytes);
+        const job = await read(ctx, (trx) => loadJob(trx, ctx, creation.jobId)); // 404 unless the caller sees the job
+        if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
+        creations.set(req, { ...creation.metadata, [ownerKey]: ownerOf(ctx) });
+        if (Date.now() - lastSweep > sweepEveryMs) {
+          lastSweep = Date.now();
+          sweepUploads(dir).catch((err: unknown) => req.log.warn({ err }, 'sweeping old uploads failed'));
+        }
+        await tus.handle(req, res);
+        return;
+      }
+      const id = /^\/([^/]+)\/?$/.exec(req.path)?.[1] ?? '';
+      const upload = await loadUpload(store, dir, id);
+      // Someone else's upload does not exist, as far as the caller can tell.
+      if (!upload || upload.metadata[ownerKey] !== ownerOf(ctx)) throw notFound('Upload');
+      switch (req.method) {
+        case 'HEAD': {
+          let artifactId = upload.artifactId;
+          if (!artifactId && upload.offset === upload.size) {
+            // Complete, but the answer that would have named the artifact failed: finish now.
+            const outcome = await finish(ctx, upload, req);
+            if (!outcome.ok) throw new HttpError(outcome.status, outcome.code, outcome.message, outcome.details);
+            artifactId = outcome.artifactId;
+          }
+          if (artifactId) return answerFinished(res, upload, artifactId, 200);
+          break;
+        }
+        case 'PATCH':
+          if (upload.artifactId) {
+            if (req.get('upload-offset') !== String(upload.size)) {
+              res.setHeader('Connection', 'close'); // the body is not read
+              throw new HttpError(409, 'upload_finished', 'This upload is already complete; ask for its state with HEAD', { artifact_id: upload.artifactId });
+            }
+            return answerFinished(res, upload, upload.artifactId, 204);
+          }
+          break;
+        case 'DELETE':
+          if (upload.artifactId) throw new HttpError(400, 'upload_finished', 'This upload is complete and is now a job file; remove the file from the job instead', { artifact_id: upload.artifactId });
+          break;
+        default:
+          // GET would serve the bytes back; they are read through the job's files (signed links) instead.
+          throw new HttpError(405, 'method_not_allowed', 'An upload takes HEAD, PATCH and DELETE; read the file through the job’s files');
+      }
+      await tus.handle(req, res);
+    },
+  });
+
+  const router = express.Router();
+  // OPTIONS tells what the server supports (tus versions, extensions, maximum size) and stores nothing.
+  router.use((req, res, next) => (req.method === 'OPTIONS' ? void tus.handle(req, res).catch(next) : next()));
+  router.use(cookieParser());
+  router.use(...toExpressHandlers(route, authenticate, bodyLimitKb));
+  return Object.assign(router, { store, dir, sweep: () => sweepUploads(dir) });
+}
