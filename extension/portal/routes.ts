@@ -7,6 +7,7 @@ import { chatwootId, text } from '../http/schemas.ts';
 import { setSessionCookie } from '../auth/session-cookie.ts';
 import type { Services } from '../services.ts';
 import { consumeMagicLink, createClientPortalUser, issueMagicLink, listClientPortalUsers, setPortalUserActive } from './service.ts';
+import { vendorJobRoutes } from './vendor-jobs.ts';
 import { vendorUserRoutes } from './vendor-routes.ts';
 
 const portalUserParams = z.object({ portalUserId: z.uuid() });
@@ -75,5 +76,6 @@ export function portalRoutes(services: Services) {
       },
     }),
     ...vendorUserRoutes(services),
+    ...vendorJobRoutes(services),
   ];
 }

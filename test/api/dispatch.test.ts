@@ -354,8 +354,11 @@ describe('portal users see only their own jobs', () => {
     expect((await asVendor.get('/jobs')).body.data.map((j: { id: string }) => j.id)).toEqual([theirs.id]);
     expect((await asVendor.get(`/jobs/${notTheirs.id}`)).status).toBe(404);
     expect((await asVendor.post(`/jobs/${theirs.id}/status`, { status: 'in_progress' })).status).toBe(200);
-    const finish = await asVendor.post(`/jobs/${theirs.id}/status`, { status: 'completed' });
-    expect([finish.status, finish.body.error.details.allowed]).toEqual([409, ['pending_review']]);
+    // Finishing needs the required checklist item done first; it is named.
+    const finish = await asVendor.post(`/jobs/${theirs.id}/status`, { status: 'pending_review' });
+    expect([finish.status, finish.body.error.code, finish.body.error.details.missing]).toEqual([422, 'requirements_missing', [{ type: 'item', label: 'Water off' }]]);
+    const waterOff = (await asVendor.get(`/jobs/${theirs.id}`)).body.data.checklist.find((i: { label: string }) => i.label === 'Water off');
+    expect((await asVendor.put(`/jobs/${theirs.id}/checklist/${waterOff.id}`, { done: true })).status).toBe(200);
     expect((await asVendor.post(`/jobs/${theirs.id}/status`, { status: 'pending_review' })).status).toBe(200);
     expect((await asVendor.get(`/jobs/${theirs.id}/suggestions`)).status).toBe(403);
     // Their view of the story: progress only — no scores, reasons, notes or who on the team did it.

@@ -6,9 +6,9 @@
 import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
 import { write, type Audit } from '../../db/tenant.ts';
-import { ConflictError, InvalidFieldsError } from '../../errors.ts';
-import { appendJobEvent, dispatchSettings, jobColumns, loadJob, presentJob, writeBackJob, type JobRow } from './records.ts';
-import { checkTransition, type JobStatus } from './rules.ts';
+import { ConflictError, InvalidFieldsError, UnprocessableError } from '../../errors.ts';
+import { appendJobEvent, dispatchSettings, jobColumns, loadJob, presentJob, writeBackJob, type JobRow, type RequiredPhoto } from './records.ts';
+import { checkTransition, type JobStatus, type MissingRequirement } from './rules.ts';
 
 /** Who moves the job: decides who audits and what the conversations are told. */
 export type StatusChangeVia = 'manual' | 'assignment' | 'unassignment' | 'system';
@@ -28,6 +28,13 @@ export interface StatusChange {
   note?: string | false;
   /** True when the caller's own audit entry already records the status (assignment, unassignment). */
   auditedByCaller?: boolean;
+  /**
+   * When it happened, if not now: a vendor's action queued offline carries the device's time, and
+   * the time-based state (started_at, completed_at and so the SLA) follows it.
+   */
+  at?: Date;
+  /** Added to the `status_changed` event (e.g. the device time and the offline flag). */
+  eventData?: Record<string, unknown>;
 }
 
 /** Hooks run in the transaction of a status change (automation rules subscribe here). */
@@ -39,9 +46,25 @@ export function onJobCompleted(hook: StatusHook) {
 
 const label = (status: string) => status.replace('_', ' ');
 
-async function openRequiredItems(trx: Knex.Transaction, accountId: number, jobId: string) {
-  const [row] = await trx('job_checklist_items').where({ account_id: accountId, job_id: jobId, required: true }).whereNull('done_at').count<{ count: number }[]>('* as count');
-  return Number(row!.count);
+/** The job's required photos, each with how many files tagged for it the job has. */
+export async function requiredPhotoCounts(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'required_photos'>) {
+  const required = (job.required_photos ?? []) as RequiredPhoto[];
+  if (!required.length) return [];
+  const rows = (await trx('job_artifacts')
+    .where({ account_id: accountId, job_id: job.id })
+    .whereIn('tag', required.map((p) => p.tag))
+    .whereNull('deleted_at')
+    .groupBy('tag')
+    .select('tag', trx.raw('count(*)::int as have'))) as Array<{ tag: string; have: number }>;
+  const have = new Map(rows.map((r) => [r.tag, r.have]));
+  return required.map((p) => ({ tag: p.tag, label: p.label, min: p.min, have: have.get(p.tag) ?? 0 }));
+}
+
+/** What the job still lacks to be finished: its open required checklist items, then its missing photos. */
+export async function missingRequirements(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'required_photos'>): Promise<MissingRequirement[]> {
+  const items: string[] = await trx('job_checklist_items').where({ account_id: accountId, job_id: job.id, required: true }).whereNull('done_at').orderBy('position').pluck('label');
+  const photos = (await requiredPhotoCounts(trx, accountId, job)).filter((p) => p.have < p.min);
+  return [...items.map((label) => ({ type: 'item' as const, label })), ...photos.map((p) => ({ type: 'photo' as const, label: p.label }))];
 }
 
 /**
@@ -50,7 +73,9 @@ async function openRequiredItems(trx: Knex.Transaction, accountId: number, jobId
  * job as it is now.
  */
 export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, before: JobRow, change: StatusChange): Promise<JobRow> {
-  const openRequired = change.to === 'completed' ? await openRequiredItems(trx, ctx.accountId, before.id) : 0;
+  const finishing = change.to === 'completed' || change.to === 'pending_review';
+  const missing = finishing ? await missingRequirements(trx, ctx.accountId, before) : [];
+  const openRequired = missing.filter((m) => m.type === 'item').length;
   const vendorAfter = change.vendorId !== undefined ? change.vendorId : before.vendor_id;
   const check = checkTransition({
     from: before.status,
@@ -59,15 +84,19 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
     system: ctx.actor.type === 'system',
     hasVendor: Boolean(vendorAfter),
     requiredItemsOpen: openRequired,
+    missing,
     overrideReason: change.overrideReason,
     reason: change.reason,
   });
   if (!check.ok) {
+    if (check.code === 'requirements_missing') throw new UnprocessableError(check.code, check.message, { missing: check.missing ?? [] });
+    if (check.code === 'checklist_incomplete') throw new ConflictError(check.code, check.message, { allowed: check.allowed ?? [], missing: check.missing ?? [] });
     if (check.status === 422) throw new InvalidFieldsError(check.message, [{ field: check.field ?? '', message: check.message, code: 'required' }]);
     throw new ConflictError(check.code, check.message, { allowed: check.allowed ?? [] });
   }
   const reopening = before.status === 'completed' || before.status === 'canceled';
-  const overridden = change.to === 'completed' && openRequired > 0;
+  const overridden = change.to === 'completed' && missing.length > 0;
+  const at = change.at ?? trx.fn.now();
   const [after] = (await trx('jobs')
     .where({ account_id: ctx.accountId, id: before.id })
     .update({
@@ -75,7 +104,10 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
       ...(change.vendorId !== undefined ? { vendor_id: change.vendorId, ...(change.vendorId !== before.vendor_id ? { technician_id: null } : {}) } : {}),
       status: change.to,
       status_changed_at: trx.fn.now(),
-      completed_at: change.to === 'completed' ? trx.fn.now() : null,
+      completed_at: change.to === 'completed' ? at : null,
+      // Work starts when the vendor holding the job starts it; back to triage, the next vendor starts afresh.
+      ...(change.to === 'in_progress' && before.status === 'assigned' ? { started_at: at } : {}),
+      ...(change.to === 'triaged' ? { started_at: null } : {}),
       cancel_reason: change.to === 'canceled' ? change.reason : null,
       completion_override_reason: overridden ? change.overrideReason : null,
       version: before.version + 1,
@@ -87,9 +119,10 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
     from: before.status,
     to: change.to,
     ...(change.reason ? { reason: change.reason } : {}),
-    ...(overridden ? { override_reason: change.overrideReason, open_required_items: openRequired } : {}),
+    ...(overridden ? { override_reason: change.overrideReason, open_required_items: openRequired, missing } : {}),
     ...(reopening ? { reopened: true } : {}),
     ...(change.via !== 'manual' ? { via: change.via } : {}),
+    ...(change.eventData ?? {}),
   });
   if (change.note !== false) await writeBackJob(trx, ctx, job, change.note ?? `${label(before.status)} → ${label(change.to)}`);
   if (!change.auditedByCaller) {

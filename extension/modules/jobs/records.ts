@@ -11,9 +11,12 @@ import { allowedNext, defaultSlaMinutes, defaultSlaWarningMinutes, jobReference,
 export const jobColumns = [
   'id', 'number', 'status', 'priority', 'source', 'summary', 'notes', 'service_category', 'address', 'postal_code', 'lat', 'lng',
   'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_overridden', 'chatwoot_contact_id', 'vendor_id', 'technician_id', 'owner_id', 'custom_fields',
-  'cancel_reason', 'completion_override_reason', 'version', 'created_by_type', 'created_by_id', 'status_changed_at', 'completed_at',
-  'last_activity_at', 'created_at', 'updated_at',
+  'cancel_reason', 'completion_override_reason', 'version', 'created_by_type', 'created_by_id', 'status_changed_at', 'started_at', 'completed_at',
+  'required_photos', 'last_activity_at', 'created_at', 'updated_at',
 ] as const;
+
+/** A photo the job must have before it is finished: `min` files tagged `tag`. */
+export interface RequiredPhoto { tag: string; label: string; min: number }
 
 export interface JobRow {
   id: string;
@@ -28,7 +31,10 @@ export interface JobRow {
   window_starts_at: Date | null;
   window_ends_at: Date | null;
   sla_due_at: Date | null;
+  started_at: Date | null;
   completed_at: Date | null;
+  required_photos: RequiredPhoto[];
+  created_at: Date;
   chatwoot_contact_id: number | null;
   vendor_id: string | null;
   /** The staff member responsible for the job (null: the dispatchers as a whole). */
@@ -82,8 +88,11 @@ export const portalEventFields: Record<string, readonly string[]> = {
   unassigned: [],
   checklist_item_done: ['item_id', 'label'],
   checklist_item_reopened: ['item_id', 'label'],
-  en_route: ['eta'],
+  en_route: ['eta', 'device_time', 'offline'],
   technician_set: ['technician_name'],
+  started: ['device_time', 'offline'],
+  // The vendor's own notes to dispatch.
+  vendor_note: ['text', 'device_time', 'offline'],
 };
 
 export function portalEvent(event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {

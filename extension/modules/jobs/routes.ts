@@ -22,6 +22,17 @@ const postalCode = text({ min: 1, max: 20 }).transform((v) => v.replace(/\s+/g, 
 const jobParams = z.object({ jobId: z.uuid() });
 const checklistLabel = text({ min: 1, max: 300 });
 const reason = text({ min: 1, max: 2000 });
+const requiredPhotos = z
+  .array(
+    z.object({
+      tag: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -, up to 40').describe('The tag the photos carry (e.g. "after")'),
+      label: text({ min: 1, max: 200 }),
+      min: z.number().int().min(1).max(50).default(1).describe('How many photos with this tag the job needs'),
+    }),
+  )
+  .max(20)
+  .refine((photos) => new Set(photos.map((p) => p.tag)).size === photos.length, { message: 'Each tag once' })
+  .describe('Photos a job of this template must have before it is finished');
 
 const jobFields = {
   summary: text({ min: 1, max: 500 }),
@@ -279,6 +290,7 @@ export function jobRoutes(services: Services) {
         name: text({ min: 1, max: 200 }),
         service_category: category.nullable().optional(),
         items: z.array(z.object({ label: checklistLabel, required: z.boolean().optional() })).min(1).max(100),
+        required_photos: requiredPhotos.optional(),
         active: z.boolean().optional(),
       }),
       handler: async ({ ctx, body, res }) => sendData(res, await createTemplate(ctx, body), {}, 201),
@@ -294,6 +306,7 @@ export function jobRoutes(services: Services) {
         name: text({ min: 1, max: 200 }).optional(),
         service_category: category.nullable().optional(),
         items: z.array(z.object({ label: checklistLabel, required: z.boolean().optional() })).min(1).max(100).optional(),
+        required_photos: requiredPhotos.optional(),
         active: z.boolean().optional(),
       }),
       handler: async ({ ctx, params, body, res }) => sendData(res, await updateTemplate(ctx, params.templateId, body)),

@@ -25,16 +25,22 @@ export const jobTransitions: Record<JobStatus, readonly JobStatus[]> = {
   canceled: ['triaged'],
 };
 
-/** What a vendor may do to their own job from the portal. */
+/**
+ * What a vendor may do to their own job from the portal: start it, then send it for review or
+ * complete it (either only once its required items and photos are there; see checkTransition).
+ */
 const vendorMoves: Partial<Record<JobStatus, readonly JobStatus[]>> = {
   assigned: ['in_progress'],
-  in_progress: ['pending_review'],
+  in_progress: ['pending_review', 'completed'],
 };
 
 const reopenRoles: readonly Role[] = ['admin', 'dispatcher'];
 
 /** Moves back to triage from work already started: the vendor loses the job, so say why. */
 export const reasonRequired = (from: JobStatus, to: JobStatus) => to === 'canceled' || (to === 'triaged' && (from === 'in_progress' || from === 'pending_review'));
+
+/** A required checklist item not done, or a required photo not there (as many as `min` says). */
+export interface MissingRequirement { type: 'item' | 'photo'; label: string }
 
 export interface TransitionFacts {
   from: JobStatus;
@@ -44,6 +50,8 @@ export interface TransitionFacts {
   system?: boolean;
   hasVendor: boolean;
   requiredItemsOpen: number;
+  /** What the job still lacks to be finished: open required items and missing required photos. */
+  missing?: readonly MissingRequirement[];
   overrideReason?: string | null;
   /** Why: required to cancel and to take a started job back to triage. */
   reason?: string | null;
@@ -51,11 +59,16 @@ export interface TransitionFacts {
 
 export type TransitionCheck =
   | { ok: true }
-  | { ok: false; status: 409 | 422 | 403; code: string; message: string; allowed?: readonly JobStatus[]; field?: string };
+  | { ok: false; status: 409 | 422 | 403; code: string; message: string; allowed?: readonly JobStatus[]; field?: string; missing?: readonly MissingRequirement[] };
+
+const isStaff = (roles: readonly Role[], system = false) => system || roles.some((r) => r !== 'vendor' && r !== 'client');
+
+/** "Isolate circuit; 2 photos “After”": what is missing, named. */
+export const missingText = (missing: readonly MissingRequirement[]) => missing.map((m) => (m.type === 'item' ? m.label : `photo “${m.label}”`)).join('; ');
 
 /** Statuses this caller could move the job to next (what a 409 lists). */
 export function allowedNext(from: JobStatus, roles: readonly Role[], system = false): JobStatus[] {
-  const staff = system || roles.some((r) => r !== 'vendor' && r !== 'client');
+  const staff = isStaff(roles, system);
   const moves = staff ? jobTransitions[from] : (vendorMoves[from] ?? []);
   const reopens = from === 'completed' || from === 'canceled';
   return reopens && !roles.some((r) => reopenRoles.includes(r)) ? [] : [...moves];
@@ -69,14 +82,23 @@ export function checkTransition(facts: TransitionFacts): TransitionCheck {
   if (['assigned', 'in_progress', 'pending_review'].includes(facts.to) && !facts.hasVendor) {
     return { ok: false, status: 409, code: 'vendor_required', message: 'Assign a vendor first', allowed };
   }
-  if (facts.to === 'completed' && facts.requiredItemsOpen > 0 && !facts.overrideReason) {
+  // Finished work is proven work: required items done and required photos there. Staff completing
+  // may override with a reason; a vendor sending the job for review (or completing it) may not.
+  const missing = facts.missing ?? [];
+  const unmet = facts.requiredItemsOpen > 0 || missing.length > 0;
+  const staff = isStaff(facts.roles, facts.system);
+  if (unmet && facts.to === 'completed' && staff && !facts.overrideReason) {
     return {
       ok: false,
       status: 409,
       code: 'checklist_incomplete',
-      message: `${facts.requiredItemsOpen} required checklist item(s) are not done; finish them or give an override reason`,
+      message: `Not finished yet: ${missingText(missing) || `${facts.requiredItemsOpen} required checklist item(s)`}; finish them or give an override reason`,
       allowed,
+      missing,
     };
+  }
+  if (unmet && !staff && (facts.to === 'completed' || facts.to === 'pending_review')) {
+    return { ok: false, status: 422, code: 'requirements_missing', message: `Not finished yet: ${missingText(missing)}`, allowed, missing };
   }
   if (reasonRequired(facts.from, facts.to) && !facts.reason) {
     const message = facts.to === 'canceled' ? 'Say why the job is canceled' : 'Say why the job goes back to triage';

@@ -24,6 +24,7 @@ import {
   presentJob,
   writeBackJob,
   type JobRow,
+  type RequiredPhoto,
 } from './records.ts';
 import { staleJob } from './lifecycle.ts';
 import { openJobStatuses, type JobPriority, type JobSource } from './rules.ts';
@@ -73,23 +74,27 @@ function checkLocation(input: { lat?: number | null; lng?: number | null; window
   }
 }
 
-async function instantiateChecklist(trx: Knex.Transaction, accountId: number, jobId: string, category: string | null, templateId?: string | null) {
+async function instantiateChecklist(trx: Knex.Transaction, accountId: number, jobId: string, category: string | null, templateId?: string | null): Promise<RequiredPhoto[]> {
   const template = templateId
-    ? await trx('checklist_templates').where({ account_id: accountId, id: templateId, active: true }).first('id', 'items')
+    ? await trx('checklist_templates').where({ account_id: accountId, id: templateId, active: true }).first('id', 'items', 'required_photos')
     : await trx('checklist_templates')
         .where({ account_id: accountId, active: true })
         .andWhere((q) => (category ? q.where('service_category', category).orWhereNull('service_category') : q.whereNull('service_category')))
         .orderByRaw('service_category is null') // the category's own template wins over the general one
         .orderBy('created_at')
-        .first('id', 'items');
+        .first('id', 'items', 'required_photos');
   if (templateId && !template) throw new InvalidFieldsError('Unknown checklist template', [{ field: 'checklist_template_id', message: 'No such active template', code: 'unknown_template' }]);
-  if (!template) return;
+  if (!template) return [];
   const items = template.items as Array<{ label: string; required?: boolean }>;
   if (items.length) {
     await trx('job_checklist_items').insert(
       items.map((item, position) => ({ account_id: accountId, job_id: jobId, position, label: item.label, required: item.required ?? true })),
     );
   }
+  // The photos the template asks for are copied like its items: editing the template later leaves the job alone.
+  const photos = (template.required_photos ?? []) as RequiredPhoto[];
+  if (photos.length) await trx('jobs').where({ account_id: accountId, id: jobId }).update({ required_photos: JSON.stringify(photos) });
+  return photos;
 }
 
 /**
@@ -134,7 +139,7 @@ export async function insertJob(trx: Knex.Transaction, ctx: RequestContext, audi
   for (const dealId of new Set(input.deal_ids ?? [])) {
     await trx('job_deals').insert({ account_id: ctx.accountId, job_id: job.id, deal_id: dealId });
   }
-  await instantiateChecklist(trx, ctx.accountId, job.id, job.service_category, input.checklist_template_id);
+  job.required_photos = await instantiateChecklist(trx, ctx.accountId, job.id, job.service_category, input.checklist_template_id);
   await appendJobEvent(trx, ctx, job.id, 'created', { status: job.status, source: job.source, priority });
   await writeBackJob(trx, ctx, job, 'job created');
   await audit({ action: 'job.created', resourceType: 'job', resourceId: job.id, after: { ...job }, sensitiveKeys: sensitiveFieldKeys(ctx, 'job') });
@@ -230,17 +235,19 @@ export async function updateJob(ctx: RequestContext, jobId: string, patch: JobPa
  * `job.en_route` audit event that tells the client and the job's owner. The status stays assigned.
  */
 export async function markJobEnRoute(ctx: RequestContext, jobId: string, input: { eta?: Date | null }) {
-  return write(ctx, async (trx, audit) => {
-    const job = await loadJob(trx, ctx, jobId, true);
-    if (job.status !== 'assigned' || !job.vendor_id) {
-      throw new ConflictError('not_assigned', `Only an assigned job can be on its way; this one is ${job.status.replace('_', ' ')}`);
-    }
-    const eta = input.eta ?? null;
-    await appendJobEvent(trx, ctx, jobId, 'en_route', eta ? { eta } : {});
-    await writeBackJob(trx, ctx, job, eta ? `vendor on the way, expected ${eta.toISOString().slice(11, 16)} UTC` : 'vendor on the way');
-    await audit({ action: 'job.en_route', resourceType: 'job', resourceId: jobId, after: { vendor_id: job.vendor_id, eta: eta?.toISOString() ?? null } });
-    return { id: jobId, en_route_at: new Date().toISOString(), eta: eta?.toISOString() ?? null };
-  });
+  return write(ctx, async (trx, audit) => enRouteIn(trx, ctx, audit, await loadJob(trx, ctx, jobId, true), input));
+}
+
+/** markJobEnRoute inside the caller's unit of work, on `job` loaded for update (the portal's actions). */
+export async function enRouteIn(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, job: JobRow, input: { eta?: Date | null; eventData?: Record<string, unknown> }) {
+  if (job.status !== 'assigned' || !job.vendor_id) {
+    throw new ConflictError('not_assigned', `Only an assigned job can be on its way; this one is ${job.status.replace('_', ' ')}`);
+  }
+  const eta = input.eta ?? null;
+  await appendJobEvent(trx, ctx, job.id, 'en_route', { ...(eta ? { eta } : {}), ...(input.eventData ?? {}) });
+  await writeBackJob(trx, ctx, job, eta ? `vendor on the way, expected ${eta.toISOString().slice(11, 16)} UTC` : 'vendor on the way');
+  await audit({ action: 'job.en_route', resourceType: 'job', resourceId: job.id, after: { vendor_id: job.vendor_id, eta: eta?.toISOString() ?? null } });
+  return { id: job.id, en_route_at: new Date().toISOString(), eta: eta?.toISOString() ?? null };
 }
 
 export async function addJobNote(ctx: RequestContext, jobId: string, body: string) {
@@ -253,23 +260,26 @@ export async function addJobNote(ctx: RequestContext, jobId: string, body: strin
 }
 
 export async function setChecklistItem(ctx: RequestContext, jobId: string, itemId: string, done: boolean) {
-  return write(ctx, async (trx, audit) => {
-    const job = await loadJob(trx, ctx, jobId, true);
-    if (!openJobStatuses.includes(job.status)) throw new ConflictError('job_closed', `The checklist of a ${job.status} job is closed`);
-    const item = await trx('job_checklist_items').where({ account_id: ctx.accountId, job_id: jobId, id: itemId }).first('id', 'label', 'done_at');
-    if (!item) throw new NotFoundError('Checklist item');
-    if (Boolean(item.done_at) === done) {
-      audit.nothingChanged();
-      return item;
-    }
-    const [after] = await trx('job_checklist_items')
-      .where({ account_id: ctx.accountId, id: itemId })
-      .update(done ? { done_at: trx.fn.now(), done_by_type: ctx.actor.type, done_by_id: ctx.actor.id } : { done_at: null, done_by_type: null, done_by_id: null })
-      .returning(['id', 'position', 'label', 'required', 'done_at', 'done_by_type', 'done_by_id']);
-    await appendJobEvent(trx, ctx, jobId, done ? 'checklist_item_done' : 'checklist_item_reopened', { item_id: itemId, label: item.label });
-    await audit({ action: done ? 'job.checklist_item_done' : 'job.checklist_item_reopened', resourceType: 'job', resourceId: jobId, after: { item_id: itemId } });
-    return after;
-  });
+  return write(ctx, async (trx, audit) => setChecklistItemIn(trx, ctx, audit, await loadJob(trx, ctx, jobId, true), itemId, done));
+}
+
+/** setChecklistItem inside the caller's unit of work, on `job` loaded for update (the portal's actions). */
+export async function setChecklistItemIn(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, job: JobRow, itemId: string, done: boolean, eventData: Record<string, unknown> = {}) {
+  const jobId = job.id;
+  if (!openJobStatuses.includes(job.status)) throw new ConflictError('job_closed', `The checklist of a ${job.status} job is closed`);
+  const item = await trx('job_checklist_items').where({ account_id: ctx.accountId, job_id: jobId, id: itemId }).first('id', 'label', 'done_at');
+  if (!item) throw new NotFoundError('Checklist item');
+  if (Boolean(item.done_at) === done) {
+    audit.nothingChanged();
+    return item;
+  }
+  const [after] = await trx('job_checklist_items')
+    .where({ account_id: ctx.accountId, id: itemId })
+    .update(done ? { done_at: trx.fn.now(), done_by_type: ctx.actor.type, done_by_id: ctx.actor.id } : { done_at: null, done_by_type: null, done_by_id: null })
+    .returning(['id', 'position', 'label', 'required', 'done_at', 'done_by_type', 'done_by_id']);
+  await appendJobEvent(trx, ctx, jobId, done ? 'checklist_item_done' : 'checklist_item_reopened', { item_id: itemId, label: item.label, ...eventData });
+  await audit({ action: done ? 'job.checklist_item_done' : 'job.checklist_item_reopened', resourceType: 'job', resourceId: jobId, after: { item_id: itemId } });
+  return after;
 }
 
 export async function addChecklistItem(ctx: RequestContext, jobId: string, input: { label: string; required?: boolean }) {

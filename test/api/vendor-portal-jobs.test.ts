@@ -1,0 +1,418 @@
+// The vendor portal's jobs: the tabs as each of a vendor's people sees them (and nobody else's jobs),
+// what is shown of the client and when, and the action door: every kind of action, applied once
+// however often the phone replays it, refusals kept and replayed as they were, the device's time for
+// what was done offline, and a job that cannot be finished without its required items and photos.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemContext, withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
+import { storeReceivedArtifact } from '../../extension/modules/artifacts/service.ts';
+import { spool } from '../../extension/modules/artifacts/upload.ts';
+import { apiAs } from '../helpers/api.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
+import { useWorld } from '../helpers/world.ts';
+
+const world = useWorld([1, 2]);
+let t: TestApp;
+let admin: SignedIn;
+let asDispatcher: ReturnType<typeof apiAs>;
+let tmpDir: string;
+type Person = { token: string; portalUserId: string; api: ReturnType<typeof apiAs> };
+const vendors: Record<string, { id: string; owner: Person; tech: Person }> = {};
+
+const minute = 60_000;
+const day = 24 * 60 * minute;
+const inAYear = () => new Date(Date.now() + 365 * day).toISOString().slice(0, 10);
+const contactId = 7101;
+
+const cardKeys = [
+  'id', 'reference', 'status', 'priority', 'summary', 'service_category', 'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_state',
+  'checklist', 'postal_code', 'address', 'maps_url', 'client', 'technician', 'offer', 'eta', 'started_at', 'updated_at',
+].sort();
+
+beforeAll(async () => {
+  t = world.t;
+  admin = await signInAgent(t, world.chatwoot, 1, 'administrator', 'Ada Admin');
+  expect((await apiAs(t, admin.token).patch('/admin/capabilities', { profile: 'construction' })).status).toBe(200);
+  const dispatcher = await signInDispatcher(t, world.chatwoot, 1, admin);
+  asDispatcher = apiAs(t, dispatcher.token);
+  for (const name of ['North', 'South']) {
+    const vendor = (await asDispatcher.post('/vendors', { name: `${name} Heating`, categories: ['plumbing', 'boilers'] })).body.data;
+    expect((await asDispatcher.post(`/vendors/${vendor.id}/documents`, { kind: 'insurance', expires_on: inAYear() })).status).toBe(201);
+    const owner = await inviteVendorUser(t, { accountId: admin.accountId, vendorId: vendor.id, staffToken: admin.token, name: `${name} Owner` });
+    const tech = await inviteVendorUser(t, { accountId: admin.accountId, ownerToken: owner.token, name: `${name} Tech` });
+    vendors[name] = { id: vendor.id, owner: { ...owner, api: apiAs(t, owner.token) }, tech: { ...tech, api: apiAs(t, tech.token) } };
+  }
+  // The client as the contacts cache holds them (filled from Chatwoot by the sync).
+  await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+    trx('chatwoot_contacts').insert({ account_id: admin.accountId, chatwoot_contact_id: contactId, name: 'Clara Client', phone_e164: '+14155550123' }),
+  );
+  tmpDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'portal-jobs-'));
+});
+
+afterAll(async () => {
+  if (tmpDir) await fs.promises.rm(tmpDir, { recursive: true, force: true });
+});
+
+async function newJob(fields: Record<string, unknown> = {}) {
+  const res = await asDispatcher.post('/jobs', {
+    summary: 'Radiator leaking',
+    service_category: 'plumbing',
+    address: '12 Hidden Lane',
+    postal_code: 'AB1 2CD',
+    chatwoot_contact_id: contactId,
+    notes: 'Gate code 1234, client is difficult',
+    ...fields,
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.data as { id: string; reference: string; created_at: string };
+}
+
+async function assignedJob(vendor: string, fields: Record<string, unknown> = {}) {
+  const job = await newJob(fields);
+  expect((await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: vendors[vendor]!.id })).status).toBe(200);
+  return job;
+}
+
+const ids = (res: { body: { data: Array<{ id: string }> } }) => res.body.data.map((c) => c.id);
+const tab = (who: Person, name: string) => who.api.get('/portal/vendor/jobs', { tab: name });
+
+function action(jobId: string, kind: string, extra: Record<string, unknown> = {}) {
+  return { id: randomUUID(), job_id: jobId, kind, happened_at: new Date().toISOString(), offline: false, ...extra };
+}
+const send = (who: Person, body: object) => who.api.post('/portal/vendor/actions', body);
+
+const staffEvents = async (jobId: string) => (await asDispatcher.get(`/jobs/${jobId}`)).body.data.events as Array<{ kind: string; data: Record<string, unknown> }>;
+const jobRow = (jobId: string) =>
+  withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('jobs').where({ account_id: admin.accountId, id: jobId }).first('status', 'started_at', 'completed_at', 'created_at'));
+
+/** The job was opened a while ago (a device time before that is not believed). */
+const openedAgo = (jobId: string, ms: number) =>
+  withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+    trx('jobs').where({ account_id: admin.accountId, id: jobId }).update({ created_at: trx.raw(`created_at - make_interval(secs => ?)`, [ms / 1000]) }),
+  );
+
+/** A photo tagged for the job's requirements, stored the way a finished upload is. */
+async function tagPhoto(jobId: string, tag: string) {
+  const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a6' } }).png().toBuffer();
+  const received = await spool(Readable.from(png), `${tag}.png`, tmpDir, 5 * 1024 * 1024);
+  const ctx = await systemContext(t.db.knex, admin.accountId, 'test-uploads');
+  try {
+    return await storeReceivedArtifact(t.services, ctx, jobId, received, { tag, clientId: randomUUID(), takenAt: new Date() });
+  } finally {
+    await fs.promises.rm(received.path, { force: true });
+  }
+}
+
+describe('the tabs', () => {
+  it('shows each of the vendor’s people their jobs by tab, and nobody another vendor’s', async () => {
+    const north = vendors.North!;
+    const south = vendors.South!;
+    const now = Date.now();
+    const today = await assignedJob('North', { window_starts_at: new Date(now - 60 * minute).toISOString(), window_ends_at: new Date(now + 60 * minute).toISOString() });
+    const later = await assignedJob('North', { window_starts_at: new Date(now + 3 * day).toISOString(), sla_due_at: new Date(now + 5 * day).toISOString() });
+    const techs = await assignedJob('North', { window_starts_at: new Date(now - 30 * minute).toISOString() });
+    expect((await north.owner.api.put(`/portal/vendor/jobs/${techs.id}/technician`, { technician_id: north.tech.portalUserId })).status).toBe(200);
+    const offered = await newJob({ summary: 'Boiler service offer' });
+    const offer = (await asDispatcher.post(`/jobs/${offered.id}/offers`, { vendor_id: north.id })).body.data;
+    const done = await assignedJob('North');
+    expect((await asDispatcher.post(`/jobs/${done.id}/status`, { status: 'in_progress' })).status).toBe(200);
+    expect((await asDispatcher.post(`/jobs/${done.id}/status`, { status: 'completed' })).status).toBe(200);
+    const southern = await assignedJob('South', { window_starts_at: new Date(now - 60 * minute).toISOString() });
+
+    // The owner: every job of the vendor.
+    expect(ids(await tab(north.owner, 'today')).sort()).toEqual([today.id, techs.id].sort());
+    expect(ids(await tab(north.owner, 'upcoming'))).toEqual([later.id]);
+    const offeredTab = await tab(north.owner, 'offered');
+    expect(ids(offeredTab)).toEqual([offered.id]);
+    expect(ids(await tab(north.owner, 'done'))).toEqual([done.id]);
+
+    // A technician: only the jobs given to them, and no offers.
+    expect(ids(await tab(north.tech, 'today'))).toEqual([techs.id]);
+    for (const name of ['upcoming', 'offered', 'done']) expect(ids(await tab(north.tech, name)), name).toEqual([]);
+    expect((await north.tech.api.get(`/portal/vendor/jobs/${today.id}`)).status).toBe(404);
+    expect((await north.tech.api.get(`/portal/vendor/jobs/${offered.id}`)).status).toBe(404);
+    expect((await north.tech.api.get(`/portal/vendor/jobs/${techs.id}`)).status).toBe(200);
+
+    // Across vendors: nothing of South's reaches North, in any tab or by id (and the other way round).
+    for (const who of [north.owner, north.tech]) {
+      for (const name of ['offered', 'today', 'upcoming', 'done']) expect(JSON.stringify((await tab(who, name)).body), name).not.toContain(southern.id);
+      const probe = await who.api.get(`/portal/vendor/jobs/${southern.id}`);
+      expect([probe.status, probe.body.error.code]).toEqual([404, 'not_found']);
+    }
+    expect(ids(await tab(south.owner, 'today'))).toEqual([southern.id]);
+    expect((await south.owner.api.get(`/portal/vendor/jobs/${today.id}`)).status).toBe(404);
+    expect((await south.owner.api.get(`/portal/vendor/jobs/${offered.id}`)).status).toBe(404);
+
+    // Staff and clients have no vendor portal: an empty list, no job.
+    expect((await asDispatcher.get('/portal/vendor/jobs', { tab: 'today' })).body.data).toEqual([]);
+    expect((await asDispatcher.get(`/portal/vendor/jobs/${today.id}`)).status).toBe(404);
+
+    // What a card shows while the job is theirs and open: the client and the address, nothing internal.
+    const card = (await tab(north.owner, 'today')).body.data.find((c: { id: string }) => c.id === today.id);
+    expect(Object.keys(card).sort()).toEqual(cardKeys);
+    expect(card).toMatchObject({
+      reference: today.reference,
+      status: 'assigned',
+      address: '12 Hidden Lane',
+      maps_url: `https://www.google.com/maps/search/?api=1&query=${encodeURIComponent('12 Hidden Lane, ab12cd')}`,
+      client: { name: 'Clara Client', phone: '+14155550123' },
+      checklist: { done: 0, total: 0 },
+      technician: null,
+      offer: null,
+    });
+    expect((await tab(north.owner, 'today')).body.data.find((c: { id: string }) => c.id === techs.id).technician).toEqual({ id: north.tech.portalUserId, name: 'North Tech' });
+
+    // An offered job and a finished one: no client, no address, no maps link.
+    const offeredCard = offeredTab.body.data[0];
+    expect(offeredCard).toMatchObject({ address: null, maps_url: null, client: null, offer: { id: offer.id, status: 'open', answer_by: offer.answer_by } });
+    const doneCard = (await tab(north.owner, 'done')).body.data[0];
+    expect(doneCard).toMatchObject({ status: 'completed', address: null, maps_url: null, client: null });
+    const offeredDetail = (await north.owner.api.get(`/portal/vendor/jobs/${offered.id}`)).body.data;
+    expect(offeredDetail).toMatchObject({ address: null, client: null, artifacts: [], events: [], allowed_actions: [] });
+
+    // Never amounts, internal notes, scores or the staff owner, in any tab or detail.
+    const everything = JSON.stringify([
+      ...(await Promise.all(['offered', 'today', 'upcoming', 'done'].map(async (name) => (await tab(north.owner, name)).body))),
+      (await north.owner.api.get(`/portal/vendor/jobs/${today.id}`)).body,
+      offeredDetail,
+    ]);
+    expect(everything).not.toMatch(/Gate code|owner_id|"notes"|custom_fields|score|amount|compliance/);
+    const detail = (await north.owner.api.get(`/portal/vendor/jobs/${today.id}`)).body.data;
+    expect(detail).toMatchObject({ checklist_items: [], required_photos: [], artifacts: [], allowed_actions: ['en_route', 'start', 'note'] });
+    expect(detail.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'assigned', 'status_changed']);
+  });
+
+  it('reads a list in the same number of queries however many jobs it holds, and pages through it', async () => {
+    const north = vendors.North!;
+    const queries = async () => {
+      // Only the queries about jobs: a session's last use and other bookkeeping come and go.
+      let count = 0;
+      const counter = (q: { sql: string }) => void (/job/.test(q.sql) && count++);
+      t.db.knex.on('query', counter);
+      try {
+        const res = await tab(north.owner, 'upcoming');
+        expect(res.status).toBe(200);
+        return { count, length: res.body.data.length as number };
+      } finally {
+        t.db.knex.off('query', counter);
+      }
+    };
+    const before = await queries();
+    for (let i = 0; i < 6; i++) await assignedJob('North', { window_starts_at: new Date(Date.now() + (4 + i) * day).toISOString(), sla_due_at: new Date(Date.now() + 12 * day).toISOString() });
+    const after = await queries();
+    expect(after.length).toBe(before.length + 6);
+    expect(after.count).toBe(before.count);
+
+    const first = await north.owner.api.get('/portal/vendor/jobs', { tab: 'upcoming', limit: 4 });
+    expect(first.body.data).toHaveLength(4);
+    const rest = await north.owner.api.get('/portal/vendor/jobs', { tab: 'upcoming', limit: 200, cursor: first.body.meta.next_cursor });
+    expect([...ids(first), ...ids(rest)]).toEqual(ids(await tab(north.owner, 'upcoming')));
+    const starts = [...first.body.data, ...rest.body.data].map((c: { window_starts_at: string }) => c.window_starts_at);
+    expect(starts).toEqual([...starts].sort());
+  });
+});
+
+describe('doing the job', () => {
+  it('on my way, start with a location, notes, ticks; replays apply once; finishing needs the required items and photos', async () => {
+    const north = vendors.North!;
+    const template = await asDispatcher.post('/checklist-templates', {
+      name: 'Boiler repair',
+      service_category: 'boilers',
+      items: [{ label: 'Pressure test' }, { label: 'Tidy up', required: false }],
+      required_photos: [{ tag: 'after', label: 'After the repair', min: 1 }],
+    });
+    expect(template.status, JSON.stringify(template.body)).toBe(201);
+    expect(template.body.data.required_photos).toEqual([{ tag: 'after', label: 'After the repair', min: 1 }]);
+    const job = await assignedJob('North', { service_category: 'boilers', sla_due_at: new Date(Date.now() + day).toISOString() });
+    await openedAgo(job.id, 3 * 3600_000);
+    expect((await asDispatcher.get(`/jobs/${job.id}`)).body.data.required_photos).toEqual([{ tag: 'after', label: 'After the repair', min: 1 }]);
+    expect((await north.owner.api.put(`/portal/vendor/jobs/${job.id}/technician`, { technician_id: north.tech.portalUserId })).status).toBe(200);
+    const tech = north.tech;
+
+    // On my way, with an ETA; the same action again answers the same and changes nothing.
+    const eta = new Date(Date.now() + 40 * minute).toISOString();
+    const enRoute = action(job.id, 'en_route', { eta });
+    const first = await send(tech, enRoute);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.body.data.action).toMatchObject({ id: enRoute.id, kind: 'en_route', outcome: 'applied', device_time: enRoute.happened_at, offline: false, received_at: expect.any(String) });
+    expect(first.body.data.job).toMatchObject({ id: job.id, status: 'assigned', eta, allowed_actions: ['en_route', 'start', 'check', 'uncheck', 'note'] });
+    const eventCount = (await staffEvents(job.id)).length;
+    const again = await send(tech, enRoute);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect((await staffEvents(job.id)).length).toBe(eventCount);
+    expect((await staffEvents(job.id)).filter((e) => e.kind === 'en_route')).toEqual([expect.objectContaining({ data: { eta, device_time: enRoute.happened_at, offline: false } })]);
+    // The same id with another body is not a replay.
+    const reused = await send(tech, { ...enRoute, eta: new Date(Date.now() + 90 * minute).toISOString() });
+    expect([reused.status, reused.body.error.code]).toEqual([422, 'idempotency_key_reused']);
+
+    // Start, with where the phone was and how sure it was.
+    const start = action(job.id, 'start', { location: { lat: 51.5072, lng: -0.1276, accuracy_m: 12 } });
+    const started = await send(tech, start);
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    expect(started.body.data.job).toMatchObject({ status: 'in_progress', started_at: expect.any(String) });
+    expect((await staffEvents(job.id)).find((e) => e.kind === 'started')!.data).toEqual({ location: { lat: 51.5072, lng: -0.1276, accuracy_m: 12 }, device_time: start.happened_at, offline: false });
+
+    // A note to dispatch: on the staff timeline, and among the vendor's own events.
+    const noted = await send(tech, action(job.id, 'note', { text: 'Water was off at the mains when I arrived' }));
+    expect(noted.status).toBe(201);
+    expect((await staffEvents(job.id)).find((e) => e.kind === 'vendor_note')!.data).toMatchObject({ text: 'Water was off at the mains when I arrived', offline: false });
+    expect(noted.body.data.job.events.find((e: { kind: string }) => e.kind === 'vendor_note').data).toMatchObject({ text: 'Water was off at the mains when I arrived' });
+
+    // Sending for review with nothing done: refused, naming the item and the photo; the refusal replays as it was.
+    const early = action(job.id, 'submit_for_review');
+    const refused = await send(tech, early);
+    expect([refused.status, refused.body.error.code]).toEqual([422, 'requirements_missing']);
+    expect(refused.body.error.details.missing).toEqual([{ type: 'item', label: 'Pressure test' }, { type: 'photo', label: 'After the repair' }]);
+    const refusedAgain = await send(tech, early);
+    expect([refusedAgain.status, refusedAgain.body.error]).toEqual([422, refused.body.error]);
+    expect((await jobRow(job.id)).status).toBe('in_progress');
+
+    // Ticks: check, uncheck, check again; each once.
+    const detail = (await tech.api.get(`/portal/vendor/jobs/${job.id}`)).body.data;
+    const pressure = detail.checklist_items.find((i: { label: string }) => i.label === 'Pressure test');
+    expect(detail.required_photos).toEqual([{ tag: 'after', label: 'After the repair', min: 1, have: 0 }]);
+    const tick = action(job.id, 'check', { item_id: pressure.id });
+    expect((await send(tech, tick)).body.data.job.checklist).toEqual({ done: 1, total: 2 });
+    expect((await send(tech, tick)).status).toBe(200);
+    const untick = await send(tech, action(job.id, 'uncheck', { item_id: pressure.id }));
+    expect(untick.body.data.job.checklist_items.find((i: { id: string }) => i.id === pressure.id).done_at).toBeNull();
+    expect((await send(tech, action(job.id, 'check', { item_id: pressure.id }))).body.data.job.checklist).toEqual({ done: 1, total: 2 });
+    expect((await staffEvents(job.id)).filter((e) => e.kind.startsWith('checklist_item')).map((e) => e.kind)).toEqual(['checklist_item_done', 'checklist_item_reopened', 'checklist_item_done']);
+
+    // Completing without the photo: refused by the portal and by dispatch alike, naming the photo.
+    const noPhoto = await send(tech, action(job.id, 'complete'));
+    expect([noPhoto.status, noPhoto.body.error.details.missing]).toEqual([422, [{ type: 'photo', label: 'After the repair' }]]);
+    const staffTry = await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'completed' });
+    expect([staffTry.status, staffTry.body.error.code, staffTry.body.error.details.missing]).toEqual([409, 'checklist_incomplete', [{ type: 'photo', label: 'After the repair' }]]);
+
+    // The tagged photo arrives: completion goes through, offline, at the phone's time.
+    const photo = await tagPhoto(job.id, 'after');
+    const withPhoto = (await tech.api.get(`/portal/vendor/jobs/${job.id}`)).body.data;
+    expect(withPhoto.required_photos).toEqual([{ tag: 'after', label: 'After the repair', min: 1, have: 1 }]);
+    expect(withPhoto.artifacts).toEqual([expect.objectContaining({ id: photo.artifact.id, kind: 'photo', tag: 'after', url: expect.stringContaining('/api/v1/artifacts/content?token='), taken_at: expect.any(String) })]);
+    expect(withPhoto.allowed_actions).toEqual(['check', 'uncheck', 'note', 'submit_for_review', 'complete']);
+    const deviceTime = new Date(Date.now() - 7 * minute);
+    const complete = action(job.id, 'complete', { offline: true, happened_at: deviceTime.toISOString() });
+    const completed = await send(tech, complete);
+    expect(completed.status, JSON.stringify(completed.body)).toBe(201);
+    expect(completed.body.data.action).toMatchObject({ offline: true, device_time: deviceTime.toISOString() });
+    expect(completed.body.data.job).toMatchObject({ status: 'completed', sla_state: 'met', address: null, client: null, allowed_actions: [] });
+    expect((await jobRow(job.id)).completed_at.toISOString()).toBe(deviceTime.toISOString());
+    expect((await staffEvents(job.id)).at(-1)).toMatchObject({ kind: 'status_changed', data: { from: 'in_progress', to: 'completed', device_time: deviceTime.toISOString(), offline: true } });
+    expect(ids(await tab(tech, 'done'))).toContain(job.id);
+
+    // Every action sent is one row, the refusal kept as such.
+    const log = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('portal_actions').where({ account_id: admin.accountId, job_id: job.id }).orderBy('received_at').select('kind', 'outcome', 'status_code', 'offline'),
+    );
+    expect(log.map((r: { kind: string; outcome: string }) => `${r.kind}:${r.outcome}`)).toEqual([
+      'en_route:applied', 'start:applied', 'note:applied', 'submit_for_review:rejected', 'check:applied', 'uncheck:applied', 'check:applied', 'complete:rejected', 'complete:applied',
+    ]);
+  });
+
+  it('sends for review once everything is there, at the device time of a start queued offline', async () => {
+    const north = vendors.North!;
+    const job = await assignedJob('North', { service_category: 'boilers' });
+    await openedAgo(job.id, 3600_000);
+    const [pressure] = (await north.owner.api.get(`/portal/vendor/jobs/${job.id}`)).body.data.checklist_items;
+    const startedAt = new Date(Date.now() - 45 * minute);
+    expect((await send(north.owner, action(job.id, 'start', { offline: true, happened_at: startedAt.toISOString() }))).status).toBe(201);
+    expect((await jobRow(job.id)).started_at.toISOString()).toBe(startedAt.toISOString());
+    expect((await send(north.owner, action(job.id, 'check', { item_id: pressure.id, offline: true }))).status).toBe(201);
+    await tagPhoto(job.id, 'after');
+    const review = await send(north.owner, action(job.id, 'submit_for_review'));
+    expect(review.status, JSON.stringify(review.body)).toBe(201);
+    // In review: dispatch decides now; the vendor may still tick and write notes.
+    expect(review.body.data.job).toMatchObject({ status: 'pending_review', allowed_actions: ['check', 'uncheck', 'note'] });
+    expect((await jobRow(job.id)).completed_at).toBeNull();
+  });
+
+  it('does not believe a device clock far in the future or before the job existed', async () => {
+    const north = vendors.North!;
+    const future = await assignedJob('North');
+    const sent = await send(north.owner, action(future.id, 'start', { offline: true, happened_at: new Date(Date.now() + 3 * 3600_000).toISOString() }));
+    expect(sent.status).toBe(201);
+    const row = await jobRow(future.id);
+    expect(row.started_at.getTime()).toBe(new Date(sent.body.data.action.received_at).getTime());
+    const past = await assignedJob('North');
+    expect((await send(north.owner, action(past.id, 'start', { offline: true, happened_at: '2020-01-01T00:00:00Z' }))).status).toBe(201);
+    const pastRow = await jobRow(past.id);
+    expect(pastRow.started_at.getTime()).toBe(pastRow.created_at.getTime());
+  });
+});
+
+describe('conflicts and refusals', () => {
+  it('a job canceled meanwhile refuses the queued action with a clear message, kept and replayed', async () => {
+    const north = vendors.North!;
+    const job = await assignedJob('North');
+    expect((await asDispatcher.post(`/jobs/${job.id}/status`, { status: 'canceled', reason: 'Client fixed it' })).status).toBe(200);
+    const queued = action(job.id, 'start', { offline: true, happened_at: new Date(Date.now() - 10 * minute).toISOString() });
+    const refused = await send(north.owner, queued);
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'job_canceled']);
+    expect(refused.body.error.message).toContain('canceled');
+    const again = await send(north.owner, queued);
+    expect([again.status, again.body.error]).toEqual([409, refused.body.error]);
+    expect((await staffEvents(job.id)).map((e) => e.kind)).not.toContain('started');
+    expect((await jobRow(job.id)).status).toBe('canceled');
+  });
+
+  it('nobody acts on a job that is not theirs: another vendor’s, or one not given to the technician', async () => {
+    const north = vendors.North!;
+    const south = vendors.South!;
+    const job = await assignedJob('North');
+    for (const who of [south.owner, south.tech, north.tech]) {
+      const res = await send(who, action(job.id, 'start'));
+      expect([res.status, res.body.error.code]).toEqual([404, 'not_found']);
+    }
+    expect((await jobRow(job.id)).status).toBe('assigned');
+    // Staff act on /jobs, not here.
+    const staff = await asDispatcher.post('/portal/vendor/actions', action(job.id, 'start'));
+    expect([staff.status, staff.body.error.code]).toEqual([403, 'vendor_users_only']);
+    // A vendor completing a job not yet started: the lifecycle says what is allowed.
+    const skip = await send(north.owner, action(job.id, 'complete'));
+    expect([skip.status, skip.body.error.code, skip.body.error.details.allowed]).toEqual([409, 'invalid_transition', ['in_progress']]);
+  });
+
+  it('answers hostile or malformed input with a 4xx', async () => {
+    const north = vendors.North!;
+    const job = await assignedJob('North');
+    const bad: Array<[string, object]> = [
+      ['id not a uuid', { ...action(job.id, 'start'), id: 'not-a-uuid' }],
+      ['unknown kind', action(job.id, 'explode')],
+      ['check without item', action(job.id, 'check')],
+      ['item on a note', action(job.id, 'note', { text: 'x', item_id: randomUUID() })],
+      ['note without text', action(job.id, 'note')],
+      ['note with control characters', action(job.id, 'note', { text: 'bad\u0000text' })],
+      ['note too long', action(job.id, 'note', { text: 'x'.repeat(5001) })],
+      ['time not a time', { ...action(job.id, 'start'), happened_at: 'yesterday' }],
+      ['eta on a start', action(job.id, 'start', { eta: new Date().toISOString() })],
+      ['location off the globe', action(job.id, 'start', { location: { lat: 999, lng: 0, accuracy_m: 5 } })],
+      ['offline not a boolean', { ...action(job.id, 'start'), offline: 'yes' }],
+      ['job id an injection', { ...action(job.id, 'start'), job_id: "'; drop table jobs; --" }],
+      ['array body', [] as unknown as object],
+    ];
+    for (const [what, body] of bad) {
+      const res = await send(north.owner, body);
+      expect(res.status, what).toBe(422);
+    }
+    const unknownItem = await send(north.owner, action(job.id, 'check', { item_id: randomUUID() }));
+    expect(unknownItem.status).toBe(404);
+    expect((await north.owner.api.get('/portal/vendor/jobs', { tab: 'everything' })).status).toBe(422);
+    expect((await north.owner.api.get('/portal/vendor/jobs', { tab: 'today', cursor: 'garbage' })).status).toBe(400);
+    expect((await north.owner.api.get('/portal/vendor/jobs', { tab: 'today', limit: 5000 })).status).toBe(422);
+    expect((await north.owner.api.get('/portal/vendor/jobs/not-a-uuid')).status).toBe(422);
+    // Templates: a required photo needs a tag of letters, digits, _ and -, each tag once.
+    const badTag = await asDispatcher.post('/checklist-templates', { name: 'X', items: [{ label: 'a' }], required_photos: [{ tag: 'After Photo!', label: 'After' }] });
+    expect(badTag.status).toBe(422);
+    const twice = await asDispatcher.post('/checklist-templates', { name: 'X', items: [{ label: 'a' }], required_photos: [{ tag: 'after', label: 'A' }, { tag: 'after', label: 'B' }] });
+    expect(twice.status).toBe(422);
+    expect((await jobRow(job.id)).status).toBe('assigned');
+  });
+});
