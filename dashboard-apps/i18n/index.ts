@@ -11,8 +11,9 @@ import type { dispatchOffers } from './en/dispatch-offers.ts';
 import { core } from './en/core.ts';
 import type { notificationPreferences } from './en/notification-preferences.ts';
 import type { sidebar } from './en/sidebar.ts';
+import type { vendorDocuments } from './en/vendor-documents.ts';
 
-export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof dispatchOffers & typeof admin & typeof account & typeof notificationPreferences & typeof bell)]: string };
+export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof dispatchOffers & typeof admin & typeof account & typeof notificationPreferences & typeof bell & typeof vendorDocuments)]: string };
 export type MessageKey = keyof Messages;
 type Catalogue = Partial<Record<MessageKey, string>>;
 

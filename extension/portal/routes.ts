@@ -9,6 +9,7 @@ import type { Services } from '../services.ts';
 import { consumeMagicLink, createClientPortalUser, issueMagicLink, listClientPortalUsers, setPortalUserActive } from './service.ts';
 import { vendorJobRoutes } from './vendor-jobs.ts';
 import { vendorUserRoutes } from './vendor-routes.ts';
+import { vendorBusinessRoutes } from './vendor-business.ts';
 
 const portalUserParams = z.object({ portalUserId: z.uuid() });
 
@@ -77,5 +78,6 @@ export function portalRoutes(services: Services) {
     }),
     ...vendorUserRoutes(services),
     ...vendorJobRoutes(services),
+    ...vendorBusinessRoutes(services),
   ];
 }

@@ -63,7 +63,7 @@ export async function sniff(head: Buffer) {
  * connection stays usable), writing it only once its type is known to be acceptable. On any
  * failure nothing is left behind: the temporary file is closed and removed.
  */
-async function spool(stream: Readable & { truncated?: boolean }, filename: string, tmpDir: string, maxBytes: number): Promise<ReceivedFile> {
+export async function spool(stream: Readable & { truncated?: boolean }, filename: string, tmpDir: string, maxBytes: number): Promise<ReceivedFile> {
   const tmp = path.join(tmpDir, randomUUID());
   const hash = createHash('sha256');
   let size = 0;

@@ -1,7 +1,8 @@
 // Compliance documents running out: once a document is within 30 days of its expiry, within 7
 // days, and once it has expired, the vendors module records an alert (vendor_document_alerts, one
 // per document, threshold and expiry date) and an audit event, which tells the dispatchers and the
-// vendor (notifications catalogue). A renewed document (a new expiry date) starts over.
+// vendor (notifications catalogue). A renewed document (a new expiry date) starts over. Only
+// approved documents are watched, and not one an approved renewal of the same kind outlasts.
 import type { Knex } from 'knex';
 import type { Audit } from '../../db/tenant.ts';
 import { sumOverAccounts, type AccountPart } from '../system/sweeps.ts';
@@ -19,8 +20,13 @@ async function alertsForAccount(trx: Knex.Transaction, accountId: number, audit:
          from vendor_documents doc
          join vendors v on v.account_id = doc.account_id and v.id = doc.vendor_id
          cross join today
-        where doc.account_id = ? and doc.deleted_at is null and doc.expires_on is not null
-          and v.deleted_at is null and v.active and doc.expires_on <= today.d + 30)
+        where doc.account_id = ? and doc.deleted_at is null and doc.expires_on is not null and doc.status = 'approved'
+          and v.deleted_at is null and v.active and doc.expires_on <= today.d + 30
+          and not exists (
+            select 1 from vendor_documents renewal
+             where renewal.account_id = doc.account_id and renewal.vendor_id = doc.vendor_id and renewal.id <> doc.id
+               and renewal.deleted_at is null and renewal.status = 'approved' and lower(renewal.kind) = lower(doc.kind)
+               and (renewal.expires_on is null or renewal.expires_on > doc.expires_on)))
      insert into vendor_document_alerts (account_id, document_id, threshold, expires_on)
      select account_id, id, threshold, expires_on from reached
      on conflict do nothing

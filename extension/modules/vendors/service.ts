@@ -1,25 +1,32 @@
 // Vendors: who can do which work, where, when, and whether their papers are in order.
-// Compliance is derived from their documents' expiry dates, never stored, so it cannot go stale:
-//   expired   – a document has expired
-//   expiring  – a document expires within the warning window (30 days)
-//   missing   – no document on file
+// Compliance is derived from their approved documents' expiry dates, never stored, so it cannot go
+// stale. Of each kind of document (insurance, licence, …) the one that runs longest counts, so an
+// approved renewal replaces the old paper; documents waiting for review or rejected count for nothing:
+//   expired   – a kind's document has expired
+//   expiring  – a kind's document expires within the warning window (30 days)
+//   missing   – no approved document on file
 //   compliant – otherwise
 // Assignment treats expired and missing alike: possible only with an explicit override.
+// Staff may lock a vendor's hours (and time off), area or categories: the vendor's own people then
+// cannot change them from the portal (403 locked_by_dispatch); staff still can.
 import type { Knex } from 'knex';
 import { sensitiveFieldKeys, validateCustomFields } from '../../capabilities/field-packs.ts';
 import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
-import { ConflictError, InvalidFieldsError, NotFoundError } from '../../errors.ts';
+import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotFoundError } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 
 export const complianceWarningDays = 30;
 export type ComplianceState = 'compliant' | 'expiring' | 'expired' | 'missing';
 export const vendorRelations = ['preferred', 'approved', 'blocked'] as const;
 export type VendorRelation = (typeof vendorRelations)[number];
+/** What staff can lock against the vendor's own edits: weekly hours and time off, service area, categories. */
+export const lockableFields = ['availability', 'area', 'categories'] as const;
+export type LockableField = (typeof lockableFields)[number];
 
 export const vendorColumns = [
   'id', 'name', 'chatwoot_contact_id', 'categories', 'postal_codes', 'base_lat', 'base_lng', 'radius_km', 'time_zone', 'rate_summary',
-  'active', 'custom_fields', 'version', 'created_at', 'updated_at',
+  'active', 'custom_fields', 'locked_fields', 'version', 'created_at', 'updated_at',
 ] as const;
 
 export interface VendorRow {
@@ -33,19 +40,26 @@ export interface VendorRow {
   time_zone: string;
   active: boolean;
   custom_fields: Record<string, unknown>;
+  locked_fields: LockableField[];
   version: number;
   [key: string]: unknown;
 }
 
-/** SQL for a vendor's compliance state; `v` is the vendors row. */
+/**
+ * SQL for a vendor's compliance state; `v` is the vendors row. Approved documents only; per kind,
+ * the longest-running one (no expiry date: never expires).
+ */
 export const complianceSql = `(
   select case
     when count(*) = 0 then 'missing'
-    when bool_or(d.expires_on < current_date) then 'expired'
-    when bool_or(d.expires_on < current_date + ${complianceWarningDays}) then 'expiring'
+    when bool_or(k.expires_on < current_date) then 'expired'
+    when bool_or(k.expires_on < current_date + ${complianceWarningDays}) then 'expiring'
     else 'compliant' end
-  from vendor_documents d
-  where d.account_id = v.account_id and d.vendor_id = v.id and d.deleted_at is null)`;
+  from (
+    select case when bool_or(d.expires_on is null) then null else max(d.expires_on) end as expires_on
+    from vendor_documents d
+    where d.account_id = v.account_id and d.vendor_id = v.id and d.deleted_at is null and d.status = 'approved'
+    group by lower(d.kind)) k)`;
 
 export interface VendorInput {
   name?: string;
@@ -85,6 +99,16 @@ async function loadVendor(trx: Knex.Transaction, ctx: RequestContext, vendorId: 
   return row as VendorRow;
 }
 
+/** `loadVendor` for other vendor modules (documents): the caller's own vendor only, when the caller is a vendor's user. */
+export const loadVendorFor = loadVendor;
+
+/** The vendor's own people may not change what staff locked; staff always may. */
+function refuseIfLocked(ctx: RequestContext, vendor: VendorRow, field: LockableField) {
+  if (!ctx.vendorId || !vendor.locked_fields.includes(field)) return;
+  const what = { availability: 'your working hours and time off', area: 'your service area', categories: 'your service categories' }[field];
+  throw new ForbiddenByRuleError('locked_by_dispatch', `Dispatch has locked ${what}; ask them to make the change`);
+}
+
 export async function createVendor(ctx: RequestContext, input: VendorInput & { name: string }) {
   checkArea(input);
   const customFields = validateCustomFields(ctx, 'vendor', input.custom_fields ?? {});
@@ -109,7 +133,11 @@ export async function getVendor(ctx: RequestContext, vendorId: string) {
     const vendor = await loadVendor(trx, ctx, vendorId);
     const availability = await trx('vendor_availability').where({ account_id: ctx.accountId, vendor_id: vendorId }).orderBy(['weekday', 'starts']).select('weekday', 'starts', 'ends');
     const timeOff = await trx('vendor_time_off').where({ account_id: ctx.accountId, vendor_id: vendorId }).where('ends_at', '>', trx.fn.now()).orderBy('starts_at').select('id', 'starts_at', 'ends_at', 'reason');
-    const documents = await trx('vendor_documents').where({ account_id: ctx.accountId, vendor_id: vendorId }).whereNull('deleted_at').orderBy('expires_on').select('id', 'kind', 'reference', 'expires_on');
+    const documents = await trx('vendor_documents')
+      .where({ account_id: ctx.accountId, vendor_id: vendorId })
+      .whereNull('deleted_at')
+      .orderBy('expires_on')
+      .select('id', 'kind', 'reference', 'expires_on', 'status', 'rejection_reason', 'filename', 'content_type', 'size_bytes', 'reviewed_at', 'created_at');
     const clients = ctx.vendorId ? [] : await trx('vendor_client_links').where({ account_id: ctx.accountId, vendor_id: vendorId }).orderBy('chatwoot_contact_id').select('chatwoot_contact_id', 'relation', 'note');
     return { ...vendor, availability, time_off: timeOff, documents, ...(ctx.vendorId ? {} : { client_links: clients }) };
   });
@@ -158,7 +186,7 @@ export async function setAvailability(ctx: RequestContext, vendorId: string, slo
   const issues = slots.flatMap((slot, i) => (slot.starts < slot.ends ? [] : [{ field: `slots.${i}.ends`, message: 'Must be after starts', code: 'invalid_slot' }]));
   if (issues.length) throw new InvalidFieldsError('Some hours end before they start', issues);
   return write(ctx, async (trx, audit) => {
-    await loadVendor(trx, ctx, vendorId, true);
+    refuseIfLocked(ctx, await loadVendor(trx, ctx, vendorId, true), 'availability');
     const before = await trx('vendor_availability').where({ account_id: ctx.accountId, vendor_id: vendorId }).select('weekday', 'starts', 'ends');
     await trx('vendor_availability').where({ account_id: ctx.accountId, vendor_id: vendorId }).delete();
     if (slots.length) {
@@ -175,7 +203,7 @@ export async function setAvailability(ctx: RequestContext, vendorId: string, slo
 export async function addTimeOff(ctx: RequestContext, vendorId: string, input: { starts_at: Date; ends_at: Date; reason?: string | null }) {
   if (input.starts_at >= input.ends_at) throw new InvalidFieldsError('Time off ends before it starts', [{ field: 'ends_at', message: 'Must be after starts_at', code: 'invalid_range' }]);
   return write(ctx, async (trx, audit) => {
-    await loadVendor(trx, ctx, vendorId, true);
+    refuseIfLocked(ctx, await loadVendor(trx, ctx, vendorId, true), 'availability');
     const [row] = await trx('vendor_time_off').insert({ account_id: ctx.accountId, vendor_id: vendorId, ...input }).returning(['id', 'starts_at', 'ends_at', 'reason']);
     await audit({ action: 'vendor.time_off_added', resourceType: 'vendor', resourceId: vendorId, after: { ...row } });
     return row;
@@ -184,7 +212,7 @@ export async function addTimeOff(ctx: RequestContext, vendorId: string, input: {
 
 export async function removeTimeOff(ctx: RequestContext, vendorId: string, timeOffId: string) {
   return write(ctx, async (trx, audit) => {
-    await loadVendor(trx, ctx, vendorId, true);
+    refuseIfLocked(ctx, await loadVendor(trx, ctx, vendorId, true), 'availability');
     const [row] = await trx('vendor_time_off').where({ account_id: ctx.accountId, vendor_id: vendorId, id: timeOffId }).delete().returning(['id', 'starts_at', 'ends_at']);
     if (!row) throw new NotFoundError('Time off');
     await audit({ action: 'vendor.time_off_removed', resourceType: 'vendor', resourceId: vendorId, before: { ...row } });
@@ -195,7 +223,21 @@ export async function removeTimeOff(ctx: RequestContext, vendorId: string, timeO
 export async function addDocument(ctx: RequestContext, vendorId: string, input: { kind: string; reference?: string | null; expires_on?: string | null }) {
   return write(ctx, async (trx, audit) => {
     await loadVendor(trx, ctx, vendorId, true);
-    const [row] = await trx('vendor_documents').insert({ account_id: ctx.accountId, vendor_id: vendorId, ...input }).returning(['id', 'kind', 'reference', 'expires_on']);
+    // Staff record what they have seen themselves: approved as they enter it.
+    const by = { type: ctx.actor.type, id: ctx.actor.id };
+    const [row] = await trx('vendor_documents')
+      .insert({
+        account_id: ctx.accountId,
+        vendor_id: vendorId,
+        ...input,
+        status: 'approved',
+        submitted_by_type: by.type,
+        submitted_by_id: by.id,
+        reviewed_by_type: by.type,
+        reviewed_by_id: by.id,
+        reviewed_at: trx.fn.now(),
+      })
+      .returning(['id', 'kind', 'reference', 'expires_on', 'status']);
     await audit({ action: 'vendor.document_added', resourceType: 'vendor', resourceId: vendorId, after: { ...row } });
     return row;
   });
@@ -235,5 +277,54 @@ export async function setClientLink(ctx: RequestContext, vendorId: string, conta
     }
     await audit({ action: 'vendor.client_link_set', resourceType: 'vendor', resourceId: vendorId, before: before ?? null, after: { chatwoot_contact_id: contactId, relation: input.relation } });
     return { vendor_id: vendorId, chatwoot_contact_id: contactId, relation: input.relation, note: input.note ?? null };
+  });
+}
+
+/** Sets which of the vendor's hours, area and categories its own people may not change (fields left out stay as they are). */
+export async function setVendorLocks(ctx: RequestContext, vendorId: string, locks: Partial<Record<LockableField, boolean>>) {
+  return write(ctx, async (trx, audit) => {
+    const before = await loadVendor(trx, ctx, vendorId, true);
+    const next = lockableFields.filter((f) => locks[f] ?? before.locked_fields.includes(f));
+    if (next.length === before.locked_fields.length && next.every((f) => before.locked_fields.includes(f))) {
+      audit.nothingChanged();
+      return locksOf(before);
+    }
+    await trx('vendors').where({ account_id: ctx.accountId, id: vendorId }).update({ locked_fields: next, version: before.version + 1, updated_at: trx.fn.now() });
+    const after = await loadVendor(trx, ctx, vendorId);
+    await audit({ action: 'vendor.locks_set', resourceType: 'vendor', resourceId: vendorId, before: { locked_fields: before.locked_fields }, after: { locked_fields: next } });
+    return locksOf(after);
+  });
+}
+
+export const locksOf = (vendor: Pick<VendorRow, 'locked_fields'>) =>
+  Object.fromEntries(lockableFields.map((f) => [f, vendor.locked_fields.includes(f)])) as Record<LockableField, boolean>;
+
+/**
+ * The vendor's service area as its own people set it (postal codes and a radius around the centre
+ * staff set); refused when staff locked the area.
+ */
+export async function setVendorArea(ctx: RequestContext, vendorId: string, input: { postal_codes: string[]; radius_km: number | null }) {
+  return write(ctx, async (trx, audit) => {
+    const before = await loadVendor(trx, ctx, vendorId, true);
+    refuseIfLocked(ctx, before, 'area');
+    checkArea({ base_lat: before.base_lat, base_lng: before.base_lng, radius_km: input.radius_km });
+    const postalCodes = [...new Set(input.postal_codes.map((p) => normalisePostalCode(p)!).filter(Boolean))];
+    await trx('vendors').where({ account_id: ctx.accountId, id: vendorId }).update({ postal_codes: postalCodes, radius_km: input.radius_km, version: before.version + 1, updated_at: trx.fn.now() });
+    const after = await loadVendor(trx, ctx, vendorId);
+    await audit({ action: 'vendor.updated', resourceType: 'vendor', resourceId: vendorId, before: { postal_codes: before.postal_codes, radius_km: before.radius_km }, after: { postal_codes: postalCodes, radius_km: input.radius_km } });
+    return after;
+  });
+}
+
+/** The vendor's service categories as its own people set them; refused when staff locked them. */
+export async function setVendorCategories(ctx: RequestContext, vendorId: string, categories: string[]) {
+  return write(ctx, async (trx, audit) => {
+    const before = await loadVendor(trx, ctx, vendorId, true);
+    refuseIfLocked(ctx, before, 'categories');
+    const next = normaliseList(categories) ?? [];
+    await trx('vendors').where({ account_id: ctx.accountId, id: vendorId }).update({ categories: next, version: before.version + 1, updated_at: trx.fn.now() });
+    const after = await loadVendor(trx, ctx, vendorId);
+    await audit({ action: 'vendor.updated', resourceType: 'vendor', resourceId: vendorId, before: { categories: before.categories }, after: { categories: next } });
+    return after;
   });
 }
