@@ -10,15 +10,14 @@ import type { Logger } from '../logger.ts';
 import { storeReceivedArtifact } from '../modules/artifacts/service.ts';
 import { cleanFilename, sniff, sniffBytes, type ReceivedFile } from '../modules/artifacts/upload.ts';
 import type { Services } from '../services.ts';
-import type { FileStore } from '@tus/file-store';
-import { markFinished, removeUpload, type UploadState } from './store.ts';
+import { markFinished, removeUpload, type UploadState, type UploadStore } from './store.ts';
 
 export type FinishOutcome =
   | { ok: true; artifactId: string; created: boolean }
   | { ok: false; status: number; code: string; message: string; details: unknown };
 
-/** The received file as the artifacts service takes it: sniffed type, size and SHA-256. */
-async function inspect(file: string, filename: string): Promise<ReceivedFile> {
+/** The received file as the artifacts service takes it: sniffed type, size and SHA-256 (hashed on arrival, or now). */
+async function inspect(file: string, filename: string, digest: string | null): Promise<ReceivedFile> {
   const handle = await fs.promises.open(file, 'r');
   let head: Buffer;
   try {
@@ -29,6 +28,7 @@ async function inspect(file: string, filename: string): Promise<ReceivedFile> {
     await handle.close();
   }
   const type = await sniff(head); // 415 for a type not on the list
+  if (digest) return { path: file, filename, contentType: type.contentType, kind: type.kind, size: (await fs.promises.stat(file)).size, sha256: digest };
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
@@ -38,10 +38,10 @@ async function inspect(file: string, filename: string): Promise<ReceivedFile> {
   return { path: file, filename, contentType: type.contentType, kind: type.kind, size, sha256: hash.digest('hex') };
 }
 
-export async function finishUpload(services: Services, ctx: RequestContext, store: FileStore, dir: string, upload: UploadState, log?: Logger): Promise<FinishOutcome> {
+export async function finishUpload(services: Services, ctx: RequestContext, store: UploadStore, dir: string, upload: UploadState, log?: Logger): Promise<FinishOutcome> {
   const meta = upload.metadata;
   try {
-    const received = await inspect(upload.file, cleanFilename(meta.filename ?? undefined));
+    const received = await inspect(upload.file, cleanFilename(meta.filename ?? undefined), store.takeDigest(upload.id, upload.size));
     const { artifact, created } = await storeReceivedArtifact(services, ctx, meta.job_id!, received, {
       tag: meta.tag ?? null,
       clientId: meta.client_id ?? null,

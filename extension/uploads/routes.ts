@@ -108,7 +108,7 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
         creations.set(req, { ...creation.metadata, [ownerKey]: ownerOf(ctx) });
         if (Date.now() - lastSweep > sweepEveryMs) {
           lastSweep = Date.now();
-          sweepUploads(dir).catch((err: unknown) => req.log.warn({ err }, 'sweeping old uploads failed'));
+          sweepUploads(dir, Date.now(), (swept) => store.forget(swept)).catch((err: unknown) => req.log.warn({ err }, 'sweeping old uploads failed'));
         }
         await tus.handle(req, res);
         return;
@@ -154,5 +154,5 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
   router.use((req, res, next) => (req.method === 'OPTIONS' ? void tus.handle(req, res).catch(next) : next()));
   router.use(cookieParser());
   router.use(...toExpressHandlers(route, authenticate, bodyLimitKb));
-  return Object.assign(router, { store, dir, sweep: () => sweepUploads(dir) });
+  return Object.assign(router, { store, dir, sweep: (now = Date.now()) => sweepUploads(dir, now, (swept) => store.forget(swept)) });
 }

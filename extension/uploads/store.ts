@@ -3,10 +3,13 @@
 // them. A finished upload's bytes move into the artifact storage and its data file goes; its
 // record stays (naming the artifact) so a device that missed the answer still learns it. Every
 // upload, finished or not, is swept a day after it was created.
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
-import { Metadata, type Upload } from '@tus/server';
+import { ERRORS, Metadata, type Upload } from '@tus/server';
 import type { Config } from '../config.ts';
 import { artifactKey } from './metadata.ts';
 
@@ -25,9 +28,57 @@ export function uploadMaxBytes(config: Pick<Config, 'ONELINK_UPLOAD_MAX_BYTES' |
   return config.ONELINK_UPLOAD_MAX_BYTES ?? config.ONELINK_UPLOAD_MAX_MB * 1024 * 1024;
 }
 
+/**
+ * @tus/file-store, hashing the bytes as they are written: an upload sent in order within this
+ * process is finished without reading it again (the usual case); any other (a restart, a write
+ * that failed) is hashed from the file. Writes go out in up to 1 MB batches.
+ */
+export class UploadStore extends FileStore {
+  private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
+
+  override async write(readable: Readable, id: string, offset: number): Promise<number> {
+    if (!uploadIdPattern.test(id)) throw ERRORS.FILE_NOT_FOUND;
+    const running = this.hashes.get(id);
+    this.hashes.delete(id);
+    const hash = offset === 0 ? createHash('sha256') : running?.offset === offset ? running.hash : null;
+    let received = 0;
+    const counting = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        received += chunk.length;
+        hash?.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(readable, counting, fs.createWriteStream(path.join(this.directory, id), { flags: 'r+', start: offset, highWaterMark: 1024 * 1024 }));
+    } catch {
+      throw ERRORS.FILE_WRITE_ERROR;
+    }
+    if (hash) this.hashes.set(id, { hash, offset: offset + received });
+    return offset + received;
+  }
+
+  override async remove(id: string) {
+    this.forget(id);
+    await super.remove(id);
+  }
+
+  /** Drops what is kept in memory for an upload (removed or swept). */
+  forget(id: string) {
+    this.hashes.delete(id);
+  }
+
+  /** The SHA-256 of an upload's first `size` bytes if they were hashed on arrival; forgets it either way. */
+  takeDigest(id: string, size: number) {
+    const running = this.hashes.get(id);
+    this.hashes.delete(id);
+    return running?.offset === size ? running.hash.digest('hex') : null;
+  }
+}
+
 export function createUploadStore(dir: string) {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return new FileStore({ directory: dir, expirationPeriodInMilliseconds: uploadExpiryMs });
+  return new UploadStore({ directory: dir, expirationPeriodInMilliseconds: uploadExpiryMs });
 }
 
 export interface UploadState {
@@ -43,7 +94,7 @@ export interface UploadState {
 }
 
 /** An upload's record and progress, or null when there is none. */
-export async function loadUpload(store: FileStore, dir: string, id: string): Promise<UploadState | null> {
+export async function loadUpload(store: UploadStore, dir: string, id: string): Promise<UploadState | null> {
   if (!uploadIdPattern.test(id)) return null;
   const record = (await store.configstore.get(id)) as Upload | undefined;
   if (!record || typeof record.size !== 'number') return null;
@@ -60,7 +111,7 @@ export async function loadUpload(store: FileStore, dir: string, id: string): Pro
 }
 
 /** Records the artifact a finished upload became, then lets its bytes go. */
-export async function markFinished(store: FileStore, upload: UploadState, artifactId: string) {
+export async function markFinished(store: UploadStore, upload: UploadState, artifactId: string) {
   const record = (await store.configstore.get(upload.id)) as Upload | undefined;
   if (record) {
     record.metadata = { ...record.metadata, [artifactKey]: artifactId };
@@ -85,7 +136,7 @@ export function echoedMetadata(metadata: Record<string, string | null>) {
  * Removes uploads created more than a day ago (finished or abandoned), and stray data files as
  * old with no record. Answers how many uploads went.
  */
-export async function sweepUploads(dir: string, now = Date.now()) {
+export async function sweepUploads(dir: string, now = Date.now(), forget: (id: string) => void = () => undefined) {
   const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
   const records = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
   let removed = 0;
@@ -101,6 +152,7 @@ export async function sweepUploads(dir: string, now = Date.now()) {
     if (Number.isNaN(created)) created = (await fs.promises.stat(path.join(dir, `${id}.json`)).catch(() => null))?.mtimeMs ?? now;
     if (now - created > uploadExpiryMs) {
       await removeUpload(dir, id);
+      forget(id);
       removed++;
     }
   }
@@ -109,6 +161,7 @@ export async function sweepUploads(dir: string, now = Date.now()) {
     const stat = await fs.promises.stat(path.join(dir, name)).catch(() => null);
     if (stat && now - stat.mtimeMs > uploadExpiryMs) {
       await fs.promises.rm(path.join(dir, name), { force: true });
+      forget(name);
       removed++;
     }
   }

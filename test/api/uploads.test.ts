@@ -3,7 +3,7 @@
 // artifact; a file sent twice under one client id is kept once; nothing is stored for a caller
 // who may not upload to that job; others' uploads do not exist for them; size, type and
 // metadata are refused with clear answers.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +35,7 @@ let otherTenantJob: string;
 let photo: Buffer;
 
 const inAYear = () => new Date(Date.now() + 365 * 86400_000).toISOString().slice(0, 10);
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const pdf = (size: number) => Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(size - 9)]);
 
 type Auth = { cookie: string } | { bearer: string } | null;
@@ -155,6 +156,7 @@ describe('resumable uploads', () => {
     expect(new Date(String(artifact.taken_at)).toISOString()).toBe(takenAt);
     expect(artifact.thumbnail_url).toEqual(expect.any(String));
     expect(Buffer.compare(bytes, photo)).toBe(0);
+    expect(artifact.sha256).toBe(sha256(photo));
     // Dispatch sees it too, with the job's story naming it.
     const detail = (await asDispatcher.get(`/jobs/${northJob}`)).body.data;
     expect(detail.events.at(-1)).toMatchObject({ kind: 'artifact_added', data: { artifact_id: sent.artifactId, filename: 'roof after.jpg', kind: 'photo', tag: 'after' } });
@@ -202,7 +204,9 @@ describe('resumable uploads', () => {
       expect(responses).toEqual([['POST', 201], ['PATCH', 500], ['HEAD', 200]]);
       expect(sent.artifactId).toBeTruthy();
       expect((await artifactRows()).filter((r) => r.client_id === metadata.client_id).map((r) => r.id)).toEqual([sent.artifactId]);
-      expect(Buffer.compare((await artifactBytes(north.owner.token, northJob, sent.artifactId!)).bytes, photo)).toBe(0);
+      const stored = await artifactBytes(north.owner.token, northJob, sent.artifactId!);
+      expect(Buffer.compare(stored.bytes, photo)).toBe(0);
+      expect(stored.artifact.sha256).toBe(sha256(photo)); // hashed again from the file
     } finally {
       services.scanFile = scan;
     }
@@ -224,6 +228,8 @@ describe('resumable uploads', () => {
       const { artifact, bytes } = await artifactBytes(north.owner.token, northJob, sent.artifactId!);
       expect(artifact).toMatchObject({ kind: 'document', content_type: 'application/pdf', size_bytes: file.length });
       expect(Buffer.compare(bytes, file)).toBe(0);
+      // Hashed as it arrived, across both PATCHes.
+      expect(artifact.sha256).toBe(sha256(file));
     } finally {
       await proxy.close();
     }
