@@ -40,6 +40,7 @@ import { pushRoutes } from './notifications/push-routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
 import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
 import { twilioWebhookRoutes } from '../webhooks/twilio/routes.ts';
+import { vendorMessageRoutes } from './vendor-messages/routes.ts';
 import { uploadRoutes, uploadsPath } from './uploads/routes.ts';
 import type { Services } from './services.ts';
 
@@ -91,6 +92,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...taskRoutes(),
     ...jobRoutes(services),
     ...offerRoutes(),
+    ...vendorMessageRoutes(services),
     ...artifactRoutes(services),
     ...vendorRoutes(),
     ...automationRoutes(),

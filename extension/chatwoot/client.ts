@@ -3,7 +3,7 @@
 // Retry-After, and no blind repeat of a POST whose answer was lost). Answers are typed by the
 // generated document; where Chatwoot differs from it, by spec/missing.ts (the one hand-typed file).
 import type { components, paths } from './spec/chatwoot-api.d.ts';
-import type { ContactConversation, ContactCreateBody as ContactCreate, ContactListItem, DashboardApp as HandTypedDashboardApp, WebhookCreateBody, WebhookWithSecret } from './spec/missing.ts';
+import type { ContactConversation, ContactCreateBody as ContactCreate, ContactListItem, DashboardApp as HandTypedDashboardApp, InboxWithChannel, WebhookCreateBody, WebhookWithSecret } from './spec/missing.ts';
 import { ChatwootError } from './http.ts';
 import { answer, chatwootApi, done, type ChatwootTarget } from './sdk.ts';
 
@@ -171,4 +171,22 @@ export async function listContacts(target: ChatwootTarget, accountId: number, qu
 export async function listConversations(target: ChatwootTarget, accountId: number, query: ConversationListQuery, { retries = 3 } = {}) {
   const page = await answer(chatwootApi(target, { retries }).GET('/api/v1/accounts/{account_id}/conversations', { params: { path: { account_id: accountId }, query } }), 'GET conversations');
   return { items: page.data?.payload ?? [], total: page.data?.meta?.all_count ?? null };
+}
+
+// --- Inboxes, for the portals' API-channel inboxes ---
+export type ChatwootInbox = InboxWithChannel;
+
+/** The account's inboxes (newer Chatwoots answer { payload: [...] }, the document a bare array: both are read). */
+export async function listInboxes(target: ChatwootTarget, accountId: number): Promise<ChatwootInbox[]> {
+  const list = await answer(chatwootApi(target).GET('/api/v1/accounts/{account_id}/inboxes', { params: { path: { account_id: accountId } } }), 'GET inboxes');
+  return (Array.isArray(list) ? list : (list.payload ?? [])).filter((i): i is ChatwootInbox => typeof i?.id === 'number');
+}
+
+/** Creates an API-channel inbox (an administrator's token). Not repeated blindly: list first when its answer was lost. */
+export async function createApiInbox(target: ChatwootTarget, accountId: number, name: string): Promise<ChatwootInbox & { inbox_identifier: string }> {
+  const inbox = await answer(chatwootApi(target).POST('/api/v1/accounts/{account_id}/inboxes/', { params: { path: { account_id: accountId } }, body: { name, channel: { type: 'api' } } }), 'POST inboxes');
+  if (typeof inbox.id !== 'number' || typeof inbox.inbox_identifier !== 'string' || !inbox.inbox_identifier) {
+    throw new ChatwootError('bad_response', 'Chatwoot created an inbox but gave no id or inbox identifier');
+  }
+  return inbox as ChatwootInbox & { inbox_identifier: string };
 }

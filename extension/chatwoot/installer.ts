@@ -10,8 +10,9 @@ import { ChatwootError, chatwootApi, deleteContact, normaliseBaseUrl, type Attri
 import { answer, done, type ChatwootApi } from './sdk.ts';
 import type { WebhookWithSecret } from './spec/missing.ts';
 import { ensureAccount, setupContext } from '../accounts/service.ts';
-import { write } from '../db/tenant.ts';
+import { systemContext, write } from '../db/tenant.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
+import { ensureVendorInbox } from './vendor-inbox.ts';
 
 /** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity; message updates report customer notifications that failed on their channel). */
 // contact_* are sent by Chatwoot and listed on its webhook object, but missing from this older
@@ -37,6 +38,8 @@ export interface InstallReport {
   webhookUrl: string;
   /** Our webhooks at an older address (Onelink moved), removed in favour of `webhookUrl`. */
   webhooksReplaced: string[];
+  /** The "Vendors" API-channel inbox of the vendor portal's messages (only where the vendor portal is on; otherwise its first message sets it up). */
+  vendorInbox: 'created' | 'found' | 'existing' | 'not_needed';
 }
 
 
@@ -164,8 +167,13 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
       await done(api.POST('/api/v1/accounts/{account_id}/custom_attribute_definitions', { ...account, body }), 'POST custom_attribute_definitions');
       attributesCreated.push(definition.attribute_key);
     }
+    // Kept on uninstall: its conversations are the vendors' message history.
+    const ctx = await systemContext(db, ours.account_id, 'installer');
+    const vendorInbox = ctx.capabilities.has('portal.vendor')
+      ? (await ensureVendorInbox(ctx, sealer, { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs }, input.accountId)).outcome
+      : 'not_needed';
     const signed = Boolean(secret) || Boolean(await db('installations').where({ id: installation.id }).first('webhook_secret_sealed').then((r) => r?.webhook_secret_sealed));
-    return { installationId: installation.id, webhook, signed, dashboardApp, attributesCreated, webhookUrl, webhooksReplaced };
+    return { installationId: installation.id, webhook, signed, dashboardApp, attributesCreated, webhookUrl, webhooksReplaced, vendorInbox };
   } catch (err) {
     explain(err, input);
   }

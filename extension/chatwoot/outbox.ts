@@ -3,11 +3,13 @@
 // effect: before posting a note again after an attempt with an unknown outcome (a timeout, a
 // crash), the worker looks for the note among the conversation's messages and adopts it.
 // Custom attributes are merged with Chatwoot's current ones (its endpoint replaces the set).
+// A vendor's portal message rides here too, through the public client API (vendor-messages/deliver.ts).
 import type { Knex } from 'knex';
 import type { RequestContext } from '../context.ts';
 import { systemContext, write } from '../db/tenant.ts';
 import { accountsWithWork } from '../modules/system/sweeps.ts';
 import type { Sealer } from '../security/crypto.ts';
+import { deliverVendorMessage, vendorMessageFailed, type VendorMessageItem } from '../vendor-messages/deliver.ts';
 import {
   ChatwootError,
   createPrivateNote,
@@ -32,7 +34,16 @@ export async function queueWriteBack(trx: Knex.Transaction, ctx: Pick<RequestCon
   );
 }
 
-interface OutboxRow { id: string; kind: 'note' | 'attributes'; chatwoot_conversation_id: number; payload: NoteItem | AttributesItem; attempts: number }
+/**
+ * Queues a vendor's message for Chatwoot (its conversation may not exist yet: the delivery opens
+ * it), inside the transaction that stored the message. See vendor-messages/deliver.ts.
+ */
+export async function queueVendorMessage(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId'>, messageId: string) {
+  const item: VendorMessageItem = { kind: 'vendor_message', messageId };
+  await trx('chatwoot_outbox').insert({ account_id: ctx.accountId, kind: item.kind, chatwoot_conversation_id: null, payload: JSON.stringify(item) });
+}
+
+interface OutboxRow { id: string; kind: 'note' | 'attributes' | 'vendor_message'; chatwoot_conversation_id: number | null; payload: NoteItem | AttributesItem | VendorMessageItem; attempts: number }
 
 /** The Chatwoot API of an account, acting with the administrator token it was installed with. */
 export async function chatwootTargetFor(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<{ target: ChatwootTarget; chatwootAccountId: number }> {
@@ -62,22 +73,24 @@ async function claim(ctx: RequestContext): Promise<OutboxRow | undefined> {
   });
 }
 
-async function deliver(item: OutboxRow, target: ChatwootTarget, chatwootAccountId: number): Promise<number | null> {
+async function deliver(ctx: RequestContext, sealer: Sealer, item: OutboxRow, target: ChatwootTarget, chatwootAccountId: number): Promise<number | null> {
+  if (item.payload.kind === 'vendor_message') return deliverVendorMessage(ctx, sealer, target, chatwootAccountId, item.payload.messageId, item.attempts);
+  const conversationId = item.chatwoot_conversation_id!;
   if (item.payload.kind === 'attributes') {
-    const current = await getConversationAttributes(target, chatwootAccountId, item.chatwoot_conversation_id);
-    await setConversationAttributes(target, chatwootAccountId, item.chatwoot_conversation_id, { ...current, ...item.payload.attributes });
+    const current = await getConversationAttributes(target, chatwootAccountId, conversationId);
+    await setConversationAttributes(target, chatwootAccountId, conversationId, { ...current, ...item.payload.attributes });
     return null;
   }
   const note = item.payload;
   const marker = { onelink_outbox_id: item.id };
   if (item.attempts > 0) {
     // An earlier attempt may have reached Chatwoot: adopt that note rather than post it twice.
-    const existing = (await listMessages(target, chatwootAccountId, item.chatwoot_conversation_id)).find(
+    const existing = (await listMessages(target, chatwootAccountId, conversationId)).find(
       (m) => m.private && (m.content_attributes?.onelink_outbox_id === item.id || m.content === note.content),
     );
     if (existing) return existing.id;
   }
-  const created = await createPrivateNote(target, chatwootAccountId, item.chatwoot_conversation_id, note.content, marker);
+  const created = await createPrivateNote(target, chatwootAccountId, conversationId, note.content, marker);
   return created?.id ?? null;
 }
 
@@ -93,7 +106,7 @@ export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, t
         audit.bookkeeping('chatwoot_outbox');
       });
     try {
-      const messageId = await deliver(item, target, chatwootAccountId);
+      const messageId = await deliver(ctx, sealer, item, target, chatwootAccountId);
       await update({ status: 'sent', sent_at: db.fn.now(), chatwoot_message_id: messageId, last_error: null });
       sent++;
     } catch (err) {
@@ -101,6 +114,7 @@ export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, t
       const attempts = item.attempts + 1;
       if (!retryable || attempts >= maxOutboxAttempts) {
         await update({ status: 'dead', last_error: (err as Error).message });
+        if (item.payload.kind === 'vendor_message') await vendorMessageFailed(ctx, item.payload.messageId, (err as Error).message);
         continue;
       }
       // Chatwoot is down or refusing for now: back off (30 s, 1, 2, 4 … up to 10 minutes) and stop draining.

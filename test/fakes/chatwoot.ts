@@ -59,9 +59,14 @@ export interface FakeChatwoot {
   seedContacts(accountId: number, count: number, make?: (i: number) => Partial<FakeContact>): FakeContact[];
   /** Changes a contact the way Chatwoot does without telling us (no webhook), e.g. a message we never heard of. */
   touchContact(contact: FakeContact, changes: Partial<Omit<FakeContact, 'id' | 'accountId'>>): void;
-  /** API-channel inboxes, which the public client API (/public/api/v1/inboxes/{identifier}/…) serves. */
-  apiInboxes: Array<{ accountId: number; inboxId: number; identifier: string }>;
-  addApiInbox(accountId: number, inboxId?: number): { accountId: number; inboxId: number; identifier: string };
+  /** API-channel inboxes, which the public client API (/public/api/v1/inboxes/{identifier}/…) serves; also listed and created through the account API. */
+  apiInboxes: FakeApiInbox[];
+  addApiInbox(accountId: number, inboxId?: number, name?: string): FakeApiInbox;
+  /**
+   * An agent writes in a conversation from Chatwoot's dashboard (a reply, or a private note with
+   * `private: true`), with attachments as Chatwoot stores them: announced like any message.
+   */
+  agentMessage(accountId: number, conversationId: number, message: { content: string; private?: boolean; attachments?: FakeAttachment[] }): FakeConversation['messages'][number];
   /** After `afterRequests` more API calls, answers the next `times` with 429 and this Retry-After (seconds or an HTTP date). */
   throttle(options: { afterRequests: number; retryAfter: string; times?: number }): void;
   /** The next `times` API calls answer `status` (a passing failure, e.g. 503) without being carried out. */
@@ -89,6 +94,11 @@ export interface FakeChatwoot {
   updateMessageStatus(accountId: number, conversationId: number, messageId: number, status: 'delivered' | 'read' | 'failed', externalError?: string): void;
   close(): Promise<void>;
 }
+
+export interface FakeApiInbox { accountId: number; inboxId: number; identifier: string; name?: string }
+
+/** An attachment as Chatwoot's Attachment#push_event_data shows it (file_type: image, audio, video, file …). */
+export interface FakeAttachment { file_type: string; data_url: string; thumb_url?: string; file_size?: number }
 
 export interface FakeContact {
   id: number;
@@ -123,6 +133,11 @@ export interface FakeConversation {
     /** Chatwoot's message status (absent: sent); failed comes with content_attributes.external_error. */
     status?: 'sent' | 'delivered' | 'read' | 'failed';
     source_id?: string;
+    /** The name of the agent who wrote an outgoing message (absent: the installer's admin). */
+    senderName?: string;
+    attachments?: FakeAttachment[];
+    /** What a public-API client sent as echo_id (Chatwoot hands it back on its websocket only, never in the API answers). */
+    echoId?: string;
   }>;
   /** The inbox's channel type as Chatwoot names it ('Channel::Whatsapp', 'Channel::Api', 'Channel::Email' …); absent: a web widget. */
   channel?: string;
@@ -196,6 +211,19 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   for (const operation of [messagesPath.get, messagesPath.post]) {
     operation.responses['404'] = { description: 'Conversation not found', content: { 'application/json; charset=utf-8': { schema: { type: 'object', properties: { error: { type: 'string' } } } } } };
   }
+  // And: inboxes. Chatwoot lists them as { payload: [...] } (inboxes/index.json.jbuilder) where
+  // the document says a bare array; creates API channels (`channel.type: 'api'`, optional
+  // webhook_url) besides the web widget the document lists; and renders an API inbox with its
+  // `inbox_identifier` and `webhook_url` (api/v1/models/_inbox.json.jbuilder).
+  Object.assign(apiSpec.components.schemas.inbox.properties, { inbox_identifier: { type: 'string' }, webhook_url: { type: 'string' } });
+  apiSpec.paths['/api/v1/accounts/{account_id}/inboxes'].get.responses['200'].content['application/json; charset=utf-8'].schema = {
+    type: 'object',
+    required: ['payload'],
+    properties: { payload: { type: 'array', items: { $ref: '#/components/schemas/inbox' } } },
+  };
+  const inboxChannel = apiSpec.paths['/api/v1/accounts/{account_id}/inboxes/'].post.requestBody.content['application/json; charset=utf-8'].schema.properties.channel;
+  inboxChannel.properties.type.enum = ['web_widget', 'api'];
+  inboxChannel.properties.webhook_url = { type: 'string', description: 'API channel: where Chatwoot posts the inbox’s events' };
   const agents = new Map<number, FakeAgent>();
   const fake = {
     url: '',
@@ -242,7 +270,10 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     private: m.private,
     created_at: new Date(m.created_at * 1000).toISOString(),
     source_id: m.source_id ?? null,
-    sender: m.message_type === 'incoming' ? { id: conversation.contactId ?? 44, name: 'Contact', type: 'contact' } : { id: 1, name: 'Installer Admin', type: 'user' },
+    sender: m.message_type === 'incoming' ? { id: conversation.contactId ?? 44, name: 'Contact', type: 'contact' } : { id: 1, name: m.senderName ?? 'Installer Admin', type: 'user' },
+    ...(m.attachments?.length
+      ? { attachments: m.attachments.map((a, i) => ({ id: m.id * 100 + i, message_id: m.id, file_type: a.file_type, account_id: conversation.accountId, extension: null, data_url: a.data_url, thumb_url: a.thumb_url ?? '', file_size: a.file_size ?? 0 })) }
+      : {}),
     conversation: {
       id: conversation.id,
       display_id: conversation.id,
@@ -278,7 +309,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   let nextContactId = 9000;
   let nextConversationId = 7000;
   const contactInboxes: Array<{ accountId: number; contactId: number; inboxId: number; sourceId: string }> = [];
-  const apiInboxes: FakeChatwoot['apiInboxes'] = [];
+  const apiInboxes: FakeApiInbox[] = [];
   const presentContact = (c: FakeContact) => ({ id: c.id, name: c.name, phone_number: c.phone_number ?? undefined, email: c.email ?? undefined, custom_attributes: {}, additional_attributes: {} });
   let nextResourceId = 1;
   const adminOf = (req: express.Request) => {
@@ -604,6 +635,11 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify({ id: conversation.id, account_id: accountId, inbox_id: link.inboxId })));
   });
 
+  const addInbox = (accountId: number, inboxId: number, name?: string) => {
+    const inbox: FakeApiInbox = { accountId, inboxId, identifier: randomUUID().replace(/-/g, '').slice(0, 24), ...(name ? { name } : {}) };
+    apiInboxes.push(inbox);
+    return inbox;
+  };
   // The public client API of API-channel inboxes: no token; the inbox identifier and the contact's source id name everything.
   const publicInbox = (req: express.Request) => apiInboxes.find((i) => i.identifier === req.params.inboxIdentifier);
   const publicContactInbox = (req: express.Request) => {
@@ -678,6 +714,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       lastActivityAt: Math.floor(Date.now() / 1000),
       customAttributes: { ...(body.custom_attributes ?? {}) },
       messages: [],
+      channel: 'Channel::Api',
     };
     fake.conversations.set(`${conversation.accountId}:${conversation.id}`, conversation);
     answerWrite(res, () => res.json(presentPublicConversation(conversation)));
@@ -695,18 +732,37 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations/:conversationId/messages', (req, res) => {
     const conversation = publicConversationOf(req);
     if (!conversation) return void res.status(401).end();
-    const body = req.body as { content?: string };
-    const message = {
+    const body = req.body as { content?: string; echo_id?: string };
+    const message: FakeConversation['messages'][number] = {
       id: nextMessageId++,
       content: body.content ?? '',
       private: false,
       message_type: 'incoming',
       content_attributes: {},
       created_at: Math.floor(Date.now() / 1000),
+      ...(body.echo_id ? { echoId: body.echo_id } : {}),
     };
     conversation.messages.push(message);
     conversation.lastActivityAt = message.created_at;
     answerWrite(res, () => res.json(presentPublicMessage(conversation, message)));
+    announceMessage('message_created', conversation, message);
+  });
+
+  // Inboxes: the API-channel ones (the only kind the fake holds), as the account API lists and creates them.
+  const presentInbox = (i: FakeApiInbox) => ({ id: i.inboxId, name: i.name ?? `API inbox ${i.inboxId}`, channel_type: 'Channel::Api', inbox_identifier: i.identifier, webhook_url: '', enable_auto_assignment: true, greeting_enabled: false });
+  app.get('/api/v1/accounts/:accountId/inboxes', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    res.type('application/json; charset=utf-8').send(JSON.stringify({ payload: apiInboxes.filter((i) => i.accountId === Number(req.params.accountId)).map(presentInbox) }));
+  });
+  app.post('/api/v1/accounts/:accountId/inboxes/', (req, res) => {
+    if (!adminOf(req)) return void res.status(401).end();
+    const body = req.body as { name?: string; channel?: { type?: string } };
+    if (body.channel?.type !== 'api' || !body.name) {
+      fake.violations.push(`POST ${req.path}: the fake creates API-channel inboxes with a name only`);
+      return void res.status(422).json({ error: 'not supported by the fake' });
+    }
+    const inbox = addInbox(Number(req.params.accountId), 50 + apiInboxes.length, body.name);
+    answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify(presentInbox(inbox))));
   });
 
   // The contact list, as Chatwoot pages it (15 a page; only contacts with an e-mail, phone or identifier).
@@ -824,10 +880,24 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       failing = { times, status };
     },
     apiInboxes,
-    addApiInbox(accountId: number, inboxId = 50 + apiInboxes.length) {
-      const inbox = { accountId, inboxId, identifier: randomUUID().replace(/-/g, '').slice(0, 24) };
-      apiInboxes.push(inbox);
-      return inbox;
+    addApiInbox(accountId: number, inboxId = 50 + apiInboxes.length, name?: string) {
+      return addInbox(accountId, inboxId, name);
+    },
+    agentMessage(accountId: number, conversationId: number, input: { content: string; private?: boolean; attachments?: FakeAttachment[] }) {
+      const conversation = fake.conversations.get(`${accountId}:${conversationId}`)!;
+      const message: FakeConversation['messages'][number] = {
+        id: nextMessageId++,
+        content: input.content,
+        private: input.private ?? false,
+        message_type: 'outgoing',
+        content_attributes: {},
+        created_at: Math.floor(Date.now() / 1000),
+        senderName: 'Dana Dispatch',
+        ...(input.attachments ? { attachments: input.attachments } : {}),
+      };
+      conversation.messages.push(message);
+      announceMessage('message_created', conversation, message);
+      return message;
     },
     takeViolations() {
       return fake.violations.splice(0);

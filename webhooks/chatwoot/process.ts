@@ -14,6 +14,7 @@ import { recordObservations, type Observations } from '../../extension/modules/c
 import { deliveryReportOf, type DeliveryReport } from '../../extension/notifications/channels/chatwoot.ts';
 import { settleByProvider } from '../../extension/notifications/deliver.ts';
 import { queues } from '../../extension/queue/names.ts';
+import { recordVendorReplies, vendorReplyOf, type VendorReply } from '../../extension/vendor-messages/replies.ts';
 import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
 
@@ -191,11 +192,11 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
 
   for (const [accountId, items] of work) {
     // Read every payload first: one that does not match fails alone, the rest are written together.
-    const observed: Array<{ delivery: DeliveryRow; event: string; observations: Observations; report: DeliveryReport | null }> = [];
+    const observed: Array<{ delivery: DeliveryRow; event: string; observations: Observations; report: DeliveryReport | null; reply: VendorReply | null }> = [];
     for (const { delivery, event, payload } of items) {
       try {
         const observations = observers[event]!({ receivedAt: new Date(delivery.received_at) }, payload);
-        observed.push({ delivery, event, observations, report: event.startsWith('message_') ? deliveryReportOf(payload) : null });
+        observed.push({ delivery, event, observations, report: event.startsWith('message_') ? deliveryReportOf(payload) : null, reply: event === 'message_created' ? vendorReplyOf(payload) : null });
       } catch (err) {
         finished.push({ id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, err) });
       }
@@ -210,6 +211,8 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
         const reportErrors = await settleDeliveryReports(ctx, reported.map((r) => r.report));
         reported.forEach((r, j) => (errors[r.index] = reportErrors[j] ?? null));
       }
+      // Agents' public replies in vendor threads reach the vendor portal (vendor-messages/replies.ts).
+      await recordVendorReplies(ctx, observed.flatMap((o, i) => (o.reply && !errors[i] ? [o.reply] : [])));
       observed.forEach(({ delivery, event }, i) =>
         finished.push(errors[i] ? { id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, errors[i]) } : { id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null }),
       );

@@ -64,6 +64,15 @@ type FreeForm = Record<string, unknown>;
 export type PublicContactBody = Omit<Schemas['public_contact_create_update_payload'], 'custom_attributes'> & { custom_attributes?: FreeForm };
 export type PublicConversationBody = Omit<Schemas['public_conversation_create_payload'], 'custom_attributes'> & { custom_attributes?: FreeForm };
 
+/**
+ * An inbox as Chatwoot renders it (api/v1/models/_inbox.json.jbuilder): an API channel's inbox
+ * also carries `inbox_identifier` (what the public client API names it by) and `webhook_url`;
+ * the document's inbox lacks both.
+ */
+export type InboxWithChannel = Schemas['inbox'] & { id: number; channel_type?: string; inbox_identifier?: string | null; webhook_url?: string | null };
+/** Creating an inbox: the document lists only the web widget channel; Chatwoot also makes API channels (`type: 'api'`, optional `webhook_url`). */
+export type InboxCreateBody = { name: string; channel: { type: 'api'; webhook_url?: string } };
+
 type PublicContactPath = '/public/api/v1/inboxes/{inbox_identifier}/contacts';
 type PublicConversationsPath = '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations';
 type PublicMessagesPath = '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages';
@@ -105,6 +114,12 @@ interface Corrected {
     // The same subscription list as the create payload (with the contact events).
     { patch: Answering<Taking<operations['update-a-webhook'], WebhookCreateBody>, WebhookWithSecret> }
   >;
+  '/api/v1/accounts/{account_id}/inboxes': Replace<
+    '/api/v1/accounts/{account_id}/inboxes',
+    // Answered { payload: [...] } (inboxes/index.json.jbuilder) where the document says a bare array; both are read.
+    { get: Answering<operations['listAllInboxes'], InboxWithChannel[] | { payload?: InboxWithChannel[] }> }
+  >;
+  '/api/v1/accounts/{account_id}/inboxes/': Replace<'/api/v1/accounts/{account_id}/inboxes/', { post: Answering<Taking<operations['inboxCreation'], InboxCreateBody>, InboxWithChannel> }>;
   '/public/api/v1/inboxes/{inbox_identifier}/contacts': Replace<PublicContactPath, { post: Answering<Taking<operations['create-a-contact'], PublicContactBody>, PublicContact> }>;
   '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations': Replace<
     PublicConversationsPath,

@@ -1,0 +1,332 @@
+// Messages between a vendor's people and dispatch, living in Chatwoot: the "Vendors" API-channel
+// inbox, a conversation per job and person (custom attribute onelink_job), the vendor's messages
+// posted through the public client API (checked against Chatwoot's document by the fake) once each
+// whatever happens on the way, and agents' public replies (never their private notes) back in the
+// portal through the account webhook.
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
+import { install } from '../../extension/chatwoot/installer.ts';
+import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
+import { vendorContactIdentifier } from '../../extension/vendor-messages/deliver.ts';
+import { processDeliveries } from '../../webhooks/chatwoot/process.ts';
+import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
+import { announcementsDuring } from '../helpers/announcements.ts';
+import { apiAs } from '../helpers/api.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
+import { useWorld } from '../helpers/world.ts';
+
+const world = useWorld([1, 2]);
+let t: TestApp;
+let chatwoot: FakeChatwoot;
+let admin: SignedIn;
+let asDispatcher: ReturnType<typeof apiAs>;
+let server: http.Server;
+type Person = { token: string; portalUserId: string };
+const vendors: Record<string, { id: string; owner: Person; tech: Person }> = {};
+const secret = 'whsec_vendor_messages';
+
+const inAYear = () => new Date(Date.now() + 365 * 86400_000).toISOString().slice(0, 10);
+
+beforeAll(async () => {
+  ({ t, chatwoot } = world);
+  admin = await signInAgent(t, chatwoot, 1, 'administrator', 'Ada Admin');
+  expect((await apiAs(t, admin.token).patch('/admin/capabilities', { profile: 'construction' })).status).toBe(200);
+  asDispatcher = apiAs(t, (await signInDispatcher(t, chatwoot, 1, admin)).token);
+  for (const name of ['North', 'South']) {
+    const vendor = (await asDispatcher.post('/vendors', { name: `${name} Plumbing`, categories: ['plumbing'] })).body.data;
+    expect((await asDispatcher.post(`/vendors/${vendor.id}/documents`, { kind: 'insurance', expires_on: inAYear() })).status).toBe(201);
+    const owner = await inviteVendorUser(t, { accountId: admin.accountId, vendorId: vendor.id, staffToken: admin.token, name: `${name} Owner` });
+    const tech = await inviteVendorUser(t, { accountId: admin.accountId, ownerToken: owner.token, name: `${name} Tech` });
+    vendors[name] = { id: vendor.id, owner, tech };
+  }
+  // Onelink's webhook receiver on a real port, registered with the fake as the installer registers it.
+  server = http.createServer(t.app).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const installation = await t.db.knex('installations').first('id', 'webhook_path_token');
+  await t.db.knex('installations').where({ id: installation.id }).update({ webhook_secret_sealed: t.services.sealer.seal(secret) });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/chatwoot/${installation.webhook_path_token}`;
+  chatwoot.webhooks.push({ id: 901, accountId: 1, url, subscriptions: ['message_created', 'message_updated'], secret });
+  chatwoot.messageEvents = true;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function jobFor(vendor: string, technician?: Person) {
+  const job = (await asDispatcher.post('/jobs', { summary: `Leak for ${vendor}`, service_category: 'plumbing' })).body.data;
+  expect((await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: vendors[vendor]!.id })).status).toBe(200);
+  if (technician) expect((await asDispatcher.put(`/jobs/${job.id}/technician`, { technician_id: technician.portalUserId })).status).toBe(200);
+  return job as { id: string; reference: string };
+}
+
+const drain = (timeoutMs = 1000) => drainOutbox(t.db.knex, t.services.sealer, admin.accountId, timeoutMs);
+const makeDue = () => withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) => trx('chatwoot_outbox').where({ status: 'pending' }).update({ next_attempt_at: trx.fn.now() }));
+const messagesOf = async (person: Person, jobId: string) => {
+  const res = await apiAs(t, person.token).get(`/portal/vendor/jobs/${jobId}/messages`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.data as Array<{ id: string; client_id: string | null; direction: string; author_name: string; content: string; attachments: unknown[]; status: string }>;
+};
+const send = (person: Person, jobId: string, content: string, id: string = randomUUID()) => apiAs(t, person.token).post(`/portal/vendor/jobs/${jobId}/messages`, { id, content });
+const vendorsInbox = () => chatwoot.apiInboxes.find((i) => i.accountId === 1 && i.name === 'Vendors');
+/** The conversation of the Vendors inbox whose onelink_job is `reference`. */
+const threadsOf = (reference: string): FakeConversation[] =>
+  [...chatwoot.conversations.values()].filter((c) => c.accountId === 1 && c.inboxId === vendorsInbox()?.inboxId && c.customAttributes.onelink_job === reference);
+
+/** Processes the webhooks Chatwoot has sent until `done` holds (Chatwoot sends them after its answer). */
+async function untilWebhooksSay(done: () => Promise<boolean>) {
+  await vi.waitFor(
+    async () => {
+      const pending = await t.db.knex('webhook_deliveries').whereIn('status', ['received', 'retrying']).pluck('id');
+      if (pending.length) await processDeliveries(t.db.knex, pending);
+      expect(await done()).toBe(true);
+    },
+    { timeout: 5000, interval: 50 },
+  );
+}
+
+describe('the Vendors inbox', () => {
+  it('an admin finds or creates it once; vendors and agents may not', async () => {
+    const first = await apiAs(t, admin.token).post('/chatwoot/vendor-inbox');
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body.data).toMatchObject({ name: 'Vendors', outcome: 'created' });
+    const again = await apiAs(t, admin.token).post('/chatwoot/vendor-inbox');
+    expect(again.body.data).toEqual({ ...first.body.data, outcome: 'existing' });
+    expect(chatwoot.apiInboxes.filter((i) => i.name === 'Vendors')).toHaveLength(1);
+    expect(vendorsInbox()!.inboxId).toBe(first.body.data.chatwoot_inbox_id);
+    // The identifier names the inbox in the public API without a token: kept sealed.
+    const row = await t.db.knex('accounts').where({ account_id: admin.accountId }).first('chatwoot_vendor_inbox_identifier_sealed');
+    expect(row.chatwoot_vendor_inbox_identifier_sealed).not.toContain(vendorsInbox()!.identifier);
+    expect((await apiAs(t, vendors.North!.owner.token).post('/chatwoot/vendor-inbox')).status).toBe(403);
+    expect((await asDispatcher.post('/chatwoot/vendor-inbox')).status).toBe(403);
+  });
+});
+
+describe('a vendor’s message to dispatch', () => {
+  let job: { id: string; reference: string };
+  const north = () => vendors.North!;
+
+  it('lands in the Vendors inbox as an incoming message of the job’s conversation, once however often it is sent', async () => {
+    job = await jobFor('North');
+    const id = randomUUID();
+    const sent = await send(north().owner, job.id, 'On site in 20 minutes, gate code?', id);
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    expect(sent.body.data).toMatchObject({ client_id: id, direction: 'from_vendor', author_name: 'North Owner', content: 'On site in 20 minutes, gate code?', attachments: [], status: 'sending' });
+    // The replay before delivery answers the same message.
+    const replay = await send(north().owner, job.id, 'On site in 20 minutes, gate code?', id);
+    expect(replay.status).toBe(200);
+    expect(replay.body.data).toEqual(sent.body.data);
+
+    expect(await drain()).toBe(1);
+    const [conversation, ...more] = threadsOf(job.reference);
+    expect(more).toEqual([]);
+    expect(conversation!.customAttributes).toEqual({ onelink_job: job.reference });
+    expect(conversation!.messages).toMatchObject([{ message_type: 'incoming', private: false, content: 'On site in 20 minutes, gate code?', echoId: sent.body.data.id }]);
+    // The contact is the vendor user, by an identifier of ours (never their address, which could be a customer's).
+    const contact = chatwoot.contacts.find((c) => c.id === conversation!.contactId)!;
+    expect(contact).toMatchObject({ name: 'North Owner', identifier: vendorContactIdentifier(north().owner.portalUserId), email: null, phone_number: null });
+
+    const shown = await messagesOf(north().owner, job.id);
+    expect(shown).toEqual([{ ...sent.body.data, status: 'sent' }]);
+    // Sent again after delivery: still the one message, here and in Chatwoot.
+    expect((await send(north().owner, job.id, 'On site in 20 minutes, gate code?', id)).status).toBe(200);
+    await drain();
+    expect(conversation!.messages).toHaveLength(1);
+    // The same id for other words is refused.
+    const reused = await send(north().owner, job.id, 'Something else', id);
+    expect(reused.status).toBe(422);
+    expect(reused.body.error.code).toBe('idempotency_key_reused');
+    // The contact's source id is a credential: stored sealed.
+    const stored = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_chat_contacts').where({ portal_user_id: north().owner.portalUserId }).first('source_id_sealed'));
+    expect(stored.source_id_sealed).toBeTruthy();
+    expect(JSON.stringify(stored)).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
+  });
+
+  it('waits out a Chatwoot outage as sending, then arrives once', async () => {
+    chatwoot.outage = 500;
+    const sent = await send(north().owner, job.id, 'Water is off now');
+    expect(sent.status).toBe(201);
+    expect(await drain()).toBe(0);
+    expect((await messagesOf(north().owner, job.id)).at(-1)).toMatchObject({ content: 'Water is off now', status: 'sending' });
+    chatwoot.outage = null;
+    await makeDue();
+    expect(await drain()).toBe(1);
+    expect((await messagesOf(north().owner, job.id)).at(-1)).toMatchObject({ content: 'Water is off now', status: 'sent' });
+    await makeDue();
+    await drain();
+    expect(threadsOf(job.reference)[0]!.messages.map((m) => m.content)).toEqual(['On site in 20 minutes, gate code?', 'Water is off now']);
+  });
+
+  it('does not post twice when Chatwoot stored it but its answer was lost', async () => {
+    chatwoot.swallowWrites = 1;
+    await send(north().owner, job.id, 'Parts ordered');
+    await drain(300);
+    const conversation = threadsOf(job.reference)[0]!;
+    expect(conversation.messages.filter((m) => m.content === 'Parts ordered')).toHaveLength(1);
+    expect((await messagesOf(north().owner, job.id)).at(-1)).toMatchObject({ content: 'Parts ordered', status: 'sending' });
+    await makeDue();
+    await drain(300);
+    expect(conversation.messages.filter((m) => m.content === 'Parts ordered')).toHaveLength(1);
+    const last = (await messagesOf(north().owner, job.id)).at(-1)!;
+    expect(last).toMatchObject({ content: 'Parts ordered', status: 'sent' });
+    const row = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_messages').where({ id: last.id }).first('chatwoot_message_id'));
+    expect(Number(row.chatwoot_message_id)).toBe(conversation.messages.find((m) => m.content === 'Parts ordered')!.id);
+  });
+
+  it('shows an agent’s reply with its attachments, announced; never a private note; the vendor’s own messages once', async () => {
+    const conversation = threadsOf(job.reference)[0]!;
+    const before = (await messagesOf(north().owner, job.id)).length;
+    const heard = await announcementsDuring(t.db.url, async () => {
+      chatwoot.agentMessage(1, conversation.id, {
+        content: 'Gate code is 4411',
+        attachments: [
+          { file_type: 'image', data_url: 'https://chat.example.test/rails/active_storage/blobs/abc/gate%20photo.jpg' },
+          { file_type: 'file', data_url: 'javascript:alert(1)' },
+        ],
+      });
+      await untilWebhooksSay(async () => (await messagesOf(north().owner, job.id)).some((m) => m.direction === 'from_dispatch'));
+    });
+    expect(heard).toContain(String(admin.accountId));
+    const shown = await messagesOf(north().owner, job.id);
+    expect(shown).toHaveLength(before + 1);
+    expect(shown.at(-1)).toMatchObject({
+      direction: 'from_dispatch',
+      client_id: null,
+      author_name: 'Dana Dispatch',
+      content: 'Gate code is 4411',
+      status: 'sent',
+      attachments: [{ url: 'https://chat.example.test/rails/active_storage/blobs/abc/gate%20photo.jpg', filename: 'gate photo.jpg', content_type: 'image/*' }],
+    });
+
+    chatwoot.agentMessage(1, conversation.id, { content: 'Internal: this vendor is slow, consider replacing', private: true });
+    await untilWebhooksSay(async () => (await t.db.knex('webhook_deliveries').whereLike('body', '%Internal: this vendor%').where({ status: 'processed' }).first('id')) !== undefined);
+    // The same delivery processed again stores nothing new.
+    const processed = await t.db.knex('webhook_deliveries').where({ event: 'message_created', status: 'processed' }).pluck('id');
+    await t.db.knex('webhook_deliveries').whereIn('id', processed).update({ status: 'retrying' });
+    await processDeliveries(t.db.knex, processed);
+    const after = await messagesOf(north().owner, job.id);
+    expect(after.map((m) => m.content)).toEqual(shown.map((m) => m.content));
+    expect(after.some((m) => m.content.includes('Internal'))).toBe(false);
+    // The vendor's own messages came back as incoming message_created deliveries: stored once.
+    expect(await t.db.knex('webhook_deliveries').whereLike('body', '%Water is off now%').where({ status: 'processed' }).first('id')).toBeDefined();
+    expect(after.filter((m) => m.direction === 'from_vendor')).toHaveLength(3);
+  });
+
+  it('opens the conversation once when Chatwoot opened it but its answer was lost', async () => {
+    const other = await jobFor('North');
+    await send(north().owner, other.id, 'About the boiler');
+    chatwoot.swallowWrites = 1; // the owner is a contact already: the next write opens the conversation
+    await drain(300);
+    expect(threadsOf(other.reference)).toHaveLength(1);
+    expect(threadsOf(other.reference)[0]!.messages).toEqual([]);
+    await makeDue();
+    await drain(300);
+    expect(threadsOf(other.reference)).toHaveLength(1);
+    expect(threadsOf(other.reference)[0]!.messages.map((m) => m.content)).toEqual(['About the boiler']);
+    expect((await messagesOf(north().owner, other.id))[0]).toMatchObject({ status: 'sent' });
+  });
+
+  it('shows a message Chatwoot refuses outright as failed', async () => {
+    chatwoot.failNext(1, 422);
+    await send(north().owner, job.id, 'This one is refused');
+    await drain();
+    expect((await messagesOf(north().owner, job.id)).at(-1)).toMatchObject({ content: 'This one is refused', status: 'failed' });
+    expect(threadsOf(job.reference)[0]!.messages.some((m) => m.content === 'This one is refused')).toBe(false);
+  });
+});
+
+describe('who sees which thread', () => {
+  it('each person has their own thread per job; a technician reaches only the jobs given to them', async () => {
+    const north = vendors.North!;
+    const given = await jobFor('North', north.tech);
+    const kept = await jobFor('North');
+    expect((await send(north.tech, given.id, 'Tech here: started')).status).toBe(201);
+    expect((await send(north.owner, given.id, 'Owner here: tech is on it')).status).toBe(201);
+    expect((await messagesOf(north.tech, given.id)).map((m) => m.content)).toEqual(['Tech here: started']);
+    expect((await messagesOf(north.owner, given.id)).map((m) => m.content)).toEqual(['Owner here: tech is on it']);
+    await drain();
+    // Two conversations for the job in Chatwoot, one per person, both with the job's attribute.
+    expect(threadsOf(given.reference)).toHaveLength(2);
+
+    expect((await apiAs(t, north.tech.token).get(`/portal/vendor/jobs/${kept.id}/messages`)).status).toBe(404);
+    expect((await send(north.tech, kept.id, 'Not mine')).status).toBe(404);
+    // An agent's reply in one person's conversation reaches that person only.
+    const ownerThread = threadsOf(given.reference).find((c) => c.messages.some((m) => m.content.startsWith('Owner here')))!;
+    chatwoot.agentMessage(1, ownerThread.id, { content: 'Thanks, owner' });
+    await untilWebhooksSay(async () => (await messagesOf(north.owner, given.id)).some((m) => m.content === 'Thanks, owner'));
+    expect((await messagesOf(north.tech, given.id)).map((m) => m.content)).toEqual(['Tech here: started']);
+  });
+
+  it('another vendor, staff, and another account find nothing', async () => {
+    const job = await jobFor('North');
+    expect((await send(vendors.North!.owner, job.id, 'Hello dispatch')).status).toBe(201);
+    const south = vendors.South!;
+    expect((await apiAs(t, south.owner.token).get(`/portal/vendor/jobs/${job.id}/messages`)).status).toBe(404);
+    expect((await send(south.owner, job.id, 'Planted')).status).toBe(404);
+    expect((await send(south.tech, job.id, 'Planted')).status).toBe(404);
+    // Staff read these threads in Chatwoot, not here.
+    expect((await asDispatcher.get(`/portal/vendor/jobs/${job.id}/messages`)).status).toBe(404);
+    expect((await apiAs(t, admin.token).post(`/portal/vendor/jobs/${job.id}/messages`, { id: randomUUID(), content: 'Planted' })).status).toBe(404);
+    // A vendor user of account 2 asking for account 1's job.
+    const adminB = await signInAgent(t, chatwoot, 2, 'administrator', 'Bea Admin');
+    expect((await apiAs(t, adminB.token).patch('/admin/capabilities', { profile: 'construction' })).status).toBe(200);
+    const vendorB = (await apiAs(t, adminB.token).post('/vendors', { name: 'B Plumbing', categories: ['plumbing'] })).body.data;
+    const ownerB = await inviteVendorUser(t, { accountId: adminB.accountId, vendorId: vendorB.id, staffToken: adminB.token });
+    expect((await apiAs(t, ownerB.token).get(`/portal/vendor/jobs/${job.id}/messages`)).status).toBe(404);
+    expect((await send(ownerB, job.id, 'Planted')).status).toBe(404);
+    const stored = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_messages').where({ job_id: job.id }).pluck('content'));
+    expect(stored).toEqual(['Hello dispatch']);
+  });
+});
+
+describe('hostile input', () => {
+  it('refuses bad ids, empty, oversized and unstorable text with 422, and keeps markup as plain text', async () => {
+    const owner = vendors.North!.owner;
+    const job = await jobFor('North');
+    const as = apiAs(t, owner.token);
+    const cases: Array<[string, object]> = [
+      [`/portal/vendor/jobs/${job.id}/messages`, { id: 'not-a-uuid', content: 'Hi' }],
+      [`/portal/vendor/jobs/${job.id}/messages`, { id: randomUUID(), content: '   ' }],
+      [`/portal/vendor/jobs/${job.id}/messages`, { id: randomUUID(), content: 'x'.repeat(5001) }],
+      [`/portal/vendor/jobs/${job.id}/messages`, { id: randomUUID(), content: 'nul \u0000 byte' }],
+      [`/portal/vendor/jobs/${job.id}/messages`, { id: randomUUID(), content: ['array'] }],
+      [`/portal/vendor/jobs/${job.id}/messages`, { id: randomUUID() }],
+      ['/portal/vendor/jobs/not-a-uuid/messages', { id: randomUUID(), content: 'Hi' }],
+    ];
+    for (const [path, body] of cases) {
+      const res = await as.post(path, body);
+      expect(res.status, `${path} ${JSON.stringify(body).slice(0, 60)}`).toBe(422);
+      expect(res.body.error.code).toBe('validation_failed');
+    }
+    expect((await as.get('/portal/vendor/jobs/not-a-uuid/messages')).status).toBe(422);
+    expect((await as.get(`/portal/vendor/jobs/${randomUUID()}/messages`)).status).toBe(404);
+    const markup = '<img src=x onerror=alert(1)> “quotes” & emoji 🚰';
+    const sent = await send(owner, job.id, markup);
+    expect(sent.status).toBe(201);
+    expect(sent.body.data.content).toBe(markup);
+    await drain();
+    expect(threadsOf(job.reference)[0]!.messages[0]!.content).toBe(markup);
+  });
+});
+
+// Last: installing again registers the installer's own webhook (and its secret) for the account.
+describe('the installer', () => {
+  it('finds the Vendors inbox again where the vendor portal is on', async () => {
+    const installation = await t.db.knex('installations').first('api_token_sealed');
+    const report = await install(t.db.knex, t.services.sealer, {
+      chatwootUrl: chatwoot.url,
+      accountId: 1,
+      token: t.services.sealer.open(installation.api_token_sealed),
+      publicUrl: 'http://onelink.test',
+      timeoutMs: 2000,
+    });
+    expect(report.vendorInbox).toBe('existing');
+    expect(chatwoot.apiInboxes.filter((i) => i.name === 'Vendors')).toHaveLength(1);
+  });
+});
