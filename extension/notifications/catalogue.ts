@@ -165,6 +165,13 @@ export const catalogue = {
     defaults: {},
     describe: "A vendor's compliance document expires in 30 or 7 days, or has expired",
   },
+  'staff.vendor_document_submitted': {
+    to: 'dispatchers',
+    audience: 'staff',
+    raisedBy: [{ action: 'vendor.document_submitted' }],
+    defaults: {},
+    describe: 'A vendor sent a compliance document to review',
+  },
   'staff.offer_answered': {
     to: 'job_owner_or_dispatchers',
     audience: 'staff',
@@ -225,6 +232,13 @@ export const catalogue = {
     raisedBy: [{ action: 'vendor.document_expiring' }, { action: 'vendor.document_expired' }],
     defaults: { email: true, push: true },
     describe: "The vendor's compliance document expires in 30 or 7 days, or has expired",
+  },
+  'vendor.document_reviewed': {
+    to: 'document_vendor',
+    audience: 'vendor',
+    raisedBy: [{ action: 'vendor.document_approved' }, { action: 'vendor.document_rejected' }],
+    defaults: { email: true, push: true },
+    describe: "The vendor's compliance document was approved, or rejected with a reason",
   },
   // Clients (customer-facing: off until the account switches each on)
   'client.request_received': {

@@ -102,6 +102,28 @@ const documentSays = (audience: 'staff' | 'vendor'): Say => (ctx) => {
   };
 };
 
+// A document sent for review, and the review's outcome (a rejection says why).
+const documentReview = (audience: 'staff' | 'vendor'): Say => (ctx) => {
+  const doc = ctx.subject.document;
+  if (!doc) return null;
+  const facts = ((ctx.event.data as { after?: Record<string, unknown> | null }).after ?? {}) as { status?: string; reason?: string };
+  if (audience === 'staff') {
+    return {
+      title: `${doc.vendor_name} sent a ${doc.kind} to review`,
+      body: `Expires on ${doc.expires_on}. It counts toward the vendor's compliance once approved.`,
+      url: `${ctx.publicUrl}/apps/dispatch/?vendor=${encodeURIComponent(doc.vendor_id)}`,
+      link: { resource_type: 'vendor', resource_id: doc.vendor_id },
+    };
+  }
+  const rejected = facts.status === 'rejected';
+  return {
+    title: rejected ? `Your ${doc.kind} was not accepted` : `Your ${doc.kind} was approved`,
+    body: rejected ? `Reason: ${facts.reason ?? 'not given'}. Please send a corrected document.` : `It counts toward your compliance until it expires on ${doc.expires_on}.`,
+    url: `${ctx.publicUrl}/portal/vendor/business`,
+    link: { resource_type: 'vendor', resource_id: doc.vendor_id },
+  };
+};
+
 // Said of the job, not of the vendor: a dispatcher may move it for them (the vendor phoned in).
 const progress: Record<string, (vendor: string) => string> = {
   'job.en_route': (vendor) => `${vendor} is on the way`,
@@ -182,6 +204,7 @@ const says: Record<EventName, Say> = {
   'staff.task_overdue': (ctx) =>
     ctx.subject.task ? { title: `Overdue: ${ctx.subject.task.title}`, body: `It was due ${when(ctx.subject.task.due_at, ctx.timeZone, ctx.locale)}.`, url: ctx.subject.job ? staffJobUrl(ctx, ctx.subject.job.id) : null, link: { resource_type: 'task', resource_id: ctx.subject.task.id } } : null,
   'staff.vendor_document_expiring': documentSays('staff'),
+  'staff.vendor_document_submitted': documentReview('staff'),
   'staff.offer_answered': jobSays(
     (job, ctx) => `${offerFacts(ctx).vendor_name ?? 'The vendor'} ${offerAnswers[(ctx.event.data as { action: string }).action] ?? 'answered the offer of'} ${reference(job)}`,
     (job, ctx) => {
@@ -217,6 +240,7 @@ const says: Record<EventName, Say> = {
     'vendor',
   ),
   'vendor.document_expiring': documentSays('vendor'),
+  'vendor.document_reviewed': documentReview('vendor'),
   'client.request_received': jobSays((job) => `We received your request ${reference(job)}`, (job) => job.summary, 'client'),
   'client.visit_scheduled': jobSays((job) => `Visit scheduled for ${reference(job)}`, (job, ctx) => windowText(job, ctx.timeZone, ctx.locale), 'client'),
   'client.technician_on_the_way': jobSays((job) => `Your technician is on the way (${reference(job)})`, (_job, ctx) => (templateValues(ctx).eta ? `Expected arrival: ${templateValues(ctx).eta}` : 'They will be with you soon.'), 'client'),
