@@ -1,6 +1,6 @@
 // Where resumable uploads wait while they arrive: a private folder beside the stored files
 // (<files dir>/.uploads), one data file and one JSON record per upload, as @tus/file-store keeps
-// them. A finished upload's bytes move into the artifact storage and its data file goes; its
+// them. A finished upload's bytes move into the artifact storage and its data file is emptied; its
 // record stays (naming the artifact) so a device that missed the answer still learns it. Every
 // upload, finished or not, is swept a day after it was created.
 import { createHash, type Hash } from 'node:crypto';
@@ -110,14 +110,18 @@ export async function loadUpload(store: UploadStore, dir: string, id: string): P
   return { id, size: record.size, offset, metadata, creationDate: record.creation_date, file, artifactId };
 }
 
-/** Records the artifact a finished upload became, then lets its bytes go. */
+/**
+ * Records the artifact a finished upload became, then lets its bytes go. The data file is
+ * emptied rather than removed: tus still looks at it while answering a creation request that
+ * carried the whole file; the sweep removes it with the record.
+ */
 export async function markFinished(store: UploadStore, upload: UploadState, artifactId: string) {
   const record = (await store.configstore.get(upload.id)) as Upload | undefined;
   if (record) {
     record.metadata = { ...record.metadata, [artifactKey]: artifactId };
     await store.configstore.set(upload.id, record);
   }
-  await fs.promises.rm(upload.file, { force: true });
+  await fs.promises.truncate(upload.file, 0).catch(() => undefined);
 }
 
 /** Removes an upload entirely (a refused file). */

@@ -45,13 +45,16 @@ const headersFor = (auth: Auth): Record<string, string> =>
 interface Sent { url: string; artifactId: string | null; response: HttpResponse }
 
 /** One file through tus-js-client, as the portal sends it; rejects with the client's DetailedError. */
-function send(file: Buffer, metadata: Record<string, string>, auth: Auth, options: { endpoint?: string; retryDelays?: number[] } = {}) {
+function send(file: Buffer, metadata: Record<string, string>, auth: Auth, options: { endpoint?: string; retryDelays?: number[]; chunkSize?: number; uploadDataDuringCreation?: boolean } = {}) {
   return new Promise<Sent>((resolve, reject) => {
     const upload = new Upload(file, {
       endpoint: options.endpoint ?? `${base}/api/v1/uploads`,
       headers: headersFor(auth),
       metadata,
       retryDelays: options.retryDelays ?? [],
+      // Left out unless set: an explicit undefined would replace the client's defaults.
+      ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
+      ...(options.uploadDataDuringCreation ? { uploadDataDuringCreation: true } : {}),
       removeFingerprintOnSuccess: true,
       onSuccess: ({ lastResponse }) => resolve({ url: upload.url!, artifactId: lastResponse.getHeader('Onelink-Artifact-Id') ?? null, response: lastResponse }),
       onError: reject,
@@ -167,7 +170,7 @@ describe('resumable uploads', () => {
     expect(head.headers).toMatchObject({ 'upload-offset': String(photo.length), 'upload-length': String(photo.length), 'onelink-artifact-id': sent.artifactId, 'cache-control': 'no-store' });
     const id = new URL(sent.url).pathname.split('/').pop()!;
     expect(uploadFiles()).toContain(`${id}.json`);
-    expect(uploadFiles()).not.toContain(id);
+    expect(fs.statSync(path.join(uploadsDir(t.config), id)).size).toBe(0);
     // A device that missed the last answer and sends its last PATCH again is told it is done.
     const patch = (offset: number) =>
       request(server).patch(new URL(sent.url).pathname).set({ 'Tus-Resumable': '1.0.0', 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream', 'Authorization': `Bearer ${north.owner.token}` }).send(Buffer.alloc(0));
@@ -242,6 +245,24 @@ describe('resumable uploads', () => {
     expect(again.artifactId).toBe(first.artifactId);
     expect(again.url).not.toBe(first.url);
     expect((await artifactRows()).filter((r) => r.client_id === metadata.client_id)).toHaveLength(1);
+  });
+
+  it('takes the file in chunks, or with the creation request itself', async () => {
+    const chunked = await send(photo, meta(northJob), { cookie: north.owner.token }, { chunkSize: 64 * 1024 });
+    const stored = await artifactBytes(north.owner.token, northJob, chunked.artifactId!);
+    expect([Buffer.compare(stored.bytes, photo), stored.artifact.sha256]).toEqual([0, sha256(photo)]);
+    const atOnce = await send(photo, meta(northJob), { cookie: north.owner.token }, { uploadDataDuringCreation: true });
+    expect(atOnce.response.getStatus()).toBe(201);
+    expect(Buffer.compare((await artifactBytes(north.owner.token, northJob, atOnce.artifactId!)).bytes, photo)).toBe(0);
+  });
+
+  it('answers OPTIONS with what it supports, and grants no other site access', async () => {
+    const res = await request(server).options('/api/v1/uploads').set('Origin', 'https://elsewhere.example').set('Access-Control-Request-Method', 'POST');
+    expect(res.status).toBe(204);
+    expect(res.headers).toMatchObject({ 'tus-version': '1.0.0', 'tus-max-size': String(maxBytes) });
+    expect(res.headers['tus-extension']).toContain('creation');
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['access-control-allow-credentials']).toBeUndefined();
   });
 
   it('stores nothing without a session, and nothing on a job the caller does not see', async () => {
