@@ -14,7 +14,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueToken } from '../../extension/auth/tokens.ts';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { accessibilityViolations, chromiumPath, screenshot } from './browser.ts';
+import { spawnIn } from '../helpers/processes.ts';
+import { accessibilityViolations, chromiumPath, screenshotDir } from './browser.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
@@ -178,6 +179,27 @@ async function serverCopy(jobId: string, artifactId: string) {
   return Buffer.from(await response.arrayBuffer());
 }
 
+/** The job's conversation in the fake Chatwoot (custom attribute onelink_job: the job's reference). */
+const conversationOf = (reference: string) => [...chatwoot.conversations.values()].find((c) => c.accountId === chatwootAccount && c.customAttributes.onelink_job === reference);
+
+/** An agent writes in the conversation in Chatwoot (a reply, or a private note). */
+async function agentSays(conversationId: number, content: string, isPrivate = false) {
+  const response = await fetch(`${chatwoot.url}/api/v1/accounts/${chatwootAccount}/conversations/${conversationId}/messages`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', api_access_token: 'media-admin-token' },
+    body: JSON.stringify({ content, private: isPrivate, message_type: 'outgoing' }),
+  });
+  expect(response.status).toBe(200);
+}
+
+/** What the phone's screen shows (390×844), scrolled to `at` when given. */
+async function phoneShot(page: Page, name: string, at?: string) {
+  if (at) await page.locator(at).first().evaluate((el) => el.scrollIntoView({ block: 'start' }));
+  else await page.evaluate(() => window.scrollTo(0, 0));
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
+}
+
 let template: { id: string };
 let nextJob = 1;
 /** A job of the vendor's, assigned, needing two "after" photos. */
@@ -194,6 +216,13 @@ beforeAll(async () => {
   chatwoot = await startFakeChatwoot();
   chatwoot.addAgent({ id: 71, name: 'Mina Media', email: 'mina@acme.test', token: 'media-admin-token', accounts: [{ id: chatwootAccount, name: 'Acme Media', role: 'administrator' }] });
   await connectChatwoot(chatwoot, 'media-admin-token');
+  // The installer registers the account's webhook (agents' replies come back through it).
+  const installer = spawnIn(
+    'npm',
+    ['run', '--silent', 'onelink', '--', 'install', '--chatwoot-url', chatwoot.url, '--account-id', String(chatwootAccount), '--token', 'media-admin-token', '--public-url', baseUrl, '--check-timeout', '15'],
+    { ONELINK_DATA_DIR: inject('dataDir') },
+  );
+  expect((await installer.exited).code, installer.output()).toBe(0);
   adminToken = await signInToken(chatwoot, 'media-admin-token', chatwootAccount);
   await asAdmin('/admin/capabilities', { method: 'PATCH', json: { profile: 'construction' } });
   const me = await asAdmin<{ account: { id: number } }>('/me');
@@ -342,7 +371,7 @@ describe('messages with dispatch', () => {
     await expect.poll(() => mine.getAttribute('data-status'), { timeout: 15_000 }).toBe('sent');
 
     // In Chatwoot: an incoming message in the job's conversation of the Vendors inbox.
-    const conversationOfJob = () => [...chatwoot.conversations.values()].find((c) => c.accountId === chatwootAccount && c.customAttributes.onelink_job === job.reference);
+    const conversationOfJob = () => conversationOf(job.reference);
     await expect.poll(() => conversationOfJob()?.messages.map((m) => [m.message_type, m.content]), { timeout: 15_000 }).toContainEqual(['incoming', 'Water is off, starting on the tap now.']);
     const conversation = conversationOfJob()!;
     const inbox = chatwoot.apiInboxes.find((i) => i.inboxId === conversation.inboxId);
@@ -350,19 +379,11 @@ describe('messages with dispatch', () => {
     expect(chatwoot.takeViolations()).toEqual([]);
 
     // An agent answers in Chatwoot (and writes a private note first): the reply shows within 2 s, the note never.
-    const agentSays = async (content: string, isPrivate: boolean) => {
-      const response = await fetch(`${chatwoot.url}/api/v1/accounts/${chatwootAccount}/conversations/${conversation.id}/messages`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', api_access_token: 'media-admin-token' },
-        body: JSON.stringify({ content, private: isPrivate, message_type: 'outgoing' }),
-      });
-      expect(response.status).toBe(200);
-    };
     const delivered = chatwoot.webhookDeliveries.length;
-    await agentSays('Internal: vendor is slow on this one', true);
-    await expect.poll(() => chatwoot.webhookDeliveries.slice(delivered).filter((d) => d.status === 200).length, { timeout: 10_000 }).toBeGreaterThan(0);
+    await agentSays(conversation.id, 'Internal: vendor is slow on this one', true);
+    await expect.poll(() => chatwoot.webhookDeliveries.slice(delivered).filter((d) => d.status === 202).length, { timeout: 10_000 }).toBeGreaterThan(0);
     const sentAt = Date.now();
-    await agentSays('Thanks Paula, the client is home all day.', false);
+    await agentSays(conversation.id, 'Thanks Paula, the client is home all day.');
     const reply = page.getByTestId('message').filter({ hasText: 'Thanks Paula, the client is home all day.' });
     await expect.poll(() => reply.count(), { timeout: 2_000, interval: 50 }).toBe(1);
     console.log(`messages: the agent's reply showed in the portal ${Date.now() - sentAt} ms after it was posted in Chatwoot`);
@@ -417,6 +438,15 @@ describe("the owner's business and team", () => {
     expect((await asVendor<Business>(owner.token, '/portal/vendor/business')).documents).toContainEqual(expect.objectContaining({ kind: 'licence', status: 'pending_review', reference: 'GAS-55120' }));
     expect(await accessibilityViolations(page)).toEqual([]);
 
+    // Dispatch locks the services: the section is read-only and says why.
+    await asAdmin(`/vendors/${vendorId}/locks`, { method: 'PUT', json: { categories: true } });
+    await page.reload();
+    const services = page.locator('[data-section="categories"]');
+    await expect.poll(() => services.textContent(), { timeout: 15_000 }).toContain('Locked by dispatch');
+    expect(await services.getByRole('textbox').count()).toBe(0);
+    expect(await hours.getByRole('button', { name: 'Save' }).count()).toBe(1);
+    await asAdmin(`/vendors/${vendorId}/locks`, { method: 'PUT', json: { categories: false } });
+
     // The team: invite a technician by e-mail; they are listed.
     await page.goto(`${baseUrl}/portal/vendor/team`);
     const invite = page.locator('[data-section="invite"]');
@@ -463,9 +493,8 @@ describe('how it looks on a phone', () => {
       await context.setOffline(true);
       await page.locator('input[data-input="camera"]').setInputFiles({ name: 'IMG_0201.jpg', mimeType: 'image/jpeg', buffer: await cameraPhoto({ colour: { r: 60, g: 90, b: 160 } }) });
       await expect.poll(() => page.locator('[data-banner="uploads"]').textContent(), { timeout: 10_000 }).toContain('1 photo waiting for signal');
-      await page.locator('#photos-title').scrollIntoViewIfNeeded();
       expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-      await screenshot(page, `vendor-portal-photos-${scheme}`);
+      await phoneShot(page, `vendor-portal-photos-${scheme}`, '#photos-title');
       expect(await accessibilityViolations(page)).toEqual([]);
       await context.setOffline(false);
       await expect.poll(() => page.locator('[data-artifact-id]').count(), { timeout: 20_000 }).toBe(2);
@@ -474,15 +503,20 @@ describe('how it looks on a phone', () => {
       await page.getByLabel('Message to dispatch').fill(`Arrived, looking at the valve (${scheme}).`);
       await page.getByRole('button', { name: 'Send', exact: true }).click();
       await expect.poll(() => page.getByTestId('message').last().getAttribute('data-status'), { timeout: 15_000 }).toBe('sent');
+      chatwoot.messageEvents = true;
+      await agentSays(conversationOf(job.reference)!.id, 'Great, the client says the valve is behind the sofa. Call me if you need a part.');
+      await expect.poll(() => page.getByTestId('message').count(), { timeout: 10_000 }).toBe(2);
+      chatwoot.messageEvents = false;
       expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-      await screenshot(page, `vendor-portal-messages-${scheme}`);
+      await phoneShot(page, `vendor-portal-messages-${scheme}`);
       expect(await accessibilityViolations(page)).toEqual([]);
 
       for (const screen of ['business', 'team'] as const) {
         await page.goto(`${baseUrl}/portal/vendor/${screen}`);
         await page.locator(screen === 'business' ? '[data-section="documents"]' : '[data-section="invite"]').waitFor({ timeout: 15_000 });
         expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-        await screenshot(page, `vendor-portal-${screen}-${scheme}`);
+        await phoneShot(page, `vendor-portal-${screen}-${scheme}`);
+        if (screen === 'business') await phoneShot(page, `vendor-portal-business-documents-${scheme}`, '[data-section="documents"]');
         expect(await accessibilityViolations(page)).toEqual([]);
       }
       await context.close();

@@ -13,6 +13,7 @@ export const businessText = {
   'portal.business.hoursZone': 'Times in {zone}.',
   'portal.business.closed': 'Closed',
   'portal.business.addSlot': 'Add hours',
+  'portal.business.addSlotOn': 'Add hours on {day}',
   'portal.business.removeSlot': 'Remove {day} {starts}–{ends}',
   'portal.business.from': 'From',
   'portal.business.to': 'To',
