@@ -59,8 +59,11 @@ export function vendorReplyOf(payload: Record<string, unknown>): VendorReply | n
   return { conversationId, messageId, content, authorName, attachments };
 }
 
-/** Stores the replies that belong to vendor threads (once per Chatwoot message) and announces them. */
-export async function recordVendorReplies(ctx: RequestContext, replies: VendorReply[]): Promise<number> {
+/**
+ * Stores the replies that belong to vendor threads (once per Chatwoot message) and announces them.
+ * From a webhook the delivery is their trail; found by reconciling a thread, an audit event says so.
+ */
+export async function recordVendorReplies(ctx: RequestContext, replies: VendorReply[], { reconciledJobId }: { reconciledJobId?: string } = {}): Promise<number> {
   if (!replies.length) return 0;
   return write(ctx, async (trx, audit) => {
     let stored = 0;
@@ -75,9 +78,9 @@ export async function recordVendorReplies(ctx: RequestContext, replies: VendorRe
       );
       stored += rowCount ?? 0;
     }
-    // The webhook delivery is the trail of what Chatwoot told us; a stored reply is announced.
-    if (stored) audit.recordedElsewhere('webhook_deliveries');
-    else audit.nothingChanged();
+    if (!stored) audit.nothingChanged();
+    else if (reconciledJobId) await audit({ action: 'vendor_message.replies_recovered', resourceType: 'job', resourceId: reconciledJobId, after: { count: stored } });
+    else audit.recordedElsewhere('webhook_deliveries');
     return stored;
   });
 }

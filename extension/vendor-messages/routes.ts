@@ -9,6 +9,7 @@ import { HttpError } from '../http/errors.ts';
 import { defineRoute } from '../http/registry.ts';
 import { text } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
+import { reconcileThread } from './reconcile.ts';
 import { listVendorMessages, sendVendorMessage } from './service.ts';
 
 const jobParams = z.object({ jobId: z.uuid() });
@@ -36,7 +37,12 @@ export function vendorMessageRoutes(services: Services) {
       access: read,
       params: jobParams,
       response: z.array(message),
-      handler: async ({ ctx, params, res }) => sendData(res, await listVendorMessages(ctx, params.jobId)),
+      handler: async ({ ctx, params, req, res }) => {
+        sendData(res, await listVendorMessages(ctx, params.jobId));
+        // After the answer: replies whose webhook was lost are fetched, stored and announced.
+        const deps = { db: services.db, sealer: services.sealer, timeoutMs: services.config.ONELINK_CHATWOOT_TIMEOUT_MS };
+        void reconcileThread(deps, ctx.accountId, params.jobId, ctx.actor.id).catch((err: unknown) => req.log.warn({ err, jobId: params.jobId }, 'vendor thread not reconciled with Chatwoot'));
+      },
     }),
     defineRoute({
       method: 'post',

@@ -656,7 +656,9 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     content_attributes: m.content_attributes,
     created_at: m.created_at,
     conversation_id: conversation.id,
-    attachments: [],
+    // As Chatwoot's public message view renders them: attachments' push data, and the sender's.
+    attachments: (m.attachments ?? []).map((a, i) => ({ id: m.id * 100 + i, message_id: m.id, file_type: a.file_type, account_id: conversation.accountId, data_url: a.data_url, thumb_url: a.thumb_url ?? '', file_size: a.file_size ?? 0 })),
+    sender: m.message_type === 'incoming' ? { id: conversation.contactId ?? 44, name: 'Contact', type: 'contact' } : { id: 1, name: m.senderName ?? 'Installer Admin', available_name: m.senderName ?? 'Installer Admin', type: 'user' },
   });
   const presentPublicConversation = (c: FakeConversation) => {
     const contact = fake.contacts.find((k) => k.id === c.contactId);
