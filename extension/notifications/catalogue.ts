@@ -61,8 +61,9 @@ interface Trigger {
  * Who hears an event (resolved at fan-out, see recipients.ts): the account's dispatchers and
  * admins; the job's owner (else the dispatchers); the new owner; the task's assignee; the call-back
  * task's assignee (else the dispatchers); the vendor holding the job, the vendor it was taken from,
- * the vendor whose document it is; the vendor a job is offered to; the job's client; the person a
- * digest is for.
+ * the vendor whose document it is; the vendor a job is offered to; the technician a job was given
+ * to and the one it was taken from (through their vendor: see recipients.ts); the job's client; the
+ * person a digest is for.
  */
 export type RecipientRule =
   | 'dispatchers'
@@ -75,6 +76,8 @@ export type RecipientRule =
   | 'withdrawn_vendor'
   | 'document_vendor'
   | 'offered_vendor'
+  | 'given_technician'
+  | 'former_technician'
   | 'job_client'
   | 'digest_owner';
 
@@ -225,6 +228,22 @@ export const catalogue = {
     defaults: { push: true, sms: true },
     urgent: true,
     describe: "The vendor's job was canceled or given to someone else",
+  },
+  // A vendor's technician given a job, or losing it to another (or back to the owner). Push only:
+  // the vendor's phone and e-mail are the vendor's, not the technician's.
+  'vendor.job_given_to_technician': {
+    to: 'given_technician',
+    audience: 'vendor',
+    raisedBy: [{ action: 'job.technician_set', when: (e) => Boolean(after(e, 'technician_id')) }],
+    defaults: { push: true },
+    describe: 'A job was given to one of the vendor’s technicians',
+  },
+  'vendor.job_taken_from_technician': {
+    to: 'former_technician',
+    audience: 'vendor',
+    raisedBy: [{ action: 'job.technician_set', when: (e) => Boolean(before(e, 'technician_id')) }],
+    defaults: { push: true },
+    describe: 'A job was taken from one of the vendor’s technicians',
   },
   'vendor.document_expiring': {
     to: 'document_vendor',

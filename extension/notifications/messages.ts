@@ -155,6 +155,12 @@ const offerToVendor: Say = (ctx) => {
   };
 };
 
+/** The technician an event names (from the audit entry), or `fallback`. */
+const technicianNamed = (ctx: MessageContext, side: 'before' | 'after', fallback = 'a technician') => {
+  const record = (ctx.event.data as Record<string, Record<string, unknown> | null | undefined>)[side] ?? {};
+  return typeof record.technician_name === 'string' && record.technician_name ? record.technician_name : fallback;
+};
+
 const offerAnswers: Record<string, string> = { 'job.offer_accepted': 'accepted the offer of', 'job.offer_declined': 'declined the offer of', 'job.offer_lapsed': 'did not answer in time for' };
 
 /** What happens next: the job went on to the next vendor, or nobody suggested is left (said only when the account offers on by itself). */
@@ -239,6 +245,22 @@ const says: Record<EventName, Say> = {
     (job) => `${job.summary}${job.cancel_reason ? `. Reason: ${job.cancel_reason}` : ''}. No need to go.`,
     'vendor',
   ),
+  'vendor.job_given_to_technician': jobSays(
+    (job, ctx) => `Job ${reference(job)} given to ${technicianNamed(ctx, 'after')}: ${job.summary}`,
+    (job, ctx) => [job.address, windowText(job, ctx.timeZone, ctx.locale), `Priority: ${job.priority}`].filter(Boolean).join(' · '),
+    'vendor',
+  ),
+  'vendor.job_taken_from_technician': (ctx) => {
+    const job = ctx.subject.job;
+    if (!job) return null;
+    // Not the job's page: the technician it was taken from can no longer open it.
+    return {
+      title: `Job ${reference(job)} is no longer with ${technicianNamed(ctx, 'before')}`,
+      body: `${job.summary}. ${technicianNamed(ctx, 'after', '') ? `Now with ${technicianNamed(ctx, 'after')}.` : 'Back with the vendor’s owner.'}`,
+      url: `${ctx.publicUrl}/portal/vendor/`,
+      link: jobLink(job.id),
+    };
+  },
   'vendor.document_expiring': documentSays('vendor'),
   'vendor.document_reviewed': documentReview('vendor'),
   'client.request_received': jobSays((job) => `We received your request ${reference(job)}`, (job) => job.summary, 'client'),

@@ -128,6 +128,12 @@ export async function recipientsOf(trx: Knex.Transaction, accountId: number, rul
         return vendor(trx, accountId, subject.document?.vendor_id);
       case 'offered_vendor':
         return vendor(trx, accountId, fromData(event, 'after', 'vendor_id'));
+      // A technician is reached through their vendor: its bell and push show a technician the
+      // notifications about jobs given to them and those whose event names them (notifications/service.ts).
+      case 'given_technician':
+        return fromData(event, 'after', 'technician_id') ? vendor(trx, accountId, subject.job?.vendor_id) : [];
+      case 'former_technician':
+        return fromData(event, 'before', 'technician_id') ? vendor(trx, accountId, subject.job?.vendor_id) : [];
       case 'job_client':
         return subject.job?.chatwoot_contact_id ? [{ kind: 'contact', id: String(subject.job.chatwoot_contact_id), name: subject.job.contact_name }] : [];
       case 'digest_owner':
@@ -135,7 +141,9 @@ export async function recipientsOf(trx: Knex.Transaction, accountId: number, rul
     }
   })();
   if (event.actor_type === 'user') return list.filter((r) => !(r.kind === 'user' && r.id === event.actor_id));
-  if (event.actor_type === 'portal_user' && event.actor_id) {
+  // The owner who gives a job to a technician is of the same vendor: the technician must still hear it.
+  const aboutTechnician = rule === 'given_technician' || rule === 'former_technician';
+  if (event.actor_type === 'portal_user' && event.actor_id && !aboutTechnician) {
     // A vendor who accepted an offer (or a client who asked) needs no news of their own doing.
     const actor = (await trx('portal_users').where({ account_id: accountId, id: event.actor_id }).first('vendor_id', 'chatwoot_contact_id')) as
       | { vendor_id: string | null; chatwoot_contact_id: number | null }
@@ -143,6 +151,19 @@ export async function recipientsOf(trx: Knex.Transaction, accountId: number, rul
     if (actor) return list.filter((r) => !(r.kind === 'vendor' && r.id === actor.vendor_id) && !(r.kind === 'contact' && r.id === String(actor.chatwoot_contact_id)));
   }
   return list;
+}
+
+/**
+ * A technician also hears of a job taken from them, though the job is no longer theirs: a query
+ * (for whereExists) that holds when event `eventId` took its job from `technician` (both SQL
+ * values: a column or a binding). The "given to" event of the same change is left out: one item.
+ */
+export function tookJobFrom(trx: Knex.Transaction, accountId: number, eventId: Knex.Raw, technician: Knex.Raw) {
+  return trx('notification_events as e')
+    .where('e.account_id', accountId)
+    .whereRaw('e.id = ?', [eventId])
+    .whereNot('e.event', 'vendor.job_given_to_technician')
+    .whereRaw(`e.data->'before'->>'technician_id' = ?`, [technician]);
 }
 
 export interface Addresses {

@@ -7,6 +7,7 @@ import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotFoundError 
 import { paginate } from '../http/pagination.ts';
 import { catalogue, channels, deliveryChannels, eventNames, type Audience, type Channel, type DeliveryChannel, type EventName, type RecipientKind } from './catalogue.ts';
 import type { ChannelSenders } from './channels/types.ts';
+import { tookJobFrom } from './recipients.ts';
 import { accountNotificationSettings, noPreferences, preferencesOf, type AccountNotificationSettings, type ChannelSwitches, type RecipientPreferences } from './preferences.ts';
 import { wakeChannel } from './raise.ts';
 import { customerEvents, defaultTemplates, fillTemplate, sampleValues, templateFor, unknownVariables } from './templates.ts';
@@ -28,8 +29,11 @@ const inboxColumns = ['id', 'event', 'title', 'body', 'resource_type', 'resource
 function mine(trx: Knex.Transaction, ctx: RequestContext, me: { kind: RecipientKind; id: string }) {
   const query = trx('notifications').where({ account_id: ctx.accountId, recipient_kind: me.kind, recipient_id: me.id });
   if (me.kind === 'vendor' && ctx.vendorRole === 'technician') {
-    query.where('resource_type', 'job').whereExists(
-      trx('jobs as j').where('j.account_id', ctx.accountId).whereRaw('j.id::text = notifications.resource_id').where('j.technician_id', ctx.actor.id),
+    query.where('resource_type', 'job').where((q) =>
+      q
+        .whereExists(trx('jobs as j').where('j.account_id', ctx.accountId).whereRaw('j.id::text = notifications.resource_id').where('j.technician_id', ctx.actor.id))
+        // …and the news of a job taken from them (its event names them as the technician before).
+        .orWhereExists(tookJobFrom(trx, ctx.accountId, trx.raw('notifications.event_id'), trx.raw('?', [ctx.actor.id]))),
     );
   }
   return query;

@@ -310,6 +310,9 @@ describe('every event reaches its recipients on the channels that are on', () =>
     expect(offerAnswer.status, JSON.stringify(offerAnswer.body)).toBe(200);
     const other = await newJob({ service_category: 'plumbing' });
     expect((await asDispatcher.post(`/jobs/${other.id}/assignment`, { vendor_id: vendorId })).status).toBe(200);
+    const technician = await createVendorPortalSession(t, admin.accountId, vendorId, 'technician');
+    expect((await asDispatcher.put(`/jobs/${other.id}/technician`, { technician_id: technician.portalUserId })).status).toBe(200); // vendor.job_given_to_technician
+    expect((await asDispatcher.put(`/jobs/${other.id}/technician`, { technician_id: null })).status).toBe(200); // vendor.job_taken_from_technician
     expect((await asDispatcher.post(`/jobs/${other.id}/status`, { status: 'canceled', reason: 'Client fixed it' })).status).toBe(200); // vendor.job_withdrawn
 
     // Sweeps: SLA, tasks, documents, the digest.

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemContext, withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { storeReceivedArtifact } from '../../extension/modules/artifacts/service.ts';
 import { spool } from '../../extension/modules/artifacts/upload.ts';
+import { fanOutEvents } from '../../extension/notifications/fanout.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
@@ -414,5 +415,47 @@ describe('conflicts and refusals', () => {
     const twice = await asDispatcher.post('/checklist-templates', { name: 'X', items: [{ label: 'a' }], required_photos: [{ tag: 'after', label: 'A' }, { tag: 'after', label: 'B' }] });
     expect(twice.status).toBe(422);
     expect((await jobRow(job.id)).status).toBe('assigned');
+  });
+});
+
+describe('technicians hear of the jobs given to them and taken from them', () => {
+  it('the technician given a job, and the one it was taken from, each get a vendor notification', async () => {
+    const north = vendors.North!;
+    const second = await inviteVendorUser(t, { accountId: admin.accountId, ownerToken: north.owner.token, name: 'North Second' });
+    const job = await assignedJob('North', { summary: 'Boiler making noises' });
+    const bell = async (token: string) =>
+      ((await apiAs(t, token).get('/notifications', { limit: 200 })).body.data as Array<{ event: string; title: string; body: string; resource_id: string }>).filter(
+        (n) => n.resource_id === job.id && n.event.includes('technician'),
+      );
+    const fanOut = () => fanOutEvents(t.db.knex, admin.accountId, { publicUrl: t.config.PUBLIC_URL });
+
+    // The owner gives it to the technician: the technician hears it (though the owner is of the same vendor).
+    expect((await north.owner.api.put(`/portal/vendor/jobs/${job.id}/technician`, { technician_id: north.tech.portalUserId })).status).toBe(200);
+    await fanOut();
+    const given = await bell(north.tech.token);
+    expect(given.map((n) => n.event)).toEqual(['vendor.job_given_to_technician']);
+    expect(given[0]!.title).toBe(`Job ${job.reference} given to North Tech: Boiler making noises`);
+    expect(given[0]!.body).toContain('12 Hidden Lane');
+
+    // Given to another: the first technician hears it was taken (once), the second that it is theirs.
+    expect((await north.owner.api.put(`/portal/vendor/jobs/${job.id}/technician`, { technician_id: second.portalUserId })).status).toBe(200);
+    await fanOut();
+    // (The job's other news, the giving included, went with the job: the news of its going stays.)
+    const taken = await bell(north.tech.token);
+    expect(taken.map((n) => [n.event, n.title, n.body])).toEqual([
+      ['vendor.job_taken_from_technician', `Job ${job.reference} is no longer with North Tech`, 'Boiler making noises. Now with North Second.'],
+    ]);
+    expect(JSON.stringify(taken)).not.toContain('12 Hidden Lane');
+    // The second sees the job's news now that it is theirs, their own giving among it.
+    expect(await bell(second.token)).toContainEqual(expect.objectContaining({ event: 'vendor.job_given_to_technician', title: `Job ${job.reference} given to North Second: Boiler making noises` }));
+
+    // Dispatch takes it back from the second technician: they hear it too.
+    expect((await asDispatcher.put(`/jobs/${job.id}/technician`, { technician_id: null })).status).toBe(200);
+    await fanOut();
+    const back = (await bell(second.token)).find((n) => n.event === 'vendor.job_taken_from_technician');
+    expect(back).toMatchObject({ title: `Job ${job.reference} is no longer with North Second`, body: 'Boiler making noises. Back with the vendor’s owner.' });
+    // The vendor's other technician hears nothing of a job never theirs.
+    const bystander = (await apiAs(t, vendors.South!.tech.token).get('/notifications', { limit: 200 })).body.data as Array<{ resource_id: string }>;
+    expect(bystander.map((n) => n.resource_id)).not.toContain(job.id);
   });
 });

@@ -306,6 +306,10 @@ export async function setJobTechnician(ctx: RequestContext, jobId: string, techn
     if (!job.vendor_id) throw new ConflictError('no_vendor', 'Give the job to a vendor first; a technician works for the vendor holding it');
     if (!openJobStatuses.includes(job.status)) throw new ConflictError('job_closed', `A ${job.status} job is not given to anyone any more`);
     let technicianName: string | null = null;
+    // Named in the audit entry, so the notifications can say who was given (or lost) the job.
+    const formerName: string | null = job.technician_id
+      ? ((await trx('portal_users').where({ account_id: ctx.accountId, id: job.technician_id }).first('name'))?.name ?? null)
+      : null;
     if (technicianId) {
       const person = await trx('portal_users').where({ account_id: ctx.accountId, id: technicianId, kind: 'vendor', vendor_id: job.vendor_id, active: true }).first('name');
       if (!person) throw new InvalidFieldsError('Not one of the vendor’s people', [{ field: 'technician_id', message: "is not an active portal user of the vendor holding this job", code: 'unknown_technician' }]);
@@ -320,7 +324,13 @@ export async function setJobTechnician(ctx: RequestContext, jobId: string, techn
       .update({ technician_id: technicianId, version: job.version + 1, updated_at: trx.fn.now() })
       .returning([...jobColumns])) as JobRow[];
     await appendJobEvent(trx, ctx, jobId, 'technician_set', { technician_id: technicianId, technician_name: technicianName });
-    await audit({ action: 'job.technician_set', resourceType: 'job', resourceId: jobId, before: { technician_id: job.technician_id }, after: { technician_id: technicianId } });
+    await audit({
+      action: 'job.technician_set',
+      resourceType: 'job',
+      resourceId: jobId,
+      before: { technician_id: job.technician_id, technician_name: formerName },
+      after: { technician_id: technicianId, technician_name: technicianName },
+    });
     return presentJob(ctx, after!, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
   });
 }

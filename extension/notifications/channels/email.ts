@@ -38,6 +38,8 @@ const eventTemplates: Record<EventName, { intro: string; action: string }> = {
   'vendor.job_offered': { intro: 'You are offered a job. Please answer in time.', action: 'Answer the offer' },
   'vendor.job_changed': { intro: 'One of your jobs has changed.', action: 'View the job' },
   'vendor.job_withdrawn': { intro: 'A job is no longer yours.', action: 'View your jobs' },
+  'vendor.job_given_to_technician': { intro: 'A job was given to one of your technicians.', action: 'View the job' },
+  'vendor.job_taken_from_technician': { intro: 'A job was taken from one of your technicians.', action: 'View your jobs' },
   'vendor.document_expiring': { intro: 'One of your compliance documents needs attention.', action: 'Update the document' },
   'vendor.document_reviewed': { intro: 'Dispatch reviewed a compliance document you sent.', action: 'See your documents' },
   'client.request_received': { intro: 'We have your request.', action: 'Follow your request' },

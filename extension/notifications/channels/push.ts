@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import webpush, { WebPushError } from 'web-push';
 import { read, systemContext, write } from '../../db/tenant.ts';
 import { definitionOf } from '../catalogue.ts';
+import { tookJobFrom } from '../recipients.ts';
 import type { VapidKeys } from '../vapid.ts';
 import type { ChannelSender, OutgoingDelivery, SendResult } from './types.ts';
 
@@ -90,6 +91,11 @@ export function pushChannel(options: PushChannelOptions): ChannelSender {
         return query.andWhere((q) => {
           q.where('u.vendor_role', 'owner');
           if (jobId) q.orWhereExists(trx('jobs as j').where({ 'j.account_id': accountId, 'j.id': jobId }).whereRaw('j.technician_id = u.id'));
+          // …and the technician a job was taken from, of that news.
+          if (jobId && !delivery.untracked) {
+            const eventId = trx.raw('(select d.event_id from notification_deliveries d where d.account_id = ? and d.id = ?)', [accountId, delivery.id]);
+            q.orWhereExists(tookJobFrom(trx, accountId, eventId, trx.raw('u.id::text')));
+          }
         });
       }
       if (!/^[1-9][0-9]{0,15}$/.test(id)) return Promise.resolve([]);
