@@ -97,7 +97,7 @@ const documentSays = (audience: 'staff' | 'vendor'): Say => (ctx) => {
     body: expired
       ? `It expired on ${doc.expires_on}. ${audience === 'staff' ? 'The vendor is not compliant for jobs that need it until a new one is added.' : 'Please send us the renewed document.'}`
       : `${audience === 'staff' ? 'Ask the vendor for the renewed document.' : 'Please send us the renewed document before then.'}`,
-    url: audience === 'staff' ? `${ctx.publicUrl}/apps/dispatch/?vendor=${encodeURIComponent(doc.vendor_id)}` : `${ctx.publicUrl}/portal/vendor/documents`,
+    url: audience === 'staff' ? `${ctx.publicUrl}/apps/dispatch/?vendor=${encodeURIComponent(doc.vendor_id)}` : `${ctx.publicUrl}/portal/vendor/business`,
     link: { resource_type: 'vendor', resource_id: doc.vendor_id },
   };
 };
@@ -109,7 +109,7 @@ const documentReview = (audience: 'staff' | 'vendor'): Say => (ctx) => {
   const facts = ((ctx.event.data as { after?: Record<string, unknown> | null }).after ?? {}) as { status?: string; reason?: string };
   if (audience === 'staff') {
     return {
-      title: `${doc.vendor_name} sent a ${doc.kind} to review`,
+      title: `${doc.vendor_name} sent their ${doc.kind} for review`,
       body: `Expires on ${doc.expires_on}. It counts toward the vendor's compliance once approved.`,
       url: `${ctx.publicUrl}/apps/dispatch/?vendor=${encodeURIComponent(doc.vendor_id)}`,
       link: { resource_type: 'vendor', resource_id: doc.vendor_id },

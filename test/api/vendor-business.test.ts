@@ -236,6 +236,9 @@ describe('compliance documents with review', () => {
     await fanOutEvents(t.db.knex, admin.accountId, { publicUrl: t.config.PUBLIC_URL });
     const bell = (await apiAs(t, north.owner.token).get('/notifications', { limit: 200 })).body.data as Array<{ event: string; title: string }>;
     expect(bell.filter((n) => n.event === 'vendor.document_reviewed').map((n) => n.title)).toContain('Your insurance was approved');
+    // Dispatch was asked to review it, with a link that opens the vendor on the board.
+    const staffBell = (await asDispatcher.get('/notifications', { limit: 200 })).body.data as Array<{ event: string; title: string; resource_type: string; resource_id: string }>;
+    expect(staffBell.find((n) => n.event === 'staff.vendor_document_submitted' && n.title === 'North Roofing sent their insurance for review')).toMatchObject({ resource_type: 'vendor', resource_id: north.id });
   });
 
   it('a rejection needs a reason; rejected, the document never counts and the vendor is told why', async () => {

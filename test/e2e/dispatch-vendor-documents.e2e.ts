@@ -173,12 +173,17 @@ describe('reviewing vendor documents from the dispatch board', () => {
     await browser.close();
   });
 
-  it('opens on one vendor from a notification’s link (?vendor=)', async () => {
+  it('the bell tells dispatch of a document sent for review, and its link opens the board on that vendor', async () => {
     const browser = await launchBrowser({ width: 1400, height: 900 });
+    const board = await signedIn(browser);
+    await board.getByTestId('bell').click();
+    const item = board.getByRole('dialog', { name: 'Notifications' }).getByTestId('notification').filter({ hasText: 'Ridge Roofing sent their permit for review' });
+    await expect.poll(() => item.count(), { timeout: 15_000 }).toBe(1);
+    const href = await item.getAttribute('href');
+    expect(new URL(href!, baseUrl).searchParams.get('vendor')).toBe(vendorId);
+    // Followed (as a new tab would): the vendors drawer opens with that vendor's documents shown.
     const page = await browser.newPage();
-    await page.goto(`${boardUrl()}&vendor=${vendorId}`);
-    await page.getByLabel('Chatwoot access token').fill('vendor-docs-admin-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.goto(new URL(href!, baseUrl).toString());
     const drawer = page.getByRole('dialog', { name: 'Vendors' });
     await expect.poll(() => drawer.getByText('Rejected: The licence number is cut off in the scan').count(), { timeout: 10_000 }).toBe(1);
     await browser.close();
