@@ -3,6 +3,7 @@
 // the bell's API, preferences, quiet hours, the digest, templates and the delivery log.
 // The channels' own sending is tested against real servers in notifications-{email,sms,push,chatwoot};
 // here the senders record what they are handed, so every event × channel route can be checked.
+import request from 'supertest';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { emitSlaEvents } from '../../extension/modules/jobs/service.ts';
@@ -325,9 +326,14 @@ describe('every event reaches its recipients on the channels that are on', () =>
     expect((await asAgent.post('/tasks', { title: 'Call Carla back', due_at: new Date(Date.now() - 60_000).toISOString(), assignee_id: agent.userId })).status).toBe(201);
     expect((await asAgent.post('/tasks', { title: 'Send the quote', due_at: new Date(Date.now() + 30 * 60_000).toISOString(), assignee_id: agent.userId })).status).toBe(201);
     await emitTaskReminders(t.db.knex); // staff.task_overdue, staff.task_due_soon
-    const doc = await asDispatcher.post(`/vendors/${vendorId}/documents`, { kind: 'insurance', expires_on: new Date(Date.now() + 5 * 86400_000).toISOString().slice(0, 10) });
+    // A licence: the vendor's insurance runs a year, and a longer-running document of the same kind stands for a renewal.
+    const doc = await asDispatcher.post(`/vendors/${vendorId}/documents`, { kind: 'licence', expires_on: new Date(Date.now() + 5 * 86400_000).toISOString().slice(0, 10) });
     expect(doc.status, JSON.stringify(doc.body)).toBe(201);
     await raiseDocumentAlerts(t.db.knex); // staff.vendor_document_expiring, vendor.document_expiring
+    // A document sent from the portal (staff.vendor_document_submitted), then approved (vendor.document_reviewed).
+    const sent = await request(t.app).post('/api/v1/portal/vendor/documents').set('Authorization', `Bearer ${portal.token}`).field('kind', 'permit').field('expires_on', '2031-01-01').attach('file', Buffer.from('%PDF-1.4\n%%EOF\n'), 'permit.pdf');
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    expect((await asDispatcher.post(`/vendors/${vendorId}/documents/${sent.body.data.id}/review`, { decision: 'approve' })).status).toBe(200);
     await raiseDigests(t.db.knex, new Date(new Date().toISOString().slice(0, 10) + 'T08:30:00Z')); // staff.daily_digest (Berlin 09:30)
     // A missed call with a call-back task: raised by the calls workflow's follow-up (audit call.followed_up).
     await withAccount(t.db.knex, admin.accountId, { readOnly: false }, async (trx) => {
