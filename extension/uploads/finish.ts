@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import { storeReceivedArtifact } from '../modules/artifacts/service.ts';
 import { cleanFilename, sniff, sniffBytes, type ReceivedFile } from '../modules/artifacts/upload.ts';
 import type { Services } from '../services.ts';
+import { sameAsKey } from './metadata.ts';
 import { markFinished, removeUpload, type UploadState, type UploadStore } from './store.ts';
 
 export type FinishOutcome =
@@ -41,6 +42,13 @@ async function inspect(file: string, filename: string, digest: string | null): P
 export async function finishUpload(services: Services, ctx: RequestContext, store: UploadStore, dir: string, upload: UploadState, log?: Logger): Promise<FinishOutcome> {
   const meta = upload.metadata;
   try {
+    // A file the device had already sent (known when this upload was created): the bytes are not needed.
+    const sameAs = meta[sameAsKey];
+    if (sameAs) {
+      store.forget(upload.id);
+      await markFinished(store, upload, sameAs);
+      return { ok: true, artifactId: sameAs, created: false };
+    }
     const received = await inspect(upload.file, cleanFilename(meta.filename ?? undefined), store.takeDigest(upload.id, upload.size));
     const { artifact, created } = await storeReceivedArtifact(services, ctx, meta.job_id!, received, {
       tag: meta.tag ?? null,

@@ -11,6 +11,8 @@ import { timestamp } from '../http/schemas.ts';
 export const ownerKey = 'onelink_owner';
 /** The job artifact a finished upload became. */
 export const artifactKey = 'onelink_artifact';
+/** The artifact already kept for this device file id when the upload was created (a resend). */
+export const sameAsKey = 'onelink_same_as';
 
 export const tagPattern = /^[a-z0-9_-]{1,40}$/;
 

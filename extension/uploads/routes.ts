@@ -15,10 +15,11 @@ import { read } from '../db/tenant.ts';
 import { ConflictError } from '../errors.ts';
 import { HttpError, notFound } from '../http/errors.ts';
 import { defineRoute, toExpressHandlers, type Authenticate } from '../http/registry.ts';
+import { artifactIdForClientFile } from '../modules/artifacts/service.ts';
 import { loadJob } from '../modules/jobs/records.ts';
 import type { Services } from '../services.ts';
 import { finishUpload, type FinishOutcome } from './finish.ts';
-import { ownerKey, readCreation } from './metadata.ts';
+import { ownerKey, readCreation, sameAsKey } from './metadata.ts';
 import { createUploadStore, echoedMetadata, loadUpload, sweepUploads, uploadMaxBytes, uploadsDir, type UploadState } from './store.ts';
 
 export const uploadsPath = '/api/v1/uploads';
@@ -103,9 +104,12 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
       if (req.path === '/') {
         if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'Create an upload with POST, then send its bytes to the URL it answers (Location)');
         const creation = readCreation(req, maxBytes);
-        const job = await read(ctx, (trx) => loadJob(trx, ctx, creation.jobId)); // 404 unless the caller sees the job
-        if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
-        creations.set(req, { ...creation.metadata, [ownerKey]: ownerOf(ctx) });
+        const { job, sameAs } = await read(ctx, async (trx) => ({
+          job: await loadJob(trx, ctx, creation.jobId), // 404 unless the caller sees the job
+          sameAs: await artifactIdForClientFile(trx, ctx, creation.jobId, creation.clientId),
+        }));
+        if (job.status === 'canceled' && !sameAs) throw new ConflictError('job_closed', 'A canceled job takes no new files');
+        creations.set(req, { ...creation.metadata, [ownerKey]: ownerOf(ctx), ...(sameAs ? { [sameAsKey]: sameAs } : {}) });
         if (Date.now() - lastSweep > sweepEveryMs) {
           lastSweep = Date.now();
           sweepUploads(dir, Date.now(), (swept) => store.forget(swept)).catch((err: unknown) => req.log.warn({ err }, 'sweeping old uploads failed'));

@@ -245,6 +245,11 @@ describe('resumable uploads', () => {
     expect(again.artifactId).toBe(first.artifactId);
     expect(again.url).not.toBe(first.url);
     expect((await artifactRows()).filter((r) => r.client_id === metadata.client_id)).toHaveLength(1);
+    // Two sends at once (a replayed queue beside the original): still one file.
+    const racing = meta(northJob);
+    const both = await Promise.all([send(photo, racing, { cookie: north.owner.token }), send(photo, racing, { cookie: north.owner.token })]);
+    expect(both[0].artifactId).toBe(both[1].artifactId);
+    expect((await artifactRows()).filter((r) => r.client_id === racing.client_id).map((r) => r.id)).toEqual([both[0].artifactId]);
   });
 
   it('takes the file in chunks, or with the creation request itself', async () => {

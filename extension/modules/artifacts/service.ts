@@ -88,13 +88,16 @@ export interface ArtifactDetails {
  * Stores a file that has already been received whole (a finished resumable upload) as an
  * internal job artifact, exactly as uploadArtifact stores a multipart one. A file the device
  * already sent under the same client id answers the artifact kept then (`created: false`).
- * The caller keeps and removes `received.path`.
+ * The job (still theirs, not canceled) is checked in the transaction that records the file;
+ * the caller keeps and removes `received.path`.
  */
 export async function storeReceivedArtifact(services: Services, ctx: RequestContext, jobId: string, received: ReceivedFile, details: Omit<ArtifactDetails, 'visibility'>) {
-  const { job, existing } = await read(ctx, async (trx) => ({ job: await loadJob(trx, ctx, jobId), existing: await sameClientFile(trx, ctx, jobId, details.clientId) }));
-  if (existing) return { artifact: present(services, ctx.accountId, existing), created: false };
-  if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
   return keepArtifact(services, ctx, jobId, received, { ...details, visibility: 'internal' });
+}
+
+/** The artifact already kept for a device's file id on a job, if any (inside the caller's transaction). */
+export async function artifactIdForClientFile(trx: Knex.Transaction, ctx: RequestContext, jobId: string, clientId: string) {
+  return (await sameClientFile(trx, ctx, jobId, clientId))?.id ?? null;
 }
 
 async function sameClientFile(trx: Knex.Transaction, ctx: RequestContext, jobId: string, clientId: string | null | undefined) {
