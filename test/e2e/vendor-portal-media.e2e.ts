@@ -194,7 +194,8 @@ async function agentSays(conversationId: number, content: string, isPrivate = fa
 
 /** What the phone's screen shows (390×844), scrolled to `at` when given. */
 async function phoneShot(page: Page, name: string, at?: string) {
-  if (at) await page.locator(at).first().evaluate((el) => el.scrollIntoView({ block: 'start' }));
+  // Clear of the page's sticky notices at the top.
+  if (at) await page.locator(at).first().evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 130));
   else await page.evaluate(() => window.scrollTo(0, 0));
   fs.mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
@@ -425,6 +426,22 @@ describe("the owner's business and team", () => {
     type Business = { availability: Array<{ weekday: number; starts: string; ends: string }>; documents: Array<{ kind: string; status: string; reference: string | null }> };
     expect((await asVendor<Business>(owner.token, '/portal/vendor/business')).availability.map((s) => [s.weekday, s.starts.slice(0, 5), s.ends.slice(0, 5)])).toContainEqual([1, '07:30', '16:00']);
 
+    // Time off: two days, listed; then taken back.
+    const timeOff = page.locator('[data-section="time-off"]');
+    await timeOff.getByLabel('First day off').fill('2031-07-14');
+    await timeOff.getByLabel('Last day off').fill('2031-07-15');
+    await timeOff.getByLabel('Reason (optional)').fill('Family wedding');
+    await timeOff.getByRole('button', { name: 'Add time off' }).click();
+    const planned = timeOff.getByRole('button', { name: /^Remove time off / });
+    await expect.poll(() => planned.count(), { timeout: 10_000 }).toBe(1);
+    expect(await timeOff.textContent()).toContain('Family wedding');
+    type TimeOff = { time_off: Array<{ starts_at: string; ends_at: string; reason: string | null }> };
+    const [off] = (await asVendor<TimeOff>(owner.token, '/portal/vendor/business')).time_off;
+    expect((new Date(off!.ends_at).getTime() - new Date(off!.starts_at).getTime()) / 3_600_000).toBe(48);
+    await planned.click();
+    await expect.poll(() => timeOff.textContent(), { timeout: 10_000 }).toContain('No time off planned.');
+    expect((await asVendor<TimeOff>(owner.token, '/portal/vendor/business')).time_off).toEqual([]);
+
     // A document: a small PDF with its expiry; it shows as pending review.
     const documents = page.locator('[data-section="documents"]');
     await documents.getByLabel('Kind').selectOption('licence');
@@ -494,6 +511,7 @@ describe('how it looks on a phone', () => {
       await page.locator('input[data-input="camera"]').setInputFiles({ name: 'IMG_0201.jpg', mimeType: 'image/jpeg', buffer: await cameraPhoto({ colour: { r: 60, g: 90, b: 160 } }) });
       await expect.poll(() => page.locator('[data-banner="uploads"]').textContent(), { timeout: 10_000 }).toContain('1 photo waiting for signal');
       expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await phoneShot(page, `vendor-portal-photos-queue-${scheme}`);
       await phoneShot(page, `vendor-portal-photos-${scheme}`, '#photos-title');
       expect(await accessibilityViolations(page)).toEqual([]);
       await context.setOffline(false);
@@ -517,6 +535,10 @@ describe('how it looks on a phone', () => {
         expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
         await phoneShot(page, `vendor-portal-${screen}-${scheme}`);
         if (screen === 'business') await phoneShot(page, `vendor-portal-business-documents-${scheme}`, '[data-section="documents"]');
+        // The smallest phones we serve: nothing runs off the side at 360 px either.
+        await page.setViewportSize({ width: 360, height: 740 });
+        expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+        await page.setViewportSize({ width: 390, height: 844 });
         expect(await accessibilityViolations(page)).toEqual([]);
       }
       await context.close();

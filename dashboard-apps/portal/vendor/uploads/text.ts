@@ -28,6 +28,8 @@ export const uploadsText = {
   'portal.uploads.photoOf': 'Photo: {label}',
   'portal.banner.waitingOne': '1 photo waiting for signal',
   'portal.banner.waitingMany': '{count} photos waiting for signal',
+  'portal.banner.filesWaitingOne': '1 file waiting for signal',
+  'portal.banner.filesWaitingMany': '{count} files waiting for signal',
   'portal.banner.sendingOne': 'Sending 1 file',
   'portal.banner.sendingMany': 'Sending {count} files',
   'portal.banner.retryIn': 'Trying again shortly.',
