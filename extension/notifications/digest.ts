@@ -1,9 +1,9 @@
 // The daily digest: each morning (the account's digest hour, in each person's time zone) every admin
 // and dispatcher who has not switched it off gets one summary — missed calls still waiting for a
-// call back, open jobs past their window, open jobs past their SLA, vendor documents expiring
-// within 30 days or expired. The sweep raises a `staff.daily_digest` event keyed by person and
-// local date, so a sweep run twice (or by two processes) raises it once; the figures are counted
-// when it is fanned out.
+// call back, open jobs past their window, open jobs past their SLA, approved vendor documents
+// expiring within 30 days or expired (as compliance counts them). The sweep raises a
+// `staff.daily_digest` event keyed by person and local date, so a sweep run twice (or by two
+// processes) raises it once; the figures are counted when it is fanned out.
 import type { Knex } from 'knex';
 import type { Audit } from '../db/tenant.ts';
 import { sumOverAccounts, type AccountPart } from '../modules/system/sweeps.ts';
@@ -32,7 +32,16 @@ export async function digestFigures(trx: Knex.Transaction, accountId: number, no
         .where({ 'd.account_id': accountId, 'v.active': true })
         .whereNull('d.deleted_at')
         .whereNull('v.deleted_at')
-        .whereRaw(`d.expires_on <= (?::timestamptz at time zone 'UTC')::date + 30`, [now]),
+        .whereRaw(`d.expires_on <= (?::timestamptz at time zone 'UTC')::date + 30`, [now])
+        // As the expiry sweep counts them: approved documents, not one an approved renewal of its kind outlasts.
+        .where('d.status', 'approved')
+        .whereNotExists(
+          trx('vendor_documents as r')
+            .whereRaw('r.account_id = d.account_id and r.vendor_id = d.vendor_id and r.id <> d.id and lower(r.kind) = lower(d.kind)')
+            .whereNull('r.deleted_at')
+            .where('r.status', 'approved')
+            .whereRaw('(r.expires_on is null or r.expires_on > d.expires_on)'),
+        ),
     ),
   };
 }

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { raiseDocumentAlerts } from '../../extension/modules/vendors/expiry.ts';
+import { digestFigures } from '../../extension/notifications/digest.ts';
 import { fanOutEvents } from '../../extension/notifications/fanout.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
@@ -49,6 +50,8 @@ const business = async (token: string) => {
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.data;
 };
+/** The morning digest's count of documents running out, as of now. */
+const expiringInDigest = async () => (await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => digestFigures(trx, admin.accountId, new Date()))).expiringDocuments;
 const events = (accountId: number, event: string) =>
   withAccount(t.db.knex, accountId, { readOnly: true }, (trx) => trx('notification_events').where({ account_id: accountId, event }).select('resource_id', 'data'));
 
@@ -208,6 +211,7 @@ describe('compliance documents with review', () => {
     // The expiry sweep watches approved documents only.
     const soon = await sendDocument(north.owner.token, { kind: 'licence', expires_on: day(5) });
     expect(soon.status).toBe(201);
+    const digestBefore = await expiringInDigest();
     await raiseDocumentAlerts(t.db.knex);
     const alerts = () => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_document_alerts').where({ account_id: admin.accountId, document_id: soon.body.data.id }));
     expect(await alerts()).toEqual([]);
@@ -226,11 +230,13 @@ describe('compliance documents with review', () => {
     expect(await compliance(north.id)).toBe('expiring');
     await raiseDocumentAlerts(t.db.knex);
     expect((await alerts()).map((a: { threshold: string }) => a.threshold)).toEqual(['7_days']);
+    expect(await expiringInDigest()).toBe(digestBefore + 1);
     // An approved renewal of the licence replaces it.
     const renewal = (await sendDocument(north.owner.token, { kind: 'Licence', expires_on: day(500) })).body.data;
     expect(await compliance(north.id)).toBe('expiring');
     expect((await asDispatcher.post(`/vendors/${north.id}/documents/${renewal.id}/review`, { decision: 'approve' })).status).toBe(200);
     expect(await compliance(north.id)).toBe('compliant');
+    expect(await expiringInDigest()).toBe(digestBefore);
 
     // The vendor hears of the approval.
     await fanOutEvents(t.db.knex, admin.accountId, { publicUrl: t.config.PUBLIC_URL });
