@@ -15,7 +15,7 @@ import { pgErrorCodes } from '../db/errors.ts';
 import { ConflictError, ForbiddenByRuleError, NotFoundError, UnprocessableError } from '../errors.ts';
 import { sendData } from '../http/envelope.ts';
 import { HttpError, httpErrorFrom } from '../http/errors.ts';
-import { pageQuery, paginate, type KeysetOptions } from '../http/pagination.ts';
+import { decodeCursor, pageQuery, paginate, type KeysetOptions } from '../http/pagination.ts';
 import { defineRoute } from '../http/registry.ts';
 import { text, timestamp } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
@@ -140,6 +140,8 @@ const windowKey = `coalesce(j.window_starts_at, 'infinity'::timestamptz)`;
 
 /** GET /portal/vendor/jobs?tab=…: one query per page, however many jobs. */
 export async function listPortalJobs(ctx: RequestContext, input: { tab: PortalJobTab; limit: number; cursor?: string }) {
+  // Every tab pages on (a time, an id): a tampered cursor is refused even where the list is empty.
+  if (input.cursor) decodeCursor(input.cursor, ['timestamptz', 'uuid']);
   if (!isVendorUser(ctx)) return { items: [], nextCursor: null };
   // Offers are the owner's to answer: a technician has none.
   if (input.tab === 'offered' && ctx.vendorRole === 'technician') return { items: [], nextCursor: null };
