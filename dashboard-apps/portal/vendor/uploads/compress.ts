@@ -35,12 +35,14 @@ export async function compressImage(file: Blob): Promise<Blob> {
       const canvas = new OffscreenCanvas(width, height);
       const context = canvas.getContext('2d');
       if (!context) throw new Error('no 2d canvas');
+      context.imageSmoothingQuality = 'high';
       context.drawImage(bitmap, 0, 0, width, height);
       return await canvas.convertToBlob({ type: 'image/jpeg', quality: jpegQuality });
     }
     const canvas = Object.assign(document.createElement('canvas'), { width, height });
     const context = canvas.getContext('2d');
     if (!context) throw new Error('no 2d canvas');
+    context.imageSmoothingQuality = 'high';
     context.drawImage(bitmap, 0, 0, width, height);
     return await new Promise<Blob>((resolve, reject) =>
       canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('encoding failed'))), 'image/jpeg', jpegQuality),
