@@ -120,7 +120,7 @@ describe('offering and accepting', () => {
     expect(again.body.error.code).toBe('offer_accepted');
   });
 
-  it('lets staff accept on the vendor’s behalf, and withdraws an offer whose job was assigned by hand meanwhile', async () => {
+  it('lets staff accept on the vendor’s behalf, and withdraws an offer at once when its job is assigned by hand', async () => {
     const vendor = await newVendor('Quinn Heating', ['heating']);
     const other = await newVendor('Rae Heating', ['heating']);
     const job = await newJob({ service_category: 'heating' });
@@ -132,11 +132,13 @@ describe('offering and accepting', () => {
     const second = await newJob({ service_category: 'heating' });
     const pending = await offer(second.id, vendor.id);
     expect((await asDispatcher.post(`/jobs/${second.id}/assignment`, { vendor_id: other.id })).status).toBe(200);
+    // The hand assignment ends the offer at once (the portal and the board stop showing it), with a job event saying why.
+    expect((await jobOffers(second.id))[0]).toMatchObject({ status: 'withdrawn', answered_by_type: 'user', answered_by_id: dispatcher.userId });
+    const story = (await asDispatcher.get(`/jobs/${second.id}`)).body.data.events as Array<{ kind: string; data: { reason?: string } }>;
+    expect(story.filter((e) => e.kind === 'offer_withdrawn').map((e) => e.data.reason)).toEqual(['the job was assigned by hand']);
     const late = await vendor.portal.post(`/offers/${pending.id}/accept`);
     expect(late.status).toBe(409);
-    expect(late.body.error).toMatchObject({ code: 'job_not_waiting' });
-    expect(late.body.error.message).toContain('the offer was withdrawn');
-    expect((await jobOffers(second.id))[0]).toMatchObject({ status: 'withdrawn' });
+    expect(late.body.error).toMatchObject({ code: 'offer_withdrawn' });
     expect((await asDispatcher.get(`/jobs/${second.id}`)).body.data.vendor_id).toBe(other.id);
   });
 });

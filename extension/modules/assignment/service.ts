@@ -9,6 +9,7 @@ import { ConflictError, NotFoundError } from '../../errors.ts';
 import { changeJobStatus, handJobOver, releaseVendor, staleJob } from '../jobs/lifecycle.ts';
 import { appendJobEvent, dispatchSettings, loadJob, presentJob, writeBackJob, type JobRow } from '../jobs/records.ts';
 import { openJobStatuses } from '../jobs/rules.ts';
+import { openOfferOf, vendorName, withdraw } from '../offers/records.ts';
 import { complianceSql } from '../vendors/service.ts';
 import { exclusions, rank, score, type VendorFacts } from './scoring.ts';
 
@@ -133,6 +134,11 @@ export async function assignInTransaction(trx: Knex.Transaction, ctx: RequestCon
     });
   }
   const previous = before.vendor_id;
+  if (!input.offerId) {
+    // Assigned by hand while offered to someone: the offer ends now, not at the next sweep.
+    const open = await openOfferOf(trx, ctx.accountId, jobId);
+    if (open) await withdraw(trx, ctx, audit, before, open, await vendorName(trx, ctx.accountId, open.vendor_id), new Date(), 'the job was assigned by hand');
+  }
   await releaseVendor(trx, ctx, jobId, input.reason ?? null);
   const breakdown = { ...score(facts), warnings: reasons };
   await trx('job_vendors').insert({

@@ -16,30 +16,9 @@ import { assignInTransaction, vendorFacts } from '../assignment/service.ts';
 import { exclusions, rank } from '../assignment/scoring.ts';
 import { appendJobEvent, dispatchSettings, isPortalUser, loadJob, presentJob, type JobRow } from '../jobs/records.ts';
 import { jobReference } from '../jobs/rules.ts';
+import { clock, closeOffer, offerColumns, openOfferOf, vendorName, withdraw, type OfferRow, type OfferStatus } from './records.ts';
 
-export const offerStatuses = ['open', 'accepted', 'declined', 'lapsed', 'withdrawn'] as const;
-export type OfferStatus = (typeof offerStatuses)[number];
-
-export interface OfferRow {
-  id: string;
-  job_id: string;
-  vendor_id: string;
-  status: OfferStatus;
-  answer_by: Date;
-  decline_reason: string | null;
-  compliance_override_reason: string | null;
-  offered_by_type: string;
-  offered_by_id: string;
-  answered_by_type: string | null;
-  answered_by_id: string | null;
-  answered_at: Date | null;
-  created_at: Date;
-}
-
-const offerColumns = [
-  'id', 'job_id', 'vendor_id', 'status', 'answer_by', 'decline_reason', 'compliance_override_reason', 'offered_by_type', 'offered_by_id',
-  'answered_by_type', 'answered_by_id', 'answered_at', 'created_at',
-] as const;
+export { offerStatuses, type OfferRow, type OfferStatus } from './records.ts';
 
 /** Onelink acting on offers: lapsing them, offering a job on by itself, assigning on a vendor's acceptance. */
 export const offerProcess = 'job-offers';
@@ -82,15 +61,6 @@ export async function updateOfferSettings(ctx: RequestContext, input: Partial<Of
 const waiting = (job: JobRow) => (job.status === 'new' || job.status === 'triaged') && !job.vendor_id;
 
 const minutesAfter = (now: Date, minutes: number) => new Date(now.getTime() + minutes * 60_000);
-const clock = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-
-async function vendorName(trx: Knex.Transaction, accountId: number, vendorId: string): Promise<string> {
-  return (await trx('vendors').where({ account_id: accountId, id: vendorId }).first('name'))?.name ?? 'the vendor';
-}
-
-async function openOfferOf(trx: Knex.Transaction, accountId: number, jobId: string): Promise<OfferRow | undefined> {
-  return trx('job_offers').where({ account_id: accountId, job_id: jobId, status: 'open' }).first(...offerColumns);
-}
 
 interface NewOffer {
   vendorId: string;
@@ -314,12 +284,6 @@ async function lockForAnswer(trx: Knex.Transaction, ctx: RequestContext, offerId
   return { job, offer, scope };
 }
 
-async function closeOffer(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId' | 'actor'>, offer: OfferRow, status: Exclude<OfferStatus, 'open'>, now: Date, reason: string | null = null) {
-  await trx('job_offers')
-    .where({ account_id: ctx.accountId, id: offer.id, status: 'open' })
-    .update({ status, decline_reason: status === 'declined' ? reason : null, answered_by_type: ctx.actor.type, answered_by_id: ctx.actor.id, answered_at: now });
-}
-
 /**
  * The offered vendor (or staff for them) accepts: the job is assigned to the vendor through the
  * assignment engine in the same transaction. A job that meanwhile stopped waiting (assigned by
@@ -373,19 +337,6 @@ export async function declineOffer(ctx: RequestContext, offerId: string, reason:
       after: { offer_id: offer.id, vendor_id: offer.vendor_id, vendor_name: name, status: 'declined', reason, ...nextStep(auto, next) },
     });
     return presented(trx, ctx, offer.id);
-  });
-}
-
-async function withdraw(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId' | 'actor'>, audit: Audit, job: JobRow, offer: OfferRow, name: string, now: Date, reason: string | null) {
-  await closeOffer(trx, ctx, offer, 'withdrawn', now);
-  await appendJobEvent(trx, ctx, job.id, 'offer_withdrawn', { offer_id: offer.id, vendor_id: offer.vendor_id, vendor_name: name, ...(reason ? { reason } : {}) });
-  await audit({
-    action: 'job.offer_withdrawn',
-    resourceType: 'job',
-    resourceId: job.id,
-    before: { status: 'open' },
-    after: { offer_id: offer.id, vendor_id: offer.vendor_id, vendor_name: name, status: 'withdrawn', reason },
-    ...(ctx.actor.type === 'system' ? { actor: ctx.actor } : {}),
   });
 }
 
