@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Server, TUS_RESUMABLE, type Upload } from '@tus/server';
 import cookieParser from 'cookie-parser';
-import express, { type Request, type Response } from 'express';
+import express, { type Request as ExpressRequest, type Response } from 'express';
 import type { RequestContext } from '../context.ts';
 import { read } from '../db/tenant.ts';
 import { ConflictError } from '../errors.ts';
@@ -51,14 +51,40 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
   let lastSweep = 0;
 
   const nodeRequest = (req: { runtime?: { node?: { req?: unknown } } }) => req.runtime?.node?.req as IncomingMessage | undefined;
-  const finish = (ctx: RequestContext, upload: UploadState, req: IncomingMessage) => {
-    let running = finishing.get(upload.id);
+  /** Finishes a complete upload once: callers arriving meanwhile share the outcome; later ones find the artifact. */
+  const finish = (ctx: RequestContext, id: string, req: IncomingMessage) => {
+    let running = finishing.get(id);
     if (!running) {
-      // Express's request is the same Node request object, with pino-http's logger on it.
-      running = finishUpload(services, ctx, store, dir, upload, (req as Request).log).finally(() => finishing.delete(upload.id));
-      finishing.set(upload.id, running);
+      running = (async (): Promise<FinishOutcome> => {
+        const upload = await loadUpload(store, dir, id);
+        if (!upload) return { ok: false, status: 404, code: 'not_found', message: 'Upload not found', details: null };
+        if (upload.artifactId) return { ok: true, artifactId: upload.artifactId, created: false };
+        if (upload.offset !== upload.size) return { ok: false, status: 409, code: 'upload_incomplete', message: 'The upload is not complete yet', details: null };
+        // Express's request is the same Node request object, with pino-http's logger on it.
+        return finishUpload(services, ctx, store, dir, upload, (req as ExpressRequest).log);
+      })().finally(() => finishing.delete(id));
+      finishing.set(id, running);
     }
     return running;
+  };
+
+  /**
+   * HEAD through tus (it waits for a PATCH still writing), then: an upload that turns out complete
+   * is finished here if it is not yet, so the answer always names its artifact.
+   */
+  const head = async (ctx: RequestContext, req: ExpressRequest, res: Response) => {
+    const request = new Request(new URL(req.originalUrl, 'http://uploads.local'), { method: 'HEAD', headers: req.headers as Record<string, string> });
+    Object.defineProperty(request, 'runtime', { value: { name: 'node', node: { req, res } } });
+    const answer = await tus.handleWeb(request);
+    const offset = answer.headers.get('upload-offset');
+    if (answer.status === 200 && offset !== null && offset === answer.headers.get('upload-length')) {
+      const outcome = await finish(ctx, String(req.path.split('/')[1]), req);
+      if (!outcome.ok) throw new HttpError(outcome.status, outcome.code, outcome.message, outcome.details);
+      answer.headers.set(artifactHeader, outcome.artifactId);
+    }
+    res.status(answer.status);
+    answer.headers.forEach((value, name) => res.setHeader(name, value));
+    res.end();
   };
 
   const tus = new Server({
@@ -84,9 +110,7 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
     onUploadFinish: async (req, upload: Upload): Promise<{ status_code?: number; headers?: Record<string, string>; body?: string }> => {
       const node = nodeRequest(req);
       const ctx = node && callers.get(node);
-      const state = await loadUpload(store, dir, upload.id);
-      const outcome: FinishOutcome =
-        node && ctx && state ? await finish(ctx, state, node) : { ok: false, status: 500, code: 'internal_error', message: 'The upload could not be finished', details: null };
+      const outcome: FinishOutcome = node && ctx ? await finish(ctx, upload.id, node) : { ok: false, status: 500, code: 'internal_error', message: 'The upload could not be finished', details: null };
       if (outcome.ok) return { headers: { [artifactHeader]: outcome.artifactId } };
       return { status_code: outcome.status, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: envelope(outcome) };
     },
@@ -122,17 +146,11 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
       // Someone else's upload does not exist, as far as the caller can tell.
       if (!upload || upload.metadata[ownerKey] !== ownerOf(ctx)) throw notFound('Upload');
       switch (req.method) {
-        case 'HEAD': {
-          let artifactId = upload.artifactId;
-          if (!artifactId && upload.offset === upload.size) {
-            // Complete, but the answer that would have named the artifact failed: finish now.
-            const outcome = await finish(ctx, upload, req);
-            if (!outcome.ok) throw new HttpError(outcome.status, outcome.code, outcome.message, outcome.details);
-            artifactId = outcome.artifactId;
-          }
-          if (artifactId) return answerFinished(res, upload, artifactId, 200);
-          break;
-        }
+        case 'HEAD':
+          // Finished: answered from its record. Otherwise tus answers, and a complete upload whose
+          // finishing answer was lost (or is still being made) is finished on the way.
+          if (upload.artifactId) return answerFinished(res, upload, upload.artifactId, 200);
+          return head(ctx, req, res);
         case 'PATCH':
           if (upload.artifactId) {
             if (req.get('upload-offset') !== String(upload.size)) {

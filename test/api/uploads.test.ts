@@ -142,6 +142,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (!server) return;
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
@@ -210,6 +211,45 @@ describe('resumable uploads', () => {
       const stored = await artifactBytes(north.owner.token, northJob, sent.artifactId!);
       expect(Buffer.compare(stored.bytes, photo)).toBe(0);
       expect(stored.artifact.sha256).toBe(sha256(photo)); // hashed again from the file
+    } finally {
+      services.scanFile = scan;
+    }
+  });
+
+  it('a HEAD arriving while the last PATCH is still being stored waits for it and names the same artifact', async () => {
+    const services = t.services;
+    const scan = services.scanFile;
+    let entered!: () => void;
+    const storing = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    services.scanFile = async (file) => {
+      entered();
+      await gate;
+      return scan(file);
+    };
+    try {
+      const metadata = meta(northJob);
+      let url = '';
+      const sending = new Promise<Sent>((resolve, reject) => {
+        const upload = new Upload(photo, {
+          endpoint: `${base}/api/v1/uploads`,
+          headers: headersFor({ cookie: north.owner.token }),
+          metadata,
+          retryDelays: [],
+          onUploadUrlAvailable: () => void (url = upload.url!),
+          onSuccess: ({ lastResponse }) => resolve({ url: upload.url!, artifactId: lastResponse.getHeader('Onelink-Artifact-Id') ?? null, response: lastResponse }),
+          onError: reject,
+        });
+        upload.start();
+      });
+      await storing;
+      const head = request(server).head(new URL(url).pathname).set('Tus-Resumable', '1.0.0').set('Authorization', `Bearer ${north.owner.token}`).then((res) => res);
+      release();
+      const [sent, asked] = await Promise.all([sending, head]);
+      expect(asked.status).toBe(200);
+      expect(asked.headers['onelink-artifact-id']).toBe(sent.artifactId);
+      expect((await artifactRows()).filter((r) => r.client_id === metadata.client_id).map((r) => r.id)).toEqual([sent.artifactId]);
     } finally {
       services.scanFile = scan;
     }
