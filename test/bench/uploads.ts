@@ -177,6 +177,7 @@ async function main() {
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the last change announcement (sent 200 ms after its write)
     await database.close();
     fs.rmSync(filesDir, { recursive: true, force: true });
   }
