@@ -72,7 +72,7 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
    * HEAD through tus (it waits for a PATCH still writing), then: an upload that turns out complete
    * is finished here if it is not yet, so the answer always names its artifact.
    */
-  const head = async (ctx: RequestContext, req: ExpressRequest, res: Response) => {
+  const head = async (ctx: RequestContext, req: ExpressRequest, res: Response, upload: UploadState) => {
     const request = new Request(new URL(req.originalUrl, 'http://uploads.local'), { method: 'HEAD', headers: req.headers as Record<string, string> });
     Object.defineProperty(request, 'runtime', { value: { name: 'node', node: { req, res } } });
     const answer = await tus.handleWeb(request);
@@ -82,6 +82,8 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
       if (!outcome.ok) throw new HttpError(outcome.status, outcome.code, outcome.message, outcome.details);
       answer.headers.set(artifactHeader, outcome.artifactId);
     }
+    // What the device sent, without the keys kept for the server (the owner).
+    if (answer.headers.has('upload-metadata')) answer.headers.set('Upload-Metadata', echoedMetadata(upload.metadata));
     res.status(answer.status);
     answer.headers.forEach((value, name) => res.setHeader(name, value));
     res.end();
@@ -150,7 +152,7 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
           // Finished: answered from its record. Otherwise tus answers, and a complete upload whose
           // finishing answer was lost (or is still being made) is finished on the way.
           if (upload.artifactId) return answerFinished(res, upload, upload.artifactId, 200);
-          return head(ctx, req, res);
+          return head(ctx, req, res, upload);
         case 'PATCH':
           if (upload.artifactId) {
             if (req.get('upload-offset') !== String(upload.size)) {

@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
+import { Metadata } from '@tus/server';
 import request from 'supertest';
 import { Upload, type DetailedError, type HttpResponse } from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -354,6 +355,8 @@ describe('resumable uploads', () => {
     // The owner: HEAD shows the progress, GET does not serve bytes back, DELETE drops the upload.
     const head = await as(north.owner.token, 'head');
     expect([head.status, head.headers['upload-offset'], head.headers['upload-length']]).toEqual([200, '0', String(photo.length)]);
+    // The metadata comes back as sent, without what the server keeps for itself.
+    expect(Object.keys(Metadata.parse(head.headers['upload-metadata'])).sort()).toEqual(['client_id', 'filename', 'filetype', 'job_id']);
     const get = await as(north.owner.token, 'get');
     expect([get.status, get.body.error.code]).toEqual([405, 'method_not_allowed']);
     expect((await as(north.owner.token, 'delete')).status).toBe(204);
