@@ -1,9 +1,12 @@
 // One Vite build for every page we serve: the landing page now, dashboard apps and portals as they land.
 // It lives here (not at the repository root) so Histoire and Vitest keep their own Vite set-up.
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vue from '@vitejs/plugin-vue';
 import { defineConfig, type Plugin } from 'vite';
+import sharp from 'sharp';
+import { VitePWA } from 'vite-plugin-pwa';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -27,6 +30,120 @@ function appPages(): Plugin {
   };
 }
 
+/**
+ * The vendor portal is the one installable page among many (see vendorPortalPwa below): the PWA
+ * plugin puts its manifest link into every page, so the others lose it again here.
+ */
+function manifestLinkOnlyInPortal(): Plugin {
+  return {
+    name: 'onelink-manifest-link-only-in-portal',
+    enforce: 'post',
+    transformIndexHtml: {
+      order: 'post',
+      handler(html, { filename }) {
+        if (/[\\/]portal[\\/]vendor[\\/]index\.html$/.test(filename)) return html;
+        return html.replace(/<link rel="manifest"[^>]*>/g, '');
+      },
+    },
+  };
+}
+
+const portalDir = 'portal/vendor/';
+const portalIconSizes = [192, 512] as const;
+
+/** The portal's icons, drawn from one SVG at build time (no binary files in the repository). */
+function portalIcons(): Plugin {
+  return {
+    name: 'onelink-portal-icons',
+    apply: 'build',
+    async generateBundle() {
+      const svg = fs.readFileSync(here('./portal/vendor/icon.svg'));
+      for (const size of portalIconSizes) {
+        this.emitFile({ type: 'asset', fileName: `${portalDir}icon-${size}.png`, source: await sharp(svg, { density: 300 }).resize(size, size).png().toBuffer() });
+      }
+      // Maskable: the same mark with room around it, so a round launcher mask does not cut it.
+      const padded = await sharp(svg, { density: 300 }).resize(410, 410).png().toBuffer();
+      const maskable = await sharp({ create: { width: 512, height: 512, channels: 4, background: '#1f66d1' } })
+        .composite([{ input: padded, gravity: 'centre' }])
+        .png()
+        .toBuffer();
+      this.emitFile({ type: 'asset', fileName: `${portalDir}icon-maskable-512.png`, source: maskable });
+    },
+  };
+}
+
+/**
+ * The files the portal page reaches: its entry and every chunk, stylesheet and asset it imports,
+ * statically or on demand (read from Vite's manifest), so the service worker precaches the portal
+ * and nothing of the staff apps.
+ */
+function portalFiles(outDir: string): Set<string> {
+  type Chunk = { file: string; imports?: string[]; dynamicImports?: string[]; css?: string[]; assets?: string[] };
+  const manifest = JSON.parse(fs.readFileSync(`${outDir}/.vite/manifest.json`, 'utf8')) as Record<string, Chunk>;
+  const files = new Set<string>();
+  const seen = new Set<string>();
+  const walk = (key: string) => {
+    if (seen.has(key) || !manifest[key]) return;
+    seen.add(key);
+    const chunk = manifest[key];
+    files.add(chunk.file);
+    for (const file of [...(chunk.css ?? []), ...(chunk.assets ?? [])]) files.add(file);
+    for (const next of [...(chunk.imports ?? []), ...(chunk.dynamicImports ?? [])]) walk(next);
+  };
+  walk(`${portalDir}index.html`);
+  return files;
+}
+
+/** Where this build writes (ensure-build.ts builds into a staging folder), for portalFiles(). */
+const built = { outDir: '' };
+function rememberOutDir(): Plugin {
+  return { name: 'onelink-remember-out-dir', configResolved: (config) => void (built.outDir = path.resolve(config.root, config.build.outDir)) };
+}
+
+function vendorPortalPwa() {
+  return VitePWA({
+    // Registered by the portal's own entry (main.ts), never by the other pages.
+    injectRegister: false,
+    registerType: 'autoUpdate',
+    filename: 'sw.js',
+    scope: `/${portalDir}`,
+    manifestFilename: `${portalDir}manifest.webmanifest`,
+    includeManifestIcons: false,
+    manifest: {
+      id: `/${portalDir}`,
+      name: 'Onelink vendor portal',
+      short_name: 'Onelink jobs',
+      description: 'Your jobs, offers and messages with dispatch, also without signal',
+      start_url: `/${portalDir}`,
+      scope: `/${portalDir}`,
+      display: 'standalone',
+      orientation: 'portrait',
+      theme_color: '#1f66d1',
+      background_color: '#ffffff',
+      icons: [
+        ...portalIconSizes.map((size) => ({ src: `/${portalDir}icon-${size}.png`, sizes: `${size}x${size}`, type: 'image/png', purpose: 'any' })),
+        { src: `/${portalDir}icon-maskable-512.png`, sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+      ],
+    },
+    workbox: {
+      globPatterns: ['**/*.{js,css,html,png,svg,webmanifest}'],
+      // Opened with no network, any portal address answers with the portal's page; other pages never do.
+      navigateFallback: `/${portalDir}index.html`,
+      navigateFallbackAllowlist: [/^\/portal\/vendor\//],
+      cleanupOutdatedCaches: true,
+      clientsClaim: true,
+      skipWaiting: true,
+      manifestTransforms: [
+        (entries) => {
+          const reached = portalFiles(built.outDir);
+          const own = (url: string) => reached.has(url) || url === `${portalDir}index.html` || url === `${portalDir}manifest.webmanifest` || url.startsWith(`${portalDir}icon-`);
+          return { manifest: entries.filter((entry) => own(entry.url)), warnings: [] };
+        },
+      ],
+    },
+  });
+}
+
 export const pages = {
   landing: here('./index.html'),
   account: here('./apps/account/index.html'),
@@ -34,6 +151,8 @@ export const pages = {
   pipeline: here('./apps/pipeline/index.html'),
   dispatch: here('./apps/dispatch/index.html'),
   admin: here('./apps/admin/index.html'),
+  // The vendor portal: its own page (and the one installable app, see portal/vendor/pwa.config.ts).
+  vendorPortal: here('./portal/vendor/index.html'),
   // Served outside production only (see extension/app.ts): Chatwoot's frame, for trying the apps.
   devHost: here('./dev/chatwoot-host/index.html'),
 };
@@ -41,7 +160,7 @@ export const pages = {
 export default defineConfig({
   root: here('.'),
   base: '/',
-  plugins: [vue(), appPages()],
+  plugins: [vue(), appPages(), portalIcons(), rememberOutDir(), vendorPortalPwa(), manifestLinkOnlyInPortal()],
   build: {
     outDir: here('../dist/web'),
     emptyOutDir: true,

@@ -164,6 +164,11 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
   // The dev host page stands in for Chatwoot; a production server does not offer it.
   if (config.NODE_ENV === 'production') app.use('/dev', (_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(express.static(webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
+  // The vendor portal routes in the browser (/portal/vendor/jobs/…): any such address that is not a file gets its page.
+  app.get(/^\/portal\/vendor\/(?:[^.]*)$/, async (_req, res, next) => {
+    res.setHeader('Content-Security-Policy', await frameAncestors());
+    res.sendFile(path.join(webDir, 'portal', 'vendor', 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }, (err) => err && next());
+  });
   app.use((_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(errorHandler);
   return app;
@@ -188,7 +193,8 @@ function framingPolicy({ db }: Services) {
 
 function noCacheForHtml(res: express.Response, file: string) {
   // HTML names its hashed assets, so it must be revalidated to pick up a new build.
-  if (file.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+  // The service worker script likewise: a stale one would keep serving an old portal.
+  if (file.endsWith('.html') || file.endsWith(`${path.sep}sw.js`)) res.setHeader('Cache-Control', 'no-cache');
 }
 
 const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
