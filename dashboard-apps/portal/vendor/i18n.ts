@@ -15,6 +15,7 @@ export const vendorPortal = {
   'vp.offline': 'No connection: what you do is kept on this phone and sent when signal returns.',
   'vp.refusedTitle': 'Dispatch could not take this change',
   'vp.discard': 'Discard',
+  'vp.openJob': 'Open the job',
   'vp.missing': 'Still missing:',
   'vp.missingItem': 'Checklist: {label}',
   'vp.missingPhoto': 'Photo: {label}',

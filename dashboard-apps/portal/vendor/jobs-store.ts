@@ -10,6 +10,8 @@ import { queue } from './offline/queue.ts';
 import { me } from './session.ts';
 import { jobTabs, type JobTab, type PortalJob, type PortalJobCard } from './types.ts';
 
+/** The server's largest page: one request holds a busy vendor's whole tab. */
+const pageSize = 200;
 /** Open jobs whose details (checklist) are kept on the phone ahead of being opened. */
 const prefetchLimit = 40;
 
@@ -35,7 +37,7 @@ export const useJobsStore = defineStore('vendor-jobs', () => {
     }
     try {
       const cursor = more && nextCursor[tab] ? `&cursor=${encodeURIComponent(nextCursor[tab])}` : '';
-      const { data, meta } = await call<PortalJobCard[]>('GET', `/portal/vendor/jobs?tab=${tab}&limit=100${cursor}`);
+      const { data, meta } = await call<PortalJobCard[]>('GET', `/portal/vendor/jobs?tab=${tab}&limit=${pageSize}${cursor}`);
       lists[tab] = more ? [...(lists[tab] ?? []), ...data] : data;
       nextCursor[tab] = typeof meta.next_cursor === 'string' ? meta.next_cursor : null;
       stale[tab] = false;

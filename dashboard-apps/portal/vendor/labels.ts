@@ -20,13 +20,17 @@ export const priorityTone = (priority: PortalJobCard['priority']) => (priority =
 export const statusTone = (status: JobStatus) =>
   status === 'completed' ? 'success' : status === 'canceled' ? 'neutral' : status === 'in_progress' ? 'info' : status === 'pending_review' ? 'warning' : 'neutral';
 
+// One formatter each, made once: a list of 200 cards would otherwise build 800 of them.
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayClockFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+
 /** "Tue 3 Dec, 08:00–10:00" in the phone's locale. */
 export function windowText(starts: string | null, ends: string | null) {
   if (!starts) return vt('vp.noWindow');
   const from = new Date(starts);
-  const day = from.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
-  const time = (d: Date) => d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
-  return ends ? `${day}, ${time(from)}–${time(new Date(ends))}` : `${day}, ${time(from)}`;
+  const day = dayFormat.format(from);
+  return ends ? `${day}, ${clockFormat.format(from)}–${clockFormat.format(new Date(ends))}` : `${day}, ${clockFormat.format(from)}`;
 }
 
-export const timeText = (at: string) => new Date(at).toLocaleString(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+export const timeText = (at: string) => dayClockFormat.format(new Date(at));
