@@ -35,6 +35,8 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
+  // Without a status every row would count toward compliance: documents never approved go first.
+  await knex('vendor_documents').whereNot('status', 'approved').delete();
   await knex.raw('drop index if exists vendor_documents_pending');
   await knex.raw('alter table vendor_documents drop constraint if exists vendor_documents_file');
   await knex.raw('alter table vendor_documents drop constraint if exists vendor_documents_rejection_reason');

@@ -37,10 +37,10 @@ export async function digestFigures(trx: Knex.Transaction, accountId: number, no
         .where('d.status', 'approved')
         .whereNotExists(
           trx('vendor_documents as r')
-            .whereRaw('r.account_id = d.account_id and r.vendor_id = d.vendor_id and r.id <> d.id and lower(r.kind) = lower(d.kind)')
+            .whereRaw('r.account_id = d.account_id and r.vendor_id = d.vendor_id and r.id <> d.id and lower(btrim(r.kind)) = lower(btrim(d.kind))')
             .whereNull('r.deleted_at')
             .where('r.status', 'approved')
-            .whereRaw('(r.expires_on is null or r.expires_on > d.expires_on)'),
+            .whereRaw('(r.expires_on is null or r.expires_on > d.expires_on or (r.expires_on = d.expires_on and r.id > d.id))'),
         ),
     ),
   };

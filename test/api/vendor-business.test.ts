@@ -247,6 +247,24 @@ describe('compliance documents with review', () => {
     expect(staffBell.find((n) => n.event === 'staff.vendor_document_submitted' && n.title === 'North Roofing sent their insurance for review')).toMatchObject({ resource_type: 'vendor', resource_id: north.id });
   });
 
+  it('reads a kind as people type it, and alerts once for two documents of a kind running out the same day', async () => {
+    const vendor = (await asDispatcher.post('/vendors', { name: 'Twin Papers Ltd' })).body.data.id as string;
+    const record = (kind: string, expiresOn: string) => asDispatcher.post(`/vendors/${vendor}/documents`, { kind, expires_on: expiresOn });
+    // An expired "Insurance " is renewed by a running "insurance": the same kind, so the vendor is compliant.
+    expect((await record('Insurance ', day(-3))).status).toBe(201);
+    expect(await compliance(vendor)).toBe('expired');
+    expect((await record('insurance', day(400))).status).toBe(201);
+    expect(await compliance(vendor)).toBe('compliant');
+    // Two licences recorded for the same expiry day: one alert, not two.
+    const first = (await record('licence', day(6))).body.data.id as string;
+    const second = (await record('Licence', day(6))).body.data.id as string;
+    await raiseDocumentAlerts(t.db.knex);
+    const alerted = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('vendor_document_alerts').where({ account_id: admin.accountId }).whereIn('document_id', [first, second]).pluck('document_id'),
+    );
+    expect(alerted).toHaveLength(1);
+  });
+
   it('a rejection needs a reason; rejected, the document never counts and the vendor is told why', async () => {
     const south = crews.South!;
     const doc = (await sendDocument(south.owner.token, { kind: 'insurance', expires_on: day(300) })).body.data;

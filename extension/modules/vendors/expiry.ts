@@ -25,8 +25,9 @@ async function alertsForAccount(trx: Knex.Transaction, accountId: number, audit:
           and not exists (
             select 1 from vendor_documents renewal
              where renewal.account_id = doc.account_id and renewal.vendor_id = doc.vendor_id and renewal.id <> doc.id
-               and renewal.deleted_at is null and renewal.status = 'approved' and lower(renewal.kind) = lower(doc.kind)
-               and (renewal.expires_on is null or renewal.expires_on > doc.expires_on)))
+               and renewal.deleted_at is null and renewal.status = 'approved' and lower(btrim(renewal.kind)) = lower(btrim(doc.kind))
+               -- a renewal outlasts it; of two running out the same day, the later-recorded one speaks for both
+               and (renewal.expires_on is null or renewal.expires_on > doc.expires_on or (renewal.expires_on = doc.expires_on and renewal.id > doc.id))))
      insert into vendor_document_alerts (account_id, document_id, threshold, expires_on)
      select account_id, id, threshold, expires_on from reached
      on conflict do nothing

@@ -46,8 +46,8 @@ export interface VendorRow {
 }
 
 /**
- * SQL for a vendor's compliance state; `v` is the vendors row. Approved documents only; per kind,
- * the longest-running one (no expiry date: never expires).
+ * SQL for a vendor's compliance state; `v` is the vendors row. Approved documents only; per kind
+ * (as people type it: trimmed, case-folded), the longest-running one (no expiry date: never expires).
  */
 export const complianceSql = `(
   select case
@@ -59,7 +59,7 @@ export const complianceSql = `(
     select case when bool_or(d.expires_on is null) then null else max(d.expires_on) end as expires_on
     from vendor_documents d
     where d.account_id = v.account_id and d.vendor_id = v.id and d.deleted_at is null and d.status = 'approved'
-    group by lower(d.kind)) k)`;
+    group by lower(btrim(d.kind))) k)`;
 
 export interface VendorInput {
   name?: string;
