@@ -82,13 +82,18 @@ async function newJob(summary: string, minutesFromNow = 60) {
 type StaffJob = { status: string; checklist: Array<{ id: string; label: string; done_at: string | null }>; events: Array<{ id: number; kind: string; data: Record<string, unknown>; occurred_at: string }> };
 const staffJob = (jobId: string) => api<StaffJob>(`/jobs/${jobId}`);
 
-async function signInByCode(page: Page) {
+async function signInByCode(page: Page, shots = false) {
   await page.goto(`${baseUrl}/portal/vendor/sign-in?account=${accountId}`);
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   await page.getByLabel('Your e-mail address').fill(ownerEmail);
   const seen = smtp.mails.length;
   await page.getByRole('button', { name: 'Send the code' }).tap();
   const { code } = await signInMail(ownerEmail, seen);
+  await page.getByLabel('6-digit code').waitFor();
+  if (shots) {
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshot(page, 'vendor-portal-sign-in-code-light');
+  }
   await page.getByLabel('6-digit code').fill(code);
   await page.getByRole('button', { name: 'Sign in' }).tap();
   await page.getByRole('heading', { name: 'Jobs' }).waitFor();
@@ -161,7 +166,7 @@ describe('the vendor portal on a phone', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect(await accessibilityViolations(page)).toEqual([]);
     await screenshot(page, 'vendor-portal-sign-in-light');
-    await signInByCode(page);
+    await signInByCode(page, true);
 
     // Dispatch offers a job; the open portal hears of it and shows it under Offered.
     const job = await newJob('Leaking valve under the sink');
@@ -264,6 +269,14 @@ describe('the vendor portal on a phone', () => {
     expect(await page.getByText('Neighbour has the key to the side gate').isVisible()).toBe(true);
     // Nothing reached the server meanwhile.
     expect((await staffJob(job.id)).checklist.filter((i) => i.done_at)).toHaveLength(0);
+    // Today's jobs open offline too, from the phone's copy, with the waiting ticks counted.
+    await page.getByRole('link', { name: 'Back to jobs' }).tap();
+    const offlineCard = page.locator(`article[data-job="${job.reference}"]`);
+    await offlineCard.waitFor({ timeout: 10_000 });
+    expect(await offlineCard.textContent()).toContain('Checklist 2/3');
+    expect(await page.getByText('Shown from this phone').isVisible()).toBe(true);
+    await offlineCard.getByRole('link', { name: new RegExp(job.reference) }).tap();
+    await page.getByRole('heading', { name: 'Dripping outside tap' }).waitFor();
 
     const backOnline = Date.now();
     await phone.setOffline(false);
@@ -288,6 +301,11 @@ describe('the vendor portal on a phone', () => {
       const seen = smtp.mails.length;
       await fetch(`${baseUrl}/api/v1/portal/vendor/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ account: accountId, email: ownerEmail }) });
       const { link } = await signInMail(ownerEmail, seen);
+      await page.goto(`${baseUrl}/portal/vendor/sign-in?account=${accountId}`);
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      expect(await accessibilityViolations(page)).toEqual([]);
+      await screenshot(page, `vendor-portal-sign-in-${scheme}`);
+      // Opened on the sign-in page itself: only the fragment changes, and the portal still follows it.
       await page.goto(link);
       await page.getByRole('heading', { name: 'Jobs' }).waitFor({ timeout: 15_000 });
       expect(page.url()).not.toContain('token=');
@@ -309,10 +327,15 @@ describe('the vendor portal on a phone', () => {
           await page.getByRole('link', { name: 'Account' }).tap();
           await page.getByTestId('account-name').waitFor();
         }],
+        ['jobs-no-signal', async () => {
+          await phone.setOffline(true);
+          await page.getByRole('link', { name: 'Jobs' }).tap();
+          await expect.poll(() => page.getByTestId('pending-changes').textContent()).toContain('No connection');
+        }],
       ];
       for (const [name, open] of shots) {
         await open();
-        await page.waitForLoadState('networkidle');
+        if (name !== 'jobs-no-signal') await page.waitForLoadState('networkidle');
         expect(await accessibilityViolations(page), `${name} ${scheme}`).toEqual([]);
         await screenshot(page, `vendor-portal-${name}-${scheme}`);
       }
