@@ -217,15 +217,21 @@ describe('the vendor portal on a phone', () => {
     await refused.getByRole('button', { name: 'Discard' }).first().tap();
     await expect.poll(() => page.getByTestId('refused-action').count()).toBe(0);
 
-    // The last tick and the "after" photo, then completion goes through.
+    // No signal: the last tick, the "after" photo and completion wait on the phone. Back online,
+    // completion is sent only once the photo is up (else the server would refuse it again).
+    await phone.setOffline(true);
     await page.getByRole('checkbox', { name: /No leaks after 10 minutes/ }).tap();
     const photo = await sharp({ create: { width: 1200, height: 900, channels: 3, background: '#3a7bd5' } }).jpeg().toBuffer();
     await page.locator('input[data-input="camera"]').setInputFiles({ name: 'after.jpg', mimeType: 'image/jpeg', buffer: photo });
-    await expect.poll(async () => (await api<{ artifacts: Array<{ tag: string | null }> }>(`/jobs/${job.id}`)).artifacts.filter((a) => a.tag === 'after').length, { timeout: 20_000 }).toBe(1);
-    await screenshot(page, 'vendor-portal-job-light');
+    await page.locator('li[data-client-id]').first().waitFor({ timeout: 15_000 });
     await page.getByRole('button', { name: 'Mark completed' }).tap();
-    await expect.poll(async () => (await staffJob(job.id)).status, { timeout: 20_000 }).toBe('completed');
+    await expect.poll(() => page.getByTestId('pending-changes').textContent()).toContain('2 changes waiting for signal');
+    await screenshot(page, 'vendor-portal-job-waiting-photo-light');
+    await phone.setOffline(false);
+    await expect.poll(async () => (await staffJob(job.id)).status, { timeout: 30_000 }).toBe('completed');
+    expect((await api<{ artifacts: Array<{ tag: string | null }> }>(`/jobs/${job.id}`)).artifacts.filter((a) => a.tag === 'after')).toHaveLength(1);
     await expect.poll(() => page.getByTestId('job-status').textContent()).toBe('Completed');
+    expect(await page.getByTestId('refused-action').count()).toBe(0);
 
     // Dispatch's copy holds each step once, in the order taken.
     const events = (await staffJob(job.id)).events;
