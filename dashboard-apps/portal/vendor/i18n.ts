@@ -1,6 +1,6 @@
 // The vendor portal's sentences (English), added to the apps' catalogue at start; vt() is t() for
 // these keys, so a translation (addCatalogue) covers the portal the same way as the other pages.
-import { addEnglish, t, type MessageKey } from '../../i18n/index.ts';
+import { addEnglish, t } from '../../i18n/index.ts';
 
 export const vendorPortal = {
   'vp.appName': 'Onelink jobs',
@@ -132,6 +132,6 @@ export const vendorPortal = {
 
 export type VendorPortalKey = keyof typeof vendorPortal;
 
-addEnglish(vendorPortal as unknown as Partial<Record<MessageKey, string>>);
+addEnglish(vendorPortal);
 
-export const vt = (key: VendorPortalKey, values?: Record<string, string | number>) => t(key as unknown as MessageKey, values);
+export const vt = (key: VendorPortalKey, values?: Record<string, string | number>) => t(key, values);

@@ -1,5 +1,5 @@
 // English for the owner's business page (hours, time off, area, categories, documents).
-import { addEnglish, t, type MessageKey } from '../../../i18n/index.ts';
+import { addEnglish, t } from '../../../i18n/index.ts';
 
 export const businessText = {
   'portal.business.title': 'Your business',
@@ -64,9 +64,9 @@ export const businessText = {
   'portal.business.offline': 'No connection: try again when you have signal.',
 } as const;
 
-addEnglish(businessText as Partial<Record<MessageKey, string>>);
+addEnglish(businessText);
 
-export const say = (key: keyof typeof businessText, values?: Record<string, string | number>) => t(key as MessageKey, values);
+export const say = (key: keyof typeof businessText, values?: Record<string, string | number>) => t(key, values);
 
 /** Monday first, as ISO weekdays 1–7, named in the phone's language. */
 export function weekdayName(weekday: number, style: 'long' | 'short' = 'long') {

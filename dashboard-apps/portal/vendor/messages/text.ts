@@ -1,5 +1,5 @@
 // English for the job's thread with dispatch.
-import { addEnglish, t, type MessageKey } from '../../../i18n/index.ts';
+import { addEnglish, t } from '../../../i18n/index.ts';
 
 export const messagesText = {
   'portal.messages.title': 'Messages with dispatch',
@@ -21,6 +21,6 @@ export const messagesText = {
   'portal.messages.savedAt': 'Saved ',
 } as const;
 
-addEnglish(messagesText as Partial<Record<MessageKey, string>>);
+addEnglish(messagesText);
 
-export const say = (key: keyof typeof messagesText, values?: Record<string, string | number>) => t(key as MessageKey, values);
+export const say = (key: keyof typeof messagesText, values?: Record<string, string | number>) => t(key, values);

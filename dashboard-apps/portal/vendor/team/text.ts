@@ -1,5 +1,5 @@
 // English for the owner's team page.
-import { addEnglish, t, type MessageKey } from '../../../i18n/index.ts';
+import { addEnglish, t } from '../../../i18n/index.ts';
 
 export const teamText = {
   'portal.team.title': 'Your team',
@@ -36,9 +36,9 @@ export const teamText = {
   'portal.team.offline': 'No connection: try again when you have signal.',
 } as const;
 
-addEnglish(teamText as Partial<Record<MessageKey, string>>);
+addEnglish(teamText);
 
-export const say = (key: keyof typeof teamText, values?: Record<string, string | number>) => t(key as MessageKey, values);
+export const say = (key: keyof typeof teamText, values?: Record<string, string | number>) => t(key, values);
 
 /** "Chrome on Android" from a user agent, roughly; enough to tell a person's devices apart. */
 export function deviceName(userAgent: string | null) {

@@ -1,6 +1,6 @@
 // English for photos, documents and the upload queue (a translation adds the same keys through
 // i18n's addCatalogue). The part registers itself when a screen imports it.
-import { addEnglish, t, type MessageKey } from '../../../i18n/index.ts';
+import { addEnglish, t } from '../../../i18n/index.ts';
 
 export const uploadsText = {
   'portal.uploads.title': 'Photos and documents',
@@ -41,6 +41,6 @@ export const uploadsText = {
   'portal.banner.sendNow': 'Send now',
 } as const;
 
-addEnglish(uploadsText as Partial<Record<MessageKey, string>>);
+addEnglish(uploadsText);
 
-export const say = (key: keyof typeof uploadsText, values?: Record<string, string | number>) => t(key as MessageKey, values);
+export const say = (key: keyof typeof uploadsText, values?: Record<string, string | number>) => t(key, values);
