@@ -148,7 +148,10 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
   }
   app.locals.routes = routes;
   // tus reads the raw request body itself: mounted ahead of the API router and its body parser.
-  app.use(uploadsPath, uploadRoutes(services, authenticateRequest));
+  const uploads = uploadRoutes(services, authenticateRequest, { logger });
+  app.use(uploadsPath, uploads);
+  // Background work the app started (the uploads sweep): the server stops it on shutdown.
+  app.locals.stopBackground = () => uploads.stop();
   app.use('/api/v1', api);
   app.use(root);
   app.use('/api', (_req, res) => sendError(res, 404, 'route_not_found', 'No such API route'));

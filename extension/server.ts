@@ -67,6 +67,7 @@ async function main() {
   let deliveryWorker: DeliveryWorker | undefined;
   let notificationWorker: NotificationWorker | undefined;
   let channels: Channels | undefined;
+  let stopBackground: (() => void) | undefined;
   let shuttingDown: Promise<void> | undefined;
 
   const shutdown = (reason: string, exitCode = 0) => {
@@ -74,6 +75,7 @@ async function main() {
       logger.info({ reason }, 'shutting down');
       endAllStreams(); // event streams never finish by themselves: end them so the drain does not wait
       if (server) await closeServer(server, config.ONELINK_SHUTDOWN_TIMEOUT_MS);
+      stopBackground?.();
       await outboxWorker?.stop();
       await deliveryWorker?.stop();
       await notificationWorker?.stop();
@@ -218,6 +220,7 @@ async function main() {
     notificationWorker = await startNotificationWorker({ url: databaseUrl, db: knex, logger, senders: channels.senders, fanOut: { publicUrl: config.PUBLIC_URL } });
   }
   const app = createApp({ services, logger, databaseMode: embedded ? 'embedded' : 'external' });
+  stopBackground = app.locals.stopBackground as () => void;
   server = createServer(app);
   try {
     await listen(server, config);

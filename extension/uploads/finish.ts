@@ -63,6 +63,7 @@ export async function finishUpload(services: Services, ctx: RequestContext, stor
   } catch (err) {
     const known = err instanceof HttpError ? err : httpErrorFrom(err);
     if (known && known.status < 500) {
+      store.forget(upload.id);
       await removeUpload(dir, upload.id);
       return { ok: false, status: known.status, code: known.code, message: known.message, details: known.details ?? null };
     }

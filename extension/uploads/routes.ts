@@ -6,6 +6,13 @@
 // who created it (owner kept in its metadata). tus then receives the bytes; once complete they
 // become a job artifact (finish.ts) and every answer about that upload names it in
 // Onelink-Artifact-Id.
+//
+// An upload is named by the path alone: a request with a query string is refused, and tus reads
+// the id from the path with the same rule the ownership check uses (by default it takes the last
+// "/…" of the whole URL, query included, which let `/<own id>?/<other id>` reach another upload).
+// Disk use is bounded: a person keeps at most 20 unfinished uploads, an account at most
+// ONELINK_UPLOAD_OPEN_MAX_BYTES in flight (429 beyond), a file's type is read as soon as its first
+// bytes are in (415, the upload removed), and old uploads are swept every hour.
 import type { IncomingMessage } from 'node:http';
 import { Server, TUS_RESUMABLE, type Upload } from '@tus/server';
 import cookieParser from 'cookie-parser';
@@ -13,18 +20,38 @@ import express, { type Request as ExpressRequest, type Response } from 'express'
 import type { RequestContext } from '../context.ts';
 import { read } from '../db/tenant.ts';
 import { ConflictError } from '../errors.ts';
-import { HttpError, notFound } from '../http/errors.ts';
+import { HttpError, badRequest, notFound } from '../http/errors.ts';
 import { defineRoute, toExpressHandlers, type Authenticate } from '../http/registry.ts';
 import { artifactIdForClientFile } from '../modules/artifacts/service.ts';
+import { sniff, sniffBytes } from '../modules/artifacts/upload.ts';
 import { loadJob } from '../modules/jobs/records.ts';
+import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
 import { finishUpload, type FinishOutcome } from './finish.ts';
 import { ownerKey, readCreation, sameAsKey } from './metadata.ts';
-import { createUploadStore, echoedMetadata, loadUpload, sweepUploads, uploadMaxBytes, uploadsDir, type UploadState } from './store.ts';
+import { createUploadStore, echoedMetadata, loadUpload, sweepUploads, uploadIdPattern, uploadMaxBytes, uploadsDir, type UploadState } from './store.ts';
 
 export const uploadsPath = '/api/v1/uploads';
 export const artifactHeader = 'Onelink-Artifact-Id';
 const sweepEveryMs = 3600_000;
+/** Unfinished uploads one person may keep: a phone's queue of photos, not a way to fill the disk. */
+export const maxOpenUploadsPerPerson = 20;
+
+/**
+ * The upload id a path names (`/<id>` below the mount, or the full public path), else undefined.
+ * The ownership check and tus both use it, so they always mean the same upload.
+ */
+export function uploadIdFromPath(pathname: string) {
+  const below = pathname.startsWith(`${uploadsPath}/`) ? pathname.slice(uploadsPath.length) : pathname;
+  const id = /^\/([^/]+)\/?$/.exec(below)?.[1];
+  return id && uploadIdPattern.test(id) ? id : undefined;
+}
+
+/** An error as tus answers it from a hook or the store: our envelope. */
+const tusAnswer = (err: HttpError) => ({
+  status_code: err.status,
+  body: JSON.stringify({ error: { code: err.code, message: err.message, details: err.details ?? null } }),
+});
 
 const ownerOf = (ctx: RequestContext) => `${ctx.accountId}:${ctx.actor.type}:${ctx.actor.id}`;
 
@@ -39,16 +66,36 @@ function answerFinished(res: Response, upload: UploadState, artifactId: string, 
   res.end();
 }
 
-export function uploadRoutes(services: Services, authenticate: Authenticate, bodyLimitKb = services.config.ONELINK_BODY_LIMIT_KB) {
+export function uploadRoutes(services: Services, authenticate: Authenticate, { bodyLimitKb = services.config.ONELINK_BODY_LIMIT_KB, logger }: { bodyLimitKb?: number; logger?: Logger } = {}) {
   const dir = uploadsDir(services.config);
   const maxBytes = uploadMaxBytes(services.config);
-  const store = createUploadStore(dir);
+  const limits = { perOwner: maxOpenUploadsPerPerson, bytesPerAccount: services.config.ONELINK_UPLOAD_OPEN_MAX_BYTES };
+  // The type is read from the first bytes as soon as they are stored; 415 removes the upload.
+  const store = createUploadStore(dir, {
+    bytes: sniffBytes,
+    check: async (head) => {
+      try {
+        await sniff(head);
+      } catch (err) {
+        if (err instanceof HttpError) throw tusAnswer(err);
+        // Not a verdict on the file: it is read again when it is complete.
+        logger?.warn({ err }, 'reading the type of an upload’s first bytes failed');
+      }
+    },
+  });
   // What our middleware established for a request, read back in tus's hooks (which get a web Request wrapping it).
   const callers = new WeakMap<IncomingMessage, RequestContext>();
   const creations = new WeakMap<IncomingMessage, Record<string, string>>();
+  // A creation's place among the open uploads (store.reserve), and the id it was claimed for.
+  const reservations = new WeakMap<IncomingMessage, string>();
+  const claimed = new WeakMap<IncomingMessage, string>();
   // One finishing at a time per upload (the PATCH that completed it and a HEAD may race).
   const finishing = new Map<string, Promise<FinishOutcome>>();
   let lastSweep = 0;
+  const sweep = (now = Date.now()) => sweepUploads(dir, now, (swept) => store.forget(swept));
+  // Abandoned uploads go within the hour after they expire, whether or not anyone uploads.
+  const sweeping = setInterval(() => void sweep().catch((err: unknown) => logger?.warn({ err }, 'sweeping old uploads failed')), sweepEveryMs);
+  sweeping.unref();
 
   const nodeRequest = (req: { runtime?: { node?: { req?: unknown } } }) => req.runtime?.node?.req as IncomingMessage | undefined;
   /** Finishes a complete upload once: callers arriving meanwhile share the outcome; later ones find the artifact. */
@@ -78,7 +125,7 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
     const answer = await tus.handleWeb(request);
     const offset = answer.headers.get('upload-offset');
     if (answer.status === 200 && offset !== null && offset === answer.headers.get('upload-length')) {
-      const outcome = await finish(ctx, String(req.path.split('/')[1]), req);
+      const outcome = await finish(ctx, upload.id, req);
       if (!outcome.ok) throw new HttpError(outcome.status, outcome.code, outcome.message, outcome.details);
       answer.headers.set(artifactHeader, outcome.artifactId);
     }
@@ -98,15 +145,22 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
     allowedOrigins: () => false,
     disableTerminationForFinishedUploads: true,
     exposedHeaders: [artifactHeader],
+    // The id is the path's, never something in the query (see the top of this file).
+    getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname),
     // Everything reaching tus went through our middleware first; this only guards against a path around it.
     onIncomingRequest: async (req) => {
       const node = nodeRequest(req);
       if (!node || !callers.has(node)) throw { status_code: 401, body: JSON.stringify({ error: { code: 'unauthorized', message: 'Sign in first', details: null } }) };
     },
-    onUploadCreate: async (req) => {
+    onUploadCreate: async (req, upload) => {
       const node = nodeRequest(req);
       const metadata = node && creations.get(node);
       if (!metadata) throw { status_code: 400, body: JSON.stringify({ error: { code: 'invalid_upload_metadata', message: 'The upload was not checked', details: null } }) };
+      const reserved = reservations.get(node!);
+      if (reserved) {
+        store.claim(reserved, upload.id);
+        claimed.set(node!, upload.id);
+      }
       return { metadata };
     },
     onUploadFinish: async (req, upload: Upload): Promise<{ status_code?: number; headers?: Record<string, string>; body?: string }> => {
@@ -138,12 +192,28 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
         creations.set(req, { ...creation.metadata, [ownerKey]: ownerOf(ctx), ...(sameAs ? { [sameAsKey]: sameAs } : {}) });
         if (Date.now() - lastSweep > sweepEveryMs) {
           lastSweep = Date.now();
-          sweepUploads(dir, Date.now(), (swept) => store.forget(swept)).catch((err: unknown) => req.log.warn({ err }, 'sweeping old uploads failed'));
+          sweep().catch((err: unknown) => req.log.warn({ err }, 'sweeping old uploads failed'));
         }
-        await tus.handle(req, res);
+        const place = await store.reserve(ownerOf(ctx), creation.size, limits);
+        if ('refused' in place) {
+          res.setHeader('Connection', 'close'); // a body sent with the creation is not read
+          if (place.refused === 'uploads') {
+            throw new HttpError(429, 'too_many_open_uploads', `You have ${limits.perOwner} unfinished uploads; let them finish (or remove some) before starting another`, { max_open_uploads: limits.perOwner });
+          }
+          throw new HttpError(429, 'uploads_space_full', 'Too many files are being uploaded to this account at once; try again once some have finished', { max_open_bytes: limits.bytesPerAccount });
+        }
+        reservations.set(req, place.key);
+        try {
+          await tus.handle(req, res);
+        } finally {
+          store.release(place.key);
+          // Claimed, but the upload was never kept (its record could not be written): give the place back.
+          const created = claimed.get(req);
+          if (created && res.statusCode >= 400 && !(await loadUpload(store, dir, created))) store.forget(created);
+        }
         return;
       }
-      const id = /^\/([^/]+)\/?$/.exec(req.path)?.[1] ?? '';
+      const id = uploadIdFromPath(req.path) ?? '';
       const upload = await loadUpload(store, dir, id);
       // Someone else's upload does not exist, as far as the caller can tell.
       if (!upload || upload.metadata[ownerKey] !== ownerOf(ctx)) throw notFound('Upload');
@@ -174,9 +244,15 @@ export function uploadRoutes(services: Services, authenticate: Authenticate, bod
   });
 
   const router = express.Router();
+  // Nothing about an upload is said in a query string: refusing one keeps the id the path's alone.
+  router.use((req, res, next) => {
+    if (!req.originalUrl.includes('?')) return next();
+    if (req.method === 'PATCH' || req.method === 'POST') res.setHeader('Connection', 'close'); // the body is not read
+    next(badRequest('query_not_allowed', 'Upload addresses take no query string; use the address the upload was created with (Location)'));
+  });
   // OPTIONS tells what the server supports (tus versions, extensions, maximum size) and stores nothing.
   router.use((req, res, next) => (req.method === 'OPTIONS' ? void tus.handle(req, res).catch(next) : next()));
   router.use(cookieParser());
   router.use(...toExpressHandlers(route, authenticate, bodyLimitKb));
-  return Object.assign(router, { store, dir, sweep: (now = Date.now()) => sweepUploads(dir, now, (swept) => store.forget(swept)) });
+  return Object.assign(router, { store, dir, sweep, stop: () => clearInterval(sweeping) });
 }

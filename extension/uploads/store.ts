@@ -2,8 +2,11 @@
 // (<files dir>/.uploads), one data file and one JSON record per upload, as @tus/file-store keeps
 // them. A finished upload's bytes move into the artifact storage and its data file is emptied; its
 // record stays (naming the artifact) so a device that missed the answer still learns it. Every
-// upload, finished or not, is swept a day after it was created.
-import { createHash, type Hash } from 'node:crypto';
+// upload, finished or not, is swept a day after it was created. The store also keeps, in memory,
+// the unfinished uploads and their declared sizes (read back from the records after a restart),
+// so that a person's open uploads and an account's bytes in flight can be capped, and it reads an
+// upload's first bytes as soon as they are in, so a file of the wrong type is dropped early.
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -11,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, Metadata, type Upload } from '@tus/server';
 import type { Config } from '../config.ts';
-import { artifactKey } from './metadata.ts';
+import { artifactKey, ownerKey, sameAsKey } from './metadata.ts';
 
 /** tus answers 410 for an unfinished upload this old; the sweep then removes it. */
 export const uploadExpiryMs = 24 * 3600_000;
@@ -29,33 +32,106 @@ export function uploadMaxBytes(config: Pick<Config, 'ONELINK_UPLOAD_MAX_BYTES' |
 }
 
 /**
+ * Judges an upload's first bytes (the first `bytes` of the file, or all of a smaller one); rejects
+ * with the answer tus sends (`{ status_code, body }`) to refuse the file.
+ */
+export interface HeadCheck {
+  bytes: number;
+  check: (head: Buffer) => Promise<void>;
+}
+
+/** Limits on unfinished uploads, counted at creation from their declared sizes. */
+export interface OpenLimits {
+  perOwner: number;
+  bytesPerAccount: number;
+}
+
+interface OpenUpload {
+  /** ownerKey's value: `<account>:<actor type>:<actor id>`. */
+  owner: string;
+  size: number;
+  createdAt: number;
+}
+
+const accountOf = (owner: string) => owner.slice(0, owner.indexOf(':') + 1);
+
+/**
  * @tus/file-store, hashing the bytes as they are written: an upload sent in order within this
  * process is finished without reading it again (the usual case); any other (a restart, a write
  * that failed) is hashed from the file. Writes go out in up to 1 MB batches.
  */
 export class UploadStore extends FileStore {
   private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
+  /** Unfinished uploads by id, and creations in progress by a reservation key. */
+  private readonly open = new Map<string, OpenUpload>();
+  private loaded: Promise<void> | null = null;
+
+  constructor(directory: string, private readonly headCheck?: HeadCheck) {
+    super({ directory, expirationPeriodInMilliseconds: uploadExpiryMs });
+  }
 
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
     if (!uploadIdPattern.test(id)) throw ERRORS.FILE_NOT_FOUND;
     const running = this.hashes.get(id);
     this.hashes.delete(id);
     const hash = offset === 0 ? createHash('sha256') : running?.offset === offset ? running.hash : null;
+    const head = await this.headSoFar(id, offset);
+    const headCheck = this.headCheck;
+    let refusal: unknown = null;
     let received = 0;
     const counting = new Transform({
       transform(chunk: Buffer, _encoding, done) {
+        // Refused: the rest of the request is read (so the answer reaches the device) and dropped.
+        if (refusal) return done();
         received += chunk.length;
         hash?.update(chunk);
-        done(null, chunk);
+        if (!head || !headCheck || head.length >= head.need) return done(null, chunk);
+        head.parts.push(chunk.subarray(0, head.need - head.length));
+        head.length = Math.min(head.need, head.length + chunk.length);
+        if (head.length < head.need) return done(null, chunk);
+        headCheck.check(Buffer.concat(head.parts)).then(
+          () => done(null, chunk),
+          (err: unknown) => {
+            refusal = err;
+            done();
+          },
+        );
       },
     });
     try {
       await pipeline(readable, counting, fs.createWriteStream(path.join(this.directory, id), { flags: 'r+', start: offset, highWaterMark: 1024 * 1024 }));
     } catch {
-      throw ERRORS.FILE_WRITE_ERROR;
+      if (!refusal) throw ERRORS.FILE_WRITE_ERROR;
+    }
+    if (refusal) {
+      await this.remove(id).catch(() => undefined);
+      throw refusal;
     }
     if (hash) this.hashes.set(id, { hash, offset: offset + received });
     return offset + received;
+  }
+
+  /**
+   * The bytes of an upload before `offset` that its type is read from, while they do not all
+   * sit in the file yet; null once they do, or when nothing is to be checked (a file the device
+   * had already sent is not kept).
+   */
+  private async headSoFar(id: string, offset: number) {
+    if (!this.headCheck || offset >= this.headCheck.bytes) return null;
+    const record = (await this.configstore.get(id)) as Upload | undefined;
+    if (!record || typeof record.size !== 'number' || record.metadata?.[sameAsKey]) return null;
+    const need = Math.min(this.headCheck.bytes, record.size);
+    if (offset >= need) return null;
+    const before = Buffer.alloc(offset);
+    if (offset > 0) {
+      const handle = await fs.promises.open(path.join(this.directory, id), 'r');
+      try {
+        await handle.read(before, 0, offset, 0);
+      } finally {
+        await handle.close();
+      }
+    }
+    return { need, parts: [before] as Buffer[], length: offset };
   }
 
   override async remove(id: string) {
@@ -63,9 +139,76 @@ export class UploadStore extends FileStore {
     await super.remove(id);
   }
 
-  /** Drops what is kept in memory for an upload (removed or swept). */
+  /** Drops what is kept in memory for an upload (finished, removed or swept). */
   forget(id: string) {
     this.hashes.delete(id);
+    this.open.delete(id);
+  }
+
+  /** Reads back the unfinished uploads kept on disk (from before a restart), once. */
+  loadOpen() {
+    this.loaded ??= (async () => {
+      const names = await fs.promises.readdir(this.directory).catch(() => [] as string[]);
+      for (const name of names) {
+        const id = name.slice(0, -'.json'.length);
+        if (!name.endsWith('.json') || !uploadIdPattern.test(id) || this.open.has(id)) continue;
+        const record = (await this.configstore.get(id).catch(() => undefined)) as Upload | undefined;
+        const owner = record?.metadata?.[ownerKey];
+        if (!record || !owner || record.metadata?.[artifactKey] || typeof record.size !== 'number') continue;
+        this.open.set(id, { owner, size: record.size, createdAt: Date.parse(record.creation_date ?? '') || Date.now() });
+      }
+    })();
+    return this.loaded;
+  }
+
+  /**
+   * Holds a place for an upload about to be created, unless its owner already has `perOwner`
+   * unfinished uploads or their account's unfinished uploads would pass `bytesPerAccount`
+   * (expired ones, which take no more bytes, do not count). Answers the reservation's key, which
+   * claim() turns into the upload's id. Each decision is taken without a pause, so two creations
+   * at once cannot both take the last place; a refusal is first checked against the records on
+   * disk (an upload removed behind the store's back no longer counts).
+   */
+  async reserve(owner: string, size: number, limits: OpenLimits): Promise<{ key: string } | { refused: 'uploads' | 'bytes' }> {
+    await this.loadOpen();
+    const first = this.tryReserve(owner, size, limits);
+    if ('key' in first) return first;
+    const account = accountOf(owner);
+    for (const [id, upload] of [...this.open]) {
+      if (!uploadIdPattern.test(id) || accountOf(upload.owner) !== account) continue;
+      const kept = await fs.promises.access(path.join(this.directory, `${id}.json`)).then(() => true, () => false);
+      if (!kept) this.open.delete(id);
+    }
+    return this.tryReserve(owner, size, limits);
+  }
+
+  private tryReserve(owner: string, size: number, limits: OpenLimits, now = Date.now()): { key: string } | { refused: 'uploads' | 'bytes' } {
+    let mine = 0;
+    let bytes = 0;
+    const account = accountOf(owner);
+    for (const upload of this.open.values()) {
+      if (now - upload.createdAt > uploadExpiryMs) continue;
+      if (upload.owner === owner) mine++;
+      if (accountOf(upload.owner) === account) bytes += upload.size;
+    }
+    if (mine >= limits.perOwner) return { refused: 'uploads' };
+    if (bytes + size > limits.bytesPerAccount) return { refused: 'bytes' };
+    const key = `reserved:${randomUUID()}`;
+    this.open.set(key, { owner, size, createdAt: now });
+    return { key };
+  }
+
+  /** The upload a reservation was for now exists under `id`. */
+  claim(key: string, id: string) {
+    const held = this.open.get(key);
+    if (!held) return;
+    this.open.delete(key);
+    this.open.set(id, held);
+  }
+
+  /** Gives a reservation back (the creation failed, or was claimed: then nothing happens). */
+  release(key: string) {
+    this.open.delete(key);
   }
 
   /** The SHA-256 of an upload's first `size` bytes if they were hashed on arrival; forgets it either way. */
@@ -76,9 +219,9 @@ export class UploadStore extends FileStore {
   }
 }
 
-export function createUploadStore(dir: string) {
+export function createUploadStore(dir: string, headCheck?: HeadCheck) {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return new UploadStore({ directory: dir, expirationPeriodInMilliseconds: uploadExpiryMs });
+  return new UploadStore(dir, headCheck);
 }
 
 export interface UploadState {
@@ -116,6 +259,7 @@ export async function loadUpload(store: UploadStore, dir: string, id: string): P
  * carried the whole file; the sweep removes it with the record.
  */
 export async function markFinished(store: UploadStore, upload: UploadState, artifactId: string) {
+  store.forget(upload.id);
   const record = (await store.configstore.get(upload.id)) as Upload | undefined;
   if (record) {
     record.metadata = { ...record.metadata, [artifactKey]: artifactId };

@@ -12,8 +12,9 @@ import sharp from 'sharp';
 import { Metadata } from '@tus/server';
 import request from 'supertest';
 import { Upload, type DetailedError, type HttpResponse } from 'tus-js-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
+import { uploadRoutes } from '../../extension/uploads/routes.ts';
 import { sweepUploads, uploadsDir } from '../../extension/uploads/store.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
@@ -21,9 +22,11 @@ import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '
 import { useWorld } from '../helpers/world.ts';
 
 const maxBytes = 3 * 1024 * 1024;
-const world = useWorld([1, 2], { env: { ONELINK_UPLOAD_MAX_BYTES: String(maxBytes) } });
+const openBytesCap = 10 * 1024 * 1024;
+const world = useWorld([1, 2], { env: { ONELINK_UPLOAD_MAX_BYTES: String(maxBytes), ONELINK_UPLOAD_OPEN_MAX_BYTES: String(openBytesCap) } });
 let t: TestApp;
 let admin: SignedIn;
+let otherAdmin: SignedIn;
 let asDispatcher: ReturnType<typeof apiAs>;
 let server: http.Server;
 let base: string;
@@ -132,7 +135,7 @@ beforeAll(async () => {
   techJob = await jobFor(north.id);
   expect((await apiAs(t, north.owner.token).put(`/portal/vendor/jobs/${techJob}/technician`, { technician_id: north.tech.portalUserId })).status).toBe(200);
   southJob = await jobFor(south.id);
-  const otherAdmin = await signInAgent(t, world.chatwoot, 2, 'administrator');
+  otherAdmin = await signInAgent(t, world.chatwoot, 2, 'administrator');
   expect((await apiAs(t, otherAdmin.token).patch('/admin/capabilities', { profile: 'construction' })).status).toBe(200);
   otherTenantJob = (await apiAs(t, otherAdmin.token).post('/jobs', { summary: 'Elsewhere' })).body.data.id;
   // A real photo with enough detail to weigh a few hundred KB.
@@ -400,6 +403,137 @@ describe('resumable uploads', () => {
     expect(await sweepUploads(uploadsDir(t.config))).toBe(0);
     await sweepUploads(uploadsDir(t.config), Date.now() + 25 * 3600_000);
     expect(uploadFiles()).toEqual([]);
+  });
+
+  it('an upload is named by its path alone: a query naming someone else’s upload is refused and reaches nothing', async () => {
+    // The victim: an upload in another account, with some bytes already in.
+    const victim = await create({ bearer: otherAdmin.token }, { 'Upload-Length': String(photo.length), 'Upload-Metadata': encode(meta(otherTenantJob)) });
+    expect(victim.status).toBe(201);
+    const victimAt = victim.headers.location as string;
+    const victimId = victimAt.split('/').pop()!;
+    const tus = (token: string, method: 'head' | 'patch' | 'delete', url: string) => request(server)[method](url).set('Tus-Resumable', '1.0.0').set('Authorization', `Bearer ${token}`);
+    const patch = (token: string, url: string, offset: number, body: Buffer) => tus(token, 'patch', url).set('Upload-Offset', String(offset)).set('Content-Type', 'application/offset+octet-stream').send(body);
+    expect((await patch(otherAdmin.token, victimAt, 0, photo.subarray(0, 1000))).status).toBe(204);
+    const victimState = async () => {
+      const res = await tus(otherAdmin.token, 'head', victimAt);
+      return [res.status, res.headers['upload-offset']];
+    };
+    expect(await victimState()).toEqual([200, '1000']);
+
+    const own = await create({ bearer: north.owner.token }, { 'Upload-Length': String(photo.length), 'Upload-Metadata': encode(meta(northJob)) });
+    expect(own.status).toBe(201);
+    const ownAt = own.headers.location as string;
+    for (const attack of [`${ownAt}?/${victimId}`, `${ownAt}?x=/${victimId}`, `${ownAt}?/${victimId}/`]) {
+      const patched = await patch(north.owner.token, attack, 1000, photo.subarray(1000, 2000));
+      expect([attack, patched.status, patched.body.error?.code]).toEqual([attack, 400, 'query_not_allowed']);
+      const head = await tus(north.owner.token, 'head', attack);
+      expect([attack, head.status, head.headers['upload-offset'], head.headers['upload-metadata']]).toEqual([attack, 400, undefined, undefined]);
+      expect([attack, (await tus(north.owner.token, 'delete', attack)).status]).toEqual([attack, 400]);
+    }
+    // Paths that only look like an upload: nothing there.
+    for (const path of [`${ownAt}/${victimId}`, `${ownAt}%2F..%2F${victimId}`, `${ownAt}%3F%2F${victimId}`]) {
+      expect([path, (await tus(north.owner.token, 'head', path)).status]).toEqual([path, 404]);
+      expect([path, (await tus(north.owner.token, 'delete', path)).status]).toEqual([path, 404]);
+      expect([path, (await patch(north.owner.token, path, 1000, photo.subarray(1000, 2000))).status]).toEqual([path, 404]);
+    }
+    // The victim's upload is as it was, and goes on.
+    expect(await victimState()).toEqual([200, '1000']);
+    expect(fs.statSync(path.join(uploadsDir(t.config), victimId)).size).toBe(1000);
+    expect((await patch(otherAdmin.token, victimAt, 1000, photo.subarray(1000, 2000))).status).toBe(204);
+    // The attacker's own upload was not touched either.
+    expect((await tus(north.owner.token, 'head', ownAt)).headers['upload-offset']).toBe('0');
+    expect((await tus(north.owner.token, 'delete', ownAt)).status).toBe(204);
+    expect((await tus(otherAdmin.token, 'delete', victimAt)).status).toBe(204);
+  });
+
+  it('caps the uploads a person keeps open (20) and the bytes an account has in flight, with a 429 saying so', async () => {
+    const open = (token: string, jobId: string, size: number) => create({ bearer: token }, { 'Upload-Length': String(size), 'Upload-Metadata': encode(meta(jobId)) });
+    const drop = (token: string, at: string) => request(server).delete(at).set('Tus-Resumable', '1.0.0').set('Authorization', `Bearer ${token}`);
+    const techOpen: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await open(north.tech.token, techJob, 1000);
+      expect(res.status).toBe(201);
+      techOpen.push(res.headers.location as string);
+    }
+    const tooMany = await open(north.tech.token, techJob, 1000);
+    expect([tooMany.status, tooMany.body.error.code, tooMany.body.error.details]).toEqual([429, 'too_many_open_uploads', { max_open_uploads: 20 }]);
+    expect(tooMany.body.error.message).toContain('20 unfinished uploads');
+    // Whole files through the portal's client are refused the same way.
+    const viaClient = await refusal(send(photo, meta(techJob), { cookie: north.tech.token }));
+    expect([viaClient.status, viaClient.body.error.code]).toEqual([429, 'too_many_open_uploads']);
+    // Someone else in the same vendor is not held back by it.
+    expect((await send(photo, meta(northJob), { cookie: north.owner.token })).artifactId).toBeTruthy();
+    // Removing one frees a place; a finished upload no longer counts.
+    expect((await drop(north.tech.token, techOpen.shift()!)).status).toBe(204);
+    expect((await send(photo, meta(techJob), { cookie: north.tech.token })).artifactId).toBeTruthy();
+    const last = await open(north.tech.token, techJob, 1000);
+    expect(last.status).toBe(201);
+    techOpen.push(last.headers.location as string);
+    expect((await open(north.tech.token, techJob, 1000)).status).toBe(429);
+    for (const at of techOpen) expect((await drop(north.tech.token, at)).status).toBe(204);
+
+    // Bytes: what the account's unfinished uploads declared, whoever started them.
+    const accountOpen: Array<[string, string]> = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await open(north.owner.token, northJob, maxBytes);
+      expect(res.status).toBe(201);
+      accountOpen.push([north.owner.token, res.headers.location as string]);
+    }
+    const room = openBytesCap - 3 * maxBytes;
+    const full = await open(south.owner.token, southJob, room + 1);
+    expect([full.status, full.body.error.code, full.body.error.details]).toEqual([429, 'uploads_space_full', { max_open_bytes: openBytesCap }]);
+    const fits = await open(south.owner.token, southJob, room);
+    expect(fits.status).toBe(201);
+    accountOpen.push([south.owner.token, fits.headers.location as string]);
+    expect((await open(admin.token, southJob, 1)).status).toBe(429);
+    // Another account has its own room.
+    const elsewhere = await open(otherAdmin.token, otherTenantJob, maxBytes);
+    expect(elsewhere.status).toBe(201);
+    accountOpen.push([otherAdmin.token, elsewhere.headers.location as string]);
+    // Room comes back as uploads go.
+    expect((await drop(...accountOpen.shift()!)).status).toBe(204);
+    expect((await send(photo, meta(southJob), { bearer: admin.token })).artifactId).toBeTruthy();
+    for (const [token, at] of accountOpen) expect((await drop(token, at)).status).toBe(204);
+  });
+
+  it('refuses a file whose first bytes are not an accepted type as soon as they have arrived, keeping nothing', async () => {
+    const page = Buffer.from('<!doctype html><html><body><script>alert(1)</script>'.padEnd(512 * 1024, ' '));
+    const created = await create({ bearer: north.owner.token }, { 'Upload-Length': String(page.length), 'Upload-Metadata': encode(meta(northJob, { filename: 'roof.jpg' })) });
+    expect(created.status).toBe(201);
+    const at = created.headers.location as string;
+    const id = at.split('/').pop()!;
+    const patch = (offset: number, body: Buffer) =>
+      request(server).patch(at).set({ 'Tus-Resumable': '1.0.0', 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream', Authorization: `Bearer ${north.owner.token}` }).send(body);
+    // Too few bytes to tell yet.
+    expect((await patch(0, page.subarray(0, 1000))).status).toBe(204);
+    // The chunk that completes the bytes the type is read from: refused, the upload gone.
+    const refused = await patch(1000, page.subarray(1000, 64 * 1024));
+    expect([refused.status, JSON.parse(refused.text).error.code]).toEqual([415, 'file_type_not_allowed']);
+    expect(uploadFiles().filter((f) => f.startsWith(id))).toEqual([]);
+    const head = await request(server).head(at).set('Tus-Resumable', '1.0.0').set('Authorization', `Bearer ${north.owner.token}`);
+    expect(head.status).toBe(404);
+  });
+
+  it('sweeps old uploads on a timer too, without anyone creating one', async () => {
+    const created = await create({ bearer: north.owner.token }, { 'Upload-Length': '5000', 'Upload-Metadata': encode(meta(northJob)) });
+    expect(created.status).toBe(201);
+    const id = (created.headers.location as string).split('/').pop()!;
+    // Two days old.
+    const recordFile = path.join(uploadsDir(t.config), `${id}.json`);
+    const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as { creation_date: string };
+    fs.writeFileSync(recordFile, JSON.stringify({ ...record, creation_date: new Date(Date.now() - 48 * 3600_000).toISOString() }));
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const uploads = uploadRoutes(t.services, async () => {
+      throw new Error('no requests here');
+    });
+    try {
+      expect(uploadFiles().filter((f) => f.startsWith(id))).toHaveLength(2);
+      vi.advanceTimersByTime(3600_000);
+      await vi.waitFor(() => expect(uploadFiles().filter((f) => f.startsWith(id))).toEqual([]));
+    } finally {
+      uploads.stop();
+      vi.useRealTimers();
+    }
   });
 });
 
