@@ -80,6 +80,17 @@ function classify(status: number, method: string, path: string, writeOnce: boole
   return new ChatwootError('bad_response', said, status);
 }
 
+/**
+ * A request path as errors may show it: the public client API names an inbox and a contact by
+ * their identifier and source id, which are its only credentials, so those segments become
+ * placeholders. Errors end in logs, outbox rows and audit events.
+ */
+export function describePath(path: string): string {
+  return path
+    .replace(/^(\/public\/api\/v1\/inboxes\/)[^/]+/, '$1{inbox_identifier}')
+    .replace(/^(\/public\/api\/v1\/inboxes\/\{inbox_identifier\}\/contacts\/)[^/]+/, '$1{contact_identifier}');
+}
+
 const nullBodyStatus = new Set([101, 204, 205, 304]);
 
 /**
@@ -91,6 +102,7 @@ export function chatwootFetch(policy: CallPolicy): (request: Request) => Promise
   return async (request) => {
     const { method, url } = request;
     const path = new URL(url).pathname;
+    const shown = describePath(path);
     const body = request.body ? await request.arrayBuffer() : undefined;
     const writeOnce = !repeatable(method, path);
     for (let attempt = 1; ; attempt++) {
@@ -108,9 +120,9 @@ export function chatwootFetch(policy: CallPolicy): (request: Request) => Promise
         }
         const reason = (err as Error).message;
         if (!harmless) {
-          throw new ChatwootError('outcome_unknown', `Chatwoot did not answer ${method} ${path} (${reason}); it may have been carried out: look before repeating it`, undefined, { cause: err });
+          throw new ChatwootError('outcome_unknown', `Chatwoot did not answer ${method} ${shown} (${reason}); it may have been carried out: look before repeating it`, undefined, { cause: err });
         }
-        throw new ChatwootError('unreachable', `Chatwoot ${method} ${path} failed: ${reason}`, undefined, { cause: err });
+        throw new ChatwootError('unreachable', `Chatwoot ${method} ${shown} failed: ${reason}`, undefined, { cause: err });
       }
       if (response.ok) {
         // The body is already decoded: describe it as it now is.
@@ -126,7 +138,7 @@ export function chatwootFetch(policy: CallPolicy): (request: Request) => Promise
         await sleep(retryDelayMs(attempt, response.headers.get('retry-after')));
         continue;
       }
-      throw refusal(response.status, method, path, writeOnce, content);
+      throw refusal(response.status, method, shown, writeOnce, content);
     }
   };
 }

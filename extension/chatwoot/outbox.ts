@@ -56,6 +56,17 @@ export async function chatwootTargetFor(db: Knex, sealer: Sealer, accountId: num
   return { target: { baseUrl: row.base_url, token, timeoutMs }, chatwootAccountId: row.chatwoot_account_id };
 }
 
+/**
+ * A vendor message waits while an earlier one of its thread (same job and person) is still
+ * sending: a thread's messages reach Chatwoot in the order they were written, and only the first
+ * opens the conversation. Other threads are not held up.
+ */
+const laterInItsThread = `(kind = 'vendor_message' and exists (
+  select 1 from vendor_messages m
+    join vendor_messages e on e.account_id = m.account_id and e.job_id = m.job_id and e.portal_user_id = m.portal_user_id
+   where m.account_id = chatwoot_outbox.account_id and m.id = (chatwoot_outbox.payload->>'messageId')::uuid
+     and e.direction = 'from_vendor' and e.status = 'sending' and (e.created_at, e.id) < (m.created_at, m.id)))`;
+
 // The outbox rows are the trail of write-backs: claiming and settling them is bookkeeping.
 async function claim(ctx: RequestContext): Promise<OutboxRow | undefined> {
   const { accountId } = ctx;
@@ -65,6 +76,7 @@ async function claim(ctx: RequestContext): Promise<OutboxRow | undefined> {
       `update chatwoot_outbox o set attempts = o.attempts + 1, attempted_at = now(), next_attempt_at = now() + make_interval(secs => ?)
         where (o.account_id, o.id) = (select account_id, id from chatwoot_outbox
                                        where account_id = ? and status = 'pending' and next_attempt_at <= now()
+                                         and not ${laterInItsThread}
                                        order by created_at limit 1 for update skip locked)
         returning o.id, o.kind, o.chatwoot_conversation_id, o.payload, o.attempts - 1 as attempts`,
       [leaseSeconds, accountId],

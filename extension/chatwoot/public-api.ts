@@ -45,14 +45,42 @@ export async function createPublicConversation(inbox: PublicInbox, sourceId: str
   return conversation;
 }
 
-/** The conversation's messages as the contact sees them (no private notes). */
-export function listPublicMessages(inbox: PublicInbox, sourceId: string, conversationId: number): Promise<PublicMessage[]> {
+/** Chatwoot's page of a conversation's public message list. */
+export const publicMessagePage = 20;
+
+/**
+ * The conversation's messages as the contact sees them (no private notes, no activity): the
+ * latest 20, oldest first, or the 20 before the message id `before`.
+ */
+export function listPublicMessages(inbox: PublicInbox, sourceId: string, conversationId: number, before?: number): Promise<PublicMessage[]> {
   return answer(
     api(inbox).GET('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages', {
-      params: { path: { ...contactPath(inbox, sourceId), conversation_id: conversationId } },
+      params: { path: { ...contactPath(inbox, sourceId), conversation_id: conversationId }, ...(before === undefined ? {} : { query: { before } }) },
     }),
     'GET public messages',
   );
+}
+
+/**
+ * Pages back through a conversation's public messages, latest first, until `enough` says so
+ * (given each page, oldest first) or the conversation's start; at most `maxPages` pages.
+ */
+export async function scanPublicMessages(
+  inbox: PublicInbox,
+  sourceId: string,
+  conversationId: number,
+  enough: (page: PublicMessage[]) => boolean,
+  maxPages = 50,
+): Promise<PublicMessage[]> {
+  const seen: PublicMessage[] = [];
+  let before: number | undefined;
+  for (let n = 0; n < maxPages; n++) {
+    const page = await listPublicMessages(inbox, sourceId, conversationId, before);
+    seen.unshift(...page);
+    if (page.length < publicMessagePage || enough(page)) break;
+    before = Math.min(...page.map((m) => m.id));
+  }
+  return seen;
 }
 
 /** Posts an incoming message from the contact. */

@@ -2,12 +2,15 @@
 // vendors inbox (set up now if nobody did), the person as a contact of it, the job's conversation
 // with them (custom attribute onelink_job), then the message as an incoming one from the contact.
 // Each step is stored as soon as Chatwoot answers, so a retry goes on from where it stopped; a step
-// whose answer was lost is looked up before it is repeated (the conversation by its attribute, the
-// message by its echo id or its text), so nothing is posted twice.
+// whose answer may have been lost is looked up before it is repeated (the conversation by its
+// attribute, the message by its text), so nothing is posted twice. A thread's messages leave one
+// at a time, in order (the outbox holds a later one back while an earlier one is still sending).
+// What Chatwoot no longer has (an inbox, contact or conversation someone deleted: a 404) is
+// forgotten here and made again, so one deletion does not fail that person's messages for good.
 import type { RequestContext } from '../context.ts';
-import { contactConversations, type ChatwootTarget } from '../chatwoot/client.ts';
-import { createPublicContact, createPublicConversation, createPublicMessage, listPublicMessages, type PublicInbox, type PublicMessage } from '../chatwoot/public-api.ts';
-import { ensureVendorInbox, storedVendorInbox } from '../chatwoot/vendor-inbox.ts';
+import { ChatwootError, contactConversations, type ChatwootTarget } from '../chatwoot/client.ts';
+import { createPublicContact, createPublicConversation, createPublicMessage, scanPublicMessages, type PublicInbox, type PublicMessage } from '../chatwoot/public-api.ts';
+import { ensureVendorInbox, storedVendorInbox, type VendorInbox } from '../chatwoot/vendor-inbox.ts';
 import { read, write } from '../db/tenant.ts';
 import { jobReference } from '../modules/jobs/rules.ts';
 import type { Sealer } from '../security/crypto.ts';
@@ -24,13 +27,46 @@ interface Pending {
   chatwoot_message_id: string | null;
   job_id: string;
   portal_user_id: string;
-  thread_inbox_id: string | null;
-  thread_conversation_id: string | null;
+  created_at: Date;
   number: number;
   name: string;
 }
 
 interface Contact { source_id_sealed: string; chatwoot_contact_id: string | null }
+
+/** What a 404 from a step says Chatwoot no longer has. */
+type Gone = 'inbox' | 'contact' | 'conversation';
+
+/** A 404 from Chatwoot: `what` is gone there. Final (a bad response) if it keeps coming back. */
+class GoneInChatwoot extends ChatwootError {
+  constructor(
+    readonly what: Gone,
+    step: string,
+  ) {
+    super('bad_response', `Chatwoot answered 404 to ${step}: the vendors ${what} is gone there`, 404);
+  }
+}
+
+/**
+ * Runs one call to Chatwoot. Its error is retold without Chatwoot's own words: the public client
+ * API's addresses carry its credentials (inbox identifier, contact source id), and these messages
+ * end in outbox rows, the message's last error and its audit event.
+ */
+async function step<T>(label: string, gone: Gone, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof ChatwootError)) throw err;
+    if (err.status === 404) throw new GoneInChatwoot(gone, label);
+    throw new ChatwootError(err.kind, `Chatwoot: ${label} failed (${err.kind}${err.status ? ` ${err.status}` : ''})`, err.status);
+  }
+}
+
+/** Rounds of "forget what is gone, go again" in one delivery: conversation, contact, inbox, then the send. */
+const maxRounds = 4;
+
+/** Chatwoot's clock and ours may differ a little: a message posted for ours is not older than this before it was stored. */
+const clockSkewSeconds = 120;
 
 /**
  * Sends one vendor message (the outbox's item); answers Chatwoot's message id, or null when there
@@ -40,27 +76,58 @@ export async function deliverVendorMessage(ctx: RequestContext, sealer: Sealer, 
   const { accountId } = ctx;
   const row = (await read(ctx, (trx) =>
     trx('vendor_messages as m')
-      .join('vendor_threads as t', (j) => j.on('t.account_id', 'm.account_id').andOn('t.job_id', 'm.job_id').andOn('t.portal_user_id', 'm.portal_user_id'))
       .join('jobs as j', (j) => j.on('j.account_id', 'm.account_id').andOn('j.id', 'm.job_id'))
       .join('portal_users as p', (j) => j.on('p.account_id', 'm.account_id').andOn('p.id', 'm.portal_user_id'))
       .where({ 'm.account_id': accountId, 'm.id': messageId, 'm.direction': 'from_vendor' })
-      .first(
-        'm.id', 'm.content', 'm.status', 'm.chatwoot_message_id', 'm.job_id', 'm.portal_user_id',
-        't.chatwoot_inbox_id as thread_inbox_id', 't.chatwoot_conversation_id as thread_conversation_id', 'j.number', 'p.name',
-      ),
+      .first('m.id', 'm.content', 'm.status', 'm.chatwoot_message_id', 'm.job_id', 'm.portal_user_id', 'm.created_at', 'j.number', 'p.name'),
   )) as Pending | undefined;
   if (!row) return null;
   if (row.status === 'sent') return row.chatwoot_message_id === null ? null : Number(row.chatwoot_message_id);
 
-  const inbox = (await storedVendorInbox(ctx.db, sealer, accountId)) ?? (await ensureVendorInbox(ctx, sealer, target, chatwootAccountId));
+  let inbox = await storedVendorInbox(ctx.db, sealer, accountId);
+  let lookBeforePosting = attempts > 0;
+  for (let round = 1; ; round++) {
+    try {
+      inbox ??= await step('set up the vendors inbox', 'inbox', () => ensureVendorInbox(ctx, sealer, target, chatwootAccountId));
+      return await sendOnce(ctx, sealer, target, chatwootAccountId, inbox, row, lookBeforePosting);
+    } catch (err) {
+      if (!(err instanceof GoneInChatwoot) || round >= maxRounds) throw err;
+      await forget(ctx, row, inbox!, err.what);
+      if (err.what === 'inbox') inbox = await step('set up the vendors inbox', 'inbox', () => ensureVendorInbox(ctx, sealer, target, chatwootAccountId));
+      // The message may have been posted in the conversation now gone: a new one has not got it.
+      lookBeforePosting = false;
+    }
+  }
+}
+
+/** Forgets what Chatwoot says is gone: the thread's conversation, and with the contact or inbox the person's contact too. */
+async function forget(ctx: RequestContext, row: Pending, inbox: VendorInbox, what: Gone) {
+  await write(ctx, async (trx, audit) => {
+    const thread = { account_id: ctx.accountId, job_id: row.job_id, portal_user_id: row.portal_user_id };
+    const before = await trx('vendor_threads').where(thread).first('chatwoot_inbox_id', 'chatwoot_conversation_id');
+    await trx('vendor_threads').where(thread).update({ chatwoot_inbox_id: null, chatwoot_conversation_id: null });
+    if (what !== 'conversation') await trx('vendor_chat_contacts').where({ account_id: ctx.accountId, portal_user_id: row.portal_user_id, chatwoot_inbox_id: inbox.inboxId }).del();
+    await audit({
+      action: 'vendor_thread.gone_in_chatwoot',
+      resourceType: 'job',
+      resourceId: row.job_id,
+      before: { portal_user_id: row.portal_user_id, chatwoot_inbox_id: before?.chatwoot_inbox_id ?? null, chatwoot_conversation_id: before?.chatwoot_conversation_id ?? null },
+      after: { portal_user_id: row.portal_user_id, gone: what },
+    });
+  });
+}
+
+async function sendOnce(ctx: RequestContext, sealer: Sealer, target: ChatwootTarget, chatwootAccountId: number, inbox: VendorInbox, row: Pending, lookBeforePosting: boolean): Promise<number> {
+  const { accountId } = ctx;
   const where: PublicInbox = { baseUrl: target.baseUrl, timeoutMs: target.timeoutMs, inboxIdentifier: inbox.identifier };
+  const threadKey = { account_id: accountId, job_id: row.job_id, portal_user_id: row.portal_user_id };
 
   // The person as a contact of the inbox (a lost answer only leaves Chatwoot a spare contact inbox: it reuses the contact by identifier).
   let contact = (await read(ctx, (trx) =>
     trx('vendor_chat_contacts').where({ account_id: accountId, portal_user_id: row.portal_user_id, chatwoot_inbox_id: inbox.inboxId }).first('source_id_sealed', 'chatwoot_contact_id'),
   )) as Contact | undefined;
   if (!contact) {
-    const created = await createPublicContact(where, { name: row.name, identifier: vendorContactIdentifier(row.portal_user_id) });
+    const created = await step('create the vendor contact', 'inbox', () => createPublicContact(where, { name: row.name, identifier: vendorContactIdentifier(row.portal_user_id) }));
     contact = { source_id_sealed: sealer.seal(created.source_id), chatwoot_contact_id: typeof created.id === 'number' ? String(created.id) : null };
     const stored = contact;
     await write(ctx, async (trx, audit) => {
@@ -74,29 +141,37 @@ export async function deliverVendorMessage(ctx: RequestContext, sealer: Sealer, 
   const sourceId = sealer.open(contact.source_id_sealed);
 
   // The job's conversation with this person, opened by their first message.
-  let conversationId = row.thread_conversation_id !== null && Number(row.thread_inbox_id) === inbox.inboxId ? Number(row.thread_conversation_id) : null;
+  const thread = await read(ctx, (trx) => trx('vendor_threads').where(threadKey).first('chatwoot_inbox_id', 'chatwoot_conversation_id'));
+  let conversationId = thread?.chatwoot_conversation_id != null && Number(thread.chatwoot_inbox_id) === inbox.inboxId ? Number(thread.chatwoot_conversation_id) : null;
   if (conversationId === null) {
     const reference = jobReference(row.number);
-    if (attempts > 0 && contact.chatwoot_contact_id) {
-      // An earlier attempt may have opened it without hearing back: Chatwoot's contact view shows its attribute.
-      const opened = (await contactConversations(target, chatwootAccountId, Number(contact.chatwoot_contact_id))).find(
-        (c) => c.inbox_id === inbox.inboxId && (c.custom_attributes as Record<string, unknown> | undefined)?.onelink_job === reference,
-      );
-      conversationId = opened?.id ?? null;
+    // Whoever tried to open it before (this message or an earlier one of the thread) may have
+    // opened it without hearing back: Chatwoot's contact view shows the attribute.
+    if (contact.chatwoot_contact_id) {
+      const contactId = Number(contact.chatwoot_contact_id);
+      const listed = await step('list the vendor contact’s conversations', 'contact', () => contactConversations(target, chatwootAccountId, contactId));
+      conversationId = listed.find((c) => c.inbox_id === inbox.inboxId && (c.custom_attributes as Record<string, unknown> | undefined)?.onelink_job === reference)?.id ?? null;
     }
-    conversationId ??= (await createPublicConversation(where, sourceId, { custom_attributes: { onelink_job: reference } })).id;
+    if (conversationId === null) {
+      // Recorded first: the thread says an opening was tried in this inbox.
+      await write(ctx, async (trx, audit) => {
+        await trx('vendor_threads').where(threadKey).update({ chatwoot_inbox_id: inbox.inboxId, chatwoot_conversation_id: null });
+        await audit({ action: 'vendor_thread.opening', resourceType: 'job', resourceId: row.job_id, after: { portal_user_id: row.portal_user_id, chatwoot_inbox_id: inbox.inboxId } });
+      });
+      conversationId = (await step('open the job’s conversation', 'contact', () => createPublicConversation(where, sourceId, { custom_attributes: { onelink_job: reference } }))).id;
+    }
     const opened = conversationId;
     await write(ctx, async (trx, audit) => {
-      await trx('vendor_threads')
-        .where({ account_id: accountId, job_id: row.job_id, portal_user_id: row.portal_user_id })
-        .update({ chatwoot_inbox_id: inbox.inboxId, chatwoot_conversation_id: opened });
+      await trx('vendor_threads').where(threadKey).update({ chatwoot_inbox_id: inbox.inboxId, chatwoot_conversation_id: opened });
       await audit({ action: 'vendor_thread.opened', resourceType: 'job', resourceId: row.job_id, after: { portal_user_id: row.portal_user_id, chatwoot_conversation_id: opened } });
     });
   }
 
   let message: PublicMessage | undefined;
-  if (attempts > 0) {
-    // Posted before without an answer? Ours carries its echo id; failing that, the same text not yet claimed by another of ours.
+  if (lookBeforePosting) {
+    // Posted before without an answer? The echo id we send comes back on Chatwoot's websocket only,
+    // never in its API answers: ours is the incoming message with the same text, posted since we
+    // stored it, not yet claimed by another of ours. The list shows 20 at a time: paged back to then.
     const claimed = new Set(
       (
         await read(ctx, (trx) =>
@@ -104,12 +179,13 @@ export async function deliverVendorMessage(ctx: RequestContext, sealer: Sealer, 
         )
       ).map(Number),
     );
-    const listed = await listPublicMessages(where, sourceId, conversationId);
-    message =
-      listed.find((m) => (m as { echo_id?: unknown }).echo_id === row.id) ??
-      listed.find((m) => m.message_type === 0 && m.content === row.content && !claimed.has(m.id));
+    const since = Math.floor(new Date(row.created_at).getTime() / 1000) - clockSkewSeconds;
+    const listed = await step('list the conversation’s messages', 'conversation', () =>
+      scanPublicMessages(where, sourceId, conversationId, (page) => page.some((m) => (m.created_at ?? 0) < since)),
+    );
+    message = listed.find((m) => m.message_type === 0 && m.content === row.content && (m.created_at ?? since) >= since && !claimed.has(m.id));
   }
-  message ??= await createPublicMessage(where, sourceId, conversationId, { content: row.content, echo_id: row.id });
+  message ??= await step('post the message', 'conversation', () => createPublicMessage(where, sourceId, conversationId, { content: row.content, echo_id: row.id }));
   const sent = message;
   await write(ctx, async (trx, audit) => {
     const changed = await trx('vendor_messages')

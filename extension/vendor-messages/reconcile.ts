@@ -3,7 +3,7 @@
 // is read after the answer, and replies we never heard of are stored; the announcement then
 // refreshes the open page. At most once per thread in `reconcileEvery.ms`.
 import type { Knex } from 'knex';
-import { listPublicMessages } from '../chatwoot/public-api.ts';
+import { scanPublicMessages } from '../chatwoot/public-api.ts';
 import { storedVendorInbox } from '../chatwoot/vendor-inbox.ts';
 import { read, systemContext } from '../db/tenant.ts';
 import type { Sealer } from '../security/crypto.ts';
@@ -35,11 +35,15 @@ export async function reconcileThread(deps: ReconcileDeps, accountId: number, jo
   if (!thread) return 0;
   const installation = await deps.db('accounts as a').join('installations as i', 'i.id', 'a.installation_id').where('a.account_id', accountId).first('i.base_url');
   const conversationId = Number(thread.chatwoot_conversation_id);
-  const listed = await listPublicMessages({ baseUrl: installation.base_url, timeoutMs: deps.timeoutMs, inboxIdentifier: inbox.identifier }, deps.sealer.open(thread.source_id_sealed), conversationId);
+  // Chatwoot lists the latest 20: paged back until a message we already hold (or the start).
+  const known = await read(ctx, (trx) => trx('vendor_messages').where({ account_id: accountId, chatwoot_conversation_id: conversationId }).max('chatwoot_message_id as id').first());
+  const knownId = known?.id == null ? 0 : Number(known.id);
+  const where = { baseUrl: installation.base_url, timeoutMs: deps.timeoutMs, inboxIdentifier: inbox.identifier };
+  const listed = await scanPublicMessages(where, deps.sealer.open(thread.source_id_sealed), conversationId, (page) => page.some((m) => m.id <= knownId));
   // Read as the webhook's payload would say it, so both paths store a reply the same way.
   const replies = listed
     .filter((m) => (m as { private?: unknown }).private !== true)
-    .map((m) => vendorReplyOf({ ...m, private: false, conversation: { id: conversationId } }))
+    .map((m) => vendorReplyOf({ ...m, private: false, conversation: { id: conversationId, inbox_id: inbox.inboxId } }))
     .filter((r): r is VendorReply => r !== null);
   return recordVendorReplies(ctx, replies, { reconciledJobId: jobId });
 }

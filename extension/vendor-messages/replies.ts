@@ -7,7 +7,7 @@ import { write } from '../db/tenant.ts';
 
 export interface MessageAttachment { url: string; filename: string; content_type: string }
 
-export interface VendorReply { conversationId: number; messageId: number; content: string; authorName: string; attachments: MessageAttachment[] }
+export interface VendorReply { conversationId: number; inboxId: number | null; messageId: number; content: string; authorName: string; attachments: MessageAttachment[] }
 
 const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
 const positiveId = (value: unknown): number | null => {
@@ -19,7 +19,7 @@ const clip = (value: unknown, max: number) => (typeof value === 'string' ? value
 /** Chatwoot's attachment file types, as the media types a page can act on. */
 const fileTypes: Record<string, string> = { image: 'image/*', audio: 'audio/*', video: 'video/*' };
 
-/** An agent's attachment as a link (Chatwoot's data_url); only http(s) addresses are kept. */
+/** An agent's attachment as a link (Chatwoot's data_url); only https addresses are kept (a plain http link would be fetched in the clear, or is not Chatwoot's). */
 export function attachmentOf(raw: unknown): MessageAttachment | null {
   const a = record(raw);
   const url = typeof a.data_url === 'string' ? a.data_url : null;
@@ -30,7 +30,7 @@ export function attachmentOf(raw: unknown): MessageAttachment | null {
   } catch {
     return null;
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
+  if (parsed.protocol !== 'https:') return null;
   let last = parsed.pathname.split('/').filter(Boolean).at(-1) ?? 'attachment';
   try {
     last = decodeURIComponent(last);
@@ -51,12 +51,14 @@ export function vendorReplyOf(payload: Record<string, unknown>): VendorReply | n
   const conversation = record(payload.conversation);
   const conversationId = positiveId(conversation.display_id ?? conversation.id);
   if (!messageId || !conversationId) return null;
+  // The inbox the conversation is in: a reply counts only in the thread's own (vendors) inbox.
+  const inboxId = positiveId(conversation.inbox_id ?? record(payload.inbox).id);
   const sender = record(payload.sender);
   const authorName = clip(sender.available_name, 200) || clip(sender.name, 200) || 'Dispatch';
   const attachments = (Array.isArray(payload.attachments) ? payload.attachments : []).slice(0, 20).map(attachmentOf).filter((a): a is MessageAttachment => a !== null);
   const content = clip(payload.content, 20_000);
   if (!content && !attachments.length) return null;
-  return { conversationId, messageId, content, authorName, attachments };
+  return { conversationId, inboxId, messageId, content, authorName, attachments };
 }
 
 /**
@@ -68,11 +70,13 @@ export async function recordVendorReplies(ctx: RequestContext, replies: VendorRe
   return write(ctx, async (trx, audit) => {
     let stored = 0;
     for (const reply of replies) {
-      const thread = await trx('vendor_threads').where({ account_id: ctx.accountId, chatwoot_conversation_id: reply.conversationId }).first('job_id', 'portal_user_id');
-      if (!thread) continue;
+      const thread = await trx('vendor_threads').where({ account_id: ctx.accountId, chatwoot_conversation_id: reply.conversationId }).first('job_id', 'portal_user_id', 'chatwoot_inbox_id');
+      // A conversation id alone is not enough: the reply must come from the thread's inbox.
+      if (!thread || reply.inboxId === null || Number(thread.chatwoot_inbox_id) !== reply.inboxId) continue;
       const { rowCount } = await trx.raw(
-        `insert into vendor_messages (account_id, job_id, portal_user_id, chatwoot_conversation_id, chatwoot_message_id, direction, author_name, content, attachments, status, sent_at)
-         values (?, ?, ?, ?, ?, 'from_dispatch', ?, ?, ?::jsonb, 'sent', now())
+        // clock_timestamp(): replies stored together keep the order they came in (the thread is shown by time).
+        `insert into vendor_messages (account_id, job_id, portal_user_id, chatwoot_conversation_id, chatwoot_message_id, direction, author_name, content, attachments, status, sent_at, created_at)
+         values (?, ?, ?, ?, ?, 'from_dispatch', ?, ?, ?::jsonb, 'sent', now(), clock_timestamp())
          on conflict (account_id, chatwoot_message_id) where chatwoot_message_id is not null do nothing`,
         [ctx.accountId, thread.job_id, thread.portal_user_id, reply.conversationId, reply.messageId, reply.authorName, reply.content, JSON.stringify(reply.attachments)],
       );

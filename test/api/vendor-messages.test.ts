@@ -10,9 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
 import { install } from '../../extension/chatwoot/installer.ts';
-import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
+import { systemContext, withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { vendorContactIdentifier } from '../../extension/vendor-messages/deliver.ts';
 import { reconcileEvery, reconcileThread } from '../../extension/vendor-messages/reconcile.ts';
+import { attachmentOf, recordVendorReplies } from '../../extension/vendor-messages/replies.ts';
 import { processDeliveries } from '../../webhooks/chatwoot/process.ts';
 import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
 import { announcementsDuring } from '../helpers/announcements.ts';
@@ -335,6 +336,183 @@ describe('hostile input', () => {
     expect(sent.body.data.content).toBe(markup);
     await drain();
     expect(threadsOf(job.reference)[0]!.messages[0]!.content).toBe(markup);
+  });
+});
+
+describe('when Chatwoot misbehaves or things are deleted there', () => {
+  const north = () => vendors.North!;
+  const south = () => vendors.South!;
+  const sourceIdOf = async (person: Person) => {
+    const row = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('vendor_chat_contacts').where({ portal_user_id: person.portalUserId, chatwoot_inbox_id: vendorsInbox()!.inboxId }).first('source_id_sealed'),
+    );
+    return t.services.sealer.open(row.source_id_sealed) as string;
+  };
+  const threadOf = (jobId: string, person: Person) =>
+    withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_threads').where({ job_id: jobId, portal_user_id: person.portalUserId }).first('chatwoot_inbox_id', 'chatwoot_conversation_id'));
+
+  it('keeps the public API’s credentials out of the outbox, the message and the audit trail when Chatwoot refuses', async () => {
+    const job = await jobFor('South');
+    await send(south().owner, job.id, 'First words');
+    expect(await drain()).toBe(1);
+    const identifier = vendorsInbox()!.identifier;
+    const sourceId = await sourceIdOf(south().owner);
+    chatwoot.failNext(1, 500);
+    await send(south().owner, job.id, 'Second words');
+    expect(await drain()).toBe(0);
+    const pending = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('chatwoot_outbox').where({ status: 'pending' }).first('last_error'));
+    expect(pending.last_error).toMatch(/500/);
+    // Then a 404 for everything, however often it is tried again: final.
+    chatwoot.failNext(50, 404);
+    try {
+      await makeDue();
+      await drain();
+    } finally {
+      chatwoot.failNext(0);
+    }
+    expect((await messagesOf(south().owner, job.id)).at(-1)).toMatchObject({ content: 'Second words', status: 'failed' });
+    const stored = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, async (trx) =>
+      JSON.stringify([
+        await trx('chatwoot_outbox').select('last_error', 'payload'),
+        await trx('vendor_messages').select('last_error'),
+        await trx('audit_events').select('*'),
+      ]),
+    );
+    expect(stored).toMatch(/404/);
+    expect(stored).not.toContain(identifier);
+    expect(stored).not.toContain(sourceId);
+  });
+
+  it('opens a new conversation when the thread’s was deleted in Chatwoot, and makes the contact again when it was deleted', async () => {
+    const job = await jobFor('North');
+    await send(north().owner, job.id, 'Before the clean-up');
+    expect(await drain()).toBe(1);
+    const [first] = threadsOf(job.reference);
+    chatwoot.conversations.delete(`1:${first!.id}`);
+    await send(north().owner, job.id, 'After the conversation went');
+    expect(await drain()).toBe(1);
+    const [second, ...more] = threadsOf(job.reference);
+    expect(more).toEqual([]);
+    expect(second!.id).not.toBe(first!.id);
+    expect(second!.messages.map((m) => m.content)).toEqual(['After the conversation went']);
+
+    const contactIndex = chatwoot.contacts.findIndex((c) => c.id === second!.contactId);
+    chatwoot.contacts.splice(contactIndex, 1);
+    for (const c of threadsOf(job.reference)) chatwoot.conversations.delete(`1:${c.id}`); // Chatwoot deletes a contact's conversations with it
+    await send(north().owner, job.id, 'After the contact went');
+    expect(await drain()).toBe(1);
+    const [third] = threadsOf(job.reference);
+    expect(third!.messages.map((m) => m.content)).toEqual(['After the contact went']);
+    expect(chatwoot.contacts.find((c) => c.id === third!.contactId)).toMatchObject({ identifier: vendorContactIdentifier(north().owner.portalUserId) });
+    expect((await messagesOf(north().owner, job.id)).map((m) => m.status)).toEqual(['sent', 'sent', 'sent']);
+  });
+
+  it('sets the Vendors inbox up again when it was deleted in Chatwoot', async () => {
+    const job = await jobFor('North');
+    const gone = vendorsInbox()!;
+    chatwoot.apiInboxes.splice(chatwoot.apiInboxes.indexOf(gone), 1);
+    await send(north().owner, job.id, 'Is anyone there?');
+    expect(await drain()).toBe(1);
+    expect(vendorsInbox()!.inboxId).not.toBe(gone.inboxId);
+    expect(threadsOf(job.reference)[0]!.messages.map((m) => m.content)).toEqual(['Is anyone there?']);
+    expect((await messagesOf(north().owner, job.id))[0]).toMatchObject({ status: 'sent' });
+  });
+
+  it('holds a second message back while the first is backing off: one conversation, in order, other threads not held up', async () => {
+    const job = await jobFor('North');
+    const other = await jobFor('North');
+    await send(north().owner, job.id, 'One');
+    chatwoot.swallowWrites = 1; // the conversation is opened, its answer lost
+    await drain(300);
+    expect(threadsOf(job.reference)).toHaveLength(1);
+    expect((await threadOf(job.id, north().owner)).chatwoot_inbox_id).not.toBeNull(); // the attempt is recorded on the thread
+    await send(north().owner, job.id, 'Two');
+    await send(north().owner, other.id, 'Elsewhere');
+    expect(await drain()).toBe(1); // the other thread's message only
+    expect(threadsOf(other.reference)[0]!.messages.map((m) => m.content)).toEqual(['Elsewhere']);
+    expect(threadsOf(job.reference)).toHaveLength(1);
+    expect(threadsOf(job.reference)[0]!.messages).toEqual([]);
+    await makeDue();
+    expect(await drain()).toBe(2);
+    expect(threadsOf(job.reference)).toHaveLength(1);
+    expect(threadsOf(job.reference)[0]!.messages.map((m) => m.content)).toEqual(['One', 'Two']);
+  });
+
+  it('finds a message whose answer was lost even when more than a page of messages came after it', async () => {
+    const job = await jobFor('North');
+    await send(north().owner, job.id, 'Opening');
+    expect(await drain()).toBe(1);
+    const conversation = threadsOf(job.reference)[0]!;
+    chatwoot.messageEvents = false;
+    try {
+      chatwoot.swallowWrites = 1;
+      await send(north().owner, job.id, 'Lost in the list');
+      await drain(300);
+      for (let i = 0; i < 25; i++) chatwoot.agentMessage(1, conversation.id, { content: `Busy reply ${i}` });
+      await makeDue();
+      expect(await drain()).toBe(1);
+    } finally {
+      chatwoot.messageEvents = true;
+    }
+    expect(conversation.messages.filter((m) => m.content === 'Lost in the list')).toHaveLength(1);
+    expect((await messagesOf(north().owner, job.id)).find((m) => m.content === 'Lost in the list')).toMatchObject({ status: 'sent' });
+  });
+
+  it('recovers lost replies older than Chatwoot’s latest 20', async () => {
+    const job = await jobFor('North');
+    await send(north().owner, job.id, 'Hello');
+    expect(await drain()).toBe(1);
+    const conversation = threadsOf(job.reference)[0]!;
+    chatwoot.messageEvents = false;
+    try {
+      for (let i = 0; i < 25; i++) chatwoot.agentMessage(1, conversation.id, { content: `Lost reply ${i}` });
+    } finally {
+      chatwoot.messageEvents = true;
+    }
+    reconcileEvery.ms = 0;
+    try {
+      const deps = { db: t.db.knex, sealer: t.services.sealer, timeoutMs: 1000 };
+      expect(await reconcileThread(deps, admin.accountId, job.id, north().owner.portalUserId)).toBe(25);
+    } finally {
+      reconcileEvery.ms = Infinity;
+    }
+    const shown = await messagesOf(north().owner, job.id);
+    expect(shown.filter((m) => m.direction === 'from_dispatch').map((m) => m.content)).toEqual(Array.from({ length: 25 }, (_, i) => `Lost reply ${i}`));
+  });
+
+  it('takes a reply only from the thread’s own inbox, and only https attachment links', async () => {
+    const job = await jobFor('North');
+    await send(north().owner, job.id, 'Inbox check');
+    expect(await drain()).toBe(1);
+    const conversationId = threadsOf(job.reference)[0]!.id;
+    const ctx = await systemContext(t.db.knex, admin.accountId, 'test');
+    const reply = { conversationId, messageId: 880_001, content: 'From another inbox', authorName: 'Mallory', attachments: [] };
+    expect(await recordVendorReplies(ctx, [{ ...reply, inboxId: vendorsInbox()!.inboxId + 1000 }])).toBe(0);
+    expect(await recordVendorReplies(ctx, [{ ...reply, inboxId: null }])).toBe(0);
+    expect((await messagesOf(north().owner, job.id)).map((m) => m.content)).toEqual(['Inbox check']);
+    expect(await recordVendorReplies(ctx, [{ ...reply, content: 'From ours', inboxId: vendorsInbox()!.inboxId }])).toBe(1);
+
+    expect(attachmentOf({ data_url: 'http://chat.example.test/rails/active_storage/blobs/x/plain.jpg' })).toBeNull();
+    expect(attachmentOf({ data_url: 'https://chat.example.test/rails/active_storage/blobs/x/safe.jpg', file_type: 'image' })).toMatchObject({ filename: 'safe.jpg' });
+  });
+
+  it('does not adopt a Vendors inbox that posts to someone else, and sets one up once when asked twice at once', async () => {
+    const elsewhere = chatwoot.addApiInbox(1, 4242, 'Vendors');
+    elsewhere.webhookUrl = 'https://third-party.example/hook';
+    // Ours is gone (deleted in Chatwoot, and forgotten here): the third party's is the only one named Vendors.
+    const ours = chatwoot.apiInboxes.find((i) => i.accountId === 1 && i.name === 'Vendors' && i !== elsewhere)!;
+    chatwoot.apiInboxes.splice(chatwoot.apiInboxes.indexOf(ours), 1);
+    await t.db.knex('accounts').where({ account_id: admin.accountId }).update({ chatwoot_vendor_inbox_id: null, chatwoot_vendor_inbox_identifier_sealed: null });
+    try {
+      const [a, b] = await Promise.all([apiAs(t, admin.token).post('/chatwoot/vendor-inbox'), apiAs(t, admin.token).post('/chatwoot/vendor-inbox')]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(a.body.data.chatwoot_inbox_id).toBe(b.body.data.chatwoot_inbox_id);
+      expect([a.body.data.outcome, b.body.data.outcome].sort()).toEqual(['created', 'existing']);
+      expect(a.body.data.chatwoot_inbox_id).not.toBe(elsewhere.inboxId);
+      expect(chatwoot.apiInboxes.filter((i) => i.name === 'Vendors' && i.accountId === 1)).toHaveLength(2);
+    } finally {
+      chatwoot.apiInboxes.splice(chatwoot.apiInboxes.indexOf(elsewhere), 1);
+    }
   });
 });
 

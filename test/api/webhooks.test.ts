@@ -102,6 +102,29 @@ describe('receiving Chatwoot webhooks', () => {
     expect((await deliveries()).length).toBe(before);
   });
 
+  it("takes a delivery only with the secret of the account its payload names, not another account's", async () => {
+    const installation = await t.db.knex('installations').first('id');
+    const otherSecret = 'whsec-account-two-0987654321';
+    const seal = (s: string) => t.services.sealer.seal(s);
+    await t.db.knex('installations').where({ id: installation.id }).update({ webhook_secrets_sealed: JSON.stringify({ 1: seal(secret), 2: seal(otherSecret) }) });
+    try {
+      const before = (await deliveries()).length;
+      const forTwo = contactEvent('contact_created', { id: 531, name: 'Forged For Two' }, { id: 2, name: 'Account 2' });
+      const forOne = contactEvent('contact_created', { id: 532, name: 'Forged For One' });
+      // Account 1's secret vouching for account 2's payload, and the other way round.
+      for (const delivery of [chatwootDelivery(forTwo, { secret }), chatwootDelivery(forOne, { secret: otherSecret })]) {
+        const res = await deliver(delivery);
+        expect([res.status, res.body.error.code]).toEqual([401, 'invalid_signature']);
+      }
+      expect((await deliveries()).length).toBe(before);
+      // Each account's own secret still works.
+      expect((await deliver(chatwootDelivery(forTwo, { secret: otherSecret }))).status).toBe(202);
+      expect((await deliver(chatwootDelivery(forOne, { secret }))).status).toBe(202);
+    } finally {
+      await t.db.knex('installations').where({ id: installation.id }).update({ webhook_secrets_sealed: JSON.stringify({}) });
+    }
+  });
+
   it('keeps a verified delivery that is not JSON as failed, for inspection', async () => {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const { signChatwootBody } = await import('../../webhooks/chatwoot/verify.ts');

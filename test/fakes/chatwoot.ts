@@ -95,7 +95,7 @@ export interface FakeChatwoot {
   close(): Promise<void>;
 }
 
-export interface FakeApiInbox { accountId: number; inboxId: number; identifier: string; name?: string }
+export interface FakeApiInbox { accountId: number; inboxId: number; identifier: string; name?: string; /** Where Chatwoot posts the inbox's events (empty: nowhere). */ webhookUrl?: string }
 
 /** An attachment as Chatwoot's Attachment#push_event_data shows it (file_type: image, audio, video, file …). */
 export interface FakeAttachment { file_type: string; data_url: string; thumb_url?: string; file_size?: number }
@@ -221,6 +221,25 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     required: ['payload'],
     properties: { payload: { type: 'array', items: { $ref: '#/components/schemas/inbox' } } },
   };
+  // And: the public client API finds the inbox, contact inbox and conversation with find_by!
+  // (Public::Api::V1::InboxesController), so what does not exist (or no longer does) is answered
+  // 404 { error } by ApplicationController's RecordNotFound handler; the document lists 401 only.
+  // Its message list takes `before` (a message id: the 20 before it; MessageFinder), which the
+  // document does not list.
+  for (const [route, item] of Object.entries(apiSpec.paths as Record<string, Record<string, { responses?: Record<string, unknown>; parameters?: unknown[] }>>)) {
+    if (!route.startsWith('/public/api/v1/inboxes/')) continue;
+    for (const method of ['get', 'post', 'patch']) {
+      const operation = item[method];
+      if (operation?.responses) operation.responses['404'] = { description: 'Not found', content: { 'application/json; charset=utf-8': { schema: { type: 'object', properties: { error: { type: 'string' } } } } } };
+    }
+  }
+  apiSpec.paths['/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages'].get.parameters.push({
+    name: 'before',
+    in: 'query',
+    required: false,
+    description: 'A message id: the 20 messages before it',
+    schema: { type: 'integer' },
+  });
   const inboxChannel = apiSpec.paths['/api/v1/accounts/{account_id}/inboxes/'].post.requestBody.content['application/json; charset=utf-8'].schema.properties.channel;
   inboxChannel.properties.type.enum = ['web_widget', 'api'];
   inboxChannel.properties.webhook_url = { type: 'string', description: 'API channel: where Chatwoot posts the inbox’s events' };
@@ -610,6 +629,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   });
   app.get('/api/v1/accounts/:accountId/contacts/:id/conversations', (req, res) => {
     if (!memberOf(req)) return void res.status(401).end();
+    if (!fake.contacts.some((c) => c.accountId === Number(req.params.accountId) && c.id === Number(req.params.id))) return void res.status(404).end();
     const list = [...fake.conversations.values()].filter((c) => c.accountId === Number(req.params.accountId) && c.contactId === Number(req.params.id));
     res.type('application/json; charset=utf-8').send(
       JSON.stringify({ payload: list.map((c) => ({ id: c.id, account_id: c.accountId, inbox_id: c.inboxId, status: c.status ?? 'open', messages: [], custom_attributes: c.customAttributes })) }),
@@ -635,18 +655,26 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify({ id: conversation.id, account_id: accountId, inbox_id: link.inboxId })));
   });
 
+  // Chatwoot never gives a deleted inbox's id to another.
+  let highestInboxId = 49;
+  const nextInboxId = () => highestInboxId + 1;
   const addInbox = (accountId: number, inboxId: number, name?: string) => {
+    highestInboxId = Math.max(highestInboxId, inboxId);
     const inbox: FakeApiInbox = { accountId, inboxId, identifier: randomUUID().replace(/-/g, '').slice(0, 24), ...(name ? { name } : {}) };
     apiInboxes.push(inbox);
     return inbox;
   };
   // The public client API of API-channel inboxes: no token; the inbox identifier and the contact's source id name everything.
   const publicInbox = (req: express.Request) => apiInboxes.find((i) => i.identifier === req.params.inboxIdentifier);
+  /** The contact inbox the path names (a deleted contact takes its contact inboxes with it). */
   const publicContactInbox = (req: express.Request) => {
     const inbox = publicInbox(req);
-    const link = inbox && contactInboxes.find((ci) => ci.inboxId === inbox.inboxId && ci.accountId === inbox.accountId && ci.sourceId === req.params.contactIdentifier);
+    const link =
+      inbox &&
+      contactInboxes.find((ci) => ci.inboxId === inbox.inboxId && ci.accountId === inbox.accountId && ci.sourceId === req.params.contactIdentifier && fake.contacts.some((c) => c.id === ci.contactId));
     return inbox && link ? { inbox, link } : undefined;
   };
+  const notFound = (res: express.Response) => void res.status(404).json({ error: 'Resource could not be found' });
   const messageTypes: Record<string, number> = { incoming: 0, outgoing: 1, activity: 2, template: 3 };
   const presentPublicMessage = (conversation: FakeConversation, m: FakeConversation['messages'][number]) => ({
     id: m.id,
@@ -672,7 +700,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   };
   app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts', (req, res) => {
     const inbox = publicInbox(req);
-    if (!inbox) return void res.status(404).json({ error: 'inbox not found' });
+    if (!inbox) return notFound(res);
     const body = req.body as { identifier?: string; email?: string; name?: string; phone_number?: string };
     // Like ContactInboxWithContactBuilder: an existing contact of the account with this identifier, e-mail or phone is reused.
     const mine = fake.contacts.filter((c) => c.accountId === inbox.accountId);
@@ -694,18 +722,18 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   app.get('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier', (req, res) => {
     const found = publicContactInbox(req);
     const contact = found && fake.contacts.find((c) => c.id === found.link.contactId);
-    if (!found || !contact) return void res.status(404).end();
+    if (!found || !contact) return notFound(res);
     res.json({ id: contact.id, source_id: found.link.sourceId, name: contact.name, email: contact.email ?? undefined, pubsub_token: found.link.sourceId });
   });
   app.get('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations', (req, res) => {
     const found = publicContactInbox(req);
-    if (!found) return void res.status(401).end();
+    if (!found) return notFound(res);
     const list = [...fake.conversations.values()].filter((c) => c.accountId === found.inbox.accountId && c.contactId === found.link.contactId && c.inboxId === found.inbox.inboxId);
     res.json(list.map(presentPublicConversation));
   });
   app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations', (req, res) => {
     const found = publicContactInbox(req);
-    if (!found) return void res.status(401).end();
+    if (!found) return notFound(res);
     const body = req.body as { custom_attributes?: Record<string, unknown> };
     const conversation: FakeConversation = {
       id: nextConversationId++,
@@ -728,12 +756,15 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   };
   app.get('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations/:conversationId/messages', (req, res) => {
     const conversation = publicConversationOf(req);
-    if (!conversation) return void res.status(401).end();
-    res.json(conversation.messages.filter((m) => !m.private).map((m) => presentPublicMessage(conversation, m)));
+    if (!conversation) return notFound(res);
+    // MessageFinder: no private notes or activity; the latest 20 (before the message id `before`, if given), oldest first.
+    const before = req.query.before === undefined ? Infinity : Number(req.query.before);
+    const shown = conversation.messages.filter((m) => !m.private && m.message_type !== 'activity' && m.id < before);
+    res.json(shown.slice(-20).map((m) => presentPublicMessage(conversation, m)));
   });
   app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations/:conversationId/messages', (req, res) => {
     const conversation = publicConversationOf(req);
-    if (!conversation) return void res.status(401).end();
+    if (!conversation) return notFound(res);
     const body = req.body as { content?: string; echo_id?: string };
     const message: FakeConversation['messages'][number] = {
       id: nextMessageId++,
@@ -751,7 +782,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
   });
 
   // Inboxes: the API-channel ones (the only kind the fake holds), as the account API lists and creates them.
-  const presentInbox = (i: FakeApiInbox) => ({ id: i.inboxId, name: i.name ?? `API inbox ${i.inboxId}`, channel_type: 'Channel::Api', inbox_identifier: i.identifier, webhook_url: '', enable_auto_assignment: true, greeting_enabled: false });
+  const presentInbox = (i: FakeApiInbox) => ({ id: i.inboxId, name: i.name ?? `API inbox ${i.inboxId}`, channel_type: 'Channel::Api', inbox_identifier: i.identifier, webhook_url: i.webhookUrl ?? '', enable_auto_assignment: true, greeting_enabled: false });
   app.get('/api/v1/accounts/:accountId/inboxes', (req, res) => {
     if (!memberOf(req)) return void res.status(401).end();
     res.type('application/json; charset=utf-8').send(JSON.stringify({ payload: apiInboxes.filter((i) => i.accountId === Number(req.params.accountId)).map(presentInbox) }));
@@ -763,7 +794,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       fake.violations.push(`POST ${req.path}: the fake creates API-channel inboxes with a name only`);
       return void res.status(422).json({ error: 'not supported by the fake' });
     }
-    const inbox = addInbox(Number(req.params.accountId), 50 + apiInboxes.length, body.name);
+    const inbox = addInbox(Number(req.params.accountId), nextInboxId(), body.name);
     answerWrite(res, () => res.type('application/json; charset=utf-8').send(JSON.stringify(presentInbox(inbox))));
   });
 
@@ -882,7 +913,7 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
       failing = { times, status };
     },
     apiInboxes,
-    addApiInbox(accountId: number, inboxId = 50 + apiInboxes.length, name?: string) {
+    addApiInbox(accountId: number, inboxId = nextInboxId(), name?: string) {
       return addInbox(accountId, inboxId, name);
     },
     agentMessage(accountId: number, conversationId: number, input: { content: string; private?: boolean; attachments?: FakeAttachment[] }) {

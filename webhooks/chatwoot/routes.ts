@@ -1,7 +1,10 @@
 // POST /webhooks/chatwoot/:pathToken — verify, store the raw delivery, acknowledge at once.
 // The unguessable path token names the installation (and is all older, unsigned Chatwoot
 // versions can offer); when the installation has a webhook secret, the HMAC signature is
-// required on top. Nothing is stored before the checks pass, and nothing waits on processing.
+// required on top. Each Chatwoot account's webhook has its own secret: a delivery naming an
+// account must be signed with that account's secret (one account's secret cannot vouch for
+// another's payload, which processing trusts). Nothing is stored before the checks pass, and
+// nothing waits on processing.
 // A refused delivery is counted (per installation and reason, never its body): Chatwoot does
 // not retry, so the counters are the only trace of what was lost.
 import { createHash } from 'node:crypto';
@@ -23,8 +26,31 @@ function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Re
   return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }
 
-/** An installation and its webhook secrets (one per Chatwoot account; none: unsigned Chatwoot). */
-type KnownInstallation = { id: string; secrets: string[] } | undefined;
+/**
+ * An installation and its webhook secrets: by Chatwoot account id, and the one kept before secrets
+ * were kept per account (`legacy`, null when it is one of the per-account ones). None: unsigned Chatwoot.
+ */
+type KnownInstallation = { id: string; secrets: string[]; byAccount: Map<number, string>; legacy: string | null } | undefined;
+
+/** The Chatwoot account a payload names (account.id, or account_id), if any. */
+function payloadAccount(payload: Record<string, unknown> | null): number | null {
+  const account = payload?.account;
+  const raw = account && typeof account === 'object' && !Array.isArray(account) ? (account as Record<string, unknown>).id : payload?.account_id;
+  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/**
+ * The secrets that may sign a payload naming `account`: that account's own; for an account without
+ * one, the legacy secret (installations made before secrets were kept per account). A payload
+ * naming no account (it cannot be processed for one) may carry any of them.
+ */
+function secretsFor(installation: NonNullable<KnownInstallation>, account: number | null): string[] {
+  if (account === null) return installation.secrets;
+  const own = installation.byAccount.get(account);
+  if (own !== undefined) return [own];
+  return installation.legacy === null ? [] : [installation.legacy];
+}
 
 /**
  * Installations by webhook path token, with their secrets opened: every delivery needs one. A
@@ -36,8 +62,14 @@ function installationCache(services: Services) {
   return shortLived(async (pathToken: string): Promise<KnownInstallation> => {
     const found = await services.db('installations').where({ webhook_path_token: pathToken }).first('id', 'webhook_secret_sealed', 'webhook_secrets_sealed');
     if (!found) return undefined;
-    const sealed = new Set<string>([...(found.webhook_secret_sealed ? [found.webhook_secret_sealed as string] : []), ...Object.values((found.webhook_secrets_sealed ?? {}) as Record<string, string>)]);
-    return { id: found.id as string, secrets: [...new Set([...sealed].map((s) => services.sealer.open(s) as string))] };
+    const byAccount = new Map<number, string>();
+    for (const [account, sealed] of Object.entries((found.webhook_secrets_sealed ?? {}) as Record<string, string>)) {
+      if (/^\d+$/.test(account)) byAccount.set(Number(account), services.sealer.open(sealed) as string);
+    }
+    const latest = found.webhook_secret_sealed ? (services.sealer.open(found.webhook_secret_sealed as string) as string) : null;
+    const legacy = latest !== null && ![...byAccount.values()].includes(latest) ? latest : null;
+    const secrets = [...new Set([...(latest === null ? [] : [latest]), ...byAccount.values()])];
+    return { id: found.id as string, secrets, byAccount, legacy };
   });
 }
 
@@ -66,20 +98,39 @@ export function chatwootWebhookRoutes(services: Services) {
           return;
         }
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        let payload: Record<string, unknown> | null = null;
+        try {
+          const parsed: unknown = JSON.parse(body.toString('utf8'));
+          payload = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+        } catch {
+          payload = null; // verified but unparseable: kept as failed, for inspection
+        }
         if (installation.secrets.length) {
           const headers = { timestamp: req.get('x-chatwoot-timestamp'), signature: req.get('x-chatwoot-signature') };
+          // Only the named account's secret counts (read before the signature is checked, but trusted only once it holds).
+          const account = payloadAccount(payload);
           const verify = (secrets: string[]) => {
+            // An account with no secret of its own here is not one this installation signs for.
+            if (!secrets.length) return { ok: false, code: headers.timestamp && headers.signature ? 'invalid_signature' : 'missing_signature' } as const;
             let result = verifyChatwootSignature(secrets[0]!, headers, body);
-            // Another account's webhook of this installation signs with its own secret.
             for (const other of secrets.slice(1)) if (!result.ok && result.code === 'invalid_signature') result = verifyChatwootSignature(other, headers, body);
             return result;
           };
-          let check = verify(installation.secrets);
+          let check = verify(secretsFor(installation, account));
           if (!check.ok && check.code === 'invalid_signature') {
             const fresh = await findInstallation(params.pathToken, { maxAgeMs: 1000 });
             if (fresh?.secrets.some((s) => !installation!.secrets.includes(s))) {
               installation = fresh;
-              check = verify(fresh.secrets);
+              check = verify(secretsFor(fresh, account));
+            }
+          }
+          if (check.ok && account !== null && !installation.byAccount.has(account)) {
+            // Passed with the legacy secret: the account may have got its own since this copy was
+            // kept, and then only that one counts. A verified delivery is stored anyway: one read more.
+            const fresh = await findInstallation(params.pathToken, { maxAgeMs: 0 });
+            if (fresh?.byAccount.has(account)) {
+              installation = fresh;
+              check = verify(secretsFor(fresh, account));
             }
           }
           if (!check.ok) {
@@ -92,13 +143,6 @@ export function chatwootWebhookRoutes(services: Services) {
           receipts.refused(installation.id, 'invalid_body');
           sendError(res, 400, 'invalid_body', 'The request body contains NUL bytes');
           return;
-        }
-        let payload: Record<string, unknown> | null = null;
-        try {
-          const parsed: unknown = JSON.parse(body.toString('utf8'));
-          payload = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
-        } catch {
-          payload = null; // verified but unparseable: kept as failed, for inspection
         }
         receipts.accepted(installation.id);
         const checkKey = connectionCheckKey(payload);

@@ -14,6 +14,8 @@ type Ok<T> = { 200: { headers: { [name: string]: unknown }; content: Json<T> } }
 type Answering<Op, T> = Omit<Op, 'responses'> & { responses: Ok<T> };
 /** An operation of the document with its request body replaced. */
 type Taking<Op, B> = Omit<Op, 'requestBody'> & { requestBody: { content: Json<B> } };
+/** An operation of the document with a query string it lacks. */
+type Querying<Op extends { parameters: object }, Q> = Omit<Op, 'parameters'> & { parameters: Omit<Op['parameters'], 'query'> & { query?: Q } };
 type NoParams = { query?: never; header?: never; path?: never; cookie?: never };
 type AccountPath<Extra = object> = { query?: never; header?: never; path: { account_id: number } & Extra; cookie?: never };
 /** A path item of the document with some of its operations replaced. */
@@ -125,7 +127,10 @@ interface Corrected {
     PublicConversationsPath,
     { get: Answering<operations['list-all-contact-conversations'], PublicConversation[]>; post: Answering<Taking<operations['create-a-conversation'], PublicConversationBody>, PublicConversation> }
   >;
-  '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages': Replace<PublicMessagesPath, { get: Answering<operations['list-all-converation-messages'], PublicMessage[]>; post: Answering<operations['create-a-message'], PublicMessage> }>;
+  '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages': Replace<PublicMessagesPath, {
+      // The latest 20 messages, oldest first; `before` (a message id) pages back (Public::Api::V1::Inboxes::MessagesController, MessageFinder).
+      get: Querying<Answering<operations['list-all-converation-messages'], PublicMessage[]>, { before?: number }>;
+      post: Answering<operations['create-a-message'], PublicMessage> }>;
 }
 
 /** Endpoints the document lacks. */
