@@ -56,7 +56,8 @@ export type TrailTable = 'webhook_deliveries' | 'chatwoot_sync_state' | 'calls' 
 /**
  * Tables of Onelink's own bookkeeping that no page shows and nobody audits: a session's last use,
  * a token's last use, an outbox item's delivery attempts, a sync's progress, a sweep's failures,
- * a notification's delivery attempts or read mark, a push subscription.
+ * a notification's delivery attempts or read mark, a push subscription, a portal action the job
+ * refused (kept only so that a replay of it gets the same answer).
  */
 export type BookkeepingTable =
   | 'sessions'
@@ -66,7 +67,8 @@ export type BookkeepingTable =
   | 'sweep_account_failures'
   | 'notification_deliveries'
   | 'notifications'
-  | 'push_subscriptions';
+  | 'push_subscriptions'
+  | 'portal_actions';
 
 export interface Audit {
   /** Records an audit event in this transaction. */

@@ -182,6 +182,13 @@ export const catalogue = {
     defaults: {},
     describe: 'A vendor accepted or declined a job offer, or let it lapse (and whether it went on to the next vendor)',
   },
+  'staff.vendor_note': {
+    to: 'job_owner_or_dispatchers',
+    audience: 'staff',
+    raisedBy: [{ action: 'job.vendor_note_added' }],
+    defaults: {},
+    describe: 'The vendor wrote a note to dispatch on a job I follow',
+  },
   'staff.daily_digest': {
     to: 'digest_owner',
     audience: 'staff',

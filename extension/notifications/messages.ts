@@ -132,6 +132,12 @@ const progress: Record<string, (vendor: string) => string> = {
   'job.completed': () => 'completed',
 };
 
+/** A vendor's note as the notification quotes it: the start of it, the rest is on the job. */
+const noteText = (ctx: MessageContext) => {
+  const text = String(((ctx.event.data as { after?: { text?: unknown } | null }).after ?? {}).text ?? '');
+  return text.length > 280 ? `${text.slice(0, 279)}…` : text;
+};
+
 const offerFacts = (ctx: MessageContext) => ((ctx.event.data as { after?: Record<string, unknown> | null }).after ?? {}) as {
   offer_id?: string;
   vendor_name?: string;
@@ -217,6 +223,10 @@ const says: Record<EventName, Say> = {
       const offer = offerFacts(ctx);
       return [`${job.summary}.`, offer.reason ? `Reason: ${offer.reason}.` : '', nextOfferText(offer)].filter(Boolean).join(' ');
     },
+  ),
+  'staff.vendor_note': jobSays(
+    (job) => `Note from ${job.vendor_name ?? 'the vendor'} on job ${reference(job)}`,
+    (job, ctx) => `${job.summary}. “${noteText(ctx)}”`,
   ),
   'staff.daily_digest': (ctx) => {
     const d = ctx.digest;

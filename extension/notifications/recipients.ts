@@ -130,10 +130,12 @@ export async function recipientsOf(trx: Knex.Transaction, accountId: number, rul
         return vendor(trx, accountId, fromData(event, 'after', 'vendor_id'));
       // A technician is reached through their vendor: its bell and push show a technician the
       // notifications about jobs given to them and those whose event names them (notifications/service.ts).
+      // Their vendor is the one the event names (the job may have moved to another vendor since);
+      // events raised before it was named fall back to the job's vendor.
       case 'given_technician':
-        return fromData(event, 'after', 'technician_id') ? vendor(trx, accountId, subject.job?.vendor_id) : [];
+        return fromData(event, 'after', 'technician_id') ? vendor(trx, accountId, fromData(event, 'after', 'technician_vendor_id') ?? subject.job?.vendor_id) : [];
       case 'former_technician':
-        return fromData(event, 'before', 'technician_id') ? vendor(trx, accountId, subject.job?.vendor_id) : [];
+        return fromData(event, 'before', 'technician_id') ? vendor(trx, accountId, fromData(event, 'after', 'technician_vendor_id') ?? subject.job?.vendor_id) : [];
       case 'job_client':
         return subject.job?.chatwoot_contact_id ? [{ kind: 'contact', id: String(subject.job.chatwoot_contact_id), name: subject.job.contact_name }] : [];
       case 'digest_owner':
@@ -164,6 +166,18 @@ export function tookJobFrom(trx: Knex.Transaction, accountId: number, eventId: K
     .whereRaw('e.id = ?', [eventId])
     .whereNot('e.event', 'vendor.job_given_to_technician')
     .whereRaw(`e.data->'before'->>'technician_id' = ?`, [technician]);
+}
+
+/**
+ * A query (for whereNotExists) that holds when event `eventId` is the doing of portal user
+ * `portalUser` (both SQL values): a vendor's news is not told to the one of its people who did it.
+ */
+export function ownDoing(trx: Knex.Transaction, accountId: number, eventId: Knex.Raw, portalUser: Knex.Raw) {
+  return trx('notification_events as own')
+    .where('own.account_id', accountId)
+    .whereRaw('own.id = ?', [eventId])
+    .where('own.actor_type', 'portal_user')
+    .whereRaw('own.actor_id = ?', [portalUser]);
 }
 
 export interface Addresses {

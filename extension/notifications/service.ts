@@ -7,7 +7,7 @@ import { ConflictError, ForbiddenByRuleError, InvalidFieldsError, NotFoundError 
 import { paginate } from '../http/pagination.ts';
 import { catalogue, channels, deliveryChannels, eventNames, type Audience, type Channel, type DeliveryChannel, type EventName, type RecipientKind } from './catalogue.ts';
 import type { ChannelSenders } from './channels/types.ts';
-import { tookJobFrom } from './recipients.ts';
+import { ownDoing, tookJobFrom } from './recipients.ts';
 import { accountNotificationSettings, noPreferences, preferencesOf, type AccountNotificationSettings, type ChannelSwitches, type RecipientPreferences } from './preferences.ts';
 import { wakeChannel } from './raise.ts';
 import { customerEvents, defaultTemplates, fillTemplate, sampleValues, templateFor, unknownVariables } from './templates.ts';
@@ -28,6 +28,9 @@ const inboxColumns = ['id', 'event', 'title', 'body', 'resource_type', 'resource
  */
 function mine(trx: Knex.Transaction, ctx: RequestContext, me: { kind: RecipientKind; id: string }) {
   const query = trx('notifications').where({ account_id: ctx.accountId, recipient_kind: me.kind, recipient_id: me.id });
+  // Nobody hears of their own doing: a vendor's news reaches the vendor's people, less the one who
+  // did it (an owner who gave a job to a technician).
+  if (me.kind === 'vendor') query.whereNotExists(ownDoing(trx, ctx.accountId, trx.raw('notifications.event_id'), trx.raw('?', [ctx.actor.id])));
   if (me.kind === 'vendor' && ctx.vendorRole === 'technician') {
     query.where('resource_type', 'job').where((q) =>
       q

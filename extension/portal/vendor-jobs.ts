@@ -21,9 +21,9 @@ import { text, timestamp } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
 import { linkMinutes } from '../modules/artifacts/service.ts';
 import { changeJobStatus, requiredPhotoCounts } from '../modules/jobs/lifecycle.ts';
-import { appendJobEvent, dispatchSettings, loadJob, portalEvent, portalEventFields, visibleJobs, type JobRow } from '../modules/jobs/records.ts';
+import { appendJobEvent, dispatchSettings, heldSince, loadJob, portalEvent, portalEventFields, visibleJobs, writeBackJob, type JobRow } from '../modules/jobs/records.ts';
 import { allowedNext, jobReference, openJobStatuses, slaState, type JobStatus } from '../modules/jobs/rules.ts';
-import { enRouteIn, setChecklistItemIn } from '../modules/jobs/service.ts';
+import { enRouteIn, setChecklistItemIn, sinceHeld } from '../modules/jobs/service.ts';
 
 export const portalJobTabs = ['offered', 'today', 'upcoming', 'done'] as const;
 export type PortalJobTab = (typeof portalJobTabs)[number];
@@ -31,8 +31,11 @@ export type PortalJobTab = (typeof portalJobTabs)[number];
 export const portalActionKinds = ['en_route', 'start', 'check', 'uncheck', 'note', 'submit_for_review', 'complete'] as const;
 export type PortalActionKind = (typeof portalActionKinds)[number];
 
-/** A phone's clock may run a little fast; beyond this its time is not believed. */
-const futureToleranceMs = 2 * 60_000;
+/**
+ * The longest a phone may have been offline for its device time to count: an action that says it
+ * happened earlier than this before it arrived counts as having happened this long before.
+ */
+const offlineWindowMs = 24 * 3600_000;
 /** How far back the done tab reaches. */
 const doneDays = 30;
 
@@ -83,15 +86,23 @@ function cardQuery(trx: Knex.Transaction, ctx: RequestContext) {
       'j.id', 'j.number', 'j.status', 'j.priority', 'j.summary', 'j.service_category', 'j.window_starts_at', 'j.window_ends_at', 'j.sla_due_at',
       'j.completed_at', 'j.started_at', 'j.updated_at', 'j.postal_code', 'j.address', 'j.lat', 'j.lng', 'j.vendor_id', 'j.technician_id',
       't.name as technician_name', 'c.name as client_name', 'c.phone_e164 as client_phone', 'cl.total as checklist_total', 'cl.done as checklist_done',
-      trx.raw(`(select e.data->>'eta' from job_events e where e.account_id = j.account_id and e.job_id = j.id and e.kind = 'en_route' order by e.id desc limit 1) as eta`),
+      // The ETA the vendor holding the job gave (not one an earlier vendor gave).
+      trx.raw(`(select e.data->>'eta' from job_events e where e.account_id = j.account_id and e.job_id = j.id and e.kind = 'en_route'
+        and e.occurred_at >= coalesce((select jv.assigned_at from job_vendors jv where jv.account_id = j.account_id and jv.job_id = j.id and jv.unassigned_at is null), '-infinity')
+        order by e.id desc limit 1) as eta`),
     );
 }
 
-/** The open offers to the caller's vendor, with their jobs. */
+/**
+ * The open offers to the caller's vendor, with their jobs: only those that can still be taken (the
+ * job still waits for a vendor, the answer-by time not passed), not those the next sweep will close.
+ */
 function offeredQuery(trx: Knex.Transaction, ctx: RequestContext) {
   return cardQuery(trx, ctx)
     .join('job_offers as o', (on) => on.on('o.account_id', 'j.account_id').andOn('o.job_id', 'j.id'))
     .where({ 'o.account_id': ctx.accountId, 'o.vendor_id': ctx.vendorId, 'o.status': 'open' })
+    .whereIn('j.status', ['new', 'triaged'])
+    .whereRaw('o.answer_by > now()')
     .select('o.id as offer_id', 'o.answer_by as offer_answer_by', 'o.status as offer_status');
 }
 
@@ -201,14 +212,17 @@ async function portalJobIn(trx: Knex.Transaction, services: Services, ctx: Reque
   const theirs = isTheirs(ctx, row);
   const warning = (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes;
   const items = await trx('job_checklist_items').where({ account_id: ctx.accountId, job_id: jobId }).orderBy('position').select('id', 'label', 'required', 'done_at');
-  const job = (await trx('jobs').where({ account_id: ctx.accountId, id: jobId }).first('id', 'required_photos')) as Pick<JobRow, 'id' | 'required_photos'>;
+  const job = (await trx('jobs').where({ account_id: ctx.accountId, id: jobId }).first('id', 'required_photos', 'vendor_id')) as Pick<JobRow, 'id' | 'required_photos' | 'vendor_id'>;
   const photos = await requiredPhotoCounts(trx, ctx.accountId, job);
   let artifacts: unknown[] = [];
   let events: unknown[] = [];
   if (theirs) {
     const expires = new Date(Date.now() + linkMinutes * 60_000);
+    // The files and the story from when this vendor was given the job: never an earlier vendor's.
+    const since = (await heldSince(trx, ctx.accountId, job)) ?? 'infinity';
     const files = (await trx('job_artifacts')
       .where({ account_id: ctx.accountId, job_id: jobId })
+      .where('created_at', '>=', since)
       .whereNull('deleted_at')
       .orderBy('created_at')
       .select('id', 'kind', 'filename', 'content_type', 'tag', 'thumbnail_key', 'created_at', 'taken_at')) as Array<{ id: string; thumbnail_key: string | null; [key: string]: unknown }>;
@@ -223,13 +237,13 @@ async function portalJobIn(trx: Knex.Transaction, services: Services, ctx: Reque
       created_at: file.created_at,
       taken_at: file.taken_at,
     }));
-    events = (
-      await trx('job_events')
-        .where({ account_id: ctx.accountId, job_id: jobId })
-        .whereIn('kind', Object.keys(portalEventFields))
-        .orderBy('id')
-        .select('id', 'kind', 'data', 'actor_type', 'actor_id', 'occurred_at')
-    ).map(portalEvent);
+    const story = trx('job_events')
+      .where({ account_id: ctx.accountId, job_id: jobId })
+      .whereIn('kind', Object.keys(portalEventFields.vendor))
+      .orderBy('id')
+      .select('id', 'kind', 'data', 'actor_type', 'actor_id', 'occurred_at');
+    await sinceHeld(trx, ctx.accountId, job, story);
+    events = (await story).map((event) => portalEvent('vendor', event));
   }
   return {
     ...presentCard(ctx, row, warning),
@@ -264,10 +278,15 @@ export interface PortalActionInput {
   text?: string;
 }
 
-export interface PortalActionAnswer { status: 200 | 201; body: { action: Record<string, unknown>; job: PortalJob } }
+/**
+ * The answer to an action: what became of it, and the job as the caller may see it now (null when
+ * they no longer may: a replay after the job was taken from them shows nothing of it).
+ */
+export interface PortalActionAnswer { status: 200 | 201; body: { action: Record<string, unknown>; job: PortalJob | null } }
 
 interface ActionRow {
   id: string;
+  job_id: string | null;
   outcome: 'applied' | 'rejected';
   status_code: number;
   response: Record<string, unknown>;
@@ -290,34 +309,66 @@ function fingerprint(input: PortalActionInput): string {
 }
 
 const findAction = (trx: Knex.Transaction, ctx: RequestContext, id: string) =>
-  trx('portal_actions').where({ account_id: ctx.accountId, portal_user_id: ctx.actor.id, id }).first('id', 'outcome', 'status_code', 'response', 'request_hash') as Promise<ActionRow | undefined>;
+  trx('portal_actions').where({ account_id: ctx.accountId, portal_user_id: ctx.actor.id, id }).first('id', 'job_id', 'outcome', 'status_code', 'response', 'request_hash') as Promise<ActionRow | undefined>;
 
-/** The stored answer again: 200 with the same body, or the same refusal. */
-function replay(row: ActionRow, hash: string): PortalActionAnswer {
-  if (row.request_hash !== hash) {
+/**
+ * The stored answer again: 200 with the same action outcome and the job as the caller sees it now
+ * (the row keeps only the outcome, never a copy of the job), or the same refusal.
+ */
+async function replay(services: Services, ctx: RequestContext, row: ActionRow, hash: string): Promise<PortalActionAnswer> {
+  // Rows kept before actions were fingerprinted have none: the id alone says it is the same action.
+  if (row.request_hash !== null && row.request_hash !== hash) {
     throw new UnprocessableError('idempotency_key_reused', 'This action id was already used for a different action; make a new id for a new action');
   }
-  if (row.outcome === 'applied') return { status: 200, body: row.response as PortalActionAnswer['body'] };
+  if (row.outcome === 'applied') {
+    const job = row.job_id ? await read(ctx, (trx) => portalJobIn(trx, services, ctx, row.job_id!)) : null;
+    return { status: 200, body: { action: row.response.action as Record<string, unknown>, job: job ? jsonOf(job) : null } };
+  }
   const error = (row.response.error ?? {}) as { code?: string; message?: string; details?: unknown };
   throw new HttpError(row.status_code, error.code ?? 'refused', error.message ?? 'The action was refused', error.details);
 }
 
+/** As the answer's JSON carries it (dates as ISO strings), so a first answer and a replay read alike. */
+const jsonOf = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
 /**
- * When the action counts as having happened: the device's time for an action queued offline (not
- * more than a little in the future, not before the job existed), else when it arrived.
+ * When the action counts as having happened: the device's time for an action queued offline, else
+ * when it arrived. A device time is checked before it counts: never later than the action arrived
+ * (a phone's clock may run fast); never earlier than `notBefore` (what the job's own history rules
+ * out: see earliestPossible) nor than the offline window before it arrived.
  */
-export function effectiveTime(input: Pick<PortalActionInput, 'happened_at' | 'offline'>, receivedAt: Date, jobCreatedAt: Date): Date {
+export function effectiveTime(input: Pick<PortalActionInput, 'happened_at' | 'offline'>, receivedAt: Date, notBefore: Date): Date {
   if (!input.offline) return receivedAt;
-  const device = input.happened_at;
-  if (device.getTime() > receivedAt.getTime() + futureToleranceMs) return receivedAt;
-  if (device.getTime() < jobCreatedAt.getTime()) return jobCreatedAt;
-  return device;
+  const device = input.happened_at.getTime();
+  const received = receivedAt.getTime();
+  const floor = Math.min(received, Math.max(notBefore.getTime(), received - offlineWindowMs));
+  return new Date(Math.min(received, Math.max(device, floor)));
+}
+
+/**
+ * The earliest a vendor's move of the job can have happened: not before the job existed, its last
+ * status change (a dispatcher's, or the vendor's own earlier offline move at its counted time), the
+ * current vendor being given it, and — to finish it — its start. So a device clock set back cannot
+ * make a late job look on time, nor an earlier vendor's time count for this one.
+ */
+async function earliestPossible(trx: Knex.Transaction, ctx: RequestContext, job: JobRow, kind: PortalActionKind): Promise<Date> {
+  const times = [job.created_at, job.status_changed_at as Date | null, await heldSince(trx, ctx.accountId, job)];
+  if (kind === 'submit_for_review' || kind === 'complete') times.push(job.started_at);
+  return new Date(Math.max(...times.filter((t): t is Date => t != null).map((t) => new Date(t).getTime())));
 }
 
 async function applyAction(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, input: PortalActionInput, job: JobRow, receivedAt: Date) {
-  const at = effectiveTime(input, receivedAt, new Date(job.created_at));
-  // Every event the action leaves records the device's clock and whether it waited offline.
-  const device = { device_time: input.happened_at.toISOString(), offline: input.offline };
+  const timed = input.kind === 'start' || input.kind === 'submit_for_review' || input.kind === 'complete';
+  const at = input.offline && timed ? effectiveTime(input, receivedAt, await earliestPossible(trx, ctx, job, input.kind)) : receivedAt;
+  // Every event the action leaves records the device's clock and whether it waited offline; an
+  // offline one also when it arrived and, when the device time was not believed, the time that counted.
+  // The staff timeline shows these on the event: that is the job's record of a device-timed move.
+  const device = {
+    device_time: input.happened_at.toISOString(),
+    offline: input.offline,
+    ...(input.offline ? { received_at: receivedAt.toISOString() } : {}),
+    ...(input.offline && timed && at.getTime() !== input.happened_at.getTime() ? { counted_at: at.toISOString() } : {}),
+  };
   if (job.status === 'canceled') throw new ConflictError('job_canceled', `${jobReference(job.number)} was canceled by dispatch; nothing more to do on it`);
   switch (input.kind) {
     case 'en_route':
@@ -334,7 +385,9 @@ async function applyAction(trx: Knex.Transaction, ctx: RequestContext, audit: Au
     case 'note':
       if (!openJobStatuses.includes(job.status)) throw new ConflictError('job_closed', `${jobReference(job.number)} is ${job.status.replace('_', ' ')}; send dispatch a message instead`);
       await appendJobEvent(trx, ctx, job.id, 'vendor_note', { text: input.text!, ...device });
-      await audit({ action: 'job.vendor_note_added', resourceType: 'job', resourceId: job.id, after: { text: input.text!, ...device } });
+      // Dispatch reads it where they work: a private note on the job's conversations, and a notification (staff.vendor_note).
+      await writeBackJob(trx, ctx, job, `note from the vendor: ${input.text!}`);
+      await audit({ action: 'job.vendor_note_added', resourceType: 'job', resourceId: job.id, after: { text: input.text!, vendor_id: job.vendor_id, ...device } });
       return;
     case 'submit_for_review':
       await changeJobStatus(trx, ctx, audit, job, { to: 'pending_review', via: 'manual', at: input.offline ? at : undefined, eventData: device });
@@ -353,7 +406,7 @@ export async function performPortalAction(services: Services, ctx: RequestContex
   if (!isVendorUser(ctx)) throw new ForbiddenByRuleError('vendor_users_only', "Job actions here are a vendor user's; staff act on /jobs/{jobId}");
   const hash = fingerprint(input);
   const existing = await read(ctx, (trx) => findAction(trx, ctx, input.id));
-  if (existing) return replay(existing, hash);
+  if (existing) return replay(services, ctx, existing, hash);
   const row = { account_id: ctx.accountId, portal_user_id: ctx.actor.id, id: input.id, job_id: input.job_id, kind: input.kind, device_time: input.happened_at, offline: input.offline, request_hash: hash };
   try {
     return await write(ctx, async (trx, audit) => {
@@ -362,18 +415,15 @@ export async function performPortalAction(services: Services, ctx: RequestContex
       const receivedAt = stored!.received_at;
       const job = await loadJob(trx, ctx, input.job_id, true);
       await applyAction(trx, ctx, audit, input, job, receivedAt);
-      const body = {
-        action: { id: input.id, kind: input.kind, outcome: 'applied', device_time: input.happened_at.toISOString(), received_at: receivedAt.toISOString(), offline: input.offline },
-        job: (await portalJobIn(trx, services, ctx, input.job_id))!,
-      };
-      // Stored as JSON, so a replay sends exactly what this answer sends.
-      const response = JSON.parse(JSON.stringify(body)) as PortalActionAnswer['body'];
-      await trx('portal_actions').where({ account_id: ctx.accountId, portal_user_id: ctx.actor.id, id: input.id }).update({ response: JSON.stringify(response) });
-      return { status: 201 as const, body: response };
+      const action = { id: input.id, kind: input.kind, outcome: 'applied', device_time: input.happened_at.toISOString(), received_at: receivedAt.toISOString(), offline: input.offline };
+      // Only the outcome is kept: a replay shows the job as the caller may see it then, not a copy of it now.
+      await trx('portal_actions').where({ account_id: ctx.accountId, portal_user_id: ctx.actor.id, id: input.id }).update({ response: JSON.stringify({ action }) });
+      const now = await portalJobIn(trx, services, ctx, input.job_id);
+      return { status: 201 as const, body: { action, job: now ? jsonOf(now) : null } };
     });
   } catch (err) {
     if ((err as { code?: string }).code === pgErrorCodes.uniqueViolation && (err as { constraint?: string }).constraint === 'portal_actions_pkey') {
-      return replay((await read(ctx, (trx) => findAction(trx, ctx, input.id)))!, hash);
+      return replay(services, ctx, (await read(ctx, (trx) => findAction(trx, ctx, input.id)))!, hash);
     }
     const refusal = err instanceof HttpError ? err : httpErrorFrom(err);
     if (!refusal) throw err;
@@ -385,10 +435,10 @@ export async function performPortalAction(services: Services, ctx: RequestContex
         .ignore()
         .returning('id');
       // The job did not change: the row is only the answer a replay gets.
-      audit.nothingChanged();
+      audit.bookkeeping('portal_actions');
       return inserted.length > 0;
     });
-    if (!kept) return replay((await read(ctx, (trx) => findAction(trx, ctx, input.id)))!, hash);
+    if (!kept) return replay(services, ctx, (await read(ctx, (trx) => findAction(trx, ctx, input.id)))!, hash);
     throw refusal;
   }
 }

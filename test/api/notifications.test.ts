@@ -3,6 +3,7 @@
 // the bell's API, preferences, quiet hours, the digest, templates and the delivery log.
 // The channels' own sending is tested against real servers in notifications-{email,sms,push,chatwoot};
 // here the senders record what they are handed, so every event × channel route can be checked.
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
@@ -314,6 +315,9 @@ describe('every event reaches its recipients on the channels that are on', () =>
     const technician = await createVendorPortalSession(t, admin.accountId, vendorId, 'technician');
     expect((await asDispatcher.put(`/jobs/${other.id}/technician`, { technician_id: technician.portalUserId })).status).toBe(200); // vendor.job_given_to_technician
     expect((await asDispatcher.put(`/jobs/${other.id}/technician`, { technician_id: null })).status).toBe(200); // vendor.job_taken_from_technician
+    const note = { id: randomUUID(), job_id: other.id, kind: 'note', happened_at: new Date().toISOString(), offline: false, text: 'The ladder is too short' };
+    const noted = await apiAs(t, portal.token).post('/portal/vendor/actions', note);
+    expect(noted.status, JSON.stringify(noted.body)).toBe(201); // staff.vendor_note
     expect((await asDispatcher.post(`/jobs/${other.id}/status`, { status: 'canceled', reason: 'Client fixed it' })).status).toBe(200); // vendor.job_withdrawn
 
     // Sweeps: SLA, tasks, documents, the digest.

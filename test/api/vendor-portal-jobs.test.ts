@@ -15,7 +15,7 @@ import { spool } from '../../extension/modules/artifacts/upload.ts';
 import { fanOutEvents } from '../../extension/notifications/fanout.ts';
 import { apiAs } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
-import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
+import { createClientPortalSession, inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
 
 const world = useWorld([1, 2]);
@@ -88,15 +88,27 @@ function action(jobId: string, kind: string, extra: Record<string, unknown> = {}
 }
 const send = (who: Person, body: object) => who.api.post('/portal/vendor/actions', body);
 
+/** When the vendor holding the job now was given it. */
+const heldSince = async (jobId: string) =>
+  (
+    await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('job_vendors').where({ account_id: admin.accountId, job_id: jobId }).whereNull('unassigned_at').first('assigned_at'),
+    )
+  ).assigned_at as Date;
 const staffEvents = async (jobId: string) => (await asDispatcher.get(`/jobs/${jobId}`)).body.data.events as Array<{ kind: string; data: Record<string, unknown> }>;
 const jobRow = (jobId: string) =>
   withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('jobs').where({ account_id: admin.accountId, id: jobId }).first('status', 'started_at', 'completed_at', 'created_at'));
 
-/** The job was opened a while ago (a device time before that is not believed). */
+/**
+ * The job was opened, given to its vendor and last moved a while ago (a device time before those
+ * is not believed).
+ */
 const openedAgo = (jobId: string, ms: number) =>
-  withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
-    trx('jobs').where({ account_id: admin.accountId, id: jobId }).update({ created_at: trx.raw(`created_at - make_interval(secs => ?)`, [ms / 1000]) }),
-  );
+  withAccount(t.db.knex, admin.accountId, { readOnly: false }, async (trx) => {
+    const back = (column: string) => trx.raw(`${column} - make_interval(secs => ?)`, [ms / 1000]);
+    await trx('jobs').where({ account_id: admin.accountId, id: jobId }).update({ created_at: back('created_at'), status_changed_at: back('status_changed_at') });
+    await trx('job_vendors').where({ account_id: admin.accountId, job_id: jobId }).update({ assigned_at: back('assigned_at') });
+  });
 
 /** A photo tagged for the job's requirements, stored the way a finished upload is. */
 async function tagPhoto(jobId: string, tag: string) {
@@ -299,14 +311,20 @@ describe('doing the job', () => {
     expect(withPhoto.required_photos).toEqual([{ tag: 'after', label: 'After the repair', min: 1, have: 1 }]);
     expect(withPhoto.artifacts).toEqual([expect.objectContaining({ id: photo.artifact.id, kind: 'photo', tag: 'after', url: expect.stringContaining('/api/v1/artifacts/content?token='), taken_at: expect.any(String) })]);
     expect(withPhoto.allowed_actions).toEqual(['check', 'uncheck', 'note', 'submit_for_review', 'complete']);
+    // The phone says it finished before it started (its clock, or its owner, set back): the job
+    // counts as finished when it started, never earlier; the event keeps the phone's word and when it arrived.
     const deviceTime = new Date(Date.now() - 7 * minute);
     const complete = action(job.id, 'complete', { offline: true, happened_at: deviceTime.toISOString() });
     const completed = await send(tech, complete);
     expect(completed.status, JSON.stringify(completed.body)).toBe(201);
     expect(completed.body.data.action).toMatchObject({ offline: true, device_time: deviceTime.toISOString() });
     expect(completed.body.data.job).toMatchObject({ status: 'completed', sla_state: 'met', address: null, client: null, allowed_actions: [] });
-    expect((await jobRow(job.id)).completed_at.toISOString()).toBe(deviceTime.toISOString());
-    expect((await staffEvents(job.id)).at(-1)).toMatchObject({ kind: 'status_changed', data: { from: 'in_progress', to: 'completed', device_time: deviceTime.toISOString(), offline: true } });
+    const finished = await jobRow(job.id);
+    expect(finished.completed_at.toISOString()).toBe(finished.started_at.toISOString());
+    expect((await staffEvents(job.id)).at(-1)).toMatchObject({
+      kind: 'status_changed',
+      data: { from: 'in_progress', to: 'completed', device_time: deviceTime.toISOString(), offline: true, received_at: completed.body.data.action.received_at, counted_at: finished.started_at.toISOString() },
+    });
     expect(ids(await tab(tech, 'done'))).toContain(job.id);
 
     // Every action sent is one row, the refusal kept as such.
@@ -342,10 +360,12 @@ describe('doing the job', () => {
     expect(sent.status).toBe(201);
     const row = await jobRow(future.id);
     expect(row.started_at.getTime()).toBe(new Date(sent.body.data.action.received_at).getTime());
+    // Before the vendor was given the job: the job was given to them (created just before) at the earliest.
     const past = await assignedJob('North');
     expect((await send(north.owner, action(past.id, 'start', { offline: true, happened_at: '2020-01-01T00:00:00Z' }))).status).toBe(201);
     const pastRow = await jobRow(past.id);
-    expect(pastRow.started_at.getTime()).toBe(pastRow.created_at.getTime());
+    expect(pastRow.started_at.getTime()).toBe((await heldSince(past.id)).getTime());
+    expect(pastRow.started_at.getTime()).toBeGreaterThan(pastRow.created_at.getTime());
   });
 });
 
@@ -454,8 +474,219 @@ describe('technicians hear of the jobs given to them and taken from them', () =>
     await fanOut();
     const back = (await bell(second.token)).find((n) => n.event === 'vendor.job_taken_from_technician');
     expect(back).toMatchObject({ title: `Job ${job.reference} is no longer with North Second`, body: 'Boiler making noises. Back with the vendor’s owner.' });
+    // The owner hears nothing of their own giving and taking, only of dispatch's.
+    expect((await bell(north.owner.token)).map((n) => n.event)).toEqual(['vendor.job_taken_from_technician']);
     // The vendor's other technician hears nothing of a job never theirs.
     const bystander = (await apiAs(t, vendors.South!.tech.token).get('/notifications', { limit: 200 })).body.data as Array<{ resource_id: string }>;
     expect(bystander.map((n) => n.resource_id)).not.toContain(job.id);
+  });
+});
+
+/** A file tagged for the job's requirements, stored the way a finished upload is (a photo, or a PDF). */
+async function tagFile(jobId: string, tag: string, kind: 'photo' | 'pdf') {
+  const bytes = kind === 'photo' ? await sharp({ create: { width: 64, height: 48, channels: 3, background: '#a63' } }).png().toBuffer() : Buffer.from('%PDF-1.4\n%âãÏÓ\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
+  const received = await spool(Readable.from(bytes), kind === 'photo' ? `${tag}.png` : `${tag}.pdf`, tmpDir, 5 * 1024 * 1024);
+  const ctx = await systemContext(t.db.knex, admin.accountId, 'test-uploads');
+  try {
+    return (await storeReceivedArtifact(t.services, ctx, jobId, received, { tag, clientId: randomUUID(), takenAt: new Date() })).artifact;
+  } finally {
+    await fs.promises.rm(received.path, { force: true });
+  }
+}
+
+describe('a device time is checked against the job’s own history', () => {
+  it('a phone’s clock set back cannot make a late job look on time, nor reach back beyond a day', async () => {
+    const north = vendors.North!;
+    // Due an hour ago; the vendor starts now and says, offline, it finished two hours ago.
+    const late = await assignedJob('North', { sla_due_at: new Date(Date.now() - 60 * minute).toISOString() });
+    await openedAgo(late.id, 3 * 3600_000);
+    expect((await send(north.owner, action(late.id, 'start'))).status).toBe(201);
+    const claimed = new Date(Date.now() - 2 * 3600_000);
+    const done = await send(north.owner, action(late.id, 'complete', { offline: true, happened_at: claimed.toISOString() }));
+    expect(done.status, JSON.stringify(done.body)).toBe(201);
+    expect(done.body.data.job).toMatchObject({ status: 'completed', sla_state: 'missed' });
+    const row = await jobRow(late.id);
+    expect(row.completed_at.getTime()).toBe(row.started_at.getTime());
+
+    // Offline for a week: the start counts a day before it arrived, the longest offline spell believed.
+    const away = await assignedJob('North');
+    await openedAgo(away.id, 40 * 3600_000);
+    const started = await send(north.owner, action(away.id, 'start', { offline: true, happened_at: new Date(Date.now() - 30 * 3600_000).toISOString() }));
+    expect(started.status).toBe(201);
+    expect((await jobRow(away.id)).started_at.getTime()).toBe(new Date(started.body.data.action.received_at).getTime() - day);
+
+    // A day of work queued offline and replayed in order keeps each device time: start, then complete.
+    const queued = await assignedJob('North');
+    await openedAgo(queued.id, 3 * 3600_000);
+    const startAt = new Date(Date.now() - 50 * minute);
+    const endAt = new Date(Date.now() - 20 * minute);
+    expect((await send(north.owner, action(queued.id, 'start', { offline: true, happened_at: startAt.toISOString() }))).status).toBe(201);
+    expect((await send(north.owner, action(queued.id, 'complete', { offline: true, happened_at: endAt.toISOString() }))).status).toBe(201);
+    const chain = await jobRow(queued.id);
+    expect([chain.started_at.toISOString(), chain.completed_at.toISOString()]).toEqual([startAt.toISOString(), endAt.toISOString()]);
+  });
+});
+
+describe('a job handed to another vendor', () => {
+  it('starts afresh for the new vendor: no earlier vendor’s start, story, files or photos', async () => {
+    const north = vendors.North!;
+    const south = vendors.South!;
+    const template = await asDispatcher.post('/checklist-templates', { name: 'Radiators', service_category: 'radiators', items: [{ label: 'Bleed the radiators', required: false }], required_photos: [{ tag: 'after', label: 'After', min: 1 }] });
+    expect(template.status, JSON.stringify(template.body)).toBe(201);
+    const job = await assignedJob('North', { service_category: 'radiators' });
+    await openedAgo(job.id, 3 * 3600_000);
+    expect((await send(north.owner, action(job.id, 'en_route', { eta: new Date(Date.now() + 30 * minute).toISOString() }))).status).toBe(201);
+    expect((await send(north.owner, action(job.id, 'start', { location: { lat: 51.5, lng: -0.12, accuracy_m: 8 } }))).status).toBe(201);
+    expect((await send(north.owner, action(job.id, 'note', { text: 'North found the valve seized' }))).status).toBe(201);
+    await tagFile(job.id, 'after', 'photo');
+    expect((await north.owner.api.get(`/portal/vendor/jobs/${job.id}`)).body.data.required_photos[0].have).toBe(1);
+
+    // Dispatch hands it to South mid-work: back to assigned, its start cleared, the move in the story.
+    const moved = await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: south.id, reason: 'North is off sick' });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect(moved.body.data).toMatchObject({ status: 'assigned', started_at: null, vendor_id: south.id });
+    expect((await staffEvents(job.id)).at(-1)).toMatchObject({ kind: 'status_changed', data: { from: 'in_progress', to: 'assigned', via: 'assignment' } });
+
+    // South sees its own part only: no North events, files, photo counts or ETA.
+    const detail = (await south.owner.api.get(`/portal/vendor/jobs/${job.id}`)).body.data;
+    expect(detail.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'reassigned', 'status_changed']);
+    expect(detail).toMatchObject({ status: 'assigned', started_at: null, eta: null, artifacts: [], required_photos: [{ tag: 'after', label: 'After', min: 1, have: 0 }] });
+    expect(detail.allowed_actions).toEqual(['en_route', 'start', 'check', 'uncheck', 'note']);
+    expect(JSON.stringify(detail)).not.toMatch(/North found|North Heating/);
+    // The same through the staff routes a vendor may call.
+    const viaJobs = await south.owner.api.get(`/jobs/${job.id}`);
+    expect(viaJobs.status).toBe(200);
+    expect(JSON.stringify(viaJobs.body.data.events)).not.toMatch(/North found|North Heating|vendor_note|started/);
+    const files = await south.owner.api.get(`/jobs/${job.id}/artifacts`);
+    expect([files.status, files.body.data]).toEqual([200, []]);
+
+    // South cannot finish North's work at once, nor date its start before it was given the job.
+    const rushed = await send(south.owner, action(job.id, 'complete'));
+    expect([rushed.status, rushed.body.error.code]).toEqual([409, 'invalid_transition']);
+    expect((await send(south.owner, action(job.id, 'start', { offline: true, happened_at: new Date(Date.now() - 2 * 3600_000).toISOString() }))).status).toBe(201);
+    expect((await jobRow(job.id)).started_at.getTime()).toBe((await heldSince(job.id)).getTime());
+
+    // Only South's photos count, and a PDF tagged "after" is no photo.
+    await tagFile(job.id, 'after', 'pdf');
+    expect((await south.owner.api.get(`/portal/vendor/jobs/${job.id}`)).body.data.required_photos[0].have).toBe(0);
+    const refused = await send(south.owner, action(job.id, 'complete'));
+    expect([refused.status, refused.body.error.details?.missing]).toEqual([422, [{ type: 'photo', label: 'After' }]]);
+    await tagFile(job.id, 'after', 'photo');
+    expect((await south.owner.api.get(`/portal/vendor/jobs/${job.id}`)).body.data.required_photos[0].have).toBe(1);
+    expect((await send(south.owner, action(job.id, 'complete'))).status).toBe(201);
+  });
+});
+
+describe('what the client reads of the vendor’s work', () => {
+  it('the job’s progress, never the vendor’s notes, places, device times or people', async () => {
+    const north = vendors.North!;
+    const job = await assignedJob('North');
+    expect((await north.owner.api.put(`/portal/vendor/jobs/${job.id}/technician`, { technician_id: north.tech.portalUserId })).status).toBe(200);
+    const eta = new Date(Date.now() + 25 * minute).toISOString();
+    expect((await send(north.tech, action(job.id, 'en_route', { eta, offline: true }))).status).toBe(201);
+    expect((await send(north.tech, action(job.id, 'start', { offline: true, location: { lat: 51.51, lng: -0.13, accuracy_m: 9 } }))).status).toBe(201);
+    expect((await send(north.tech, action(job.id, 'note', { text: 'Client’s dog bit the ladder' }))).status).toBe(201);
+
+    const client = await createClientPortalSession(t, admin, contactId);
+    const seen = await apiAs(t, client.token).get(`/jobs/${job.id}`);
+    expect(seen.status, JSON.stringify(seen.body)).toBe(200);
+    const events = seen.body.data.events as Array<{ kind: string; data: Record<string, unknown> }>;
+    expect(events.map((e) => e.kind)).not.toContain('vendor_note');
+    expect(events.map((e) => e.kind)).not.toContain('technician_set');
+    expect(events.find((e) => e.kind === 'en_route')!.data).toEqual({ eta });
+    expect(JSON.stringify(events)).not.toMatch(/dog bit|device_time|offline|51\.51|North Tech|accuracy/);
+    // The vendor still reads its own notes.
+    const own = (await north.tech.api.get(`/portal/vendor/jobs/${job.id}`)).body.data.events as Array<{ kind: string; data: Record<string, unknown> }>;
+    expect(own.find((e) => e.kind === 'vendor_note')!.data).toMatchObject({ text: 'Client’s dog bit the ladder' });
+  });
+});
+
+describe('replays and the offered tab', () => {
+  it('a replay shows the job as the caller may see it now: nothing of it once it is no longer theirs', async () => {
+    const north = vendors.North!;
+    const job = await assignedJob('North');
+    expect((await north.owner.api.put(`/portal/vendor/jobs/${job.id}/technician`, { technician_id: north.tech.portalUserId })).status).toBe(200);
+    const note = action(job.id, 'note', { text: 'Parts ordered' });
+    const first = await send(north.tech, note);
+    expect(first.status).toBe(201);
+    expect(first.body.data.job).toMatchObject({ id: job.id, client: { name: 'Clara Client', phone: '+14155550123' } });
+    const stored = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('portal_actions').where({ account_id: admin.accountId, id: note.id }).first('response'));
+    expect(Object.keys(stored.response)).toEqual(['action']);
+
+    // The owner takes the job back from the technician: the replay keeps the outcome, shows no job.
+    expect((await north.owner.api.put(`/portal/vendor/jobs/${job.id}/technician`, { technician_id: null })).status).toBe(200);
+    const again = await send(north.tech, note);
+    expect(again.status).toBe(200);
+    expect(again.body.data).toEqual({ action: first.body.data.action, job: null });
+    expect(JSON.stringify(again.body)).not.toMatch(/Clara|4155550123|Hidden Lane|token=/);
+    // The owner replaying its own action sees the job as it is now.
+    const owners = action(job.id, 'note', { text: 'Owner checking in' });
+    expect((await send(north.owner, owners)).status).toBe(201);
+    expect((await send(north.owner, owners)).body.data.job).toMatchObject({ id: job.id, technician: null });
+  });
+
+  it('an action kept before actions were fingerprinted is replayed on its id alone', async () => {
+    const north = vendors.North!;
+    const job = await assignedJob('North');
+    const note = action(job.id, 'note', { text: 'Owner checking in' });
+    expect((await send(north.owner, note)).status).toBe(201);
+    await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) => trx('portal_actions').where({ account_id: admin.accountId, id: note.id }).update({ request_hash: null }));
+    const old = await send(north.owner, { ...note, text: 'Owner checking in (as the old app sent it)' });
+    expect(old.status, JSON.stringify(old.body)).toBe(200);
+    expect(old.body.data.action).toMatchObject({ id: note.id, kind: 'note', outcome: 'applied' });
+    expect((await staffEvents(job.id)).filter((e) => e.kind === 'vendor_note')).toHaveLength(1);
+  });
+
+  it('offers only what can still be taken: not a canceled job, not an offer past its answer-by time', async () => {
+    const north = vendors.North!;
+    const live = await newJob({ summary: 'Offer still open' });
+    const canceled = await newJob({ summary: 'Offer of a canceled job' });
+    const lapsed = await newJob({ summary: 'Offer past its time' });
+    for (const job of [live, canceled, lapsed]) expect((await asDispatcher.post(`/jobs/${job.id}/offers`, { vendor_id: north.id })).status).toBe(201);
+    expect((await asDispatcher.post(`/jobs/${canceled.id}/status`, { status: 'canceled', reason: 'Client changed their mind' })).status).toBe(200);
+    // The sweep has not run yet: the offer is still open in its table, its time gone.
+    await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+      trx('job_offers').where({ account_id: admin.accountId, job_id: lapsed.id }).update({ answer_by: trx.raw(`now() - interval '1 minute'`) }),
+    );
+    const offered = ids(await tab(north.owner, 'offered'));
+    expect(offered).toContain(live.id);
+    expect(offered).not.toContain(canceled.id);
+    expect(offered).not.toContain(lapsed.id);
+    expect((await north.owner.api.get(`/portal/vendor/jobs/${lapsed.id}`)).status).toBe(404);
+  });
+});
+
+describe('dispatch hears from the vendor', () => {
+  const fanOut = () => fanOutEvents(t.db.knex, admin.accountId, { publicUrl: t.config.PUBLIC_URL });
+
+  it('a note to dispatch reaches the dispatchers’ bell and the job’s conversations as a private note', async () => {
+    const north = vendors.North!;
+    const job = await assignedJob('North', { summary: 'Leak under the sink' });
+    await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) => trx('job_conversations').insert({ account_id: admin.accountId, job_id: job.id, chatwoot_conversation_id: 91001 }));
+    expect((await send(north.owner, action(job.id, 'note', { text: 'Need a second person for the lift' }))).status).toBe(201);
+    const notes = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('chatwoot_outbox').where({ account_id: admin.accountId, chatwoot_conversation_id: 91001, kind: 'note' }).pluck('payload'),
+    );
+    expect(notes.map((p: { content: string }) => p.content)).toContainEqual(expect.stringContaining('Need a second person for the lift'));
+    await fanOut();
+    const bell = (await asDispatcher.get('/notifications', { limit: 200 })).body.data as Array<{ event: string; title: string; body: string; resource_id: string }>;
+    expect(bell.filter((n) => n.resource_id === job.id && n.event === 'staff.vendor_note').map((n) => [n.title, n.body])).toEqual([
+      [`Note from North Heating on job ${job.reference}`, 'Leak under the sink. “Need a second person for the lift”'],
+    ]);
+  });
+
+  it('news of a technician goes to their vendor, though the job moved to another before it went out', async () => {
+    const north = vendors.North!;
+    const south = vendors.South!;
+    const job = await assignedJob('North');
+    expect((await north.owner.api.put(`/portal/vendor/jobs/${job.id}/technician`, { technician_id: north.tech.portalUserId })).status).toBe(200);
+    expect((await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: south.id })).status).toBe(200);
+    await fanOut();
+    const told = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) =>
+      trx('notifications').where({ account_id: admin.accountId, resource_id: job.id, event: 'vendor.job_given_to_technician' }).select('recipient_kind', 'recipient_id'),
+    );
+    expect(told).toEqual([{ recipient_kind: 'vendor', recipient_id: north.id }]);
+    const southBell = (await south.owner.api.get('/notifications', { limit: 200 })).body.data as Array<{ event: string; resource_id: string }>;
+    expect(southBell.filter((n) => n.resource_id === job.id).map((n) => n.event)).not.toContain('vendor.job_given_to_technician');
   });
 });

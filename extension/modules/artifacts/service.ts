@@ -14,6 +14,7 @@ import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
 import { ConflictError, ForbiddenByRuleError, NotFoundError, UnprocessableError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
+import { heldSince } from '../jobs/records.ts';
 import { appendJobEvent, loadJob } from '../jobs/service.ts';
 import { receiveFile, type ReceivedFile } from './upload.ts';
 
@@ -176,9 +177,11 @@ async function keepArtifact(services: Services, ctx: RequestContext, jobId: stri
 
 export async function listArtifacts(services: Services, ctx: RequestContext, jobId: string) {
   return read(ctx, async (trx) => {
-    await loadJob(trx, ctx, jobId);
+    const job = await loadJob(trx, ctx, jobId);
     const q = trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId }).whereNull('deleted_at').orderBy('created_at').select(columns);
     if (isClient(ctx)) q.where({ visibility: 'client_visible' });
+    // A vendor sees the files from when it was given the job, never an earlier vendor's.
+    if (ctx.vendorId) q.where('created_at', '>=', (await heldSince(trx, ctx.accountId, job)) ?? 'infinity');
     return ((await q) as ArtifactRow[]).map((row) => present(services, ctx.accountId, row));
   });
 }

@@ -165,7 +165,7 @@ export async function assignInTransaction(trx: Knex.Transaction, ctx: RequestCon
   const after =
     before.status === 'new' || before.status === 'triaged'
       ? await changeJobStatus(trx, ctx, audit, before, { to: 'assigned', via: 'assignment', vendorId: input.vendor_id, note: false, auditedByCaller: true })
-      : await handJobOver(trx, ctx, before, input.vendor_id);
+      : await handJobOver(trx, ctx, audit, before, input.vendor_id);
   await writeBackJob(trx, ctx, after, note);
   await audit({
     action: previous ? 'job.reassigned' : 'job.assigned',

@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
 import { write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, UnprocessableError } from '../../errors.ts';
-import { appendJobEvent, dispatchSettings, jobColumns, loadJob, presentJob, writeBackJob, type JobRow, type RequiredPhoto } from './records.ts';
+import { appendJobEvent, dispatchSettings, heldSince, jobColumns, loadJob, presentJob, writeBackJob, type JobRow, type RequiredPhoto } from './records.ts';
 import { checkTransition, type JobStatus, type MissingRequirement } from './rules.ts';
 
 /** Who moves the job: decides who audits and what the conversations are told. */
@@ -35,6 +35,11 @@ export interface StatusChange {
   at?: Date;
   /** Added to the `status_changed` event (e.g. the device time and the offline flag). */
   eventData?: Record<string, unknown>;
+  /**
+   * A job under way handed to another vendor (handJobOver): it goes back to assigned, its start
+   * cleared, whatever the transition table says of a vendor's own moves.
+   */
+  handOver?: boolean;
 }
 
 /** Hooks run in the transaction of a status change (automation rules subscribe here). */
@@ -46,22 +51,29 @@ export function onJobCompleted(hook: StatusHook) {
 
 const label = (status: string) => status.replace('_', ' ');
 
-/** The job's required photos, each with how many files tagged for it the job has. */
-export async function requiredPhotoCounts(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'required_photos'>) {
+/**
+ * The job's required photos, each with how many photos tagged for it the job has: photos only (a
+ * PDF tagged "after" is no photo of the work), not removed, and taken in by the vendor holding the
+ * job now (an earlier vendor's photos show an earlier vendor's work).
+ */
+export async function requiredPhotoCounts(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'required_photos' | 'vendor_id'>) {
   const required = (job.required_photos ?? []) as RequiredPhoto[];
   if (!required.length) return [];
-  const rows = (await trx('job_artifacts')
-    .where({ account_id: accountId, job_id: job.id })
+  const since = await heldSince(trx, accountId, job);
+  const query = trx('job_artifacts')
+    .where({ account_id: accountId, job_id: job.id, kind: 'photo' })
     .whereIn('tag', required.map((p) => p.tag))
     .whereNull('deleted_at')
     .groupBy('tag')
-    .select('tag', trx.raw('count(*)::int as have'))) as Array<{ tag: string; have: number }>;
+    .select('tag', trx.raw('count(*)::int as have'));
+  if (since) query.where('created_at', '>=', since);
+  const rows = (await query) as Array<{ tag: string; have: number }>;
   const have = new Map(rows.map((r) => [r.tag, r.have]));
   return required.map((p) => ({ tag: p.tag, label: p.label, min: p.min, have: have.get(p.tag) ?? 0 }));
 }
 
 /** What the job still lacks to be finished: its open required checklist items, then its missing photos. */
-export async function missingRequirements(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'required_photos'>): Promise<MissingRequirement[]> {
+export async function missingRequirements(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'required_photos' | 'vendor_id'>): Promise<MissingRequirement[]> {
   const items: string[] = await trx('job_checklist_items').where({ account_id: accountId, job_id: job.id, required: true }).whereNull('done_at').orderBy('position').pluck('label');
   const photos = (await requiredPhotoCounts(trx, accountId, job)).filter((p) => p.have < p.min);
   return [...items.map((label) => ({ type: 'item' as const, label })), ...photos.map((p) => ({ type: 'photo' as const, label: p.label }))];
@@ -88,7 +100,7 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
     overrideReason: change.overrideReason,
     reason: change.reason,
   });
-  if (!check.ok) {
+  if (!check.ok && !change.handOver) {
     if (check.code === 'requirements_missing') throw new UnprocessableError(check.code, check.message, { missing: check.missing ?? [] });
     if (check.code === 'checklist_incomplete') throw new ConflictError(check.code, check.message, { allowed: check.allowed ?? [], missing: check.missing ?? [] });
     if (check.status === 422) throw new InvalidFieldsError(check.message, [{ field: check.field ?? '', message: check.message, code: 'required' }]);
@@ -96,18 +108,20 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
   }
   const reopening = before.status === 'completed' || before.status === 'canceled';
   const overridden = change.to === 'completed' && missing.length > 0;
-  const at = change.at ?? trx.fn.now();
+  // Work never ends before it started (a start queued offline may carry an earlier device time).
+  const at = change.at && before.started_at && change.at < new Date(before.started_at) ? new Date(before.started_at) : (change.at ?? trx.fn.now());
   const [after] = (await trx('jobs')
     .where({ account_id: ctx.accountId, id: before.id })
     .update({
       // A job that changes vendor (or loses it) leaves the old vendor's technician behind.
       ...(change.vendorId !== undefined ? { vendor_id: change.vendorId, ...(change.vendorId !== before.vendor_id ? { technician_id: null } : {}) } : {}),
       status: change.to,
-      status_changed_at: trx.fn.now(),
+      // A change queued offline happened at its (checked) device time: the next one is measured from it.
+      status_changed_at: change.at ? at : trx.fn.now(),
       completed_at: change.to === 'completed' ? at : null,
       // Work starts when the vendor holding the job starts it; back to triage, the next vendor starts afresh.
       ...(change.to === 'in_progress' && before.status === 'assigned' ? { started_at: at } : {}),
-      ...(change.to === 'triaged' ? { started_at: null } : {}),
+      ...(change.to === 'triaged' || change.handOver ? { started_at: null } : {}),
       cancel_reason: change.to === 'canceled' ? change.reason : null,
       completion_override_reason: overridden ? change.overrideReason : null,
       version: before.version + 1,
@@ -145,11 +159,21 @@ export async function changeJobStatus(trx: Knex.Transaction, ctx: RequestContext
   return job;
 }
 
-/** Hands a job under way to another vendor (reassignment): the status stays, only the holder changes. */
-export async function handJobOver(trx: Knex.Transaction, ctx: RequestContext, before: JobRow, vendorId: string): Promise<JobRow> {
+/**
+ * Hands a job held by a vendor to another (reassignment). A job the first vendor had started (or
+ * sent for review) goes back to assigned for the new one, its start cleared, as a status change
+ * like any other: the new vendor starts and finishes its own work. Otherwise only the holder
+ * changes. The caller audits the move (its entry records the status before and after) and tells
+ * the conversations.
+ */
+export async function handJobOver(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, before: JobRow, vendorId: string): Promise<JobRow> {
+  const sameVendor = vendorId === before.vendor_id;
+  if (!sameVendor && (before.status === 'in_progress' || before.status === 'pending_review')) {
+    return changeJobStatus(trx, ctx, audit, before, { to: 'assigned', via: 'assignment', vendorId, reason: 'handed over to another vendor', note: false, auditedByCaller: true, handOver: true });
+  }
   const [after] = (await trx('jobs')
     .where({ account_id: ctx.accountId, id: before.id })
-    .update({ vendor_id: vendorId, technician_id: vendorId === before.vendor_id ? before.technician_id : null, version: before.version + 1, updated_at: trx.fn.now() })
+    .update({ vendor_id: vendorId, technician_id: sameVendor ? before.technician_id : null, version: before.version + 1, updated_at: trx.fn.now() })
     .returning([...jobColumns])) as JobRow[];
   return after!;
 }

@@ -76,33 +76,65 @@ export function presentJob(ctx: RequestContext, row: JobRow, warningMinutes: num
   return { ...shown, custom_fields: withoutSensitiveFields(ctx, 'job', row.custom_fields) } as typeof job;
 }
 
+/** Who reads a job's story from outside the team: the vendor doing the work, or the client it is for. */
+export type PortalAudience = 'vendor' | 'client';
+
+export const portalAudienceOf = (ctx: RequestContext): PortalAudience => (ctx.vendorId ? 'vendor' : 'client');
+
 /**
- * What a portal user may read of each event kind: the job's progress, never reasons, scores,
- * compliance overrides, earlier vendors or who on the team did what.
+ * What each portal audience may read of each event kind (a kind not listed is not shown): the
+ * job's progress, never reasons, scores, compliance overrides or earlier vendors. The vendor also
+ * reads its own working notes (notes to dispatch, where and when on its devices things were done,
+ * who of its team has the job); the client reads none of those.
  */
-export const portalEventFields: Record<string, readonly string[]> = {
-  created: [],
-  status_changed: ['from', 'to'],
-  assigned: ['vendor_name'],
-  reassigned: ['vendor_name'],
-  unassigned: [],
-  checklist_item_done: ['item_id', 'label'],
-  checklist_item_reopened: ['item_id', 'label'],
-  en_route: ['eta', 'device_time', 'offline'],
-  technician_set: ['technician_name'],
-  started: ['device_time', 'offline'],
-  // The vendor's own notes to dispatch.
-  vendor_note: ['text', 'device_time', 'offline'],
+export const portalEventFields: Record<PortalAudience, Record<string, readonly string[]>> = {
+  vendor: {
+    created: [],
+    status_changed: ['from', 'to'],
+    assigned: ['vendor_name'],
+    reassigned: ['vendor_name'],
+    unassigned: [],
+    checklist_item_done: ['item_id', 'label'],
+    checklist_item_reopened: ['item_id', 'label'],
+    en_route: ['eta', 'device_time', 'offline'],
+    technician_set: ['technician_name'],
+    started: ['device_time', 'offline'],
+    vendor_note: ['text', 'device_time', 'offline'],
+  },
+  client: {
+    created: [],
+    status_changed: ['from', 'to'],
+    assigned: ['vendor_name'],
+    reassigned: ['vendor_name'],
+    unassigned: [],
+    checklist_item_done: ['item_id', 'label'],
+    checklist_item_reopened: ['item_id', 'label'],
+    en_route: ['eta'],
+    started: [],
+  },
 };
 
-export function portalEvent(event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {
-  const allowed = portalEventFields[event.kind] ?? [];
+export function portalEvent(audience: PortalAudience, event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {
+  const allowed = portalEventFields[audience][event.kind] ?? [];
   return {
     id: event.id,
     kind: event.kind,
     data: Object.fromEntries(Object.entries(event.data ?? {}).filter(([key]) => allowed.includes(key))),
     occurred_at: event.occurred_at,
   };
+}
+
+/**
+ * When the vendor holding the job now was given it (its open row in job_vendors): a vendor sees
+ * the job's story and files from then on, never an earlier vendor's. Null when no vendor holds it.
+ */
+export async function heldSince(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'vendor_id'>): Promise<Date | null> {
+  if (!job.vendor_id) return null;
+  const row = (await trx('job_vendors')
+    .where({ account_id: accountId, job_id: job.id, vendor_id: job.vendor_id })
+    .whereNull('unassigned_at')
+    .first('assigned_at')) as { assigned_at: Date } | undefined;
+  return row?.assigned_at ?? null;
 }
 
 export async function loadJob(trx: Knex.Transaction, ctx: RequestContext, jobId: string, forUpdate = false): Promise<JobRow> {

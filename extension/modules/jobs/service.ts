@@ -16,9 +16,11 @@ import type { Knex } from 'knex';
 import {
   appendJobEvent,
   dispatchSettings,
+  heldSince,
   isPortalUser,
   jobColumns,
   loadJob,
+  portalAudienceOf,
   portalEvent,
   portalEventFields,
   presentJob,
@@ -155,16 +157,31 @@ export async function createJob(ctx: RequestContext, input: NewJob) {
   );
 }
 
+/**
+ * Narrows a query of the job's events to those since the vendor holding it was given it (the
+ * job's creation stays: it carries nothing of anyone's).
+ */
+export async function sinceHeld(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'vendor_id'>, events: Knex.QueryBuilder, table = 'job_events') {
+  const since = await heldSince(trx, accountId, job);
+  events.where((q) => {
+    q.where(`${table}.kind`, 'created');
+    if (since) q.orWhere(`${table}.occurred_at`, '>=', since);
+  });
+}
+
 export async function getJob(ctx: RequestContext, jobId: string) {
   return read(ctx, async (trx) => {
     const job = await loadJob(trx, ctx, jobId);
     const settings = await dispatchSettings(trx, ctx.accountId);
     const portal = isPortalUser(ctx);
     const events = trx('job_events').where({ account_id: ctx.accountId, job_id: jobId }).orderBy('id').select('id', 'kind', 'data', 'actor_type', 'actor_id', 'occurred_at');
-    // Portal users see the job's progress, not the team's internal notes or scoring.
-    if (portal) events.whereIn('kind', Object.keys(portalEventFields));
+    // Portal users see the job's progress, not the team's internal notes or scoring; each audience its own fields.
+    const audience = portalAudienceOf(ctx);
+    if (portal) events.whereIn('kind', Object.keys(portalEventFields[audience]));
+    // A vendor reads the story from when it was given the job: never an earlier vendor's doings.
+    if (portal && audience === 'vendor') await sinceHeld(trx, ctx.accountId, job, events);
     // One transaction is one connection: its queries run one after another.
-    const eventRows = portal ? (await events).map(portalEvent) : await events;
+    const eventRows = portal ? (await events).map((event) => portalEvent(audience, event)) : await events;
     const checklist = await trx('job_checklist_items')
       .where({ account_id: ctx.accountId, job_id: jobId })
       .orderBy('position')
@@ -329,7 +346,9 @@ export async function setJobTechnician(ctx: RequestContext, jobId: string, techn
       resourceType: 'job',
       resourceId: jobId,
       before: { technician_id: job.technician_id, technician_name: formerName },
-      after: { technician_id: technicianId, technician_name: technicianName },
+      // The vendor whose people these are (after only: the entry keeps what changed), so the news
+      // reaches that vendor whoever holds the job when it goes out.
+      after: { technician_id: technicianId, technician_name: technicianName, technician_vendor_id: job.vendor_id },
     });
     return presentJob(ctx, after!, (await dispatchSettings(trx, ctx.accountId)).sla_warning_minutes);
   });

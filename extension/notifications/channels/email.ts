@@ -33,6 +33,7 @@ const eventTemplates: Record<EventName, { intro: string; action: string }> = {
   'staff.vendor_document_expiring': { intro: "A vendor's compliance document needs attention.", action: 'Open the vendor' },
   'staff.vendor_document_submitted': { intro: 'A vendor sent a compliance document to review.', action: 'Review the document' },
   'staff.offer_answered': { intro: 'A vendor answered a job offer, or let it lapse.', action: 'Open the job' },
+  'staff.vendor_note': { intro: 'A vendor wrote a note to dispatch on a job.', action: 'Open the job' },
   'staff.daily_digest': { intro: 'What needs you today.', action: 'Open the dispatch board' },
   'vendor.job_assigned': { intro: 'You have a new job.', action: 'View the job' },
   'vendor.job_offered': { intro: 'You are offered a job. Please answer in time.', action: 'Answer the offer' },

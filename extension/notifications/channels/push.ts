@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import webpush, { WebPushError } from 'web-push';
 import { read, systemContext, write } from '../../db/tenant.ts';
 import { definitionOf } from '../catalogue.ts';
-import { tookJobFrom } from '../recipients.ts';
+import { ownDoing, tookJobFrom } from '../recipients.ts';
 import type { VapidKeys } from '../vapid.ts';
 import type { ChannelSender, OutgoingDelivery, SendResult } from './types.ts';
 
@@ -88,14 +88,14 @@ export function pushChannel(options: PushChannelOptions): ChannelSender {
         // The vendor's owners hear of every job; a technician only of the jobs given to them.
         const link = delivery.message.link;
         const jobId = link?.resource_type === 'job' && /^[0-9a-f-]{36}$/i.test(link.resource_id) ? link.resource_id : null;
+        const eventId = delivery.untracked ? null : trx.raw('(select d.event_id from notification_deliveries d where d.account_id = ? and d.id = ?)', [accountId, delivery.id]);
+        // Nobody hears of their own doing (an owner who gave a job to a technician).
+        if (eventId) query.whereNotExists(ownDoing(trx, accountId, eventId, trx.raw('u.id::text')));
         return query.andWhere((q) => {
           q.where('u.vendor_role', 'owner');
           if (jobId) q.orWhereExists(trx('jobs as j').where({ 'j.account_id': accountId, 'j.id': jobId }).whereRaw('j.technician_id = u.id'));
           // …and the technician a job was taken from, of that news.
-          if (jobId && !delivery.untracked) {
-            const eventId = trx.raw('(select d.event_id from notification_deliveries d where d.account_id = ? and d.id = ?)', [accountId, delivery.id]);
-            q.orWhereExists(tookJobFrom(trx, accountId, eventId, trx.raw('u.id::text')));
-          }
+          if (jobId && eventId) q.orWhereExists(tookJobFrom(trx, accountId, eventId, trx.raw('u.id::text')));
         });
       }
       if (!/^[1-9][0-9]{0,15}$/.test(id)) return Promise.resolve([]);
