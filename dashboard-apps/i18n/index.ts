@@ -12,13 +12,14 @@ import { core } from './en/core.ts';
 import type { notificationPreferences } from './en/notification-preferences.ts';
 import type { sidebar } from './en/sidebar.ts';
 import type { vendorDocuments } from './en/vendor-documents.ts';
+import type { vendorUsers } from './en/vendor-users.ts';
 import type { businessText } from '../portal/vendor/business/text.ts';
 import type { vendorPortal } from '../portal/vendor/i18n.ts';
 import type { messagesText } from '../portal/vendor/messages/text.ts';
 import type { teamText } from '../portal/vendor/team/text.ts';
 import type { uploadsText } from '../portal/vendor/uploads/text.ts';
 
-export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof dispatchOffers & typeof admin & typeof account & typeof notificationPreferences & typeof bell & typeof vendorDocuments & typeof vendorPortal & typeof uploadsText & typeof messagesText & typeof businessText & typeof teamText)]: string };
+export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof dispatchOffers & typeof admin & typeof account & typeof notificationPreferences & typeof bell & typeof vendorDocuments & typeof vendorUsers & typeof vendorPortal & typeof uploadsText & typeof messagesText & typeof businessText & typeof teamText)]: string };
 export type MessageKey = keyof Messages;
 type Catalogue = Partial<Record<MessageKey, string>>;
 
