@@ -197,6 +197,13 @@ describe('vendor portal access from the dispatch board', () => {
     const dialog = page.getByRole('dialog', { name: 'Invite someone from Harbour Plumbing' });
     await expect.poll(() => dialog.isVisible()).toBe(true);
     expect(await dialog.getByLabel('Role').inputValue()).toBe('technician');
+    // An address already in use is refused, with the API's reason, and the form stays filled.
+    await dialog.getByLabel('Name').fill('Olive Again');
+    await dialog.getByLabel('E-mail').fill('olive@harbour-plumbing.test');
+    await dialog.getByRole('button', { name: 'Send invitation' }).click();
+    await expect.poll(() => dialog.getByRole('alert').textContent(), { timeout: 10_000 }).toContain('The invitation could not be sent: A vendor user with this e-mail address or phone number already exists');
+    expect(await dialog.getByLabel('Name').inputValue()).toBe('Olive Again');
+    await dialog.getByLabel('E-mail').fill('');
     await dialog.getByLabel('Name').fill('Tom Spanner');
     await dialog.getByLabel('Phone').fill('+1 415 555 0134');
     await dialog.getByRole('button', { name: 'Send invitation' }).click();
