@@ -96,12 +96,22 @@ export const useJobsStore = defineStore('vendor-jobs', () => {
     await loadTab('offered');
   }
 
+  /** A job no longer this person's (given to someone else, or an answer to an action sent long ago): off every list. */
+  function lost(jobId: string) {
+    missing.value = new Set([...missing.value, jobId]);
+    for (const tab of jobTabs) {
+      const list = lists[tab];
+      if (list) lists[tab] = list.filter((card) => card.id !== jobId);
+    }
+    delete jobs[jobId];
+  }
+
   function forget() {
     for (const tab of jobTabs) lists[tab] = null;
     for (const id of Object.keys(jobs)) delete jobs[id];
   }
 
-  return { lists, nextCursor, stale, failed, jobs, missing, cards, job, loadTab, loadJob, adopt, acceptOffer, declineOffer, forget };
+  return { lists, nextCursor, stale, failed, jobs, missing, cards, job, loadTab, loadJob, adopt, lost, acceptOffer, declineOffer, forget };
 });
 
 function cardOf(job: PortalJob): PortalJobCard {

@@ -17,8 +17,8 @@ export const sending = ref(false);
 export const online = ref(typeof navigator === 'undefined' ? true : navigator.onLine);
 
 type Hooks = {
-  /** The server's copy of a job after one of its actions was applied. */
-  applied: (job: PortalJob) => void;
+  /** The server's copy of a job after one of its actions was applied (null: the job is no longer this person's). */
+  applied: (job: PortalJob | null, jobId: string) => void;
   /** Resolves once the job's photos are uploaded (the server checks required photos on these). */
   uploadsSettled: (jobId: string) => Promise<void>;
 };
@@ -90,9 +90,9 @@ export async function replay() {
       if (needsUploads(item.body)) await hooks.uploadsSettled(item.body.job_id).catch(() => undefined);
       try {
         // Sent exactly as first written: the server compares a replayed id's body with the first one.
-        const { data } = await call<{ job: PortalJob }>('POST', '/portal/vendor/actions', item.body);
+        const { data } = await call<{ job: PortalJob | null }>('POST', '/portal/vendor/actions', item.body);
         // The server's copy first, then the item leaves the queue: the screen never loses the change in between.
-        hooks.applied(data.job);
+        hooks.applied(data.job, item.body.job_id);
         await deleteAction(item.seq!);
         await reload();
       } catch (err) {
