@@ -218,11 +218,12 @@ async function portalJobIn(trx: Knex.Transaction, services: Services, ctx: Reque
   let events: unknown[] = [];
   if (theirs) {
     const expires = new Date(Date.now() + linkMinutes * 60_000);
-    // The files and the story from when this vendor was given the job: never an earlier vendor's.
+    // The files and the story from when this vendor was given the job: never an earlier vendor's
+    // (dispatch's own files, e.g. photos of the site, whenever they were added).
     const since = (await heldSince(trx, ctx.accountId, job)) ?? 'infinity';
     const files = (await trx('job_artifacts')
       .where({ account_id: ctx.accountId, job_id: jobId })
-      .where('created_at', '>=', since)
+      .where((w) => w.where('created_at', '>=', since).orWhere('uploaded_by_type', 'user'))
       .whereNull('deleted_at')
       .orderBy('created_at')
       .select('id', 'kind', 'filename', 'content_type', 'tag', 'thumbnail_key', 'created_at', 'taken_at')) as Array<{ id: string; thumbnail_key: string | null; [key: string]: unknown }>;

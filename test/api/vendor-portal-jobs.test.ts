@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemContext, withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { storeReceivedArtifact } from '../../extension/modules/artifacts/service.ts';
@@ -22,6 +23,7 @@ const world = useWorld([1, 2]);
 let t: TestApp;
 let admin: SignedIn;
 let asDispatcher: ReturnType<typeof apiAs>;
+let dispatcherToken: string;
 let tmpDir: string;
 type Person = { token: string; portalUserId: string; api: ReturnType<typeof apiAs> };
 const vendors: Record<string, { id: string; owner: Person; tech: Person }> = {};
@@ -41,6 +43,7 @@ beforeAll(async () => {
   admin = await signInAgent(t, world.chatwoot, 1, 'administrator', 'Ada Admin');
   expect((await apiAs(t, admin.token).patch('/admin/capabilities', { profile: 'construction' })).status).toBe(200);
   const dispatcher = await signInDispatcher(t, world.chatwoot, 1, admin);
+  dispatcherToken = dispatcher.token;
   asDispatcher = apiAs(t, dispatcher.token);
   for (const name of ['North', 'South']) {
     const vendor = (await asDispatcher.post('/vendors', { name: `${name} Heating`, categories: ['plumbing', 'boilers'] })).body.data;
@@ -528,7 +531,7 @@ describe('a device time is checked against the job’s own history', () => {
 });
 
 describe('a job handed to another vendor', () => {
-  it('starts afresh for the new vendor: no earlier vendor’s start, story, files or photos', async () => {
+  it('starts afresh for the new vendor: no earlier vendor’s start, story, files or photos (dispatch’s own files stay)', async () => {
     const north = vendors.North!;
     const south = vendors.South!;
     const template = await asDispatcher.post('/checklist-templates', { name: 'Radiators', service_category: 'radiators', items: [{ label: 'Bleed the radiators', required: false }], required_photos: [{ tag: 'after', label: 'After', min: 1 }] });
@@ -540,6 +543,10 @@ describe('a job handed to another vendor', () => {
     expect((await send(north.owner, action(job.id, 'note', { text: 'North found the valve seized' }))).status).toBe(201);
     await tagFile(job.id, 'after', 'photo');
     expect((await north.owner.api.get(`/portal/vendor/jobs/${job.id}`)).body.data.required_photos[0].have).toBe(1);
+    // Dispatch's own file (a photo of the site) is for whoever does the job.
+    const sitePhoto = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#36a' } }).jpeg().toBuffer();
+    const siteFile = await request(t.app).post(`/api/v1/jobs/${job.id}/artifacts`).set('Authorization', `Bearer ${dispatcherToken}`).attach('file', sitePhoto, 'site.jpg');
+    expect(siteFile.status, JSON.stringify(siteFile.body)).toBe(201);
 
     // Dispatch hands it to South mid-work: back to assigned, its start cleared, the move in the story.
     const moved = await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: south.id, reason: 'North is off sick' });
@@ -550,7 +557,8 @@ describe('a job handed to another vendor', () => {
     // South sees its own part only: no North events, files, photo counts or ETA.
     const detail = (await south.owner.api.get(`/portal/vendor/jobs/${job.id}`)).body.data;
     expect(detail.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'reassigned', 'status_changed']);
-    expect(detail).toMatchObject({ status: 'assigned', started_at: null, eta: null, artifacts: [], required_photos: [{ tag: 'after', label: 'After', min: 1, have: 0 }] });
+    expect(detail).toMatchObject({ status: 'assigned', started_at: null, eta: null, required_photos: [{ tag: 'after', label: 'After', min: 1, have: 0 }] });
+    expect(detail.artifacts.map((a: { id: string }) => a.id)).toEqual([siteFile.body.data.id]);
     expect(detail.allowed_actions).toEqual(['en_route', 'start', 'check', 'uncheck', 'note']);
     expect(JSON.stringify(detail)).not.toMatch(/North found|North Heating/);
     // The same through the staff routes a vendor may call.
@@ -558,7 +566,7 @@ describe('a job handed to another vendor', () => {
     expect(viaJobs.status).toBe(200);
     expect(JSON.stringify(viaJobs.body.data.events)).not.toMatch(/North found|North Heating|vendor_note|started/);
     const files = await south.owner.api.get(`/jobs/${job.id}/artifacts`);
-    expect([files.status, files.body.data]).toEqual([200, []]);
+    expect([files.status, files.body.data.map((a: { id: string }) => a.id)]).toEqual([200, [siteFile.body.data.id]]);
 
     // South cannot finish North's work at once, nor date its start before it was given the job.
     const rushed = await send(south.owner, action(job.id, 'complete'));

@@ -180,8 +180,11 @@ export async function listArtifacts(services: Services, ctx: RequestContext, job
     const job = await loadJob(trx, ctx, jobId);
     const q = trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId }).whereNull('deleted_at').orderBy('created_at').select(columns);
     if (isClient(ctx)) q.where({ visibility: 'client_visible' });
-    // A vendor sees the files from when it was given the job, never an earlier vendor's.
-    if (ctx.vendorId) q.where('created_at', '>=', (await heldSince(trx, ctx.accountId, job)) ?? 'infinity');
+    // A vendor sees the files from when it was given the job, never an earlier vendor's (dispatch's own files always).
+    if (ctx.vendorId) {
+      const since = (await heldSince(trx, ctx.accountId, job)) ?? 'infinity';
+      q.where((w) => w.where('created_at', '>=', since).orWhere('uploaded_by_type', 'user'));
+    }
     return ((await q) as ArtifactRow[]).map((row) => present(services, ctx.accountId, row));
   });
 }
