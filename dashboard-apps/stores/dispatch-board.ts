@@ -14,7 +14,7 @@ export interface JobDetail extends BoardJob {
   vendor: { id: string; name: string } | null;
   events: Array<{ id: number; kind: string; data: Record<string, unknown>; occurred_at: string }>;
   checklist: Array<{ id: string; label: string; required: boolean; done_at: string | null }>;
-  artifacts: Array<{ id: string; filename: string; kind: string; thumbnail_url: string | null; url: string }>;
+  artifacts: Array<{ id: string; filename: string; kind: string; thumbnail_url: string | null; url: string; taken_lat?: number | null; taken_lng?: number | null; taken_accuracy_m?: number | null }>;
   assignments?: Array<{ id: string; vendor_name: string; assigned_at: string; unassigned_at: string | null; reason: string | null }>;
 }
 export interface ScorePart { points: number; max: number; why: string }

@@ -19,7 +19,7 @@ import { decodeCursor, pageQuery, paginate, type KeysetOptions } from '../http/p
 import { defineRoute } from '../http/registry.ts';
 import { text, timestamp } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
-import { linkMinutes } from '../modules/artifacts/service.ts';
+import { keepsPhotoLocation, linkMinutes } from '../modules/artifacts/service.ts';
 import { changeJobStatus, requiredPhotoCounts } from '../modules/jobs/lifecycle.ts';
 import { appendJobEvent, dispatchSettings, heldSince, loadJob, portalEvent, portalEventFields, visibleJobs, writeBackJob, type JobRow } from '../modules/jobs/records.ts';
 import { allowedNext, jobReference, openJobStatuses, slaState, type JobStatus } from '../modules/jobs/rules.ts';
@@ -253,6 +253,8 @@ async function portalJobIn(trx: Knex.Transaction, services: Services, ctx: Reque
     artifacts,
     events,
     allowed_actions: allowedActions(ctx, row),
+    // The account's setting: whether the phone reads a photo's position and sends it (read-only here).
+    keep_photo_location: await keepsPhotoLocation(trx, ctx.accountId),
   };
 }
 export type PortalJob = NonNullable<Awaited<ReturnType<typeof portalJobIn>>>;

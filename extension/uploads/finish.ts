@@ -54,6 +54,8 @@ export async function finishUpload(services: Services, ctx: RequestContext, stor
       tag: meta.tag ?? null,
       clientId: meta.client_id ?? null,
       takenAt: meta.taken_at ? new Date(meta.taken_at) : null,
+      // Checked when the upload was created (metadata.ts); the account's setting decides whether it is kept.
+      location: meta.taken_lat && meta.taken_lng ? { lat: Number(meta.taken_lat), lng: Number(meta.taken_lng), accuracyM: meta.taken_accuracy_m ? Number(meta.taken_accuracy_m) : null } : null,
     });
     if (!created && (artifact as { sha256?: unknown }).sha256 !== received.sha256) {
       log?.warn({ uploadId: upload.id, artifactId: artifact.id }, 'a file sent again under the same client id differs from the one kept; the first is kept');

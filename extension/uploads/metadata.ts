@@ -16,6 +16,14 @@ export const sameAsKey = 'onelink_same_as';
 
 export const tagPattern = /^[a-z0-9_-]{1,40}$/;
 
+/** A decimal number sent as text (tus metadata is text), within [min, max]. */
+const decimal = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .regex(/^-?\d{1,4}(\.\d{1,12})?$/, what)
+    .transform(Number)
+    .pipe(z.number({ error: what }).min(min, what).max(max, what));
+
 const schema = z.object({
   job_id: z.uuid({ error: 'the job’s id, a UUID' }),
   client_id: z.uuid({ error: 'a UUID the device made for this file' }),
@@ -23,7 +31,13 @@ const schema = z.object({
   filetype: z.string().max(255, 'at most 255 characters').optional(),
   tag: z.string().regex(tagPattern, 'lower-case letters, digits, "_" or "-", 1 to 40 characters').optional(),
   taken_at: timestamp.optional(),
-});
+  // Where the photo was taken, read from its EXIF on the device; kept only when the account wants it.
+  taken_lat: decimal(-90, 90, 'a latitude in decimal degrees, -90 to 90').optional(),
+  taken_lng: decimal(-180, 180, 'a longitude in decimal degrees, -180 to 180').optional(),
+  taken_accuracy_m: decimal(0, 9999, 'an accuracy in metres, 0 to 9999').optional(),
+})
+  .refine((m) => (m.taken_lat === undefined) === (m.taken_lng === undefined), { path: ['taken_lat'], message: 'sent together with taken_lng (both or neither)' })
+  .refine((m) => m.taken_accuracy_m === undefined || m.taken_lat !== undefined, { path: ['taken_accuracy_m'], message: 'sent only with taken_lat and taken_lng' });
 
 export interface UploadRequest {
   jobId: string;
@@ -61,11 +75,16 @@ export function readCreation(req: Request, maxBytes: number): UploadRequest {
     // One issue per key, the first being the one to fix.
     throw invalidMetadata(issues.filter((issue, i) => issues.findIndex((other) => other.path === issue.path) === i));
   }
-  const { job_id, client_id, filename, filetype, tag, taken_at } = parsed.data;
+  const { job_id, client_id, filename, filetype, tag, taken_at, taken_lat, taken_lng, taken_accuracy_m } = parsed.data;
   const metadata: Record<string, string> = { job_id, client_id };
   if (filename !== undefined) metadata.filename = filename;
   if (filetype !== undefined) metadata.filetype = filetype;
   if (tag !== undefined) metadata.tag = tag;
   if (taken_at !== undefined) metadata.taken_at = taken_at.toISOString();
+  if (taken_lat !== undefined && taken_lng !== undefined) {
+    metadata.taken_lat = String(taken_lat);
+    metadata.taken_lng = String(taken_lng);
+    if (taken_accuracy_m !== undefined) metadata.taken_accuracy_m = String(taken_accuracy_m);
+  }
   return { jobId: job_id, clientId: client_id, size, metadata };
 }

@@ -92,6 +92,8 @@ export const boards = {
   'dispatch.checklist': 'Checklist',
   'dispatch.optional': ' (optional)',
   'dispatch.files': 'Files',
+  'dispatch.takenAt': 'Taken at {place}',
+  'dispatch.takenWithin': '{place} (within {metres} m)',
   'dispatch.story': 'Story',
   'dispatch.back': 'Back',
   'dispatch.assignAnyway': 'Assign {name} anyway?',

@@ -62,6 +62,9 @@ export const dispatchOffers = {
   'offers.settings.minutesRange': 'A whole number of minutes from 1 to 10080',
   'offers.settings.automatic': 'Offer the next suggested vendor automatically',
   'offers.settings.automaticHint': 'When a vendor declines or does not answer in time, the job goes on to the best suggested vendor not yet offered it.',
+  'offers.settings.photoLocation': 'Keep where photos were taken',
+  'offers.settings.photoLocationHint': 'Vendors’ phones send the position stored in each photo, and dispatch sees it with the job’s files. Off: positions are dropped on the phone.',
+  'offers.settings.photoLocationFailed': 'The photo setting could not be saved',
   'offers.settings.save': 'Save settings',
   'offers.settings.saved': 'Offer settings saved',
 } as const;

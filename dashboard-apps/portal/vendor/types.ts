@@ -41,6 +41,8 @@ export interface PortalJob extends PortalJobCard {
   artifacts: JobArtifact[];
   events: JobEvent[];
   allowed_actions: ActionKind[];
+  /** The account keeps where photos were taken (set by dispatch; older cached copies lack it). */
+  keep_photo_location?: boolean;
 }
 
 /** One action as POST /portal/vendor/actions takes it: made on the device, with the device's clock. */

@@ -14,7 +14,7 @@ import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
 import { ConflictError, ForbiddenByRuleError, NotFoundError, UnprocessableError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
-import { heldSince } from '../jobs/records.ts';
+import { heldSince, isPortalUser } from '../jobs/records.ts';
 import { appendJobEvent, loadJob } from '../jobs/service.ts';
 import { receiveFile, type ReceivedFile } from './upload.ts';
 
@@ -27,7 +27,10 @@ const thumbnailSize = 480;
 const columns = [
   'id', 'job_id', 'kind', 'filename', 'content_type', 'size_bytes', 'sha256', 'storage_key', 'thumbnail_key', 'width', 'height',
   'visibility', 'scan_status', 'uploaded_by_type', 'uploaded_by_id', 'created_at', 'tag', 'client_id', 'taken_at',
+  'taken_lat', 'taken_lng', 'taken_accuracy_m',
 ];
+/** Where a photo was taken: staff only (a client or a vendor never reads it back). */
+const locationColumns = ['taken_lat', 'taken_lng', 'taken_accuracy_m'] as const;
 
 interface ArtifactRow {
   id: string;
@@ -44,11 +47,13 @@ interface ArtifactRow {
 const isClient = (ctx: RequestContext) => ctx.contactId !== undefined;
 
 /** What callers see: no storage keys, and signed links in their place. */
-function present(services: Services, accountId: number, row: ArtifactRow) {
+function present(services: Services, ctx: RequestContext, row: ArtifactRow) {
+  const accountId = ctx.accountId;
   const expires = new Date(Date.now() + linkMinutes * 60_000);
   const link = (variant: 'original' | 'thumbnail') =>
     `/api/v1/artifacts/content?token=${services.urlSigner.sign({ a: accountId, i: row.id, v: variant }, expires)}`;
   const { storage_key: _s, thumbnail_key: thumbnail, ...shown } = row;
+  if (isPortalUser(ctx)) for (const column of locationColumns) delete shown[column];
   return { ...shown, url: link('original'), thumbnail_url: thumbnail ? link('thumbnail') : null, links_expire_at: expires };
 }
 
@@ -83,6 +88,16 @@ export interface ArtifactDetails {
   tag?: string | null;
   clientId?: string | null;
   takenAt?: Date | null;
+  /** Where the device says the photo was taken (from its EXIF); kept only when the account wants it. */
+  location?: PhotoLocation | null;
+}
+
+export interface PhotoLocation { lat: number; lng: number; accuracyM: number | null }
+
+/** Whether the account keeps where photos were taken (dispatch settings; off unless set). */
+export async function keepsPhotoLocation(trx: Knex.Transaction, accountId: number): Promise<boolean> {
+  const row = await trx('dispatch_settings').where({ account_id: accountId }).first('keep_photo_location');
+  return Boolean(row?.keep_photo_location);
 }
 
 /**
@@ -108,7 +123,7 @@ async function sameClientFile(trx: Knex.Transaction, ctx: RequestContext, jobId:
 
 /** Scans, previews and stores a received file, then records it with its job event and audit entry. */
 async function keepArtifact(services: Services, ctx: RequestContext, jobId: string, received: ReceivedFile, details: ArtifactDetails) {
-  const { visibility, tag = null, clientId = null, takenAt = null } = details;
+  const { visibility, tag = null, clientId = null, takenAt = null, location = null } = details;
   const id = randomUUID();
   const storageKey = `${ctx.accountId}/${jobId}/${id}`;
   const stored: string[] = [];
@@ -139,6 +154,8 @@ async function keepArtifact(services: Services, ctx: RequestContext, jobId: stri
         return { row: existing, created: false };
       }
       if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
+      // Read in this transaction: a phone cannot make an account keep positions it does not want.
+      const kept = location && received.kind === 'photo' && (await keepsPhotoLocation(trx, ctx.accountId)) ? location : null;
       const [inserted] = (await trx('job_artifacts')
         .insert({
           account_id: ctx.accountId,
@@ -160,6 +177,9 @@ async function keepArtifact(services: Services, ctx: RequestContext, jobId: stri
           tag,
           client_id: clientId,
           taken_at: takenAt,
+          taken_lat: kept?.lat ?? null,
+          taken_lng: kept?.lng ?? null,
+          taken_accuracy_m: kept?.accuracyM ?? null,
         })
         .returning(columns)) as ArtifactRow[];
       const tagged = tag ? { tag } : {};
@@ -168,7 +188,7 @@ async function keepArtifact(services: Services, ctx: RequestContext, jobId: stri
       return { row: inserted!, created: true };
     });
     if (!result.created) for (const key of stored) await services.files.remove(key).catch(() => undefined);
-    return { artifact: present(services, ctx.accountId, result.row), created: result.created };
+    return { artifact: present(services, ctx, result.row), created: result.created };
   } catch (err) {
     for (const key of stored) await services.files.remove(key).catch(() => undefined);
     throw err;
@@ -185,7 +205,7 @@ export async function listArtifacts(services: Services, ctx: RequestContext, job
       const since = (await heldSince(trx, ctx.accountId, job)) ?? 'infinity';
       q.where((w) => w.where('created_at', '>=', since).orWhere('uploaded_by_type', 'user'));
     }
-    return ((await q) as ArtifactRow[]).map((row) => present(services, ctx.accountId, row));
+    return ((await q) as ArtifactRow[]).map((row) => present(services, ctx, row));
   });
 }
 
@@ -201,12 +221,12 @@ export async function setArtifactVisibility(services: Services, ctx: RequestCont
     const before = await loadArtifact(ctx, trx, jobId, artifactId);
     if (before.visibility === visibility) {
       audit.nothingChanged();
-      return present(services, ctx.accountId, before);
+      return present(services, ctx, before);
     }
     const [after] = (await trx('job_artifacts').where({ account_id: ctx.accountId, id: artifactId }).update({ visibility }).returning(columns)) as ArtifactRow[];
     await appendJobEvent(trx, ctx, jobId, 'artifact_visibility_changed', { artifact_id: artifactId, filename: before.filename, from: before.visibility, to: visibility });
     await audit({ action: 'job.artifact_visibility_changed', resourceType: 'job', resourceId: jobId, before: { artifact_id: artifactId, visibility: before.visibility }, after: { artifact_id: artifactId, visibility } });
-    return present(services, ctx.accountId, after!);
+    return present(services, ctx, after!);
   });
 }
 

@@ -314,7 +314,7 @@ export function jobRoutes(services: Services) {
     defineRoute({
       method: 'get',
       path: '/dispatch/settings',
-      summary: 'SLA minutes per priority and the warning window before a breach',
+      summary: 'SLA minutes per priority, the warning window before a breach, and whether the vendor portal keeps where photos were taken',
       tags: ['jobs'],
       access: readJobs,
       handler: async ({ ctx, res }) => sendData(res, await getDispatchSettings(ctx)),
@@ -322,12 +322,13 @@ export function jobRoutes(services: Services) {
     defineRoute({
       method: 'patch',
       path: '/dispatch/settings',
-      summary: 'Change SLA minutes per priority or the warning window',
+      summary: 'Change SLA minutes per priority, the warning window, or whether the vendor portal keeps where photos were taken',
       tags: ['jobs'],
       access: configure,
       body: z.object({
         sla_minutes: z.object(Object.fromEntries(jobPriorities.map((p) => [p, z.number().int().min(5).max(525_600).optional()]))).optional(),
         sla_warning_minutes: z.number().int().min(1).max(10_080).optional(),
+        keep_photo_location: z.boolean().optional().describe('Off by default: the portal sends, and the server keeps, the position in a photo’s EXIF'),
       }),
       handler: async ({ ctx, body, res }) => sendData(res, await updateDispatchSettings(ctx, body as Parameters<typeof updateDispatchSettings>[1])),
     }),

@@ -4,20 +4,30 @@ import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
 import { read, write, type Audit } from '../../db/tenant.ts';
 import { sumOverAccounts, type AccountPart } from '../system/sweeps.ts';
+import { keepsPhotoLocation } from '../artifacts/service.ts';
 import { appendJobEvent, dispatchSettings, type DispatchSettings } from './records.ts';
 
-export async function getDispatchSettings(ctx: RequestContext) {
-  return read(ctx, (trx) => dispatchSettings(trx, ctx.accountId));
+/** The SLA settings, and whether the portal keeps where photos were taken (off unless set). */
+async function settingsOf(trx: Knex.Transaction, accountId: number) {
+  return { ...(await dispatchSettings(trx, accountId)), keep_photo_location: await keepsPhotoLocation(trx, accountId) };
 }
 
-export async function updateDispatchSettings(ctx: RequestContext, input: Partial<DispatchSettings>) {
+export async function getDispatchSettings(ctx: RequestContext) {
+  return read(ctx, (trx) => settingsOf(trx, ctx.accountId));
+}
+
+export async function updateDispatchSettings(ctx: RequestContext, input: Partial<DispatchSettings> & { keep_photo_location?: boolean }) {
   return write(ctx, async (trx, audit) => {
-    const before = await dispatchSettings(trx, ctx.accountId);
-    const after = { sla_minutes: { ...before.sla_minutes, ...(input.sla_minutes ?? {}) }, sla_warning_minutes: input.sla_warning_minutes ?? before.sla_warning_minutes };
+    const before = await settingsOf(trx, ctx.accountId);
+    const after = {
+      sla_minutes: { ...before.sla_minutes, ...(input.sla_minutes ?? {}) },
+      sla_warning_minutes: input.sla_warning_minutes ?? before.sla_warning_minutes,
+      keep_photo_location: input.keep_photo_location ?? before.keep_photo_location,
+    };
     await trx('dispatch_settings')
-      .insert({ account_id: ctx.accountId, sla_minutes: after.sla_minutes, sla_warning_minutes: after.sla_warning_minutes })
+      .insert({ account_id: ctx.accountId, ...after })
       .onConflict('account_id')
-      .merge({ sla_minutes: after.sla_minutes, sla_warning_minutes: after.sla_warning_minutes, updated_at: trx.fn.now() });
+      .merge({ ...after, updated_at: trx.fn.now() });
     await audit({ action: 'dispatch_settings.updated', resourceType: 'dispatch_settings', resourceId: ctx.accountId, before: { ...before }, after: { ...after } });
     return after;
   });

@@ -1,6 +1,7 @@
 // Photos are shrunk on the phone before they are stored or sent: the long side to at most 2048 px,
 // turned upright by the browser from the EXIF orientation (createImageBitmap 'from-image'), and
-// re-encoded as JPEG — the new file carries no EXIF at all, so no GPS position leaves the device.
+// re-encoded as JPEG — the new file carries no EXIF at all, so no GPS position leaves inside it
+// (an account that keeps positions gets one read beforehand, sent beside the file: queue.ts).
 // Documents (PDF) and images the browser cannot decode are kept as they are.
 
 export const maxLongSide = 2048;

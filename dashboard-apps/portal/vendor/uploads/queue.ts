@@ -118,12 +118,15 @@ export function onUploadLanded(listener: (landed: Landed) => void) {
 
 /**
  * Compresses and stores the files for a job — on the device, before any network — then queues them.
+ * With `keepLocation` (the account keeps where photos were taken), a photo's position is read from
+ * the original's EXIF first: the compressed copy carries none, so it travels beside it as metadata.
  * Answers the client ids given to them.
  */
-export async function addFiles(jobId: string, files: Iterable<File>, tag: string | null = null): Promise<string[]> {
+export async function addFiles(jobId: string, files: Iterable<File>, tag: string | null = null, options: { keepLocation?: boolean } = {}): Promise<string[]> {
   const ids: string[] = [];
   for (const file of files) {
     const takenAt = new Date().toISOString();
+    const location = options.keepLocation && file.type === 'image/jpeg' ? await photoLocation(file) : null;
     const prepared = await prepareFile(file);
     const row: StoredUpload = {
       client_id: crypto.randomUUID(),
@@ -131,6 +134,7 @@ export async function addFiles(jobId: string, files: Iterable<File>, tag: string
       kind: prepared.kind,
       tag,
       taken_at: takenAt,
+      location: prepared.kind === 'photo' ? location : null,
       filename: prepared.filename,
       content_type: prepared.content_type,
       blob: prepared.blob,
@@ -147,6 +151,16 @@ export async function addFiles(jobId: string, files: Iterable<File>, tag: string
   }
   if (started) kick();
   return ids;
+}
+
+/** The EXIF reader is loaded only when an account keeps positions: the first screen never pays for it. */
+async function photoLocation(file: File) {
+  try {
+    const { readPhotoLocation } = await import('./exif-gps.ts');
+    return await readPhotoLocation(file);
+  } catch {
+    return null; // the reader could not load (offline before it was cached): the photo goes without
+  }
 }
 
 /** Sends a failed file again (after the person fixed what was wrong, e.g. the session). */
@@ -262,6 +276,11 @@ function tusUpload(row: StoredUpload, entry: QueueEntry): Promise<string> {
       taken_at: row.taken_at,
     };
     if (row.tag) metadata.tag = row.tag;
+    if (row.location) {
+      metadata.taken_lat = String(row.location.lat);
+      metadata.taken_lng = String(row.location.lng);
+      if (row.location.accuracy_m !== null) metadata.taken_accuracy_m = String(row.location.accuracy_m);
+    }
     const upload = new Upload(row.blob, {
       endpoint: uploadEndpoint,
       uploadUrl: row.upload_url,

@@ -2,6 +2,7 @@
 // here, compressed, before the first byte goes on the network, and deleted only once the server has
 // answered with the artifact it became — so a dead battery, a reload or a basement loses nothing.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { PhotoLocation } from './exif-gps.ts';
 
 export interface StoredUpload {
   client_id: string;
@@ -10,6 +11,8 @@ export interface StoredUpload {
   tag: string | null;
   /** When it was taken, by the device's clock. */
   taken_at: string;
+  /** Where a photo was taken, from its EXIF; only when the account keeps it (absent in older rows). */
+  location?: PhotoLocation | null;
   filename: string;
   content_type: string;
   blob: Blob;

@@ -11,4 +11,10 @@ export interface JobArtifact {
   created_at: string;
   taken_at: string | null;
 }
-export interface PhotoJob { id: string; required_photos: RequiredPhoto[]; artifacts: JobArtifact[] }
+export interface PhotoJob {
+  id: string;
+  required_photos: RequiredPhoto[];
+  artifacts: JobArtifact[];
+  /** The account keeps where photos were taken: their position is read on the phone and sent. */
+  keep_photo_location?: boolean;
+}
