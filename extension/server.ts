@@ -206,7 +206,7 @@ async function main() {
     notifications: { senders: channels.senders, vapidPublicKey: vapid.publicKey },
   };
   if (config.ONELINK_WORKER) {
-    outboxWorker = await startOutboxWorker({ url: databaseUrl, db: knex, sealer, logger, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS });
+    outboxWorker = await startOutboxWorker({ url: databaseUrl, db: knex, sealer, logger, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, files: services.files });
     deliveryWorker = await startDeliveryWorker({
       url: databaseUrl,
       db: knex,

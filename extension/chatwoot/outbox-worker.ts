@@ -6,13 +6,14 @@ import type { Knex } from 'knex';
 import type { Logger } from '../logger.ts';
 import { startAccountWorker, type AccountWorker } from '../queue/account-worker.ts';
 import type { Sealer } from '../security/crypto.ts';
+import type { FileStorage } from '../storage/index.ts';
 import { accountsWithDueWriteBacks, drainOutbox } from './outbox.ts';
 
 export const outboxSweep = 'chatwoot-outbox';
 
 export type OutboxWorker = AccountWorker;
 
-export function startOutboxWorker(options: { url: string; db: Knex; sealer: Sealer; logger: Logger; timeoutMs: number; sweepMs?: number }): Promise<OutboxWorker> {
+export function startOutboxWorker(options: { url: string; db: Knex; sealer: Sealer; logger: Logger; timeoutMs: number; sweepMs?: number; files?: FileStorage }): Promise<OutboxWorker> {
   const { db, sealer, timeoutMs } = options;
   return startAccountWorker({
     url: options.url,
@@ -21,7 +22,7 @@ export function startOutboxWorker(options: { url: string; db: Knex; sealer: Seal
     channel: 'onelink_outbox',
     sweep: outboxSweep,
     sweepMs: options.sweepMs ?? 30_000,
-    run: (accountId) => drainOutbox(db, sealer, accountId, timeoutMs),
+    run: (accountId) => drainOutbox(db, sealer, accountId, timeoutMs, options.files),
     dueAccounts: () => accountsWithDueWriteBacks(db),
     failure: 'write-back drain failed',
   });

@@ -9,6 +9,7 @@ import type { RequestContext } from '../context.ts';
 import { systemContext, write } from '../db/tenant.ts';
 import { accountsWithWork } from '../modules/system/sweeps.ts';
 import type { Sealer } from '../security/crypto.ts';
+import type { FileStorage } from '../storage/index.ts';
 import { deliverVendorMessage, vendorMessageFailed, type VendorMessageItem } from '../vendor-messages/deliver.ts';
 import {
   ChatwootError,
@@ -85,8 +86,8 @@ async function claim(ctx: RequestContext): Promise<OutboxRow | undefined> {
   });
 }
 
-async function deliver(ctx: RequestContext, sealer: Sealer, item: OutboxRow, target: ChatwootTarget, chatwootAccountId: number): Promise<number | null> {
-  if (item.payload.kind === 'vendor_message') return deliverVendorMessage(ctx, sealer, target, chatwootAccountId, item.payload.messageId, item.attempts);
+async function deliver(ctx: RequestContext, sealer: Sealer, item: OutboxRow, target: ChatwootTarget, chatwootAccountId: number, files?: FileStorage): Promise<number | null> {
+  if (item.payload.kind === 'vendor_message') return deliverVendorMessage(ctx, sealer, target, chatwootAccountId, item.payload.messageId, item.attempts, files);
   const conversationId = item.chatwoot_conversation_id!;
   if (item.payload.kind === 'attributes') {
     const current = await getConversationAttributes(target, chatwootAccountId, conversationId);
@@ -106,8 +107,8 @@ async function deliver(ctx: RequestContext, sealer: Sealer, item: OutboxRow, tar
   return created?.id ?? null;
 }
 
-/** Delivers every due write-back of one account; returns how many were sent. */
-export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<number> {
+/** Delivers every due write-back of one account; returns how many were sent. `files`: where vendors' message attachments are read from. */
+export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number, files?: FileStorage): Promise<number> {
   let sent = 0;
   const { target, chatwootAccountId } = await chatwootTargetFor(db, sealer, accountId, timeoutMs);
   const ctx = await systemContext(db, accountId, 'chatwoot-outbox');
@@ -118,7 +119,7 @@ export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, t
         audit.bookkeeping('chatwoot_outbox');
       });
     try {
-      const messageId = await deliver(ctx, sealer, item, target, chatwootAccountId);
+      const messageId = await deliver(ctx, sealer, item, target, chatwootAccountId, files);
       await update({ status: 'sent', sent_at: db.fn.now(), chatwoot_message_id: messageId, last_error: null });
       sent++;
     } catch (err) {

@@ -4,7 +4,7 @@
 // Creating a contact, a conversation or a message is not repeated blindly when its answer is lost
 // (`outcome_unknown`): list what exists first.
 import type { components } from './spec/chatwoot-api.d.ts';
-import type { PublicContact, PublicContactBody, PublicConversation, PublicConversationBody, PublicMessage } from './spec/missing.ts';
+import type { PublicContact, PublicContactBody, PublicConversation, PublicConversationBody, PublicMessage, PublicMessageForm } from './spec/missing.ts';
 import { ChatwootError } from './http.ts';
 import { answer, chatwootPublicApi, type ChatwootTarget } from './sdk.ts';
 
@@ -89,6 +89,44 @@ export async function createPublicMessage(inbox: PublicInbox, sourceId: string, 
     api(inbox).POST('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages', {
       params: { path: { ...contactPath(inbox, sourceId), conversation_id: conversationId } },
       body,
+    }),
+    'POST public messages',
+  );
+  if (typeof message.id !== 'number') throw new ChatwootError('bad_response', 'Chatwoot stored a message but did not say which');
+  return message;
+}
+
+/** A file to post with a message: its bytes, the name Chatwoot shows and its media type. */
+export interface PublicMessageFile { filename: string; contentType: string; data: Uint8Array<ArrayBuffer> }
+
+/**
+ * Posts an incoming message from the contact with files, as multipart/form-data (`attachments[]`,
+ * in order); like any create it is never repeated blindly when its answer is lost.
+ */
+export async function createPublicMessageWithFiles(
+  inbox: PublicInbox,
+  sourceId: string,
+  conversationId: number,
+  input: { content: string; echo_id?: string; files: PublicMessageFile[] },
+): Promise<PublicMessage> {
+  const form: PublicMessageForm = {
+    content: input.content,
+    ...(input.echo_id ? { echo_id: input.echo_id } : {}),
+    'attachments[]': input.files.map((f) => new File([f.data], f.filename, { type: f.contentType })),
+  };
+  const message = await answer(
+    api(inbox).POST('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages', {
+      params: { path: { ...contactPath(inbox, sourceId), conversation_id: conversationId } },
+      body: form,
+      // The fetch sets the multipart type with its boundary.
+      bodySerializer: (body) => {
+        const data = new FormData();
+        const fields = body as PublicMessageForm;
+        if (fields.content !== undefined) data.append('content', fields.content);
+        if (fields.echo_id) data.append('echo_id', fields.echo_id);
+        for (const file of fields['attachments[]'] ?? []) data.append('attachments[]', file);
+        return data;
+      },
     }),
     'POST public messages',
   );

@@ -47,6 +47,8 @@ export interface RouteDefinition<P extends z.ZodType = z.ZodType, Q extends z.Zo
   rateLimitFailuresOnly?: boolean;
   /** The handler gets the body as raw bytes (webhooks verify signatures over them). */
   rawBody?: boolean;
+  /** The route also takes multipart/form-data, which its handler reads from `req` (its `body` is then undefined); `body` describes the JSON form. */
+  multipart?: boolean;
   params?: P;
   query?: Q;
   body?: B;
@@ -129,7 +131,8 @@ export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, b
       }
     }
     // A JSON route given another type would see no body at all and could "succeed" doing nothing.
-    if (route.body && !route.rawBody && hasBody(req) && !req.is('application/json')) {
+    const multipart = Boolean(route.multipart && req.is('multipart/form-data'));
+    if (route.body && !route.rawBody && !multipart && hasBody(req) && !req.is('application/json')) {
       throw new HttpError(415, 'unsupported_media_type', 'Send this request body as JSON (Content-Type: application/json)');
     }
     const badText = badTextIssues([
@@ -148,7 +151,7 @@ export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, b
     };
     const params = parse('params', route.params, req.params);
     const query = parse('query', route.query, req.query);
-    const body = route.rawBody ? req.body : parse('body', route.body, req.body);
+    const body = route.rawBody ? req.body : multipart ? undefined : parse('body', route.body, req.body);
     if (issues.length) throw invalid('The request is not valid', issues);
     await route.handler({
       params,

@@ -9,11 +9,23 @@
 // forgotten here and made again, so one deletion does not fail that person's messages for good.
 import type { RequestContext } from '../context.ts';
 import { ChatwootError, contactConversations, type ChatwootTarget } from '../chatwoot/client.ts';
-import { createPublicContact, createPublicConversation, createPublicMessage, scanPublicMessages, type PublicInbox, type PublicMessage } from '../chatwoot/public-api.ts';
+import { buffer } from 'node:stream/consumers';
+import {
+  createPublicContact,
+  createPublicConversation,
+  createPublicMessage,
+  createPublicMessageWithFiles,
+  scanPublicMessages,
+  type PublicInbox,
+  type PublicMessage,
+  type PublicMessageFile,
+} from '../chatwoot/public-api.ts';
 import { ensureVendorInbox, storedVendorInbox, type VendorInbox } from '../chatwoot/vendor-inbox.ts';
 import { read, write } from '../db/tenant.ts';
 import { jobReference } from '../modules/jobs/rules.ts';
 import type { Sealer } from '../security/crypto.ts';
+import type { FileStorage } from '../storage/index.ts';
+import { isStored, type StoredAttachment } from './attachments.ts';
 
 export interface VendorMessageItem { kind: 'vendor_message'; messageId: string }
 
@@ -23,6 +35,7 @@ export const vendorContactIdentifier = (portalUserId: string) => `onelink-vendor
 interface Pending {
   id: string;
   content: string;
+  attachments: unknown[];
   status: string;
   chatwoot_message_id: string | null;
   job_id: string;
@@ -72,14 +85,22 @@ const clockSkewSeconds = 120;
  * Sends one vendor message (the outbox's item); answers Chatwoot's message id, or null when there
  * is nothing left to send (the job or the person is gone). Throws a ChatwootError to be retried.
  */
-export async function deliverVendorMessage(ctx: RequestContext, sealer: Sealer, target: ChatwootTarget, chatwootAccountId: number, messageId: string, attempts: number): Promise<number | null> {
+export async function deliverVendorMessage(
+  ctx: RequestContext,
+  sealer: Sealer,
+  target: ChatwootTarget,
+  chatwootAccountId: number,
+  messageId: string,
+  attempts: number,
+  files?: FileStorage,
+): Promise<number | null> {
   const { accountId } = ctx;
   const row = (await read(ctx, (trx) =>
     trx('vendor_messages as m')
       .join('jobs as j', (j) => j.on('j.account_id', 'm.account_id').andOn('j.id', 'm.job_id'))
       .join('portal_users as p', (j) => j.on('p.account_id', 'm.account_id').andOn('p.id', 'm.portal_user_id'))
       .where({ 'm.account_id': accountId, 'm.id': messageId, 'm.direction': 'from_vendor' })
-      .first('m.id', 'm.content', 'm.status', 'm.chatwoot_message_id', 'm.job_id', 'm.portal_user_id', 'm.created_at', 'j.number', 'p.name'),
+      .first('m.id', 'm.content', 'm.attachments', 'm.status', 'm.chatwoot_message_id', 'm.job_id', 'm.portal_user_id', 'm.created_at', 'j.number', 'p.name'),
   )) as Pending | undefined;
   if (!row) return null;
   if (row.status === 'sent') return row.chatwoot_message_id === null ? null : Number(row.chatwoot_message_id);
@@ -89,7 +110,7 @@ export async function deliverVendorMessage(ctx: RequestContext, sealer: Sealer, 
   for (let round = 1; ; round++) {
     try {
       inbox ??= await step('set up the vendors inbox', 'inbox', () => ensureVendorInbox(ctx, sealer, target, chatwootAccountId));
-      return await sendOnce(ctx, sealer, target, chatwootAccountId, inbox, row, lookBeforePosting);
+      return await sendOnce(ctx, sealer, target, chatwootAccountId, inbox, row, lookBeforePosting, files);
     } catch (err) {
       if (!(err instanceof GoneInChatwoot) || round >= maxRounds) throw err;
       await forget(ctx, row, inbox!, err.what);
@@ -117,7 +138,46 @@ async function forget(ctx: RequestContext, row: Pending, inbox: VendorInbox, wha
   });
 }
 
-async function sendOnce(ctx: RequestContext, sealer: Sealer, target: ChatwootTarget, chatwootAccountId: number, inbox: VendorInbox, row: Pending, lookBeforePosting: boolean): Promise<number> {
+/** The message's files as they are posted: read from storage, in the order they were sent. */
+async function filesOf(row: Pending, files: FileStorage | undefined): Promise<PublicMessageFile[]> {
+  const stored = (row.attachments ?? []).filter(isStored);
+  if (!stored.length) return [];
+  // Not a Chatwoot failure: retried by the outbox like one, so a worker without storage loses nothing.
+  if (!files) throw new Error('The message has files but this process has no file storage to read them from');
+  const read = async (a: StoredAttachment): Promise<PublicMessageFile> => ({ filename: a.filename, contentType: a.content_type, data: new Uint8Array(await buffer(await files.open(a.storage_key))) });
+  const out: PublicMessageFile[] = [];
+  for (const a of stored) out.push(await read(a));
+  return out;
+}
+
+/** A file name as compared with the last segment of Chatwoot's data_url (Active Storage may rewrite some characters). */
+const comparable = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/** The names of a listed message's attachments, from their data_url (…/blobs/redirect/<id>/<filename>), in order. */
+function listedFilenames(m: PublicMessage): string[] {
+  const attachments = (m as { attachments?: unknown }).attachments;
+  return (Array.isArray(attachments) ? attachments : []).map((a) => {
+    const url = typeof (a as { data_url?: unknown })?.data_url === 'string' ? ((a as { data_url: string }).data_url) : '';
+    let last = url.split('?')[0]!.split('/').filter(Boolean).at(-1) ?? '';
+    try {
+      last = decodeURIComponent(last);
+    } catch {
+      // keep it as written
+    }
+    return comparable(last);
+  });
+}
+
+async function sendOnce(
+  ctx: RequestContext,
+  sealer: Sealer,
+  target: ChatwootTarget,
+  chatwootAccountId: number,
+  inbox: VendorInbox,
+  row: Pending,
+  lookBeforePosting: boolean,
+  files: FileStorage | undefined,
+): Promise<number> {
   const { accountId } = ctx;
   const where: PublicInbox = { baseUrl: target.baseUrl, timeoutMs: target.timeoutMs, inboxIdentifier: inbox.identifier };
   const threadKey = { account_id: accountId, job_id: row.job_id, portal_user_id: row.portal_user_id };
@@ -167,11 +227,14 @@ async function sendOnce(ctx: RequestContext, sealer: Sealer, target: ChatwootTar
     });
   }
 
+  const attached = await filesOf(row, files);
   let message: PublicMessage | undefined;
   if (lookBeforePosting) {
     // Posted before without an answer? The echo id we send comes back on Chatwoot's websocket only,
-    // never in its API answers: ours is the incoming message with the same text, posted since we
-    // stored it, not yet claimed by another of ours. The list shows 20 at a time: paged back to then.
+    // never in its API answers: ours is the incoming message with the same text and the same files
+    // (their names, in order, from Chatwoot's data_url: with no text, the files alone tell it),
+    // posted since we stored it, not yet claimed by another of ours. The list shows 20 at a time:
+    // paged back to then.
     const claimed = new Set(
       (
         await read(ctx, (trx) =>
@@ -180,12 +243,19 @@ async function sendOnce(ctx: RequestContext, sealer: Sealer, target: ChatwootTar
       ).map(Number),
     );
     const since = Math.floor(new Date(row.created_at).getTime() / 1000) - clockSkewSeconds;
+    const names = JSON.stringify(attached.map((f) => comparable(f.filename)));
     const listed = await step('list the conversation’s messages', 'conversation', () =>
       scanPublicMessages(where, sourceId, conversationId, (page) => page.some((m) => (m.created_at ?? 0) < since)),
     );
-    message = listed.find((m) => m.message_type === 0 && m.content === row.content && (m.created_at ?? since) >= since && !claimed.has(m.id));
+    message = listed.find(
+      (m) => m.message_type === 0 && (m.content ?? '') === row.content && JSON.stringify(listedFilenames(m)) === names && (m.created_at ?? since) >= since && !claimed.has(m.id),
+    );
   }
-  message ??= await step('post the message', 'conversation', () => createPublicMessage(where, sourceId, conversationId, { content: row.content, echo_id: row.id }));
+  message ??= await step('post the message', 'conversation', () =>
+    attached.length
+      ? createPublicMessageWithFiles(where, sourceId, conversationId, { content: row.content, echo_id: row.id, files: attached })
+      : createPublicMessage(where, sourceId, conversationId, { content: row.content, echo_id: row.id }),
+  );
   const sent = message;
   await write(ctx, async (trx, audit) => {
     const changed = await trx('vendor_messages')

@@ -4,15 +4,23 @@ import { z } from 'zod';
 import { ChatwootError } from '../chatwoot/http.ts';
 import { chatwootTargetFor } from '../chatwoot/outbox.ts';
 import { ensureVendorInbox } from '../chatwoot/vendor-inbox.ts';
-import { sendData } from '../http/envelope.ts';
+import path from 'node:path';
+import { sendData, sendError } from '../http/envelope.ts';
 import { HttpError } from '../http/errors.ts';
 import { defineRoute } from '../http/registry.ts';
 import { text } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
 import { reconcileThread } from './reconcile.ts';
-import { listVendorMessages, sendVendorMessage } from './service.ts';
+import { dropReceived, maxMessageFiles, openSignedAttachment, receiveMessageForm, removeAttachments, storeAttachments } from './attachments.ts';
+import { earlierVendorMessage, listVendorMessages, requireThread, sendVendorMessage } from './service.ts';
 
 const jobParams = z.object({ jobId: z.uuid() });
+
+/** RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name. */
+function disposition(type: 'inline' | 'attachment', filename: string) {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/[\\"]/g, '_');
+  return `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
 
 const message = z.object({
   id: z.uuid(),
@@ -20,7 +28,7 @@ const message = z.object({
   direction: z.enum(['from_vendor', 'from_dispatch']),
   author_name: z.string(),
   content: z.string(),
-  attachments: z.array(z.object({ url: z.string(), filename: z.string(), content_type: z.string() })).describe('Links to what an agent attached'),
+  attachments: z.array(z.object({ url: z.string(), filename: z.string(), content_type: z.string() })).describe('Links to the files: what an agent attached, or the sender’s own (signed, 60 minutes)'),
   status: z.enum(['sending', 'sent', 'failed']).describe('sending: stored here, on its way to dispatch; sent: dispatch has it; failed: it could not be delivered'),
   created_at: z.string(),
 });
@@ -38,7 +46,7 @@ export function vendorMessageRoutes(services: Services) {
       params: jobParams,
       response: z.array(message),
       handler: async ({ ctx, params, req, res }) => {
-        sendData(res, await listVendorMessages(ctx, params.jobId));
+        sendData(res, await listVendorMessages(services, ctx, params.jobId));
         // After the answer: replies whose webhook was lost are fetched, stored and announced.
         const deps = { db: services.db, sealer: services.sealer, timeoutMs: services.config.ONELINK_CHATWOOT_TIMEOUT_MS };
         void reconcileThread(deps, ctx.accountId, params.jobId, ctx.actor.id).catch((err: unknown) => req.log.warn({ err, jobId: params.jobId }, 'vendor thread not reconciled with Chatwoot'));
@@ -47,18 +55,70 @@ export function vendorMessageRoutes(services: Services) {
     defineRoute({
       method: 'post',
       path: '/portal/vendor/jobs/:jobId/messages',
-      summary: 'Send dispatch a message about a job (201; the same id again answers 200 with the message stored the first time)',
+      summary: `Send dispatch a message about a job (201; the same id again answers 200 with the message stored the first time). As JSON, or as multipart/form-data with the fields id and content (may be empty when a file comes with it) and up to ${maxMessageFiles} files in fields named "file" (photos, PDF, Word or Excel, up to ONELINK_UPLOAD_MAX_MB each; 415 for another type, 413 for a larger file)`,
       tags: ['portal'],
       access: send,
       params: jobParams,
+      multipart: true,
       body: z.object({
         id: z.uuid().describe('An id the device makes for this message: a resend with the same id is the same message'),
         content: text({ min: 1, max: 5000 }),
       }),
       response: message,
-      handler: async ({ ctx, params, body, res }) => {
-        const { message: sent, replayed } = await sendVendorMessage(ctx, params.jobId, body);
-        sendData(res, sent, {}, replayed ? 200 : 201);
+      handler: async ({ ctx, params, body, req, res }) => {
+        if (body) {
+          const { message: sent, replayed } = await sendVendorMessage(services, ctx, params.jobId, body);
+          sendData(res, sent, {}, replayed ? 200 : 201);
+          return;
+        }
+        // Multipart: the job is checked before a byte is read; a resend of the id stores nothing again.
+        await requireThread(ctx, params.jobId);
+        const form = await receiveMessageForm(req, { tmpDir: path.join(services.config.filesDir, '.incoming'), maxBytes: services.config.ONELINK_UPLOAD_MAX_MB * 1024 * 1024 });
+        try {
+          const input = { id: form.id, content: form.content, filenames: form.files.map((f) => f.filename) };
+          const earlier = await earlierVendorMessage(services, ctx, params.jobId, input);
+          if (earlier) return sendData(res, earlier, {}, 200);
+          const attachments = await storeAttachments(services, ctx.accountId, params.jobId, form.files);
+          let outcome: Awaited<ReturnType<typeof sendVendorMessage>>;
+          try {
+            outcome = await sendVendorMessage(services, ctx, params.jobId, { id: form.id, content: form.content, attachments });
+          } catch (err) {
+            await removeAttachments(services, attachments);
+            throw err;
+          }
+          // Sent twice at once: the other request's files are the message's, these are spare.
+          if (outcome.replayed) await removeAttachments(services, attachments);
+          sendData(res, outcome.message, {}, outcome.replayed ? 200 : 201);
+        } finally {
+          await dropReceived(form.files);
+        }
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/portal/vendor/message-attachments/content',
+      summary: 'A file the vendor attached to a message, behind a signed, short-lived link from the message list',
+      tags: ['portal'],
+      access: { public: true },
+      rateLimitPerMinute: 1200,
+      query: z.object({ token: z.string().min(10).max(1000) }),
+      handler: async ({ query, res }) => {
+        const file = await openSignedAttachment(services, query.token);
+        if (!file) {
+          sendError(res, 404, 'not_found', 'This link is invalid or has expired');
+          return;
+        }
+        const { content_type: type, filename, size } = file.attachment;
+        const showable = type.startsWith('image/') || type === 'application/pdf';
+        res.setHeader('Content-Type', type);
+        res.setHeader('Content-Length', String(size));
+        res.setHeader('Content-Disposition', disposition(showable ? 'inline' : 'attachment', filename));
+        res.setHeader('Cache-Control', 'private, max-age=3600');
+        // Served bytes are never a page: no scripts, no plugins, even if a browser tried to render them.
+        res.setHeader('Content-Security-Policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox");
+        res.setHeader('X-Content-Type-Options', 'nosniff');
+        file.stream.on('error', () => res.destroy());
+        file.stream.pipe(res);
       },
     }),
     defineRoute({

@@ -9,6 +9,8 @@ import { read, write } from '../db/tenant.ts';
 import { NotFoundError, UnprocessableError } from '../errors.ts';
 import { visibleJobs } from '../modules/jobs/records.ts';
 import type { Knex } from 'knex';
+import type { Services } from '../services.ts';
+import { attachmentLink, isStored, type StoredAttachment } from './attachments.ts';
 import type { MessageAttachment } from './replies.ts';
 
 export interface VendorMessage {
@@ -27,13 +29,21 @@ const columns = ['id', 'client_id', 'direction', 'author_name', 'content', 'atta
 /** At most this many of a thread's latest messages are shown. */
 export const threadLimit = 500;
 
-const present = (row: Record<string, unknown>): VendorMessage => ({
+type Signer = Pick<Services, 'urlSigner'>;
+
+/** A vendor's own files are shown through signed links of ours; dispatch's are Chatwoot's links as they came. */
+const shownAttachments = (signer: Signer, accountId: number, row: Record<string, unknown>): MessageAttachment[] =>
+  ((row.attachments as unknown[]) ?? []).map((a, index) =>
+    isStored(a) ? { url: attachmentLink(signer, accountId, row.id as string, index), filename: a.filename, content_type: a.content_type } : (a as MessageAttachment),
+  );
+
+const present = (signer: Signer, accountId: number, row: Record<string, unknown>): VendorMessage => ({
   id: row.id as string,
   client_id: (row.client_id as string | null) ?? null,
   direction: row.direction as VendorMessage['direction'],
   author_name: row.author_name as string,
   content: row.content as string,
-  attachments: (row.attachments as MessageAttachment[]) ?? [],
+  attachments: shownAttachments(signer, accountId, row),
   status: row.status as VendorMessage['status'],
   created_at: new Date(row.created_at as string).toISOString(),
 });
@@ -49,8 +59,14 @@ async function requireVisibleJob(trx: Knex.Transaction, ctx: RequestContext, job
   if (!job) throw new NotFoundError('Job');
 }
 
+/** Throws NotFound unless the caller may write in this job's thread (checked before a file is read). */
+export async function requireThread(ctx: RequestContext, jobId: string): Promise<void> {
+  vendorUser(ctx);
+  await read(ctx, (trx) => requireVisibleJob(trx, ctx, jobId));
+}
+
 /** The caller's thread about a job, oldest first. */
-export async function listVendorMessages(ctx: RequestContext, jobId: string): Promise<VendorMessage[]> {
+export async function listVendorMessages(signer: Signer, ctx: RequestContext, jobId: string): Promise<VendorMessage[]> {
   const portalUserId = vendorUser(ctx);
   return read(ctx, async (trx) => {
     await requireVisibleJob(trx, ctx, jobId);
@@ -59,25 +75,55 @@ export async function listVendorMessages(ctx: RequestContext, jobId: string): Pr
       .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
       .limit(threadLimit)
       .select(columns);
-    return rows.reverse().map(present);
+    return rows.reverse().map((row) => present(signer, ctx.accountId, row));
   });
 }
 
+/** The filenames a message's attachments were sent with, in order (what a resend must repeat). */
+const filenamesOf = (attachments: unknown) => ((attachments as unknown[]) ?? []).map((a) => (isStored(a) ? a.filename : ''));
+
 /**
- * Stores a vendor's message (status sending) and queues it for Chatwoot. The same device id again
- * answers the message stored the first time (`replayed`); with other content it is refused.
+ * The message the device already sent under this id, if any (a resend answers it without storing
+ * its files again); with other content or other files the id is refused as reused.
  */
-export async function sendVendorMessage(ctx: RequestContext, jobId: string, input: { id: string; content: string }): Promise<{ message: VendorMessage; replayed: boolean }> {
+export async function earlierVendorMessage(signer: Signer, ctx: RequestContext, jobId: string, input: { id: string; content: string; filenames?: string[] }): Promise<VendorMessage | null> {
+  const portalUserId = vendorUser(ctx);
+  return read(ctx, async (trx) => {
+    const row = await trx('vendor_messages').where({ account_id: ctx.accountId, portal_user_id: portalUserId, client_id: input.id }).first([...columns, 'job_id']);
+    if (!row) return null;
+    sameMessage(row, jobId, input);
+    return present(signer, ctx.accountId, row);
+  });
+}
+
+function sameMessage(row: Record<string, unknown>, jobId: string, input: { content: string; filenames?: string[] }) {
+  const filenames = input.filenames ?? [];
+  if (row.job_id !== jobId || row.content !== input.content || JSON.stringify(filenamesOf(row.attachments)) !== JSON.stringify(filenames)) {
+    throw new UnprocessableError('idempotency_key_reused', 'This message id was already used for another message; give a new message a new id');
+  }
+}
+
+/**
+ * Stores a vendor's message (status sending) with the files already put in storage for it, and
+ * queues it for Chatwoot. The same device id again answers the message stored the first time
+ * (`replayed`: the caller removes the files it stored for nothing); with other content it is refused.
+ */
+export async function sendVendorMessage(
+  signer: Signer,
+  ctx: RequestContext,
+  jobId: string,
+  input: { id: string; content: string; attachments?: StoredAttachment[] },
+): Promise<{ message: VendorMessage; replayed: boolean }> {
   const portalUserId = vendorUser(ctx);
   const { accountId } = ctx;
+  const attachments = input.attachments ?? [];
+  const expected = { content: input.content, filenames: attachments.map((a) => a.filename) };
   return write(ctx, async (trx, audit) => {
     const earlier = async () => trx('vendor_messages').where({ account_id: accountId, portal_user_id: portalUserId, client_id: input.id }).first([...columns, 'job_id']);
     const replay = (row: Record<string, unknown>) => {
-      if (row.job_id !== jobId || row.content !== input.content) {
-        throw new UnprocessableError('idempotency_key_reused', 'This message id was already used for another message; give a new message a new id');
-      }
+      sameMessage(row, jobId, expected);
       audit.nothingChanged();
-      return { message: present(row), replayed: true };
+      return { message: present(signer, accountId, row), replayed: true };
     };
     const before = await earlier();
     if (before) return replay(before);
@@ -86,16 +132,17 @@ export async function sendVendorMessage(ctx: RequestContext, jobId: string, inpu
     await trx('vendor_threads').insert({ account_id: accountId, job_id: jobId, portal_user_id: portalUserId }).onConflict(['account_id', 'job_id', 'portal_user_id']).ignore();
     // Two sends of the same id at once: the second finds the first's row instead of a duplicate.
     const { rows } = await trx.raw<{ rows: Array<Record<string, unknown>> }>(
-      `insert into vendor_messages (account_id, client_id, job_id, portal_user_id, direction, author_name, content, status)
-       values (?, ?, ?, ?, 'from_vendor', ?, ?, 'sending')
+      `insert into vendor_messages (account_id, client_id, job_id, portal_user_id, direction, author_name, content, attachments, status)
+       values (?, ?, ?, ?, 'from_vendor', ?, ?, ?::jsonb, 'sending')
        on conflict (account_id, portal_user_id, client_id) where client_id is not null do nothing
        returning ${columns.join(', ')}`,
-      [accountId, input.id, jobId, portalUserId, author?.name ?? 'Vendor', input.content],
+      [accountId, input.id, jobId, portalUserId, author?.name ?? 'Vendor', input.content, JSON.stringify(attachments)],
     );
     const created = rows[0];
     if (!created) return replay((await earlier())!);
     await queueVendorMessage(trx, ctx, created.id as string);
-    await audit({ action: 'vendor_message.created', resourceType: 'job', resourceId: jobId, after: { message_id: created.id, client_id: input.id, length: input.content.length } });
-    return { message: present(created), replayed: false };
+    const files = attachments.length ? { files: attachments.map((a) => ({ filename: a.filename, content_type: a.content_type, size: a.size, sha256: a.sha256 })) } : {};
+    await audit({ action: 'vendor_message.created', resourceType: 'job', resourceId: jobId, after: { message_id: created.id, client_id: input.id, length: input.content.length, ...files } });
+    return { message: present(signer, accountId, created), replayed: false };
   });
 }

@@ -5,8 +5,13 @@
 // portal through the account webhook.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import sharp from 'sharp';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
 import { install } from '../../extension/chatwoot/installer.ts';
@@ -22,7 +27,8 @@ import type { TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
 
-const world = useWorld([1, 2]);
+// A 1 MB limit per file keeps the too-large case small.
+const world = useWorld([1, 2], { env: { ONELINK_UPLOAD_MAX_MB: '1' } });
 let t: TestApp;
 let chatwoot: FakeChatwoot;
 let admin: SignedIn;
@@ -72,7 +78,7 @@ async function jobFor(vendor: string, technician?: Person) {
   return job as { id: string; reference: string };
 }
 
-const drain = (timeoutMs = 1000) => drainOutbox(t.db.knex, t.services.sealer, admin.accountId, timeoutMs);
+const drain = (timeoutMs = 1000) => drainOutbox(t.db.knex, t.services.sealer, admin.accountId, timeoutMs, t.services.files);
 const makeDue = () => withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) => trx('chatwoot_outbox').where({ status: 'pending' }).update({ next_attempt_at: trx.fn.now() }));
 const messagesOf = async (person: Person, jobId: string) => {
   const res = await apiAs(t, person.token).get(`/portal/vendor/jobs/${jobId}/messages`);
@@ -517,6 +523,170 @@ describe('when Chatwoot misbehaves or things are deleted there', () => {
 });
 
 // Last: installing again registers the installer's own webhook (and its secret) for the account.
+describe('files with a message', () => {
+  const north = () => vendors.North!;
+  let photo: Buffer;
+  const pdf = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
+  type Part = { data: Buffer; name: string };
+  const sendFiles = (person: Person, jobId: string, fields: { id: string; content?: string }, files: Part[]) => {
+    const req = request(t.app).post(`/api/v1/portal/vendor/jobs/${jobId}/messages`).set('Authorization', `Bearer ${person.token}`).field('id', fields.id);
+    if (fields.content !== undefined) req.field('content', fields.content);
+    for (const f of files) req.attach('file', f.data, f.name);
+    return req;
+  };
+  /** Downloads a signed link without any credentials, as an <img> would. */
+  const fetchLink = (link: string) =>
+    request(t.app)
+      .get(link)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+  const messageFiles = (jobId: string) => {
+    const dir = path.join(t.config.filesDir, String(admin.accountId), jobId, 'messages');
+    return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  };
+  const rowsOf = (jobId: string) => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_messages').where({ job_id: jobId }).select('id', 'content', 'attachments'));
+
+  beforeAll(async () => {
+    photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#2e86c1' } }).jpeg().toBuffer();
+  });
+
+  it('a photo and a PDF reach Chatwoot as one incoming message with both files, byte for byte; a resend stores nothing twice', async () => {
+    const job = await jobFor('North');
+    const id = randomUUID();
+    const files = [{ data: photo, name: 'leak.jpg' }, { data: pdf, name: 'quote.pdf' }];
+    const sent = await sendFiles(north().owner, job.id, { id, content: '' }, files);
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    expect(sent.body.data).toMatchObject({ client_id: id, content: '', status: 'sending' });
+    expect(sent.body.data.attachments).toMatchObject([
+      { filename: 'leak.jpg', content_type: 'image/jpeg' },
+      { filename: 'quote.pdf', content_type: 'application/pdf' },
+    ]);
+    const stored = messageFiles(job.id);
+    expect(stored).toHaveLength(2);
+    // The same id again (the device resending after a lost answer): the first message, no new files.
+    const replay = await sendFiles(north().owner, job.id, { id, content: '' }, files);
+    expect(replay.status, JSON.stringify(replay.body)).toBe(200);
+    expect(replay.body.data.id).toBe(sent.body.data.id);
+    expect(messageFiles(job.id)).toEqual(stored);
+    expect(await rowsOf(job.id)).toHaveLength(1);
+    // Other files under the same id are another message: refused.
+    expect((await sendFiles(north().owner, job.id, { id, content: '' }, [files[0]!])).status).toBe(422);
+    expect(messageFiles(job.id)).toEqual(stored);
+
+    expect(await drain()).toBe(1);
+    const [conversation, ...more] = threadsOf(job.reference);
+    expect(more).toEqual([]);
+    expect(conversation!.messages).toHaveLength(1);
+    const [message] = conversation!.messages;
+    expect(message).toMatchObject({ message_type: 'incoming', content: '', echoId: sent.body.data.id });
+    expect(message!.attachments!.map((a) => [a.content_type, a.file_type, a.data_url.split('/').at(-1)])).toEqual([
+      ['image/jpeg', 'image', 'leak.jpg'],
+      ['application/pdf', 'file', 'quote.pdf'],
+    ]);
+    // What Chatwoot got is what was stored, which is what the vendor sent.
+    const [row] = await rowsOf(job.id);
+    for (const [i, a] of (row.attachments as Array<{ storage_key: string }>).entries()) {
+      const kept = await buffer(await t.services.files.open(a.storage_key));
+      expect(kept.equals(files[i]!.data)).toBe(true);
+      expect(message!.attachments![i]!.data!.equals(kept)).toBe(true);
+    }
+    expect(chatwoot.violations).toEqual([]);
+    // Sent once more after delivery: still the one message in Chatwoot.
+    expect((await sendFiles(north().owner, job.id, { id, content: '' }, files)).status).toBe(200);
+    await drain();
+    expect(conversation!.messages).toHaveLength(1);
+    const [shown] = await messagesOf(north().owner, job.id);
+    expect(shown).toMatchObject({ status: 'sent', attachments: [{ filename: 'leak.jpg' }, { filename: 'quote.pdf' }] });
+  });
+
+  it('the sender reads their file through its signed link; another vendor, another account or a changed link find nothing', async () => {
+    const job = await jobFor('North');
+    const sent = await sendFiles(north().owner, job.id, { id: randomUUID(), content: 'The valve' }, [{ data: photo, name: 'valve.jpg' }]);
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    const [shown] = await messagesOf(north().owner, job.id);
+    const link = shown!.attachments[0] as { url: string; filename: string };
+    expect(link.url).toMatch(/^\/api\/v1\/portal\/vendor\/message-attachments\/content\?token=/);
+    const got = await fetchLink(link.url);
+    expect(got.status).toBe(200);
+    expect((got.body as Buffer).equals(photo)).toBe(true);
+    expect(got.headers['content-type']).toBe('image/jpeg');
+    expect(got.headers['content-disposition']).toContain('inline; filename="valve.jpg"');
+    expect(got.headers['content-security-policy']).toContain('sandbox');
+    expect(got.headers['x-content-type-options']).toBe('nosniff');
+    // Another vendor cannot reach the thread that hands the link out.
+    expect((await apiAs(t, vendors.South!.owner.token).get(`/portal/vendor/jobs/${job.id}/messages`)).status).toBe(404);
+    // A link made for the same message in another account, another file of it, or a changed token: 404.
+    const otherAccount = await t.db.knex('accounts').whereNot({ account_id: admin.accountId }).first('account_id');
+    for (const claims of [
+      { a: Number(otherAccount.account_id), m: sent.body.data.id, n: 0 },
+      { a: admin.accountId, m: sent.body.data.id, n: 1 },
+      { a: admin.accountId, m: randomUUID(), n: 0 },
+    ]) {
+      const forged = `/api/v1/portal/vendor/message-attachments/content?token=${t.services.urlSigner.sign(claims, new Date(Date.now() + 60_000))}`;
+      expect((await fetchLink(forged)).status).toBe(404);
+    }
+    const token = new URL(link.url, 'http://x').searchParams.get('token')!;
+    expect((await fetchLink(`/api/v1/portal/vendor/message-attachments/content?token=${token.slice(0, -2)}xx`)).status).toBe(404);
+    // The staff's thread view of the job in account 2 reaches nothing here either.
+    const adminB = await signInAgent(t, chatwoot, 2, 'administrator', 'Bea Admin');
+    expect((await apiAs(t, adminB.token).get(`/portal/vendor/jobs/${job.id}/messages`)).status).toBe(404);
+  });
+
+  it('refuses a type not accepted (415) and a file above the limit (413), keeping nothing', async () => {
+    const job = await jobFor('North');
+    const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(5000, 1)]);
+    const refused = await sendFiles(north().owner, job.id, { id: randomUUID(), content: 'See attached' }, [{ data: photo, name: 'ok.jpg' }, { data: exe, name: 'invoice.pdf' }]);
+    expect([refused.status, refused.body.error.code]).toEqual([415, 'file_type_not_allowed']);
+    const big = Buffer.concat([photo, Buffer.alloc(1024 * 1024 + 10, 7)]);
+    const tooBig = await sendFiles(north().owner, job.id, { id: randomUUID(), content: 'Big one' }, [{ data: big, name: 'big.jpg' }]);
+    expect([tooBig.status, tooBig.body.error.code]).toEqual([413, 'file_too_large']);
+    const tooMany = await sendFiles(north().owner, job.id, { id: randomUUID() }, [1, 2, 3, 4].map((n) => ({ data: photo, name: `p${n}.jpg` })));
+    expect(tooMany.status).toBe(413);
+    // Neither text nor a file, or a bad id: 422 naming the field.
+    const empty = await sendFiles(north().owner, job.id, { id: randomUUID(), content: '  ' }, []);
+    expect([empty.status, empty.body.error.details.fields[0].path]).toEqual([422, 'body.content']);
+    expect((await sendFiles(north().owner, job.id, { id: 'not-a-uuid', content: 'x' }, [{ data: photo, name: 'a.jpg' }])).status).toBe(422);
+    expect(await rowsOf(job.id)).toEqual([]);
+    expect(messageFiles(job.id)).toEqual([]);
+    const incoming = path.join(t.config.filesDir, '.incoming');
+    expect(fs.existsSync(incoming) ? fs.readdirSync(incoming) : []).toEqual([]);
+    // Another vendor's job: 404 before a byte is kept.
+    expect((await sendFiles(vendors.South!.owner, job.id, { id: randomUUID(), content: 'x' }, [{ data: photo, name: 'a.jpg' }])).status).toBe(404);
+    expect(messageFiles(job.id)).toEqual([]);
+  });
+
+  it('does not post files twice when Chatwoot stored them but its answer was lost (no text: found by the files)', async () => {
+    const job = await jobFor('North');
+    expect((await send(north().owner, job.id, 'First, to open the thread')).status).toBe(201);
+    await drain();
+    const conversation = threadsOf(job.reference)[0]!;
+    chatwoot.swallowWrites = 1;
+    const sent = await sendFiles(north().owner, job.id, { id: randomUUID() }, [{ data: photo, name: 'after.jpg' }]);
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    await drain(300);
+    expect(conversation.messages.filter((m) => m.attachments?.length)).toHaveLength(1);
+    await makeDue();
+    await drain(300);
+    const withFiles = conversation.messages.filter((m) => m.attachments?.length);
+    expect(withFiles).toHaveLength(1);
+    const row = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_messages').where({ id: sent.body.data.id }).first('status', 'chatwoot_message_id'));
+    expect([row.status, Number(row.chatwoot_message_id)]).toEqual(['sent', withFiles[0]!.id]);
+  });
+
+  it('keeps the JSON form working as it was', async () => {
+    const job = await jobFor('North');
+    const res = await apiAs(t, north().owner.token).post(`/portal/vendor/jobs/${job.id}/messages`, { id: randomUUID(), content: 'Plain text' });
+    expect(res.status).toBe(201);
+    expect(res.body.data.attachments).toEqual([]);
+    const wrongType = await request(t.app).post(`/api/v1/portal/vendor/jobs/${job.id}/messages`).set('Authorization', `Bearer ${north().owner.token}`).set('Content-Type', 'text/plain').send('hi');
+    expect(wrongType.status).toBe(415);
+  });
+});
+
 describe('the installer', () => {
   it('finds the Vendors inbox again where the vendor portal is on', async () => {
     const installation = await t.db.knex('installations').first('api_token_sealed');

@@ -98,7 +98,15 @@ export interface FakeChatwoot {
 export interface FakeApiInbox { accountId: number; inboxId: number; identifier: string; name?: string; /** Where Chatwoot posts the inbox's events (empty: nowhere). */ webhookUrl?: string }
 
 /** An attachment as Chatwoot's Attachment#push_event_data shows it (file_type: image, audio, video, file …). */
-export interface FakeAttachment { file_type: string; data_url: string; thumb_url?: string; file_size?: number }
+export interface FakeAttachment {
+  file_type: string;
+  data_url: string;
+  thumb_url?: string;
+  file_size?: number;
+  /** A file a contact posted through the public API: its bytes and media type as received. */
+  data?: Buffer;
+  content_type?: string;
+}
 
 export interface FakeContact {
   id: number;
@@ -240,6 +248,22 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     description: 'A message id: the 20 messages before it',
     schema: { type: 'integer' },
   });
+  // And: a public message may carry files, posted as multipart/form-data with `attachments[]`
+  // beside content and echo_id (Public::Api::V1::Inboxes::MessagesController#create); the document
+  // lists JSON only (extension/chatwoot/spec/missing.ts types it the same way).
+  apiSpec.paths['/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages'].post.requestBody.content['multipart/form-data'] = {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['attachments[]'],
+      properties: {
+        content: { type: 'string' },
+        echo_id: { type: 'string' },
+        // The validator stands one file part in as a single value, several as an array.
+        'attachments[]': { oneOf: [{ type: 'string', format: 'binary' }, { type: 'array', minItems: 1, items: { type: 'string', format: 'binary' } }] },
+      },
+    },
+  };
   const inboxChannel = apiSpec.paths['/api/v1/accounts/{account_id}/inboxes/'].post.requestBody.content['application/json; charset=utf-8'].schema.properties.channel;
   inboxChannel.properties.type.enum = ['web_widget', 'api'];
   inboxChannel.properties.webhook_url = { type: 'string', description: 'API channel: where Chatwoot posts the inbox’s events' };
@@ -766,9 +790,30 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     const conversation = publicConversationOf(req);
     if (!conversation) return notFound(res);
     const body = req.body as { content?: string; echo_id?: string };
+    // Multipart: every file part must be `attachments[]` (multer has them in memory); JSON carries none.
+    const parts = (req as express.Request & { files?: Array<{ fieldname: string; originalname: string; mimetype: string; buffer: Buffer; size: number }> }).files ?? [];
+    const stray = parts.filter((f) => f.fieldname !== 'attachments[]');
+    if (stray.length) {
+      fake.violations.push(`POST public messages: file parts must be named attachments[], not ${stray.map((f) => f.fieldname).join(', ')}`);
+      return void res.status(422).json({ error: 'unexpected file field' });
+    }
+    if (req.is('multipart/form-data') && typeof body.content !== 'string') {
+      fake.violations.push(`POST public messages: content must be a string part`);
+      return void res.status(422).json({ error: 'content missing' });
+    }
+    const id = nextMessageId++;
+    // Like Active Storage's redirect URL: the blob's signed id, then the file's name.
+    const attachments: FakeAttachment[] = parts.map((f, i) => ({
+      file_type: f.mimetype.startsWith('image/') ? 'image' : 'file',
+      data_url: `https://chatwoot.example/rails/active_storage/blobs/redirect/${id}x${i}/${encodeURIComponent(f.originalname)}`,
+      file_size: f.size,
+      data: f.buffer,
+      content_type: f.mimetype,
+    }));
     const message: FakeConversation['messages'][number] = {
-      id: nextMessageId++,
+      id,
       content: body.content ?? '',
+      ...(attachments.length ? { attachments } : {}),
       private: false,
       message_type: 'incoming',
       content_attributes: {},

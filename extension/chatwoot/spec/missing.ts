@@ -75,6 +75,14 @@ export type InboxWithChannel = Schemas['inbox'] & { id: number; channel_type?: s
 /** Creating an inbox: the document lists only the web widget channel; Chatwoot also makes API channels (`type: 'api'`, optional `webhook_url`). */
 export type InboxCreateBody = { name: string; channel: { type: 'api'; webhook_url?: string } };
 
+/**
+ * A public message with files: the create also takes multipart/form-data, the files in
+ * `attachments[]` beside `content` and `echo_id` (Public::Api::V1::Inboxes::MessagesController#create
+ * builds an attachment from each); the document lists JSON only. Content may be empty then.
+ */
+export type PublicMessageForm = { content?: string; echo_id?: string; 'attachments[]'?: Blob[] };
+type TakingFiles<Op> = Omit<Op, 'requestBody'> & { requestBody: { content: Json<Schemas['public_message_create_payload']> & { 'multipart/form-data': PublicMessageForm } } };
+
 type PublicContactPath = '/public/api/v1/inboxes/{inbox_identifier}/contacts';
 type PublicConversationsPath = '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations';
 type PublicMessagesPath = '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages';
@@ -130,7 +138,7 @@ interface Corrected {
   '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages': Replace<PublicMessagesPath, {
       // The latest 20 messages, oldest first; `before` (a message id) pages back (Public::Api::V1::Inboxes::MessagesController, MessageFinder).
       get: Querying<Answering<operations['list-all-converation-messages'], PublicMessage[]>, { before?: number }>;
-      post: Answering<operations['create-a-message'], PublicMessage> }>;
+      post: Answering<TakingFiles<operations['create-a-message']>, PublicMessage> }>;
 }
 
 /** Endpoints the document lacks. */

@@ -1,0 +1,148 @@
+// Files a vendor attaches to a message for dispatch: received from a multipart form (each file
+// spooled, typed from its bytes and size-limited exactly as job files are), kept in the file
+// storage under keys of ours, recorded on the message (vendor_messages.attachments) and shown
+// back to the sender through short-lived signed links.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { read } from '../db/tenant.ts';
+import { InvalidFieldsError } from '../errors.ts';
+import { HttpError, badRequest } from '../http/errors.ts';
+import { cleanFilename, spool, type ReceivedFile } from '../modules/artifacts/upload.ts';
+import type { Services } from '../services.ts';
+
+/** At most this many files go with one message. */
+export const maxMessageFiles = 3;
+/** How long a link to an attachment works. */
+export const attachmentLinkMinutes = 60;
+
+/** A vendor's attachment as stored on the message (never shown as such: the key is ours). */
+export interface StoredAttachment { storage_key: string; filename: string; content_type: string; size: number; sha256: string }
+
+export interface MessageForm { id: string; content: string; files: ReceivedFile[] }
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Postgres refuses NUL and lone surrogates; multipart fields skip the JSON body's check.
+const badText = (value: string) => value.includes('\u0000') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value);
+
+/** Removes what a failed or finished request left in the temporary folder. */
+export async function dropReceived(files: ReceivedFile[]) {
+  for (const file of files) await fs.promises.rm(file.path, { force: true }).catch(() => undefined);
+}
+
+/**
+ * Reads a message sent as multipart/form-data: `id`, `content` (may be empty when a file comes
+ * with it) and up to three `file` parts. A file of a type not accepted answers 415, one above the
+ * limit 413; nothing received is kept then.
+ */
+export async function receiveMessageForm(req: Request, { tmpDir, maxBytes }: { tmpDir: string; maxBytes: number }): Promise<MessageForm> {
+  await fs.promises.mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: req.headers, limits: { files: maxMessageFiles + 1, fileSize: maxBytes, fields: 10, fieldSize: 40_000, parts: 16 } });
+  } catch {
+    throw badRequest('malformed_upload', 'The multipart request could not be read');
+  }
+  const fields: Record<string, string> = {};
+  const received: Array<Promise<ReceivedFile>> = [];
+  let tooMany = false;
+  const parsed = new Promise<void>((resolve, reject) => {
+    parser.on('field', (name, value) => {
+      fields[name] = value;
+    });
+    parser.on('file', (field, stream, info) => {
+      if (field !== 'file' || received.length >= maxMessageFiles) {
+        if (field === 'file') tooMany = true;
+        stream.resume();
+        return;
+      }
+      const file = spool(stream, cleanFilename(info.filename), tmpDir, maxBytes);
+      file.catch(() => undefined); // settled below
+      received.push(file);
+    });
+    parser.on('filesLimit', () => (tooMany = true));
+    parser.on('close', resolve);
+    parser.on('error', () => reject(badRequest('malformed_upload', 'The multipart request could not be read')));
+  });
+  const piped = pipeline(req, parser).catch(() => {
+    throw badRequest('upload_aborted', 'The upload was interrupted or malformed');
+  });
+  // The files are known once the form is read to its end; each is settled (kept or removed) either way.
+  const parsing = await Promise.all([parsed, piped]).then(
+    () => null,
+    (err: unknown) => ({ err }),
+  );
+  const results = await Promise.allSettled(received);
+  const settled = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = parsing ?? (results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined)?.reason;
+  if (parsing || results.some((r) => r.status === 'rejected')) {
+    await dropReceived(settled);
+    throw parsing ? parsing.err : failed;
+  }
+  try {
+    if (tooMany) throw new HttpError(413, 'too_many_files', `At most ${maxMessageFiles} files go with one message`, { max_files: maxMessageFiles });
+    return { ...messageFields(fields, settled.length > 0), files: settled };
+  } catch (err) {
+    await dropReceived(settled);
+    throw err;
+  }
+}
+
+/** The text fields of a multipart message, checked as the JSON body is (422 naming `body.<field>`). */
+function messageFields(raw: Record<string, string>, withFiles: boolean): { id: string; content: string } {
+  const problems: Array<{ field: string; message: string; code: string }> = [];
+  const id = (raw.id ?? '').trim();
+  const content = (raw.content ?? '').trim();
+  if (!uuidPattern.test(id)) problems.push({ field: 'id', message: 'An id the device makes for this message (a UUID)', code: 'invalid_format' });
+  if (badText(content)) problems.push({ field: 'content', message: 'must not contain NUL characters or unpaired UTF-16 surrogates', code: 'invalid_text' });
+  else if (content.length > 5000) problems.push({ field: 'content', message: 'At most 5000 characters', code: 'too_long' });
+  else if (!content && !withFiles) problems.push({ field: 'content', message: 'Write a message or attach a file', code: 'too_small' });
+  if (problems.length) throw new InvalidFieldsError('The message is not valid', problems);
+  return { id: id.toLowerCase(), content };
+}
+
+/** Puts received files into the storage for a message; on failure nothing stays there. */
+export async function storeAttachments(services: Pick<Services, 'files'>, accountId: number, jobId: string, files: ReceivedFile[]): Promise<StoredAttachment[]> {
+  const stored: StoredAttachment[] = [];
+  try {
+    for (const file of files) {
+      const key = `${accountId}/${jobId}/messages/${randomUUID()}`;
+      await services.files.put(key, fs.createReadStream(file.path, { highWaterMark: 1024 * 1024 }));
+      stored.push({ storage_key: key, filename: file.filename, content_type: file.contentType, size: file.size, sha256: file.sha256 });
+    }
+    return stored;
+  } catch (err) {
+    await removeAttachments(services, stored);
+    throw err;
+  }
+}
+
+export async function removeAttachments(services: Pick<Services, 'files'>, attachments: Array<{ storage_key?: string }>) {
+  for (const a of attachments) if (a.storage_key) await services.files.remove(a.storage_key).catch(() => undefined);
+}
+
+export const isStored = (a: unknown): a is StoredAttachment => typeof (a as StoredAttachment | null)?.storage_key === 'string';
+
+/** The link the sender's portal shows an attachment of theirs by. */
+export function attachmentLink(services: Pick<Services, 'urlSigner'>, accountId: number, messageId: string, index: number) {
+  const expires = new Date(Date.now() + attachmentLinkMinutes * 60_000);
+  return `/api/v1/portal/vendor/message-attachments/content?token=${services.urlSigner.sign({ a: accountId, m: messageId, n: index }, expires)}`;
+}
+
+/** The bytes behind a signed link, or null when the link is bad, expired or the file is gone. */
+export async function openSignedAttachment(services: Pick<Services, 'urlSigner' | 'db' | 'files'>, token: string) {
+  const claims = services.urlSigner.verify(token);
+  if (!claims || typeof claims.a !== 'number' || typeof claims.m !== 'string' || !uuidPattern.test(claims.m) || typeof claims.n !== 'number') return null;
+  const row = await read({ db: services.db, accountId: claims.a }, (trx) =>
+    trx('vendor_messages').where({ account_id: claims.a, id: claims.m, direction: 'from_vendor' }).first('attachments'),
+  );
+  const attachment = (row?.attachments as unknown[] | undefined)?.[claims.n as number];
+  if (!isStored(attachment)) return null;
+  try {
+    return { stream: await services.files.open(attachment.storage_key), attachment };
+  } catch {
+    return null;
+  }
+}
