@@ -167,8 +167,10 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
   // The dev host page stands in for Chatwoot; a production server does not offer it.
   if (config.NODE_ENV === 'production') app.use('/dev', (_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(express.static(webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
-  // The vendor portal routes in the browser (/portal/vendor/jobs/…): any such address that is not a file gets its page.
-  app.get(/^\/portal\/vendor\/(?:[^.]*)$/, async (_req, res, next) => {
+  // The vendor portal routes in the browser (/portal/vendor/jobs/…): any such address that is not a file gets its page
+  // (a page, not an API route: middleware, so the API's route list and OpenAPI document stay the API's).
+  app.use(async (req, res, next) => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !/^\/portal\/vendor\/[^.]*$/.test(req.path)) return next();
     res.setHeader('Content-Security-Policy', await frameAncestors());
     res.sendFile(path.join(webDir, 'portal', 'vendor', 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }, (err) => err && next());
   });
