@@ -126,7 +126,8 @@ export async function addFiles(jobId: string, files: Iterable<File>, tag: string
   const ids: string[] = [];
   for (const file of files) {
     const takenAt = new Date().toISOString();
-    const location = options.keepLocation && file.type === 'image/jpeg' ? await photoLocation(file) : null;
+    // Any image (a phone may give no type): the reader itself answers null for anything not a JPEG.
+    const location = options.keepLocation && (!file.type || file.type.startsWith('image/')) ? await photoLocation(file) : null;
     const prepared = await prepareFile(file);
     const row: StoredUpload = {
       client_id: crypto.randomUUID(),
