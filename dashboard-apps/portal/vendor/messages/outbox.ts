@@ -1,6 +1,8 @@
 // Messages to dispatch, kept on the phone: every message is written to IndexedDB with its id before
 // it is sent, and sent again (same id: the server keeps one) until the server has it; the last
-// thread of each job is kept too, so it can be read with no signal.
+// thread of each job is kept too, so it can be read with no signal. Files go with a message as
+// blobs in the same record (photos already compressed), so a reload with no signal loses nothing;
+// a message with files is sent as multipart/form-data.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { isOffline, portalCall, ApiError } from '../uploads/request.ts';
 
@@ -15,10 +17,18 @@ export interface ThreadMessage {
   created_at: string;
 }
 
+/** A file waiting on the phone with its message (a compressed photo or a document as picked). */
+export interface OutgoingFile { filename: string; content_type: string; blob: Blob }
+
+/** At most this many files go with one message (the server's limit). */
+export const maxFilesPerMessage = 3;
+
 export interface OutgoingMessage {
   id: string;
   job_id: string;
   content: string;
+  /** Absent on messages kept before files could be attached. */
+  files?: OutgoingFile[];
   created_at: string;
   /** `failed`: the server refused it (not a network problem); kept until retried or removed. */
   state: 'queued' | 'failed';
@@ -63,9 +73,9 @@ export async function outboxOf(jobId: string): Promise<OutgoingMessage[]> {
   return rows.sort((a, b) => a.created_at.localeCompare(b.created_at));
 }
 
-/** Keeps a new message on the device first, then tries to send it. */
-export async function queueMessage(jobId: string, content: string): Promise<OutgoingMessage> {
-  const message: OutgoingMessage = { id: crypto.randomUUID(), job_id: jobId, content, created_at: new Date().toISOString(), state: 'queued', error: null };
+/** Keeps a new message (and its files) on the device first, then tries to send it. */
+export async function queueMessage(jobId: string, content: string, files: OutgoingFile[] = []): Promise<OutgoingMessage> {
+  const message: OutgoingMessage = { id: crypto.randomUUID(), job_id: jobId, content, files, created_at: new Date().toISOString(), state: 'queued', error: null };
   await (await db()).put('outbox', message);
   return message;
 }
@@ -88,6 +98,16 @@ export function onOutboxChange(listener: () => void) {
 }
 const changed = () => changeListeners.forEach((listener) => listener());
 
+/** JSON for text alone; with files, a form: id, content, then each file under `file`. */
+function bodyOf(row: OutgoingMessage): FormData | { id: string; content: string } {
+  if (!row.files?.length) return { id: row.id, content: row.content };
+  const form = new FormData();
+  form.append('id', row.id);
+  form.append('content', row.content);
+  for (const file of row.files) form.append('file', new File([file.blob], file.filename, { type: file.content_type }));
+  return form;
+}
+
 let flushing: Promise<void> | null = null;
 
 /** Sends what waits, oldest first (all jobs, or one); stops at the first network failure. */
@@ -100,7 +120,7 @@ export function flushOutbox(jobId?: string): Promise<void> {
         .sort((a, b) => a.created_at.localeCompare(b.created_at));
       for (const row of rows) {
         try {
-          await portalCall<ThreadMessage>('POST', threadPath(row.job_id), { id: row.id, content: row.content });
+          await portalCall<ThreadMessage>('POST', threadPath(row.job_id), bodyOf(row));
           await database.delete('outbox', row.id);
           changed();
         } catch (err) {

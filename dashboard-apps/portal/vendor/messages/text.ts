@@ -19,6 +19,14 @@ export const messagesText = {
   'portal.messages.loadFailed': 'The messages could not be loaded.',
   'portal.messages.attachment': 'Attachment: {name}',
   'portal.messages.savedAt': 'Saved ',
+  'portal.messages.attach': 'Attach file',
+  'portal.messages.attachInput': 'Choose photos or PDF documents to attach',
+  'portal.messages.attachedList': 'Files to send with the message',
+  'portal.messages.removeFile': 'Remove {name}',
+  'portal.messages.preparing': 'Preparing the files…',
+  'portal.messages.filesLimit': 'At most {max} files go with one message.',
+  'portal.messages.photo': 'Photo {name}',
+  'portal.messages.openFile': 'Open {name}',
 } as const;
 
 addEnglish(messagesText);
