@@ -235,6 +235,10 @@ describe('files with a message to dispatch', () => {
       }
       expect(await accessibilityViolations(page)).toEqual([]);
       await phoneShot(page, `vendor-message-files-${scheme}`, '[data-testid="message-files"]');
+      // The narrowest phones (360 px): nothing wider than the screen.
+      await page.setViewportSize({ width: 360, height: 780 });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+      await phoneShot(page, `vendor-message-files-360-${scheme}`, '[data-testid="attached-files"]');
       await context.close();
     });
   }
