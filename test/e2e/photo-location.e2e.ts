@@ -2,16 +2,12 @@
 // dialog; the vendor's phone then reads the position from a camera photo's EXIF (the reader is
 // loaded only then, not with the portal) and sends it beside the compressed copy, which itself
 // carries no EXIF; the job drawer shows "Taken at …" with a maps link.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
-import { chromium, devices, type BrowserContext, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { issueToken } from '../../extension/auth/tokens.ts';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
-import { accessibilityViolations, chromiumPath, launchBrowser, screenshot } from './browser.ts';
+import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
+import { inAccount, launchPhone, vendorPerson } from './phone.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
@@ -28,53 +24,6 @@ const asAdmin = async <T>(apiPath: string, init: { method?: string; json?: unkno
   expect(answer.status, `${init.method ?? 'GET'} ${apiPath}: ${JSON.stringify(answer.error)}`).toBeLessThan(300);
   return answer.data;
 };
-
-/** Runs SQL as the service's role inside the account (row security needs the account set). */
-async function inAccount<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: inject('databaseUrl') });
-  await db.connect();
-  try {
-    await db.query('begin');
-    await db.query(`select set_config('onelink.account_id', $1, true)`, [String(accountId)]);
-    const result = await work(db);
-    await db.query('commit');
-    return result;
-  } finally {
-    await db.end();
-  }
-}
-
-/** A vendor owner with a session, written where sign-in writes them (sign-in is tested elsewhere). */
-async function vendorOwner() {
-  return inAccount(async (db) => {
-    const { rows } = await db.query(
-      `insert into onelink.portal_users (account_id, kind, vendor_id, vendor_role, name, email) values ($1, 'vendor', $2, 'owner', 'Gil Glazier', 'gil@glass.test') returning id`,
-      [accountId, vendorId],
-    );
-    const { token, hash } = issueToken('session', accountId);
-    await db.query(`insert into onelink.sessions (account_id, subject_type, subject_id, token_hash, expires_at) values ($1, 'portal_user', $2, $3, now() + interval '1 day')`, [
-      accountId,
-      rows[0].id,
-      hash,
-    ]);
-    return { token, id: rows[0].id as string };
-  });
-}
-
-/** A phone (390×844, touch) signed in by the session cookie. */
-async function launchPhone(token: string): Promise<BrowserContext> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-phone-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    ...devices['Pixel 7'],
-    executablePath: chromiumPath(),
-    headless: true,
-    viewport: { width: 390, height: 844 },
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  context.once('close', () => fs.rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }, () => {}));
-  await context.addCookies([{ name: 'onelink_session', value: token, url: baseUrl, httpOnly: true, sameSite: 'Lax' }]);
-  return context;
-}
 
 /** The scripts the page has fetched so far (through the service worker or not). */
 const scriptsLoaded = (page: Page) => page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name).filter((name) => name.endsWith('.js')));
@@ -100,7 +49,7 @@ beforeAll(async () => {
   await asAdmin(`/vendors/${vendorId}/documents`, { method: 'POST', json: { kind: 'insurance', expires_on: '2099-01-01' } });
   job = await asAdmin<{ id: string; reference: string }>('/jobs', { method: 'POST', json: { summary: 'Cracked shop window', service_category: 'glazing' } });
   await asAdmin(`/jobs/${job.id}/assignment`, { method: 'POST', json: { vendor_id: vendorId } });
-  owner = await vendorOwner();
+  owner = await vendorPerson(accountId, vendorId, { name: 'Gil Glazier', email: 'gil@glass.test', role: 'owner' });
 });
 afterAll(() => chatwoot?.close());
 
@@ -135,7 +84,7 @@ describe('keep where photos were taken', () => {
     await page.locator('input[data-input="camera"]').setInputFiles({ name: 'IMG_0042.jpg', mimeType: 'image/jpeg', buffer: original });
     await expect.poll(async () => (await scriptsLoaded(page)).filter((name) => name.includes('exif-gps')).length, { timeout: 10_000 }).toBe(1);
     const row = async () =>
-      inAccount(async (db) => (await db.query(`select id, taken_lat, taken_lng, taken_accuracy_m from onelink.job_artifacts where account_id = $1 and job_id = $2`, [accountId, job.id])).rows[0] as
+      inAccount(accountId, async (db) => (await db.query(`select id, taken_lat, taken_lng, taken_accuracy_m from onelink.job_artifacts where account_id = $1 and job_id = $2`, [accountId, job.id])).rows[0] as
         | { id: string; taken_lat: number | null; taken_lng: number | null; taken_accuracy_m: number | null }
         | undefined);
     await expect.poll(row, { timeout: 30_000 }).toBeTruthy();

@@ -6,16 +6,14 @@
 // Screenshots at 390×844 in light and dark.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { chromium, devices, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { type Page, type Request } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { issueToken } from '../../extension/auth/tokens.ts';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
 import { spawnIn } from '../helpers/processes.ts';
-import { accessibilityViolations, chromiumPath, screenshotDir } from './browser.ts';
+import { accessibilityViolations, screenshotDir } from './browser.ts';
+import { inAccount, launchPhone, openPortal, vendorPerson } from './phone.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
@@ -32,70 +30,12 @@ const asAdmin = async <T>(apiPath: string, init: { method?: string; json?: unkno
   return answer.data;
 };
 
-/** Runs SQL as the service's role inside the account (row security needs the account set). */
-async function inAccount<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: inject('databaseUrl') });
-  await db.connect();
-  try {
-    await db.query('begin');
-    await db.query(`select set_config('onelink.account_id', $1, true)`, [String(accountId)]);
-    const result = await work(db);
-    await db.query('commit');
-    return result;
-  } finally {
-    await db.end();
-  }
-}
-
-/** A vendor user with a session, written where sign-in writes them (who gets in is tested elsewhere). */
-async function vendorUser(name: string, email: string, role: 'owner' | 'technician') {
-  return inAccount(async (db) => {
-    const { rows } = await db.query(
-      `insert into onelink.portal_users (account_id, kind, vendor_id, vendor_role, name, email) values ($1, 'vendor', $2, $3, $4, $5) returning id`,
-      [accountId, vendorId, role, name, email],
-    );
-    const { token, hash } = issueToken('session', accountId);
-    await db.query(`insert into onelink.sessions (account_id, subject_type, subject_id, token_hash, expires_at) values ($1, 'portal_user', $2, $3, now() + interval '1 day')`, [
-      accountId,
-      rows[0].id,
-      hash,
-    ]);
-    return { token, id: rows[0].id as string };
-  });
-}
-
 /** Calls the portal's API as a vendor user (the session cookie and the app header, as the app does). */
 async function asVendor<T>(token: string, apiPath: string) {
   const response = await fetch(`${baseUrl}/api/v1${apiPath}`, { headers: { Cookie: `onelink_session=${token}`, 'X-Requested-With': 'onelink' } });
   const body = (await response.json()) as { data: T; error?: unknown };
   expect(response.status, `GET ${apiPath}: ${JSON.stringify(body.error)}`).toBe(200);
   return body.data;
-}
-
-/** A phone: 390×844, touch, a mobile user agent; signed in by the session cookie. */
-async function launchPhone(token: string, colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-phone-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    ...devices['Pixel 7'],
-    executablePath: chromiumPath(),
-    headless: true,
-    colorScheme,
-    viewport: { width: 390, height: 844 },
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  context.once('close', () => fs.rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }, () => {}));
-  await context.addCookies([{ name: 'onelink_session', value: token, url: baseUrl, httpOnly: true, sameSite: 'Lax' }]);
-  return context;
-}
-
-/** Opens a portal page and waits until the service worker controls it (so it reloads offline). */
-async function openPortal(context: BrowserContext, at: string): Promise<Page> {
-  const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(`${baseUrl}/portal/vendor${at}`);
-  await page.evaluate(() => Promise.race([navigator.serviceWorker?.ready, new Promise((resolve) => setTimeout(resolve, 10_000))]));
-  if (!(await page.evaluate(() => !!navigator.serviceWorker?.controller))) await page.reload();
-  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker?.controller), { timeout: 15_000 }).toBe(true);
-  return page;
 }
 
 interface StoredFile { client_id: string; tag: string | null; upload_url: string | null; size: number; bytes: Buffer }
@@ -167,7 +107,7 @@ async function cameraPhoto(options: { noisy?: boolean; colour?: { r: number; g: 
 
 /** The job's artifacts as the database holds them (every row, so a duplicate would show). */
 const artifactRows = (jobId: string) =>
-  inAccount(async (db) => (await db.query(`select id, client_id, tag, sha256, size_bytes from onelink.job_artifacts where account_id = $1 and job_id = $2 and deleted_at is null order by created_at`, [accountId, jobId])).rows as Array<{ id: string; client_id: string | null; tag: string | null; sha256: string; size_bytes: string }>);
+  inAccount(accountId, async (db) => (await db.query(`select id, client_id, tag, sha256, size_bytes from onelink.job_artifacts where account_id = $1 and job_id = $2 and deleted_at is null order by created_at`, [accountId, jobId])).rows as Array<{ id: string; client_id: string | null; tag: string | null; sha256: string; size_bytes: string }>);
 
 interface PortalArtifact { id: string; kind: string; tag: string | null; url: string; thumbnail_url: string | null }
 async function serverCopy(jobId: string, artifactId: string) {
@@ -235,7 +175,7 @@ beforeAll(async () => {
     method: 'POST',
     json: { name: 'Leak repair', service_category: 'plumbing', items: [{ label: 'Water off', required: true }], required_photos: [{ tag: 'after', label: 'After the repair', min: 2 }] },
   });
-  owner = await vendorUser('Paula Plumber', 'paula@drip.test', 'owner');
+  owner = await vendorPerson(accountId, vendorId, { name: 'Paula Plumber', email: 'paula@drip.test', role: 'owner' });
 });
 afterAll(() => chatwoot?.close());
 
@@ -478,7 +418,7 @@ describe("the owner's business and team", () => {
   });
 
   it("lists a technician's devices and signs one out, and deactivates them", async () => {
-    const tech = await vendorUser('Tara Technician', 'tara@drip.test', 'technician');
+    const tech = await vendorPerson(accountId, vendorId, { name: 'Tara Technician', email: 'tara@drip.test', role: 'technician' });
     const context = await launchPhone(owner.token);
     const page = await openPortal(context, '/team');
     const tara = page.locator('[data-member-id]').filter({ hasText: 'Tara Technician' });

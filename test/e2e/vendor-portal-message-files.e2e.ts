@@ -4,16 +4,14 @@
 // a chip. Screenshots at 390×844 in light and dark.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { chromium, devices, type BrowserContext, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { issueToken } from '../../extension/auth/tokens.ts';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
 import { spawnIn } from '../helpers/processes.ts';
-import { accessibilityViolations, chromiumPath, screenshotDir } from './browser.ts';
+import { accessibilityViolations, screenshotDir } from './browser.ts';
+import { launchPhone, openPortal, vendorPerson } from './phone.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
@@ -29,52 +27,6 @@ const asAdmin = async <T>(apiPath: string, init: { method?: string; json?: unkno
   expect(answer.status, `${init.method ?? 'GET'} ${apiPath}: ${JSON.stringify(answer.error)}`).toBeLessThan(300);
   return answer.data;
 };
-
-/** A vendor owner with a session, written where sign-in writes them (who gets in is tested elsewhere). */
-async function vendorOwner(name: string, email: string) {
-  const db = new pg.Client({ connectionString: inject('databaseUrl') });
-  await db.connect();
-  try {
-    await db.query('begin');
-    await db.query(`select set_config('onelink.account_id', $1, true)`, [String(accountId)]);
-    const { rows } = await db.query(
-      `insert into onelink.portal_users (account_id, kind, vendor_id, vendor_role, name, email) values ($1, 'vendor', $2, 'owner', $3, $4) returning id`,
-      [accountId, vendorId, name, email],
-    );
-    const { token, hash } = issueToken('session', accountId);
-    await db.query(`insert into onelink.sessions (account_id, subject_type, subject_id, token_hash, expires_at) values ($1, 'portal_user', $2, $3, now() + interval '1 day')`, [accountId, rows[0].id, hash]);
-    await db.query('commit');
-    return { token, id: rows[0].id as string };
-  } finally {
-    await db.end();
-  }
-}
-
-/** A phone: 390×844, touch, a mobile user agent; signed in by the session cookie. */
-async function launchPhone(token: string, colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-phone-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    ...devices['Pixel 7'],
-    executablePath: chromiumPath(),
-    headless: true,
-    colorScheme,
-    viewport: { width: 390, height: 844 },
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  context.once('close', () => fs.rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }, () => {}));
-  await context.addCookies([{ name: 'onelink_session', value: token, url: baseUrl, httpOnly: true, sameSite: 'Lax' }]);
-  return context;
-}
-
-/** Opens a portal page and waits until the service worker controls it (so it reloads offline). */
-async function openPortal(context: BrowserContext, at: string): Promise<Page> {
-  const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(`${baseUrl}/portal/vendor${at}`);
-  await page.evaluate(() => Promise.race([navigator.serviceWorker?.ready, new Promise((resolve) => setTimeout(resolve, 10_000))]));
-  if (!(await page.evaluate(() => !!navigator.serviceWorker?.controller))) await page.reload();
-  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker?.controller), { timeout: 15_000 }).toBe(true);
-  return page;
-}
 
 /** The files the phone keeps with its waiting messages (IndexedDB onelink-vendor-messages), as bytes. */
 async function phoneOutboxFiles(page: Page): Promise<Array<{ message: string; filename: string; bytes: Buffer }>> {
@@ -147,7 +99,7 @@ beforeAll(async () => {
   accountId = (await asAdmin<{ account: { id: number } }>('/me')).account.id;
   vendorId = (await asAdmin<{ id: string }>('/vendors', { method: 'POST', json: { name: 'Flow Plumbing', categories: ['plumbing'], time_zone: 'Europe/London' } })).id;
   await asAdmin(`/vendors/${vendorId}/documents`, { method: 'POST', json: { kind: 'insurance', expires_on: '2099-01-01' } });
-  owner = await vendorOwner('Omar Owner', 'omar@flow.test');
+  owner = await vendorPerson(accountId, vendorId, { name: 'Omar Owner', email: 'omar@flow.test', role: 'owner' });
 });
 afterAll(() => chatwoot?.close());
 
