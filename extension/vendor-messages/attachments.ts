@@ -4,13 +4,13 @@
 // back to the sender through short-lived signed links.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import busboy from 'busboy';
 import type { Request } from 'express';
 import { read } from '../db/tenant.ts';
 import { InvalidFieldsError } from '../errors.ts';
-import { HttpError, badRequest } from '../http/errors.ts';
-import { cleanFilename, spool, type ReceivedFile } from '../modules/artifacts/upload.ts';
+import { HttpError } from '../http/errors.ts';
+import { dropReceived, receiveForm, type ReceivedFile } from '../modules/artifacts/upload.ts';
+
+export { dropReceived };
 import type { Services } from '../services.ts';
 
 /** At most this many files go with one message. */
@@ -27,10 +27,6 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 // Postgres refuses NUL and lone surrogates; multipart fields skip the JSON body's check.
 const badText = (value: string) => value.includes('\u0000') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value);
 
-/** Removes what a failed or finished request left in the temporary folder. */
-export async function dropReceived(files: ReceivedFile[]) {
-  for (const file of files) await fs.promises.rm(file.path, { force: true }).catch(() => undefined);
-}
 
 /**
  * Reads a message sent as multipart/form-data: `id`, `content` (may be empty when a file comes
@@ -38,54 +34,12 @@ export async function dropReceived(files: ReceivedFile[]) {
  * limit 413; nothing received is kept then.
  */
 export async function receiveMessageForm(req: Request, { tmpDir, maxBytes }: { tmpDir: string; maxBytes: number }): Promise<MessageForm> {
-  await fs.promises.mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  let parser: busboy.Busboy;
-  try {
-    parser = busboy({ headers: req.headers, limits: { files: maxMessageFiles + 1, fileSize: maxBytes, fields: 10, fieldSize: 40_000, parts: 16 } });
-  } catch {
-    throw badRequest('malformed_upload', 'The multipart request could not be read');
-  }
-  const fields: Record<string, string> = {};
-  const received: Array<Promise<ReceivedFile>> = [];
-  let tooMany = false;
-  const parsed = new Promise<void>((resolve, reject) => {
-    parser.on('field', (name, value) => {
-      fields[name] = value;
-    });
-    parser.on('file', (field, stream, info) => {
-      if (field !== 'file' || received.length >= maxMessageFiles) {
-        if (field === 'file') tooMany = true;
-        stream.resume();
-        return;
-      }
-      const file = spool(stream, cleanFilename(info.filename), tmpDir, maxBytes);
-      file.catch(() => undefined); // settled below
-      received.push(file);
-    });
-    parser.on('filesLimit', () => (tooMany = true));
-    parser.on('close', resolve);
-    parser.on('error', () => reject(badRequest('malformed_upload', 'The multipart request could not be read')));
-  });
-  const piped = pipeline(req, parser).catch(() => {
-    throw badRequest('upload_aborted', 'The upload was interrupted or malformed');
-  });
-  // The files are known once the form is read to its end; each is settled (kept or removed) either way.
-  const parsing = await Promise.all([parsed, piped]).then(
-    () => null,
-    (err: unknown) => ({ err }),
-  );
-  const results = await Promise.allSettled(received);
-  const settled = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const failed = parsing ?? (results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined)?.reason;
-  if (parsing || results.some((r) => r.status === 'rejected')) {
-    await dropReceived(settled);
-    throw parsing ? parsing.err : failed;
-  }
+  const { files, fields, tooMany } = await receiveForm(req, { tmpDir, maxBytes, maxFiles: maxMessageFiles, fieldSize: 40_000 });
   try {
     if (tooMany) throw new HttpError(413, 'too_many_files', `At most ${maxMessageFiles} files go with one message`, { max_files: maxMessageFiles });
-    return { ...messageFields(fields, settled.length > 0), files: settled };
+    return { ...messageFields(fields, files.length > 0), files };
   } catch (err) {
-    await dropReceived(settled);
+    await dropReceived(files);
     throw err;
   }
 }

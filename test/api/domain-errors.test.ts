@@ -80,6 +80,7 @@ describe('services speak the domain, not HTTP', () => {
     'errors.ts': 'the domain errors themselves; their comment explains the body.* mapping',
     'modules/artifacts/upload.ts': 'reads the multipart request; 413/415/400 are about the HTTP upload, not the domain',
     'modules/vendors/documents.ts': 'reads a vendor document from a multipart request, like artifacts/upload.ts',
+    'vendor-messages/attachments.ts': 'reads a message with its files from a multipart request, like artifacts/upload.ts',
     'portal/vendor-jobs.ts': 'the action door stores each answer (status and error) so a replay gets the very same answer',
     'uploads/metadata.ts': 'checks the tus request headers: 400/413 are about the upload request',
     'uploads/finish.ts': "answers the tus request that finishes an upload with our error envelope (tus hooks answer, not Express's error middleware)",

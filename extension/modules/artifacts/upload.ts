@@ -117,42 +117,78 @@ export async function spool(stream: Readable & { truncated?: boolean }, filename
   }
 }
 
+export interface ReceivedForm {
+  files: ReceivedFile[];
+  fields: Record<string, string>;
+  /** More `file` parts came than `maxFiles`: the extra ones were read and dropped. */
+  tooMany: boolean;
+}
+
+/**
+ * Reads a multipart/form-data request: its text fields and up to `maxFiles` parts named `file`,
+ * each spooled to a private temporary file (typed from its bytes, size-limited). Other file parts
+ * are read and dropped. When anything fails, every file received is removed before the error.
+ */
+export async function receiveForm(req: Request, options: { tmpDir: string; maxBytes: number; maxFiles?: number; fieldSize?: number }): Promise<ReceivedForm> {
+  const { tmpDir, maxBytes, maxFiles = 1, fieldSize = 4096 } = options;
+  await fs.promises.mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: req.headers, limits: { files: maxFiles + 1, fileSize: maxBytes, fields: 10, fieldSize, parts: maxFiles + 13 } });
+  } catch {
+    throw badRequest('malformed_upload', 'The multipart request could not be read');
+  }
+  const fields: Record<string, string> = {};
+  const received: Array<Promise<ReceivedFile>> = [];
+  let tooMany = false;
+  const parsed = new Promise<void>((resolve, reject) => {
+    parser.on('field', (name, value) => {
+      fields[name] = value;
+    });
+    parser.on('file', (field, stream, info) => {
+      if (field !== 'file' || received.length >= maxFiles) {
+        if (field === 'file') tooMany = true;
+        stream.resume();
+        return;
+      }
+      const file = spool(stream, cleanFilename(info.filename), tmpDir, maxBytes);
+      file.catch(() => undefined); // settled below
+      received.push(file);
+    });
+    parser.on('filesLimit', () => (tooMany = true));
+    parser.on('close', resolve);
+    parser.on('error', () => reject(badRequest('malformed_upload', 'The multipart request could not be read')));
+  });
+  // pipeline destroys the parser when the client goes away, which ends the file streams with an error.
+  const piped = pipeline(req, parser).catch(() => {
+    throw badRequest('upload_aborted', 'The upload was interrupted or malformed');
+  });
+  const parsing = await Promise.all([parsed, piped]).then(
+    () => null,
+    (err: unknown) => ({ err }),
+  );
+  // Every file part is settled (kept or removed) before answering: none outlives a failed request.
+  const results = await Promise.allSettled(received);
+  const files = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (parsing || refused) {
+    await dropReceived(files);
+    throw parsing ? parsing.err : refused!.reason;
+  }
+  return { files, fields, tooMany };
+}
+
+/** Removes received files from the temporary folder. */
+export async function dropReceived(files: ReceivedFile[]) {
+  for (const file of files) await fs.promises.rm(file.path, { force: true }).catch(() => undefined);
+}
+
+/** One file in a field named `file` (a job file). */
 export async function receiveFile(req: Request, { tmpDir, maxBytes }: { tmpDir: string; maxBytes: number }): Promise<ReceivedFile> {
   if (!req.is('multipart/form-data')) {
     throw new HttpError(415, 'unsupported_media_type', 'Send the file as multipart/form-data in a field named "file"');
   }
-  await fs.promises.mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  let parser: busboy.Busboy;
-  try {
-    parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 10, fieldSize: 4096, parts: 12 } });
-  } catch {
-    throw badRequest('malformed_upload', 'The multipart request could not be read');
-  }
-  let received: Promise<ReceivedFile> | null = null;
-  const parsed = new Promise<void>((resolve, reject) => {
-    parser.on('file', (field, stream, info) => {
-      if (field !== 'file' || received) {
-        stream.resume();
-        return;
-      }
-      received = spool(stream, cleanFilename(info.filename), tmpDir, maxBytes);
-      received.catch(() => undefined); // awaited below
-    });
-    parser.on('close', resolve);
-    parser.on('error', () => reject(badRequest('malformed_upload', 'The multipart request could not be read')));
-  });
-  // pipeline destroys the parser when the client goes away, which ends the file stream with an error.
-  const piped = pipeline(req, parser).catch(() => {
-    throw badRequest('upload_aborted', 'The upload was interrupted or malformed');
-  });
-  try {
-    await Promise.all([parsed, piped]);
-  } catch (err) {
-    // Whatever the file part got to, it must not outlive the failed request.
-    const partial = received as Promise<ReceivedFile> | null;
-    if (partial) await partial.then((file) => fs.promises.rm(file.path, { force: true })).catch(() => undefined);
-    throw err;
-  }
-  if (!received) throw badRequest('file_required', 'Send the file in a multipart field named "file"');
-  return received;
+  const { files } = await receiveForm(req, { tmpDir, maxBytes });
+  if (!files[0]) throw badRequest('file_required', 'Send the file in a multipart field named "file"');
+  return files[0];
 }

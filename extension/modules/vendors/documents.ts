@@ -6,16 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import busboy from 'busboy';
 import type { Request } from 'express';
 import type { Knex } from 'knex';
-import { pipeline } from 'node:stream/promises';
 import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError, UnprocessableError, type FieldProblem } from '../../errors.ts';
 import { HttpError, badRequest } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
-import { cleanFilename, spool, type ReceivedFile } from '../artifacts/upload.ts';
+import { receiveForm, type ReceivedFile } from '../artifacts/upload.ts';
 import { loadVendorFor, locksOf } from './service.ts';
 
 export const documentStatuses = ['pending_review', 'approved', 'rejected'] as const;
@@ -65,43 +63,9 @@ export async function receiveDocument(req: Request, { tmpDir, maxBytes }: { tmpD
   if (!req.is('multipart/form-data')) {
     throw new HttpError(415, 'unsupported_media_type', 'Send the document as multipart/form-data: the file in a field named "file", with kind, expires_on and optionally reference');
   }
-  await fs.promises.mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  let parser: busboy.Busboy;
-  try {
-    parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 10, fieldSize: 4096, parts: 12 } });
-  } catch {
-    throw badRequest('malformed_upload', 'The multipart request could not be read');
-  }
-  const fields: Record<string, string> = {};
-  let received: Promise<ReceivedFile> | null = null;
-  const parsed = new Promise<void>((resolve, reject) => {
-    // A value cut at the form's limit is still far longer than any field allows: refused as too long below.
-    parser.on('field', (name, value) => {
-      fields[name] = value;
-    });
-    parser.on('file', (field, stream, info) => {
-      if (field !== 'file' || received) {
-        stream.resume();
-        return;
-      }
-      received = spool(stream, cleanFilename(info.filename), tmpDir, maxBytes);
-      received.catch(() => undefined); // awaited below
-    });
-    parser.on('close', resolve);
-    parser.on('error', () => reject(badRequest('malformed_upload', 'The multipart request could not be read')));
-  });
-  const piped = pipeline(req, parser).catch(() => {
-    throw badRequest('upload_aborted', 'The upload was interrupted or malformed');
-  });
-  try {
-    await Promise.all([parsed, piped]);
-  } catch (err) {
-    const partial = received as Promise<ReceivedFile> | null;
-    if (partial) await partial.then((file) => fs.promises.rm(file.path, { force: true })).catch(() => undefined);
-    throw err;
-  }
-  if (!received) throw badRequest('file_required', 'Send the document in a multipart field named "file"');
-  return { file: await received, fields };
+  const { files, fields } = await receiveForm(req, { tmpDir, maxBytes });
+  if (!files[0]) throw badRequest('file_required', 'Send the document in a multipart field named "file"');
+  return { file: files[0], fields };
 }
 
 const datePattern = /^\d{4}-\d{2}-\d{2}$/;
