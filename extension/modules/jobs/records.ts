@@ -87,31 +87,25 @@ export const portalAudienceOf = (ctx: RequestContext): PortalAudience => (ctx.ve
  * reads its own working notes (notes to dispatch, where and when on its devices things were done,
  * who of its team has the job); the client reads none of those.
  */
+const jobProgress: Record<string, readonly string[]> = {
+  created: [],
+  status_changed: ['from', 'to'],
+  assigned: ['vendor_name'],
+  reassigned: ['vendor_name'],
+  unassigned: [],
+  checklist_item_done: ['item_id', 'label'],
+  checklist_item_reopened: ['item_id', 'label'],
+};
+
 export const portalEventFields: Record<PortalAudience, Record<string, readonly string[]>> = {
   vendor: {
-    created: [],
-    status_changed: ['from', 'to'],
-    assigned: ['vendor_name'],
-    reassigned: ['vendor_name'],
-    unassigned: [],
-    checklist_item_done: ['item_id', 'label'],
-    checklist_item_reopened: ['item_id', 'label'],
+    ...jobProgress,
     en_route: ['eta', 'device_time', 'offline'],
     technician_set: ['technician_name'],
     started: ['device_time', 'offline'],
     vendor_note: ['text', 'device_time', 'offline'],
   },
-  client: {
-    created: [],
-    status_changed: ['from', 'to'],
-    assigned: ['vendor_name'],
-    reassigned: ['vendor_name'],
-    unassigned: [],
-    checklist_item_done: ['item_id', 'label'],
-    checklist_item_reopened: ['item_id', 'label'],
-    en_route: ['eta'],
-    started: [],
-  },
+  client: { ...jobProgress, en_route: ['eta'], started: [] },
 };
 
 export function portalEvent(audience: PortalAudience, event: { id: number; kind: string; data: Record<string, unknown>; actor_type: string; actor_id: string; occurred_at: Date }) {
