@@ -102,6 +102,17 @@ describe('receiving Chatwoot webhooks', () => {
     expect((await deliveries()).length).toBe(before);
   });
 
+  // Before any test below stores secrets per account (the receiver keeps its copy for seconds).
+  it('with one secret for the installation, stores a payload whose account is unclear but never writes it to an account', async () => {
+    const { account: _drop, ...rest } = contactEvent('contact_created', { id: 535, name: 'Never Cached' });
+    const res = await deliver(chatwootDelivery({ ...rest, account: { id: ' 1' }, account_id: 1 }, { secret }));
+    expect(res.status).toBe(202);
+    expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('failed');
+    const row = await t.db.knex('webhook_deliveries').where({ id: res.body.data.delivery_id }).first('last_error');
+    expect(row.last_error).toMatch(/account cannot be read/);
+    expect(await contact(535)).toBeUndefined();
+  });
+
   it("takes a delivery only with the secret of the account its payload names, not another account's", async () => {
     const installation = await t.db.knex('installations').first('id');
     const otherSecret = 'whsec-account-two-0987654321';
@@ -120,6 +131,39 @@ describe('receiving Chatwoot webhooks', () => {
       // Each account's own secret still works.
       expect((await deliver(chatwootDelivery(forTwo, { secret: otherSecret }))).status).toBe(202);
       expect((await deliver(chatwootDelivery(forOne, { secret }))).status).toBe(202);
+    } finally {
+      await t.db.knex('installations').where({ id: installation.id }).update({ webhook_secrets_sealed: JSON.stringify({}) });
+    }
+  });
+
+  it("refuses, when each account has its own secret, a payload whose account cannot be read the way processing reads it", async () => {
+    const installation = await t.db.knex('installations').first('id');
+    const otherSecret = 'whsec-account-two-0987654321';
+    const seal = (s: string) => t.services.sealer.seal(s);
+    await t.db.knex('installations').where({ id: installation.id }).update({ webhook_secrets_sealed: JSON.stringify({ 1: seal(secret), 2: seal(otherSecret) }) });
+    try {
+      const before = (await deliveries()).length;
+      const contact = { id: 533, name: 'Unclear Account' };
+      // Each signed with account 1's secret, each read by a lax reader as account 2 (or as no account).
+      const unclear = [
+        { account: {}, account_id: 2 },
+        { account: { id: '0x2' } },
+        { account: { id: [2] } },
+        { account: { id: ' 2' } },
+        { account: { id: true } },
+        { account: { id: 1 }, account_id: 2 },
+        { account: 2 },
+        { account_id: '2.0' },
+      ];
+      for (const account of unclear) {
+        const { account: _drop, ...rest } = contactEvent('contact_created', contact);
+        const res = await deliver(chatwootDelivery({ ...rest, ...account }, { secret }));
+        expect([JSON.stringify(account), res.status, res.body.error?.code]).toEqual([JSON.stringify(account), 401, 'invalid_signature']);
+      }
+      expect((await deliveries()).length).toBe(before);
+      // account_id alone names account 2 for both readers: its own secret is needed, and works.
+      const { account: _drop, ...rest } = contactEvent('contact_created', { id: 534, name: 'Account Two By Field' });
+      expect((await deliver(chatwootDelivery({ ...rest, account: {}, account_id: 2 }, { secret: otherSecret }))).status).toBe(202);
     } finally {
       await t.db.knex('installations').where({ id: installation.id }).update({ webhook_secrets_sealed: JSON.stringify({}) });
     }

@@ -16,6 +16,7 @@ import { settleByProvider } from '../../extension/notifications/deliver.ts';
 import { queues } from '../../extension/queue/names.ts';
 import { recordVendorReplies, vendorReplyOf, type VendorReply } from '../../extension/vendor-messages/replies.ts';
 import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
+import { payloadAccount } from './account.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
 
 /** The actor id of the cache writes (when the audit or a log names who wrote). */
@@ -24,8 +25,6 @@ export const chatwootProcess = 'chatwoot-webhooks';
 export const maxAttempts = 5;
 
 const id = z.coerce.number().int().positive();
-
-const accountRef = z.object({ account: z.object({ id, name: z.string().nullish() }).partial().nullish(), account_id: id.nullish() });
 
 const objectPayload = z.record(z.string(), z.unknown());
 const messagePayload = z.object({
@@ -176,14 +175,15 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
       finished.push({ id: delivery.id, status: 'ignored', event: event || null, account_id: null, last_error: null });
       continue;
     }
-    const ref = accountRef.safeParse(payload);
-    const chatwootAccountId = ref.success ? (ref.data.account?.id ?? ref.data.account_id) : undefined;
-    if (!chatwootAccountId) {
-      finished.push({ id: delivery.id, status: 'failed', event, account_id: null, last_error: 'no account id in the payload' });
+    // The same reading the receiver verified the signature against (./account.ts).
+    const named = payloadAccount(payload);
+    if (named.kind !== 'account') {
+      const reason = named.kind === 'none' ? 'no account id in the payload' : "the payload's account cannot be read unambiguously";
+      finished.push({ id: delivery.id, status: 'failed', event, account_id: null, last_error: reason });
       continue;
     }
     try {
-      const accountId = await accountFor(db, delivery.installation_id, { id: chatwootAccountId, name: ref.success ? ref.data.account?.name : null });
+      const accountId = await accountFor(db, delivery.installation_id, { id: named.id, name: named.name });
       work.set(accountId, [...(work.get(accountId) ?? []), { delivery, event, payload }]);
     } catch (err) {
       finished.push({ id: delivery.id, event, account_id: null, ...afterFailure(delivery, err) });

@@ -15,6 +15,7 @@ import type { Services } from '../../extension/services.ts';
 import { shortLived } from '../cache.ts';
 import { deliveryInbox } from '../inbox.ts';
 import { deliveryNudger } from '../nudge.ts';
+import { payloadAccount } from './account.ts';
 import { connectionCheckKey, receiptRecorder } from './receipt-health.ts';
 import { verifyChatwootSignature } from './verify.ts';
 
@@ -31,14 +32,6 @@ function dedupeKey(deliveryHeader: string | undefined, body: Buffer, payload: Re
  * were kept per account (`legacy`, null when it is one of the per-account ones). None: unsigned Chatwoot.
  */
 type KnownInstallation = { id: string; secrets: string[]; byAccount: Map<number, string>; legacy: string | null } | undefined;
-
-/** The Chatwoot account a payload names (account.id, or account_id), if any. */
-function payloadAccount(payload: Record<string, unknown> | null): number | null {
-  const account = payload?.account;
-  const raw = account && typeof account === 'object' && !Array.isArray(account) ? (account as Record<string, unknown>).id : payload?.account_id;
-  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
-  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : null;
-}
 
 /**
  * The secrets that may sign a payload naming `account`: that account's own; for an account without
@@ -108,7 +101,15 @@ export function chatwootWebhookRoutes(services: Services) {
         if (installation.secrets.length) {
           const headers = { timestamp: req.get('x-chatwoot-timestamp'), signature: req.get('x-chatwoot-signature') };
           // Only the named account's secret counts (read before the signature is checked, but trusted only once it holds).
-          const account = payloadAccount(payload);
+          // The reading is the one processing uses (./account.ts), so what is verified is what is written.
+          const named = payloadAccount(payload);
+          if (named.kind === 'unreadable' && installation.byAccount.size) {
+            // With a secret per account, no secret can vouch for a payload whose account is unclear.
+            receipts.refused(installation.id, 'invalid_signature');
+            sendError(res, 401, 'invalid_signature', "The webhook payload's account cannot be read, so no account's secret can vouch for it");
+            return;
+          }
+          const account = named.kind === 'account' ? named.id : null;
           const verify = (secrets: string[]) => {
             // An account with no secret of its own here is not one this installation signs for.
             if (!secrets.length) return { ok: false, code: headers.timestamp && headers.signature ? 'invalid_signature' : 'missing_signature' } as const;
