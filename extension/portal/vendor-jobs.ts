@@ -19,9 +19,9 @@ import { decodeCursor, pageQuery, paginate, type KeysetOptions } from '../http/p
 import { defineRoute } from '../http/registry.ts';
 import { text, timestamp } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
-import { keepsPhotoLocation, linkMinutes } from '../modules/artifacts/service.ts';
+import { linkMinutes } from '../modules/artifacts/service.ts';
 import { changeJobStatus, requiredPhotoCounts } from '../modules/jobs/lifecycle.ts';
-import { appendJobEvent, dispatchSettings, heldSince, loadJob, portalEvent, portalEventFields, visibleJobs, writeBackJob, type JobRow } from '../modules/jobs/records.ts';
+import { appendJobEvent, dispatchSettings, filesOfCurrentVendor, heldSince, keepsPhotoLocation, loadJob, portalEvent, portalEventFields, visibleJobs, writeBackJob, type JobRow } from '../modules/jobs/records.ts';
 import { allowedNext, jobReference, openJobStatuses, slaState, type JobStatus } from '../modules/jobs/rules.ts';
 import { enRouteIn, setChecklistItemIn, sinceHeld } from '../modules/jobs/service.ts';
 
@@ -219,11 +219,10 @@ async function portalJobIn(trx: Knex.Transaction, services: Services, ctx: Reque
   if (theirs) {
     const expires = new Date(Date.now() + linkMinutes * 60_000);
     // The files and the story from when this vendor was given the job: never an earlier vendor's
-    // (dispatch's own files, e.g. photos of the site, whenever they were added).
-    const since = (await heldSince(trx, ctx.accountId, job)) ?? 'infinity';
-    const files = (await trx('job_artifacts')
-      .where({ account_id: ctx.accountId, job_id: jobId })
-      .where((w) => w.where('created_at', '>=', since).orWhere('uploaded_by_type', 'user'))
+    // (dispatch's own files from before any vendor — photos of the site — are part of the brief).
+    const ofThisVendor = trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId });
+    await filesOfCurrentVendor(trx, ctx.accountId, job, ofThisVendor);
+    const files = (await ofThisVendor
       .whereNull('deleted_at')
       .orderBy('created_at')
       .select('id', 'kind', 'filename', 'content_type', 'tag', 'thumbnail_key', 'created_at', 'taken_at')) as Array<{ id: string; thumbnail_key: string | null; [key: string]: unknown }>;

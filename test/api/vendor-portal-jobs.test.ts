@@ -531,22 +531,33 @@ describe('a device time is checked against the job’s own history', () => {
 });
 
 describe('a job handed to another vendor', () => {
-  it('starts afresh for the new vendor: no earlier vendor’s start, story, files or photos (dispatch’s own files stay)', async () => {
+  it('starts afresh for the new vendor: no earlier vendor’s start, story, files or photos (dispatch’s brief from before any vendor stays)', async () => {
     const north = vendors.North!;
     const south = vendors.South!;
     const template = await asDispatcher.post('/checklist-templates', { name: 'Radiators', service_category: 'radiators', items: [{ label: 'Bleed the radiators', required: false }], required_photos: [{ tag: 'after', label: 'After', min: 1 }] });
     expect(template.status, JSON.stringify(template.body)).toBe(201);
-    const job = await assignedJob('North', { service_category: 'radiators' });
+    // Dispatch's brief before any vendor: a photo of the site. Later, a file of dispatch's about North's work.
+    const job = await newJob({ service_category: 'radiators' });
+    const upload = (name: string, colour: string) =>
+      sharp({ create: { width: 40, height: 30, channels: 3, background: colour } })
+        .jpeg()
+        .toBuffer()
+        .then((bytes) => request(t.app).post(`/api/v1/jobs/${job.id}/artifacts`).set('Authorization', `Bearer ${dispatcherToken}`).attach('file', bytes, name));
+    const siteFile = await upload('site.jpg', '#36a');
+    expect(siteFile.status, JSON.stringify(siteFile.body)).toBe(201);
+    expect((await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: north.id })).status).toBe(200);
     await openedAgo(job.id, 3 * 3600_000);
+    // The site photo keeps its place before the (moved back) assignment.
+    await withAccount(t.db.knex, admin.accountId, { readOnly: false }, (trx) =>
+      trx('job_artifacts').where({ account_id: admin.accountId, id: siteFile.body.data.id }).update({ created_at: trx.raw(`created_at - interval '4 hours'`) }),
+    );
     expect((await send(north.owner, action(job.id, 'en_route', { eta: new Date(Date.now() + 30 * minute).toISOString() }))).status).toBe(201);
     expect((await send(north.owner, action(job.id, 'start', { location: { lat: 51.5, lng: -0.12, accuracy_m: 8 } }))).status).toBe(201);
     expect((await send(north.owner, action(job.id, 'note', { text: 'North found the valve seized' }))).status).toBe(201);
     await tagFile(job.id, 'after', 'photo');
     expect((await north.owner.api.get(`/portal/vendor/jobs/${job.id}`)).body.data.required_photos[0].have).toBe(1);
-    // Dispatch's own file (a photo of the site) is for whoever does the job.
-    const sitePhoto = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#36a' } }).jpeg().toBuffer();
-    const siteFile = await request(t.app).post(`/api/v1/jobs/${job.id}/artifacts`).set('Authorization', `Bearer ${dispatcherToken}`).attach('file', sitePhoto, 'site.jpg');
-    expect(siteFile.status, JSON.stringify(siteFile.body)).toBe(201);
+    const northQuote = await upload('north-quote.jpg', '#a36');
+    expect(northQuote.status, JSON.stringify(northQuote.body)).toBe(201);
 
     // Dispatch hands it to South mid-work: back to assigned, its start cleared, the move in the story.
     const moved = await asDispatcher.post(`/jobs/${job.id}/assignment`, { vendor_id: south.id, reason: 'North is off sick' });

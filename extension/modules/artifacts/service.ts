@@ -14,7 +14,7 @@ import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
 import { ConflictError, ForbiddenByRuleError, NotFoundError, UnprocessableError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
-import { heldSince, isPortalUser } from '../jobs/records.ts';
+import { filesOfCurrentVendor, isPortalUser, keepsPhotoLocation } from '../jobs/records.ts';
 import { appendJobEvent, loadJob } from '../jobs/service.ts';
 import { receiveFile, type ReceivedFile } from './upload.ts';
 
@@ -94,11 +94,6 @@ export interface ArtifactDetails {
 
 export interface PhotoLocation { lat: number; lng: number; accuracyM: number | null }
 
-/** Whether the account keeps where photos were taken (dispatch settings; off unless set). */
-export async function keepsPhotoLocation(trx: Knex.Transaction, accountId: number): Promise<boolean> {
-  const row = await trx('dispatch_settings').where({ account_id: accountId }).first('keep_photo_location');
-  return Boolean(row?.keep_photo_location);
-}
 
 /**
  * Stores a file that has already been received whole (a finished resumable upload) as an
@@ -200,11 +195,8 @@ export async function listArtifacts(services: Services, ctx: RequestContext, job
     const job = await loadJob(trx, ctx, jobId);
     const q = trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId }).whereNull('deleted_at').orderBy('created_at').select(columns);
     if (isClient(ctx)) q.where({ visibility: 'client_visible' });
-    // A vendor sees the files from when it was given the job, never an earlier vendor's (dispatch's own files always).
-    if (ctx.vendorId) {
-      const since = (await heldSince(trx, ctx.accountId, job)) ?? 'infinity';
-      q.where((w) => w.where('created_at', '>=', since).orWhere('uploaded_by_type', 'user'));
-    }
+    // A vendor sees the files from when it was given the job, never an earlier vendor's time.
+    if (ctx.vendorId) await filesOfCurrentVendor(trx, ctx.accountId, job, q);
     return ((await q) as ArtifactRow[]).map((row) => present(services, ctx, row));
   });
 }

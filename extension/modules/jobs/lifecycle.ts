@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
 import { write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, UnprocessableError } from '../../errors.ts';
-import { appendJobEvent, dispatchSettings, heldSince, jobColumns, loadJob, presentJob, writeBackJob, type JobRow, type RequiredPhoto } from './records.ts';
+import { appendJobEvent, dispatchSettings, filesOfCurrentVendor, jobColumns, loadJob, presentJob, writeBackJob, type JobRow, type RequiredPhoto } from './records.ts';
 import { checkTransition, type JobStatus, type MissingRequirement } from './rules.ts';
 
 /** Who moves the job: decides who audits and what the conversations are told. */
@@ -53,20 +53,20 @@ const label = (status: string) => status.replace('_', ' ');
 
 /**
  * The job's required photos, each with how many photos tagged for it the job has: photos only (a
- * PDF tagged "after" is no photo of the work), not removed, and taken in by the vendor holding the
- * job now (an earlier vendor's photos show an earlier vendor's work).
+ * PDF tagged "after" is no photo of the work), not removed, and of the vendor holding the job now
+ * (an earlier vendor's photos show an earlier vendor's work).
  */
 export async function requiredPhotoCounts(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'required_photos' | 'vendor_id'>) {
   const required = (job.required_photos ?? []) as RequiredPhoto[];
   if (!required.length) return [];
-  const since = await heldSince(trx, accountId, job);
   const query = trx('job_artifacts')
     .where({ account_id: accountId, job_id: job.id, kind: 'photo' })
     .whereIn('tag', required.map((p) => p.tag))
     .whereNull('deleted_at')
     .groupBy('tag')
     .select('tag', trx.raw('count(*)::int as have'));
-  if (since) query.where('created_at', '>=', since);
+  // The photos the vendor holding the job sees: theirs, and dispatch's from before any vendor.
+  if (job.vendor_id) await filesOfCurrentVendor(trx, accountId, job, query);
   const rows = (await query) as Array<{ tag: string; have: number }>;
   const have = new Map(rows.map((r) => [r.tag, r.have]));
   return required.map((p) => ({ tag: p.tag, label: p.label, min: p.min, have: have.get(p.tag) ?? 0 }));

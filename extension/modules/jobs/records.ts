@@ -53,6 +53,12 @@ export async function dispatchSettings(trx: Knex.Transaction, accountId: number)
   return { sla_minutes: { ...defaultSlaMinutes, ...(row?.sla_minutes ?? {}) }, sla_warning_minutes: row?.sla_warning_minutes ?? defaultSlaWarningMinutes };
 }
 
+/** Whether the account keeps where photos were taken (dispatch settings; off unless set). */
+export async function keepsPhotoLocation(trx: Knex.Transaction, accountId: number): Promise<boolean> {
+  const row = await trx('dispatch_settings').where({ account_id: accountId }).first('keep_photo_location');
+  return Boolean(row?.keep_photo_location);
+}
+
 /**
  * The jobs a caller may see at all: staff see the account's; portal users only their own — a
  * vendor's owner every job the vendor holds, a technician only the jobs given to them.
@@ -129,6 +135,25 @@ export async function heldSince(trx: Knex.Transaction, accountId: number, job: P
     .whereNull('unassigned_at')
     .first('assigned_at')) as { assigned_at: Date } | undefined;
   return row?.assigned_at ?? null;
+}
+
+/**
+ * Limits a `job_artifacts` query to the files of the vendor holding `job` now: those added since it
+ * was given the job, and dispatch's own files from before any vendor held it (site photos, the
+ * brief). Files of an earlier vendor's time — theirs, or dispatch's about their work — stay out.
+ * Without a vendor: nothing.
+ */
+export async function filesOfCurrentVendor(trx: Knex.Transaction, accountId: number, job: Pick<JobRow, 'id' | 'vendor_id'>, query: Knex.QueryBuilder, table = 'job_artifacts'): Promise<void> {
+  // Returns nothing on purpose: an async function returning the builder would run it.
+  const since = await heldSince(trx, accountId, job);
+  if (!since) {
+    query.whereRaw('false');
+    return;
+  }
+  const first = (await trx('job_vendors').where({ account_id: accountId, job_id: job.id }).min<{ first: Date | null }[]>('assigned_at as first'))[0]?.first ?? since;
+  query.where((w) =>
+    w.where(`${table}.created_at`, '>=', since).orWhere((staff) => staff.where(`${table}.uploaded_by_type`, 'user').andWhere(`${table}.created_at`, '<', first)),
+  );
 }
 
 export async function loadJob(trx: Knex.Transaction, ctx: RequestContext, jobId: string, forUpdate = false): Promise<JobRow> {

@@ -4,8 +4,7 @@ import type { Knex } from 'knex';
 import type { RequestContext } from '../../context.ts';
 import { read, write, type Audit } from '../../db/tenant.ts';
 import { sumOverAccounts, type AccountPart } from '../system/sweeps.ts';
-import { keepsPhotoLocation } from '../artifacts/service.ts';
-import { appendJobEvent, dispatchSettings, type DispatchSettings } from './records.ts';
+import { appendJobEvent, dispatchSettings, keepsPhotoLocation, type DispatchSettings } from './records.ts';
 
 /** The SLA settings, and whether the portal keeps where photos were taken (off unless set). */
 async function settingsOf(trx: Knex.Transaction, accountId: number) {
