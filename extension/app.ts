@@ -186,7 +186,8 @@ function framingPolicy({ db }: Services) {
     const origins = [...new Set(rows.map((r) => new URL(r.base_url).origin))];
     return [
       "default-src 'self'",
-      "img-src 'self' data: blob:",
+      // Agents' attachments in the vendor portal's threads are Chatwoot's own links.
+      `img-src 'self' data: blob: ${origins.join(' ')}`.trim(),
       "style-src 'self' 'unsafe-inline'",
       "connect-src 'self'",
       "object-src 'none'",
