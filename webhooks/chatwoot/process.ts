@@ -158,6 +158,10 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
     .whereIn('status', ['received', 'retrying'])
     .update({ status: 'processing', attempts: db.raw('attempts + 1') })
     .returning(['installation_id', 'id', 'body', 'attempts', 'received_at'])) as DeliveryRow[];
+  // RETURNING comes in whatever order the plan reads the table (an index on arrival, or where rows
+  // happen to sit after updates and vacuums): the events are applied in the order they arrived.
+  const position = new Map(deliveryIds.map((id, i) => [id, i]));
+  claimed.sort((a, b) => new Date(a.received_at).getTime() - new Date(b.received_at).getTime() || position.get(a.id)! - position.get(b.id)!);
 
   const finished: Array<{ id: string; status: string; event: string | null; account_id: number | null; last_error: string | null }> = [];
   const work = new Map<number, Array<{ delivery: DeliveryRow; event: string; payload: Record<string, unknown> }>>();
