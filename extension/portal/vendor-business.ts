@@ -2,6 +2,7 @@
 // categories and compliance documents; staff lock what the vendor may not change and review the
 // documents the vendor sends. The vendors module holds the rules and audits (the same functions
 // staff use), so a change from the portal and one from dispatch are recorded alike.
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { RequestContext } from '../context.ts';
 import { NotFoundError } from '../errors.ts';
@@ -168,8 +169,8 @@ export function vendorBusinessRoutes(services: Services) {
         res.setHeader('Cache-Control', 'private, max-age=3600');
         // Served bytes are never a page: no scripts, no plugins, even if a browser tried to render them.
         res.setHeader('Content-Security-Policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox");
-        file.stream.on('error', () => res.destroy());
-        file.stream.pipe(res);
+        // pipeline, not pipe: a client that goes away closes the file (or connection) too.
+        await pipeline(file.stream, res).catch(() => undefined);
       },
     }),
   ];

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Request } from 'express';
+import { z } from 'zod';
 import { read } from '../db/tenant.ts';
 import { InvalidFieldsError } from '../errors.ts';
 import { HttpError } from '../http/errors.ts';
@@ -23,7 +24,8 @@ export interface StoredAttachment { storage_key: string; filename: string; conte
 
 export interface MessageForm { id: string; content: string; files: ReceivedFile[] }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The JSON body's rule for the id (zod's uuid), so both forms accept the same ids.
+const messageId = z.uuid();
 // Postgres refuses NUL and lone surrogates; multipart fields skip the JSON body's check.
 const badText = (value: string) => value.includes('\u0000') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value);
 
@@ -49,7 +51,7 @@ function messageFields(raw: Record<string, string>, withFiles: boolean): { id: s
   const problems: Array<{ field: string; message: string; code: string }> = [];
   const id = (raw.id ?? '').trim();
   const content = (raw.content ?? '').trim();
-  if (!uuidPattern.test(id)) problems.push({ field: 'id', message: 'An id the device makes for this message (a UUID)', code: 'invalid_format' });
+  if (!messageId.safeParse(id).success) problems.push({ field: 'id', message: 'An id the device makes for this message (a UUID)', code: 'invalid_format' });
   if (badText(content)) problems.push({ field: 'content', message: 'must not contain NUL characters or unpaired UTF-16 surrogates', code: 'invalid_text' });
   else if (content.length > 5000) problems.push({ field: 'content', message: 'At most 5000 characters', code: 'too_long' });
   else if (!content && !withFiles) problems.push({ field: 'content', message: 'Write a message or attach a file', code: 'too_small' });
@@ -88,7 +90,7 @@ export function attachmentLink(services: Pick<Services, 'urlSigner'>, accountId:
 /** The bytes behind a signed link, or null when the link is bad, expired or the file is gone. */
 export async function openSignedAttachment(services: Pick<Services, 'urlSigner' | 'db' | 'files'>, token: string) {
   const claims = services.urlSigner.verify(token);
-  if (!claims || typeof claims.a !== 'number' || typeof claims.m !== 'string' || !uuidPattern.test(claims.m) || typeof claims.n !== 'number') return null;
+  if (!claims || typeof claims.a !== 'number' || typeof claims.m !== 'string' || !messageId.safeParse(claims.m).success || typeof claims.n !== 'number') return null;
   const row = await read({ db: services.db, accountId: claims.a }, (trx) =>
     trx('vendor_messages').where({ account_id: claims.a, id: claims.m, direction: 'from_vendor' }).first('attachments'),
   );

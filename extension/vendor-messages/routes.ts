@@ -1,5 +1,6 @@
 // Messages with dispatch from the vendor portal (a thread per job and person, living in Chatwoot's
 // "Vendors" inbox), and the admin's set-up of that inbox.
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { ChatwootError } from '../chatwoot/http.ts';
 import { chatwootTargetFor } from '../chatwoot/outbox.ts';
@@ -58,6 +59,8 @@ export function vendorMessageRoutes(services: Services) {
       summary: `Send dispatch a message about a job (201; the same id again answers 200 with the message stored the first time). As JSON, or as multipart/form-data with the fields id and content (may be empty when a file comes with it) and up to ${maxMessageFiles} files in fields named "file" (photos, PDF, Word or Excel, up to ONELINK_UPLOAD_MAX_MB each; 415 for another type, 413 for a larger file)`,
       tags: ['portal'],
       access: send,
+      // Per client address: enough for people typing (and a phone's queued messages sent when it is back online).
+      rateLimitPerMinute: services.config.ONELINK_VENDOR_MESSAGES_PER_MINUTE,
       params: jobParams,
       multipart: true,
       body: z.object({
@@ -117,8 +120,8 @@ export function vendorMessageRoutes(services: Services) {
         // Served bytes are never a page: no scripts, no plugins, even if a browser tried to render them.
         res.setHeader('Content-Security-Policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox");
         res.setHeader('X-Content-Type-Options', 'nosniff');
-        file.stream.on('error', () => res.destroy());
-        file.stream.pipe(res);
+        // pipeline, not pipe: a client that goes away closes the file (or connection) too.
+        await pipeline(file.stream, res).catch(() => undefined);
       },
     }),
     defineRoute({

@@ -23,7 +23,7 @@ import { processDeliveries } from '../../webhooks/chatwoot/process.ts';
 import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
 import { announcementsDuring } from '../helpers/announcements.ts';
 import { apiAs } from '../helpers/api.ts';
-import type { TestApp } from '../helpers/app.ts';
+import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
 
@@ -685,6 +685,15 @@ describe('files with a message', () => {
     const wrongType = await request(t.app).post(`/api/v1/portal/vendor/jobs/${job.id}/messages`).set('Authorization', `Bearer ${north().owner.token}`).set('Content-Type', 'text/plain').send('hi');
     expect(wrongType.status).toBe(415);
   });
+  it('takes as a multipart id only what the JSON body takes (a UUID, not any hex of that shape)', async () => {
+    const job = await jobFor('North');
+    const notUuid = 'abcdefab-cdef-abcd-efab-cdefabcdefab'; // hex in the 8-4-4-4-12 shape, no UUID version or variant
+    const asJson = await apiAs(t, north().owner.token).post(`/portal/vendor/jobs/${job.id}/messages`, { id: notUuid, content: 'Hi' });
+    expect(asJson.status).toBe(422);
+    const asForm = await sendFiles(north().owner, job.id, { id: notUuid, content: 'Hi' }, [{ data: pdf, name: 'quote.pdf' }]);
+    expect([asForm.status, asForm.body.error.code]).toEqual([422, 'validation_failed']);
+    expect(await rowsOf(job.id)).toEqual([]);
+  });
 });
 
 describe('the installer', () => {
@@ -699,5 +708,23 @@ describe('the installer', () => {
     });
     expect(report.vendorInbox).toBe('existing');
     expect(chatwoot.apiInboxes.filter((i) => i.name === 'Vendors')).toHaveLength(1);
+  });
+});
+
+describe('sending limits', () => {
+  it('turns away a flood of messages from one address with 429, in the envelope', async () => {
+    const limited = await createTestApp({ env: { ONELINK_VENDOR_MESSAGES_PER_MINUTE: '3' } });
+    try {
+      const statuses: number[] = [];
+      let last: request.Response | undefined;
+      for (let i = 0; i < 4; i++) {
+        last = await request(limited.app).post(`/api/v1/portal/vendor/jobs/${randomUUID()}/messages`).set('Authorization', 'Bearer olp_guessing-a-token').send({ id: randomUUID(), content: 'Hi' });
+        statuses.push(last.status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      expect(last!.body.error.code).toBe('rate_limited');
+    } finally {
+      await limited.close();
+    }
   });
 });

@@ -57,6 +57,7 @@ export async function createTestApp(options: { extraRoutes?: AnyRoute[]; env?: R
     ONELINK_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ONELINK_CHATWOOT_TIMEOUT_MS: '2000',
     ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: '10000',
+    ONELINK_VENDOR_MESSAGES_PER_MINUTE: '10000',
     ONELINK_FILES_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-files-')),
     ...options.env,
   });

@@ -1,4 +1,5 @@
 // HTTP routes for job photos and documents, and the signed download links they are served by.
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { sendData, sendError } from '../../http/envelope.ts';
 import { defineRoute } from '../../http/registry.ts';
@@ -75,8 +76,8 @@ export function artifactRoutes(services: Services) {
         res.setHeader('Cache-Control', 'private, max-age=3600');
         // Served bytes are never a page: no scripts, no plugins, even if a browser tried to render them.
         res.setHeader('Content-Security-Policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox");
-        file.stream.on('error', () => res.destroy());
-        file.stream.pipe(res);
+        // pipeline, not pipe: a client that goes away closes the file (or connection) too.
+        await pipeline(file.stream, res).catch(() => undefined);
       },
     }),
   ];

@@ -1,5 +1,6 @@
 // HTTP routes for calls: the account's Twilio connection and numbers (admins), the call log,
 // links and dispositions, and recordings played through Onelink.
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { phoneHint, toE164 } from '../../phones/e164.ts';
 import { sendData, sendError } from '../../http/envelope.ts';
@@ -139,8 +140,8 @@ export function callRoutes(services: Services) {
         if (recording.length) res.setHeader('Content-Length', recording.length);
         res.setHeader('Content-Disposition', `inline; filename="${recording.sid}.mp3"`);
         res.setHeader('Cache-Control', 'private, max-age=3600');
-        recording.stream.on('error', () => res.destroy());
-        recording.stream.pipe(res);
+        // pipeline, not pipe: a client that goes away closes the file (or connection) too.
+        await pipeline(recording.stream, res).catch(() => undefined);
       },
     }),
     defineRoute({
