@@ -104,7 +104,9 @@ function vendorPortalPwa() {
   return VitePWA({
     // Registered by the portal's own entry (main.ts), never by the other pages.
     injectRegister: false,
-    registerType: 'autoUpdate',
+    // A new version waits: taking over at once would reload the page in the middle of someone's
+    // work. It starts when the app is next opened cold, or when the person taps "Update ready".
+    registerType: 'prompt',
     filename: 'sw.js',
     scope: `/${portalDir}`,
     manifestFilename: `${portalDir}manifest.webmanifest`,
@@ -131,8 +133,8 @@ function vendorPortalPwa() {
       navigateFallback: `/${portalDir}index.html`,
       navigateFallbackAllowlist: [/^\/portal\/vendor\//],
       cleanupOutdatedCaches: true,
+      // The first install controls the open page at once (so it works offline from the first visit).
       clientsClaim: true,
-      skipWaiting: true,
       manifestTransforms: [
         (entries) => {
           const reached = portalFiles(built.outDir);

@@ -42,3 +42,15 @@ export function loadUploadQueue(): Promise<UploadQueue | null> {
 export async function whenUploadsSettled(jobId: string) {
   await (await loadUploadQueue())?.whenUploadsSettled(jobId);
 }
+
+/** How many of the job's files are still on the phone (none when there is no upload queue). */
+export async function pendingUploads(jobId: string) {
+  return (await (await loadUploadQueue())?.pendingUploads(jobId)) ?? 0;
+}
+
+const outbox = import.meta.glob('./messages/outbox.ts');
+/** Starts sending the messages kept on the phone (at sign-in, not only when a thread is open). */
+export async function startMessageOutbox() {
+  const load = outbox['./messages/outbox.ts'];
+  if (load) await ((await load()) as { startOutbox(): Promise<void> }).startOutbox();
+}

@@ -7,6 +7,7 @@ import '../shared/portal.css';
 import { useLocale } from '../../i18n/index.ts';
 import { applyTheme } from '../shared/theme.ts';
 import { loadUploadQueue } from './features.ts';
+import { registerPortalWorker } from './offline/update.ts';
 import './i18n.ts';
 import { createPortalRouter } from './router.ts';
 import { loadMe } from './session.ts';
@@ -18,7 +19,7 @@ createApp(VendorPortalApp).use(createPinia()).use(createPortalRouter()).mount('#
 void loadMe();
 
 window.addEventListener('load', () => {
-  // Only this page registers the service worker (scope /portal/vendor/); it takes over at once.
-  if ('serviceWorker' in navigator) void import('virtual:pwa-register').then(({ registerSW }) => registerSW({ immediate: true }));
+  // Only this page registers the service worker; a new version waits for the person (offline/update.ts).
+  void registerPortalWorker();
   void loadUploadQueue().then((uploads) => uploads?.startUploadQueue());
 });

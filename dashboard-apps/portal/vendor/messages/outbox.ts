@@ -4,6 +4,7 @@
 // blobs in the same record (photos already compressed), so a reload with no signal loses nothing;
 // a message with files is sent as multipart/form-data.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { withSenderLock } from '../offline/sender-lock.ts';
 import { isOffline, portalCall, ApiError } from '../uploads/request.ts';
 
 export interface ThreadMessage {
@@ -109,26 +110,59 @@ function bodyOf(row: OutgoingMessage): FormData | { id: string; content: string 
 }
 
 let flushing: Promise<void> | null = null;
+/** A flush was asked for while one ran: run once more after it (a message queued meanwhile). */
+let again = false;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+let backoff = 0;
+const maxBackoffMs = 5 * 60_000;
 
-/** Sends what waits, oldest first (all jobs, or one); stops at the first network failure. */
-export function flushOutbox(jobId?: string): Promise<void> {
-  flushing ??= (async () => {
+function scheduleRetry() {
+  clearTimeout(retryTimer);
+  backoff = Math.min(maxBackoffMs, backoff ? backoff * 2 : 5_000);
+  retryTimer = setTimeout(() => void flushOutbox(), backoff);
+}
+
+/** A failure worth trying again later (the network, a timeout, a server down or busy). */
+const worthRetrying = (err: unknown) => isOffline(err) || (err instanceof ApiError && (err.status === 408 || err.status === 429 || err.status >= 500));
+
+/** Sends what waits, oldest first; stops at the first network failure and tries again later. */
+async function sendQueued() {
+  const database = await db();
+  const rows = (await database.getAll('outbox')).filter((r) => r.state === 'queued').sort((a, b) => a.created_at.localeCompare(b.created_at));
+  for (const row of rows) {
+    // Another tab may have sent it while this one waited for its turn.
+    if (!(await database.get('outbox', row.id))) continue;
     try {
-      const database = await db();
-      const rows = (jobId ? await database.getAllFromIndex('outbox', 'job_id', jobId) : await database.getAll('outbox'))
-        .filter((r) => r.state === 'queued')
-        .sort((a, b) => a.created_at.localeCompare(b.created_at));
-      for (const row of rows) {
-        try {
-          await portalCall<ThreadMessage>('POST', threadPath(row.job_id), bodyOf(row));
-          await database.delete('outbox', row.id);
-          changed();
-        } catch (err) {
-          if (isOffline(err) || (err instanceof ApiError && (err.status === 401 || err.status === 429 || err.status >= 500))) return;
-          await database.put('outbox', { ...row, state: 'failed', error: err instanceof Error ? err.message : String(err) });
-          changed();
-        }
+      await portalCall<ThreadMessage>('POST', threadPath(row.job_id), bodyOf(row));
+      await database.delete('outbox', row.id);
+      changed();
+    } catch (err) {
+      if (worthRetrying(err)) {
+        scheduleRetry();
+        return;
       }
+      // A lost session: sent again after the next sign-in (which starts the outbox).
+      if (err instanceof ApiError && err.status === 401) return;
+      await database.put('outbox', { ...row, state: 'failed', error: err instanceof Error ? err.message : String(err) });
+      changed();
+    }
+  }
+  backoff = 0;
+  clearTimeout(retryTimer);
+}
+
+/** Sends every message that waits (all jobs, oldest first); resolves when this round is done. */
+export function flushOutbox(): Promise<void> {
+  if (flushing) {
+    again = true;
+    return flushing;
+  }
+  flushing = (async () => {
+    try {
+      do {
+        again = false;
+        await withSenderLock(sendQueued);
+      } while (again);
     } finally {
       flushing = null;
     }
@@ -137,11 +171,16 @@ export function flushOutbox(jobId?: string): Promise<void> {
 }
 
 let listening = false;
-/** Sends the outbox now and whenever the browser says it is back online (listens once per page). */
+/** Sends the outbox now and again whenever the browser is back online or the app is shown (listens once per page). */
 export function startOutbox() {
   if (!listening) {
     listening = true;
-    window.addEventListener('online', () => void flushOutbox());
+    const now = () => {
+      backoff = 0;
+      void flushOutbox();
+    };
+    window.addEventListener('online', now);
+    document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && now());
   }
   return flushOutbox();
 }

@@ -8,6 +8,7 @@ import { ref } from 'vue';
 import { call, isTransient, ApiError } from '../../shared/http.ts';
 import type { ActionBody, MissingThing, PortalJob } from '../types.ts';
 import { addAction, deleteAction, putAction, queuedActions, type QueuedAction } from './db.ts';
+import { withSenderLock } from './sender-lock.ts';
 
 /** Actions not yet accepted by the server, in order (refused ones included). */
 export const queue = ref<QueuedAction[]>([]);
@@ -15,20 +16,32 @@ export const queue = ref<QueuedAction[]>([]);
 export const sending = ref(false);
 /** What the browser says of the connection (it may be wrong when "online" has no route out). */
 export const online = ref(typeof navigator === 'undefined' ? true : navigator.onLine);
+/** Queue seqs of finishing actions held back until their job's photos are uploaded. */
+export const waitingForPhotos = ref<Set<number>>(new Set());
 
 type Hooks = {
   /** The server's copy of a job after one of its actions was applied (null: the job is no longer this person's). */
   applied: (job: PortalJob | null, jobId: string) => void;
   /** Resolves once the job's photos are uploaded (the server checks required photos on these). */
   uploadsSettled: (jobId: string) => Promise<void>;
+  /** How many of the job's photos are still on the phone. */
+  uploadsPending?: (jobId: string) => Promise<number>;
 };
 let owner: string | null = null;
 let hooks: Hooks = { applied: () => undefined, uploadsSettled: async () => undefined };
+/** Jobs whose photos are being waited for (one waiter each). */
+const photoWaits = new Set<string>();
+let replayAgain = false;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 let backoff = 0;
 const maxBackoffMs = 5 * 60_000;
 
-const needsUploads = (action: ActionBody) => action.kind === 'submit_for_review' || action.kind === 'complete';
+const needsUploads = (action: Pick<ActionBody, 'kind'>) => action.kind === 'submit_for_review' || action.kind === 'complete';
+
+/** The same kind, on the same job and item (and, for notes, the same words). */
+function sameAction(a: ActionBody, b: Omit<ActionBody, 'id' | 'happened_at' | 'offline'>) {
+  return a.job_id === b.job_id && a.kind === b.kind && (a.item_id ?? null) === (b.item_id ?? null) && (a.text ?? null) === (b.text ?? null) && (a.eta ?? null) === (b.eta ?? null);
+}
 
 async function reload() {
   queue.value = owner ? await queuedActions(owner) : [];
@@ -46,12 +59,24 @@ export function closeQueue() {
   owner = null;
   queue.value = [];
   clearTimeout(retryTimer);
+  photoWaits.clear();
+  waitingForPhotos.value = new Set();
 }
 
 /** Takes an action: queued (and so shown) at once, then sent when the network lets it. */
 export async function takeAction(action: Omit<ActionBody, 'id' | 'happened_at' | 'offline'>) {
   if (!owner) throw new Error('not signed in');
-  const body: ActionBody = { ...action, id: crypto.randomUUID(), happened_at: new Date().toISOString(), offline: !navigator.onLine };
+  const waiting = (await queuedActions(owner)).filter((item) => item.state === 'waiting');
+  // A second tap on the same control before the first was sent is the same action: compared with
+  // the latest one waiting on the same job and item (check, uncheck, check again is three).
+  const latest = [...waiting].reverse().find((item) => item.body.job_id === action.job_id && (item.body.item_id ?? null) === (action.item_id ?? null));
+  if (latest && sameAction(latest.body, action)) return latest.body.id;
+  // The server takes the device's time only for an action flagged offline, and the body never
+  // changes once sent (replays are compared): so it is decided now. Anything that cannot go out at
+  // once — no signal, others waiting before it, photos still uploading — will arrive late.
+  const holdsForPhotos = needsUploads(action) && ((await hooks.uploadsPending?.(action.job_id).catch(() => 1)) ?? 0) > 0;
+  const offline = !navigator.onLine || waiting.length > 0 || holdsForPhotos;
+  const body: ActionBody = { ...action, id: crypto.randomUUID(), happened_at: new Date().toISOString(), offline };
   await addAction({ owner, body, state: 'waiting', attempts: 0, error: null });
   await reload();
   void replay();
@@ -75,19 +100,60 @@ function refusal(err: ApiError): QueuedAction['error'] {
   return { status: err.status, code: err.code, message: err.message, missing: Array.isArray(details?.missing) ? details.missing : [] };
 }
 
-async function nextWaiting() {
-  return owner ? (await queuedActions(owner)).find((item) => item.state === 'waiting') : undefined;
+/**
+ * The next waiting action that may go: a job whose finishing action waits for its photos holds back
+ * its own later actions (their order is kept), but not the other jobs'.
+ */
+async function nextWaiting(held: Set<string>) {
+  const items = owner ? await queuedActions(owner) : [];
+  return items.find((item) => item.state === 'waiting' && !held.has(item.body.job_id));
+}
+
+/** Replays again once the job's photos are up (or given up on). */
+function waitForPhotos(jobId: string) {
+  if (photoWaits.has(jobId)) return;
+  photoWaits.add(jobId);
+  void hooks
+    .uploadsSettled(jobId)
+    .catch(() => undefined)
+    .finally(() => {
+      photoWaits.delete(jobId);
+      void replay();
+    });
 }
 
 /** Sends the waiting actions in order; stops at the first network failure (order is kept). */
 export async function replay() {
-  if (sending.value || !owner) return;
+  if (!owner) return;
+  if (sending.value) {
+    // Asked during a run (e.g. a job's photos landed after the run passed it over): once more after it.
+    replayAgain = true;
+    return;
+  }
   sending.value = true;
+  replayAgain = false;
+  try {
+    await withSenderLock(sendWaiting);
+  } finally {
+    sending.value = false;
+  }
+  if (owner && replayAgain) void replay();
+}
+
+async function sendWaiting() {
+  const held = new Set<string>();
+  const photoHeld = new Set<number>();
   try {
     // Re-read after each one: actions taken while this runs join the end of the line.
-    for (let item = await nextWaiting(); item; item = await nextWaiting()) {
+    for (let item = await nextWaiting(held); item; item = await nextWaiting(held)) {
       // The server counts the job's photos when it checks these: the ones taken must be there first.
-      if (needsUploads(item.body)) await hooks.uploadsSettled(item.body.job_id).catch(() => undefined);
+      if (needsUploads(item.body) && ((await hooks.uploadsPending?.(item.body.job_id).catch(() => 0)) ?? 0) > 0) {
+        held.add(item.body.job_id);
+        photoHeld.add(item.seq!);
+        waitingForPhotos.value = new Set(photoHeld);
+        waitForPhotos(item.body.job_id);
+        continue;
+      }
       try {
         // Sent exactly as first written: the server compares a replayed id's body with the first one.
         const { data } = await call<{ job: PortalJob | null }>('POST', '/portal/vendor/actions', item.body);
@@ -109,7 +175,7 @@ export async function replay() {
     backoff = 0;
     clearTimeout(retryTimer);
   } finally {
-    sending.value = false;
+    waitingForPhotos.value = photoHeld;
   }
 }
 

@@ -6,6 +6,7 @@
 // stays on the device, marked failed with the reason, until the person removes it.
 import { reactive } from 'vue';
 import { Upload, type DetailedError } from 'tus-js-client';
+import { withSenderLock } from '../offline/sender-lock.ts';
 import { prepareFile } from './compress.ts';
 import { allUploads, deleteUpload, getUpload, saveUpload, updateUpload, type StoredUpload } from './store.ts';
 
@@ -186,15 +187,23 @@ async function pump() {
   if (running) return;
   running = true;
   try {
-    for (;;) {
-      const next = uploadQueue.entries.find((e) => e.state === 'waiting');
-      if (!next) break;
-      const outcome = await sendOne(next);
-      if (outcome === 'retry-later') {
-        scheduleRetry();
-        break;
+    // One tab sends at a time (offline/sender-lock.ts).
+    await withSenderLock(async () => {
+      for (;;) {
+        const next = uploadQueue.entries.find((e) => e.state === 'waiting');
+        if (!next) break;
+        // Another tab sent (and removed) it while this one waited for its turn.
+        if (!(await getUpload(next.client_id))) {
+          uploadQueue.entries.splice(uploadQueue.entries.indexOf(next), 1);
+          continue;
+        }
+        const outcome = await sendOne(next);
+        if (outcome === 'retry-later') {
+          scheduleRetry();
+          break;
+        }
       }
-    }
+    });
   } finally {
     running = false;
     settle();

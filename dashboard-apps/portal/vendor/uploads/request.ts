@@ -15,12 +15,22 @@ export async function portalCall<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', p
     payload = JSON.stringify(body);
   }
   let response: Response;
+  // A hung request is given up (as a network failure, status 0) so what waits behind it can go on;
+  // a message with files gets longer on a slow line.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), body instanceof FormData ? 120_000 : 30_000);
+  let answer: { data?: T; error?: { code: string; message: string; details?: unknown } } | null;
   try {
-    response = await fetch(`/api/v1${path}`, { method, headers, body: payload, credentials: 'same-origin' });
-  } catch {
-    throw new ApiError(0, 'network_error', 'No connection');
+    try {
+      response = await fetch(`/api/v1${path}`, { method, headers, body: payload, credentials: 'same-origin', signal: abort.signal });
+    } catch {
+      throw new ApiError(0, abort.signal.aborted ? 'timeout' : 'network_error', abort.signal.aborted ? 'The service did not answer in time' : 'No connection');
+    }
+    answer = (await response.json().catch(() => null)) as typeof answer;
+    if (abort.signal.aborted) throw new ApiError(0, 'timeout', 'The service did not answer in time');
+  } finally {
+    clearTimeout(timer);
   }
-  const answer = (await response.json().catch(() => null)) as { data?: T; error?: { code: string; message: string; details?: unknown } } | null;
   if (!response.ok) {
     if (answer?.error) throw new ApiError(response.status, answer.error.code, answer.error.message, answer.error.details ?? null);
     throw new ApiError(response.status, 'http_error', `The service answered ${response.status}`);

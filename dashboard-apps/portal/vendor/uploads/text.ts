@@ -26,6 +26,8 @@ export const uploadsText = {
   'portal.uploads.onServer': 'On the server',
   'portal.uploads.open': 'Open {name}',
   'portal.uploads.photoOf': 'Photo: {label}',
+  'portal.uploads.storageFull': 'This phone has no room left to keep the file. Free some space, then add it again.',
+  'portal.uploads.saveFailed': 'The file could not be kept on this phone ({reason}). Add it again.',
   'portal.banner.waitingOne': '1 photo waiting for signal',
   'portal.banner.waitingMany': '{count} photos waiting for signal',
   'portal.banner.filesWaitingOne': '1 file waiting for signal',
