@@ -96,8 +96,8 @@ export async function createPublicMessage(inbox: PublicInbox, sourceId: string, 
   return message;
 }
 
-/** A file to post with a message: its bytes, the name Chatwoot shows and its media type. */
-export interface PublicMessageFile { filename: string; contentType: string; data: Uint8Array<ArrayBuffer> }
+/** A file to post with a message: its bytes (a Blob is streamed as it is sent, not copied), the name Chatwoot shows and its media type. */
+export interface PublicMessageFile { filename: string; contentType: string; data: Blob | Uint8Array<ArrayBuffer> }
 
 /**
  * Posts an incoming message from the contact with files, as multipart/form-data (`attachments[]`,
@@ -112,6 +112,7 @@ export async function createPublicMessageWithFiles(
   const form: PublicMessageForm = {
     content: input.content,
     ...(input.echo_id ? { echo_id: input.echo_id } : {}),
+    // A File over a Blob refers to its bytes (a file on disk stays on disk until the upload reads it).
     'attachments[]': input.files.map((f) => new File([f.data], f.filename, { type: f.contentType })),
   };
   const message = await answer(

@@ -13,6 +13,8 @@ export interface FileStorage {
   open(key: string): Promise<Readable>;
   /** Removes `key`; missing keys are fine. */
   remove(key: string): Promise<void>;
+  /** The bytes under `key` as a Blob read only when consumed (never copied into memory); rejects with code ENOENT when there are none. */
+  openBlob?(key: string, type?: string): Promise<Blob>;
 }
 
 const safeKey = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
@@ -44,6 +46,12 @@ export function localDiskStorage(root: string): FileStorage {
     },
     async remove(key) {
       await fs.promises.rm(pathOf(key), { force: true });
+    },
+    async openBlob(key, type) {
+      const file = pathOf(key);
+      // openAsBlob finds a missing file only when the Blob is read: answer ENOENT now, as open() does.
+      await fs.promises.access(file, fs.constants.R_OK);
+      return fs.openAsBlob(file, type ? { type } : undefined);
     },
   };
 }

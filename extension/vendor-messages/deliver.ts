@@ -138,15 +138,32 @@ async function forget(ctx: RequestContext, row: Pending, inbox: VendorInbox, wha
   });
 }
 
-/** The message's files as they are posted: read from storage, in the order they were sent. */
-async function filesOf(row: Pending, files: FileStorage | undefined): Promise<PublicMessageFile[]> {
-  const stored = (row.attachments ?? []).filter(isStored);
+/**
+ * A stored file of the message is gone: no retry brings it back, so the message fails (the outbox
+ * gives up on a bad_response at once) and the thread's later messages go on.
+ */
+class MissingMessageFile extends ChatwootError {
+  constructor(filename: string) {
+    super('bad_response', `A file of this message is no longer stored (${filename}); send it again with the file`);
+  }
+}
+
+/** The message's files as they are posted, in the order they were sent: opened, not read (a Blob where the storage gives one). */
+async function filesOf(stored: StoredAttachment[], files: FileStorage | undefined): Promise<PublicMessageFile[]> {
   if (!stored.length) return [];
   // Not a Chatwoot failure: retried by the outbox like one, so a worker without storage loses nothing.
   if (!files) throw new Error('The message has files but this process has no file storage to read them from');
-  const read = async (a: StoredAttachment): Promise<PublicMessageFile> => ({ filename: a.filename, contentType: a.content_type, data: new Uint8Array(await buffer(await files.open(a.storage_key))) });
   const out: PublicMessageFile[] = [];
-  for (const a of stored) out.push(await read(a));
+  for (const a of stored) {
+    let data: Blob | Uint8Array<ArrayBuffer>;
+    try {
+      data = files.openBlob ? await files.openBlob(a.storage_key, a.content_type) : new Uint8Array(await buffer(await files.open(a.storage_key)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingMessageFile(a.filename);
+      throw err;
+    }
+    out.push({ filename: a.filename, contentType: a.content_type, data });
+  }
   return out;
 }
 
@@ -227,7 +244,8 @@ async function sendOnce(
     });
   }
 
-  const attached = await filesOf(row, files);
+  // The files are opened only when the message is to be posted (not when it is found already there).
+  const storedFiles = (row.attachments ?? []).filter(isStored);
   let message: PublicMessage | undefined;
   if (lookBeforePosting) {
     // Posted before without an answer? The echo id we send comes back on Chatwoot's websocket only,
@@ -243,7 +261,7 @@ async function sendOnce(
       ).map(Number),
     );
     const since = Math.floor(new Date(row.created_at).getTime() / 1000) - clockSkewSeconds;
-    const names = JSON.stringify(attached.map((f) => comparable(f.filename)));
+    const names = JSON.stringify(storedFiles.map((f) => comparable(f.filename)));
     const listed = await step('list the conversation’s messages', 'conversation', () =>
       scanPublicMessages(where, sourceId, conversationId, (page) => page.some((m) => (m.created_at ?? 0) < since)),
     );
@@ -251,6 +269,7 @@ async function sendOnce(
       (m) => m.message_type === 0 && (m.content ?? '') === row.content && JSON.stringify(listedFilenames(m)) === names && (m.created_at ?? since) >= since && !claimed.has(m.id),
     );
   }
+  const attached = message ? [] : await filesOf(storedFiles, files);
   message ??= await step('post the message', 'conversation', () =>
     attached.length
       ? createPublicMessageWithFiles(where, sourceId, conversationId, { content: row.content, echo_id: row.id, files: attached })

@@ -677,6 +677,34 @@ describe('files with a message', () => {
     expect([row.status, Number(row.chatwoot_message_id)]).toEqual(['sent', withFiles[0]!.id]);
   });
 
+  it('a message whose stored file is gone fails with the reason, and the thread goes on; one already posted is found without its file', async () => {
+    const job = await jobFor('North');
+    expect((await send(north().owner, job.id, 'Opening the thread')).status).toBe(201);
+    await drain();
+    const conversation = threadsOf(job.reference)[0]!;
+    // Posted, answer lost, then the file is gone: the look-up finds it without opening the file.
+    chatwoot.swallowWrites = 1;
+    const posted = await sendFiles(north().owner, job.id, { id: randomUUID(), content: 'Posted before' }, [{ data: pdf, name: 'posted.pdf' }]);
+    expect(posted.status).toBe(201);
+    await drain(300);
+    for (const name of messageFiles(job.id)) fs.rmSync(path.join(t.config.filesDir, String(admin.accountId), job.id, 'messages', name));
+    await makeDue();
+    await drain(300);
+    expect((await messagesOf(north().owner, job.id)).find((m: { content: string }) => m.content === 'Posted before')).toMatchObject({ status: 'sent' });
+    // Never posted and its file is gone: failed at once with the reason; the next message leaves.
+    const lost = await sendFiles(north().owner, job.id, { id: randomUUID(), content: 'File vanished' }, [{ data: pdf, name: 'vanished.pdf' }]);
+    expect(lost.status).toBe(201);
+    for (const name of messageFiles(job.id)) fs.rmSync(path.join(t.config.filesDir, String(admin.accountId), job.id, 'messages', name));
+    expect((await send(north().owner, job.id, 'After the vanished file')).status).toBe(201);
+    await drain(300);
+    const shown = await messagesOf(north().owner, job.id);
+    expect(shown.find((m: { content: string }) => m.content === 'File vanished')).toMatchObject({ status: 'failed' });
+    const row = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_messages').where({ id: lost.body.data.id }).first('last_error'));
+    expect(row.last_error).toMatch(/no longer stored \(vanished\.pdf\)/);
+    expect(shown.find((m: { content: string }) => m.content === 'After the vanished file')).toMatchObject({ status: 'sent' });
+    expect(conversation.messages.map((m) => m.content)).toEqual(['Opening the thread', 'Posted before', 'After the vanished file']);
+  });
+
   it('keeps the JSON form working as it was', async () => {
     const job = await jobFor('North');
     const res = await apiAs(t, north().owner.token).post(`/portal/vendor/jobs/${job.id}/messages`, { id: randomUUID(), content: 'Plain text' });
