@@ -351,6 +351,55 @@ describe('messages with dispatch', () => {
   });
 });
 
+describe('a phone shared by two people', () => {
+  it("keeps a person's unsent message for them alone: signed out with no signal, the next person neither sees nor sends it", async () => {
+    const job = await vendorJob('Shared phone');
+    const colleague = await vendorPerson(accountId, vendorId, { name: 'Omar Owner', email: 'omar@drip.test', role: 'owner' });
+    const context = await launchPhone(owner.token);
+    const page = await openPortal(context, `/jobs/${job.id}/messages`);
+    const composer = page.getByLabel('Message to dispatch');
+    await composer.waitFor({ timeout: 15_000 });
+
+    // Paula writes with no signal, then signs out, still with no signal: the warning counts her message.
+    await context.setOffline(true);
+    await composer.fill('Paula only: the gate code is 4321.');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const hers = page.getByTestId('message').filter({ hasText: 'gate code' });
+    await expect.poll(() => hers.getAttribute('data-status'), { timeout: 10_000 }).toBe('queued');
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByText('Changes not yet sent stay on this phone').waitFor({ timeout: 10_000 });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => new URL(page.url()).pathname, { timeout: 10_000 }).toBe('/portal/vendor/sign-in');
+
+    // Omar signs in on the same phone, with signal: Paula's message is not his to see or send. His own
+    // goes out (the outbox sends oldest first, so hers would have gone before it).
+    await context.addCookies([{ name: 'onelink_session', value: colleague.token, url: baseUrl, httpOnly: true, sameSite: 'Lax' }]);
+    await context.setOffline(false);
+    await page.goto(`${baseUrl}/portal/vendor/jobs/${job.id}/messages`);
+    await composer.waitFor({ timeout: 15_000 });
+    await composer.fill('Omar here, on my way.');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await expect.poll(() => page.getByTestId('message').filter({ hasText: 'Omar here' }).getAttribute('data-status'), { timeout: 15_000 }).toBe('sent');
+    // Each person writes in their own conversation of the job: all of the job's are counted.
+    const sentToChatwoot = (text: string) =>
+      [...chatwoot.conversations.values()].filter((c) => c.accountId === chatwootAccount && c.customAttributes.onelink_job === job.reference).flatMap((c) => c.messages).filter((m) => m.content?.includes(text)).length;
+    await expect.poll(() => sentToChatwoot('Omar here'), { timeout: 15_000 }).toBe(1);
+    expect(sentToChatwoot('gate code')).toBe(0);
+    expect(await hers.count()).toBe(0);
+
+    // Omar signs out; Paula is back (her session was still valid): her message goes, once.
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => new URL(page.url()).pathname, { timeout: 10_000 }).toBe('/portal/vendor/sign-in');
+    await context.addCookies([{ name: 'onelink_session', value: owner.token, url: baseUrl, httpOnly: true, sameSite: 'Lax' }]);
+    await page.goto(`${baseUrl}/portal/vendor/jobs/${job.id}/messages`);
+    await expect.poll(() => sentToChatwoot('gate code'), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => hers.getAttribute('data-status'), { timeout: 15_000 }).toBe('sent');
+    expect(chatwoot.takeViolations()).toEqual([]);
+    await context.close();
+  });
+});
+
 describe("the owner's business and team", () => {
   it('edits the weekly hours, uploads a document for review and invites a technician', async () => {
     const context = await launchPhone(owner.token);

@@ -29,6 +29,7 @@ export interface UploadQueue {
   startUploadQueue(): unknown;
   pendingUploads(jobId: string): Promise<number>;
   whenUploadsSettled(jobId: string): Promise<void>;
+  unsentUploads(): Promise<number>;
 }
 
 let uploads: Promise<UploadQueue | null> | null = null;
@@ -53,4 +54,23 @@ const outbox = import.meta.glob('./messages/outbox.ts');
 export async function startMessageOutbox() {
   const load = outbox['./messages/outbox.ts'];
   if (load) await ((await load()) as { startOutbox(): Promise<void> }).startOutbox();
+}
+
+/** What the signed-in person's messages part offers the rest of the portal (messages/outbox.ts). */
+interface MessageStore {
+  unsentMessages(): Promise<number>;
+  forgetThreadsOf(person: string): Promise<void>;
+}
+const messageStore = import.meta.glob('./messages/outbox.ts');
+const loadMessageStore = async () => ((await messageStore['./messages/outbox.ts']?.()) as MessageStore | undefined) ?? null;
+
+/** The signed-in person's photos and messages still on the phone (the sign-out warning counts them). */
+export async function unsentOnPhone(): Promise<number> {
+  const [uploads, messages] = await Promise.all([loadUploadQueue(), loadMessageStore()]);
+  return ((await uploads?.unsentUploads()) ?? 0) + ((await messages?.unsentMessages()) ?? 0);
+}
+
+/** The person left (signed out, session ended): the message threads kept for them leave the phone. */
+export async function forgetThreadsOf(person: string) {
+  await (await loadMessageStore())?.forgetThreadsOf(person);
 }

@@ -4,7 +4,7 @@
 import { defineStore } from 'pinia';
 import { computed, reactive, ref } from 'vue';
 import { call, ApiError } from '../shared/http.ts';
-import { saveJob, saveList, savedJob, savedList } from './offline/db.ts';
+import { forgetJob, saveJob, saveList, savedJob, savedList } from './offline/db.ts';
 import { withPending } from './offline/apply.ts';
 import { queue } from './offline/queue.ts';
 import { me } from './session.ts';
@@ -25,57 +25,74 @@ export const useJobsStore = defineStore('vendor-jobs', () => {
   const missing = ref<Set<string>>(new Set());
 
   const owner = () => me.value?.caller.id ?? '';
+  // Each load is for the person signed in when it began: if someone else (or nobody) is signed in
+  // by the time an answer comes, it is dropped, so one person's jobs never land under another.
+  const still = (person: string) => person !== '' && owner() === person;
   const pending = computed(() => queue.value.filter((item) => item.state === 'waiting').map((item) => item.body));
 
   const cards = (tab: JobTab) => (lists[tab] ?? []).map((card) => withPending(card, pending.value));
   const job = (jobId: string) => (jobs[jobId] ? withPending(jobs[jobId], pending.value) : null);
 
   async function loadTab(tab: JobTab, more = false) {
+    const person = owner();
+    if (!person) return;
     if (!lists[tab]) {
-      const saved = await savedList(owner(), tab);
+      const saved = await savedList(person, tab);
+      if (!still(person)) return;
       if (saved && !lists[tab]) lists[tab] = saved;
     }
     try {
       const cursor = more && nextCursor[tab] ? `&cursor=${encodeURIComponent(nextCursor[tab])}` : '';
       const { data, meta } = await call<PortalJobCard[]>('GET', `/portal/vendor/jobs?tab=${tab}&limit=${pageSize}${cursor}`);
+      if (!still(person)) return;
       lists[tab] = more ? [...(lists[tab] ?? []), ...data] : data;
       nextCursor[tab] = typeof meta.next_cursor === 'string' ? meta.next_cursor : null;
       stale[tab] = false;
       failed[tab] = null;
-      await saveList(owner(), tab, JSON.parse(JSON.stringify(lists[tab])) as PortalJobCard[]);
-      if (tab === 'today' || tab === 'upcoming') void keepDetails(data);
+      await saveList(person, tab, JSON.parse(JSON.stringify(lists[tab])) as PortalJobCard[]);
+      if (tab === 'today' || tab === 'upcoming') void keepDetails(person, data);
     } catch (err) {
+      if (!still(person)) return;
       stale[tab] = lists[tab] !== null;
       failed[tab] = lists[tab] === null ? (err instanceof ApiError ? err.message : String(err)) : null;
     }
   }
 
   /** Keeps each open job's details (its checklist) on the phone, so it can be worked without signal. */
-  async function keepDetails(list: PortalJobCard[]) {
+  async function keepDetails(person: string, list: PortalJobCard[]) {
     for (const card of list.slice(0, prefetchLimit)) {
+      if (!still(person)) return;
       if (jobs[card.id]?.updated_at === card.updated_at) continue;
-      const saved = await savedJob(owner(), card.id);
+      const saved = await savedJob(person, card.id);
+      if (!still(person)) return;
       if (saved?.updated_at === card.updated_at) continue;
       await loadJob(card.id).catch(() => undefined);
     }
   }
 
   async function loadJob(jobId: string) {
+    const person = owner();
+    if (!person) return;
     if (!jobs[jobId]) {
-      const saved = await savedJob(owner(), jobId);
+      const saved = await savedJob(person, jobId);
+      if (!still(person)) return;
       if (saved && !jobs[jobId]) jobs[jobId] = saved;
     }
     try {
       const { data } = await call<PortalJob>('GET', `/portal/vendor/jobs/${jobId}`);
+      if (!still(person)) return;
       await adopt(data);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) missing.value = new Set([...missing.value, jobId]);
+      if (!still(person)) return;
+      // Not theirs any more (or gone): off the lists and off the phone.
+      if (err instanceof ApiError && err.status === 404) lost(jobId);
       if (!jobs[jobId]) throw err;
     }
   }
 
   /** The server's copy of a job (after a fetch or an accepted action): kept, and its card updated. */
   async function adopt(data: PortalJob) {
+    if (!owner()) return;
     jobs[data.id] = data;
     for (const tab of jobTabs) {
       const list = lists[tab];
@@ -98,17 +115,29 @@ export const useJobsStore = defineStore('vendor-jobs', () => {
 
   /** A job no longer this person's (given to someone else, or an answer to an action sent long ago): off every list. */
   function lost(jobId: string) {
+    const person = owner();
     missing.value = new Set([...missing.value, jobId]);
     for (const tab of jobTabs) {
       const list = lists[tab];
-      if (list) lists[tab] = list.filter((card) => card.id !== jobId);
+      if (!list) continue;
+      lists[tab] = list.filter((card) => card.id !== jobId);
+      // The saved tab loses its card too (it carries the client's details).
+      if (person && list.length !== lists[tab].length) void saveList(person, tab, JSON.parse(JSON.stringify(lists[tab])) as PortalJobCard[]).catch(() => undefined);
     }
     delete jobs[jobId];
+    if (person) void forgetJob(person, jobId).catch(() => undefined);
   }
 
+  /** Another person (or nobody) is signed in: nothing of the last one stays on screen. */
   function forget() {
-    for (const tab of jobTabs) lists[tab] = null;
+    for (const tab of jobTabs) {
+      lists[tab] = null;
+      nextCursor[tab] = null;
+      stale[tab] = false;
+      failed[tab] = null;
+    }
     for (const id of Object.keys(jobs)) delete jobs[id];
+    missing.value = new Set();
   }
 
   return { lists, nextCursor, stale, failed, jobs, missing, cards, job, loadTab, loadJob, adopt, lost, acceptOffer, declineOffer, forget };

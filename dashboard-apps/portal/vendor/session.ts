@@ -7,6 +7,8 @@ import type { PortalMe } from './types.ts';
 
 const meKey = 'onelink.vendor-portal.me';
 const accountKey = 'onelink.vendor-portal.account';
+/** Who signed out when the server could not be reached: their session is ended on the next chance. */
+const revokeKey = 'onelink.vendor-portal.revoke-pending';
 
 function stored<T>(key: string): T | null {
   try {
@@ -58,6 +60,12 @@ export async function loadMe() {
       signedOut();
       return;
     }
+    // Signed out without signal: that person's session must not sign them back in on this phone.
+    if (stored<string>(revokeKey) === data.caller.id) {
+      await revokeThisSession(data.caller.id);
+      return;
+    }
+    store(revokeKey, null);
     me.value = data;
     sessionEnded.value = false;
     store(meKey, data);
@@ -77,6 +85,7 @@ export async function requestCode(account: number, address: Address) {
 
 export async function signInWithCode(account: number, address: Address, code: string) {
   await call('POST', '/portal/vendor/sessions', { account, ...address, code });
+  store(revokeKey, null); // the new session replaced the old one on this phone
   await loadMe();
 }
 
@@ -84,14 +93,27 @@ export async function signInWithLink(token: string) {
   const account = accountOfToken(token);
   if (account) rememberAccount(account);
   await call('POST', '/portal/vendor/sessions', { token });
+  store(revokeKey, null); // the new session replaced the old one on this phone
   await loadMe();
 }
 
-/** Signs this device out (its session only). */
+/** Ends this phone's session (of `person`) on the server; failing that, remembers to end it at the next start. */
+async function revokeThisSession(person: string | null) {
+  try {
+    const { data } = await call<Array<{ id: string; current: boolean }>>('GET', '/portal/sessions');
+    const current = data.find((s) => s.current);
+    if (current) await call('DELETE', `/portal/sessions/${current.id}`);
+    store(revokeKey, null);
+  } catch (err) {
+    // 401: the session is over already; anything else (no signal): tried again at the next start.
+    const over = err instanceof ApiError && err.status === 401;
+    store(revokeKey, over ? null : person);
+  }
+}
+
+/** Signs this device out (its session only): on the phone at once, on the server as soon as it can be reached. */
 export async function signOut() {
-  const { data } = await call<Array<{ id: string; current: boolean }>>('GET', '/portal/sessions');
-  const current = data.find((s) => s.current);
-  if (current) await call('DELETE', `/portal/sessions/${current.id}`);
+  await revokeThisSession(me.value?.caller.id ?? null);
   me.value = null;
   sessionEnded.value = false;
   store(meKey, null);

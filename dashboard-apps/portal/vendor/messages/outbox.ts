@@ -2,9 +2,11 @@
 // it is sent, and sent again (same id: the server keeps one) until the server has it; the last
 // thread of each job is kept too, so it can be read with no signal. Files go with a message as
 // blobs in the same record (photos already compressed), so a reload with no signal loses nothing;
-// a message with files is sent as multipart/form-data.
+// a message with files is sent as multipart/form-data. Messages and threads are filed under the
+// signed-in person: on a shared phone nobody sees or sends another person's.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { withSenderLock } from '../offline/sender-lock.ts';
+import { me } from '../session.ts';
 import { isOffline, portalCall, ApiError } from '../uploads/request.ts';
 
 export interface ThreadMessage {
@@ -26,6 +28,8 @@ export const maxFilesPerMessage = 3;
 
 export interface OutgoingMessage {
   id: string;
+  /** The person who wrote it (portal user id); rows kept before this belong to nobody and never go. */
+  owner?: string;
   job_id: string;
   content: string;
   /** Absent on messages kept before files could be attached. */
@@ -38,7 +42,7 @@ export interface OutgoingMessage {
 
 interface MessagesDb extends DBSchema {
   outbox: { key: string; value: OutgoingMessage; indexes: { job_id: string } };
-  threads: { key: string; value: { job_id: string; messages: ThreadMessage[]; fetched_at: string } };
+  threads: { key: string; value: { job_id: string; owner?: string; messages: ThreadMessage[]; fetched_at: string } };
 }
 
 export const messagesDbName = 'onelink-vendor-messages';
@@ -56,27 +60,35 @@ function db() {
   return opened;
 }
 
+const signedIn = () => me.value?.caller.id ?? null;
+const mine = (row: { owner?: string }) => Boolean(row.owner) && row.owner === signedIn();
+
 export const threadPath = (jobId: string) => `/portal/vendor/jobs/${encodeURIComponent(jobId)}/messages`;
 
 export async function cachedThread(jobId: string) {
-  return (await (await db()).get('threads', jobId)) ?? null;
+  const row = await (await db()).get('threads', jobId);
+  return row && mine(row) ? row : null;
 }
 
 /** The thread from the server (and into the cache); throws when it cannot be reached. */
 export async function fetchThread(jobId: string): Promise<ThreadMessage[]> {
+  const owner = signedIn();
   const messages = await portalCall<ThreadMessage[]>('GET', threadPath(jobId));
-  await (await db()).put('threads', { job_id: jobId, messages: messages.slice(-cachedPerThread), fetched_at: new Date().toISOString() });
+  // Kept only for the person it was fetched for (it may have changed during the request).
+  if (owner && owner === signedIn()) await (await db()).put('threads', { job_id: jobId, owner, messages: messages.slice(-cachedPerThread), fetched_at: new Date().toISOString() });
   return messages;
 }
 
 export async function outboxOf(jobId: string): Promise<OutgoingMessage[]> {
-  const rows = await (await db()).getAllFromIndex('outbox', 'job_id', jobId);
+  const rows = (await (await db()).getAllFromIndex('outbox', 'job_id', jobId)).filter(mine);
   return rows.sort((a, b) => a.created_at.localeCompare(b.created_at));
 }
 
 /** Keeps a new message (and its files) on the device first, then tries to send it. */
 export async function queueMessage(jobId: string, content: string, files: OutgoingFile[] = []): Promise<OutgoingMessage> {
-  const message: OutgoingMessage = { id: crypto.randomUUID(), job_id: jobId, content, files, created_at: new Date().toISOString(), state: 'queued', error: null };
+  const owner = signedIn();
+  if (!owner) throw new Error('not signed in');
+  const message: OutgoingMessage = { id: crypto.randomUUID(), owner, job_id: jobId, content, files, created_at: new Date().toISOString(), state: 'queued', error: null };
   await (await db()).put('outbox', message);
   return message;
 }
@@ -84,11 +96,24 @@ export async function queueMessage(jobId: string, content: string, files: Outgoi
 export async function retryMessage(id: string) {
   const database = await db();
   const row = await database.get('outbox', id);
-  if (row) await database.put('outbox', { ...row, state: 'queued', error: null });
+  if (row && mine(row)) await database.put('outbox', { ...row, state: 'queued', error: null });
 }
 
 export async function removeMessage(id: string) {
-  await (await db()).delete('outbox', id);
+  const database = await db();
+  const row = await database.get('outbox', id);
+  if (row && mine(row)) await database.delete('outbox', id);
+}
+
+/** The signed-in person's messages still on the phone (queued or refused): the sign-out warning counts them. */
+export async function unsentMessages(): Promise<number> {
+  return (await (await db()).getAll('outbox')).filter(mine).length;
+}
+
+/** The person left (signed out, session ended): their kept threads go; their unsent messages stay for them. */
+export async function forgetThreadsOf(owner: string) {
+  const database = await db();
+  for (const row of await database.getAll('threads')) if (row.owner === owner) await database.delete('threads', row.job_id);
 }
 
 const changeListeners = new Set<() => void>();
@@ -127,11 +152,15 @@ const worthRetrying = (err: unknown) => isOffline(err) || (err instanceof ApiErr
 
 /** Sends what waits, oldest first; stops at the first network failure and tries again later. */
 async function sendQueued() {
+  const person = signedIn();
+  if (!person) return;
   const database = await db();
-  const rows = (await database.getAll('outbox')).filter((r) => r.state === 'queued').sort((a, b) => a.created_at.localeCompare(b.created_at));
+  const rows = (await database.getAll('outbox')).filter((r) => r.owner === person && r.state === 'queued').sort((a, b) => a.created_at.localeCompare(b.created_at));
   for (const row of rows) {
     // Another tab may have sent it while this one waited for its turn.
     if (!(await database.get('outbox', row.id))) continue;
+    // Sent only under the session of the person who wrote it: stop when someone else signs in.
+    if (signedIn() !== person) return;
     try {
       await portalCall<ThreadMessage>('POST', threadPath(row.job_id), bodyOf(row));
       await database.delete('outbox', row.id);

@@ -70,9 +70,15 @@ export async function saveJob(owner: string, job: PortalJob) {
   await (await database()).put('jobs', { key: keyOf(owner, job.id), job, saved_at: new Date().toISOString() });
 }
 
-/** Signing out: the copies go; actions not yet sent stay only if the caller keeps them. */
-export async function forgetJobs() {
+/** A job no longer the person's: its copy (with the client's details) leaves the phone. */
+export async function forgetJob(owner: string, jobId: string) {
+  await (await database()).delete('jobs', keyOf(owner, jobId));
+}
+
+/** The person left (signed out, session ended): their copies go; their unsent actions stay, filed under them. */
+export async function forgetJobsOf(owner: string) {
   const db = await database();
-  await db.clear('lists');
-  await db.clear('jobs');
+  const mine = IDBKeyRange.bound(`${owner}:`, `${owner}:\uffff`);
+  await db.delete('lists', mine);
+  await db.delete('jobs', mine);
 }

@@ -132,15 +132,17 @@ export async function replay() {
   }
   sending.value = true;
   replayAgain = false;
+  const person = owner;
   try {
-    await withSenderLock(sendWaiting);
+    await withSenderLock(() => sendWaiting(person));
   } finally {
     sending.value = false;
   }
-  if (owner && replayAgain) void replay();
+  // Someone else signed in while this ran: their line goes now.
+  if (owner && (owner !== person || replayAgain)) void replay();
 }
 
-async function sendWaiting() {
+async function sendWaiting(person: string) {
   const held = new Set<string>();
   const photoHeld = new Set<number>();
   try {
@@ -154,6 +156,8 @@ async function sendWaiting() {
         waitForPhotos(item.body.job_id);
         continue;
       }
+      // Only under the session of the person who took it: stop if someone else signed in meanwhile.
+      if (owner !== person || item.owner !== person) return;
       try {
         // Sent exactly as first written: the server compares a replayed id's body with the first one.
         const { data } = await call<{ job: PortalJob | null }>('POST', '/portal/vendor/actions', item.body);

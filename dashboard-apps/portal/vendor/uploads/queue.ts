@@ -4,8 +4,11 @@
 // back online, and on a growing back-off after a failed try; a file leaves the device only when the
 // server has named the artifact it became. What the server refuses for good (type, size, job gone)
 // stays on the device, marked failed with the reason, until the person removes it.
-import { reactive } from 'vue';
+// Each file belongs to the person signed in when it was taken: on a shared phone the queue shows and
+// sends only the signed-in person's files, and stops while nobody (or someone else) is signed in.
+import { reactive, watch } from 'vue';
 import { Upload, type DetailedError } from 'tus-js-client';
+import { me } from '../session.ts';
 import { withSenderLock } from '../offline/sender-lock.ts';
 import { prepareFile } from './compress.ts';
 import { allUploads, deleteUpload, getUpload, saveUpload, updateUpload, type StoredUpload } from './store.ts';
@@ -42,9 +45,16 @@ const landedListeners = new Set<(landed: Landed) => void>();
 const settleWaiters: Array<{ jobId: string | null; resolve: () => void }> = [];
 let started = false;
 let running = false;
+let again = false;
 let failures = 0;
 let timer: ReturnType<typeof setTimeout> | undefined;
-let current: Upload | null = null;
+/** The upload on the wire and how to stop it (its promise settles, so the pump is not left hanging). */
+let current: { upload: Upload; stop: () => void } | null = null;
+/** Whose files `uploadQueue.entries` holds. */
+let loadedFor: string | null = null;
+
+const signedIn = () => me.value?.caller.id ?? null;
+class Stopped extends Error {}
 
 function entryOf(row: StoredUpload): QueueEntry {
   return {
@@ -64,17 +74,34 @@ function find(clientId: string) {
   return uploadQueue.entries.find((e) => e.client_id === clientId);
 }
 
+function drop(entry: QueueEntry) {
+  const at = uploadQueue.entries.indexOf(entry);
+  if (at >= 0) uploadQueue.entries.splice(at, 1);
+}
+
+/** Shows and sends only this person's files (nobody: none); the file on the wire for someone else stops. */
+async function openFor(person: string | null) {
+  loadedFor = person;
+  clearTimeout(timer);
+  uploadQueue.retryAt = null;
+  uploadQueue.signedOut = false;
+  current?.stop();
+  const rows = person ? await allUploads(person) : [];
+  if (loadedFor !== person) return; // the person changed again meanwhile
+  uploadQueue.entries.splice(0, uploadQueue.entries.length, ...rows.map(entryOf));
+  if (person) kick();
+}
+
 /** Starts the queue once (main.ts): loads what the device still holds and sends it when it can. */
 export async function startUploadQueue() {
   if (started) return;
   started = true;
-  const rows = await allUploads();
-  for (const row of rows) if (!find(row.client_id)) uploadQueue.entries.push(entryOf(row));
+  watch(signedIn, (person) => void openFor(person));
+  await openFor(signedIn());
   window.addEventListener('online', () => kick());
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') kick();
   });
-  kick();
 }
 
 /** Tries now, forgetting the back-off (back online, a new file, the person asked). */
@@ -88,10 +115,17 @@ export function kick() {
 /** Files waiting to reach the server for a job (failed ones are not waiting any more). */
 export async function pendingUploads(jobId: string): Promise<number> {
   if (!started) {
-    const rows = await allUploads();
+    const person = signedIn();
+    const rows = person ? await allUploads(person) : [];
     return rows.filter((r) => r.job_id === jobId && r.state === 'waiting').length;
   }
   return uploadQueue.entries.filter((e) => e.job_id === jobId && e.state !== 'failed').length;
+}
+
+/** Files of the signed-in person still on the phone (waiting or refused): the sign-out warning counts them. */
+export async function unsentUploads(): Promise<number> {
+  const person = signedIn();
+  return person ? (await allUploads(person)).length : 0;
 }
 
 /** Resolves once nothing of the job waits any more (each file landed, or failed for good). */
@@ -124,6 +158,8 @@ export function onUploadLanded(listener: (landed: Landed) => void) {
  * Answers the client ids given to them.
  */
 export async function addFiles(jobId: string, files: Iterable<File>, tag: string | null = null, options: { keepLocation?: boolean } = {}): Promise<string[]> {
+  const owner = signedIn();
+  if (!owner) throw new Error('not signed in');
   const ids: string[] = [];
   for (const file of files) {
     const takenAt = new Date().toISOString();
@@ -132,6 +168,7 @@ export async function addFiles(jobId: string, files: Iterable<File>, tag: string
     const prepared = await prepareFile(file);
     const row: StoredUpload = {
       client_id: crypto.randomUUID(),
+      owner,
       job_id: jobId,
       kind: prepared.kind,
       tag,
@@ -148,7 +185,7 @@ export async function addFiles(jobId: string, files: Iterable<File>, tag: string
       attempts: 0,
     };
     await saveUpload(row);
-    uploadQueue.entries.push(entryOf(row));
+    if (loadedFor === owner || !started) uploadQueue.entries.push(entryOf(row));
     ids.push(row.client_id);
   }
   if (started) kick();
@@ -176,28 +213,39 @@ export async function retryUpload(clientId: string) {
 
 /** Removes a file from the device without sending it (only failed ones are offered this). */
 export async function discardUpload(clientId: string) {
-  if (current && find(clientId)?.state === 'uploading') await current.abort();
+  const row = await getUpload(clientId);
+  if (row && row.owner !== signedIn()) return;
+  const onTheWire = Boolean(current && find(clientId)?.state === 'uploading');
+  if (onTheWire) current?.stop();
   await deleteUpload(clientId);
-  const at = uploadQueue.entries.findIndex((e) => e.client_id === clientId);
-  if (at >= 0) uploadQueue.entries.splice(at, 1);
+  const entry = find(clientId);
+  if (entry) drop(entry);
   settle();
+  if (onTheWire) kick();
 }
 
 async function pump() {
-  if (running) return;
+  if (running) {
+    again = true; // asked while a run was ending or stopping: run once more after it
+    return;
+  }
   running = true;
+  again = false;
   try {
     // One tab sends at a time (offline/sender-lock.ts).
     await withSenderLock(async () => {
       for (;;) {
+        const person = signedIn();
+        if (!person || person !== loadedFor) break;
         const next = uploadQueue.entries.find((e) => e.state === 'waiting');
         if (!next) break;
         // Another tab sent (and removed) it while this one waited for its turn.
         if (!(await getUpload(next.client_id))) {
-          uploadQueue.entries.splice(uploadQueue.entries.indexOf(next), 1);
+          drop(next);
           continue;
         }
-        const outcome = await sendOne(next);
+        const outcome = await sendOne(next, person);
+        if (outcome === 'stopped') break;
         if (outcome === 'retry-later') {
           scheduleRetry();
           break;
@@ -207,6 +255,7 @@ async function pump() {
   } finally {
     running = false;
     settle();
+    if (again) void pump();
   }
 }
 
@@ -221,24 +270,30 @@ function scheduleRetry() {
   }, delay);
 }
 
-type Outcome = 'landed' | 'failed' | 'retry-later';
+type Outcome = 'landed' | 'failed' | 'retry-later' | 'stopped';
 
-async function sendOne(entry: QueueEntry): Promise<Outcome> {
+async function sendOne(entry: QueueEntry, person: string): Promise<Outcome> {
   const row = await getUpload(entry.client_id);
   if (!row) {
-    uploadQueue.entries.splice(uploadQueue.entries.indexOf(entry), 1);
+    drop(entry);
     return 'landed';
   }
+  // Only under the session of the person who took it (checked again after the read above).
+  if (row.owner !== person || signedIn() !== person) return 'stopped';
   entry.state = 'uploading';
   try {
     const artifactId = await tusUpload(row, entry);
     await deleteUpload(row.client_id);
-    uploadQueue.entries.splice(uploadQueue.entries.indexOf(entry), 1);
+    drop(entry);
     failures = 0;
     uploadQueue.signedOut = false;
     for (const listener of landedListeners) listener({ client_id: row.client_id, job_id: row.job_id, artifact_id: artifactId });
     return 'landed';
   } catch (err) {
+    if (err instanceof Stopped) {
+      entry.state = 'waiting';
+      return 'stopped';
+    }
     const status = (err as DetailedError).originalResponse?.getStatus?.() ?? 0;
     if (status === 401) {
       entry.state = 'waiting';
@@ -322,7 +377,13 @@ function tusUpload(row: StoredUpload, entry: QueueEntry): Promise<string> {
       },
       onError: reject,
     });
-    current = upload;
+    current = {
+      upload,
+      stop: () => {
+        void upload.abort();
+        reject(new Stopped('stopped'));
+      },
+    };
     const begin = async () => {
       if (!row.upload_url) {
         const previous = await upload.findPreviousUploads().catch(() => []);

@@ -6,6 +6,8 @@ import type { PhotoLocation } from './exif-gps.ts';
 
 export interface StoredUpload {
   client_id: string;
+  /** The signed-in person who took it (portal user id): only they see it, and it goes only under their session. */
+  owner: string;
   job_id: string;
   kind: 'photo' | 'document';
   tag: string | null;
@@ -47,13 +49,14 @@ export async function saveUpload(upload: StoredUpload) {
   await (await db()).put('uploads', upload);
 }
 
-export async function allUploads(): Promise<StoredUpload[]> {
-  const rows = await (await db()).getAll('uploads');
+/** One person's files (rows kept before files had an owner belong to nobody: never sent, never shown). */
+export async function allUploads(owner: string): Promise<StoredUpload[]> {
+  const rows = (await (await db()).getAll('uploads')).filter((row) => row.owner === owner);
   return rows.sort((a, b) => a.created_at.localeCompare(b.created_at));
 }
 
-export async function uploadsOfJob(jobId: string): Promise<StoredUpload[]> {
-  const rows = await (await db()).getAllFromIndex('uploads', 'job_id', jobId);
+export async function uploadsOfJob(owner: string, jobId: string): Promise<StoredUpload[]> {
+  const rows = (await (await db()).getAllFromIndex('uploads', 'job_id', jobId)).filter((row) => row.owner === owner);
   return rows.sort((a, b) => a.created_at.localeCompare(b.created_at));
 }
 
