@@ -16,6 +16,8 @@ import type { Services } from '../services.ts';
 
 /** At most this many files go with one message. */
 export const maxMessageFiles = 3;
+/** Chatwoot takes at most 40 MB of files with one message: more is refused here, not after it was queued. */
+export const maxMessageFilesBytes = 40 * 1024 * 1024;
 /** How long a link to an attachment works. */
 export const attachmentLinkMinutes = 60;
 
@@ -35,10 +37,18 @@ const badText = (value: string) => value.includes('\u0000') || /[\uD800-\uDBFF](
  * with it) and up to three `file` parts. A file of a type not accepted answers 415, one above the
  * limit 413; nothing received is kept then.
  */
-export async function receiveMessageForm(req: Request, { tmpDir, maxBytes }: { tmpDir: string; maxBytes: number }): Promise<MessageForm> {
+export async function receiveMessageForm(
+  req: Request,
+  { tmpDir, maxBytes, maxTotalBytes = maxMessageFilesBytes }: { tmpDir: string; maxBytes: number; maxTotalBytes?: number },
+): Promise<MessageForm> {
+  const tooLarge = () =>
+    new HttpError(413, 'message_too_large', `The files of one message may total at most ${Math.floor(maxTotalBytes / (1024 * 1024))} MB`, { max_total_bytes: maxTotalBytes });
+  // A body far above the total (the text fields and part headers are small) is refused before a byte is spooled.
+  if (Number(req.get('content-length') ?? 0) > maxTotalBytes + 64 * 1024) throw tooLarge();
   const { files, fields, tooMany } = await receiveForm(req, { tmpDir, maxBytes, maxFiles: maxMessageFiles, fieldSize: 40_000 });
   try {
     if (tooMany) throw new HttpError(413, 'too_many_files', `At most ${maxMessageFiles} files go with one message`, { max_files: maxMessageFiles });
+    if (files.reduce((sum, f) => sum + f.size, 0) > maxTotalBytes) throw tooLarge();
     return { ...messageFields(fields, files.length > 0), files };
   } catch (err) {
     await dropReceived(files);

@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
+import express from 'express';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -703,6 +704,30 @@ describe('files with a message', () => {
     expect(row.last_error).toMatch(/no longer stored \(vanished\.pdf\)/);
     expect(shown.find((m: { content: string }) => m.content === 'After the vanished file')).toMatchObject({ status: 'sent' });
     expect(conversation.messages.map((m) => m.content)).toEqual(['Opening the thread', 'Posted before', 'After the vanished file']);
+  });
+
+  it("refuses the files of one message above Chatwoot's total (413, clear), keeping none of them", async () => {
+    const { maxMessageFilesBytes, receiveMessageForm } = await import('../../extension/vendor-messages/attachments.ts');
+    expect(maxMessageFilesBytes).toBe(40 * 1024 * 1024);
+    // The same reader the route uses, with a total small enough to pass here with small files.
+    const tmpDir = fs.mkdtempSync(path.join(t.config.filesDir, 'total-'));
+    const server = express().post('/', (req, res) => {
+      receiveMessageForm(req, { tmpDir, maxBytes: 1024 * 1024, maxTotalBytes: 1500 }).then(
+        (form) => res.status(200).json({ files: form.files.length }),
+        (err: { status?: number; code?: string; message: string }) => res.status(err.status ?? 500).json({ code: err.code, message: err.message }),
+      );
+    });
+    try {
+      const big = Buffer.concat([pdf, Buffer.alloc(1000 - pdf.length, 0x20)]);
+      const one = await request(server).post('/').field('id', randomUUID()).attach('file', big, 'a.pdf');
+      expect([one.status, one.body.files]).toEqual([200, 1]);
+      const two = await request(server).post('/').field('id', randomUUID()).attach('file', big, 'a.pdf').attach('file', big, 'b.pdf');
+      expect([two.status, two.body.code]).toEqual([413, 'message_too_large']);
+      expect(two.body.message).toMatch(/files of one message may total at most/);
+      expect(fs.readdirSync(tmpDir).filter((f) => !f.startsWith('.'))).toHaveLength(1); // only the first request's file, which that reader's caller keeps
+    } finally {
+      fs.rmSync(tmpDir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the JSON form working as it was', async () => {
