@@ -190,7 +190,7 @@ export function flushOutbox(): Promise<void> {
     try {
       do {
         again = false;
-        await withSenderLock(sendQueued);
+        await withSenderLock('messages', sendQueued);
       } while (again);
     } finally {
       flushing = null;

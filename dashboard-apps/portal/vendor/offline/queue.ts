@@ -134,7 +134,7 @@ export async function replay() {
   replayAgain = false;
   const person = owner;
   try {
-    await withSenderLock(() => sendWaiting(person));
+    await withSenderLock('actions', () => sendWaiting(person));
   } finally {
     sending.value = false;
   }

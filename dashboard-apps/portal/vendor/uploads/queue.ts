@@ -233,7 +233,7 @@ async function pump() {
   again = false;
   try {
     // One tab sends at a time (offline/sender-lock.ts).
-    await withSenderLock(async () => {
+    await withSenderLock('uploads', async () => {
       for (;;) {
         const person = signedIn();
         if (!person || person !== loadedFor) break;
