@@ -352,16 +352,26 @@ describe('messages with dispatch', () => {
 });
 
 describe('a phone shared by two people', () => {
-  it("keeps a person's unsent message for them alone: signed out with no signal, the next person neither sees nor sends it", async () => {
+  it("keeps a person's unsent photo and message for them alone: signed out with no signal, the next person neither sees nor sends them", async () => {
     const job = await vendorJob('Shared phone');
     const colleague = await vendorPerson(accountId, vendorId, { name: 'Omar Owner', email: 'omar@drip.test', role: 'owner' });
     const context = await launchPhone(owner.token);
-    const page = await openPortal(context, `/jobs/${job.id}/messages`);
+    const page = await openPortal(context, `/jobs/${job.id}`);
+    const takePhoto = async (colour: { r: number; g: number; b: number }) => {
+      await page.getByRole('button', { name: 'Take photo' }).waitFor({ timeout: 15_000 });
+      await page.getByRole('radio', { name: 'After the repair' }).check();
+      await page.locator('input[data-input="camera"]').setInputFiles({ name: 'IMG.jpg', mimeType: 'image/jpeg', buffer: await cameraPhoto({ colour }) });
+    };
+
+    // Paula takes a photo and writes with no signal, then signs out, still with no signal: the
+    // warning counts them (no job action waits).
+    await context.setOffline(true);
+    await takePhoto({ r: 200, g: 20, b: 20 });
+    await expect.poll(() => page.locator('[data-banner="uploads"]').textContent(), { timeout: 10_000 }).toContain('1 photo waiting for signal');
+    const [paulasPhoto] = (await phoneUploads(page)).map((file) => file.client_id);
+    await page.goto(`${baseUrl}/portal/vendor/jobs/${job.id}/messages`);
     const composer = page.getByLabel('Message to dispatch');
     await composer.waitFor({ timeout: 15_000 });
-
-    // Paula writes with no signal, then signs out, still with no signal: the warning counts her message.
-    await context.setOffline(true);
     await composer.fill('Paula only: the gate code is 4321.');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     const hers = page.getByTestId('message').filter({ hasText: 'gate code' });
@@ -371,10 +381,15 @@ describe('a phone shared by two people', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await expect.poll(() => new URL(page.url()).pathname, { timeout: 10_000 }).toBe('/portal/vendor/sign-in');
 
-    // Omar signs in on the same phone, with signal: Paula's message is not his to see or send. His own
-    // goes out (the outbox sends oldest first, so hers would have gone before it).
+    // Omar signs in on the same phone, with signal: Paula's photo and message are not his to see or
+    // send. His own go out (each queue sends oldest first, so hers would have gone before them).
     await context.addCookies([{ name: 'onelink_session', value: colleague.token, url: baseUrl, httpOnly: true, sameSite: 'Lax' }]);
     await context.setOffline(false);
+    await page.goto(`${baseUrl}/portal/vendor/jobs/${job.id}`);
+    await takePhoto({ r: 20, g: 20, b: 200 });
+    await expect.poll(async () => (await artifactRows(job.id)).length, { timeout: 20_000 }).toBe(1);
+    await expect.poll(async () => (await phoneUploads(page)).map((file) => file.client_id), { timeout: 10_000 }).toEqual([paulasPhoto]); // still on the phone
+    expect((await artifactRows(job.id)).map((row) => row.client_id)).not.toContain(paulasPhoto);
     await page.goto(`${baseUrl}/portal/vendor/jobs/${job.id}/messages`);
     await composer.waitFor({ timeout: 15_000 });
     await composer.fill('Omar here, on my way.');
@@ -394,6 +409,9 @@ describe('a phone shared by two people', () => {
     await context.addCookies([{ name: 'onelink_session', value: owner.token, url: baseUrl, httpOnly: true, sameSite: 'Lax' }]);
     await page.goto(`${baseUrl}/portal/vendor/jobs/${job.id}/messages`);
     await expect.poll(() => sentToChatwoot('gate code'), { timeout: 15_000 }).toBe(1);
+    await expect.poll(async () => (await artifactRows(job.id)).length, { timeout: 20_000 }).toBe(2);
+    expect((await artifactRows(job.id)).map((row) => row.client_id)).toContain(paulasPhoto);
+    expect(await phoneUploads(page)).toEqual([]);
     await expect.poll(() => hers.getAttribute('data-status'), { timeout: 15_000 }).toBe('sent');
     expect(chatwoot.takeViolations()).toEqual([]);
     await context.close();
