@@ -25,6 +25,7 @@ export const messagesText = {
   'portal.messages.removeFile': 'Remove {name}',
   'portal.messages.preparing': 'Preparing the files…',
   'portal.messages.filesLimit': 'At most {max} files go with one message.',
+  'portal.messages.notKept': 'The message could not be kept on this phone (its storage may be full); it was not sent. Free some space and try again.',
   'portal.messages.photo': 'Photo {name}',
   'portal.messages.openFile': 'Open {name}',
 } as const;
