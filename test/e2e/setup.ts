@@ -36,6 +36,7 @@ export default async function setup(project: TestProject) {
     // Every browser test signs people in from this one address, file after file, within the same
     // minutes: the per-address sign-in limit (tested in test/api) must not decide which test passes.
     ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: '1000',
+    ONELINK_VENDOR_MESSAGES_PER_MINUTE: '1000',
     LOG_LEVEL: 'warn',
   });
   await waitForReady(baseUrl, server);
