@@ -93,7 +93,10 @@ export const isStored = (a: unknown): a is StoredAttachment => typeof (a as Stor
 
 /** The link the sender's portal shows an attachment of theirs by. */
 export function attachmentLink(services: Pick<Services, 'urlSigner'>, accountId: number, messageId: string, index: number) {
-  const expires = new Date(Date.now() + attachmentLinkMinutes * 60_000);
+  // Rounded up to the next ten minutes: the thread refetches on every change, and the same link
+  // within those minutes lets the phone keep the image it has instead of loading it again.
+  const step = 10 * 60_000;
+  const expires = new Date(Math.ceil((Date.now() + attachmentLinkMinutes * 60_000) / step) * step);
   return `/api/v1/portal/vendor/message-attachments/content?token=${services.urlSigner.sign({ a: accountId, m: messageId, n: index }, expires)}`;
 }
 
