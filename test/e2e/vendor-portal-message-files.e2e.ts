@@ -153,7 +153,8 @@ describe('files with a message to dispatch', () => {
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     const chip = page.getByTestId('message-files').getByRole('link', { name: 'quote.pdf' });
     await chip.waitFor({ timeout: 15_000 });
-    expect((await chip.boundingBox())!.height).toBeGreaterThanOrEqual(44);
+    // The thread refetches on every change and may redraw the chip meanwhile: measure it once it holds still.
+    await expect.poll(async () => (await chip.boundingBox())?.height ?? 0, { timeout: 10_000 }).toBeGreaterThanOrEqual(44);
     await expect.poll(() => conversationOf(job.reference)!.messages.length, { timeout: 15_000 }).toBe(2);
     expect(conversationOf(job.reference)!.messages[1]!.attachments!.map((a) => a.data!.equals(pdf))).toEqual([true]);
     expect(chatwoot.takeViolations()).toEqual([]);
