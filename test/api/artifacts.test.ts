@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { createUrlSigner } from '../../extension/security/crypto.ts';
 import type { FakeChatwoot } from '../fakes/chatwoot.ts';
-import { apiAs } from '../helpers/api.ts';
+import { apiAs, fetchSignedLink } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { createClientPortalSession, createVendorPortalSession, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
@@ -29,12 +29,7 @@ const upload = (token: string, job: string, file: Buffer, name: string, visibili
 const storedFiles = () =>
   fs.existsSync(t.config.filesDir) ? fs.readdirSync(t.config.filesDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)) : [];
 const artifactRows = () => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('job_artifacts').select('id', 'deleted_at'));
-/** Downloads a signed link (a path under /api/v1) without any credentials, as an <img> would. */
-const fetchLink = (link: string) => request(t.app).get(link).buffer(true).parse((res, done) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
-});
+const fetchLink = (link: string) => fetchSignedLink(t, link);
 
 beforeAll(async () => {
   ({ t, chatwoot } = world);

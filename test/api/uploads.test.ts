@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { uploadRoutes } from '../../extension/uploads/routes.ts';
 import { sweepUploads, uploadsDir } from '../../extension/uploads/store.ts';
-import { apiAs } from '../helpers/api.ts';
+import { apiAs, fetchSignedLink } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
@@ -84,16 +84,7 @@ const meta = (jobId: string, extra: Record<string, string> = {}) => ({ job_id: j
 const uploadFiles = () => (fs.existsSync(uploadsDir(t.config)) ? fs.readdirSync(uploadsDir(t.config)) : []);
 const artifactRows = (accountId = admin.accountId) =>
   withAccount(t.db.knex, accountId, { readOnly: true }, (trx) => trx('job_artifacts').select('id', 'job_id', 'client_id', 'tag', 'taken_at', 'sha256'));
-/** Reads a signed link back without credentials, as an <img> would. */
-const fetchLink = (link: string) =>
-  request(t.app)
-    .get(link)
-    .buffer(true)
-    .parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(null, Buffer.concat(chunks)));
-    });
+const fetchLink = (link: string) => fetchSignedLink(t, link);
 async function artifactBytes(token: string, jobId: string, artifactId: string) {
   const listed = (await apiAs(t, token).get(`/jobs/${jobId}/artifacts`)).body.data as Array<Record<string, unknown>>;
   const artifact = listed.find((a) => a.id === artifactId);

@@ -10,7 +10,7 @@ import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts
 import { raiseDocumentAlerts } from '../../extension/modules/vendors/expiry.ts';
 import { digestFigures } from '../../extension/notifications/digest.ts';
 import { fanOutEvents } from '../../extension/notifications/fanout.ts';
-import { apiAs } from '../helpers/api.ts';
+import { apiAs, fetchSignedLink } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
@@ -32,16 +32,7 @@ function sendDocument(token: string, fields: Record<string, string>, file: Buffe
   if (file) req.attach('file', file, name);
   return req;
 }
-/** Downloads a signed link without credentials, as a browser tab would. */
-const fetchLink = (link: string) =>
-  request(t.app)
-    .get(link)
-    .buffer(true)
-    .parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(null, Buffer.concat(chunks)));
-    });
+const fetchLink = (link: string) => fetchSignedLink(t, link);
 const storedFiles = () =>
   fs.existsSync(t.config.filesDir) ? fs.readdirSync(t.config.filesDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)) : [];
 const compliance = async (vendorId: string) => (await asDispatcher.get(`/vendors/${vendorId}`)).body.data.compliance as string;

@@ -23,7 +23,7 @@ import { attachmentOf, recordVendorReplies } from '../../extension/vendor-messag
 import { processDeliveries } from '../../webhooks/chatwoot/process.ts';
 import type { FakeChatwoot, FakeConversation } from '../fakes/chatwoot.ts';
 import { announcementsDuring } from '../helpers/announcements.ts';
-import { apiAs } from '../helpers/api.ts';
+import { apiAs, fetchSignedLink } from '../helpers/api.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
@@ -535,16 +535,7 @@ describe('files with a message', () => {
     for (const f of files) req.attach('file', f.data, f.name);
     return req;
   };
-  /** Downloads a signed link without any credentials, as an <img> would. */
-  const fetchLink = (link: string) =>
-    request(t.app)
-      .get(link)
-      .buffer(true)
-      .parse((res, done) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => done(null, Buffer.concat(chunks)));
-      });
+  const fetchLink = (link: string) => fetchSignedLink(t, link);
   const messageFiles = (jobId: string) => {
     const dir = path.join(t.config.filesDir, String(admin.accountId), jobId, 'messages');
     return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];

@@ -10,3 +10,15 @@ export function apiAs(t: TestApp, token: string) {
   };
   return { get: (path: string, query?: Record<string, unknown>) => send('get')(path, undefined, query), post: send('post'), patch: send('patch'), put: send('put'), delete: send('delete') };
 }
+
+/** Downloads a signed link without any credentials, as an <img> or a browser tab would; the body as bytes. */
+export function fetchSignedLink(t: TestApp, link: string) {
+  return request(t.app)
+    .get(link)
+    .buffer(true)
+    .parse((res, done) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(null, Buffer.concat(chunks)));
+    });
+}
