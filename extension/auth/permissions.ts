@@ -34,6 +34,7 @@ export const permissions = [
   'notifications:read',
   'admin:notifications',
   'vendor_team:manage',
+  'client_portal:use',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -78,7 +79,7 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
   dispatcher,
   // Portal users: every query they reach is further scoped to their vendor or their contact.
   vendor: ['me:read', 'jobs:read', 'jobs:transition', 'jobs:attach', 'notifications:read'],
-  client: ['me:read', 'jobs:read', 'notifications:read'],
+  client: ['me:read', 'jobs:read', 'notifications:read', 'client_portal:use'],
   // A service token holds exactly the scopes it was created with (see serviceScopes).
   service: ['me:read'],
 };
@@ -86,7 +87,7 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
 /** What an admin may grant a service token: anything but administration of the account itself.
  * Saved views and notifications belong to people, so they are not scopes either. */
 export const serviceScopes: readonly Permission[] = permissions.filter(
-  (p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage' && p !== 'notifications:read' && !vendorOwnerPermissions.includes(p),
+  (p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage' && p !== 'notifications:read' && p !== 'client_portal:use' && !vendorOwnerPermissions.includes(p),
 );
 
 export function permissionsFor(roleList: readonly Role[], extra: readonly Permission[] = []): Set<Permission> {

@@ -8,7 +8,7 @@ export type JobStatus = (typeof jobStatuses)[number];
 export const openJobStatuses: readonly JobStatus[] = ['new', 'triaged', 'assigned', 'in_progress', 'pending_review'];
 export const jobPriorities = ['low', 'normal', 'high', 'urgent'] as const;
 export type JobPriority = (typeof jobPriorities)[number];
-export const jobSources = ['call', 'sms', 'chat', 'manual', 'pipeline'] as const;
+export const jobSources = ['call', 'sms', 'chat', 'manual', 'pipeline', 'portal'] as const;
 export type JobSource = (typeof jobSources)[number];
 
 /** Forward moves anyone working the job may make; `canceled` is reachable from every open state. */
