@@ -9,7 +9,7 @@
 //   client_messages   the portal's view of a thread: what the client sent, agents' public replies
 //   jobs              source 'portal', preferred_starts_at / preferred_ends_at, requested_by_portal_user_id
 //   deal_quotes       a deal's quote document with amount and currency, shared with the deal's client
-//   chatwoot_outbox   kind 'client_message'
+//   chatwoot_outbox   kinds 'client_message' and 'contact' (a client's new e-mail or phone, for their Chatwoot contact)
 import type { Knex } from 'knex';
 
 const currentAccount = `nullif(current_setting('onelink.account_id', true), '')::bigint`;
@@ -153,11 +153,11 @@ export async function up(knex: Knex): Promise<void> {
 
   const outboxCheck = await checkOn(knex, 'chatwoot_outbox', 'kind');
   if (outboxCheck) await knex.raw(`alter table chatwoot_outbox drop constraint ??`, [outboxCheck]);
-  await knex.raw(`alter table chatwoot_outbox add constraint chatwoot_outbox_kind check (kind in ('note', 'attributes', 'vendor_message', 'client_message'))`);
+  await knex.raw(`alter table chatwoot_outbox add constraint chatwoot_outbox_kind check (kind in ('note', 'attributes', 'vendor_message', 'client_message', 'contact'))`);
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await unscoped(knex, 'chatwoot_outbox', () => knex('chatwoot_outbox').where({ kind: 'client_message' }).del());
+  await unscoped(knex, 'chatwoot_outbox', () => knex('chatwoot_outbox').whereIn('kind', ['client_message', 'contact']).del());
   await knex.raw(`alter table chatwoot_outbox drop constraint if exists chatwoot_outbox_kind`);
   await knex.raw(`alter table chatwoot_outbox add constraint chatwoot_outbox_kind check (kind in ('note', 'attributes', 'vendor_message'))`);
 
