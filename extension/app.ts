@@ -41,6 +41,10 @@ import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
 import { webhookAdminRoutes } from '../webhooks/chatwoot/admin-routes.ts';
 import { twilioWebhookRoutes } from '../webhooks/twilio/routes.ts';
 import { vendorMessageRoutes } from './vendor-messages/routes.ts';
+import { clientPortalRoutes } from './portal/client-routes.ts';
+import { clientMessageRoutes } from './client-messages/routes.ts';
+import { clientJobRoutes } from './portal/client-jobs.ts';
+import { quoteRoutes } from './modules/quotes/routes.ts';
 import { uploadRoutes, uploadsPath } from './uploads/routes.ts';
 import type { Services } from './services.ts';
 
@@ -93,6 +97,10 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...jobRoutes(services),
     ...offerRoutes(),
     ...vendorMessageRoutes(services),
+    ...clientPortalRoutes(services),
+    ...clientMessageRoutes(services),
+    ...clientJobRoutes(services),
+    ...quoteRoutes(services),
     ...artifactRoutes(services),
     ...vendorRoutes(),
     ...automationRoutes(),
@@ -167,12 +175,14 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
   // The dev host page stands in for Chatwoot; a production server does not offer it.
   if (config.NODE_ENV === 'production') app.use('/dev', (_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(express.static(webDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
-  // The vendor portal routes in the browser (/portal/vendor/jobs/…): any such address that is not a file gets its page
-  // (a page, not an API route: middleware, so the API's route list and OpenAPI document stay the API's).
+  // The portals route in the browser (/portal/vendor/jobs/…, /portal/client/jobs/…): any such address that is not a
+  // file gets its portal's page (a page, not an API route: middleware, so the API's route list and OpenAPI document
+  // stay the API's).
   app.use(async (req, res, next) => {
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || !/^\/portal\/vendor\/[^.]*$/.test(req.path)) return next();
+    const portal = /^\/portal\/(vendor|client)\/[^.]*$/.exec(req.path)?.[1];
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !portal) return next();
     res.setHeader('Content-Security-Policy', await frameAncestors());
-    res.sendFile(path.join(webDir, 'portal', 'vendor', 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }, (err) => err && next());
+    res.sendFile(path.join(webDir, 'portal', portal, 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }, (err) => err && next());
   });
   app.use((_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(errorHandler);
