@@ -68,3 +68,30 @@ export async function openPortal(context: BrowserContext, at: string): Promise<P
   await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker?.controller), { timeout: 15_000 }).toBe(true);
   return page;
 }
+
+/** A client portal user (bound to one Chatwoot contact) with a one-day session. */
+export function clientPerson(accountId: number, contactId: number, person: { name: string; email?: string | null; phone?: string | null }) {
+  return inAccount(accountId, async (db) => {
+    const { rows } = await db.query(
+      `insert into onelink.portal_users (account_id, kind, chatwoot_contact_id, name, email, phone) values ($1, 'client', $2, $3, $4, $5) returning id`,
+      [accountId, contactId, person.name, person.email ?? null, person.phone ?? null],
+    );
+    const { token, hash } = issueToken('session', accountId);
+    await db.query(`insert into onelink.sessions (account_id, subject_type, subject_id, token_hash, expires_at) values ($1, 'portal_user', $2, $3, now() + interval '1 day')`, [
+      accountId,
+      rows[0].id,
+      hash,
+    ]);
+    return { token, id: rows[0].id as string };
+  });
+}
+
+/** Opens a client portal page (/portal/client…) and waits until the service worker controls it. */
+export async function openClientPortal(context: BrowserContext, at: string): Promise<Page> {
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(`${inject('baseUrl')}/portal/client${at}`);
+  await page.evaluate(() => Promise.race([navigator.serviceWorker?.ready, new Promise((resolve) => setTimeout(resolve, 10_000))]));
+  if (!(await page.evaluate(() => !!navigator.serviceWorker?.controller))) await page.reload();
+  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker?.controller), { timeout: 15_000 }).toBe(true);
+  return page;
+}
