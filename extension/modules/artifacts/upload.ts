@@ -125,12 +125,12 @@ export interface ReceivedForm {
 }
 
 /**
- * Reads a multipart/form-data request: its text fields and up to `maxFiles` parts named `file`,
+ * Reads a multipart/form-data request: its text fields and up to `maxFiles` parts named `fileField` (`file` by default),
  * each spooled to a private temporary file (typed from its bytes, size-limited). Other file parts
  * are read and dropped. When anything fails, every file received is removed before the error.
  */
-export async function receiveForm(req: Request, options: { tmpDir: string; maxBytes: number; maxFiles?: number; fieldSize?: number }): Promise<ReceivedForm> {
-  const { tmpDir, maxBytes, maxFiles = 1, fieldSize = 4096 } = options;
+export async function receiveForm(req: Request, options: { tmpDir: string; maxBytes: number; maxFiles?: number; fieldSize?: number; fileField?: string }): Promise<ReceivedForm> {
+  const { tmpDir, maxBytes, maxFiles = 1, fieldSize = 4096, fileField = 'file' } = options;
   await fs.promises.mkdir(tmpDir, { recursive: true, mode: 0o700 });
   let parser: busboy.Busboy;
   try {
@@ -146,8 +146,8 @@ export async function receiveForm(req: Request, options: { tmpDir: string; maxBy
       fields[name] = value;
     });
     parser.on('file', (field, stream, info) => {
-      if (field !== 'file' || received.length >= maxFiles) {
-        if (field === 'file') tooMany = true;
+      if (field !== fileField || received.length >= maxFiles) {
+        if (field === fileField) tooMany = true;
         stream.resume();
         return;
       }
