@@ -31,8 +31,9 @@ function appPages(): Plugin {
 }
 
 /**
- * The vendor portal is the one installable page among many (see vendorPortalPwa below): the PWA
- * plugin puts its manifest link into every page, so the others lose it again here.
+ * The portals are the installable pages among many (see vendorPortalPwa and clientPortalPwa below):
+ * the PWA plugin puts the vendor portal's manifest link into every page, so each page keeps only
+ * the link to its own portal's manifest (the client portal's page names its own), the others none.
  */
 function manifestLinkOnlyInPortal(): Plugin {
   return {
@@ -41,33 +42,34 @@ function manifestLinkOnlyInPortal(): Plugin {
     transformIndexHtml: {
       order: 'post',
       handler(html, { filename }) {
-        if (/[\\/]portal[\\/]vendor[\\/]index\.html$/.test(filename)) return html;
-        return html.replace(/<link rel="manifest"[^>]*>/g, '');
+        const portal = /[\\/]portal[\\/](vendor|client)[\\/]index\.html$/.exec(filename)?.[1];
+        return html.replace(/<link rel="manifest"[^>]*>/g, (link) => (portal && link.includes(`/portal/${portal}/`) ? link : ''));
       },
     },
   };
 }
 
 const portalDir = 'portal/vendor/';
+const clientDir = 'portal/client/';
 const portalIconSizes = [192, 512] as const;
 
-/** The portal's icons, drawn from one SVG at build time (no binary files in the repository). */
-function portalIcons(): Plugin {
+/** A portal's icons, drawn from its one SVG at build time (no binary files in the repository). */
+function portalIcons(dir = portalDir, background = '#1f66d1'): Plugin {
   return {
-    name: 'onelink-portal-icons',
+    name: `onelink-portal-icons-${dir}`,
     apply: 'build',
     async generateBundle() {
-      const svg = fs.readFileSync(here('./portal/vendor/icon.svg'));
+      const svg = fs.readFileSync(here(`./${dir}icon.svg`));
       for (const size of portalIconSizes) {
-        this.emitFile({ type: 'asset', fileName: `${portalDir}icon-${size}.png`, source: await sharp(svg, { density: 300 }).resize(size, size).png().toBuffer() });
+        this.emitFile({ type: 'asset', fileName: `${dir}icon-${size}.png`, source: await sharp(svg, { density: 300 }).resize(size, size).png().toBuffer() });
       }
       // Maskable: the same mark with room around it, so a round launcher mask does not cut it.
       const padded = await sharp(svg, { density: 300 }).resize(410, 410).png().toBuffer();
-      const maskable = await sharp({ create: { width: 512, height: 512, channels: 4, background: '#1f66d1' } })
+      const maskable = await sharp({ create: { width: 512, height: 512, channels: 4, background } })
         .composite([{ input: padded, gravity: 'centre' }])
         .png()
         .toBuffer();
-      this.emitFile({ type: 'asset', fileName: `${portalDir}icon-maskable-512.png`, source: maskable });
+      this.emitFile({ type: 'asset', fileName: `${dir}icon-maskable-512.png`, source: maskable });
     },
   };
 }
@@ -77,7 +79,7 @@ function portalIcons(): Plugin {
  * statically or on demand (read from Vite's manifest), so the service worker precaches the portal
  * and nothing of the staff apps.
  */
-function portalFiles(outDir: string): Set<string> {
+function portalFiles(outDir: string, dir = portalDir): Set<string> {
   type Chunk = { file: string; imports?: string[]; dynamicImports?: string[]; css?: string[]; assets?: string[] };
   const manifest = JSON.parse(fs.readFileSync(`${outDir}/.vite/manifest.json`, 'utf8')) as Record<string, Chunk>;
   const files = new Set<string>();
@@ -90,7 +92,7 @@ function portalFiles(outDir: string): Set<string> {
     for (const file of [...(chunk.css ?? []), ...(chunk.assets ?? [])]) files.add(file);
     for (const next of [...(chunk.imports ?? []), ...(chunk.dynamicImports ?? [])]) walk(next);
   };
-  walk(`${portalDir}index.html`);
+  walk(`${dir}index.html`);
   return files;
 }
 
@@ -146,6 +148,91 @@ function vendorPortalPwa() {
   });
 }
 
+const clientColor = '#0f7b6c';
+
+/** What the client portal's worker adds to Workbox's: showing a web push, and opening its link on a tap. */
+const clientPushHandler = `
+self.addEventListener('push', (event) => {
+  let message = {};
+  try { message = event.data ? event.data.json() : {}; } catch { message = { body: event.data ? event.data.text() : '' }; }
+  event.waitUntil(self.registration.showNotification(message.title || 'Update', {
+    body: message.body || '', tag: message.tag, data: { url: message.url || '/${clientDir}' }, icon: '/${clientDir}icon-192.png',
+  }));
+});
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = new URL(event.notification.data && event.notification.data.url || '/${clientDir}', self.location.origin);
+  const target = url.origin === self.location.origin && url.pathname.startsWith('/${clientDir}') ? url.href : self.location.origin + '/${clientDir}';
+  event.waitUntil(self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((open) => {
+    const tab = open.find((client) => client.url.startsWith(self.location.origin + '/${clientDir}'));
+    return tab ? tab.navigate(target).then((client) => (client || tab).focus()) : self.clients.openWindow(target);
+  }));
+});
+`;
+
+/**
+ * The client portal, installable on its own: its manifest and icons, and its own service worker
+ * (/portal/client/sw.js, scope /portal/client/) precaching only the files its page reaches, so a
+ * client's phone never downloads the vendor portal and a vendor's never the client portal. Built
+ * with Workbox like the vendor portal's (same prompt-to-update behaviour, see shared/update.ts).
+ */
+function clientPortalPwa(): Plugin {
+  return {
+    name: 'onelink-client-portal-pwa',
+    apply: 'build',
+    generateBundle() {
+      const manifest = {
+        id: `/${clientDir}`,
+        name: 'Your service portal',
+        short_name: 'Service',
+        description: 'Message us, follow your jobs and ask for service',
+        start_url: `/${clientDir}`,
+        scope: `/${clientDir}`,
+        display: 'standalone',
+        orientation: 'portrait',
+        theme_color: clientColor,
+        background_color: '#ffffff',
+        icons: [
+          ...portalIconSizes.map((size) => ({ src: `/${clientDir}icon-${size}.png`, sizes: `${size}x${size}`, type: 'image/png', purpose: 'any' })),
+          { src: `/${clientDir}icon-maskable-512.png`, sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+        ],
+      };
+      this.emitFile({ type: 'asset', fileName: `${clientDir}manifest.webmanifest`, source: JSON.stringify(manifest) });
+      this.emitFile({ type: 'asset', fileName: `${clientDir}push-handler.js`, source: clientPushHandler });
+    },
+    closeBundle: {
+      sequential: true,
+      async handler() {
+        const { generateSW } = await import('workbox-build');
+        const reached = portalFiles(built.outDir, clientDir);
+        const own = (url: string) => reached.has(url) || (url.startsWith(clientDir) && !url.startsWith(`${clientDir}workbox-`));
+        const { warnings } = await generateSW({
+          swDest: path.join(built.outDir, clientDir, 'sw.js'),
+          globDirectory: built.outDir,
+          globPatterns: ['**/*.{js,css,html,png,svg,webmanifest}'],
+          globIgnores: ['**/node_modules/**', `${clientDir}sw.js`],
+          // The worker lives in /portal/client/: its list names files from the site's root.
+          modifyURLPrefix: { '': '/' },
+          manifestTransforms: [(entries) => ({ manifest: entries.filter((entry) => own(entry.url.replace(/^\//, ''))), warnings: [] })],
+          importScripts: [`/${clientDir}push-handler.js`],
+          // Opened with no network, any client portal address answers with its page; other pages never do.
+          navigateFallback: `/${clientDir}index.html`,
+          navigateFallbackAllowlist: [/^\/portal\/client\//],
+          cleanupOutdatedCaches: true,
+          cacheId: 'onelink-client-portal',
+          clientsClaim: true,
+          // A new version waits for the person (skipWaiting on their "Update ready" tap).
+          skipWaiting: false,
+          inlineWorkboxRuntime: true,
+          mode: 'production',
+          sourcemap: false,
+        });
+        for (const warning of warnings) this.warn(warning);
+      },
+    },
+  };
+}
+
 export const pages = {
   landing: here('./index.html'),
   account: here('./apps/account/index.html'),
@@ -153,8 +240,9 @@ export const pages = {
   pipeline: here('./apps/pipeline/index.html'),
   dispatch: here('./apps/dispatch/index.html'),
   admin: here('./apps/admin/index.html'),
-  // The vendor portal: its own page (and the one installable app, see portal/vendor/pwa.config.ts).
+  // The portals: each its own page, installable on its own (vendorPortalPwa, clientPortalPwa).
   vendorPortal: here('./portal/vendor/index.html'),
+  clientPortal: here('./portal/client/index.html'),
   // Served outside production only (see extension/app.ts): Chatwoot's frame, for trying the apps.
   devHost: here('./dev/chatwoot-host/index.html'),
 };
@@ -162,7 +250,7 @@ export const pages = {
 export default defineConfig({
   root: here('.'),
   base: '/',
-  plugins: [vue(), appPages(), portalIcons(), rememberOutDir(), vendorPortalPwa(), manifestLinkOnlyInPortal()],
+  plugins: [vue(), appPages(), portalIcons(), portalIcons(clientDir, clientColor), rememberOutDir(), vendorPortalPwa(), clientPortalPwa(), manifestLinkOnlyInPortal()],
   build: {
     outDir: here('../dist/web'),
     emptyOutDir: true,

@@ -1,8 +1,80 @@
-// The client portal's shell sentences (English): sign-in, navigation, account.
-import { addEnglish } from '../../i18n/index.ts';
+// The client portal's shell sentences (English): sign-in, navigation, account. ct() is t() for
+// these keys, so a translation (addCatalogue) covers the portal like the other pages.
+import { addEnglish, t } from '../../i18n/index.ts';
 
 export const clientPortal = {
   'cp.appName': 'Your service portal',
-};
+  'cp.nav.label': 'Portal sections',
+  'cp.nav.messages': 'Messages',
+  'cp.nav.jobs': 'Jobs',
+  'cp.nav.quotes': 'Quotes',
+  'cp.nav.account': 'Account',
+  'cp.offline': 'No connection. What you see may be out of date.',
+  'cp.updateReady': 'Update ready: tap to restart the app',
+  'cp.unexpected': 'Something went wrong',
+  'cp.noSignal': 'No signal: try again in a moment',
+  'cp.pageMissing': 'This part of the portal is not available yet.',
+  'cp.signIn.title': 'Sign in',
+  'cp.signIn.intro': 'We send you a 6-digit code and a sign-in link. No password needed.',
+  'cp.signIn.by': 'Send it by',
+  'cp.signIn.byEmail': 'E-mail',
+  'cp.signIn.byPhone': 'Text message',
+  'cp.signIn.email': 'Your e-mail address',
+  'cp.signIn.phone': 'Your mobile number',
+  'cp.signIn.account': 'Account number',
+  'cp.signIn.accountHint': 'In the address of the link you received (…?account=12).',
+  'cp.signIn.send': 'Send me a code',
+  'cp.signIn.sent': 'If we know this address, a code and a link are on their way.',
+  'cp.signIn.code': '6-digit code',
+  'cp.signIn.codeHint': 'Sent to {address}. It works once, for a few minutes.',
+  'cp.signIn.submit': 'Sign in',
+  'cp.signIn.other': 'Use another address',
+  'cp.signIn.link': 'Signing you in…',
+  'cp.signIn.ended': 'Your session ended. Sign in again.',
+  'cp.signIn.offline': 'No connection. Signing in needs signal.',
+  'cp.linkFailed.title': 'This link has already been used or has expired',
+  'cp.linkFailed.body': 'Sign-in links work once, for 15 minutes. We can send you a new one.',
+  'cp.linkFailed.again': 'Send me a new link',
+  'cp.account.title': 'Account',
+  'cp.account.details': 'My details',
+  'cp.account.name': 'Name',
+  'cp.account.email': 'E-mail',
+  'cp.account.phone': 'Mobile number',
+  'cp.account.save': 'Save my details',
+  'cp.account.saved': 'Saved.',
+  'cp.account.sync.synced': 'Your details are up to date with {business}.',
+  'cp.account.sync.pending': 'Passing your details on to {business}…',
+  'cp.account.sync.failed': '{business} could not take your details: {error}',
+  'cp.account.loadFailed': 'Your details could not be loaded.',
+  'cp.account.theme': 'Appearance',
+  'cp.account.themeSystem': 'Like the phone',
+  'cp.account.themeLight': 'Light',
+  'cp.account.themeDark': 'Dark',
+  'cp.account.notifications': 'Notifications',
+  'cp.account.notificationsHint': 'Choose what we tell you about, and how.',
+  'cp.account.notificationsUnavailable': 'Notification settings are not available right now.',
+  'cp.channel.in_app': 'In the portal',
+  'cp.channel.chatwoot': 'In our chat',
+  'cp.channel.push': 'Phone notification',
+  'cp.channel.sms': 'Text message',
+  'cp.channel.email': 'E-mail',
+  'cp.account.push': 'Notifications on this phone',
+  'cp.account.pushHint': 'Get a notification when we reply or your job changes.',
+  'cp.account.pushUnsupported': 'This browser cannot show notifications. Add the portal to your home screen first.',
+  'cp.account.pushDenied': 'Notifications are blocked for this site in the browser settings.',
+  'cp.account.sessions': 'Where you are signed in',
+  'cp.account.thisDevice': 'This device',
+  'cp.account.lastUsed': 'Last used {time}',
+  'cp.account.unknownDevice': 'Unknown device',
+  'cp.account.install': 'Add to home screen',
+  'cp.account.installHint': 'Opens like an app.',
+  'cp.account.signOut': 'Sign out',
+  'cp.account.signOutEverywhere': 'Sign out everywhere',
+  'cp.account.signOutEverywhereHint': 'Ends every session, on all your devices, this one included.',
+} as const;
+
+export type ClientPortalKey = keyof typeof clientPortal;
 
 addEnglish(clientPortal);
+
+export const ct = (key: ClientPortalKey, values?: Record<string, string | number>) => t(key, values);

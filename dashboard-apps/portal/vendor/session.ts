@@ -3,29 +3,15 @@
 // jobs it kept) with no network. A 401 from any request ends it.
 import { computed, ref } from 'vue';
 import { call, whenUnauthorized, ApiError } from '../shared/http.ts';
+import { accountOfToken, store, stored } from '../shared/storage.ts';
 import type { PortalMe } from './types.ts';
+
+export { accountOfToken };
 
 const meKey = 'onelink.vendor-portal.me';
 const accountKey = 'onelink.vendor-portal.account';
 /** Who signed out when the server could not be reached: their session is ended on the next chance. */
 const revokeKey = 'onelink.vendor-portal.revoke-pending';
-
-function stored<T>(key: string): T | null {
-  try {
-    const raw = localStorage.getItem(key);
-    return raw ? (JSON.parse(raw) as T) : null;
-  } catch {
-    return null;
-  }
-}
-function store(key: string, value: unknown) {
-  try {
-    if (value === null) localStorage.removeItem(key);
-    else localStorage.setItem(key, JSON.stringify(value));
-  } catch {
-    // private mode or full: this page's memory still serves
-  }
-}
 
 export const me = ref<PortalMe | null>(stored<PortalMe>(meKey));
 /** Set when the server said the session is over (shown on the sign-in page). */
@@ -46,12 +32,6 @@ export function rememberedAccount(): number | null {
 export function rememberAccount(accountId: number) {
   store(accountKey, accountId);
 }
-/** A sign-in link's token names its account (`olm_<account>_…`). */
-export const accountOfToken = (token: string) => {
-  const match = /^olm_(\d{1,15})_/.exec(token);
-  return match ? Number(match[1]) : null;
-};
-
 /** Asks the server who this is; offline, the copy on the device stands. */
 export async function loadMe() {
   try {
