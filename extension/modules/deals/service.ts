@@ -339,34 +339,47 @@ export async function setDealStatus(ctx: RequestContext, dealId: string, input: 
   return write(ctx, async (trx, audit) => {
     const before = await loadDeal(trx, ctx, dealId, { forUpdate: true });
     if (input.version !== before.version) throw staleVersion(before);
-    if (!canTransition(before.status, input.status)) {
-      throw new ConflictError('invalid_transition', `A ${before.status} deal cannot become ${input.status}`, { allowed: dealTransitions[before.status] });
-    }
-    if (input.status === 'lost' && !input.lost_reason) throw lostReasonMissing();
-    let target: StageRow | undefined;
-    if (input.status === 'open') {
-      if (!input.stage_id) throw new InvalidFieldsError('Reopening needs a stage', [{ field: 'stage_id', message: 'Name the open stage to reopen into', code: 'required' }]);
-      target = await activeStage(trx, ctx, input.stage_id);
-      if (target.kind !== 'open') throw new InvalidFieldsError('Reopen into an open stage', [{ field: 'stage_id', message: 'That stage is not an open stage', code: 'not_open_stage' }]);
-    } else {
-      target = input.stage_id
-        ? await activeStage(trx, ctx, input.stage_id)
-        : await trx('stages').where({ account_id: ctx.accountId, pipeline_id: before.pipeline_id, kind: input.status }).whereNull('archived_at').orderBy('position').first('*');
-      if (target && target.kind !== input.status) throw new InvalidFieldsError('Stage kind mismatch', [{ field: 'stage_id', message: `That stage is not a ${input.status} stage`, code: 'stage_kind_mismatch' }]);
-    }
-    if (target) {
-      const moved = await moveWithin(trx, ctx, audit, before, target, { lost_reason: input.lost_reason }, `deal.${input.status === 'open' ? 'reopened' : input.status}`);
-      return presentDeal(moved);
-    }
-    // A pipeline without a won/lost stage: the deal keeps its stage and changes status.
-    const [after] = (await trx('deals')
-      .where({ account_id: ctx.accountId, id: dealId })
-      .update({ status: input.status, lost_reason: input.status === 'lost' ? input.lost_reason : null, version: before.version + 1, updated_at: trx.fn.now() })
-      .returning([...dealColumns])) as DealRow[];
-    await appendStageEvent(trx, ctx, before, after!);
-    await audit({ action: `deal.${input.status}`, resourceType: 'deal', resourceId: dealId, before: { status: before.status }, after: { status: after!.status, lost_reason: after!.lost_reason } });
-    return presentDeal(after!);
+    return presentDeal(await changeStatus(trx, ctx, audit, before, input));
   });
+}
+
+/**
+ * Wins or loses an open deal inside the caller's transaction, acting as `ctx` (a client deciding on
+ * a quote): the same stage move, history, write-back, audit and automation as setDealStatus. Returns
+ * null when the deal is gone or no longer open (a closed deal keeps its status).
+ */
+export async function closeDealInTransaction(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, dealId: string, status: 'won' | 'lost', lostReason?: string) {
+  const before = (await trx('deals').where({ account_id: ctx.accountId, id: dealId }).whereNull('deleted_at').forUpdate().first(...dealColumns)) as DealRow | undefined;
+  if (!before || before.status !== 'open') return null;
+  return presentDeal(await changeStatus(trx, ctx, audit, before, { status, lost_reason: lostReason }));
+}
+
+async function changeStatus(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, before: DealRow, input: { status: DealStatus; lost_reason?: string; stage_id?: string }): Promise<DealRow> {
+  const dealId = before.id;
+  if (!canTransition(before.status, input.status)) {
+    throw new ConflictError('invalid_transition', `A ${before.status} deal cannot become ${input.status}`, { allowed: dealTransitions[before.status] });
+  }
+  if (input.status === 'lost' && !input.lost_reason) throw lostReasonMissing();
+  let target: StageRow | undefined;
+  if (input.status === 'open') {
+    if (!input.stage_id) throw new InvalidFieldsError('Reopening needs a stage', [{ field: 'stage_id', message: 'Name the open stage to reopen into', code: 'required' }]);
+    target = await activeStage(trx, ctx, input.stage_id);
+    if (target.kind !== 'open') throw new InvalidFieldsError('Reopen into an open stage', [{ field: 'stage_id', message: 'That stage is not an open stage', code: 'not_open_stage' }]);
+  } else {
+    target = input.stage_id
+      ? await activeStage(trx, ctx, input.stage_id)
+      : await trx('stages').where({ account_id: ctx.accountId, pipeline_id: before.pipeline_id, kind: input.status }).whereNull('archived_at').orderBy('position').first('*');
+    if (target && target.kind !== input.status) throw new InvalidFieldsError('Stage kind mismatch', [{ field: 'stage_id', message: `That stage is not a ${input.status} stage`, code: 'stage_kind_mismatch' }]);
+  }
+  if (target) return moveWithin(trx, ctx, audit, before, target, { lost_reason: input.lost_reason }, `deal.${input.status === 'open' ? 'reopened' : input.status}`);
+  // A pipeline without a won/lost stage: the deal keeps its stage and changes status.
+  const [after] = (await trx('deals')
+    .where({ account_id: ctx.accountId, id: dealId })
+    .update({ status: input.status, lost_reason: input.status === 'lost' ? input.lost_reason : null, version: before.version + 1, updated_at: trx.fn.now() })
+    .returning([...dealColumns])) as DealRow[];
+  await appendStageEvent(trx, ctx, before, after!);
+  await audit({ action: `deal.${input.status}`, resourceType: 'deal', resourceId: dealId, before: { status: before.status }, after: { status: after!.status, lost_reason: after!.lost_reason } });
+  return after!;
 }
 
 export async function deleteDeal(ctx: RequestContext, dealId: string, restore = false) {
