@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Knex } from 'knex';
 import pg from 'pg';
+import { portalChannel, portalNoticeFrom, type PortalEvent } from './portal-feed.ts';
 
 export const changeChannel = 'onelink_changes';
 
@@ -36,26 +37,46 @@ export const announceChange = debouncedNotify(changeChannel, 200);
 
 export interface ChangeFeed {
   subscribe(accountId: number, listener: () => void): () => void;
+  /** One portal user's own events (portal-feed.ts), nobody else's. */
+  subscribePortal(accountId: number, portalUserId: string, listener: (event: PortalEvent) => void): () => void;
+  /** Runs when the LISTEN connection is lost (streams then end so their pages reconnect). */
+  onLost(listener: () => void): void;
   close(): Promise<void>;
 }
 
-/** One LISTEN connection per process, shared by every open stream (started on first use). */
+/** One LISTEN connection per process for both channels, shared by every open stream (started on first use). */
 export function changeFeed(connectionString: string): ChangeFeed {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   let client: pg.Client | null = null;
   let starting: Promise<void> | null = null;
+  let closing = false;
   const start = () => {
     starting ??= (async () => {
       client = new pg.Client({ connectionString, application_name: 'onelink-changes' });
-      client.on('notification', (message) => emitter.emit(`account:${message.payload}`));
-      client.on('error', () => {
+      client.on('notification', (message) => {
+        if (message.channel === changeChannel) {
+          emitter.emit(`account:${message.payload}`);
+          return;
+        }
+        const notice = portalNoticeFrom(message.payload);
+        // Keyed by account AND person: a person's id is only ever heard in their own account.
+        if (notice) emitter.emit(`portal:${notice.a}:${notice.p}`, notice.e);
+      });
+      const lost = () => {
         // The feed is a convenience: pages fall back to polling; the next subscriber reconnects.
+        // Open streams would hear nothing more, so they are told to end (their pages reconnect).
+        if (closing || client !== listening) return;
         client = null;
         starting = null;
-      });
+        emitter.emit('lost');
+      };
+      const listening = client;
+      client.on('error', lost);
+      client.on('end', lost);
       await client.connect();
       await client.query(`listen ${changeChannel}`);
+      await client.query(`listen ${portalChannel}`);
     })().catch(() => {
       client = null;
       starting = null;
@@ -68,7 +89,17 @@ export function changeFeed(connectionString: string): ChangeFeed {
       emitter.on(`account:${accountId}`, listener);
       return () => emitter.off(`account:${accountId}`, listener);
     },
+    subscribePortal(accountId, portalUserId, listener) {
+      void start();
+      const key = `portal:${accountId}:${portalUserId}`;
+      emitter.on(key, listener);
+      return () => emitter.off(key, listener);
+    },
+    onLost(listener) {
+      emitter.on('lost', listener);
+    },
     async close() {
+      closing = true;
       await starting;
       await client?.end().catch(() => undefined);
     },

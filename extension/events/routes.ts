@@ -1,6 +1,8 @@
 // Server-sent events for the apps: `POST /events/token` (signed in) hands out a one-hour stream
 // token — EventSource cannot send our CSRF header, so the stream cannot use the session cookie —
-// and `GET /events/stream?token=` sends `change` whenever the account changes.
+// and `GET /events/stream?token=` sends `change` whenever the account changes. A portal user's
+// token also names the person, and their stream also sends `portal` with that person's own
+// events (portal-feed.ts) — never anyone else's.
 import type { Response } from 'express';
 import { z } from 'zod';
 import { sendData, sendError } from '../http/envelope.ts';
@@ -21,22 +23,27 @@ export function endAllStreams() {
 export function eventRoutes(services: Services) {
   const connection = (services.db.client.config as { connection: { connectionString: string } }).connection.connectionString;
   const feed = changeFeed(connection);
+  // A stream that can no longer hear anything ends, so its page reconnects (and refetches).
+  feed.onLost(endAllStreams);
   return [
     defineRoute({
       method: 'post',
       path: '/events/token',
-      summary: 'A one-hour token for the account’s change stream',
+      summary: 'A one-hour token for the account’s change stream (for a portal user, also their own events)',
       tags: ['events'],
       access: { permission: 'me:read', capability: null },
       handler: ({ ctx, res }) => {
         const expires = new Date(Date.now() + tokenMinutes * 60_000);
-        sendData(res, { token: services.urlSigner.sign({ k: 'events', a: ctx.accountId }, expires), expires_at: expires }, {}, 201);
+        // The person is named only for portal users: staff streams carry account changes alone.
+        const claims: Record<string, string | number> = { k: 'events', a: ctx.accountId };
+        if (ctx.actor.type === 'portal_user') claims.p = ctx.actor.id;
+        sendData(res, { token: services.urlSigner.sign(claims, expires), expires_at: expires }, {}, 201);
       },
     }),
     defineRoute({
       method: 'get',
       path: '/events/stream',
-      summary: 'Server-sent events: `change` whenever something in the account changes (refresh what you show)',
+      summary: 'Server-sent events: `change` whenever something in the account changes (refresh what you show); for a portal user also `portal` with their own events',
       tags: ['events'],
       access: { public: true },
       rateLimitPerMinute: 120,
@@ -51,11 +58,14 @@ export function eventRoutes(services: Services) {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
         res.write('retry: 5000\nevent: ready\ndata: {}\n\n');
         open.add(res);
-        const unsubscribe = feed.subscribe(claims.a, () => res.write('event: change\ndata: {}\n\n'));
+        const unsubscribeChanges = feed.subscribe(claims.a, () => res.write('event: change\ndata: {}\n\n'));
+        const unsubscribePortal =
+          typeof claims.p === 'string' ? feed.subscribePortal(claims.a, claims.p, (event) => res.write(`event: portal\ndata: ${JSON.stringify(event)}\n\n`)) : () => undefined;
         const heartbeat = setInterval(() => res.write(': still here\n\n'), heartbeatMs);
         const expiry = setTimeout(() => res.end(), Math.max(0, Number(claims.exp) * 1000 - Date.now()));
         req.on('close', () => {
-          unsubscribe();
+          unsubscribeChanges();
+          unsubscribePortal();
           clearInterval(heartbeat);
           clearTimeout(expiry);
           open.delete(res);
