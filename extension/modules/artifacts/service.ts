@@ -11,7 +11,7 @@ import type { Request } from 'express';
 import type { Knex } from 'knex';
 import sharp from 'sharp';
 import type { RequestContext } from '../../context.ts';
-import { read, write } from '../../db/tenant.ts';
+import { read, write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, ForbiddenByRuleError, NotFoundError, UnprocessableError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
 import { filesOfCurrentVendor, isPortalUser, keepsPhotoLocation } from '../jobs/records.ts';
@@ -116,9 +116,21 @@ async function sameClientFile(trx: Knex.Transaction, ctx: RequestContext, jobId:
   return (await trx('job_artifacts').where({ account_id: ctx.accountId, job_id: jobId, client_id: clientId }).first(columns)) as ArtifactRow | undefined;
 }
 
-/** Scans, previews and stores a received file, then records it with its job event and audit entry. */
-async function keepArtifact(services: Services, ctx: RequestContext, jobId: string, received: ReceivedFile, details: ArtifactDetails) {
-  const { visibility, tag = null, clientId = null, takenAt = null, location = null } = details;
+/** A received file scanned, previewed and put in storage, not yet recorded on a job. */
+export interface PreparedArtifact {
+  id: string;
+  received: ReceivedFile;
+  storageKey: string;
+  thumbnail: { key: string; width: number | undefined; height: number | undefined } | null;
+  scan: Awaited<ReturnType<Services['scanFile']>>;
+}
+
+/**
+ * Scans a received file, makes a photo's preview and puts both in storage under the job's folder
+ * (outside any transaction: storage is not part of one). The caller records it with
+ * recordArtifactIn, or removes it with discardPrepared when its unit of work fails.
+ */
+export async function prepareArtifact(services: Services, ctx: Pick<RequestContext, 'accountId'>, jobId: string, received: ReceivedFile): Promise<PreparedArtifact> {
   const id = randomUUID();
   const storageKey = `${ctx.accountId}/${jobId}/${id}`;
   const stored: string[] = [];
@@ -141,51 +153,82 @@ async function keepArtifact(services: Services, ctx: RequestContext, jobId: stri
       await services.files.put(`${storageKey}.thumb.webp`, Readable.from(thumbnail.data));
       stored.push(`${storageKey}.thumb.webp`);
     }
+    return { id, received, storageKey, scan, thumbnail: thumbnail ? { key: `${storageKey}.thumb.webp`, width: thumbnail.width, height: thumbnail.height } : null };
+  } catch (err) {
+    for (const key of stored) await services.files.remove(key).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Removes prepared files from storage (their unit of work did not record them). */
+export async function discardPrepared(services: Pick<Services, 'files'>, prepared: PreparedArtifact[]) {
+  for (const file of prepared) {
+    await services.files.remove(file.storageKey).catch(() => undefined);
+    if (file.thumbnail) await services.files.remove(file.thumbnail.key).catch(() => undefined);
+  }
+}
+
+/**
+ * Records a prepared file on a job inside the caller's unit of work (the job checked by the
+ * caller): the row, the job event and the audit entry.
+ */
+export async function recordArtifactIn(trx: Knex.Transaction, ctx: RequestContext, audit: Audit, jobId: string, prepared: PreparedArtifact, details: ArtifactDetails): Promise<ArtifactRow> {
+  const { visibility, tag = null, clientId = null, takenAt = null, location = null } = details;
+  const { id, received, scan, thumbnail } = prepared;
+  // Read in this transaction: a phone cannot make an account keep positions it does not want.
+  const kept = location && received.kind === 'photo' && (await keepsPhotoLocation(trx, ctx.accountId)) ? location : null;
+  const [inserted] = (await trx('job_artifacts')
+    .insert({
+      account_id: ctx.accountId,
+      id,
+      job_id: jobId,
+      kind: received.kind,
+      filename: received.filename,
+      content_type: received.contentType,
+      size_bytes: received.size,
+      sha256: received.sha256,
+      storage_key: prepared.storageKey,
+      thumbnail_key: thumbnail?.key ?? null,
+      width: thumbnail?.width ?? null,
+      height: thumbnail?.height ?? null,
+      visibility,
+      scan_status: scan,
+      uploaded_by_type: ctx.actor.type,
+      uploaded_by_id: ctx.actor.id,
+      tag,
+      client_id: clientId,
+      taken_at: takenAt,
+      taken_lat: kept?.lat ?? null,
+      taken_lng: kept?.lng ?? null,
+      taken_accuracy_m: kept?.accuracyM ?? null,
+      // The moment of this insert, not of the transaction: files recorded together keep their order.
+      created_at: trx.raw('clock_timestamp()'),
+    })
+    .returning(columns)) as ArtifactRow[];
+  const tagged = tag ? { tag } : {};
+  await appendJobEvent(trx, ctx, jobId, 'artifact_added', { artifact_id: id, kind: received.kind, filename: received.filename, visibility, ...tagged });
+  await audit({ action: 'job.artifact_added', resourceType: 'job', resourceId: jobId, after: { artifact_id: id, filename: received.filename, content_type: received.contentType, size_bytes: received.size, visibility, scan_status: scan, ...tagged } });
+  return inserted!;
+}
+
+/** Scans, previews and stores a received file, then records it with its job event and audit entry. */
+async function keepArtifact(services: Services, ctx: RequestContext, jobId: string, received: ReceivedFile, details: ArtifactDetails) {
+  const prepared = await prepareArtifact(services, ctx, jobId, received);
+  try {
     const result = await write(ctx, async (trx, audit) => {
       const job = await loadJob(trx, ctx, jobId, true); // still there, still theirs; concurrent sends of one file wait here
-      const existing = await sameClientFile(trx, ctx, jobId, clientId);
+      const existing = await sameClientFile(trx, ctx, jobId, details.clientId);
       if (existing) {
         audit.nothingChanged();
         return { row: existing, created: false };
       }
       if (job.status === 'canceled') throw new ConflictError('job_closed', 'A canceled job takes no new files');
-      // Read in this transaction: a phone cannot make an account keep positions it does not want.
-      const kept = location && received.kind === 'photo' && (await keepsPhotoLocation(trx, ctx.accountId)) ? location : null;
-      const [inserted] = (await trx('job_artifacts')
-        .insert({
-          account_id: ctx.accountId,
-          id,
-          job_id: jobId,
-          kind: received.kind,
-          filename: received.filename,
-          content_type: received.contentType,
-          size_bytes: received.size,
-          sha256: received.sha256,
-          storage_key: storageKey,
-          thumbnail_key: thumbnail ? `${storageKey}.thumb.webp` : null,
-          width: thumbnail?.width ?? null,
-          height: thumbnail?.height ?? null,
-          visibility,
-          scan_status: scan,
-          uploaded_by_type: ctx.actor.type,
-          uploaded_by_id: ctx.actor.id,
-          tag,
-          client_id: clientId,
-          taken_at: takenAt,
-          taken_lat: kept?.lat ?? null,
-          taken_lng: kept?.lng ?? null,
-          taken_accuracy_m: kept?.accuracyM ?? null,
-        })
-        .returning(columns)) as ArtifactRow[];
-      const tagged = tag ? { tag } : {};
-      await appendJobEvent(trx, ctx, jobId, 'artifact_added', { artifact_id: id, kind: received.kind, filename: received.filename, visibility, ...tagged });
-      await audit({ action: 'job.artifact_added', resourceType: 'job', resourceId: jobId, after: { artifact_id: id, filename: received.filename, content_type: received.contentType, size_bytes: received.size, visibility, scan_status: scan, ...tagged } });
-      return { row: inserted!, created: true };
+      return { row: await recordArtifactIn(trx, ctx, audit, jobId, prepared, details), created: true };
     });
-    if (!result.created) for (const key of stored) await services.files.remove(key).catch(() => undefined);
+    if (!result.created) await discardPrepared(services, [prepared]);
     return { artifact: present(services, ctx, result.row), created: result.created };
   } catch (err) {
-    for (const key of stored) await services.files.remove(key).catch(() => undefined);
+    await discardPrepared(services, [prepared]);
     throw err;
   }
 }

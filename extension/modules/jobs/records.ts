@@ -13,6 +13,8 @@ export const jobColumns = [
   'window_starts_at', 'window_ends_at', 'sla_due_at', 'sla_overridden', 'chatwoot_contact_id', 'vendor_id', 'technician_id', 'owner_id', 'custom_fields',
   'cancel_reason', 'completion_override_reason', 'version', 'created_by_type', 'created_by_id', 'status_changed_at', 'started_at', 'completed_at',
   'required_photos', 'last_activity_at', 'created_at', 'updated_at',
+  // A request from the client portal: the window the client would like and who asked.
+  'preferred_starts_at', 'preferred_ends_at', 'requested_by_portal_user_id',
 ] as const;
 
 /** A photo the job must have before it is finished: `min` files tagged `tag`. */
@@ -151,8 +153,16 @@ export async function filesOfCurrentVendor(trx: Knex.Transaction, accountId: num
     return;
   }
   const first = (await trx('job_vendors').where({ account_id: accountId, job_id: job.id }).min<{ first: Date | null }[]>('assigned_at as first'))[0]?.first ?? since;
+  // Before any vendor held the job only staff and the client could add files; the client's are
+  // the photos of their request (client_visible: a vendor can never upload one), part of the brief.
   query.where((w) =>
-    w.where(`${table}.created_at`, '>=', since).orWhere((staff) => staff.where(`${table}.uploaded_by_type`, 'user').andWhere(`${table}.created_at`, '<', first)),
+    w
+      .where(`${table}.created_at`, '>=', since)
+      .orWhere((before) =>
+        before
+          .where((who) => who.where(`${table}.uploaded_by_type`, 'user').orWhere((client) => client.where(`${table}.uploaded_by_type`, 'portal_user').andWhere(`${table}.visibility`, 'client_visible')))
+          .andWhere(`${table}.created_at`, '<', first),
+      ),
   );
 }
 

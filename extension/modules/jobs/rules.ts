@@ -34,6 +34,12 @@ const vendorMoves: Partial<Record<JobStatus, readonly JobStatus[]>> = {
   in_progress: ['pending_review', 'completed'],
 };
 
+/** What a client may do to their own job from the portal: call off a request no vendor has yet. */
+const clientMoves: Partial<Record<JobStatus, readonly JobStatus[]>> = {
+  new: ['canceled'],
+  triaged: ['canceled'],
+};
+
 const reopenRoles: readonly Role[] = ['admin', 'dispatcher'];
 
 /** Moves back to triage from work already started: the vendor loses the job, so say why. */
@@ -69,7 +75,7 @@ export const missingText = (missing: readonly MissingRequirement[]) => missing.m
 /** Statuses this caller could move the job to next (what a 409 lists). */
 export function allowedNext(from: JobStatus, roles: readonly Role[], system = false): JobStatus[] {
   const staff = isStaff(roles, system);
-  const moves = staff ? jobTransitions[from] : (vendorMoves[from] ?? []);
+  const moves = staff ? jobTransitions[from] : ((roles.includes('client') ? clientMoves[from] : vendorMoves[from]) ?? []);
   const reopens = from === 'completed' || from === 'canceled';
   return reopens && !roles.some((r) => reopenRoles.includes(r)) ? [] : [...moves];
 }

@@ -40,6 +40,8 @@ export { boardCountCap, jobBoard, listJobs, type JobFilters } from './board.ts';
 export { emitSlaEvents, getDispatchSettings, updateDispatchSettings } from './sla.ts';
 
 export interface NewJob {
+  /** Made by the caller when it must name the job's files before the job exists (a portal request's photos). */
+  id?: string;
   summary: string;
   priority?: JobPriority;
   source?: JobSource;
@@ -58,6 +60,10 @@ export interface NewJob {
   deal_ids?: string[];
   checklist_template_id?: string | null;
   custom_fields?: Record<string, unknown>;
+  /** A client's request from the portal: the window they would like, and who asked. */
+  preferred_starts_at?: Date | null;
+  preferred_ends_at?: Date | null;
+  requested_by_portal_user_id?: string | null;
 }
 
 const translateDbErrors = <T>(work: () => Promise<T>) =>
@@ -113,6 +119,7 @@ export async function insertJob(trx: Knex.Transaction, ctx: RequestContext, audi
   const [row] = (await trx('jobs')
     .insert({
       account_id: ctx.accountId,
+      ...(input.id ? { id: input.id } : {}),
       number,
       priority,
       source: input.source ?? 'manual',
@@ -130,6 +137,9 @@ export async function insertJob(trx: Knex.Transaction, ctx: RequestContext, audi
       chatwoot_contact_id: input.chatwoot_contact_id ?? null,
       owner_id: input.owner_id ?? null,
       custom_fields: customFields,
+      preferred_starts_at: input.preferred_starts_at ?? null,
+      preferred_ends_at: input.preferred_ends_at ?? null,
+      requested_by_portal_user_id: input.requested_by_portal_user_id ?? null,
       created_by_type: ctx.actor.type,
       created_by_id: ctx.actor.id,
     })
@@ -212,7 +222,9 @@ export async function getJob(ctx: RequestContext, jobId: string) {
   });
 }
 
-export type JobPatch = Partial<Omit<NewJob, 'conversation_ids' | 'deal_ids' | 'checklist_template_id' | 'source'>> & { version: number };
+export type JobPatch = Partial<
+  Omit<NewJob, 'id' | 'conversation_ids' | 'deal_ids' | 'checklist_template_id' | 'source' | 'preferred_starts_at' | 'preferred_ends_at' | 'requested_by_portal_user_id'>
+> & { version: number };
 
 const editableWhenClosed = new Set(['notes', 'custom_fields', 'version']);
 
