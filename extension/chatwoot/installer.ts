@@ -12,6 +12,7 @@ import type { WebhookWithSecret } from './spec/missing.ts';
 import { ensureAccount, setupContext } from '../accounts/service.ts';
 import { systemContext, write } from '../db/tenant.ts';
 import { InstallationError, registerInstallation } from './installations.ts';
+import { ensureClientInbox } from './client-inbox.ts';
 import { ensureVendorInbox } from './vendor-inbox.ts';
 
 /** Events Onelink subscribes to (contacts feed the contact cache; messages stamp activity; message updates report customer notifications that failed on their channel). */
@@ -40,6 +41,8 @@ export interface InstallReport {
   webhooksReplaced: string[];
   /** The "Vendors" API-channel inbox of the vendor portal's messages (only where the vendor portal is on; otherwise its first message sets it up). */
   vendorInbox: 'created' | 'found' | 'existing' | 'not_needed';
+  /** The "Client portal" API-channel inbox of clients' portal messages (only where the client portal is on; otherwise its first message sets it up). */
+  clientInbox: 'created' | 'found' | 'existing' | 'not_needed';
 }
 
 
@@ -172,8 +175,12 @@ export async function install(db: Knex, sealer: Sealer, input: InstallInput): Pr
     const vendorInbox = ctx.capabilities.has('portal.vendor')
       ? (await ensureVendorInbox(ctx, sealer, { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs }, input.accountId)).outcome
       : 'not_needed';
+    // Kept on uninstall too: its conversations are clients' message history.
+    const clientInbox = ctx.capabilities.has('portal.client')
+      ? (await ensureClientInbox(ctx, sealer, { baseUrl: installation.base_url, token: input.token, timeoutMs: input.timeoutMs }, input.accountId)).outcome
+      : 'not_needed';
     const signed = Boolean(secret) || Boolean(await db('installations').where({ id: installation.id }).first('webhook_secret_sealed').then((r) => r?.webhook_secret_sealed));
-    return { installationId: installation.id, webhook, signed, dashboardApp, attributesCreated, webhookUrl, webhooksReplaced, vendorInbox };
+    return { installationId: installation.id, webhook, signed, dashboardApp, attributesCreated, webhookUrl, webhooksReplaced, vendorInbox, clientInbox };
   } catch (err) {
     explain(err, input);
   }

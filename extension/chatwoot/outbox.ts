@@ -3,13 +3,15 @@
 // effect: before posting a note again after an attempt with an unknown outcome (a timeout, a
 // crash), the worker looks for the note among the conversation's messages and adopts it.
 // Custom attributes are merged with Chatwoot's current ones (its endpoint replaces the set).
-// A vendor's portal message rides here too, through the public client API (vendor-messages/deliver.ts).
+// A vendor's portal message rides here too, through the public client API (vendor-messages/deliver.ts),
+// and so does a client's (client-messages/deliver.ts).
 import type { Knex } from 'knex';
 import type { RequestContext } from '../context.ts';
 import { systemContext, write } from '../db/tenant.ts';
 import { accountsWithWork } from '../modules/system/sweeps.ts';
 import type { Sealer } from '../security/crypto.ts';
 import type { FileStorage } from '../storage/index.ts';
+import { clientMessageFailed, deliverClientMessage, type ClientMessageItem } from '../client-messages/deliver.ts';
 import { deliverVendorMessage, vendorMessageFailed, type VendorMessageItem } from '../vendor-messages/deliver.ts';
 import {
   ChatwootError,
@@ -44,7 +46,8 @@ export async function queueVendorMessage(trx: Knex.Transaction, ctx: Pick<Reques
   await trx('chatwoot_outbox').insert({ account_id: ctx.accountId, kind: item.kind, chatwoot_conversation_id: null, payload: JSON.stringify(item) });
 }
 
-interface OutboxRow { id: string; kind: 'note' | 'attributes' | 'vendor_message'; chatwoot_conversation_id: number | null; payload: NoteItem | AttributesItem | VendorMessageItem; attempts: number }
+type OutboxItem = NoteItem | AttributesItem | VendorMessageItem | ClientMessageItem;
+interface OutboxRow { id: string; kind: OutboxItem['kind']; chatwoot_conversation_id: number | null; payload: OutboxItem; attempts: number }
 
 /** The Chatwoot API of an account, acting with the administrator token it was installed with. */
 export async function chatwootTargetFor(db: Knex, sealer: Sealer, accountId: number, timeoutMs: number): Promise<{ target: ChatwootTarget; chatwootAccountId: number }> {
@@ -59,14 +62,20 @@ export async function chatwootTargetFor(db: Knex, sealer: Sealer, accountId: num
 
 /**
  * A vendor message waits while an earlier one of its thread (same job and person) is still
- * sending: a thread's messages reach Chatwoot in the order they were written, and only the first
- * opens the conversation. Other threads are not held up.
+ * sending, and a client message while an earlier one of its thread is: a thread's messages reach
+ * Chatwoot in the order they were written, and only the first opens the conversation. Other
+ * threads are not held up.
  */
 const laterInItsThread = `(kind = 'vendor_message' and exists (
   select 1 from vendor_messages m
     join vendor_messages e on e.account_id = m.account_id and e.job_id = m.job_id and e.portal_user_id = m.portal_user_id
    where m.account_id = chatwoot_outbox.account_id and m.id = (chatwoot_outbox.payload->>'messageId')::uuid
-     and e.direction = 'from_vendor' and e.status = 'sending' and (e.created_at, e.id) < (m.created_at, m.id)))`;
+     and e.direction = 'from_vendor' and e.status = 'sending' and (e.created_at, e.id) < (m.created_at, m.id)))
+  or (kind = 'client_message' and exists (
+  select 1 from client_messages m
+    join client_messages e on e.account_id = m.account_id and e.thread_id = m.thread_id
+   where m.account_id = chatwoot_outbox.account_id and m.id = (chatwoot_outbox.payload->>'messageId')::uuid
+     and e.direction = 'from_client' and e.status = 'sending' and (e.created_at, e.id) < (m.created_at, m.id)))`;
 
 // The outbox rows are the trail of write-backs: claiming and settling them is bookkeeping.
 async function claim(ctx: RequestContext): Promise<OutboxRow | undefined> {
@@ -88,6 +97,7 @@ async function claim(ctx: RequestContext): Promise<OutboxRow | undefined> {
 
 async function deliver(ctx: RequestContext, sealer: Sealer, item: OutboxRow, target: ChatwootTarget, chatwootAccountId: number, files?: FileStorage): Promise<number | null> {
   if (item.payload.kind === 'vendor_message') return deliverVendorMessage(ctx, sealer, target, chatwootAccountId, item.payload.messageId, item.attempts, files);
+  if (item.payload.kind === 'client_message') return deliverClientMessage(ctx, sealer, target, chatwootAccountId, item.payload.messageId, item.attempts, files);
   const conversationId = item.chatwoot_conversation_id!;
   if (item.payload.kind === 'attributes') {
     const current = await getConversationAttributes(target, chatwootAccountId, conversationId);
@@ -128,6 +138,7 @@ export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, t
       if (!retryable || attempts >= maxOutboxAttempts) {
         await update({ status: 'dead', last_error: (err as Error).message });
         if (item.payload.kind === 'vendor_message') await vendorMessageFailed(ctx, item.payload.messageId, (err as Error).message);
+        if (item.payload.kind === 'client_message') await clientMessageFailed(ctx, item.payload.messageId, (err as Error).message);
         continue;
       }
       // Chatwoot is down or refusing for now: back off (30 s, 1, 2, 4 … up to 10 minutes) and stop draining.

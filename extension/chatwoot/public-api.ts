@@ -6,7 +6,7 @@
 import type { components } from './spec/chatwoot-api.d.ts';
 import type { PublicContact, PublicContactBody, PublicConversation, PublicConversationBody, PublicMessage, PublicMessageForm } from './spec/missing.ts';
 import { ChatwootError } from './http.ts';
-import { answer, chatwootPublicApi, type ChatwootTarget } from './sdk.ts';
+import { answer, chatwootPublicApi, done, type ChatwootTarget } from './sdk.ts';
 
 export type { PublicContact, PublicContactBody, PublicConversation, PublicConversationBody, PublicMessage } from './spec/missing.ts';
 type Schemas = components['schemas'];
@@ -133,4 +133,25 @@ export async function createPublicMessageWithFiles(
   );
   if (typeof message.id !== 'number') throw new ChatwootError('bad_response', 'Chatwoot stored a message but did not say which');
   return message;
+}
+
+/** The contact is typing in a conversation (on) or stopped (off); agents see it live. Not retried: a lost one is outdated anyway. */
+export function togglePublicTyping(inbox: PublicInbox, sourceId: string, conversationId: number, on: boolean): Promise<void> {
+  return done(
+    chatwootPublicApi(inbox, { retries: 0 }).POST('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/toggle_typing', {
+      params: { path: { ...contactPath(inbox, sourceId), conversation_id: conversationId } },
+      body: { typing_status: on ? 'on' : 'off' },
+    }),
+    'POST public toggle_typing',
+  );
+}
+
+/** The contact has read a conversation up to now (Chatwoot's contact_last_seen_at). */
+export function updatePublicLastSeen(inbox: PublicInbox, sourceId: string, conversationId: number): Promise<void> {
+  return done(
+    api(inbox).POST('/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/update_last_seen', {
+      params: { path: { ...contactPath(inbox, sourceId), conversation_id: conversationId } },
+    }),
+    'POST public update_last_seen',
+  );
 }

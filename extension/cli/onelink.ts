@@ -79,6 +79,7 @@ async function run() {
       console.log(`Webhook ${report.webhook}: ${report.webhookUrl}${report.signed ? ' (signed with its secret)' : ' (no secret from this Chatwoot: the unguessable address authenticates it)'}`);
       console.log(`Dashboard app ${report.dashboardApp}; conversation attributes created: ${report.attributesCreated.join(', ') || 'none (all present)'}.`);
       if (report.vendorInbox !== 'not_needed') console.log(`Vendors inbox (vendor portal messages) ${report.vendorInbox === 'existing' ? 'already set up' : report.vendorInbox}.`);
+      if (report.clientInbox !== 'not_needed') console.log(`Client portal inbox (clients' portal messages) ${report.clientInbox === 'existing' ? 'already set up' : report.clientInbox}.`);
       if (report.webhooksReplaced.length) console.log(`Replaced our webhook at the old address: ${report.webhooksReplaced.join(', ')}.`);
       if (values['skip-check']) {
         console.log('Connection check skipped (--skip-check).');

@@ -34,18 +34,18 @@ const badText = (value: string) => value.includes('\u0000') || /[\uD800-\uDBFF](
 
 /**
  * Reads a message sent as multipart/form-data: `id`, `content` (may be empty when a file comes
- * with it) and up to three `file` parts. A file of a type not accepted answers 415, one above the
+ * with it) and up to three file parts (named `file`, or `fileField`). A file of a type not accepted answers 415, one above the
  * limit 413; nothing received is kept then.
  */
 export async function receiveMessageForm(
   req: Request,
-  { tmpDir, maxBytes, maxTotalBytes = maxMessageFilesBytes }: { tmpDir: string; maxBytes: number; maxTotalBytes?: number },
+  { tmpDir, maxBytes, maxTotalBytes = maxMessageFilesBytes, fileField = 'file' }: { tmpDir: string; maxBytes: number; maxTotalBytes?: number; fileField?: string },
 ): Promise<MessageForm> {
   const tooLarge = () =>
     new HttpError(413, 'message_too_large', `The files of one message may total at most ${Math.floor(maxTotalBytes / (1024 * 1024))} MB`, { max_total_bytes: maxTotalBytes });
   // A body far above the total (the text fields and part headers are small) is refused before a byte is spooled.
   if (Number(req.get('content-length') ?? 0) > maxTotalBytes + 64 * 1024) throw tooLarge();
-  const { files, fields, tooMany } = await receiveForm(req, { tmpDir, maxBytes, maxFiles: maxMessageFiles, fieldSize: 40_000 });
+  const { files, fields, tooMany } = await receiveForm(req, { tmpDir, maxBytes, maxFiles: maxMessageFiles, fieldSize: 40_000, fileField });
   try {
     if (tooMany) throw new HttpError(413, 'too_many_files', `At most ${maxMessageFiles} files go with one message`, { max_files: maxMessageFiles });
     if (files.reduce((sum, f) => sum + f.size, 0) > maxTotalBytes) throw tooLarge();

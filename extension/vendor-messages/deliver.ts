@@ -79,7 +79,7 @@ async function step<T>(label: string, gone: Gone, call: () => Promise<T>): Promi
 const maxRounds = 4;
 
 /** Chatwoot's clock and ours may differ a little: a message posted for ours is not older than this before it was stored. */
-const clockSkewSeconds = 120;
+export const clockSkewSeconds = 120;
 
 /**
  * Sends one vendor message (the outbox's item); answers Chatwoot's message id, or null when there
@@ -142,14 +142,14 @@ async function forget(ctx: RequestContext, row: Pending, inbox: VendorInbox, wha
  * A stored file of the message is gone: no retry brings it back, so the message fails (the outbox
  * gives up on a bad_response at once) and the thread's later messages go on.
  */
-class MissingMessageFile extends ChatwootError {
+export class MissingMessageFile extends ChatwootError {
   constructor(filename: string) {
     super('bad_response', `A file of this message is no longer stored (${filename}); send it again with the file`);
   }
 }
 
 /** The message's files as they are posted, in the order they were sent: opened, not read (a Blob where the storage gives one). */
-async function filesOf(stored: StoredAttachment[], files: FileStorage | undefined): Promise<PublicMessageFile[]> {
+export async function filesOf(stored: StoredAttachment[], files: FileStorage | undefined): Promise<PublicMessageFile[]> {
   if (!stored.length) return [];
   // Not a Chatwoot failure: retried by the outbox like one, so a worker without storage loses nothing.
   if (!files) throw new Error('The message has files but this process has no file storage to read them from');
@@ -168,10 +168,10 @@ async function filesOf(stored: StoredAttachment[], files: FileStorage | undefine
 }
 
 /** A file name as compared with the last segment of Chatwoot's data_url (Active Storage may rewrite some characters). */
-const comparable = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+export const comparable = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 /** The names of a listed message's attachments, from their data_url (…/blobs/redirect/<id>/<filename>), in order. */
-function listedFilenames(m: PublicMessage): string[] {
+export function listedFilenames(m: PublicMessage): string[] {
   const attachments = (m as { attachments?: unknown }).attachments;
   return (Array.isArray(attachments) ? attachments : []).map((a) => {
     const url = typeof (a as { data_url?: unknown })?.data_url === 'string' ? ((a as { data_url: string }).data_url) : '';

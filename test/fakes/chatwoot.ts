@@ -151,6 +151,10 @@ export interface FakeConversation {
   channel?: string;
   /** Chatwoot's can_reply: false for a WhatsApp conversation whose customer last wrote more than 24 hours ago. */
   canReply?: boolean;
+  /** Whether the contact is typing, as the public API's toggle_typing last said. */
+  contactTyping?: boolean;
+  /** Unix seconds: when the contact last read the conversation (the public API's update_last_seen). */
+  contactLastSeenAt?: number;
 }
 
 /** Chatwoot's error text when no approved template matches a message outside the WhatsApp window (Whatsapp::SendOnWhatsappService). */
@@ -263,6 +267,38 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
         'attachments[]': { oneOf: [{ type: 'string', format: 'binary' }, { type: 'array', minItems: 1, items: { type: 'string', format: 'binary' } }] },
       },
     },
+  };
+  // And: two public client API conversation actions Chatwoot routes (public/api/v1/inboxes …
+  // conversations: `post :toggle_typing`, `post :update_last_seen`, in
+  // Public::Api::V1::Inboxes::ConversationsController) that the document lacks. toggle_typing takes
+  // typing_status 'on' or 'off' and dispatches conversation_typing_on/off; update_last_seen sets the
+  // conversation's contact_last_seen_at; both answer `head :ok` (no body).
+  const publicConversationParams = ['inbox_identifier', 'contact_identifier', 'conversation_id'].map((name) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: name === 'conversation_id' ? { type: 'integer' } : { type: 'string' },
+  }));
+  const publicNotFound = { description: 'Not found', content: { 'application/json; charset=utf-8': { schema: { type: 'object', properties: { error: { type: 'string' } } } } } };
+  apiSpec.paths['/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/toggle_typing'] = {
+    post: {
+      security: [],
+      parameters: publicConversationParams,
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['typing_status'], properties: { typing_status: { type: 'string', enum: ['on', 'off'] } } } } },
+      },
+      responses: { '200': { description: 'Success' }, '404': publicNotFound },
+    },
+  };
+  apiSpec.paths['/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/update_last_seen'] = {
+    post: { security: [], parameters: publicConversationParams, responses: { '200': { description: 'Success' }, '404': publicNotFound } },
+  };
+  // And: creating a contact inbox for a contact or inbox that does not exist is answered 404 { error }
+  // (ApplicationController's RecordNotFound handler); the document lists no 404 there.
+  apiSpec.paths['/api/v1/accounts/{account_id}/contacts/{id}/contact_inboxes'].post.responses['404'] = {
+    description: 'Contact not found',
+    content: { 'application/json; charset=utf-8': { schema: { type: 'object', properties: { error: { type: 'string' } } } } },
   };
   const inboxChannel = apiSpec.paths['/api/v1/accounts/{account_id}/inboxes/'].post.requestBody.content['application/json; charset=utf-8'].schema.properties.channel;
   inboxChannel.properties.type.enum = ['web_widget', 'api'];
@@ -643,6 +679,13 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     answerWrite(res, () => res.status(204).end());
     deliverContactEvent('contact_updated', contact);
   });
+  // Show contact: Chatwoot answers { payload: contact } (contacts/show.json.jbuilder).
+  app.get('/api/v1/accounts/:accountId/contacts/:id', (req, res) => {
+    if (!memberOf(req)) return void res.status(401).end();
+    const contact = fake.contacts.find((c) => c.accountId === Number(req.params.accountId) && c.id === Number(req.params.id));
+    if (!contact) return void res.status(404).end();
+    res.type('application/json; charset=utf-8').send(JSON.stringify({ payload: presentContact(contact) }));
+  });
   // Chatwoot sends no webhook for a deleted contact.
   app.delete('/api/v1/accounts/:accountId/contacts/:id', (req, res) => {
     if (!memberOf(req)) return void res.status(401).end();
@@ -663,6 +706,9 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     if (!memberOf(req)) return void res.status(401).end();
     const accountId = Number(req.params.accountId);
     const inboxId = (req.body as { inbox_id: number }).inbox_id;
+    // ContactInboxesController finds the contact in the account (find: 404 when it is gone). The
+    // inbox is found the same way, but the fake holds API inboxes only, so it is not checked here.
+    if (!fake.contacts.some((c) => c.accountId === accountId && c.id === Number(req.params.id))) return void res.status(404).json({ error: 'Resource could not be found' });
     const existing = contactInboxes.find((ci) => ci.accountId === accountId && ci.contactId === Number(req.params.id) && ci.inboxId === inboxId);
     const entry = existing ?? { accountId, contactId: Number(req.params.id), inboxId, sourceId: randomUUID() };
     if (!existing) contactInboxes.push(entry);
@@ -824,6 +870,19 @@ export async function startFakeChatwoot(): Promise<FakeChatwoot> {
     conversation.lastActivityAt = message.created_at;
     answerWrite(res, () => res.json(presentPublicMessage(conversation, message)));
     announceMessage('message_created', conversation, message);
+  });
+
+  app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations/:conversationId/toggle_typing', (req, res) => {
+    const conversation = publicConversationOf(req);
+    if (!conversation) return notFound(res);
+    conversation.contactTyping = (req.body as { typing_status: string }).typing_status === 'on';
+    res.status(200).end();
+  });
+  app.post('/public/api/v1/inboxes/:inboxIdentifier/contacts/:contactIdentifier/conversations/:conversationId/update_last_seen', (req, res) => {
+    const conversation = publicConversationOf(req);
+    if (!conversation) return notFound(res);
+    conversation.contactLastSeenAt = Math.floor(Date.now() / 1000);
+    res.status(200).end();
   });
 
   // Inboxes: the API-channel ones (the only kind the fake holds), as the account API lists and creates them.

@@ -14,6 +14,7 @@ import { recordObservations, type Observations } from '../../extension/modules/c
 import { deliveryReportOf, type DeliveryReport } from '../../extension/notifications/channels/chatwoot.ts';
 import { settleByProvider } from '../../extension/notifications/deliver.ts';
 import { queues } from '../../extension/queue/names.ts';
+import { agentTypingOf, announceClientTyping, recordClientReplies, type AgentTyping } from '../../extension/client-messages/replies.ts';
 import { recordVendorReplies, vendorReplyOf, type VendorReply } from '../../extension/vendor-messages/replies.ts';
 import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
 import { payloadAccount } from './account.ts';
@@ -90,6 +91,11 @@ observers.message_updated = () => ({ contacts: [], conversations: [], activity: 
 observers.contact_updated = observers.contact_created!;
 observers.conversation_updated = observers.conversation_created!;
 observers.conversation_status_changed = observers.conversation_created!;
+// An agent typing (newer Chatwoots; its account webhook subscriptions do not list these events, so
+// they arrive only where Chatwoot sends them anyway): nothing for the caches, passed on live to the
+// client whose thread the conversation is (client-messages/replies.ts).
+observers.conversation_typing_on = () => ({ contacts: [], conversations: [], activity: [] });
+observers.conversation_typing_off = observers.conversation_typing_on;
 
 /**
  * Settles what Chatwoot said about customer notifications it carried (failed on the channel, e.g.
@@ -196,11 +202,11 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
 
   for (const [accountId, items] of work) {
     // Read every payload first: one that does not match fails alone, the rest are written together.
-    const observed: Array<{ delivery: DeliveryRow; event: string; observations: Observations; report: DeliveryReport | null; reply: VendorReply | null }> = [];
+    const observed: Array<{ delivery: DeliveryRow; event: string; observations: Observations; report: DeliveryReport | null; reply: VendorReply | null; typing: AgentTyping | null }> = [];
     for (const { delivery, event, payload } of items) {
       try {
         const observations = observers[event]!({ receivedAt: new Date(delivery.received_at) }, payload);
-        observed.push({ delivery, event, observations, report: event.startsWith('message_') ? deliveryReportOf(payload) : null, reply: event === 'message_created' ? vendorReplyOf(payload) : null });
+        observed.push({ delivery, event, observations, report: event.startsWith('message_') ? deliveryReportOf(payload) : null, reply: event === 'message_created' ? vendorReplyOf(payload) : null, typing: agentTypingOf(event, payload) });
       } catch (err) {
         finished.push({ id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, err) });
       }
@@ -216,7 +222,11 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
         reported.forEach((r, j) => (errors[r.index] = reportErrors[j] ?? null));
       }
       // Agents' public replies in vendor threads reach the vendor portal (vendor-messages/replies.ts).
-      await recordVendorReplies(ctx, observed.flatMap((o, i) => (o.reply && !errors[i] ? [o.reply] : [])));
+      const replies = observed.flatMap((o, i) => (o.reply && !errors[i] ? [o.reply] : []));
+      await recordVendorReplies(ctx, replies);
+      // The same public replies, in client portal threads: stored, then announced to the client (client-messages/replies.ts).
+      await recordClientReplies(ctx, replies);
+      await announceClientTyping(ctx, observed.flatMap((o) => (o.typing ? [o.typing] : [])));
       observed.forEach(({ delivery, event }, i) =>
         finished.push(errors[i] ? { id: delivery.id, event, account_id: accountId, ...afterFailure(delivery, errors[i]) } : { id: delivery.id, status: 'processed', event, account_id: accountId, last_error: null }),
       );

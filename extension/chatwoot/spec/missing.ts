@@ -18,6 +18,9 @@ type Taking<Op, B> = Omit<Op, 'requestBody'> & { requestBody: { content: Json<B>
 type Querying<Op extends { parameters: object }, Q> = Omit<Op, 'parameters'> & { parameters: Omit<Op['parameters'], 'query'> & { query?: Q } };
 type NoParams = { query?: never; header?: never; path?: never; cookie?: never };
 type AccountPath<Extra = object> = { query?: never; header?: never; path: { account_id: number } & Extra; cookie?: never };
+type PublicConversationPath = { query?: never; header?: never; path: { inbox_identifier: string; contact_identifier: string; conversation_id: number }; cookie?: never };
+/** An answer with no body (Rails' `head :ok`). */
+type Empty = { 200: { headers: { [name: string]: unknown }; content?: never } };
 /** A path item of the document with some of its operations replaced. */
 type Replace<P extends keyof paths, Ops> = Omit<paths[P], keyof Ops> & Ops;
 
@@ -160,6 +163,20 @@ interface Missing {
   '/api/v1/accounts/{account_id}/dashboard_apps/{id}': {
     parameters: NoParams;
     delete: { parameters: AccountPath<{ id: number }>; requestBody?: never; responses: Ok<unknown> };
+  };
+  // The contact is typing in the conversation, or stopped (Chatwoot's routes: public/api/v1/inboxes
+  // conversations `post :toggle_typing`; ConversationsController#toggle_typing dispatches
+  // conversation_typing_on/off for typing_status 'on'/'off' and answers `head :ok`).
+  '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/toggle_typing': {
+    parameters: NoParams;
+    post: { parameters: PublicConversationPath; requestBody: { content: Json<{ typing_status: 'on' | 'off' }> }; responses: Empty };
+  };
+  // The contact has read the conversation up to now (Chatwoot's routes: `post :update_last_seen`;
+  // ConversationsController#update_last_seen sets contact_last_seen_at, which agents see as read,
+  // and answers `head :ok`).
+  '/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/update_last_seen': {
+    parameters: NoParams;
+    post: { parameters: PublicConversationPath; requestBody?: never; responses: Empty };
   };
 }
 
