@@ -19,7 +19,17 @@ export async function bootPayload(ctx: RequestContext) {
     ctx.actor.type === 'user'
       ? { type: 'user', ...presentUser({ id: subject.id, name: subject.name, email: subject.email, chatwoot_user_id: subject.chatwoot_user_id, chatwoot_role: subject.chatwoot_role, granted_roles: subject.granted_roles }) }
       : ctx.actor.type === 'portal_user'
-        ? { type: 'portal_user', id: subject.id, kind: subject.kind, name: subject.name, vendor_id: subject.vendor_id, vendor_role: subject.vendor_role ?? null, chatwoot_contact_id: subject.chatwoot_contact_id }
+        ? {
+            type: 'portal_user',
+            id: subject.id,
+            kind: subject.kind,
+            name: subject.name,
+            vendor_id: subject.vendor_id,
+            vendor_role: subject.vendor_role ?? null,
+            chatwoot_contact_id: subject.chatwoot_contact_id,
+            // What the client portal goes by: present for clients only.
+            ...(subject.kind === 'client' ? { contact_id: subject.chatwoot_contact_id as number } : {}),
+          }
         : { type: 'service', id: subject.id, name: subject.name };
   return {
     caller,

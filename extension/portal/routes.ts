@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { sendData } from '../http/envelope.ts';
 import { pageQuery } from '../http/pagination.ts';
 import { defineRoute } from '../http/registry.ts';
-import { chatwootId, text } from '../http/schemas.ts';
+import { chatwootId, chatwootIdParam, text } from '../http/schemas.ts';
 import { setSessionCookie } from '../auth/session-cookie.ts';
 import type { Services } from '../services.ts';
 import { consumeMagicLink, createClientPortalUser, issueMagicLink, listClientPortalUsers, setPortalUserActive } from './service.ts';
@@ -18,10 +18,10 @@ export function portalRoutes(services: Services) {
     defineRoute({
       method: 'get',
       path: '/portal/clients',
-      summary: 'Client portal accounts (each bound to one Chatwoot contact)',
+      summary: "Client portal accounts (each bound to one Chatwoot contact); chatwoot_contact_id gives that contact's",
       tags: ['portal'],
       access: { permission: 'portal:manage', capability: 'portal.client' },
-      query: pageQuery,
+      query: pageQuery.extend({ chatwoot_contact_id: chatwootIdParam.optional() }),
       handler: async ({ ctx, query, res }) => {
         const page = await listClientPortalUsers(ctx, query);
         sendData(res, page.items, { next_cursor: page.nextCursor });

@@ -116,14 +116,17 @@ export async function createClientPortalUser(ctx: RequestContext, input: NewClie
   }
 }
 
-export async function listClientPortalUsers(ctx: RequestContext, page: { limit: number; cursor?: string }) {
-  return read(ctx, (trx) =>
-    paginate<PortalUserRow>(trx('portal_users').where({ account_id: ctx.accountId, kind: 'client' }).select([...publicFields]), {
-      keys: { id: 'uuid' },
-      limit: page.limit,
-      cursor: page.cursor,
-    }),
-  );
+/** Client portal accounts, optionally the one of a Chatwoot contact; each says when its person last used the portal. */
+export async function listClientPortalUsers(ctx: RequestContext, page: { limit: number; cursor?: string; chatwoot_contact_id?: number }) {
+  return read(ctx, (trx) => {
+    const query = trx('portal_users as u').where({ 'u.account_id': ctx.accountId, 'u.kind': 'client' });
+    if (page.chatwoot_contact_id !== undefined) query.andWhere('u.chatwoot_contact_id', page.chatwoot_contact_id);
+    query.select([
+      ...publicFields.map((field) => `u.${field}`),
+      trx.raw(`(select max(s.last_used_at) from sessions s where s.account_id = u.account_id and s.subject_type = 'portal_user' and s.subject_id = u.id) as last_seen_at`),
+    ]);
+    return paginate<PortalUserRow & { last_seen_at: Date | null }>(query, { keys: { 'u.id': 'uuid' }, limit: page.limit, cursor: page.cursor });
+  });
 }
 
 export async function setPortalUserActive(ctx: RequestContext, portalUserId: string, active: boolean) {
@@ -164,13 +167,15 @@ export async function issueMagicLink(ctx: RequestContext, portalUserId: string, 
       .insert({ account_id: ctx.accountId, portal_user_id: portalUserId, token_hash: hash, expires_at: expiresAt })
       .returning(['id']);
     await audit({ action: 'magic_link.issued', resourceType: 'portal_user', resourceId: portalUserId, after: { magic_link_id: link.id, expires_at: expiresAt } });
-    return { token, url: `${publicUrl}/portal/sign-in#token=${token}`, expires_at: expiresAt };
+    // In the fragment, so the token never reaches a server log or a Referer header.
+    return { token, url: `${publicUrl}/portal/client/sign-in#token=${token}`, expires_at: expiresAt };
   });
 }
 
 /**
- * Exchanges a magic link for a portal session. Single use: a second exchange fails. `kind` limits
- * the exchange to one kind of portal user; a vendor's session is renewed on use.
+ * Exchanges a magic link for a portal session. Single use: a second exchange fails, and the user's
+ * other pending links and codes die with it. `kind` limits the exchange to one kind of portal user.
+ * Sessions are renewed on use (a long session on that device).
  */
 export async function consumeMagicLink(
   db: Knex,
@@ -198,11 +203,8 @@ export async function consumeMagicLink(
     const user = await trx<PortalUserRow>('portal_users').where({ account_id: account.account_id, id: link.portal_user_id, active: true }).first();
     // A refused exchange rolls back, so the link of another kind of user stays usable where it belongs.
     if (!user || (options.kind && user.kind !== options.kind)) throw expired();
-    if (user.kind === 'vendor') {
-      // The code sent with the link dies with it, and so do the user's other pending links and codes.
-      await trx('magic_links').where({ account_id: account.account_id, portal_user_id: user.id }).whereNull('used_at').update({ used_at: trx.fn.now() });
-    }
-    const renewHours = user.kind === 'vendor' ? sessionTtlHours : undefined;
-    return openPortalSession(trx, audit, user, { ttlHours: sessionTtlHours, renewHours, device: options.device }, { method: 'magic_link', magic_link_id: link.id });
+    // The code sent with the link dies with it, and so do the user's other pending links and codes.
+    await trx('magic_links').where({ account_id: account.account_id, portal_user_id: user.id }).whereNull('used_at').update({ used_at: trx.fn.now() });
+    return openPortalSession(trx, audit, user, { ttlHours: sessionTtlHours, renewHours: sessionTtlHours, device: options.device }, { method: 'magic_link', magic_link_id: link.id });
   });
 }

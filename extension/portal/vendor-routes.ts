@@ -18,6 +18,7 @@ import {
   listMySessions,
   listVendorUserSessions,
   listVendorUsers,
+  revokeAllMySessions,
   revokeMySession,
   revokeVendorUserSession,
   setVendorUserActive,
@@ -252,6 +253,19 @@ export function vendorUserRoutes(services: Services) {
       tags: ['portal'],
       access: { permission: 'me:read', capability: null },
       handler: async ({ ctx, res }) => sendData(res, await listMySessions(ctx)),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/portal/sessions',
+      summary: 'Sign out everywhere: every one of your sessions, this one included',
+      tags: ['portal'],
+      access: { permission: 'me:read', capability: null },
+      successStatus: 200,
+      handler: async ({ ctx, res }) => {
+        const result = await revokeAllMySessions(ctx);
+        clearSessionCookie(res);
+        sendData(res, { revoked: result.revoked });
+      },
     }),
     defineRoute({
       method: 'delete',

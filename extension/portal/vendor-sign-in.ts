@@ -1,6 +1,7 @@
-// Vendor users sign in without a password: they give their e-mail address or phone number, and we
-// send a 6-digit code with a single-use link (e-mail or SMS, through the notification channels'
-// senders, not through the notification outbox). Both live 10 minutes and die together. The code is
+// Portal users (vendor people and clients) sign in without a password: they give their e-mail
+// address or phone number, and we send a 6-digit code with a single-use link (e-mail or SMS,
+// through the notification channels' senders, not through the notification outbox). Both live 10
+// minutes (a client's 15) and die together. The code is
 // sealed at rest (a 6-digit hash would fall to a million guesses); five wrong codes kill it. A
 // request never says whether the person exists, and at most five are honoured per user per 15
 // minutes (the rest change nothing); the routes also limit each client address.
@@ -17,6 +18,13 @@ import { magicLinkMinutes, magicLinksPerWindow, maxCodeAttempts, normalisePhone,
 
 export const signInCodeMinutes = 10;
 export { maxCodeAttempts };
+
+export type PortalKind = PortalUserRow['kind'];
+
+/** How long a code and its link live: vendors' 10 minutes; clients' links are the portal's usual 15. */
+export function signInMinutes(kind: PortalKind) {
+  return kind === 'client' ? magicLinkMinutes : signInCodeMinutes;
+}
 
 export interface SignInDeps {
   db: Knex;
@@ -42,25 +50,26 @@ export interface PendingSignIn {
 /** Not a catalogue event: a sign-in message is sent straight away, never through the outbox. */
 const signInEvent = 'portal.sign_in' as EventName;
 
-export function signInUrl(publicUrl: string, token: string) {
+export function signInUrl(publicUrl: string, token: string, kind: PortalKind = 'vendor') {
   // In the fragment, so the token never reaches a server log or a Referer header.
-  return `${publicUrl}/portal/vendor/sign-in#token=${token}`;
+  return `${publicUrl}/portal/${kind}/sign-in#token=${token}`;
 }
 
 /** The message with the code and the link, as the e-mail or SMS sender takes it. */
 export function signInDelivery(pending: PendingSignIn, publicUrl: string): OutgoingDelivery {
   const { user, channel } = pending;
+  const portal = user.kind === 'client' ? `${pending.accountName}'s client portal` : 'the vendor portal';
   return {
     id: pending.linkId,
     accountId: user.account_id,
     event: signInEvent,
     channel,
-    recipient: { kind: 'vendor', id: user.id, name: user.name },
+    recipient: { kind: user.kind === 'client' ? 'contact' : 'vendor', id: user.id, name: user.name },
     address: channel === 'email' ? user.email : user.phone,
     message: {
       title: `${pending.code} is your sign-in code for ${pending.accountName}`,
-      body: `Enter the code in the vendor portal, or open the link. Either works once, for ${signInCodeMinutes} minutes.\n\nIf you did not ask to sign in, ignore this message.`,
-      url: signInUrl(publicUrl, pending.token),
+      body: `Enter the code in ${portal}, or open the link. Either works once, for ${signInMinutes(user.kind)} minutes.\n\nIf you did not ask to sign in, ignore this message.`,
+      url: signInUrl(publicUrl, pending.token, user.kind),
       link: null,
     },
     attempts: 0,
@@ -72,11 +81,21 @@ export async function sendSignIn(deps: Pick<SignInDeps, 'senders' | 'publicUrl'>
   return deps.senders[pending.channel].send(signInDelivery(pending, deps.publicUrl));
 }
 
-async function findVendorUser(trx: Knex.Transaction, identity: SignInIdentity) {
-  const by = identity.email !== undefined ? { email: identity.email } : { phone: identity.phone };
-  return trx<PortalUserRow>('portal_users')
-    .where({ account_id: identity.accountId, kind: 'vendor', active: true, ...by })
-    .first();
+/**
+ * The active portal user of `kind` with this address. A vendor's address is unique in the account;
+ * clients' are not (a family may share one), so the one who signed in last (else the newest) is taken.
+ */
+async function findPortalUser(trx: Knex.Transaction, kind: PortalKind, identity: SignInIdentity) {
+  const [column, value] = identity.email !== undefined ? ['u.email', identity.email] : ['u.phone', identity.phone];
+  return trx('portal_users as u')
+    .where('u.account_id', identity.accountId)
+    .andWhere('u.kind', kind)
+    .andWhere('u.active', true)
+    .andWhere(column, value)
+    .orderByRaw(
+      `(select max(s.last_used_at) from sessions s where s.account_id = u.account_id and s.subject_type = 'portal_user' and s.subject_id = u.id) desc nulls last, u.created_at desc`,
+    )
+    .first<PortalUserRow | undefined>('u.*');
 }
 
 /** A national number is read in the account's country, as everywhere else. */
@@ -95,6 +114,7 @@ export async function createSignIn(
   user: PortalUserRow,
   channel: 'email' | 'sms',
   requestedIp: string | null,
+  options: { withCode?: boolean } = {},
 ): Promise<Omit<PendingSignIn, 'accountName'> | null> {
   // One request per person at a time: without the lock, parallel requests would each count fewer
   // than the limit and all create a code (and every live code is a target for guesses).
@@ -104,16 +124,18 @@ export async function createSignIn(
     .andWhere('created_at', '>', trx.raw(`now() - interval '${magicLinkMinutes} minutes'`))
     .count<{ count: number }[]>('* as count');
   if (Number(recent[0]!.count) >= magicLinksPerWindow) return null;
-  const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+  // A link alone (sent in a conversation) carries no code: a code nobody was told is only a target.
+  const withCode = options.withCode ?? true;
+  const code = withCode ? String(randomInt(0, 1_000_000)).padStart(6, '0') : '';
   const { token, hash } = issueToken('magicLink', user.account_id);
-  const expiresAt = new Date(Date.now() + signInCodeMinutes * 60_000);
+  const expiresAt = new Date(Date.now() + signInMinutes(user.kind) * 60_000);
   const [link] = await trx('magic_links')
     .insert({
       account_id: user.account_id,
       portal_user_id: user.id,
       token_hash: hash,
-      code_sealed: deps.sealer.seal(code),
-      channel,
+      code_sealed: withCode ? deps.sealer.seal(code) : null,
+      channel: withCode ? channel : null,
       requested_ip: requestedIp,
       expires_at: expiresAt,
     })
@@ -128,15 +150,15 @@ async function accountName(db: Knex, accountId: number) {
 
 /**
  * A sign-in request. Returns what to send, or null when nothing is to be sent (no such active
- * vendor user, or their requests for the window are used up); the caller answers the same either way.
+ * portal user of `kind`, or their requests for the window are used up); the caller answers the same either way.
  */
-export async function requestVendorSignIn(deps: SignInDeps, input: SignInIdentity, device: Device, requestId: string | null): Promise<PendingSignIn | null> {
+export async function requestSignIn(deps: SignInDeps, kind: PortalKind, input: SignInIdentity, device: Device, requestId: string | null): Promise<PendingSignIn | null> {
   const name = await accountName(deps.db, input.accountId);
   if (name === null) return null;
   const identity = await normalised(deps.db, input);
   const channel = identity.email !== undefined ? 'email' : 'sms';
   const pending = await write(setupContext(deps.db, identity.accountId, requestId), async (trx, audit) => {
-    const user = await findVendorUser(trx, identity);
+    const user = await findPortalUser(trx, kind, identity);
     const created = user ? await createSignIn(trx, deps, user, channel, device.ip) : null;
     if (!created) {
       audit.nothingChanged();
@@ -161,11 +183,11 @@ const codeRefused = () => new NotAuthenticatedError('This code is wrong, expired
  * asking for several codes buys no extra guesses); the fifth wrong one kills them. The count is
  * committed before the refusal is answered.
  */
-export async function exchangeVendorCode(deps: SignInDeps, input: SignInIdentity & { code: string }, device: Device, requestId: string | null) {
+export async function exchangeCode(deps: SignInDeps, kind: PortalKind, input: SignInIdentity & { code: string }, device: Device, requestId: string | null) {
   if ((await accountName(deps.db, input.accountId)) === null) throw codeRefused();
   const identity = await normalised(deps.db, input);
   const outcome = await write(setupContext(deps.db, identity.accountId, requestId), async (trx, audit) => {
-    const user = await findVendorUser(trx, identity);
+    const user = await findPortalUser(trx, kind, identity);
     if (!user) {
       audit.nothingChanged();
       return null;
@@ -203,4 +225,12 @@ export async function exchangeVendorCode(deps: SignInDeps, input: SignInIdentity
   });
   if (!outcome) throw codeRefused();
   return outcome;
+}
+
+export function requestVendorSignIn(deps: SignInDeps, input: SignInIdentity, device: Device, requestId: string | null) {
+  return requestSignIn(deps, 'vendor', input, device, requestId);
+}
+
+export function exchangeVendorCode(deps: SignInDeps, input: SignInIdentity & { code: string }, device: Device, requestId: string | null) {
+  return exchangeCode(deps, 'vendor', input, device, requestId);
 }

@@ -156,14 +156,14 @@ function liveSessions(trx: Knex.Transaction, accountId: number, subject: { type:
     .andWhere('expires_at', '>', trx.fn.now());
 }
 
-async function listSessionsOf(trx: Knex.Transaction, ctx: RequestContext, subject: { type: 'user' | 'portal_user'; id: string }) {
+export async function listSessionsOf(trx: Knex.Transaction, ctx: RequestContext, subject: { type: 'user' | 'portal_user'; id: string }) {
   const rows: Array<Record<(typeof sessionFields)[number], unknown>> = await liveSessions(trx, ctx.accountId, subject)
     .select([...sessionFields])
     .orderBy('last_used_at', 'desc');
   return rows.map((row) => ({ ...row, current: row.id === ctx.sessionId }));
 }
 
-async function revokeSessionOf(trx: Knex.Transaction, ctx: RequestContext, subject: { type: 'user' | 'portal_user'; id: string }, sessionId: string, reason: string) {
+export async function revokeSessionOf(trx: Knex.Transaction, ctx: RequestContext, subject: { type: 'user' | 'portal_user'; id: string }, sessionId: string, reason: string) {
   const [row] = await liveSessions(trx, ctx.accountId, subject)
     .andWhere({ id: sessionId })
     .update({ revoked_at: trx.fn.now(), revoked_reason: reason })
@@ -190,6 +190,22 @@ export async function revokeMySession(ctx: RequestContext, sessionId: string) {
     await audit({ action: 'session.revoked', resourceType: 'session', resourceId: sessionId, after: { reason: 'signed_out' } });
   });
   return { id: sessionId, revoked: true, current: sessionId === ctx.sessionId };
+}
+
+/** Signs the caller out everywhere: every live session of theirs, this one included. */
+export async function revokeAllMySessions(ctx: RequestContext) {
+  const me = personOf(ctx);
+  if (!me) return { revoked: 0, current: false };
+  const ids = await write(ctx, async (trx, audit) => {
+    const rows: Array<{ id: string }> = await liveSessions(trx, ctx.accountId, me).update({ revoked_at: trx.fn.now(), revoked_reason: 'signed_out_everywhere' }).returning('id');
+    if (!rows.length) {
+      audit.nothingChanged();
+      return [];
+    }
+    for (const row of rows) await audit({ action: 'session.revoked', resourceType: 'session', resourceId: row.id, after: { reason: 'signed_out_everywhere' } });
+    return rows.map((row) => row.id);
+  });
+  return { revoked: ids.length, current: ctx.sessionId !== undefined && ids.includes(ctx.sessionId) };
 }
 
 export async function listVendorUserSessions(ctx: RequestContext, vendorId: string, userId: string) {

@@ -52,12 +52,12 @@ describe('magic-link sign-in', () => {
     const client = await newClient();
     const link = await issueLink(client.id);
     expect(link.status).toBe(201);
-    expect(link.body.data.url).toContain('/portal/sign-in#token=olm_');
+    expect(link.body.data.url).toContain('/portal/client/sign-in#token=olm_');
     const session = await exchange(link.body.data.token);
     expect(session.status).toBe(201);
     const me = await request(t.app).get('/api/v1/me').set(bearer(session.body.data.token));
-    expect(me.body.data).toMatchObject({ role: 'client', caller: { type: 'portal_user', kind: 'client', chatwoot_contact_id: client.chatwoot_contact_id } });
-    expect(me.body.data.permissions).toEqual(['me:read', 'jobs:read', 'notifications:read']);
+    expect(me.body.data).toMatchObject({ role: 'client', caller: { type: 'portal_user', kind: 'client', chatwoot_contact_id: client.chatwoot_contact_id, contact_id: client.chatwoot_contact_id } });
+    expect(me.body.data.permissions).toEqual(['me:read', 'jobs:read', 'notifications:read', 'client_portal:use']);
     const again = await exchange(link.body.data.token);
     expect(again.status).toBe(401);
   });
