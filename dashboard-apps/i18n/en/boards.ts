@@ -115,4 +115,6 @@ export const boards = {
   'dispatch.action.canceled': 'Cancel job',
   'dispatch.event.statusChanged': '{from} → {to}',
   'dispatch.event.assignedTo': '{kind} to {name}',
+  'dispatch.source.portal': 'From the client portal',
+  'dispatch.clientPrefers': 'Client prefers {from} – {to}',
 } as const;
