@@ -45,11 +45,14 @@ export const requestFields = z
     preferred_ends_at: timestamp.optional(),
   })
   .superRefine((v, issues) => {
-    if (v.preferred_starts_at && v.preferred_ends_at && v.preferred_starts_at >= v.preferred_ends_at) {
+    // Runs even when a field failed its own check: only dates that parsed are compared.
+    const starts = v.preferred_starts_at instanceof Date ? v.preferred_starts_at : undefined;
+    const ends = v.preferred_ends_at instanceof Date ? v.preferred_ends_at : undefined;
+    if (starts && ends && starts >= ends) {
       issues.addIssue({ code: 'custom', message: 'Must be after preferred_starts_at', path: ['preferred_ends_at'] });
     }
-    const last = v.preferred_ends_at ?? v.preferred_starts_at;
-    if (last && last.getTime() < Date.now()) issues.addIssue({ code: 'custom', message: 'The preferred window is in the past', path: [v.preferred_ends_at ? 'preferred_ends_at' : 'preferred_starts_at'] });
+    const last = ends ?? starts;
+    if (last && last.getTime() < Date.now()) issues.addIssue({ code: 'custom', message: 'The preferred window is in the past', path: [ends ? 'preferred_ends_at' : 'preferred_starts_at'] });
   });
 export type RequestFields = z.output<typeof requestFields>;
 
