@@ -1,4 +1,20 @@
 // Inviting a contact to the client portal (the sidebar's contact panel).
 export const portalInvite = {
   'portalInvite.action': 'Invite to portal',
+  'portalInvite.again': 'Send a new sign-in link',
+  'portalInvite.sending': 'Sending…',
+  'portalInvite.heading': 'Client portal',
+  'portalInvite.loading': 'Checking portal access…',
+  'portalInvite.none': 'No portal access yet',
+  'portalInvite.has': 'Has portal access',
+  'portalInvite.inactive': 'Portal access switched off',
+  'portalInvite.lastSeen': 'last used ',
+  'portalInvite.neverSeen': 'not signed in yet',
+  'portalInvite.hint': 'The sign-in link is sent as a message in this conversation. It works once, for 15 minutes.',
+  'portalInvite.sent': 'Link sent in this conversation',
+  'portalInvite.sentBy.email': 'Link sent by e-mail',
+  'portalInvite.sentBy.sms': 'Link sent by SMS',
+  'portalInvite.notSent': 'The link was not sent: {reason}',
+  'portalInvite.failed': 'Could not check portal access: {reason}',
+  'portalInvite.unexpected': 'Something went wrong; try again',
 };
