@@ -66,9 +66,9 @@ function as(client: Client | SignedIn, method: 'get' | 'post' | 'put' | 'patch' 
   return body === undefined ? req : req.send(body);
 }
 
-async function ok<T = Record<string, unknown>>(res: request.Test | Promise<request.Response>, status = 200): Promise<T> {
+async function ok<T = Record<string, unknown>>(res: request.Test, status = 200): Promise<T> {
   const answer = await res;
-  if (answer.status !== status) throw new Error(`${answer.req?.method ?? ''} ${answer.req?.path ?? ''}: expected ${status}, got ${answer.status} ${JSON.stringify(answer.body)}`);
+  if (answer.status !== status) throw new Error(`expected ${status}, got ${answer.status} ${JSON.stringify(answer.body)}`);
   return answer.body.data as T;
 }
 
