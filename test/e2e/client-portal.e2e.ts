@@ -209,6 +209,10 @@ describe('the client portal shell on a phone', () => {
     const cached = await page.evaluate(async () => (await Promise.all((await caches.keys()).map(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url)))).flat());
     expect(cached.some((url) => url.includes('/portal/client/index.html'))).toBe(true);
     expect(cached.filter((url) => /portal\/vendor|vendorPortal/.test(url))).toEqual([]);
+    // …and the vendor portal's worker lists nothing of the client portal.
+    const vendorWorker = await (await fetch(`${baseUrl}/sw.js`)).text();
+    expect(vendorWorker).toContain('portal/vendor/index.html');
+    expect(vendorWorker).not.toMatch(/portal\/client|clientPortal/);
     await phone.setOffline(true);
     await page.reload();
     await page.getByTestId('business-name').waitFor({ timeout: 15_000 });

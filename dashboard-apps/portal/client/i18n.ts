@@ -26,7 +26,7 @@ export const clientPortal = {
   'cp.signIn.send': 'Send me a code',
   'cp.signIn.sent': 'If we know this address, a code and a link are on their way.',
   'cp.signIn.code': '6-digit code',
-  'cp.signIn.codeHint': 'Sent to {address}. It works once, for a few minutes.',
+  'cp.signIn.codeHint': 'Sent to {address}. It works once, for 15 minutes.',
   'cp.signIn.submit': 'Sign in',
   'cp.signIn.other': 'Use another address',
   'cp.signIn.link': 'Signing you in…',
