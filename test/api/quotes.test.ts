@@ -3,9 +3,11 @@
 // only their own shared quotes and decides once. Approving wins the deal (and automation opens the
 // job), declining loses it with the client's comment; who, when, from which address is recorded in
 // the quote, the audit and the deal's timeline. Nobody reaches another client's or account's quote.
+import pg from 'pg';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
+import { portalChannel } from '../../extension/events/portal-feed.ts';
 import { fromMinorUnits, minorDigits, toMinorUnits } from '../../extension/modules/quotes/money.ts';
 import { apiAs, fetchSignedLink } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
@@ -180,6 +182,31 @@ describe('staff add, share and withdraw quotes', () => {
   });
 });
 
+describe('the client’s open portal', () => {
+  it('hears of a quote shared, decided and withdrawn, addressed to that client only', async () => {
+    const listener = new pg.Client({ connectionString: t.db.url });
+    await listener.connect();
+    const heard: Array<{ a: number; p: string; e: { type: string; quote_id?: string } }> = [];
+    listener.on('notification', (m) => heard.push(JSON.parse(m.payload ?? '{}')));
+    await listener.query(`listen ${portalChannel}`);
+    try {
+      const deal = await newDeal(asStaff, { chatwoot_contact_id: 7001 });
+      const first = (await asStaff.post(`/deals/${deal.id}/quotes`, { title: 'Heard when shared', amount: '5', currency: 'EUR' })).body.data;
+      const second = (await asStaff.post(`/deals/${deal.id}/quotes`, { title: 'Heard when withdrawn', amount: '6', currency: 'EUR' })).body.data;
+      await asStaff.post(`/deals/${deal.id}/quotes/${first.id}/share`);
+      await asStaff.post(`/deals/${deal.id}/quotes/${second.id}/share`);
+      await asStaff.post(`/deals/${deal.id}/quotes/${second.id}/withdraw`);
+      await asClient('alice').post(`/portal/client/quotes/${first.id}/decision`, { decision: 'approve' });
+      const about = (quoteId: string) => heard.filter((n) => n.e.quote_id === quoteId);
+      await expect.poll(() => about(first.id).length).toBe(2); // shared, decided
+      await expect.poll(() => about(second.id).length).toBe(2); // shared, withdrawn
+      for (const notice of [...about(first.id), ...about(second.id)]) expect(notice).toMatchObject({ a: admin.accountId, p: clients.alice.portalUserId, e: { type: 'quote' } });
+    } finally {
+      await listener.end();
+    }
+  });
+});
+
 describe('the client decides', () => {
   it('lists only the client’s own shared quotes, newest first', async () => {
     const mine = await newDeal(asStaff, { chatwoot_contact_id: 7001 });
@@ -300,6 +327,20 @@ describe('the client decides', () => {
     await asStaff.post(`/deals/${other.id}/quotes/${q2.id}/share`);
     expect((await asClient('bob').post(`/portal/client/quotes/${q2.id}/decision`, { decision: 'decline' })).status).toBe(200);
     expect((await asStaff.get(`/deals/${other.id}`)).body.data).toMatchObject({ status: 'lost', lost_reason: 'Quote “Fence, 20 m” declined in the client portal' });
+  });
+
+  it('leaves a deal closed meanwhile as it is, and says so on its timeline', async () => {
+    const deal = await newDeal(asStaff, { title: 'Porch', chatwoot_contact_id: 7002 });
+    const quote = (await asStaff.post(`/deals/${deal.id}/quotes`, { title: 'Porch roof', amount: '700', currency: 'USD' })).body.data;
+    await asStaff.post(`/deals/${deal.id}/quotes/${quote.id}/share`);
+    const won = await asStaff.post(`/deals/${deal.id}/status`, { status: 'won', version: deal.version });
+    expect(won.status, JSON.stringify(won.body)).toBe(200);
+    const declined = await asClient('bob').post(`/portal/client/quotes/${quote.id}/decision`, { decision: 'decline', comment: 'Changed plans' });
+    expect(declined.body.data.status).toBe('declined');
+    expect((await asStaff.get(`/deals/${deal.id}`)).body.data).toMatchObject({ status: 'won', lost_reason: null, version: won.body.data.version });
+    const notes = (await asStaff.get(`/deals/${deal.id}/notes`)).body.data as Array<{ body: string }>;
+    expect(notes[0]!.body).toContain('declined by Client 7002');
+    expect(notes[0]!.body).toContain('The deal was not open, so its status was left as it was.');
   });
 
   it('keeps accounts apart: the same contact number in account B is another client, and B’s staff cannot reach A’s quotes', async () => {

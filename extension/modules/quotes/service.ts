@@ -359,7 +359,19 @@ export async function decideQuote(services: Services, ctx: RequestContext, quote
       resourceType: 'deal_quote',
       resourceId: quoteId,
       before: { status: before.status },
-      after: { status, deal_id: before.deal_id, decided_at: after!.decided_at, decided_by_portal_user_id: ctx.actor.id, ip: device.ip, user_agent: after!.decided_user_agent, comment },
+      after: {
+        status,
+        deal_id: before.deal_id,
+        deal_reference: dealReference(before.deal_number),
+        title: before.title,
+        amount: fromMinorUnits(before.amount_minor, before.currency),
+        currency: before.currency,
+        decided_at: after!.decided_at,
+        decided_by_portal_user_id: ctx.actor.id,
+        ip: device.ip,
+        user_agent: after!.decided_user_agent,
+        comment,
+      },
     });
     const client = (await trx('portal_users').where({ account_id: ctx.accountId, id: ctx.actor.id }).first('name')) as { name: string } | undefined;
     const reason = comment ?? `Quote “${before.title}” declined in the client portal`;
