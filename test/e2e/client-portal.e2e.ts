@@ -200,6 +200,21 @@ describe('the client portal shell on a phone', () => {
     await phone.close();
   });
 
+  it('shows the Quotes tab as soon as the business shares a quote, without a reload', async () => {
+    const client = await newClient();
+    const phone = await launchPhone();
+    const page = await phone.newPage();
+    await openLink(page, await newLink(client));
+    const tabs = () => page.getByRole('navigation', { name: 'Portal sections' }).getByRole('link').allTextContents();
+    await expect.poll(tabs).toEqual(['Messages', 'Jobs', 'Account']);
+    const pipeline = (await api<Array<{ id: string }>>('/pipelines'))[0]!;
+    const deal = await api<{ id: string }>('/deals', { method: 'POST', json: { title: 'Boiler service', pipeline_id: pipeline.id, chatwoot_contact_id: client.contact.id } });
+    const quote = await api<{ id: string }>(`/deals/${deal.id}/quotes`, { method: 'POST', json: { title: 'Annual boiler service', amount: '120', currency: 'GBP' } });
+    await api(`/deals/${deal.id}/quotes/${quote.id}/share`, { method: 'POST' });
+    await expect.poll(tabs, { timeout: 10_000 }).toEqual(['Messages', 'Jobs', 'Quotes', 'Account']);
+    await phone.close();
+  });
+
   it('reloads offline to the shell, from its own service worker', async () => {
     const phone = await launchPhone();
     const page = await phone.newPage();
