@@ -4,7 +4,8 @@
 // crash), the worker looks for the note among the conversation's messages and adopts it.
 // Custom attributes are merged with Chatwoot's current ones (its endpoint replaces the set).
 // A vendor's portal message rides here too, through the public client API (vendor-messages/deliver.ts),
-// and so does a client's (client-messages/deliver.ts).
+// and so does a client's (client-messages/deliver.ts) and a client's new details for their
+// Chatwoot contact (portal/client-profile.ts).
 import type { Knex } from 'knex';
 import type { RequestContext } from '../context.ts';
 import { systemContext, write } from '../db/tenant.ts';
@@ -12,6 +13,7 @@ import { accountsWithWork } from '../modules/system/sweeps.ts';
 import type { Sealer } from '../security/crypto.ts';
 import type { FileStorage } from '../storage/index.ts';
 import { clientMessageFailed, deliverClientMessage, type ClientMessageItem } from '../client-messages/deliver.ts';
+import { contactUpdateFailed, deliverContactUpdate, type ContactUpdateItem } from '../portal/client-profile.ts';
 import { deliverVendorMessage, vendorMessageFailed, type VendorMessageItem } from '../vendor-messages/deliver.ts';
 import {
   ChatwootError,
@@ -46,7 +48,7 @@ export async function queueVendorMessage(trx: Knex.Transaction, ctx: Pick<Reques
   await trx('chatwoot_outbox').insert({ account_id: ctx.accountId, kind: item.kind, chatwoot_conversation_id: null, payload: JSON.stringify(item) });
 }
 
-type OutboxItem = NoteItem | AttributesItem | VendorMessageItem | ClientMessageItem;
+type OutboxItem = NoteItem | AttributesItem | VendorMessageItem | ClientMessageItem | ContactUpdateItem;
 interface OutboxRow { id: string; kind: OutboxItem['kind']; chatwoot_conversation_id: number | null; payload: OutboxItem; attempts: number }
 
 /** The Chatwoot API of an account, acting with the administrator token it was installed with. */
@@ -98,6 +100,10 @@ async function claim(ctx: RequestContext): Promise<OutboxRow | undefined> {
 async function deliver(ctx: RequestContext, sealer: Sealer, item: OutboxRow, target: ChatwootTarget, chatwootAccountId: number, files?: FileStorage): Promise<number | null> {
   if (item.payload.kind === 'vendor_message') return deliverVendorMessage(ctx, sealer, target, chatwootAccountId, item.payload.messageId, item.attempts, files);
   if (item.payload.kind === 'client_message') return deliverClientMessage(ctx, sealer, target, chatwootAccountId, item.payload.messageId, item.attempts, files);
+  if (item.payload.kind === 'contact') {
+    await deliverContactUpdate(ctx, target, chatwootAccountId, item.payload);
+    return null;
+  }
   const conversationId = item.chatwoot_conversation_id!;
   if (item.payload.kind === 'attributes') {
     const current = await getConversationAttributes(target, chatwootAccountId, conversationId);
@@ -139,6 +145,7 @@ export async function drainOutbox(db: Knex, sealer: Sealer, accountId: number, t
         await update({ status: 'dead', last_error: (err as Error).message });
         if (item.payload.kind === 'vendor_message') await vendorMessageFailed(ctx, item.payload.messageId, (err as Error).message);
         if (item.payload.kind === 'client_message') await clientMessageFailed(ctx, item.payload.messageId, (err as Error).message);
+        if (item.payload.kind === 'contact') await contactUpdateFailed(ctx, item.payload, (err as Error).message);
         continue;
       }
       // Chatwoot is down or refusing for now: back off (30 s, 1, 2, 4 … up to 10 minutes) and stop draining.
