@@ -16,7 +16,7 @@ import type { EventName } from '../notifications/catalogue.ts';
 import type { ChannelSenders, OutgoingDelivery, SendResult } from '../notifications/channels/types.ts';
 import type { Sealer } from '../security/crypto.ts';
 import { toE164 } from '../phones/e164.ts';
-import { normalisePhone, type PortalUserRow } from './service.ts';
+import type { PortalUserRow } from './service.ts';
 import { createSignIn, signInDelivery, signInMinutes, signInUrl, type PendingSignIn } from './vendor-sign-in.ts';
 import { listSessionsOf, revokeSessionOf } from './vendor-users.ts';
 
@@ -122,11 +122,15 @@ export async function inviteClient(ctx: RequestContext, deps: InviteDeps, input:
   let connection: Connection | null = null;
   const connect = async () => (connection ??= await chatwootTargetFor(deps.db, deps.sealer, ctx.accountId, deps.chatwootTimeoutMs));
 
-  const contact = await contactDetails(ctx, connect, input.chatwoot_contact_id).catch((err: unknown) => {
-    if (err instanceof ChatwootError) throw new ConflictError('chatwoot_unavailable', `The contact is not known here yet, and asking Chatwoot failed: ${chatwootTrouble(err)}`);
-    throw err;
-  });
-  if (!contact) throw new NotFoundError('Contact');
+  // The contact's details are needed only to make their portal account.
+  const existing = await read(ctx, (trx) => trx('portal_users').where({ account_id: ctx.accountId, kind: 'client', chatwoot_contact_id: input.chatwoot_contact_id }).first('id'));
+  const contact = existing
+    ? null
+    : await contactDetails(ctx, connect, input.chatwoot_contact_id).catch((err: unknown) => {
+        if (err instanceof ChatwootError) throw new ConflictError('chatwoot_unavailable', `The contact is not known here yet, and asking Chatwoot failed: ${chatwootTrouble(err)}`);
+        throw err;
+      });
+  if (!existing && !contact) throw new NotFoundError('Contact');
 
   // Where it goes, found before anything is written: a wrong conversation is the caller's mistake.
   let conversationId: number | null = null;
@@ -142,38 +146,50 @@ export async function inviteClient(ctx: RequestContext, deps: InviteDeps, input:
   }
 
   const country = await accountPhoneCountry(ctx.db, ctx.accountId);
-  const { user, pending, created } = await write(ctx, async (trx, audit) => {
-    let user = await trx<PortalUserRow>('portal_users').where({ account_id: ctx.accountId, kind: 'client', chatwoot_contact_id: input.chatwoot_contact_id }).first();
-    let created = false;
-    if (!user) {
-      // Chatwoot keeps E.164 already; anything else is left out rather than refused (staff can fix it on the contact).
-      const phone = contact.phone ? (toE164(contact.phone, country) ?? null) : null;
-      const name = contact.name || contact.email || phone || `Contact ${input.chatwoot_contact_id}`;
-      [user] = await trx<PortalUserRow>('portal_users')
-        .insert({ account_id: ctx.accountId, kind: 'client', chatwoot_contact_id: input.chatwoot_contact_id, name, email: contact.email, phone })
-        .returning('*');
-      created = true;
-      await audit({ action: 'portal_user.created', resourceType: 'portal_user', resourceId: user!.id, after: pick(user!) });
-    }
-    if (!user!.active) throw new ConflictError('portal_user_inactive', 'This portal account is deactivated; activate it before inviting');
-    const address = via === 'email' ? user!.email : via === 'sms' ? user!.phone : 'conversation';
-    let pending: Omit<PendingSignIn, 'accountName'> | null = null;
-    if (!unsendable && !address) {
-      unsendable = { via, outcome: 'not_possible', reason: via === 'email' ? 'The contact has no e-mail address' : 'The contact has no phone number' };
-    }
-    if (!unsendable) {
-      pending = await createSignIn(trx, deps, user!, via === 'sms' ? 'sms' : 'email', ip, { withCode: via !== 'conversation' });
-      if (!pending) unsendable = { via, outcome: 'not_possible', reason: 'Too many sign-in links for this person in the last 15 minutes; try again later' };
-    }
-    await audit({
-      action: 'portal_user.invited',
-      resourceType: 'portal_user',
-      resourceId: user!.id,
-      // Never the link: its id and where it went.
-      after: { via, chatwoot_conversation_id: conversationId, magic_link_id: pending?.linkId ?? null, expires_at: pending?.expiresAt ?? null, ...(unsendable ? { not_sent: unsendable.reason } : {}) },
+  const invitation = (): Promise<{ user: PortalUserRow; pending: Omit<PendingSignIn, 'accountName'> | null; created: boolean }> =>
+    write(ctx, async (trx, audit) => {
+      let user = await trx<PortalUserRow>('portal_users').where({ account_id: ctx.accountId, kind: 'client', chatwoot_contact_id: input.chatwoot_contact_id }).first();
+      let created = false;
+      if (!user) {
+        // Removed since we looked (so its contact was not fetched): asked again, it is made afresh.
+        if (!contact) throw new ConflictError('portal_user_changed', 'The contact’s portal account changed meanwhile; try again');
+        // Chatwoot keeps E.164 already; anything else is left out rather than refused (staff can fix it on the contact).
+        const phone = contact.phone ? (toE164(contact.phone, country) ?? null) : null;
+        const name = contact.name || contact.email || phone || `Contact ${input.chatwoot_contact_id}`;
+        [user] = await trx<PortalUserRow>('portal_users')
+          .insert({ account_id: ctx.accountId, kind: 'client', chatwoot_contact_id: input.chatwoot_contact_id, name, email: contact.email, phone })
+          .returning('*');
+        created = true;
+        await audit({ action: 'portal_user.created', resourceType: 'portal_user', resourceId: user!.id, after: pick(user!) });
+      }
+      if (!user!.active) throw new ConflictError('portal_user_inactive', 'This portal account is deactivated; activate it before inviting');
+      const address = via === 'email' ? user!.email : via === 'sms' ? user!.phone : 'conversation';
+      let pending: Omit<PendingSignIn, 'accountName'> | null = null;
+      if (!unsendable && !address) {
+        unsendable = { via, outcome: 'not_possible', reason: via === 'email' ? 'The contact has no e-mail address' : 'The contact has no phone number' };
+      }
+      if (!unsendable) {
+        pending = await createSignIn(trx, deps, user!, via === 'sms' ? 'sms' : 'email', ip, { withCode: via !== 'conversation' });
+        if (!pending) unsendable = { via, outcome: 'not_possible', reason: 'Too many sign-in links for this person in the last 15 minutes; try again later' };
+      }
+      await audit({
+        action: 'portal_user.invited',
+        resourceType: 'portal_user',
+        resourceId: user!.id,
+        // Never the link: its id and where it went.
+        after: { via, chatwoot_conversation_id: conversationId, magic_link_id: pending?.linkId ?? null, expires_at: pending?.expiresAt ?? null, ...(unsendable ? { not_sent: unsendable.reason } : {}) },
+      });
+      return { user: user!, pending, created };
     });
-    return { user: user!, pending, created };
-  });
+  let done: Awaited<ReturnType<typeof invitation>>;
+  try {
+    done = await invitation();
+  } catch (err) {
+    // Two invitations of a new client at once: the second finds the account the first made.
+    if ((err as { code?: string }).code !== '23505') throw err;
+    done = await invitation();
+  }
+  const { user, pending, created } = done;
 
   let sent: InviteOutcome;
   if (unsendable || !pending) {
@@ -191,11 +207,6 @@ export async function inviteClient(ctx: RequestContext, deps: InviteDeps, input:
   }
   // 'retry' from a sender means it did not go out now: said as failed, with its reason.
   return { portal_user: pick(user), created, sent };
-}
-
-/** Normalised like every phone the portal keeps (exported for the profile). */
-export async function clientPhone(ctx: RequestContext, input: string, field = 'phone') {
-  return normalisePhone(input, field, await accountPhoneCountry(ctx.db, ctx.accountId));
 }
 
 async function clientUser(trx: Knex.Transaction, ctx: RequestContext, portalUserId: string) {
