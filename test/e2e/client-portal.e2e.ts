@@ -224,6 +224,11 @@ describe('the client portal shell on a phone', () => {
     const cached = await page.evaluate(async () => (await Promise.all((await caches.keys()).map(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url)))).flat());
     expect(cached.some((url) => url.includes('/portal/client/index.html'))).toBe(true);
     expect(cached.filter((url) => /portal\/vendor|vendorPortal/.test(url))).toEqual([]);
+    // Installable on its own: its page names its own manifest, whose icons are there.
+    expect(await page.locator('link[rel="manifest"]').evaluateAll((links) => links.map((l) => l.getAttribute('href')))).toEqual(['/portal/client/manifest.webmanifest']);
+    const manifest = (await (await fetch(`${baseUrl}/portal/client/manifest.webmanifest`)).json()) as { start_url: string; scope: string; display: string; icons: Array<{ src: string; sizes: string }> };
+    expect(manifest).toMatchObject({ start_url: '/portal/client/', scope: '/portal/client/', display: 'standalone' });
+    for (const icon of manifest.icons) expect((await fetch(`${baseUrl}${icon.src}`)).headers.get('content-type')).toBe('image/png');
     // …and the vendor portal's worker lists nothing of the client portal.
     const vendorWorker = await (await fetch(`${baseUrl}/sw.js`)).text();
     expect(vendorWorker).toContain('portal/vendor/index.html');
