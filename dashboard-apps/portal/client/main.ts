@@ -10,10 +10,11 @@ import { registerPortalWorker } from '../shared/update.ts';
 import ClientPortalApp from './ClientPortalApp.vue';
 import './i18n.ts';
 import { createPortalRouter } from './router.ts';
-import { loadMe } from './session.ts';
+import { loadMe, preferredLanguages } from './session.ts';
 
 applyTheme();
-useLocale();
+// The account's language as this device last heard it (a change shows from the next start).
+useLocale(preferredLanguages());
 createApp(ClientPortalApp).use(createPinia()).use(createPortalRouter()).mount('#app');
 void loadMe();
 

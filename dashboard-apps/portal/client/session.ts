@@ -26,7 +26,7 @@ export const rememberAccount = (accountId: number) => store(accountKey, accountI
 
 interface MeAnswer {
   caller: { type: string; id: string; kind?: string; name: string; contact_id?: number; chatwoot_contact_id?: number | null };
-  account: { id: number; name: string };
+  account: { id: number; name: string; locale?: string | null; chatwoot_locale?: string | null };
 }
 
 /** Asks the server who this is; offline, the copy on the device stands. */
@@ -39,7 +39,8 @@ export async function loadMe() {
       signedOut();
       return;
     }
-    me.value = { caller: { id: data.caller.id, name: data.caller.name, contact_id: contactId }, account: { id: data.account.id, name: data.account.name } };
+    const locale = data.account.locale ?? data.account.chatwoot_locale ?? null;
+    me.value = { caller: { id: data.caller.id, name: data.caller.name, contact_id: contactId }, account: { id: data.account.id, name: data.account.name, locale } };
     sessionEnded.value = false;
     store(meKey, me.value);
     rememberAccount(data.account.id);
@@ -47,6 +48,15 @@ export async function loadMe() {
     if (err instanceof ApiError && err.status === 401) signedOut();
     // anything else (no network): keep what the device knows
   }
+}
+
+/**
+ * The languages to show the portal in, best first: the account's (the business writes to its
+ * clients in it), then the phone's. Chatwoot names locales with an underscore ("pt_BR").
+ */
+export function preferredLanguages(): string[] {
+  const account = me.value?.account.locale?.replace('_', '-');
+  return [...(account ? [account] : []), ...(typeof navigator === 'undefined' ? [] : navigator.languages)];
 }
 
 export type Address = { email: string } | { phone: string };

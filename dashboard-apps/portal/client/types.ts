@@ -1,7 +1,8 @@
 // What the client portal's shell reads from the server (GET /me, the profile, sessions).
 export interface ClientMe {
   caller: { id: string; name: string; contact_id: number };
-  account: { id: number; name: string };
+  /** locale: the account's language (Chatwoot's, e.g. "pt_BR") when the server names it. */
+  account: { id: number; name: string; locale?: string | null };
 }
 
 export interface ClientProfile {
