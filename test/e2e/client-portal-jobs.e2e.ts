@@ -176,6 +176,24 @@ describe('asking for service from a phone', () => {
     expect(staffView).toMatchObject({ status: 'canceled', cancel_reason: 'Canceled by the client: A neighbour fixed it' });
   });
 
+  it('keeps a request written without signal, even through a reload, and sends it once the phone is back online', async () => {
+    await page.goto(`${baseUrl}/portal/client/request`);
+    await page.getByRole('heading', { name: 'Ask for service' }).waitFor({ timeout: 15_000 });
+    await page.getByLabel('What needs doing?').fill('Hall light flickers');
+    await phone.setOffline(true);
+    await page.getByTestId('send-request').click();
+    const kept = page.getByTestId('request-notice').getByText(/kept on this phone/);
+    await kept.waitFor();
+    await shot(page, 'client-portal-request-offline-light');
+    await page.reload();
+    await kept.waitFor({ timeout: 15_000 });
+    expect(await page.getByLabel('What needs doing?').inputValue()).toBe('Hall light flickers');
+    await phone.setOffline(false);
+    await page.waitForURL(/\/portal\/client\/jobs\/[0-9a-f-]{36}/, { timeout: 20_000 });
+    const open = await callApi<Array<{ summary: string }>>(client.token, '/portal/client/jobs?scope=open');
+    expect(open.data.filter((j) => j.summary === 'Hall light flickers')).toHaveLength(1);
+  });
+
   it('reads well in dark mode', async () => {
     const dark = await launchPhone(client.token, 'dark');
     try {
