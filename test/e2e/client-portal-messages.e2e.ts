@@ -97,12 +97,18 @@ describe('Message us, on a phone', () => {
     expect(chatwoot.contacts).toHaveLength(contactsBefore);
     expect(chatwoot.violations).toEqual([]);
 
+    // While the client writes, agents see them typing (Chatwoot's public toggle_typing); it stops after a pause.
+    await composer.fill('Thursday works');
+    await expect.poll(() => conversation!.contactTyping, { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => conversation!.contactTyping, { timeout: 10_000 }).toBe(false);
+    await composer.fill('');
     chatwoot.agentMessage(chatwootAccount, conversation!.id, { content: 'Internal: repeat caller, offer the annual plan', private: true });
     chatwoot.agentMessage(chatwootAccount, conversation!.id, { content: 'Hi Priya, we can come Thursday morning. Does 9–11 suit you?' });
     const reply = page.getByTestId('message').filter({ hasText: 'Thursday morning' });
     // The promise: on the open page within 2 s of the agent's reply.
     await expect.poll(() => reply.count(), { timeout: 2_000, interval: 100 }).toBe(1);
     expect(await page.getByText('Internal: repeat caller').count()).toBe(0);
+    await expect.poll(() => conversation!.contactLastSeenAt ?? 0, { timeout: 5_000 }).toBeGreaterThan(0);
     await page.getByTestId('message').last().scrollIntoViewIfNeeded();
     expect(await accessibilityViolations(page)).toEqual([]);
     await shot(page, 'client-messages-thread-light');
@@ -128,6 +134,13 @@ describe('Message us, on a phone', () => {
     await expect.poll(() => page.getByTestId('message').filter({ hasText: 'new cartridge' }).count(), { timeout: 10_000 }).toBe(1);
     expect(await page.getByText('Internal: order part').count()).toBe(0);
     expect(await page.getByText(job.reference).count()).toBeGreaterThan(0);
+    // Home again: the general conversation first, then the job's; nothing left unread.
+    await page.getByRole('link', { name: 'All messages' }).click();
+    await expect.poll(() => page.getByTestId('thread-card').count(), { timeout: 10_000 }).toBe(2);
+    expect(await page.getByTestId('thread-card').nth(1).textContent()).toContain('Dripping kitchen tap');
+    await expect.poll(() => page.getByTestId('unread').count(), { timeout: 10_000 }).toBe(0);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await shot(page, 'client-messages-home-threads-light');
   });
 
   it('looks right in dark mode', async () => {
