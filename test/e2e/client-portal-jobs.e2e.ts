@@ -159,6 +159,11 @@ describe('asking for service from a phone', () => {
     expect(await page.getByTestId('job-eta').textContent()).toContain('Tomasz is on the way, expected at');
     expect(await accessibilityViolations(page)).toEqual([]);
     await shot(page, 'client-portal-job-on-the-way-light');
+    // "Message us about this job" opens the job's conversation: the thread the request started.
+    await page.getByTestId('job-message').click();
+    await page.waitForURL(/\/portal\/client\/messages\/[0-9a-f-]{36}/, { timeout: 15_000 });
+    const threads = await callApi<Array<{ id: string }>>(client.token, `/portal/client/threads?job_id=${jobId}`);
+    expect(page.url()).toContain(`/messages/${threads.data[0]!.id}`);
   });
 
   it('cancels a request nobody has yet', async () => {
