@@ -14,6 +14,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { drainOutbox } from '../../extension/chatwoot/outbox.ts';
 import { install } from '../../extension/chatwoot/installer.ts';
+import { createPublicContact } from '../../extension/chatwoot/public-api.ts';
 import { reconcileClientThread, reconcileEvery } from '../../extension/client-messages/reconcile.ts';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
 import { portalChannel, portalNoticeFrom, type PortalNotice } from '../../extension/events/portal-feed.ts';
@@ -507,5 +508,25 @@ describe('the installer', () => {
     });
     expect(report.clientInbox).toBe('existing');
     expect(chatwoot.apiInboxes.filter((i) => i.name === 'Client portal')).toHaveLength(1);
+  });
+});
+
+describe('why the contact inbox is made on the existing contact', () => {
+  it('the public API’s contact create matches by identifier, e-mail or phone only: with the portal e-mail it would give agents a second person', async () => {
+    // Chatwoot's ContactInboxWithContactBuilder (the public contact create) reuses a contact of the
+    // account with the same identifier, else e-mail, else phone, and makes a new one otherwise. The
+    // client's portal e-mail is not their contact's, so it would not find them.
+    const inbox = clientInbox()!;
+    const before = chatwoot.contacts.length;
+    const created = await createPublicContact({ baseUrl: chatwoot.url, timeoutMs: 2000, inboxIdentifier: inbox.identifier }, { name: 'Carla Client', email: `client${carla.contact.id}@example.com` });
+    expect(chatwoot.contacts).toHaveLength(before + 1);
+    expect(created.id).not.toBe(carla.contact.id);
+    // With the contact's own phone it would have found them: matching depends on what the two happen to share.
+    const matched = await createPublicContact({ baseUrl: chatwoot.url, timeoutMs: 2000, inboxIdentifier: inbox.identifier }, { name: 'Carla Client', phone_number: carla.contact.phone_number! });
+    expect(matched.id).toBe(carla.contact.id);
+    // Our delivery never calls it: every conversation of Carla's threads is on her contact.
+    const threads = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('client_threads').where({ portal_user_id: carla.portalUserId }).whereNotNull('chatwoot_conversation_id').pluck('chatwoot_conversation_id'));
+    expect(threads.length).toBeGreaterThan(1);
+    for (const id of threads) expect(chatwoot.conversations.get(`1:${id}`)!.contactId).toBe(carla.contact.id);
   });
 });
