@@ -15,6 +15,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { BrowserContext } from 'playwright-core';
 import webpush from 'web-push';
 import { ensureBuild } from '../../extension/cli/ensure-build.ts';
@@ -22,8 +23,10 @@ import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts
 import { announceToPortalUser } from '../../extension/events/portal-feed.ts';
 import { chatwootDelivery, messageEvent } from '../fakes/chatwoot-webhooks.ts';
 import { benchDatabase, percentile, report, type Timing } from './harness.ts';
+import { memoryAfterGc } from './inspector.ts';
 import { firstContentfulPaint, initialJs, line, listFiles, phone, screenReady, throttle } from './phone.ts';
 import { startStack } from './stack.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const pageCount = Number(process.env.BENCH_PAGES ?? 1000);
 const part = process.env.BENCH_PART ?? 'all';
@@ -232,8 +235,10 @@ async function fanOut() {
     if (!hook) throw new Error('no webhook registered in the fake Chatwoot');
     console.log(`${pageCount} client portal people signed in (${((performance.now() - seedStarted) / 1000).toFixed(1)} s); measuring`);
 
-    // A fresh server process on the same database: the seeding's garbage is not in its heap.
-    await stack.restart();
+    // A fresh server process on the same database: the seeding's garbage is not in its heap. Its
+    // inspector (loopback) lets each memory reading follow a full garbage collection.
+    const inspectPort = await freePort();
+    await stack.restart({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:${inspectPort}`.trim() });
     const pid = stack.server.child.pid!;
     for (const page of pages) {
       page.agent.destroy();
@@ -247,7 +252,11 @@ async function fanOut() {
     const warm = Math.min(20, pageCount);
     await inBatches(warm, 10, (i) => openStream(baseUrl, pages[i]!));
     await new Promise((r) => setTimeout(r, 2000));
-    const rssAt = [{ open: warm, kb: await serverRssKb(pid) }];
+    const reading = async (open: number) => {
+      const inside = await memoryAfterGc(inspectPort);
+      return { open, kb: await serverRssKb(pid), heapKb: (inside.heapUsed + inside.external) / 1024 };
+    };
+    const rssAt = [await reading(warm)];
     const connectTimes: number[] = [];
     const half = Math.floor((warm + pageCount) / 2);
     for (const [from, to] of [
@@ -260,7 +269,7 @@ async function fanOut() {
         connectTimes.push(performance.now() - started);
       });
       await new Promise((r) => setTimeout(r, 3000));
-      rssAt.push({ open: to, kb: await serverRssKb(pid) });
+      rssAt.push(await reading(to));
     }
     const open = pages.filter((p) => p.heard.some((h) => h.event === 'ready')).length;
 
@@ -327,9 +336,39 @@ async function fanOut() {
         else changesLost++;
       }
     }
+    // The same change as the app meets it: every page, 300 ms after hearing it, fetches its jobs
+    // again (the client portal's jobs and messages pages refetch on a change) — what one staff
+    // write costs the server with every page open.
+    const refetched: number[] = [];
+    let refetchFailures = 0;
+    {
+      await new Promise((r) => setTimeout(r, 600));
+      const before = pages.map((p) => p.heard.filter((h) => h.event === 'change').length);
+      const sent = performance.now();
+      const refetches: Array<Promise<void>> = [];
+      await api('/tasks', { title: 'Broadcast with refetch' });
+      await until(
+        pages,
+        () => {
+          for (const [i, p] of pages.entries()) {
+            if (before[i]! < 0 || p.heard.filter((h) => h.event === 'change').length <= before[i]!) continue;
+            before[i] = -1;
+            refetches.push(
+              new Promise<void>((r) => setTimeout(r, 300))
+                .then(() => request(baseUrl, p.agent, 'GET', '/portal/client/jobs', undefined, p.session))
+                .then((res) => (res.status === 200 ? void refetched.push(performance.now() - sent) : void refetchFailures++), () => void refetchFailures++),
+            );
+          }
+          return before.every((b) => b < 0);
+        },
+        10_000,
+      );
+      await Promise.all(refetches);
+    }
     const healthDuring = timing('GET /health/live with every stream open', await roundTrips(baseUrl, staffAgent, '/health/live', 300));
 
-    console.log(`\nClient portal live fan-out: ${open} of ${pageCount} streams open on one server process (pid ${pid}), this machine`);
+    const cpus = os.cpus().length;
+    console.log(`\nClient portal live fan-out: ${open} of ${pageCount} streams open on one server process, this machine (${cpus} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}; the pages run in this process, on the same cores)`);
     report('Delivery from sent to heard by the page (ms), against the health round trip in the same run', healthBefore, [
       readyBefore,
       healthDuring,
@@ -337,19 +376,22 @@ async function fanOut() {
       { ...timing('agent reply (signed Chatwoot webhook) → that person’s page, one at a time', webhookDelivery), target: budgets.deliveryP95Ms },
       timing('the same announced directly (the NOTIFY alone)', replyDelivery),
       // A stress figure beyond the brief (no target): the 1,000 NOTIFYs leave this process through 4 connections.
-      timing(`replies for all ${pageCount} people at once → each page`, burstDelivery),
+      timing(`${pageCount} replies sent at once (4 database connections) → each page`, burstDelivery),
       { ...timing(`staff write (unit of work) → change on all ${pageCount} pages`, changeDelivery), target: budgets.deliveryP95Ms },
+      timing(`staff write → every page refetched its jobs (300 ms after the change, as the app)`, refetched),
     ]);
+    console.log(`Refetches that failed: ${refetchFailures} of ${pageCount}`);
     console.log('The change for all includes the feed’s 200 ms fold of a burst of writes into one announcement.');
     console.log(`Webhook replies lost: ${webhookLost} of ${replyTargets.length}; direct ones lost: ${repliesLost}; burst replies heard: ${burstDelivery.length} of ${pageCount}; changes lost: ${changesLost} of ${5 * pageCount}`);
     console.log(`Pages that heard anything but their own events: ${misdelivered}`);
     const [first, middle, last] = rssAt as [(typeof rssAt)[0], (typeof rssAt)[0], (typeof rssAt)[0]];
-    const perStream = (last.kb - first.kb) / Math.max(1, last.open - first.open);
-    line(`server RSS growth per open stream (${last.open - first.open} streams)`, perStream, 'KB', budgets.rssPerStreamKb);
-    console.log(`  of which the last ${last.open - middle.open} streams: ${((last.kb - middle.kb) / Math.max(1, last.open - middle.open)).toFixed(1)} KB each`);
+    const streams = Math.max(1, last.open - first.open);
+    line(`server RSS growth per open stream (${streams} streams)`, (last.kb - first.kb) / streams, 'KB', budgets.rssPerStreamKb);
+    line('  of it, JS heap + external kept per stream', (last.heapKb - first.heapKb) / streams, 'KB', budgets.rssPerStreamKb);
     console.log(
-      `  server RSS ${(first.kb / 1024).toFixed(1)} MB with ${first.open} streams → ${(middle.kb / 1024).toFixed(1)} MB with ${middle.open} → ${(last.kb / 1024).toFixed(1)} MB with ${last.open} (a fresh process after the seeding; each reading the median of five)`,
+      `  server RSS ${(first.kb / 1024).toFixed(1)} MB with ${first.open} streams → ${(middle.kb / 1024).toFixed(1)} MB with ${middle.open} → ${(last.kb / 1024).toFixed(1)} MB with ${last.open}; heap + external ${(first.heapKb / 1024).toFixed(1)} → ${(middle.heapKb / 1024).toFixed(1)} → ${(last.heapKb / 1024).toFixed(1)} MB`,
     );
+    console.log('  (a fresh server process after the seeding; every reading after a full garbage collection, RSS the median of five)');
   } finally {
     for (const page of pages) page?.close?.();
     for (const page of pages) page?.agent.destroy();
