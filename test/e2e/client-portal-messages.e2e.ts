@@ -2,7 +2,8 @@
 // fake Chatwoot as an incoming message of the "Client portal" inbox on the client's EXISTING
 // contact (no second contact for agents); an agent's reply (webhook) shows on the open page within
 // 2 s; a private note never does; a reply whose webhook was lost shows when the client next opens
-// that conversation (reconciled from Chatwoot's message list). Screens checked with axe and
+// that conversation (reconciled from Chatwoot's message list); a message written with no signal
+// waits on the phone and leaves once when the signal returns. Screens checked with axe and
 // photographed in light and dark.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -141,6 +142,24 @@ describe('Message us, on a phone', () => {
     await expect.poll(() => page.getByTestId('unread').count(), { timeout: 10_000 }).toBe(0);
     expect(await accessibilityViolations(page)).toEqual([]);
     await shot(page, 'client-messages-home-threads-light');
+  });
+
+  it('a message written with no signal waits on the phone, survives a reload, and reaches Chatwoot once when the signal is back', async () => {
+    // From home (where the last test left the phone): the general conversation.
+    await page.getByTestId('thread-card').first().click();
+    const composer = page.getByLabel('Your message');
+    await composer.waitFor({ timeout: 15_000 });
+    await phone.setOffline(true);
+    await composer.fill('Written in the cellar, no signal here');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const waiting = page.getByTestId('message').filter({ hasText: 'Written in the cellar' });
+    await expect.poll(() => waiting.getAttribute('data-status'), { timeout: 10_000 }).toBe('queued');
+    await page.reload();
+    await expect.poll(() => waiting.getAttribute('data-status'), { timeout: 15_000 }).toBe('queued');
+    await phone.setOffline(false);
+    await expect.poll(() => waiting.getAttribute('data-status'), { timeout: 20_000 }).toBe('sent');
+    const general = conversationsOnContact().find((c) => !c.customAttributes.onelink_job)!;
+    expect(general.messages.filter((m) => m.content === 'Written in the cellar, no signal here')).toHaveLength(1);
   });
 
   it('looks right in dark mode', async () => {
