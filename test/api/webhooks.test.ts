@@ -197,7 +197,7 @@ describe('receiving Chatwoot webhooks', () => {
   });
 
   it('stores and counts events it does not handle, without processing them', async () => {
-    const res = await deliver(chatwootDelivery({ event: 'conversation_typing_on', account: { id: 1 }, conversation: { id: 3 } }, { secret }));
+    const res = await deliver(chatwootDelivery({ event: 'webwidget_triggered', account: { id: 1 }, conversation: { id: 3 } }, { secret }));
     expect(await processDelivery(t.db.knex, res.body.data.delivery_id)).toBe('ignored');
   });
 });
