@@ -20,7 +20,7 @@ export const clientMessagesText = {
   'cp.messages.retry': 'Try again',
   'cp.messages.back': 'All messages',
   'cp.messages.empty': 'Say hello',
-  'cp.messages.emptyHint': 'Write your first message: the team answers here, usually within the day.',
+  'cp.messages.emptyHint': 'Write your first message: the team answers you here.',
   'cp.messages.compose': 'Your message',
   'cp.messages.send': 'Send',
   'cp.messages.attach': 'Add photo or file',
