@@ -252,9 +252,11 @@ async function fanOut() {
     const warm = Math.min(20, pageCount);
     await inBatches(warm, 10, (i) => openStream(baseUrl, pages[i]!));
     await new Promise((r) => setTimeout(r, 2000));
+    // RSS as the process holds it (garbage included), then what it keeps after a full collection.
     const reading = async (open: number) => {
+      const kb = await serverRssKb(pid);
       const inside = await memoryAfterGc(inspectPort);
-      return { open, kb: await serverRssKb(pid), heapKb: (inside.heapUsed + inside.external) / 1024 };
+      return { open, kb, heapKb: (inside.heapUsed + inside.external) / 1024 };
     };
     const rssAt = [await reading(warm)];
     const connectTimes: number[] = [];
@@ -387,11 +389,11 @@ async function fanOut() {
     const [first, middle, last] = rssAt as [(typeof rssAt)[0], (typeof rssAt)[0], (typeof rssAt)[0]];
     const streams = Math.max(1, last.open - first.open);
     line(`server RSS growth per open stream (${streams} streams)`, (last.kb - first.kb) / streams, 'KB', budgets.rssPerStreamKb);
-    line('  of it, JS heap + external kept per stream', (last.heapKb - first.heapKb) / streams, 'KB', budgets.rssPerStreamKb);
+    line('JS heap + external kept per stream (after a full GC)', (last.heapKb - first.heapKb) / streams, 'KB', budgets.rssPerStreamKb);
     console.log(
       `  server RSS ${(first.kb / 1024).toFixed(1)} MB with ${first.open} streams → ${(middle.kb / 1024).toFixed(1)} MB with ${middle.open} → ${(last.kb / 1024).toFixed(1)} MB with ${last.open}; heap + external ${(first.heapKb / 1024).toFixed(1)} → ${(middle.heapKb / 1024).toFixed(1)} → ${(last.heapKb / 1024).toFixed(1)} MB`,
     );
-    console.log('  (a fresh server process after the seeding; every reading after a full garbage collection, RSS the median of five)');
+    console.log('  (a fresh server process after the seeding; RSS the median of five readings as the process holds it, garbage included; the heap read inside it after a full collection, through its inspector)');
   } finally {
     for (const page of pages) page?.close?.();
     for (const page of pages) page?.agent.destroy();
