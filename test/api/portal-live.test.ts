@@ -104,8 +104,25 @@ describe('portal users’ live stream', () => {
 
   it('names the person only in a portal user’s token', async () => {
     const claimsOf = (token: string) => t.services.urlSigner.verify(token)!;
-    expect(claimsOf(await tokenFor(clientA.token))).toMatchObject({ k: 'events', a: agentA.accountId, p: clientA.portalUserId });
+    expect(claimsOf(await tokenFor(clientA.token))).toMatchObject({ k: 'events', a: agentA.accountId, p: clientA.portalUserId, s: expect.any(String) });
     expect(claimsOf(await tokenFor(agentA.token)).p).toBeUndefined();
+  });
+
+  it('stops letting a person in once their session is signed out or they are switched off', async () => {
+    const signedOut = await createClientPortalSession(t, agentA, 7104);
+    const token = await tokenFor(signedOut.token);
+    const stream = await openStream(token);
+    await expect.poll(() => stream.names()).toEqual(['ready']);
+    await stream.close();
+    expect((await apiAs(t, signedOut.token).delete('/portal/sessions')).status).toBe(200); // sign out everywhere
+    const refused = await fetch(`${base}/api/v1/events/stream?token=${encodeURIComponent(token)}`);
+    expect(refused.status).toBe(401);
+    expect((await refused.json()).error.code).toBe('unauthorized');
+
+    const switchedOff = await createClientPortalSession(t, agentA, 7105);
+    const second = await tokenFor(switchedOff.token);
+    expect((await apiAs(t, agentA.token).put(`/portal/clients/${switchedOff.portalUserId}/active`, { active: false })).status).toBe(200);
+    expect((await fetch(`${base}/api/v1/events/stream?token=${encodeURIComponent(second)}`)).status).toBe(401);
   });
 
   it('drops malformed announcements and refuses expired or foreign tokens', async () => {
@@ -118,7 +135,7 @@ describe('portal users’ live stream', () => {
     const quote: PortalEvent = { type: 'quote', quote_id: 'c8a1d2e3-0f4b-4c5d-8e6f-7a8b9c0d1e2f' };
     announceToPortalUser(t.db.knex, agentA.accountId, clientA.portalUserId, quote);
     await expect.poll(() => stream.portal(), { timeout: 5_000 }).toEqual([quote]);
-    expect(stream.names()).toEqual(['ready', 'portal']);
+    expect(stream.names().filter((name) => name !== 'change')).toEqual(['ready', 'portal']); // the set-up's writes may still announce
     await stream.close();
 
     const expired = t.services.urlSigner.sign({ k: 'events', a: agentA.accountId, p: clientA.portalUserId }, new Date(Date.now() - 1_000));
