@@ -43,6 +43,7 @@ async function openStream(token: string) {
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toBe('text/event-stream');
   const heard: Heard[] = [];
+  const state = { ended: false };
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -58,10 +59,11 @@ async function openStream(token: string) {
         end = buffer.indexOf('\n\n');
       }
     }
-  })().catch(() => undefined);
+    state.ended = true;
+  })().catch(() => (state.ended = true));
   const names = () => heard.map((item) => item.event);
   const portal = () => heard.filter((item) => item.event === 'portal').map((item) => JSON.parse(item.data) as PortalEvent);
-  return { heard, names, portal, close: () => reader.cancel() };
+  return { heard, names, portal, ended: () => state.ended, close: () => reader.cancel() };
 }
 
 const tokenFor = async (token: string) => {
@@ -108,6 +110,28 @@ describe('portal users’ live stream', () => {
     expect(claimsOf(await tokenFor(agentA.token)).p).toBeUndefined();
   });
 
+  it('ends the streams when the process loses its LISTEN connection, and hears again once they reconnect', async () => {
+    const before = await openStream(await tokenFor(clientA.token));
+    await expect.poll(() => before.names()).toEqual(['ready']);
+    await t.db.knex.raw(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'onelink-changes' and datname = current_database() and pid <> pg_backend_pid()`);
+    await expect.poll(() => before.ended(), { timeout: 5_000 }).toBe(true);
+    // The page's reconnect starts the feed again.
+    const after = await openStream(await tokenFor(clientA.token));
+    await expect.poll(() => after.names()).toEqual(['ready']);
+    const event: PortalEvent = { type: 'job', job_id: 'a1b2c3d4-0000-4000-8000-000000000001' };
+    await expect
+      .poll(
+        () => {
+          announceToPortalUser(t.db.knex, agentA.accountId, clientA.portalUserId, event);
+          return after.portal().length > 0;
+        },
+        { timeout: 5_000, interval: 250 },
+      )
+      .toBe(true);
+    expect(after.portal()[0]).toEqual(event);
+    await after.close();
+  });
+
   it('stops letting a person in once their session is signed out or they are switched off', async () => {
     const signedOut = await createClientPortalSession(t, agentA, 7104);
     const token = await tokenFor(signedOut.token);
@@ -127,7 +151,7 @@ describe('portal users’ live stream', () => {
 
   it('drops malformed announcements and refuses expired or foreign tokens', async () => {
     const stream = await openStream(await tokenFor(clientA.token));
-    await expect.poll(() => stream.names()).toEqual(['ready']);
+    await expect.poll(() => stream.names()[0]).toBe('ready');
     // Neither a bad shape from a caller nor a stray NOTIFY on the channel reaches the page.
     announceToPortalUser(t.db.knex, agentA.accountId, clientA.portalUserId, { type: 'message' } as unknown as PortalEvent);
     await t.db.knex.raw('select pg_notify(?, ?)', [portalChannel, 'not json']);
