@@ -6,9 +6,11 @@
 //   the app. Then an agent's reply for one person at a time (a signed Chatwoot webhook
 //   message_created in their conversation, as Chatwoot sends it; and the same announced directly),
 //   replies for every person at once, and a change for all (a staff write through the unit of
-//   work): delivery p50/p95 from the moment it is sent until the page has it; that nobody heard
-//   another person's event; and the server process's resident memory growth per open stream.
-//   Next to a baseline in the same run: the health endpoint's round trip through the same server.
+//   work): delivery p50/p95 from the moment it is sent until the page has it; then the same change
+//   with every page refetching its jobs as the app does; that nobody heard another person's event;
+//   and the server process's memory per open stream (RSS as it holds it, and the JS heap after a
+//   full collection, read through its inspector). Next to a baseline in the same run: the health
+//   endpoint's round trip through the same server.
 // - page: the client portal's initial JS gzipped (entry and static imports, Vite's manifest) and
 //   the first contentful paint of a first visit, cold cache, slow 4G (Chromium over CDP), measured
 //   the way bench:portal measures the vendor portal (phone.ts holds the shared method).
@@ -25,8 +27,8 @@ import { chatwootDelivery, messageEvent } from '../fakes/chatwoot-webhooks.ts';
 import { benchDatabase, percentile, report, type Timing } from './harness.ts';
 import { memoryAfterGc } from './inspector.ts';
 import { firstContentfulPaint, initialJs, line, listFiles, phone, screenReady, throttle } from './phone.ts';
-import { startStack } from './stack.ts';
 import { freePort } from '../helpers/ports.ts';
+import { startStack } from './stack.ts';
 
 const pageCount = Number(process.env.BENCH_PAGES ?? 1000);
 const part = process.env.BENCH_PART ?? 'all';
