@@ -28,25 +28,7 @@ export const maxOutboxAttempts = 20;
 /** A claimed item is retried after this long if its worker vanished mid-call. */
 const leaseSeconds = 60;
 
-export interface NoteItem { kind: 'note'; content: string }
-export interface AttributesItem { kind: 'attributes'; attributes: Record<string, string | number | null> }
-
-/** Queues write-backs for a conversation, inside the caller's transaction. */
-export async function queueWriteBack(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId'>, conversationId: number | null, items: Array<NoteItem | AttributesItem>) {
-  if (!conversationId || !items.length) return;
-  await trx('chatwoot_outbox').insert(
-    items.map((item) => ({ account_id: ctx.accountId, kind: item.kind, chatwoot_conversation_id: conversationId, payload: JSON.stringify(item) })),
-  );
-}
-
-/**
- * Queues a vendor's message for Chatwoot (its conversation may not exist yet: the delivery opens
- * it), inside the transaction that stored the message. See vendor-messages/deliver.ts.
- */
-export async function queueVendorMessage(trx: Knex.Transaction, ctx: Pick<RequestContext, 'accountId'>, messageId: string) {
-  const item: VendorMessageItem = { kind: 'vendor_message', messageId };
-  await trx('chatwoot_outbox').insert({ account_id: ctx.accountId, kind: item.kind, chatwoot_conversation_id: null, payload: JSON.stringify(item) });
-}
+import type { AttributesItem, NoteItem } from './outbox-queue.ts';
 
 type OutboxItem = NoteItem | AttributesItem | VendorMessageItem | ClientMessageItem | ContactUpdateItem;
 interface OutboxRow { id: string; kind: OutboxItem['kind']; chatwoot_conversation_id: number | null; payload: OutboxItem; attempts: number }

@@ -4,7 +4,7 @@
 // stored and queued in one unit of work (the Chatwoot outbox carries it, so an outage loses
 // nothing); the device's id makes a resend the same message.
 import type { RequestContext } from '../context.ts';
-import { queueVendorMessage } from '../chatwoot/outbox.ts';
+import { queueVendorMessage } from '../chatwoot/outbox-queue.ts';
 import { read, write } from '../db/tenant.ts';
 import { NotFoundError, UnprocessableError } from '../errors.ts';
 import { visibleJobs } from '../modules/jobs/records.ts';

@@ -2,7 +2,7 @@
 // call log (again, once, if later facts changed its outcome), then the recording and the
 // transcript as they arrive. Notes go through the write-back outbox in the same unit of work as
 // the marks that say they were queued.
-import { queueWriteBack } from '../../chatwoot/outbox.ts';
+import { queueWriteBack } from '../../chatwoot/outbox-queue.ts';
 import type { RequestContext } from '../../context.ts';
 import { write } from '../../db/tenant.ts';
 import type { UrlSigner } from '../../security/crypto.ts';

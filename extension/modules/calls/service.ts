@@ -2,7 +2,7 @@
 // recording played through Onelink (Twilio's URL never leaves the server).
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
-import { queueWriteBack } from '../../chatwoot/outbox.ts';
+import { queueWriteBack } from '../../chatwoot/outbox-queue.ts';
 import type { RequestContext } from '../../context.ts';
 import { read, write } from '../../db/tenant.ts';
 import { InvalidFieldsError, NotFoundError } from '../../errors.ts';

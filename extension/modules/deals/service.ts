@@ -9,7 +9,7 @@ import type { RequestContext } from '../../context.ts';
 import { read, write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError, UnprocessableError, withReferenceFields } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
-import { queueWriteBack } from '../../chatwoot/outbox.ts';
+import { queueWriteBack } from '../../chatwoot/outbox-queue.ts';
 import { findStage, type StageRow } from '../pipelines/service.ts';
 import { canTransition, dealReference, dealTransitions, isCurrency, lostReasonAfterMove, lostReasonMissing, type DealStatus } from './rules.ts';
 
@@ -425,13 +425,19 @@ export async function bulkUpdateDeals(ctx: RequestContext, input: { deal_ids: st
   );
 }
 
+/** A note on the deal by the caller, inside the caller's unit of work (the caller audits); the deal's activity moves on. */
+export async function insertDealNote(trx: Knex.Transaction, ctx: RequestContext, dealId: string, body: string) {
+  const [note] = await trx('deal_notes')
+    .insert({ account_id: ctx.accountId, deal_id: dealId, author_type: ctx.actor.type, author_id: ctx.actor.id, body })
+    .returning(['id', 'deal_id', 'author_type', 'author_id', 'body', 'created_at']);
+  await trx('deals').where({ account_id: ctx.accountId, id: dealId }).update({ last_activity_at: trx.fn.now() });
+  return note;
+}
+
 export async function addDealNote(ctx: RequestContext, dealId: string, body: string) {
   return write(ctx, async (trx, audit) => {
     await loadDeal(trx, ctx, dealId);
-    const [note] = await trx('deal_notes')
-      .insert({ account_id: ctx.accountId, deal_id: dealId, author_type: ctx.actor.type, author_id: ctx.actor.id, body })
-      .returning(['id', 'deal_id', 'author_type', 'author_id', 'body', 'created_at']);
-    await trx('deals').where({ account_id: ctx.accountId, id: dealId }).update({ last_activity_at: trx.fn.now() });
+    const note = await insertDealNote(trx, ctx, dealId, body);
     await audit({ action: 'deal.note_added', resourceType: 'deal', resourceId: dealId, after: { note_id: note.id } });
     return note;
   });

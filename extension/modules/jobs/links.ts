@@ -2,7 +2,7 @@
 // (the calls workflow, the conversation cache) link and stamp through these functions instead
 // of writing job_conversations or jobs rows themselves.
 import type { Knex } from 'knex';
-import { queueWriteBack } from '../../chatwoot/outbox.ts';
+import { queueWriteBack } from '../../chatwoot/outbox-queue.ts';
 import type { RequestContext } from '../../context.ts';
 import { write, type Audit } from '../../db/tenant.ts';
 import { invalidField, withReferenceFields } from '../../errors.ts';

@@ -3,7 +3,7 @@
 // It imports nothing else of the module, so the others can build on it without import circles.
 import type { Knex } from 'knex';
 import { withoutSensitiveFields } from '../../capabilities/field-packs.ts';
-import { queueWriteBack, type AttributesItem } from '../../chatwoot/outbox.ts';
+import { queueWriteBack, type AttributesItem } from '../../chatwoot/outbox-queue.ts';
 import type { RequestContext } from '../../context.ts';
 import { NotFoundError } from '../../errors.ts';
 import { allowedNext, defaultSlaMinutes, defaultSlaWarningMinutes, jobReference, slaState, type JobPriority, type JobStatus } from './rules.ts';

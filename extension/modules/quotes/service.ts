@@ -14,7 +14,7 @@ import { HttpError } from '../../http/errors.ts';
 import { hasBadCharacters } from '../../http/schemas.ts';
 import type { Services } from '../../services.ts';
 import type { ReceivedFile } from '../artifacts/upload.ts';
-import { closeDealInTransaction } from '../deals/service.ts';
+import { closeDealInTransaction, insertDealNote } from '../deals/service.ts';
 import { dealReference } from '../deals/rules.ts';
 import { fromMinorUnits, toMinorUnits } from './money.ts';
 
@@ -381,8 +381,7 @@ export async function decideQuote(services: Services, ctx: RequestContext, quote
       comment ? `Comment: ${comment}` : null,
       deal ? null : 'The deal was not open, so its status was left as it was.',
     ].filter(Boolean);
-    await trx('deal_notes').insert({ account_id: ctx.accountId, deal_id: before.deal_id, author_type: ctx.actor.type, author_id: ctx.actor.id, body: said.join('\n') });
-    await trx('deals').where({ account_id: ctx.accountId, id: before.deal_id }).update({ last_activity_at: trx.fn.now() });
+    await insertDealNote(trx, ctx, before.deal_id, said.join('\n'));
     return { ...after!, deal_number: before.deal_number };
   });
   // The client's other devices show the decision too.

@@ -7,7 +7,7 @@ import { sumOverAccounts, type AccountPart } from '../system/sweeps.ts';
 import { ConflictError, InvalidFieldsError, NotFoundError, withReferenceFields } from '../../errors.ts';
 import { paginate } from '../../http/pagination.ts';
 import type { AuditEntry } from '../../audit/writer.ts';
-import { queueWriteBack } from '../../chatwoot/outbox.ts';
+import { queueWriteBack } from '../../chatwoot/outbox-queue.ts';
 import { dueSoonMinutes, taskTransitions, type TaskStatus } from './rules.ts';
 
 export const taskColumns = [
