@@ -61,7 +61,8 @@ beforeAll(async () => {
   const agentB = await signInAgent(t, chatwoot, 2, 'agent', 'Agent B');
   objectsOfB.userId = agentB.userId;
   objectsOfB.tokenId = (await createServiceToken(t, adminB, ['deals:read'])).id;
-  objectsOfB.portalUserId = (await createClientPortalSession(t, agentB, 9001)).portalUserId;
+  const clientB = await createClientPortalSession(t, agentB, 9001);
+  objectsOfB.portalUserId = clientB.portalUserId;
   const asB = (method: 'get' | 'post' | 'put', path: string, body?: object) =>
     request(t.app)[method](`/api/v1${path}`).set('Authorization', `Bearer ${adminB.token}`).send(body);
   const [pipelineB] = (await asB('get', '/pipelines')).body.data;
@@ -69,6 +70,9 @@ beforeAll(async () => {
   objectsOfB.stageId = pipelineB.stages[0].id;
   const dealB = (await asB('post', '/deals', { title: 'Deal of account B', pipeline_id: pipelineB.id, chatwoot_contact_id: 9001 })).body.data;
   objectsOfB.dealId = dealB.id;
+  objectsOfB.quoteId = (await asB('post', `/deals/${dealB.id}/quotes`, { title: 'Quote of account B', amount: '120.00', currency: 'EUR' })).body.data.id;
+  // The client's general conversation (created on first look).
+  objectsOfB.threadId = (await request(t.app).get('/api/v1/portal/client/threads').set('Authorization', `Bearer ${clientB.token}`)).body.data[0].id;
   objectsOfB.taskId = (await asB('post', '/tasks', { title: 'Task of account B', deal_id: dealB.id, chatwoot_contact_id: 9001 })).body.data.id;
   await asB('post', `/deals/${dealB.id}/notes`, { body: 'Note of account B' });
   objectsOfB.contactId = '9001';
@@ -116,7 +120,9 @@ beforeAll(async () => {
     .returning('id');
   objectsOfB.deliveryId = delivery.id;
 
-  routes = (t.app.locals.routes as AnyRoute[]).filter((r) => !isPublic(r.access));
+  // Signing out everywhere ends every principal's sessions mid-matrix: test/api/client-access.test.ts and
+  // vendor-users.test.ts cover it (it takes no id, so the cross-tenant probe has nothing to ask of it).
+  routes = (t.app.locals.routes as AnyRoute[]).filter((r) => !isPublic(r.access) && !(r.method === 'delete' && r.path === '/portal/sessions'));
   // Signing out revokes the caller's session: probe it last.
   routes.sort((a, b) => Number(a.path === '/auth/session') - Number(b.path === '/auth/session'));
 });
@@ -168,6 +174,11 @@ const sampleBodies: Record<string, object> = {
   'post /portal/vendor/jobs/:jobId/messages': { id: randomUUID(), content: 'Planted message' },
   'put /vendors/:vendorId/locks': { categories: true },
   'post /vendors/:vendorId/documents/:documentId/review': { decision: 'approve' },
+  'post /deals/:dealId/quotes': { title: 'Planted quote', amount: '1.00', currency: 'EUR' },
+  'post /portal/client/quotes/:quoteId/decision': { decision: 'approve' },
+  'post /portal/client/jobs/:jobId/cancel': { reason: 'Planted' },
+  'post /portal/client/threads/:threadId/messages': { id: randomUUID(), content: 'Planted message' },
+  'post /portal/client/threads/:threadId/typing': { on: true },
 };
 /** GET routes without ids that are not lists of the caller's account (staff have no vendor of their own there: 404). */
 const notLists = new Set(['/portal/vendor/business']);
@@ -209,7 +220,7 @@ describe('RBAC matrix: every route × every role', () => {
     for (const role of ['agent', 'dispatcher', 'vendor', 'client', 'service'] as const) {
       expect([...principals[role].permissions].filter((p) => p.startsWith('admin:') || p === 'audit:read')).toEqual([]);
     }
-    expect(principals.client.permissions).toEqual(new Set(['me:read', 'jobs:read', 'notifications:read']));
+    expect(principals.client.permissions).toEqual(new Set(['me:read', 'jobs:read', 'notifications:read', 'client_portal:use']));
   });
 });
 
@@ -253,7 +264,8 @@ describe('cross-tenant probe: account A asking for account B’s objects', () =>
   });
 
   it('lists in account A never include account B’s objects', async () => {
-    const lists = routes.filter((r) => r.method === 'get' && !r.path.includes(':') && !notLists.has(r.path));
+    // A client's own lists answer staff 404; test/api/client-isolation.test.ts probes them across clients and accounts.
+    const lists = routes.filter((r) => r.method === 'get' && !r.path.includes(':') && !notLists.has(r.path) && !r.path.startsWith('/portal/client/'));
     for (const route of lists) {
       const res = await call(route, prober.token).query(sampleQueries[route.path] ?? {});
       expect(res.status, `${route.path}`).toBe(200);
