@@ -1,7 +1,6 @@
 // A client's conversations with the business (Chatwoot's "Client portal" inbox): the threads, their
 // messages (sent with files or without), read and typing state; and the admin's set-up of the inbox.
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { ensureClientInbox, clientInboxName } from '../chatwoot/client-inbox.ts';
 import { ChatwootError } from '../chatwoot/http.ts';
@@ -16,17 +15,12 @@ import { text } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
 import { agentTypingIn } from './announce.ts';
 import { dropReceived, maxMessageFiles, openClientAttachment, receiveMessageForm, removeAttachments, storeAttachments, threadFolder } from './attachments.ts';
+import { sendAttachment } from '../vendor-messages/attachments.ts';
 import { reconcileClientThread } from './reconcile.ts';
 import { clientUser, earlierClientMessage, listClientMessages, listClientThreads, markThreadRead, requireClientThread, sendClientMessage, threadConversation } from './service.ts';
 
 const threadParams = z.object({ threadId: z.uuid() });
 const access = { permission: 'client_portal:use', capability: 'portal.client' } as const;
-
-/** RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name. */
-function disposition(type: 'inline' | 'attachment', filename: string) {
-  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/[\\"]/g, '_');
-  return `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
-}
 
 const attachment = z.object({ url: z.string(), filename: z.string(), content_type: z.string() });
 const message = z.object({
@@ -198,16 +192,7 @@ export function clientMessageRoutes(services: Services) {
           sendError(res, 404, 'not_found', 'This link is invalid or has expired');
           return;
         }
-        const { content_type: type, filename, size } = file.attachment;
-        const showable = type.startsWith('image/') || type === 'application/pdf';
-        res.setHeader('Content-Type', type);
-        res.setHeader('Content-Length', String(size));
-        res.setHeader('Content-Disposition', disposition(showable ? 'inline' : 'attachment', filename));
-        res.setHeader('Cache-Control', 'private, max-age=3600');
-        // Served bytes are never a page: no scripts, no plugins, even if a browser tried to render them.
-        res.setHeader('Content-Security-Policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox");
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        await pipeline(file.stream, res).catch(() => undefined);
+        await sendAttachment(res, file);
       },
     }),
     defineRoute({

@@ -4,7 +4,9 @@
 // back to the sender through short-lived signed links.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { read } from '../db/tenant.ts';
 import { InvalidFieldsError } from '../errors.ts';
@@ -114,4 +116,25 @@ export async function openSignedAttachment(services: Pick<Services, 'urlSigner' 
   } catch {
     return null;
   }
+}
+
+/** RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name. */
+function disposition(type: 'inline' | 'attachment', filename: string) {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/[\\"]/g, '_');
+  return `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+/** Sends a message's stored file behind a signed link (vendor and client portal threads alike). */
+export async function sendAttachment(res: Response, file: { stream: Readable; attachment: Pick<StoredAttachment, 'content_type' | 'filename' | 'size'> }) {
+  const { content_type: type, filename, size } = file.attachment;
+  const showable = type.startsWith('image/') || type === 'application/pdf';
+  res.setHeader('Content-Type', type);
+  res.setHeader('Content-Length', String(size));
+  res.setHeader('Content-Disposition', disposition(showable ? 'inline' : 'attachment', filename));
+  res.setHeader('Cache-Control', 'private, max-age=3600');
+  // Served bytes are never a page: no scripts, no plugins, even if a browser tried to render them.
+  res.setHeader('Content-Security-Policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox");
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  // pipeline, not pipe: a client that goes away closes the file (or connection) too.
+  await pipeline(file.stream, res).catch(() => undefined);
 }

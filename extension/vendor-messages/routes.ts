@@ -1,6 +1,5 @@
 // Messages with dispatch from the vendor portal (a thread per job and person, living in Chatwoot's
 // "Vendors" inbox), and the admin's set-up of that inbox.
-import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { ChatwootError } from '../chatwoot/http.ts';
 import { chatwootTargetFor } from '../chatwoot/outbox.ts';
@@ -12,16 +11,10 @@ import { defineRoute } from '../http/registry.ts';
 import { text } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
 import { reconcileThread } from './reconcile.ts';
-import { dropReceived, maxMessageFiles, openSignedAttachment, receiveMessageForm, removeAttachments, storeAttachments } from './attachments.ts';
+import { dropReceived, maxMessageFiles, openSignedAttachment, receiveMessageForm, removeAttachments, sendAttachment, storeAttachments } from './attachments.ts';
 import { earlierVendorMessage, listVendorMessages, requireThread, sendVendorMessage } from './service.ts';
 
 const jobParams = z.object({ jobId: z.uuid() });
-
-/** RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name. */
-function disposition(type: 'inline' | 'attachment', filename: string) {
-  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/[\\"]/g, '_');
-  return `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
-}
 
 const message = z.object({
   id: z.uuid(),
@@ -111,17 +104,7 @@ export function vendorMessageRoutes(services: Services) {
           sendError(res, 404, 'not_found', 'This link is invalid or has expired');
           return;
         }
-        const { content_type: type, filename, size } = file.attachment;
-        const showable = type.startsWith('image/') || type === 'application/pdf';
-        res.setHeader('Content-Type', type);
-        res.setHeader('Content-Length', String(size));
-        res.setHeader('Content-Disposition', disposition(showable ? 'inline' : 'attachment', filename));
-        res.setHeader('Cache-Control', 'private, max-age=3600');
-        // Served bytes are never a page: no scripts, no plugins, even if a browser tried to render them.
-        res.setHeader('Content-Security-Policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox");
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        // pipeline, not pipe: a client that goes away closes the file (or connection) too.
-        await pipeline(file.stream, res).catch(() => undefined);
+        await sendAttachment(res, file);
       },
     }),
     defineRoute({
