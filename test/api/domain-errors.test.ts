@@ -81,6 +81,8 @@ describe('services speak the domain, not HTTP', () => {
     'modules/artifacts/upload.ts': 'reads the multipart request; 413/415/400 are about the HTTP upload, not the domain',
     'modules/vendors/documents.ts': 'reads a vendor document from a multipart request, like artifacts/upload.ts',
     'vendor-messages/attachments.ts': 'reads a message with its files from a multipart request, like artifacts/upload.ts',
+    'modules/quotes/service.ts': "reads a quote with its document from a multipart request, like artifacts/upload.ts (415 for the file's type)",
+    'portal/client-jobs-requests.ts': 'reads a service request with its photos from a multipart request, like artifacts/upload.ts (413/415 for the files)',
     'portal/vendor-jobs.ts': 'the action door stores each answer (status and error) so a replay gets the very same answer',
     'uploads/metadata.ts': 'checks the tus request headers: 400/413 are about the upload request',
     'uploads/finish.ts': "answers the tus request that finishes an upload with our error envelope (tus hooks answer, not Express's error middleware)",
