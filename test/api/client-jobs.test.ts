@@ -252,7 +252,7 @@ describe('asking for service', () => {
     const raised = await rows('notification_events', { resource_id: job.id });
     expect(raised.map((e) => e.event)).toContain('staff.job_created');
 
-    // The thread answers the job's conversation (H2's route gives the same thread).
+    // The thread answers the job's conversation (the messages route gives the same thread).
     const viaThreads = await clientB.api.get('/portal/client/threads', { job_id: job.id });
     if (viaThreads.status === 200) expect(viaThreads.body.data.map((th: { id: string }) => th.id)).toEqual([threads[0].id]);
 
