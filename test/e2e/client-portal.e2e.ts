@@ -8,13 +8,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, devices, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot, type FakeContact } from '../fakes/chatwoot.ts';
 import { freePort } from '../helpers/ports.ts';
 import { spawnIn, spawnServer, waitForReady, type Spawned } from '../helpers/processes.ts';
 import { startTestSmtp, type TestSmtp } from '../helpers/smtp.ts';
-import { accessibilityViolations, chromiumPath, screenshotDir } from './browser.ts';
+import { accessibilityViolations, screenshotDir } from './browser.ts';
+import { launchPhone } from './phone.ts';
 
 let chatwoot: FakeChatwoot;
 let smtp: TestSmtp;
@@ -64,21 +65,6 @@ async function screenshot(page: Page, name: string, fullPage = false) {
   await page.evaluate(() => window.scrollTo(0, 0));
   fs.mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage });
-}
-
-async function launchPhone(colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-client-phone-'));
-  const { defaultBrowserType: _type, ...pixel } = devices['Pixel 7']!;
-  const context = await chromium.launchPersistentContext(profile, {
-    ...pixel,
-    viewport: { width: 390, height: 844 },
-    executablePath: chromiumPath(),
-    headless: true,
-    colorScheme,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  context.once('close', () => fs.rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }, () => {}));
-  return context;
 }
 
 /** Opens the link and waits for the signed-in shell (the business's name on top, the tab bar). */
@@ -141,7 +127,7 @@ describe('the client portal shell on a phone', () => {
   it('signs in with the link; the same link again gives the friendly page, and a new code by e-mail signs in', async () => {
     const client = await newClient();
     const link = await newLink(client);
-    const phone = await launchPhone();
+    const phone = await launchPhone(null);
     const page = await phone.newPage();
     await openLink(page, link);
     expect(new URL(page.url()).pathname).toBe('/portal/client/');
@@ -149,7 +135,7 @@ describe('the client portal shell on a phone', () => {
     await phone.close();
 
     // Another phone opens the same (now used) link.
-    const other = await launchPhone();
+    const other = await launchPhone(null);
     const page2 = await other.newPage();
     await page2.goto(link);
     await page2.getByRole('heading', { name: 'This link has already been used or has expired' }).waitFor({ timeout: 15_000 });
@@ -171,7 +157,7 @@ describe('the client portal shell on a phone', () => {
 
   it('changes the phone number (it reaches the Chatwoot contact), then signs out everywhere', async () => {
     const client = await newClient('+14155550111');
-    const phone = await launchPhone();
+    const phone = await launchPhone(null);
     const page = await phone.newPage();
     await openLink(page, await newLink(client));
     // A second device of the same person.
@@ -202,7 +188,7 @@ describe('the client portal shell on a phone', () => {
 
   it('shows the Quotes tab as soon as the business shares a quote, without a reload', async () => {
     const client = await newClient();
-    const phone = await launchPhone();
+    const phone = await launchPhone(null);
     const page = await phone.newPage();
     await openLink(page, await newLink(client));
     const tabs = () => page.getByRole('navigation', { name: 'Portal sections' }).getByRole('link').allTextContents();
@@ -216,7 +202,7 @@ describe('the client portal shell on a phone', () => {
   });
 
   it('reloads offline to the shell, from its own service worker', async () => {
-    const phone = await launchPhone();
+    const phone = await launchPhone(null);
     const page = await phone.newPage();
     await openLink(page, await newLink(await newClient()));
     await workerControls(page);
@@ -245,7 +231,7 @@ describe('the client portal shell on a phone', () => {
   it('every shell screen is accessible and looked at, light and dark', async () => {
     for (const scheme of ['light', 'dark'] as const) {
       const client = await newClient();
-      const phone = await launchPhone(scheme);
+      const phone = await launchPhone(null, scheme);
       const page = await phone.newPage();
       await page.goto(`${baseUrl}/portal/client/sign-in?account=${accountId}`);
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();

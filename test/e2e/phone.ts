@@ -43,8 +43,8 @@ export function vendorPerson(accountId: number, vendorId: string, person: { name
   });
 }
 
-/** A phone signed in by the session cookie; its profile folder goes with it. */
-export async function launchPhone(token: string, colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
+/** A phone (signed in by the session cookie when given a token); its profile folder goes with it. */
+export async function launchPhone(token: string | null, colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'onelink-phone-'));
   const context = await chromium.launchPersistentContext(profile, {
     ...devices['Pixel 7'],
@@ -55,7 +55,8 @@ export async function launchPhone(token: string, colorScheme: 'light' | 'dark' =
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   context.once('close', () => fs.rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }, () => {}));
-  await context.addCookies([{ name: 'onelink_session', value: token, url: inject('baseUrl'), httpOnly: true, sameSite: 'Lax' }]);
+  // No token: a phone nobody signed in on yet.
+  if (token) await context.addCookies([{ name: 'onelink_session', value: token, url: inject('baseUrl'), httpOnly: true, sameSite: 'Lax' }]);
   return context;
 }
 
