@@ -32,6 +32,7 @@ import { offerRoutes } from './modules/offers/routes.ts';
 import { vendorRoutes } from './modules/vendors/routes.ts';
 import { viewRoutes } from './modules/views/routes.ts';
 import { timelineRoutes } from './modules/timeline/routes.ts';
+import { reportRoutes } from './modules/reports/routes.ts';
 import { sidebarRoutes } from './modules/sidebar/routes.ts';
 import { systemRoutes } from './modules/system/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
@@ -108,6 +109,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...eventRoutes(services),
     ...timelineRoutes(),
     ...sidebarRoutes(),
+    ...reportRoutes(),
     ...viewRoutes(),
     ...systemRoutes(),
     ...webhookAdminRoutes(services),

@@ -35,6 +35,8 @@ export const permissions = [
   'admin:notifications',
   'vendor_team:manage',
   'client_portal:use',
+  'reports:read',
+  'reports:own',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -61,10 +63,14 @@ const agent: Permission[] = [
   'portal:manage',
   'views:manage',
   'notifications:read',
+  'reports:own',
 ];
 
-/** Dispatchers are agents who also assign vendors, drive job state and keep the vendor roster. */
-const dispatcher: Permission[] = [...agent, 'jobs:assign', 'jobs:transition', 'vendors:manage', 'dispatch:configure'];
+/**
+ * Dispatchers are agents who also assign vendors, drive job state and keep the vendor roster, and
+ * read the account's reports (agents read only their own figures: reports:own).
+ */
+const dispatcher: Permission[] = [...agent, 'jobs:assign', 'jobs:transition', 'vendors:manage', 'dispatch:configure', 'reports:read'];
 
 /**
  * What a vendor owner holds on top of the vendor role (see portalContext): their own vendor's team.
@@ -87,7 +93,7 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
 /** What an admin may grant a service token: anything but administration of the account itself.
  * Saved views and notifications belong to people, so they are not scopes either. */
 export const serviceScopes: readonly Permission[] = permissions.filter(
-  (p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage' && p !== 'notifications:read' && p !== 'client_portal:use' && !vendorOwnerPermissions.includes(p),
+  (p) => !p.startsWith('admin:') && p !== 'me:read' && p !== 'views:manage' && p !== 'notifications:read' && p !== 'client_portal:use' && p !== 'reports:own' && !vendorOwnerPermissions.includes(p),
 );
 
 export function permissionsFor(roleList: readonly Role[], extra: readonly Permission[] = []): Set<Permission> {

@@ -1,0 +1,3 @@
+export const notBuilt = (): never => {
+  throw new Error('report not built yet');
+};
