@@ -30,8 +30,9 @@ const deliveries = () => t.db.knex('webhook_deliveries').select('id', 'event', '
 const contact = (id: number) =>
   withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('chatwoot_contacts').where({ account_id: admin.accountId, chatwoot_contact_id: id }).first());
 
+// In the order they arrived, as the worker takes them.
 async function processAllPending() {
-  for (const { id } of await t.db.knex('webhook_deliveries').whereIn('status', ['received', 'retrying']).select('id')) await processDelivery(t.db.knex, id);
+  for (const { id } of await t.db.knex('webhook_deliveries').whereIn('status', ['received', 'retrying']).orderBy('received_at').select('id')) await processDelivery(t.db.knex, id);
 }
 
 describe('receiving Chatwoot webhooks', () => {
