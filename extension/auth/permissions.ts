@@ -97,7 +97,11 @@ export const serviceScopes: readonly Permission[] = permissions.filter(
 );
 
 export function permissionsFor(roleList: readonly Role[], extra: readonly Permission[] = []): Set<Permission> {
-  return new Set([...roleList.flatMap((role) => rolePermissions[role]), ...extra]);
+  const held = new Set([...roleList.flatMap((role) => rolePermissions[role]), ...extra]);
+  // Whoever reads the account's reports may open the routes agents use for their own figures (a
+  // service token is only ever granted reports:read; its scope is then the whole account).
+  if (held.has('reports:read')) held.add('reports:own');
+  return held;
 }
 
 /** Our roles for a Chatwoot agent: administrator → admin, agent → agent, plus roles an admin granted here. */

@@ -205,6 +205,7 @@ async function main() {
   Boards:  ${baseUrl}/apps/pipeline/${appQuery}
            ${baseUrl}/apps/dispatch/${appQuery}
   Admin:   ${baseUrl}/apps/admin/${appQuery}
+  Reports: ${baseUrl}/apps/reports/${appQuery}
   API reference: ${baseUrl}/api/v1/docs
 
   Data is kept in .data/demo and starts afresh on every "npm run demo". Ctrl-C stops everything.

@@ -83,6 +83,7 @@ export const tagDescriptions: Record<string, string> = {
   search: 'One search over deals, jobs, vendors and contacts',
   sidebar: 'What the Chatwoot sidebar shows for a conversation, in one answer',
   views: 'Saved views of a board (named sets of filters)',
+  reports: 'Pipeline funnel, speed to first response, dispatch and vendor scorecards: figures, their definitions, the records behind each figure, and CSV',
   notifications: 'The bell, notification preferences, web push subscriptions, and the admin settings, customer templates and delivery log',
   webhooks: 'Where Chatwoot and Twilio deliver their events (signed; not for integrators to call)',
   meta: 'This API described: the OpenAPI document and its readable reference',

@@ -188,6 +188,31 @@ const sampleQueries: Record<string, Record<string, string>> = {
   '/saved-views': { board: 'pipeline' },
   '/pipelines/:pipelineId/board/changes': { since: '2020-01-01T00:00:00Z' },
 };
+const queryFor = (path: string) => sampleQueries[path] ?? reportQueries()[path] ?? {};
+
+/**
+ * The reports, over dates that hold today (when account B's fixtures were made), with a table id
+ * for the CSV routes and a drill token for the record routes; the vendor drill names B's vendor,
+ * which account A must not see.
+ */
+function reportQueries(): Record<string, Record<string, string>> {
+  const day = (delta: number) => new Date(Date.now() + delta * 86_400_000).toISOString().slice(0, 10);
+  const range = { from: day(-7), to: day(1), tz: 'UTC' };
+  const samples: Record<string, { table: string; drill?: string }> = {
+    overview: { table: 'headlines' },
+    funnel: { table: 'stages', drill: 'outcome:won:all' },
+    'response-time': { table: 'summary', drill: 'summary:conversations' },
+    dispatch: { table: 'sources', drill: 'created:all' },
+    vendors: { table: 'scorecard', drill: `completed:${objectsOfB.vendorId}` },
+  };
+  return Object.fromEntries(
+    Object.entries(samples).flatMap(([name, { table, drill }]) => [
+      [`/reports/${name}`, range],
+      [`/reports/${name}.csv`, { ...range, table }],
+      ...(drill ? [[`/reports/${name}/rows`, { ...range, drill }], [`/reports/${name}/rows.csv`, { ...range, drill }]] : []),
+    ]),
+  );
+}
 
 function call(route: AnyRoute, token: string, params: Record<string, string> = {}, body: object = {}) {
   const path = route.path.replace(/:([A-Za-z]+)/g, (_m, name: string) => params[name] ?? randomUUID());
@@ -246,7 +271,7 @@ describe('cross-tenant probe: account A asking for account B’s objects', () =>
         problems.push(`${key}: no sample body (add one above)`);
         continue;
       }
-      const res = await call(route, prober.token, objectsOfB, sampleBodies[key]).query(sampleQueries[route.path] ?? {});
+      const res = await call(route, prober.token, objectsOfB, sampleBodies[key]).query(queryFor(route.path));
       if (names.length === 1 && names[0] === 'event') {
         // An event name is the same in every account: A changes its own text, never B's.
         const textOfB = await withAccount(t.db.knex, adminB.accountId, { readOnly: true }, (trx) => trx('notification_templates').where({ account_id: adminB.accountId }).pluck('body'));
@@ -267,7 +292,7 @@ describe('cross-tenant probe: account A asking for account B’s objects', () =>
     // A client's own lists answer staff 404; test/api/client-isolation.test.ts probes them across clients and accounts.
     const lists = routes.filter((r) => r.method === 'get' && !r.path.includes(':') && !notLists.has(r.path) && !r.path.startsWith('/portal/client/'));
     for (const route of lists) {
-      const res = await call(route, prober.token).query(sampleQueries[route.path] ?? {});
+      const res = await call(route, prober.token).query(queryFor(route.path));
       expect(res.status, `${route.path}`).toBe(200);
       const body = JSON.stringify(res.body);
       // Chatwoot contact ids are short numbers that can appear by chance: check our uuids.

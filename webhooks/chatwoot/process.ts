@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { accountPhoneCountry, ensureAccount } from '../../extension/accounts/service.ts';
 import { systemContext, write } from '../../extension/db/tenant.ts';
-import { activityOf, chatwootContact, chatwootConversation, chatwootTime, contactObservation, messageKind, readConversation } from '../../extension/modules/conversations/cache.ts';
+import { activityOf, chatwootContact, chatwootConversation, chatwootTime, contactObservation, firstResponseOf, messageKind, readConversation } from '../../extension/modules/conversations/cache.ts';
 import { recordObservations, type Observations } from '../../extension/modules/conversations/service.ts';
 import { deliveryReportOf, type DeliveryReport } from '../../extension/notifications/channels/chatwoot.ts';
 import { settleByProvider } from '../../extension/notifications/deliver.ts';
@@ -35,6 +35,10 @@ const messagePayload = z.object({
   created_at: chatwootTime.nullish(),
   sender: objectPayload.nullish(),
   conversation: objectPayload.nullish(),
+  // Read leniently: only speed to first response looks at them, and a shape we do not expect there
+  // must not fail the delivery.
+  content_attributes: z.unknown().optional(),
+  inbox: z.unknown().optional(),
 });
 
 interface HandlerContext {
@@ -81,7 +85,10 @@ const observers: Record<string, Observer> = {
     // Only the contact's public messages are customer activity; an agent's public reply is
     // recorded apart, and private notes (including the ones Onelink writes back) are neither.
     const conversationId = id.parse(message.conversation.display_id ?? message.conversation.id);
-    seen.activity.push({ conversationId, ...activityOf(message, at) });
+    seen.activity.push({ conversationId, ...activityOf(message, at), firstResponse: firstResponseOf(message, at) });
+    // A message's conversation may leave out its inbox; the message names it.
+    const inboxId = id.safeParse((message.inbox as { id?: unknown } | null | undefined)?.id);
+    for (const conversation of seen.conversations) if (conversation.inboxId == null && inboxId.success) conversation.inboxId = inboxId.data;
     return seen;
   },
 };

@@ -100,7 +100,41 @@ export interface ConversationObservation {
   observedAt: Date;
 }
 
-export interface ActivityObservation { conversationId: number; customerAt?: Date; replyAt?: Date }
+export interface ActivityObservation { conversationId: number; customerAt?: Date; replyAt?: Date; firstResponse?: FirstResponseObservation }
+
+/** What one message says for speed to first response: a customer's public message, or an agent's public reply. */
+export interface FirstResponseObservation {
+  customerAt?: Date;
+  reply?: { at: Date; agentId: number; messageId: number };
+}
+
+/** content_attributes keys Onelink puts on the messages it posts itself (customer notifications, portal invitations, notes written back). */
+const onelinkMarker = /^onelink_/;
+
+/**
+ * A message_created's part in speed to first response. The customer's side: any public incoming
+ * message. A reply: a public outgoing message whose sender is a person (sender type `user`) and
+ * that Onelink did not post itself (none of our markers in content_attributes). Not a reply:
+ * private notes, agent bots, templates and activity messages, automation rules' messages (they
+ * have no user as sender and carry automation_rule_id), and our own posts, which go out with an
+ * agent's token and so look like an agent's reply but for the marker.
+ */
+export function firstResponseOf(
+  message: { id: number; message_type?: string | number | null; private?: boolean | null; created_at?: Date | null; sender?: unknown; content_attributes?: unknown },
+  fallback: Date,
+): FirstResponseObservation | undefined {
+  if (message.private) return undefined;
+  const at = message.created_at ?? fallback;
+  const kind = messageKind(message.message_type);
+  if (kind === 'incoming') return { customerAt: at };
+  if (kind !== 'outgoing') return undefined;
+  const sender = (message.sender && typeof message.sender === 'object' ? message.sender : {}) as { id?: unknown; type?: unknown };
+  const agentId = Number(sender.id);
+  if (String(sender.type ?? '').toLowerCase() !== 'user' || !Number.isSafeInteger(agentId) || agentId <= 0) return undefined;
+  const attributes = message.content_attributes && typeof message.content_attributes === 'object' ? Object.keys(message.content_attributes) : [];
+  if (attributes.some((key) => onelinkMarker.test(key) || key === 'automation_rule_id')) return undefined;
+  return { reply: { at, agentId, messageId: message.id } };
+}
 
 const has = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
 
@@ -272,10 +306,81 @@ export async function cacheConversations(trx: Knex.Transaction, accountId: numbe
 /**
  * Stamps customer activity and replies: a conversation's last customer message moves its own
  * last_activity_at and that of the deals and jobs linked to it; a reply only the conversation's
- * last_reply_at. Times only move forward, so replays and re-reads change nothing. Returns how
- * many conversations and deals it moved.
+ * last_reply_at. Times only move forward, so replays and re-reads change nothing. In the same
+ * transaction it keeps the first customer message and first reply (speed to first response).
+ * Returns how many conversations and deals it moved.
  */
 export async function recordActivity(trx: Knex.Transaction, accountId: number, items: ActivityObservation[]): Promise<number> {
+  const firstResponses = await recordFirstResponses(trx, accountId, items);
+  return firstResponses + (await recordLastActivity(trx, accountId, items));
+}
+
+/** Most agent replies kept per conversation from before its first customer message (the latest ones). */
+const repliesKeptBeforeCustomer = 20;
+
+/**
+ * Keeps each conversation's first customer message (the earliest public incoming message seen) and
+ * first reply (the earliest agent reply at or after it), whatever order the messages arrive in:
+ * agent replies seen before the first customer message are kept (the latest few) so that an
+ * earlier customer message arriving late still finds the reply that answered it. Replays change
+ * nothing. A reply whose Chatwoot message id a customer notification recorded is ours, marker or
+ * not. Returns how many conversations changed.
+ */
+async function recordFirstResponses(trx: Knex.Transaction, accountId: number, items: ActivityObservation[]): Promise<number> {
+  const rows = items
+    .filter((a) => a.firstResponse?.customerAt || a.firstResponse?.reply)
+    .map((a) => ({
+      id: a.conversationId,
+      customer_at: a.firstResponse!.customerAt?.toISOString() ?? null,
+      reply_at: a.firstResponse!.reply?.at.toISOString() ?? null,
+      agent_id: a.firstResponse!.reply?.agentId ?? null,
+      message_id: a.firstResponse!.reply ? String(a.firstResponse!.reply.messageId) : null,
+    }));
+  if (!rows.length) return 0;
+  const { rowCount } = await trx.raw(
+    `with input as (
+       select r.id, min(r.customer_at) as customer_at,
+              coalesce(jsonb_agg(jsonb_build_object('at', r.reply_at, 'agent', r.agent_id)) filter (where r.reply_at is not null), '[]') as replies
+         from jsonb_to_recordset(:rows::jsonb) as r(id bigint, customer_at timestamptz, reply_at timestamptz, agent_id bigint, message_id text)
+        where r.message_id is null
+           or not exists (select 1 from notification_deliveries n where n.account_id = :accountId and n.channel = 'chatwoot' and n.provider_id = r.message_id)
+        group by r.id
+     ), current as (
+       select c.chatwoot_conversation_id as id, least(c.first_customer_message_at, i.customer_at) as first_customer,
+              c.replies_before_customer || i.replies
+                || case when c.first_reply_at is null then '[]'::jsonb else jsonb_build_array(jsonb_build_object('at', c.first_reply_at, 'agent', c.first_reply_agent_id)) end as known
+         from chatwoot_conversations c join input i on i.id = c.chatwoot_conversation_id
+        where c.account_id = :accountId
+          for update of c
+     ), placed as (
+       select cur.id, cur.first_customer, answer.at as first_reply_at, answer.agent as first_reply_agent_id, coalesce(before.list, '[]') as replies_before
+         from current cur
+         left join lateral (
+           select r.at, r.agent from jsonb_to_recordset(cur.known) as r(at timestamptz, agent bigint)
+            where r.at >= cur.first_customer
+            order by r.at, r.agent limit 1
+         ) answer on true
+         left join lateral (
+           select jsonb_agg(jsonb_build_object('at', b.at, 'agent', b.agent) order by b.at, b.agent) as list
+             from (select distinct r.at, r.agent from jsonb_to_recordset(cur.known) as r(at timestamptz, agent bigint)
+                    where cur.first_customer is null or r.at < cur.first_customer
+                    order by r.at desc, r.agent desc limit ${repliesKeptBeforeCustomer}) b
+         ) before on true
+     )
+     update chatwoot_conversations c
+        set first_customer_message_at = p.first_customer, first_reply_at = p.first_reply_at,
+            first_reply_agent_id = p.first_reply_agent_id, replies_before_customer = p.replies_before
+       from placed p
+      where c.account_id = :accountId and c.chatwoot_conversation_id = p.id
+        and (c.first_customer_message_at is distinct from p.first_customer or c.first_reply_at is distinct from p.first_reply_at
+             or c.first_reply_agent_id is distinct from p.first_reply_agent_id or c.replies_before_customer is distinct from p.replies_before)`,
+    { rows: json(rows), accountId },
+  );
+  return rowCount ?? 0;
+}
+
+/** The conversations' last customer message and last reply, and the activity of their deals and jobs. */
+async function recordLastActivity(trx: Knex.Transaction, accountId: number, items: ActivityObservation[]): Promise<number> {
   const rows = items
     .filter((a) => a.customerAt || a.replyAt)
     .map((a) => ({ id: a.conversationId, customer_at: a.customerAt?.toISOString() ?? null, reply_at: a.replyAt?.toISOString() ?? null }));

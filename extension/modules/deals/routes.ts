@@ -7,7 +7,7 @@ import { chatwootId, isoDate, jsonbRecord, rowVersion, text, timestamp } from '.
 import { boardChanges, changesLimit, pipelineBoard, stagePage } from './board.ts';
 import { exportDealsCsv, exportLimit } from './export.ts';
 import { dealFilters, toFilters } from './filters.ts';
-import { dealStatuses } from './rules.ts';
+import { dealSources, dealStatuses } from './rules.ts';
 import {
   addDealNote,
   bulkUpdateDeals,
@@ -116,7 +116,12 @@ export function dealRoutes() {
       summary: 'Create a deal (in the pipeline’s first stage unless stage_id is given)',
       tags: ['deals'],
       access: writeDeals,
-      body: z.object({ ...dealFields, pipeline_id: z.uuid(), stage_id: z.uuid().optional() }),
+      body: z.object({
+        ...dealFields,
+        pipeline_id: z.uuid(),
+        stage_id: z.uuid().optional(),
+        source: z.enum(dealSources).optional().describe('Where the deal came from; by default chat when a conversation is linked, api for a service token, manual otherwise'),
+      }),
       handler: async ({ ctx, body, res }) => sendData(res, await createDeal(ctx, body), {}, 201),
     }),
     defineRoute({

@@ -40,6 +40,19 @@ export function isCurrency(code: string) {
   return currencies.has(code);
 }
 
+/** Where a deal came from (the funnel filters by it). */
+export const dealSources = ['manual', 'chat', 'call', 'portal', 'automation', 'api'] as const;
+export type DealSource = (typeof dealSources)[number];
+
+/**
+ * The source of a new deal nobody named: a linked conversation means it came from a chat; otherwise
+ * who created it (an API token, Onelink's own automation, a portal user, a person on the board).
+ */
+export function inferredDealSource(actorType: string, conversationId: number | null | undefined): DealSource {
+  if (conversationId) return 'chat';
+  return ({ service: 'api', system: 'automation', portal_user: 'portal' } as Record<string, DealSource>)[actorType] ?? 'manual';
+}
+
 export function dealReference(number: number) {
   return `D-${number}`;
 }

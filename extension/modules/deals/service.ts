@@ -11,7 +11,7 @@ import { ConflictError, InvalidFieldsError, NotFoundError, UnprocessableError, w
 import { paginate } from '../../http/pagination.ts';
 import { queueWriteBack } from '../../chatwoot/outbox-queue.ts';
 import { findStage, type StageRow } from '../pipelines/service.ts';
-import { canTransition, dealReference, dealTransitions, isCurrency, lostReasonAfterMove, lostReasonMissing, type DealStatus } from './rules.ts';
+import { canTransition, dealReference, dealTransitions, inferredDealSource, isCurrency, lostReasonAfterMove, lostReasonMissing, type DealSource, type DealStatus } from './rules.ts';
 
 export interface DealRow {
   id: string;
@@ -30,6 +30,7 @@ export interface DealRow {
   chatwoot_conversation_id: number | null;
   expected_close_date: string | null;
   custom_fields: Record<string, unknown>;
+  source: DealSource;
   version: number;
   stage_entered_at: Date;
   last_activity_at: Date | null;
@@ -40,7 +41,7 @@ export interface DealRow {
 
 export const dealColumns = [
   'id', 'number', 'title', 'status', 'lost_reason', 'pipeline_id', 'stage_id', 'rank', 'amount_minor', 'currency', 'owner_id',
-  'chatwoot_contact_id', 'chatwoot_company_id', 'chatwoot_conversation_id', 'expected_close_date', 'custom_fields', 'version',
+  'chatwoot_contact_id', 'chatwoot_company_id', 'chatwoot_conversation_id', 'expected_close_date', 'custom_fields', 'source', 'version',
   'stage_entered_at', 'last_activity_at', 'created_at', 'updated_at', 'deleted_at',
 ] as const;
 
@@ -141,6 +142,8 @@ export interface NewDeal {
   chatwoot_conversation_id?: number | null;
   expected_close_date?: string | null;
   custom_fields?: Record<string, unknown>;
+  /** Where the deal came from; by default inferred from the conversation and who creates it. */
+  source?: DealSource;
 }
 
 export async function createDeal(ctx: RequestContext, input: NewDeal) {
@@ -172,6 +175,7 @@ export async function createDeal(ctx: RequestContext, input: NewDeal) {
           chatwoot_conversation_id: input.chatwoot_conversation_id ?? null,
           expected_close_date: input.expected_close_date ?? null,
           custom_fields: customFields,
+          source: input.source ?? inferredDealSource(ctx.actor.type, input.chatwoot_conversation_id),
           created_by_type: ctx.actor.type,
           created_by_id: ctx.actor.id,
         })
@@ -241,7 +245,7 @@ function staleVersion(current: DealRow) {
   return new ConflictError('stale_version', 'This deal changed since you loaded it; here is its current state', { current: presentDeal(current) });
 }
 
-export type DealPatch = Partial<Omit<NewDeal, 'pipeline_id' | 'stage_id'>> & { version: number };
+export type DealPatch = Partial<Omit<NewDeal, 'pipeline_id' | 'stage_id' | 'source'>> & { version: number };
 
 export async function updateDeal(ctx: RequestContext, dealId: string, patch: DealPatch) {
   return translateDbErrors(() =>

@@ -14,7 +14,8 @@ export function safeCell(value: CellValue | Date | undefined): string {
 const headerOf = (columns: ReportColumn[]) => columns.map((c) => (c.kind === 'duration' ? `${c.label} (seconds)` : c.kind === 'percent' ? `${c.label} (fraction)` : c.label));
 
 /** One table of figures: the row label, then each column. */
-export function tableCsv(table: ReportTable, rowHeading = 'Row'): string {
+export function tableCsv(table: ReportTable): string {
+  const rowHeading = table.row_heading ?? 'Row';
   const lines = table.rows.map((row) => [safeCell(row.label), ...table.columns.map((c) => safeCell(row.cells[c.key]))]);
   return stringify([[rowHeading, ...headerOf(table.columns)].map((h) => safeCell(h)), ...lines]);
 }

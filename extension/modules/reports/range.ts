@@ -5,24 +5,16 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { invalidField } from '../../errors.ts';
+import { isoDate, timeZone } from '../../http/schemas.ts';
 
 /** The longest range a report reads (a little over a year, so "last 12 months" fits). */
 export const maxRangeDays = 400;
-
-const zones = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
-const isoDate = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a calendar date such as 2026-11-30')
-  .refine((v) => !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v), 'a date that exists');
 
 /** The query fields every report takes. */
 export const rangeQuery = z.object({
   from: isoDate.describe('First day of the range (in `tz`), e.g. 2026-11-01'),
   to: isoDate.describe('Last day of the range, inclusive (in `tz`)'),
-  tz: z
-    .string()
-    .max(64)
-    .refine((v) => zones.has(v), 'an IANA time zone such as Europe/London or America/New_York')
+  tz: timeZone
     .optional()
     .describe('IANA time zone the dates (and day, week and month groupings) are in; default UTC'),
 });
@@ -40,12 +32,27 @@ export interface ReportRange {
   days: number;
 }
 
+let zones: Promise<Set<string>> | undefined;
+/** The zone names Postgres knows, read once (reading pg_timezone_names walks its tz files: too slow per request). */
+function postgresZones(trx: Knex.Transaction | Knex): Promise<Set<string>> {
+  zones ??= trx
+    .raw<{ rows: Array<{ name: string }> }>(`select name from pg_timezone_names`)
+    .then(({ rows }) => new Set(rows.map((r) => r.name.toLowerCase())))
+    .catch((err: unknown) => {
+      zones = undefined;
+      throw err;
+    });
+  return zones;
+}
+
 /** The range's bounds, computed by Postgres in the range's time zone. Refuses a backwards or too-long range. */
 export async function resolveRange(trx: Knex.Transaction | Knex, query: RangeQuery): Promise<ReportRange> {
   const timeZone = query.tz ?? 'UTC';
   const days = Math.round((Date.parse(`${query.to}T00:00:00Z`) - Date.parse(`${query.from}T00:00:00Z`)) / 86_400_000) + 1;
   if (days < 1) throw invalidField('to', 'must not be before `from`', 'range_backwards');
   if (days > maxRangeDays) throw invalidField('to', `a range covers at most ${maxRangeDays} days`, 'range_too_long');
+  // A zone the browser knows but this Postgres does not (tz data of another age) is the caller's to fix.
+  if (!(await postgresZones(trx)).has(timeZone.toLowerCase())) throw invalidField('tz', 'is not a time zone this server’s database knows', 'unknown_time_zone');
   const { rows } = await trx.raw<{ rows: Array<{ start: Date; end: Date }> }>(
     `select (?::date)::timestamp at time zone ? as start, (?::date + 1)::timestamp at time zone ? as "end"`,
     [query.from, timeZone, query.to, timeZone],

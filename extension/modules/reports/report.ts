@@ -1,6 +1,6 @@
 // What a report is to the routes: its filters, who may read it, its figures and the records behind
 // any of them. Each report (funnel.ts, response-time.ts, dispatch.ts, vendors.ts, overview.ts)
-// exports one of these; routes.ts gives every report the same four routes.
+// exports one of these; routes.ts gives every report the same routes.
 import type { Knex } from 'knex';
 import type { z } from 'zod';
 import type { RequestContext } from '../../context.ts';
@@ -39,8 +39,11 @@ export interface ReportModule<F extends z.ZodObject = z.ZodObject> {
   /** Query fields beyond the range (owner, pipeline, source, …). */
   filters: F;
   figures(args: ReportArgs<z.infer<F>>): Promise<{ tables: ReportTable[]; definitions: Definition[] }>;
-  /** The records behind a cell; `drill` is a token the figures handed out. At most `limit` rows (and `total`). */
-  rows(args: ReportArgs<z.infer<F>> & { drill: string; limit: number }): Promise<DrillList>;
+  /**
+   * The records behind a cell; `drill` is a token the figures handed out. At most `limit` rows (and
+   * `total`). A report whose cells are other reports' figures (the overview) has none.
+   */
+  rows?(args: ReportArgs<z.infer<F>> & { drill: string; limit: number }): Promise<DrillList>;
 }
 
 /** The answer to a drill token a report did not hand out (or that names something else). */
@@ -48,4 +51,11 @@ export const unknownDrill = () => invalidField('drill', 'is not a drill-down thi
 
 /** A drill token from parts (report-specific; `:` separated, each part URI-safe). */
 export const drillToken = (...parts: Array<string | number>) => parts.map((p) => encodeURIComponent(String(p))).join(':');
-export const drillParts = (token: string) => token.split(':').map((p) => decodeURIComponent(p));
+/** A drill token's parts; a token that does not even decode is one no report handed out. */
+export function drillParts(token: string): string[] {
+  try {
+    return token.split(':').map((p) => decodeURIComponent(p));
+  } catch {
+    throw unknownDrill();
+  }
+}

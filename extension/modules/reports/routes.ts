@@ -1,5 +1,6 @@
-// Every report gets the same four routes: its figures (JSON, or one table as CSV) and the records
-// behind a cell (JSON, or all of them as CSV). All of a request's queries read one snapshot.
+// Every report gets the same routes: its figures (JSON, or one table as CSV) and, when its cells have
+// records behind them, those records (JSON, or all of them as CSV). All of a request's queries read
+// one snapshot.
 import { z } from 'zod';
 import type { RequestContext } from '../../context.ts';
 import { read } from '../../db/tenant.ts';
@@ -11,8 +12,9 @@ import { dispatchReport } from './dispatch.ts';
 import { funnelReport } from './funnel.ts';
 import { overviewReport } from './overview.ts';
 import { rangeQuery, resolveRange, type RangeQuery } from './range.ts';
-import type { ReportModule } from './report.ts';
+import { unknownDrill, type ReportModule } from './report.ts';
 import { responseTimeReport } from './response-time.ts';
+import { reportSettingsRoutes } from './settings.ts';
 import { scopeOf } from './scope.ts';
 import { drillCsvLimit, drillLimit, drillList, report as reportSchema } from './shape.ts';
 import { vendorsReport } from './vendors.ts';
@@ -42,6 +44,7 @@ export async function rowsOf(module: ReportModule, ctx: RequestContext, query: R
   return read(ctx, async (trx) => {
     const range = await resolveRange(trx, query);
     const scope = await scopeOf(trx, ctx);
+    if (!module.rows) throw unknownDrill();
     return { range, list: await module.rows({ trx, ctx, range, filters: module.filters.parse(query), scope, drill: query.drill, limit }) };
   });
 }
@@ -51,7 +54,7 @@ export function reportRoutes(): AnyRoute[] {
     // The report's own filters ride along (typed by the report; the range is what the routes read).
     const query = rangeQuery.extend(module.filters.shape as Record<never, never>);
     const base = `/reports/${module.name}`;
-    return [
+    const figureRoutes = [
       defineRoute({
         method: 'get',
         path: base,
@@ -78,6 +81,10 @@ export function reportRoutes(): AnyRoute[] {
           res.type('text/csv; charset=utf-8').send(tableCsv(table));
         },
       }),
+    ];
+    if (!module.rows) return figureRoutes;
+    return [
+      ...figureRoutes,
       defineRoute({
         method: 'get',
         path: `${base}/rows`,
@@ -104,5 +111,5 @@ export function reportRoutes(): AnyRoute[] {
         },
       }),
     ];
-  });
+  }).concat(reportSettingsRoutes());
 }

@@ -6,9 +6,9 @@ import { z } from 'zod';
 /**
  * How a cell's value reads: count and number are numbers; percent is a fraction 0..1 (null when
  * nothing to divide by); duration is seconds; money is a decimal string in the row's currency
- * (the row carries a `currency` text cell); text is text.
+ * (the row carries a `currency` text cell); datetime is an instant as ISO 8601 text (UTC); text is text.
  */
-export const columnKind = z.enum(['text', 'count', 'number', 'percent', 'duration', 'money']);
+export const columnKind = z.enum(['text', 'count', 'number', 'percent', 'duration', 'money', 'datetime']);
 export type ColumnKind = z.infer<typeof columnKind>;
 
 export const reportColumn = z.object({
@@ -27,12 +27,15 @@ export const reportRow = z.object({
   label: z.string(),
   cells: z.record(z.string(), cellValue),
   drill: z.record(z.string(), z.string()).optional().describe('Per column key: the `drill` token listing the records behind that cell'),
+  kind: columnKind.optional().describe('This row’s kind for every column, where rows of one table differ (the overview mixes counts, rates and durations)'),
+  report: z.string().optional().describe('The report this figure comes from (the overview links each figure to it)'),
 });
 export type ReportRow = z.infer<typeof reportRow>;
 
 export const reportTable = z.object({
   id: z.string(),
   title: z.string(),
+  row_heading: z.string().optional().describe('What the rows are (Stage, Vendor, Source, …): the heading of the row labels'),
   columns: z.array(reportColumn).describe('The figures, after the row label'),
   rows: z.array(reportRow),
   chart: z
@@ -69,6 +72,17 @@ export const drillList = z.object({
   truncated: z.boolean(),
 });
 export type DrillList = z.infer<typeof drillList>;
+export type DrillRecord = DrillList['rows'][number];
+
+/**
+ * A drill list from the rows of a query that also selects `count(*) over () as total` (so one
+ * statement gives both the first `limit` records and how many there are in all).
+ */
+export function drillListOf(title: string, columns: ReportColumn[], found: unknown[], toRecord: (row: Record<string, unknown>) => DrillRecord): DrillList {
+  const rows = found as Array<Record<string, unknown>>;
+  const total = rows.length ? Number(rows[0]!.total) : 0;
+  return { title, columns, rows: rows.map(toRecord), total, truncated: total > rows.length };
+}
 
 /** At most this many records in a drill-down answer; the CSV holds up to `drillCsvLimit`. */
 export const drillLimit = 500;

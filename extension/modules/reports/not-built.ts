@@ -1,3 +1,0 @@
-export const notBuilt = (): never => {
-  throw new Error('report not built yet');
-};
