@@ -240,6 +240,7 @@ export const pages = {
   pipeline: here('./apps/pipeline/index.html'),
   dispatch: here('./apps/dispatch/index.html'),
   admin: here('./apps/admin/index.html'),
+  reports: here('./apps/reports/index.html'),
   // The portals: each its own page, installable on its own (vendorPortalPwa, clientPortalPwa).
   vendorPortal: here('./portal/vendor/index.html'),
   clientPortal: here('./portal/client/index.html'),

@@ -20,12 +20,13 @@ import type { teamText } from '../portal/vendor/team/text.ts';
 import type { uploadsText } from '../portal/vendor/uploads/text.ts';
 import type { portalInvite } from './en/portal-invite.ts';
 import type { quotesText } from './en/quotes.ts';
+import type { reports } from './en/reports.ts';
 import type { clientPortal } from '../portal/client/i18n.ts';
 import type { clientMessagesText } from '../portal/client/messages/text.ts';
 import type { clientJobsText } from '../portal/client/jobs/text.ts';
 import type { clientQuotesText } from '../portal/client/quotes/text.ts';
 
-export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof dispatchOffers & typeof admin & typeof account & typeof notificationPreferences & typeof bell & typeof vendorDocuments & typeof vendorUsers & typeof vendorPortal & typeof uploadsText & typeof messagesText & typeof businessText & typeof teamText & typeof portalInvite & typeof quotesText & typeof clientPortal & typeof clientMessagesText & typeof clientJobsText & typeof clientQuotesText)]: string };
+export type Messages = { readonly [K in keyof (typeof core & typeof sidebar & typeof boards & typeof dispatchOffers & typeof admin & typeof account & typeof notificationPreferences & typeof bell & typeof vendorDocuments & typeof vendorUsers & typeof vendorPortal & typeof uploadsText & typeof messagesText & typeof businessText & typeof teamText & typeof portalInvite & typeof quotesText & typeof reports & typeof clientPortal & typeof clientMessagesText & typeof clientJobsText & typeof clientQuotesText)]: string };
 export type MessageKey = keyof Messages;
 type Catalogue = Partial<Record<MessageKey, string>>;
 
