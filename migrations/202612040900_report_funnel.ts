@@ -24,6 +24,27 @@ async function unscoped(knex: Knex, tables: string[], fn: () => Promise<unknown>
   for (const table of tables) await knex.raw(`alter table ?? force row level security`, [table]);
 }
 
+/**
+ * The visits of deals' stage events, with the deal as it is today: a stage change opens a visit, an
+ * event in the same stage (won, lost, reopened in place) does not. `touched` narrows the events to
+ * some deals (a join on `e`), or is empty for all of them.
+ */
+const insertVisits = (touched: string) => `
+  insert into deal_stage_visits (account_id, event_id, deal_id, pipeline_id, stage_id, entered_at, left_at, next_stage_id,
+                                 deal_status, deal_deleted, deal_owner_id, deal_source)
+  select v.account_id, v.event_id, v.deal_id, v.pipeline_id, v.stage_id, v.entered_at, v.left_at, v.next_stage_id,
+         d.status, d.deleted_at is not null, d.owner_id, d.source
+    from (select account_id, id as event_id, deal_id, pipeline_id, to_stage_id as stage_id, occurred_at as entered_at,
+                 lead(occurred_at) over deal_visits as left_at, lead(to_stage_id) over deal_visits as next_stage_id
+            from (select e.account_id, e.id, e.deal_id, e.to_stage_id, e.occurred_at, s.pipeline_id,
+                         lag(e.to_stage_id) over (partition by e.account_id, e.deal_id order by e.occurred_at, e.id) as previous_stage_id
+                    from deal_stage_events e
+                    ${touched}
+                    join stages s on s.account_id = e.account_id and s.id = e.to_stage_id) events
+           where previous_stage_id is null or previous_stage_id <> to_stage_id
+          window deal_visits as (partition by account_id, deal_id order by occurred_at, id)) v
+    join deals d on d.account_id = v.account_id and d.id = v.deal_id`;
+
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`alter table deals add column source text not null default 'manual'`);
   await knex.raw(`alter table deals add constraint deals_source check (source in (${sources.map((s) => `'${s}'`).join(', ')}))`);
@@ -97,21 +118,7 @@ export async function up(knex: Knex): Promise<void> {
          where v.account_id = touched.account_id and v.deal_id = touched.deal_id
       $sql$;
       execute $sql$
-        insert into deal_stage_visits (account_id, event_id, deal_id, pipeline_id, stage_id, entered_at, left_at, next_stage_id,
-                                       deal_status, deal_deleted, deal_owner_id, deal_source)
-        select v.account_id, v.event_id, v.deal_id, v.pipeline_id, v.stage_id, v.entered_at, v.left_at, v.next_stage_id,
-               d.status, d.deleted_at is not null, d.owner_id, d.source
-          from (select account_id, id as event_id, deal_id, pipeline_id, to_stage_id as stage_id, occurred_at as entered_at,
-                       lead(occurred_at) over deal_visits as left_at, lead(to_stage_id) over deal_visits as next_stage_id
-                  from (select e.account_id, e.id, e.deal_id, e.to_stage_id, e.occurred_at, s.pipeline_id,
-                               lag(e.to_stage_id) over (partition by e.account_id, e.deal_id order by e.occurred_at, e.id) as previous_stage_id
-                          from deal_stage_events e
-                          join (select distinct account_id, deal_id from inserted_events) touched
-                            on touched.account_id = e.account_id and touched.deal_id = e.deal_id
-                          join stages s on s.account_id = e.account_id and s.id = e.to_stage_id) events
-                 where previous_stage_id is null or previous_stage_id <> to_stage_id
-                window deal_visits as (partition by account_id, deal_id order by occurred_at, id)) v
-          join deals d on d.account_id = v.account_id and d.id = v.deal_id
+        ${insertVisits('join (select distinct account_id, deal_id from inserted_events) touched on touched.account_id = e.account_id and touched.deal_id = e.deal_id')}
       $sql$;
       if bulk then perform set_config('enable_nestloop', nestloop, true); end if;
       return null;
@@ -140,20 +147,7 @@ export async function up(knex: Knex): Promise<void> {
 
   // Visits of the events already recorded.
   await unscoped(knex, ['deal_stage_events', 'stages', 'deals', 'deal_stage_visits'], () =>
-    knex.raw(`
-      insert into deal_stage_visits (account_id, event_id, deal_id, pipeline_id, stage_id, entered_at, left_at, next_stage_id,
-                                     deal_status, deal_deleted, deal_owner_id, deal_source)
-      select v.account_id, v.event_id, v.deal_id, v.pipeline_id, v.stage_id, v.entered_at, v.left_at, v.next_stage_id,
-             d.status, d.deleted_at is not null, d.owner_id, d.source
-        from (select account_id, id as event_id, deal_id, pipeline_id, to_stage_id as stage_id, occurred_at as entered_at,
-                     lead(occurred_at) over deal_visits as left_at, lead(to_stage_id) over deal_visits as next_stage_id
-                from (select e.account_id, e.id, e.deal_id, e.to_stage_id, e.occurred_at, s.pipeline_id,
-                             lag(e.to_stage_id) over (partition by e.account_id, e.deal_id order by e.occurred_at, e.id) as previous_stage_id
-                        from deal_stage_events e
-                        join stages s on s.account_id = e.account_id and s.id = e.to_stage_id) events
-               where previous_stage_id is null or previous_stage_id <> to_stage_id
-              window deal_visits as (partition by account_id, deal_id order by occurred_at, id)) v
-        join deals d on d.account_id = v.account_id and d.id = v.deal_id`),
+    knex.raw(insertVisits('')),
   );
 }
 
