@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
 import { repoRoot } from '../helpers/processes.ts';
-import { accessibilityViolations, launchBrowser } from './browser.ts';
+import { accessibilityViolations, launchBrowser, settleAnimations } from './browser.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
@@ -33,15 +33,7 @@ const shotDir = path.join(repoRoot, 'docs', 'screenshots', 'admin');
 
 async function shoot(page: Page, name: string) {
   fs.mkdirSync(shotDir, { recursive: true });
-  // Finite transitions (the tab underline, a toast) settle first.
-  await page.evaluate(() =>
-    Promise.all(
-      document
-        .getAnimations()
-        .filter((a) => Number.isFinite(Number(a.effect?.getComputedTiming().endTime)))
-        .map((a) => a.finished.catch(() => undefined)),
-    ),
-  );
+  await settleAnimations(page);
   await page.screenshot({ path: path.join(shotDir, `${name}.png`), fullPage: true });
 }
 

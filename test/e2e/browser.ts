@@ -49,11 +49,11 @@ export async function screenshot(page: Page, name: string) {
   return file;
 }
 
-/** Runs axe-core in the page (or one of its frames) and returns the serious and critical violations. */
-export async function accessibilityViolations(page: Page | Frame) {
-  const axeSource = fs.readFileSync(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-  // A toast or dialog still fading in is half transparent: its colours are judged once it has settled.
-  // (Endless ones — a skeleton's shimmer — never finish and are left alone.)
+/**
+ * Waits for the page's finite animations and transitions (a toast fading in, a tab underline
+ * sliding); endless ones — a skeleton's shimmer — never finish and are left alone.
+ */
+export async function settleAnimations(page: Page | Frame) {
   await page.evaluate(() =>
     Promise.all(
       document
@@ -62,6 +62,13 @@ export async function accessibilityViolations(page: Page | Frame) {
         .map((a) => a.finished.catch(() => undefined)),
     ),
   );
+}
+
+/** Runs axe-core in the page (or one of its frames) and returns the serious and critical violations. */
+export async function accessibilityViolations(page: Page | Frame) {
+  const axeSource = fs.readFileSync(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  // A toast or dialog still fading in is half transparent: its colours are judged once it has settled.
+  await settleAnimations(page);
   // Evaluated through the DevTools protocol: our pages' CSP forbids injected inline scripts.
   await page.evaluate(axeSource);
   const results = await page.evaluate(async () => {

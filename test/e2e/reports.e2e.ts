@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
 import { repoRoot } from '../helpers/processes.ts';
-import { accessibilityViolations, launchBrowser } from './browser.ts';
+import { accessibilityViolations, launchBrowser, settleAnimations } from './browser.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
@@ -56,8 +56,7 @@ const shotDir = path.join(repoRoot, 'docs', 'screenshots', 'reports');
 /** A screenshot of the page (of the window only while a drawer is open: it covers the window, not the page). */
 async function shoot(page: Page, name: string, fullPage = true) {
   fs.mkdirSync(shotDir, { recursive: true });
-  // Transitions (the tab underline sliding to the tab just opened) settle first.
-  await page.evaluate(() => Promise.all(document.getAnimations().map((animation) => animation.finished)));
+  await settleAnimations(page);
   await page.screenshot({ path: path.join(shotDir, `${name}.png`), fullPage });
 }
 
