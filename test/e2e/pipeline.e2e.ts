@@ -291,6 +291,8 @@ describe('a deal opened by its address, its card and the bell', () => {
     expect(await open.getByRole('link', { name: 'Conversation #31' }).getAttribute('href')).toBe(`${chatwoot.url}/app/accounts/9/conversations/31`);
     expect(new URL(tab.url()).searchParams.get('deal')).toBe(roof.id);
     expect(await accessibilityViolations(tab)).toEqual([]);
+    // Escape reaches the drawer once focus is in it (on a busy machine that can come after it shows).
+    await expect.poll(() => open.evaluate((dialog) => dialog.contains(document.activeElement)), { timeout: 10_000 }).toBe(true);
     await tab.keyboard.press('Escape');
     // Closing animates: the drawer goes, then the address forgets it (a busy machine takes a while).
     await expect.poll(() => open.count(), { timeout: 10_000 }).toBe(0);
