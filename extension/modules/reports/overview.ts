@@ -1,5 +1,6 @@
-// The admin's overview: the five figures that matter, this period against the one before it (the
-// Reports app asks for this week, Monday to Sunday, against last week). Each comes from its own
+// The admin's overview: the five figures that matter, this period against the one of the same
+// length just before it (the Reports app and the admin panel ask for this week so far, Monday to
+// today, so it reads against the same days of last week). Each comes from its own
 // report's headline function, so it follows that report's definition and scope; a figure the caller
 // may not see (capability off, or no reports:read for dispatch) is left out.
 import { z } from 'zod';
