@@ -2,8 +2,20 @@
 // show each problem at its field; anything else is one message for the form.
 import { ApiError } from './api.ts';
 
+export interface FieldProblem {
+  field: string;
+  message: string;
+  /** The server's code for the rule broken, for forms that word it themselves. */
+  code?: string;
+}
+
+/** Each field problem of a 422 (none for anything else). */
+export function fieldProblems(err: unknown): FieldProblem[] {
+  if (!(err instanceof ApiError) || err.status !== 422) return [];
+  const fields = (err.details as { fields?: Array<{ path: string; message: string; code?: string }> } | null)?.fields ?? [];
+  return fields.map((f) => ({ field: f.path.replace(/^(body|query)\./, ''), message: f.message, code: f.code }));
+}
+
 export function fieldErrors(err: unknown): Record<string, string> {
-  if (!(err instanceof ApiError) || err.status !== 422) return {};
-  const fields = (err.details as { fields?: Array<{ path: string; message: string }> } | null)?.fields ?? [];
-  return Object.fromEntries(fields.map((f) => [f.path.replace(/^(body|query)\./, ''), f.message]));
+  return Object.fromEntries(fieldProblems(err).map((p) => [p.field, p.message]));
 }
