@@ -41,6 +41,17 @@ const configSchema = z.object({
   ONELINK_VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{80,100}$/).optional(),
   ONELINK_VAPID_PRIVATE_KEY: z.string().regex(/^[A-Za-z0-9_-]{40,50}$/).optional(),
   ONELINK_VAPID_SUBJECT: z.string().regex(/^(mailto:|https:\/\/)\S+$/).optional(),
+  ONELINK_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).optional(),
+  ONELINK_S3_REGION: z.string().regex(/^[a-z0-9-]{1,40}$/).default('us-east-1'),
+  ONELINK_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  ONELINK_S3_ACCESS_KEY_ID: z.string().min(1).max(256).optional(),
+  ONELINK_S3_SECRET_ACCESS_KEY: z.string().min(1).max(256).optional(),
+  ONELINK_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  ONELINK_S3_PREFIX: z.string().regex(/^([A-Za-z0-9_-]+\/)*$/).default(''),
+  ONELINK_RETAIN_DELIVERIES_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  ONELINK_RETAIN_RECORDINGS_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+  ONELINK_RETAIN_NOTIFICATIONS_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  ONELINK_RETAIN_SESSIONS_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -78,6 +89,17 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_VAPID_PUBLIC_KEY: 'the VAPID public key for web push, URL-safe base64 (generate a pair with `npx web-push generate-vapid-keys`)',
   ONELINK_VAPID_PRIVATE_KEY: 'the VAPID private key for web push, URL-safe base64 (set together with the public key)',
   ONELINK_VAPID_SUBJECT: 'a mailto: or https:// contact for push services, e.g. mailto:ops@example.com',
+  ONELINK_S3_BUCKET: 'an S3 bucket name (set it to keep files in S3-compatible storage instead of the local disk)',
+  ONELINK_S3_REGION: 'an S3 region such as eu-central-1',
+  ONELINK_S3_ENDPOINT: 'an absolute http(s) URL of an S3-compatible endpoint (unset: AWS S3 itself)',
+  ONELINK_S3_ACCESS_KEY_ID: 'the S3 access key id (unset: the AWS SDK\'s default credential chain)',
+  ONELINK_S3_SECRET_ACCESS_KEY: 'the S3 secret access key (set together with the access key id)',
+  ONELINK_S3_FORCE_PATH_STYLE: 'true or false (true for most S3-compatible servers such as MinIO)',
+  ONELINK_S3_PREFIX: 'a key prefix ending in a slash, such as onelink/ (empty: the bucket\'s root)',
+  ONELINK_RETAIN_DELIVERIES_DAYS: 'a whole number of days from 1 to 3650 (processed webhook deliveries; dead ones are kept until replayed or dismissed)',
+  ONELINK_RETAIN_RECORDINGS_DAYS: 'a whole number of days from 1 to 3650 (call recordings and transcripts)',
+  ONELINK_RETAIN_NOTIFICATIONS_DAYS: 'a whole number of days from 1 to 3650 (sent and failed notification records)',
+  ONELINK_RETAIN_SESSIONS_DAYS: 'a whole number of days from 1 to 3650 (ended and expired sign-in sessions)',
 };
 
 export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {
