@@ -17,7 +17,8 @@ import { renderApiReference } from './http/api-reference.ts';
 import { sendError } from './http/envelope.ts';
 import { HttpError, httpErrorFrom } from './http/errors.ts';
 import { buildOpenApi } from './http/openapi.ts';
-import { defineRoute, toExpressHandlers, type AnyRoute } from './http/registry.ts';
+import { defineRoute, toExpressHandlers, type AnyRoute, type Authenticate, type RateLimits } from './http/registry.ts';
+import { postgresRateLimitStores } from './http/rate-limit-store.ts';
 import { requestIdFor } from './http/request-id.ts';
 import type { Logger } from './logger.ts';
 import { dealRoutes } from './modules/deals/routes.ts';
@@ -84,8 +85,11 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     next();
   });
 
+  const health = healthRoutes({ knex: db, schema: config.ONELINK_DB_SCHEMA, version, publicUrl: config.PUBLIC_URL, databaseMode });
+  if (!config.servesApi) return healthChecksOnly(app, health, config.ONELINK_BODY_LIMIT_KB);
+
   const routes: AnyRoute[] = [
-    ...healthRoutes({ knex: db, schema: config.ONELINK_DB_SCHEMA, version, publicUrl: config.PUBLIC_URL, databaseMode }),
+    ...health,
     ...authRoutes(services),
     ...capabilityRoutes(),
     ...auditRoutes(),
@@ -153,8 +157,9 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
       { authorization: req.headers.authorization, cookie: req.cookies?.[sessionCookie], requestedWith: req.get(appRequestHeader) },
       String(req.id),
     );
+  const rateLimits: RateLimits = { stores: postgresRateLimitStores(db), logger };
   for (const route of routes) {
-    (route.prefix === '' ? root : api)[route.method](route.path, ...toExpressHandlers(route, authenticateRequest, config.ONELINK_BODY_LIMIT_KB));
+    (route.prefix === '' ? root : api)[route.method](route.path, ...toExpressHandlers(route, authenticateRequest, config.ONELINK_BODY_LIMIT_KB, rateLimits));
   }
   app.locals.routes = routes;
   // tus reads the raw request body itself: mounted ahead of the API router and its body parser.
@@ -186,6 +191,24 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     res.setHeader('Content-Security-Policy', await frameAncestors());
     res.sendFile(path.join(webDir, 'portal', portal, 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }, (err) => err && next());
   });
+  app.use((_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
+  app.use(errorHandler);
+  return app;
+}
+
+/**
+ * A worker-only process (ONELINK_WORKER=only) listens for its container's health checks alone:
+ * /health/live and /health/ready; everything else is a 404. It serves no API and no pages, so it
+ * needs no built web assets, opens no event streams and keeps no uploads.
+ */
+function healthChecksOnly(app: Express, health: AnyRoute[], bodyLimitKb: number): Express {
+  const probes = health.filter((route) => route.prefix === '');
+  const noCaller: Authenticate = async () => {
+    throw new HttpError(401, 'unauthorized', 'Authentication required');
+  };
+  for (const route of probes) app[route.method](route.path, ...toExpressHandlers(route, noCaller, bodyLimitKb));
+  app.locals.routes = probes;
+  app.locals.stopBackground = () => undefined;
   app.use((_req, res) => sendError(res, 404, 'route_not_found', 'Not found'));
   app.use(errorHandler);
   return app;

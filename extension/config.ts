@@ -30,7 +30,7 @@ const configSchema = z.object({
   ONELINK_CHATWOOT_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(1200),
   ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
   ONELINK_VENDOR_MESSAGES_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(30),
-  ONELINK_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  ONELINK_WORKER: z.enum(['true', 'false', 'only']).default('true'),
   ONELINK_FILES_DIR: z.string().min(1).optional(),
   ONELINK_UPLOAD_MAX_MB: z.coerce.number().int().min(1).max(1024).default(25),
   ONELINK_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
@@ -78,7 +78,7 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_CHATWOOT_REQUESTS_PER_MINUTE: 'a whole number from 1 to 100000 (Chatwoot allows 3000 a minute per IP by default)',
   ONELINK_SIGN_IN_ATTEMPTS_PER_MINUTE: 'a whole number from 1 to 100000',
   ONELINK_VENDOR_MESSAGES_PER_MINUTE: 'a whole number from 1 to 100000',
-  ONELINK_WORKER: 'true or false',
+  ONELINK_WORKER: 'true (serve the API and work the queue), false (serve the API only) or only (work the queue; HTTP answers health checks alone)',
   ONELINK_FILES_DIR: 'a directory path',
   ONELINK_UPLOAD_MAX_MB: 'a whole number of megabytes from 1 to 1024',
   ONELINK_UPLOAD_MAX_BYTES: 'a whole number of bytes from 1024 to 1073741824 (resumable uploads; unset: ONELINK_UPLOAD_MAX_MB)',
@@ -102,8 +102,12 @@ const expected: Record<keyof RawConfig, string> = {
   ONELINK_RETAIN_SESSIONS_DAYS: 'a whole number of days from 1 to 3650 (ended and expired sign-in sessions)',
 };
 
-export type Config = Omit<RawConfig, 'PUBLIC_URL'> & {
+export type Config = Omit<RawConfig, 'PUBLIC_URL' | 'ONELINK_WORKER'> & {
   PUBLIC_URL: string;
+  /** This process works the queue and the workers (ONELINK_WORKER true or only). */
+  ONELINK_WORKER: boolean;
+  /** This process serves the API and the web pages (ONELINK_WORKER true or false); a worker-only one answers health checks alone. */
+  servesApi: boolean;
   /** Absolute path of ONELINK_DATA_DIR. */
   dataDir: string;
   /** Absolute path where uploaded files are kept (ONELINK_FILES_DIR, else <data dir>/files). */
@@ -129,9 +133,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${name} must be ${expected[name]} (${shown}).`);
   }
   const raw = parsed.data;
+  // One S3 key without the other would silently fall back to the SDK's own credential chain.
+  if (!raw.ONELINK_S3_ACCESS_KEY_ID !== !raw.ONELINK_S3_SECRET_ACCESS_KEY) {
+    const [missing, set] = raw.ONELINK_S3_ACCESS_KEY_ID ? ['ONELINK_S3_SECRET_ACCESS_KEY', 'ONELINK_S3_ACCESS_KEY_ID'] : ['ONELINK_S3_ACCESS_KEY_ID', 'ONELINK_S3_SECRET_ACCESS_KEY'];
+    throw new ConfigError(`Invalid configuration: ${missing} must be set together with ${set} (only ${set} is set).`);
+  }
   return {
     ...raw,
     PUBLIC_URL: (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),
+    ONELINK_WORKER: raw.ONELINK_WORKER !== 'false',
+    servesApi: raw.ONELINK_WORKER !== 'only',
     dataDir: path.resolve(raw.ONELINK_DATA_DIR),
     filesDir: path.resolve(raw.ONELINK_FILES_DIR ?? path.join(raw.ONELINK_DATA_DIR, 'files')),
   };

@@ -9,6 +9,7 @@ import type { Permission } from '../auth/permissions.ts';
 import type { Capability } from '../capabilities/profiles.ts';
 import type { RequestContext } from '../context.ts';
 import { sendError } from './envelope.ts';
+import type { RateLimitStores } from './rate-limit-store.ts';
 import { HttpError, forbidden, invalid, maxFieldIssues, type FieldIssue } from './errors.ts';
 import { badCharactersMessage, findBadText } from './schemas.ts';
 
@@ -99,15 +100,24 @@ function fieldIssues(where: string, error: z.ZodError): FieldIssue[] {
 
 export type Authenticate = (req: Request) => Promise<RequestContext>;
 
+/** Where rate-limited routes keep their counts (shared by every replica) and where store failures are logged. */
+export interface RateLimits {
+  stores: RateLimitStores;
+  logger: { warn(fields: object, message?: string): void; error(fields: object, message?: string): void };
+}
+
 /**
  * Express handlers for a route, in order: rate limit, authentication, permission, capability,
  * then the media type (415), NUL and lone surrogates anywhere (422), validation of params, query and
  * body (422 naming the failing fields, at most 20), then the handler.
  */
-export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, bodyLimitKb: number): RequestHandler[] {
+export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, bodyLimitKb: number, rateLimits?: RateLimits): RequestHandler[] {
   const handlers: RequestHandler[] = [];
   if (route.rawBody) handlers.push(express.raw({ type: () => true, limit: `${bodyLimitKb}kb` }));
   if (route.rateLimitPerMinute) {
+    // Counted in Postgres so that replicas share one limit; an in-memory count would allow N× behind N replicas.
+    if (!rateLimits) throw new Error(`Route ${route.method.toUpperCase()} ${route.path} is rate limited: pass the shared rate-limit stores`);
+    const { logger } = rateLimits;
     handlers.push(
       rateLimit({
         windowMs: 60_000,
@@ -115,6 +125,11 @@ export function toExpressHandlers(route: AnyRoute, authenticate: Authenticate, b
         skipSuccessfulRequests: route.rateLimitFailuresOnly ?? false,
         standardHeaders: 'draft-8',
         legacyHeaders: false,
+        // Each entry point counts on its own: the limiter is named by method and full path.
+        store: rateLimits.stores(`${route.method.toUpperCase()} ${route.prefix ?? '/api/v1'}${route.path}`),
+        // Postgres down: let the request through; it needs the database too and answers its usual 5xx (rate-limit-store.ts).
+        passOnStoreError: true,
+        logger: { warn: (err, message) => logger.warn({ err }, message), error: (err, message) => logger.error({ err }, message) },
         handler: (_req, res) => sendError(res, 429, 'rate_limited', 'Too many attempts; wait a minute and try again'),
       }),
     );

@@ -2,8 +2,9 @@
 // delayed checks of calls. Each module brings its own queue work (see work.ts: tasks/queue.ts,
 // jobs/queue.ts, chatwoot/queue.ts, calls/queue.ts, webhooks/queue.ts); the server assembles the
 // list and hands it to startQueue, which registers them all the same way and knows no module.
-// Workers run inside the server process unless ONELINK_WORKER=false (then another process works
-// the same queue). pg-boss keeps its tables in its own schema.
+// Workers run inside the server process unless ONELINK_WORKER=false (then another process, e.g. one
+// started with ONELINK_WORKER=only, works the same queue; pg-boss hands each job to one of them).
+// pg-boss keeps its tables in its own schema.
 import PgBoss from 'pg-boss';
 import type { Logger } from '../logger.ts';
 import { queues } from './names.ts';

@@ -25,6 +25,7 @@ const poolTables: Record<string, string> = {
   webhook_deliveries: 'the inbox stores a delivery before its account is known (per installation)',
   webhook_refusals: 'refused deliveries are counted per installation, often with no account',
   sweep_runs: 'a sweep as a whole, across accounts (its per-account failures are tenant data)',
+  rate_limit_hits: 'rate-limit counters per limiter and client address, counted before anyone is known',
 };
 const poolWrites = new Set(['insert', 'update', 'del', 'delete', 'increment', 'decrement', 'truncate', 'upsert']);
 const isPool = (e: ts.Expression) => (ts.isIdentifier(e) && ['db', 'knex'].includes(e.text)) || (ts.isPropertyAccessExpression(e) && ['db', 'knex'].includes(e.name.text));
