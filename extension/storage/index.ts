@@ -4,25 +4,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import type { Config } from '../config.ts';
+import type { FileStorage } from './file-storage.ts';
+import { createS3Client, s3Storage } from './s3.ts';
 
-export interface FileStorage {
-  /** Stores the stream's bytes under `key`, replacing nothing: keys are unique. */
-  put(key: string, source: Readable): Promise<void>;
-  /** The bytes under `key`; rejects with code ENOENT when there are none. */
-  open(key: string): Promise<Readable>;
-  /** Removes `key`; missing keys are fine. */
-  remove(key: string): Promise<void>;
-  /** The bytes under `key` as a Blob read only when consumed (never copied into memory); rejects with code ENOENT when there are none. */
-  openBlob?(key: string, type?: string): Promise<Blob>;
-}
+export type { FileStorage };
 
 const safeKey = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
+
+/** Throws for a key that could leave its folder (on disk) or its prefix (in a bucket). */
+function assertSafeKey(key: string) {
+  if (!safeKey.test(key) || key.includes('..')) throw new Error(`Unsafe storage key: ${key}`);
+}
 
 /** Files on the local disk under `root` (by default ./.data/files). */
 export function localDiskStorage(root: string): FileStorage {
   const pathOf = (key: string) => {
-    if (!safeKey.test(key) || key.includes('..')) throw new Error(`Unsafe storage key: ${key}`);
+    assertSafeKey(key);
     return path.join(root, key);
   };
   return {
@@ -54,4 +52,52 @@ export function localDiskStorage(root: string): FileStorage {
       return fs.openAsBlob(file, type ? { type } : undefined);
     },
   };
+}
+
+/** The same storage, refusing unsafe keys before they reach it. */
+function withSafeKeys(storage: FileStorage): FileStorage {
+  return {
+    async put(key, source) {
+      try {
+        assertSafeKey(key);
+      } catch (err) {
+        source.destroy();
+        throw err;
+      }
+      return storage.put(key, source);
+    },
+    async open(key) {
+      assertSafeKey(key);
+      return storage.open(key);
+    },
+    async remove(key) {
+      assertSafeKey(key);
+      return storage.remove(key);
+    },
+  };
+}
+
+export type StorageConfig = Pick<
+  Config,
+  | 'filesDir'
+  | 'ONELINK_S3_BUCKET'
+  | 'ONELINK_S3_REGION'
+  | 'ONELINK_S3_ENDPOINT'
+  | 'ONELINK_S3_ACCESS_KEY_ID'
+  | 'ONELINK_S3_SECRET_ACCESS_KEY'
+  | 'ONELINK_S3_FORCE_PATH_STYLE'
+  | 'ONELINK_S3_PREFIX'
+>;
+
+/** The storage the configuration asks for: the S3 bucket when ONELINK_S3_BUCKET is set, else the local files folder. */
+export function createFileStorage(config: StorageConfig): FileStorage {
+  if (!config.ONELINK_S3_BUCKET) return localDiskStorage(config.filesDir);
+  return withSafeKeys(s3Storage(createS3Client(config), config.ONELINK_S3_BUCKET, config.ONELINK_S3_PREFIX));
+}
+
+/** Where files are kept, for the start-up log line (no credentials). */
+export function describeFileStorage(config: StorageConfig) {
+  return config.ONELINK_S3_BUCKET
+    ? { storage: 's3', bucket: config.ONELINK_S3_BUCKET, prefix: config.ONELINK_S3_PREFIX, endpoint: config.ONELINK_S3_ENDPOINT ?? 'aws' }
+    : { storage: 'local', dir: config.filesDir };
 }

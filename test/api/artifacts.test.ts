@@ -10,6 +10,7 @@ import { apiAs, fetchSignedLink } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { createClientPortalSession, createVendorPortalSession, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
+import { storedFiles as storedFilesOf } from '../helpers/stored-files.ts';
 
 const world = useWorld([1], { env: { ONELINK_UPLOAD_MAX_MB: '1' } });
 let t: TestApp;
@@ -26,8 +27,7 @@ const upload = (token: string, job: string, file: Buffer, name: string, visibili
     .post(`/api/v1/jobs/${job}/artifacts${visibility ? `?visibility=${visibility}` : ''}`)
     .set('Authorization', `Bearer ${token}`)
     .attach('file', file, name);
-const storedFiles = () =>
-  fs.existsSync(t.config.filesDir) ? fs.readdirSync(t.config.filesDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)) : [];
+const storedFiles = () => storedFilesOf(t);
 const artifactRows = () => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('job_artifacts').select('id', 'deleted_at'));
 const fetchLink = (link: string) => fetchSignedLink(t, link);
 
@@ -76,7 +76,7 @@ describe('uploading job files', () => {
 
   it('refuses wrong types, oversized, empty, damaged and non-multipart uploads before keeping anything', async () => {
     const rowsBefore = (await artifactRows()).length;
-    const filesBefore = storedFiles().length;
+    const filesBefore = (await storedFiles()).length;
     const html = Buffer.from('<html><script>alert(1)</script></html>'.padEnd(5000, ' '));
     const disguised = await upload(agent.token, jobId, html, 'holiday.jpg');
     expect([disguised.status, disguised.body.error.code]).toEqual([415, 'file_type_not_allowed']);
@@ -94,7 +94,7 @@ describe('uploading job files', () => {
     expect([noFile.status, noFile.body.error.code]).toEqual([400, 'file_required']);
     expect((await upload(agent.token, jobId, photo, 'x.jpg', 'public')).status).toBe(422);
     expect((await artifactRows()).length).toBe(rowsBefore);
-    expect(storedFiles().length).toBe(filesBefore);
+    expect((await storedFiles()).length).toBe(filesBefore);
   });
 
   it('leaves nothing behind when a multipart body is cut off', async () => {
@@ -163,9 +163,9 @@ describe('who sees which files', () => {
     const otherKey = createUrlSigner(Buffer.alloc(32, 9)).sign({ a: admin.accountId, i: created.id, v: 'original' }, new Date(Date.now() + 60_000));
     expect((await fetchLink(`/api/v1/artifacts/content?token=${otherKey}`)).status).toBe(404);
 
-    const filesBefore = storedFiles().length;
+    const filesBefore = (await storedFiles()).length;
     expect((await asAgent.delete(`/jobs/${jobId}/artifacts/${created.id}`)).status).toBe(200);
-    expect(storedFiles().length).toBe(filesBefore - 2); // original and thumbnail
+    expect((await storedFiles()).length).toBe(filesBefore - 2); // original and thumbnail
     expect((await fetchLink(created.url)).status).toBe(404);
     expect((await asAgent.get(`/jobs/${jobId}`)).body.data.events.at(-1)).toMatchObject({ kind: 'artifact_removed', data: { filename: 'to-delete.jpg' } });
   });

@@ -2,8 +2,6 @@
 // and categories through the vendors module's rules; staff lock any of them; compliance documents
 // sent from the portal wait for review and count toward compliance only once approved; a rejection
 // needs a reason the vendor is told; nobody reaches another vendor's or another account's business.
-import fs from 'node:fs';
-import path from 'node:path';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
@@ -14,6 +12,7 @@ import { apiAs, fetchSignedLink } from '../helpers/api.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { inviteVendorUser, signInAgent, signInDispatcher, type SignedIn } from '../helpers/identity.ts';
 import { useWorld } from '../helpers/world.ts';
+import { storedFiles as storedFilesOf } from '../helpers/stored-files.ts';
 
 const world = useWorld([1, 2], { env: { ONELINK_UPLOAD_MAX_MB: '1' } });
 let t: TestApp;
@@ -33,8 +32,7 @@ function sendDocument(token: string, fields: Record<string, string>, file: Buffe
   return req;
 }
 const fetchLink = (link: string) => fetchSignedLink(t, link);
-const storedFiles = () =>
-  fs.existsSync(t.config.filesDir) ? fs.readdirSync(t.config.filesDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)) : [];
+const storedFiles = () => storedFilesOf(t);
 const compliance = async (vendorId: string) => (await asDispatcher.get(`/vendors/${vendorId}`)).body.data.compliance as string;
 const business = async (token: string) => {
   const res = await apiAs(t, token).get('/portal/vendor/business');
@@ -284,7 +282,7 @@ describe('compliance documents with review', () => {
     const token = crews.North!.owner.token;
     const count = () => withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('vendor_documents').where({ account_id: admin.accountId }).count<Array<{ count: number }>>('* as count'));
     const before = (await count())[0]!.count;
-    const filesBefore = storedFiles().sort();
+    const filesBefore = (await storedFiles()).sort();
     const cases = [
       [await sendDocument(token, { kind: 'insurance' }), 422, 'body.expires_on'],
       [await sendDocument(token, { expires_on: day(30) }), 422, 'body.kind'],
@@ -301,7 +299,7 @@ describe('compliance documents with review', () => {
       if (path) expect(res.body.error.details.fields.map((f: { path: string }) => f.path)).toContain(path);
     }
     expect((await count())[0]!.count).toBe(before);
-    expect(storedFiles().sort()).toEqual(filesBefore);
+    expect((await storedFiles()).sort()).toEqual(filesBefore);
     // A path in the file name is dropped.
     const named = await sendDocument(token, { kind: 'permit', expires_on: day(30) }, pdf('permit'), '../../etc/passwd.pdf');
     expect(named.body.data.filename).toBe('passwd.pdf');

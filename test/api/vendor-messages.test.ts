@@ -536,7 +536,9 @@ describe('files with a message', () => {
     return req;
   };
   const fetchLink = (link: string) => fetchSignedLink(t, link);
-  const messageFiles = (jobId: string) => {
+  const messageFiles = async (jobId: string) => {
+    const folder = `${admin.accountId}/${jobId}/messages/`;
+    if (t.s3) return (await t.s3.keys()).filter((k) => k.startsWith(folder)).map((k) => k.slice(folder.length));
     const dir = path.join(t.config.filesDir, String(admin.accountId), jobId, 'messages');
     return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
   };
@@ -557,17 +559,17 @@ describe('files with a message', () => {
       { filename: 'leak.jpg', content_type: 'image/jpeg' },
       { filename: 'quote.pdf', content_type: 'application/pdf' },
     ]);
-    const stored = messageFiles(job.id);
+    const stored = await messageFiles(job.id);
     expect(stored).toHaveLength(2);
     // The same id again (the device resending after a lost answer): the first message, no new files.
     const replay = await sendFiles(north().owner, job.id, { id, content: '' }, files);
     expect(replay.status, JSON.stringify(replay.body)).toBe(200);
     expect(replay.body.data.id).toBe(sent.body.data.id);
-    expect(messageFiles(job.id)).toEqual(stored);
+    expect(await messageFiles(job.id)).toEqual(stored);
     expect(await rowsOf(job.id)).toHaveLength(1);
     // Other files under the same id are another message: refused.
     expect((await sendFiles(north().owner, job.id, { id, content: '' }, [files[0]!])).status).toBe(422);
-    expect(messageFiles(job.id)).toEqual(stored);
+    expect(await messageFiles(job.id)).toEqual(stored);
 
     expect(await drain()).toBe(1);
     const [conversation, ...more] = threadsOf(job.reference);
@@ -643,12 +645,12 @@ describe('files with a message', () => {
     expect([empty.status, empty.body.error.details.fields[0].path]).toEqual([422, 'body.content']);
     expect((await sendFiles(north().owner, job.id, { id: 'not-a-uuid', content: 'x' }, [{ data: photo, name: 'a.jpg' }])).status).toBe(422);
     expect(await rowsOf(job.id)).toEqual([]);
-    expect(messageFiles(job.id)).toEqual([]);
+    expect(await messageFiles(job.id)).toEqual([]);
     const incoming = path.join(t.config.filesDir, '.incoming');
     expect(fs.existsSync(incoming) ? fs.readdirSync(incoming) : []).toEqual([]);
     // Another vendor's job: 404 before a byte is kept.
     expect((await sendFiles(vendors.South!.owner, job.id, { id: randomUUID(), content: 'x' }, [{ data: photo, name: 'a.jpg' }])).status).toBe(404);
-    expect(messageFiles(job.id)).toEqual([]);
+    expect(await messageFiles(job.id)).toEqual([]);
   });
 
   it('does not post files twice when Chatwoot stored them but its answer was lost (no text: found by the files)', async () => {
@@ -679,14 +681,14 @@ describe('files with a message', () => {
     const posted = await sendFiles(north().owner, job.id, { id: randomUUID(), content: 'Posted before' }, [{ data: pdf, name: 'posted.pdf' }]);
     expect(posted.status).toBe(201);
     await drain(300);
-    for (const name of messageFiles(job.id)) fs.rmSync(path.join(t.config.filesDir, String(admin.accountId), job.id, 'messages', name));
+    for (const name of await messageFiles(job.id)) await t.services.files.remove(`${admin.accountId}/${job.id}/messages/${name}`);
     await makeDue();
     await drain(300);
     expect((await messagesOf(north().owner, job.id)).find((m: { content: string }) => m.content === 'Posted before')).toMatchObject({ status: 'sent' });
     // Never posted and its file is gone: failed at once with the reason; the next message leaves.
     const lost = await sendFiles(north().owner, job.id, { id: randomUUID(), content: 'File vanished' }, [{ data: pdf, name: 'vanished.pdf' }]);
     expect(lost.status).toBe(201);
-    for (const name of messageFiles(job.id)) fs.rmSync(path.join(t.config.filesDir, String(admin.accountId), job.id, 'messages', name));
+    for (const name of await messageFiles(job.id)) await t.services.files.remove(`${admin.accountId}/${job.id}/messages/${name}`);
     expect((await send(north().owner, job.id, 'After the vanished file')).status).toBe(201);
     await drain(300);
     const shown = await messagesOf(north().owner, job.id);
