@@ -19,6 +19,7 @@ import { tasksQueueWork } from './modules/tasks/queue.ts';
 import { startOutboxWorker, type OutboxWorker } from './chatwoot/outbox-worker.ts';
 import { createChannels, type Channels } from './notifications/channels/index.ts';
 import { notificationsQueueWork } from './notifications/queue.ts';
+import { retentionDays, retentionQueueWork } from './modules/system/retention.ts';
 import { resolveVapidKeys, type VapidKeys } from './notifications/vapid.ts';
 import { startNotificationWorker, type NotificationWorker } from './notifications/worker.ts';
 import { chatwootDeliverySource } from '../webhooks/chatwoot/process.ts';
@@ -29,7 +30,7 @@ import type PgBoss from 'pg-boss';
 import { createSealer, createUrlSigner, resolveEncryptionKey, type Sealer, type UrlSigner } from './security/crypto.ts';
 import { endAllStreams } from './events/routes.ts';
 import { noScanner, type Services } from './services.ts';
-import { localDiskStorage } from './storage/index.ts';
+import { createFileStorage, describeFileStorage } from './storage/index.ts';
 
 /** Prints one line to stderr and exits 1: for problems the operator must fix. */
 function fail(message: string): never {
@@ -180,6 +181,7 @@ async function main() {
         ...webhookQueueWork(knex, calls),
         ...callsQueueWork(calls),
         ...notificationsQueueWork(knex),
+        ...retentionQueueWork({ db: knex, sealer, twilioApiUrl: config.ONELINK_TWILIO_API_URL, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, days: retentionDays(config) }),
       ],
     });
   } catch (err) {
@@ -200,11 +202,12 @@ async function main() {
       chatwootTimeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS,
     },
     jobs: { send: (name, data, options) => queue!.send(name, data, options ?? {}) },
-    files: localDiskStorage(config.filesDir),
+    files: createFileStorage(config),
     scanFile: noScanner,
     urlSigner,
     notifications: { senders: channels.senders, vapidPublicKey: vapid.publicKey },
   };
+  logger.info(describeFileStorage(config), 'file storage');
   if (config.ONELINK_WORKER) {
     outboxWorker = await startOutboxWorker({ url: databaseUrl, db: knex, sealer, logger, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, files: services.files });
     deliveryWorker = await startDeliveryWorker({
@@ -234,7 +237,9 @@ async function main() {
     throw err;
   }
   if (shuttingDown) return;
-  logger.info({ url: config.PUBLIC_URL, port: config.PORT }, 'onelink is listening');
+  // Web processes serve the API and pages; a worker-only one (ONELINK_WORKER=only) answers health checks alone.
+  const mode = !config.servesApi ? 'worker' : config.ONELINK_WORKER ? 'web and worker' : 'web';
+  logger.info({ url: config.PUBLIC_URL, port: config.PORT, mode }, 'onelink is listening');
 }
 
 /** Superusers and BYPASSRLS roles are not bound by row-level security: say so loudly. */

@@ -9,6 +9,7 @@ export const queues = {
   chatwootSync: 'chatwoot-sync',
   notificationDigest: 'notification-digest',
   vendorDocumentAlerts: 'vendor-document-alerts',
+  dataRetention: 'data-retention',
 } as const;
 
 /** What web code needs of the queue: putting work on it. */

@@ -21,6 +21,10 @@ export interface FakeTwilio {
   messages: SentMessage[];
   /** Answers to give the next message requests instead of accepting them (first in, first out). */
   messageAnswers: MessageAnswer[];
+  /** Every DELETE of a recording, authenticated or not, in order. */
+  recordingDeletes: RecordingDelete[];
+  /** Answers to give the next recording deletes instead of deleting (first in, first out). */
+  recordingDeleteAnswers: MessageAnswer[];
   close(): Promise<void>;
 }
 
@@ -35,6 +39,14 @@ export interface SentMessage {
   form: Record<string, string>;
   /** The SID given, when the message was accepted. */
   sid: string | null;
+}
+
+export interface RecordingDelete {
+  accountSid: string;
+  recordingSid: string;
+  authorized: boolean;
+  /** The status answered. */
+  status: number;
 }
 
 export type MessageAnswer = { status: number; code?: number; message?: string };
@@ -65,7 +77,7 @@ function refusal(form: Record<string, string>): MessageAnswer | null {
 }
 
 export async function startFakeTwilio(): Promise<FakeTwilio> {
-  const fake = { url: '', accountSid: `AC${hex(16)}`, authToken: hex(16), recordings: new Map<string, Buffer>(), fetches: 0, messages: [] as SentMessage[], messageAnswers: [] as MessageAnswer[] };
+  const fake = { url: '', accountSid: `AC${hex(16)}`, authToken: hex(16), recordings: new Map<string, Buffer>(), fetches: 0, messages: [] as SentMessage[], messageAnswers: [] as MessageAnswer[], recordingDeletes: [] as RecordingDelete[], recordingDeleteAnswers: [] as MessageAnswer[] };
   const app = express();
   const twilioError = (res: express.Response, answer: MessageAnswer) =>
     void res.status(answer.status).json({ code: answer.code ?? null, message: answer.message ?? 'Error', more_info: answer.code ? `https://www.twilio.com/docs/errors/${answer.code}` : null, status: answer.status });
@@ -119,6 +131,19 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
     const bytes = fake.recordings.get(req.params.file.replace(/\.mp3$/, ''));
     if (!bytes) return void res.status(404).json({ code: 20404, message: 'The requested resource was not found' });
     res.type('audio/mpeg').send(bytes);
+  });
+  // Deleting a recording: DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.json → 204, 404 once gone.
+  app.delete('/2010-04-01/Accounts/:sid/Recordings/:file', (req, res) => {
+    const expected = `Basic ${Buffer.from(`${fake.accountSid}:${fake.authToken}`).toString('base64')}`;
+    const call: RecordingDelete = { accountSid: req.params.sid, recordingSid: req.params.file.replace(/\.json$/, ''), authorized: req.params.sid === fake.accountSid && req.headers.authorization === expected, status: 204 };
+    fake.recordingDeletes.push(call);
+    const answer = !call.authorized ? { status: 401, code: 20003, message: 'Authenticate' } : (fake.recordingDeleteAnswers.shift() ?? (fake.recordings.has(call.recordingSid) ? null : { status: 404, code: 20404, message: 'The requested resource was not found' }));
+    if (answer) {
+      call.status = answer.status;
+      return twilioError(res, answer);
+    }
+    fake.recordings.delete(call.recordingSid);
+    res.status(204).end();
   });
   const server: Server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -11,7 +11,7 @@
 // permission for the region, 20003 wrong credentials, …) → failed, so the chain moves on.
 import type { Knex } from 'knex';
 import twilio from 'twilio';
-import type RequestClient from 'twilio/lib/base/RequestClient.js';
+import { RedirectedRequestClient } from '../../phones/twilio-rest.ts';
 import { read } from '../../db/tenant.ts';
 import type { Sealer } from '../../security/crypto.ts';
 import type { ChannelSender, OutgoingDelivery, SendResult, StoredMessage } from './types.ts';
@@ -80,23 +80,6 @@ export function smsBody(message: StoredMessage): string {
 function cut(text: string, max: number): string {
   const chars = [...text];
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('').trimEnd()}…`;
-}
-
-/** The library's own request client, sending to `apiUrl` instead of Twilio's hosts. */
-class RedirectedRequestClient extends twilio.RequestClient {
-  constructor(
-    private readonly apiUrl: URL,
-    timeoutMs: number,
-  ) {
-    super({ timeout: timeoutMs, autoRetry: false }); // retries belong to the delivery loop, with backoff
-  }
-
-  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
-    const target = new URL(opts.uri);
-    target.protocol = this.apiUrl.protocol;
-    target.host = this.apiUrl.host;
-    return super.request<TData>({ ...opts, uri: target.href });
-  }
 }
 
 function outcomeOfError(err: unknown): SendResult {
