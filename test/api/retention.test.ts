@@ -80,7 +80,7 @@ describe('webhook deliveries', () => {
   }
   const left = async (ids: string[]) => ((await t.db.knex('webhook_deliveries').whereIn('id', ids).pluck('id')) as string[]).sort();
 
-  it('removes processed and ignored ones (Chatwoot and Twilio) past 30 days, keeps failed, dead, waiting and recent ones; once', async () => {
+  it('removes processed, ignored and dismissed ones (Chatwoot and Twilio) past 30 days, keeps failed, dead, waiting and recent ones; once', async () => {
     const a = adminA.accountId;
     const b = adminB.accountId;
     const gone = [
@@ -89,6 +89,7 @@ describe('webhook deliveries', () => {
       await delivery(a, 'processed', ago(400 * day), 'twilio'),
       await delivery(b, 'processed', expired(30)),
       await delivery(null, 'ignored', expired(30)), // never learned its account
+      await delivery(a, 'dismissed', expired(30)), // an admin chose not to replay it
     ];
     const stay = [
       await delivery(a, 'processed', kept(30)),
@@ -101,12 +102,12 @@ describe('webhook deliveries', () => {
     ];
 
     const removed = await pruneDeliveries(deps, now);
-    expect(removed).toEqual({ webhook_deliveries: 5, without_account: 1 });
+    expect(removed).toEqual({ webhook_deliveries: 6, without_account: 1 });
     expect(await left([...gone, ...stay])).toEqual([...stay].sort());
 
     // One audit event per account with its count, by the retention process.
     expect(await prunings(a, 'webhook_deliveries')).toEqual([
-      { actor_type: 'system', actor_id: 'data-retention', resource_type: 'retention', after: { webhook_deliveries: 3, retention_days: 30, older_than: '2026-11-01T12:00:00.000Z' } },
+      { actor_type: 'system', actor_id: 'data-retention', resource_type: 'retention', after: { webhook_deliveries: 4, retention_days: 30, older_than: '2026-11-01T12:00:00.000Z' } },
     ]);
     expect((await prunings(b, 'webhook_deliveries')).map((e) => e.after.webhook_deliveries)).toEqual([1]);
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withAccountForTests as withAccount } from '../../extension/db/tenant.ts';
@@ -237,6 +238,24 @@ describe('processing', () => {
     const replay = await api.post(`/admin/webhook-deliveries/${res.body.data.delivery_id}/replay`);
     expect(replay.status).toBe(202);
     expect(t.sentJobs.at(-1)).toEqual({ queue: 'chatwoot-delivery', data: { deliveryId: res.body.data.delivery_id } });
+  });
+
+  it('lets an admin dismiss a failed delivery instead of replaying it, and only a failed or dead one', async () => {
+    const api = apiAs(t, admin.token);
+    const res = await deliver(chatwootDelivery({ event: 'contact_created', id: 'still-not-a-number', account: { id: 1 } }, { secret }));
+    const id = res.body.data.delivery_id as string;
+    expect(await processDelivery(t.db.knex, id)).toBe('failed');
+    const dismissed = await api.post(`/admin/webhook-deliveries/${id}/dismiss`);
+    expect([dismissed.status, dismissed.body.data.status]).toEqual([200, 'dismissed']);
+    expect((await api.get('/admin/webhook-deliveries', { status: 'dismissed' })).body.data.map((d: { id: string }) => d.id)).toEqual([id]);
+    // Twice: nothing left to dismiss, said as a conflict; nothing changed.
+    const again = await api.post(`/admin/webhook-deliveries/${id}/dismiss`);
+    expect([again.status, again.body.error.code]).toEqual([409, 'delivery_not_dismissable']);
+    const audit = await withAccount(t.db.knex, admin.accountId, { readOnly: true }, (trx) => trx('audit_events').where({ action: 'webhook_delivery.dismissed', resource_id: id }));
+    expect(audit).toHaveLength(1);
+    expect((await api.post(`/admin/webhook-deliveries/${randomUUID()}/dismiss`)).status).toBe(404);
+    // A dismissed one can still be replayed.
+    expect((await api.post(`/admin/webhook-deliveries/${id}/replay`)).status).toBe(202);
   });
 });
 

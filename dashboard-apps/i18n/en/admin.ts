@@ -26,6 +26,7 @@ export const admin = {
   'deliveries.attempts': 'Attempts',
   'deliveries.lastError': 'Last error',
   'deliveries.replay': 'Replay',
+  'deliveries.dismiss': 'Dismiss',
   'deliveries.caption': 'Webhook deliveries: {status}',
   'people.caption': 'Chatwoot administrators are Onelink admins; an admin grants agents the dispatcher role here.',
   'people.agent': 'Agent',

@@ -72,11 +72,11 @@ async function recordPruning(audit: Audit, kind: RetentionKind, days: number, cu
 // ---------------------------------------------------------------------------------------------
 // Webhook deliveries (Chatwoot and Twilio)
 
-/** Deliveries that were dealt with: 'failed' and 'dead' ones stay until an admin replays them. */
-const finishedDeliveryStatuses = ['processed', 'ignored'];
+/** Deliveries that were dealt with: 'failed' and 'dead' ones stay until an admin replays or dismisses them. */
+const finishedDeliveryStatuses = ['processed', 'ignored', 'dismissed'];
 
 /**
- * Removes processed and ignored deliveries received before the retention (no order: a scan stops at
+ * Removes processed, ignored and dismissed deliveries received before the retention (no order: a scan stops at
  * the first batch it finds, and the oldest rows lie first anyway). webhook_deliveries is kept
  * per installation, outside row-level security: a delivery is stored before its account is known
  * (some never learn one), so it is pruned by plain statements on the pool, not per account. Each
