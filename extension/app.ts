@@ -37,6 +37,7 @@ import { reportRoutes } from './modules/reports/routes.ts';
 import { sidebarRoutes } from './modules/sidebar/routes.ts';
 import { systemRoutes } from './modules/system/routes.ts';
 import { portalRoutes } from './portal/routes.ts';
+import { privacyRoutes } from './privacy/routes.ts';
 import { notificationRoutes } from './notifications/routes.ts';
 import { pushRoutes } from './notifications/push-routes.ts';
 import { chatwootWebhookRoutes } from '../webhooks/chatwoot/routes.ts';
@@ -116,6 +117,7 @@ export function createApp({ services, logger, databaseMode, extraRoutes = [] }: 
     ...reportRoutes(),
     ...viewRoutes(),
     ...systemRoutes(),
+    ...privacyRoutes(services),
     ...webhookAdminRoutes(services),
     ...chatwootWebhookRoutes(services),
     ...twilioWebhookRoutes(services),

@@ -4,6 +4,8 @@
 //   installation add --chatwoot-url URL --token ADMIN_ACCESS_TOKEN   connect a Chatwoot (verifies the token is an administrator's)
 //   installation list                                               list connected Chatwoots
 //   sync [--chatwoot-url URL] [--account-id N] [--full]             fill the contact and conversation caches from Chatwoot's API
+//   forget-contact --account N --contact M [--yes]                  erase a person (Chatwoot account and contact ids)
+//   export-contact --account N --contact M                          print a person's data as JSON
 // Uses DATABASE_URL, or the embedded Postgres in ONELINK_DATA_DIR (also while the server is running).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,15 +16,19 @@ import { ConfigError, loadConfig, loadDotEnv } from '../config.ts';
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
 import { createKnex } from '../db/knex.ts';
 import { migrateLatest } from '../db/migrations.ts';
-import { createSealer, resolveEncryptionKey } from '../security/crypto.ts';
+import { createSealer, createUrlSigner, resolveEncryptionKey } from '../security/crypto.ts';
 import { syncWithProgress } from '../chatwoot/sync.ts';
+import { exportContactCommand, forgetContactCommand } from '../privacy/cli.ts';
+import { createFileStorage } from '../storage/index.ts';
 
 const usage = `Usage:
   npm run onelink -- install --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url https://onelink.example.com] [--skip-check] [--check-timeout 20]
   npm run onelink -- uninstall --chatwoot-url https://chat.example.com --account-id 1 --token <administrator access token> [--public-url …]
   npm run onelink -- installation add --chatwoot-url https://chat.example.com --token <administrator access token>
   npm run onelink -- installation list
-  npm run onelink -- sync [--chatwoot-url …] [--account-id 1] [--full] [--requests-per-minute 1200]   (install runs it unless --skip-backfill)`;
+  npm run onelink -- sync [--chatwoot-url …] [--account-id 1] [--full] [--requests-per-minute 1200]   (install runs it unless --skip-backfill)
+  npm run onelink -- forget-contact --account <Chatwoot account id> --contact <Chatwoot contact id> [--yes] [--chatwoot-url …]   (erase a person; cannot be undone)
+  npm run onelink -- export-contact --account <Chatwoot account id> --contact <Chatwoot contact id> [--chatwoot-url …]   (print a person's data as JSON)`;
 
 async function run() {
   const { positionals, values } = parseArgs({
@@ -37,11 +43,14 @@ async function run() {
       'skip-backfill': { type: 'boolean' },
       full: { type: 'boolean' },
       'requests-per-minute': { type: 'string' },
+      account: { type: 'string' },
+      contact: { type: 'string' },
+      yes: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [noun, verb] = positionals;
-  const known = (noun === 'installation' && ['add', 'list'].includes(verb ?? '')) || noun === 'install' || noun === 'uninstall' || noun === 'sync';
+  const known = (noun === 'installation' && ['add', 'list'].includes(verb ?? '')) || noun === 'install' || noun === 'uninstall' || noun === 'sync' || noun === 'forget-contact' || noun === 'export-contact';
   if (values.help || !known) {
     console.log(usage);
     process.exit(values.help ? 0 : 2);
@@ -107,6 +116,13 @@ async function run() {
       const sealer = createSealer(resolveEncryptionKey(config.ONELINK_ENCRYPTION_KEY, config.dataDir, Boolean(embedded)));
       const mode = values.full ? 'full' : 'auto';
       if (!(await syncWithProgress(db, sealer, { chatwootUrl: values['chatwoot-url'], chatwootAccountId }, { mode, timeoutMs: config.ONELINK_CHATWOOT_TIMEOUT_MS, requestsPerMinute }))) process.exitCode = 1;
+      return;
+    }
+    if (noun === 'forget-contact' || noun === 'export-contact') {
+      const person = { account: values.account, contact: values.contact, chatwootUrl: values['chatwoot-url'], yes: values.yes };
+      const key = resolveEncryptionKey(config.ONELINK_ENCRYPTION_KEY, config.dataDir, Boolean(embedded));
+      if (noun === 'export-contact') await exportContactCommand({ db, urlSigner: createUrlSigner(key), config }, person);
+      else await forgetContactCommand({ db, files: createFileStorage(config), sealer: createSealer(key), config }, person);
       return;
     }
     if (verb === 'list') {
