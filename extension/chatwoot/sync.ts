@@ -21,7 +21,6 @@ import type { RequestContext } from '../context.ts';
 import { read, systemContext, write } from '../db/tenant.ts';
 import type { SweepRun } from '../modules/system/sweeps.ts';
 import type { CountryCode } from '../phones/e164.ts';
-import { withoutErased } from '../privacy/tombstones.ts';
 import type { Sealer } from '../security/crypto.ts';
 import { cacheContacts, cacheConversations, chatwootContact, chatwootConversation, contactObservation, readConversation, recordActivity, type ContactObservation } from '../modules/conversations/cache.ts';
 import { listContacts, listConversations, normaliseBaseUrl, type ChatwootTarget, type ConversationListQuery } from './client.ts';
@@ -150,8 +149,7 @@ async function writePage(s: AccountSync, phase: SyncPhase, page: Page, trx: Knex
       const parsed = chatwootContact.safeParse(raw);
       return parsed.success ? [contactObservation(raw, { ...parsed.data, updated_at: null }, page.fetchedAt)] : [];
     });
-    // Contacts erased on request are not cached again (privacy/tombstones.ts).
-    return cacheContacts(trx, s.accountId, s.country, await withoutErased(trx, s.accountId, contacts), { onlyIfChanged: true });
+    return cacheContacts(trx, s.accountId, s.country, contacts, { onlyIfChanged: true });
   }
   const contacts: ContactObservation[] = [];
   const conversations = [];
@@ -164,7 +162,7 @@ async function writePage(s: AccountSync, phase: SyncPhase, page: Page, trx: Knex
     if (seen.conversation) conversations.push(seen.conversation);
     if (seen.activity) activity.push(seen.activity);
   }
-  const written = (await cacheContacts(trx, s.accountId, s.country, await withoutErased(trx, s.accountId, contacts), { onlyIfChanged: true })) + (await cacheConversations(trx, s.accountId, conversations, { onlyIfChanged: true }));
+  const written = (await cacheContacts(trx, s.accountId, s.country, contacts, { onlyIfChanged: true })) + (await cacheConversations(trx, s.accountId, conversations, { onlyIfChanged: true }));
   await recordActivity(trx, s.accountId, activity);
   return written;
 }

@@ -17,7 +17,6 @@ import { queues } from '../../extension/queue/names.ts';
 import { agentTypingOf, announceClientTyping, recordClientReplies, type AgentTyping } from '../../extension/client-messages/replies.ts';
 import { recordVendorReplies, vendorReplyOf, type VendorReply } from '../../extension/vendor-messages/replies.ts';
 import { PermanentFailure, permanentFailure } from '../permanent-failure.ts';
-import { dropErasedContacts } from '../../extension/privacy/tombstones.ts';
 import { payloadAccount } from './account.ts';
 import type { DeliveryOutcome, DeliverySource } from '../worker.ts';
 
@@ -223,8 +222,7 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
     try {
       const country = await accountPhoneCountry(db, accountId);
       const ctx = await systemContext(db, accountId, chatwootProcess);
-      // Contacts erased on request are not cached again (extension/privacy/tombstones.ts).
-      const errors = await recordObservations(ctx, country, await dropErasedContacts(ctx, observed.map((o) => o.observations)));
+      const errors = await recordObservations(ctx, country, observed.map((o) => o.observations));
       const reported = observed.flatMap((o, i) => (o.report && !errors[i] ? [{ index: i, report: o.report }] : []));
       if (reported.length) {
         const reportErrors = await settleDeliveryReports(ctx, reported.map((r) => r.report));

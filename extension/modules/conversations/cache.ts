@@ -243,13 +243,15 @@ export async function cacheContacts(trx: Knex.Transaction, accountId: number, co
      select ?, id, name, email, phone, company_id, case when complete then observed_at else current_at end, now()
        from merged
       where (current_at is null or current_at <= observed_at)
+        -- A contact erased on request (extension/privacy) stays erased, whatever Chatwoot sends later.
+        and not exists (select 1 from erased_contacts e where e.account_id = ? and e.chatwoot_contact_id = merged.id)
         and (not ? or not existed or old_name is distinct from name or old_email is distinct from email
              or old_phone is distinct from phone or old_company_id is distinct from company_id)
      on conflict (account_id, chatwoot_contact_id) do update
        set name = excluded.name, email = excluded.email, phone_e164 = excluded.phone_e164, chatwoot_company_id = excluded.chatwoot_company_id,
            source_updated_at = coalesce(excluded.source_updated_at, c.source_updated_at), synced_at = now()
        where c.source_updated_at is null or c.source_updated_at <= excluded.source_updated_at`,
-    [json(rows), accountId, accountId, onlyIfChanged],
+    [json(rows), accountId, accountId, accountId, onlyIfChanged],
   );
   return rowCount ?? 0;
 }
@@ -291,6 +293,8 @@ export async function cacheConversations(trx: Knex.Transaction, accountId: numbe
      select ?, id, inbox_id, status, assignee_id, contact_id, labels, observed_at, now()
        from merged
       where (current_at is null or current_at <= observed_at)
+        -- A contact erased on request (extension/privacy) stays erased, whatever Chatwoot sends later.
+        and not exists (select 1 from erased_contacts e where e.account_id = ? and e.chatwoot_contact_id = merged.id)
         and (not ? or not existed or old_inbox_id is distinct from inbox_id or old_status is distinct from status
              or old_assignee_id is distinct from assignee_id or old_contact_id is distinct from contact_id or old_labels is distinct from labels)
      on conflict (account_id, chatwoot_conversation_id) do update
@@ -298,7 +302,7 @@ export async function cacheConversations(trx: Knex.Transaction, accountId: numbe
            chatwoot_contact_id = excluded.chatwoot_contact_id, labels = excluded.labels,
            source_updated_at = excluded.source_updated_at, synced_at = now()
        where c.source_updated_at is null or c.source_updated_at <= excluded.source_updated_at`,
-    [json(rows), accountId, accountId, onlyIfChanged],
+    [json(rows), accountId, accountId, accountId, onlyIfChanged],
   );
   return rowCount ?? 0;
 }
