@@ -67,8 +67,8 @@ export async function forgetContactCommand(services: Pick<Services, 'db' | 'file
   }
   const counted = Object.entries(erasure.counts).filter(([, n]) => n > 0);
   console.log(`${erasure.already_erased ? 'Contact was erased before; erased now' : 'Erased'}: ${counted.length ? counted.map(([kind, n]) => `${kind.replace(/_/g, ' ')} ${n}`).join(', ') : 'nothing more'}.`);
-  const kept = erasure.kept_in_append_only_trails;
-  if (kept.audit_events || kept.job_events) console.log(`Earlier audit events (${kept.audit_events}) and job events (${kept.job_events}) still quote the person: those trails are append-only.`);
+  const redacted = erasure.redacted_in_trails;
+  if (redacted.audit_events || redacted.job_events) console.log(`Redacted the person from ${redacted.audit_events} earlier audit events and ${redacted.job_events} job events.`);
   if (erasure.files_not_removed) console.log(`${erasure.files_not_removed} stored file(s) could not be removed; their records are gone.`);
   if (erasure.recordings_left_at_twilio.length) console.log(`Recordings still at Twilio (remove them in Twilio's console): ${erasure.recordings_left_at_twilio.join(', ')}.`);
   console.log('If the person still exists in Chatwoot, erase them there too.');

@@ -17,7 +17,7 @@ const erasure = z.object({
   erased_at: z.string().describe('When the contact was first erased'),
   already_erased: z.boolean().describe('The contact had been erased before: the counts are what was found since (usually all zero)'),
   counts: z.record(z.string(), count).describe('Rows erased or de-identified, per kind'),
-  kept_in_append_only_trails: z.object({ audit_events: count, job_events: count }).describe('Earlier audit and job events that still quote the person (append-only: not changed)'),
+  redacted_in_trails: z.object({ audit_events: count, job_events: count }).describe('Earlier audit and job events that quoted the person, now redacted (their strings replaced, nothing else changed)'),
   files_not_removed: count.describe('Stored files whose removal failed after the erasure (their records are gone)'),
   recordings_left_at_twilio: z.array(z.string()).describe('Call recordings Twilio did not delete, or that could not be deleted for want of stored Twilio credentials: remove them in Twilio'),
 });

@@ -25,8 +25,9 @@
 //                         contact again
 //
 // The audit event names the contact id and how many rows of each kind went, never the erased data.
-// Audit events and job events are append-only (a trigger refuses changes): what earlier events
-// copied about the person stays there, and the erasure counts those rows in its answer.
+// Audit events and job events are append-only (a trigger refuses changes); the erasure is the one
+// writer allowed to redact what earlier events copied about the person (their strings become
+// "[erased]", nothing else changes), and it counts those rows in its answer and its own event.
 import type { RequestContext } from '../context.ts';
 import { read, write } from '../db/tenant.ts';
 import { NotFoundError } from '../errors.ts';
@@ -61,8 +62,8 @@ export interface Erasure {
   /** True when the contact had been erased before (the counts are then what was found since). */
   already_erased: boolean;
   counts: ErasureCounts;
-  /** Rows of the append-only trails that still quote the person (see the module comment). */
-  kept_in_append_only_trails: { audit_events: number; job_events: number };
+  /** Rows of the append-only trails that quoted the person, redacted (see the module comment). */
+  redacted_in_trails: { audit_events: number; job_events: number };
   /** Stored objects whose removal failed after the commit (their rows are gone). */
   files_not_removed: number;
   /** Recording sids Twilio did not delete (or no Twilio credentials are stored): remove them in Twilio's console. */
@@ -130,10 +131,35 @@ function personsWriteBacks(trx: Knex.Transaction, accountId: number, person: Per
     });
 }
 
-/** How many rows of the append-only trails still quote one of the person's strings. */
-async function quotedInTrails(trx: Knex.Transaction, accountId: number, person: PersonRows) {
-  if (!person.personalStrings.length) return { audit_events: 0, job_events: 0 };
-  const mentions = (column: string) => ({ sql: `(${person.personalStrings.map(() => `strpos(lower(${column}), lower(?)) > 0`).join(' or ')})`, bindings: person.personalStrings });
+/** Payload fields of the person's own records that the erasure clears, cleared in their trails too. */
+const personalFields: Record<string, readonly string[]> = {
+  contact: ['name', 'email', 'phone', 'phone_e164'],
+  portal_user: ['name', 'email', 'phone'],
+  job: ['address', 'postal_code', 'lat', 'lng', 'notes'],
+  task: ['description'],
+  call: ['from_e164', 'to_e164', 'transcript', 'recording_sid', 'recording_url'],
+  deal: [],
+};
+const personalJobEventFields = ['address', 'postal_code', 'lat', 'lng'];
+
+/** A payload with the person's strings replaced by "[erased]" and the given fields emptied. */
+function redactPayload(value: unknown, personal: readonly string[], fields: readonly string[]): unknown {
+  const scrubbed = scrubJson(value, personal);
+  if (!scrubbed || typeof scrubbed !== 'object' || Array.isArray(scrubbed)) return scrubbed;
+  const out = { ...(scrubbed as Record<string, unknown>) };
+  for (const field of fields) if (out[field] !== undefined && out[field] !== null) out[field] = null;
+  return out;
+}
+
+/**
+ * The earlier audit events and job events of the person's records (contact, portal users, deals,
+ * jobs, tasks, calls), redacted in place: their strings become "[erased]" and the fields the erasure
+ * clears are emptied. It is the one update those append-only tables allow, only with
+ * `onelink.redacting` on in this transaction and nothing but the payload changed (migration
+ * 202612050940_redactable_trails). Returns how many rows changed.
+ */
+async function redactTrails(trx: Knex.Transaction, accountId: number, person: PersonRows) {
+  const personal = person.personalStrings;
   const resources: Array<[string, Array<string | number>]> = [
     ['contact', [person.contactId]],
     ['portal_user', person.portalUserIds],
@@ -142,19 +168,33 @@ async function quotedInTrails(trx: Knex.Transaction, accountId: number, person: 
     ['task', person.taskIds],
     ['call', person.callIds],
   ];
-  const audited = mentions(`coalesce(before::text, '') || coalesce(after::text, '')`);
-  const [audit] = await trx('audit_events')
+  const auditRows: Array<{ id: string; resource_type: string; before: unknown; after: unknown }> = await trx('audit_events')
     .where({ account_id: accountId })
     .andWhere((q) => {
       for (const [type, list] of resources) if (list.length) q.orWhere((r) => r.where({ resource_type: type }).whereIn('resource_id', list.map(String)));
     })
-    .andWhereRaw(audited.sql, audited.bindings)
-    .count<Array<{ count: number }>>('* as count');
-  const noted = mentions('data::text');
-  const [job] = person.jobIds.length
-    ? await trx('job_events').where({ account_id: accountId }).whereIn('job_id', person.jobIds).andWhereRaw(noted.sql, noted.bindings).count<Array<{ count: number }>>('* as count')
-    : [{ count: 0 }];
-  return { audit_events: Number(audit?.count ?? 0), job_events: Number(job?.count ?? 0) };
+    .select('id', 'resource_type', 'before', 'after');
+  const jobRows: Array<{ id: string; data: unknown }> = person.jobIds.length
+    ? await trx('job_events').where({ account_id: accountId }).whereIn('job_id', person.jobIds).select('id', 'data')
+    : [];
+  const asJson = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+  const changedAudit = auditRows.flatMap((row) => {
+    const fields = personalFields[row.resource_type] ?? [];
+    const before = redactPayload(row.before, personal, fields);
+    const after = redactPayload(row.after, personal, fields);
+    return asJson(before) === asJson(row.before) && asJson(after) === asJson(row.after) ? [] : [{ id: row.id, before: asJson(before), after: asJson(after) }];
+  });
+  const changedJobEvents = jobRows.flatMap((row) => {
+    const data = redactPayload(row.data, personal, personalJobEventFields);
+    return asJson(data) === asJson(row.data) ? [] : [{ id: row.id, data: asJson(data) }];
+  });
+  if (changedAudit.length || changedJobEvents.length) {
+    await trx.raw(`select set_config('onelink.redacting', 'on', true)`);
+    for (const row of changedAudit) await trx('audit_events').where({ account_id: accountId, id: row.id }).update({ before: row.before, after: row.after });
+    for (const row of changedJobEvents) await trx('job_events').where({ account_id: accountId, id: row.id }).update({ data: row.data });
+    await trx.raw(`select set_config('onelink.redacting', 'off', true)`);
+  }
+  return { audit_events: changedAudit.length, job_events: changedJobEvents.length };
 }
 
 /**
@@ -180,8 +220,8 @@ export async function forgetContact(services: Pick<Services, 'files' | 'sealer' 
     const portalUsers = person.portalUserIds;
     const recipient = { account_id: accountId, recipient_kind: 'contact', recipient_id: String(contactId) };
 
-    // Earlier audit and job events that quote the person: append-only, so counted, never changed.
-    const kept = await quotedInTrails(trx, accountId, person);
+    // Earlier audit and job events that quote the person: redacted, and counted in the erasure's own event.
+    const redacted = await redactTrails(trx, accountId, person);
     const files = await personsFiles(trx, accountId, person);
     const messageIds = portalUsers.length ? ((await trx('client_messages').where({ account_id: accountId }).whereIn('portal_user_id', portalUsers).pluck('id')) as string[]) : [];
 
@@ -286,8 +326,8 @@ export async function forgetContact(services: Pick<Services, 'files' | 'sealer' 
       vendor_client_links: vendorLinks,
     };
     // Ids and numbers only: the event must not become a copy of what was erased.
-    await audit({ action: 'contact.erased', resourceType: 'contact', resourceId: contactId, after: { chatwoot_contact_id: contactId, repeated: tombstone.existed, counts, kept_in_append_only_trails: kept } });
-    const erasure: Omit<Erasure, 'files_not_removed' | 'recordings_left_at_twilio'> = { chatwoot_contact_id: contactId, erased_at: tombstone.erased_at, already_erased: tombstone.existed, counts, kept_in_append_only_trails: kept };
+    await audit({ action: 'contact.erased', resourceType: 'contact', resourceId: contactId, after: { chatwoot_contact_id: contactId, repeated: tombstone.existed, counts, redacted_in_trails: redacted } });
+    const erasure: Omit<Erasure, 'files_not_removed' | 'recordings_left_at_twilio'> = { chatwoot_contact_id: contactId, erased_at: tombstone.erased_at, already_erased: tombstone.existed, counts, redacted_in_trails: redacted };
     return { result: erasure, keys: files.keys, recordings: recordingSids, credentials: twilioCredentials };
   });
   // Committed: the bytes and the recordings go now (a rollback above would have needed them).

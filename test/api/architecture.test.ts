@@ -84,7 +84,7 @@ function sideDoors(fileName: string, text: string): string[] {
         }
       }
     }
-    if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) && /onelink\.account_id|set_config\((?!'enable_)/.test(node.text)) {
+    if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) && /onelink\.account_id|set_config\((?!'enable_|'onelink\.redacting')/.test(node.text)) {
       at(node, 'sets the account itself — use read() or write()');
     }
     ts.forEachChild(node, visit);

@@ -219,8 +219,18 @@ describe('erasing a person', () => {
     expect(event.after.counts).toMatchObject({ contact: 1, portal_users: 1 });
     const whole = JSON.stringify(event).toLowerCase();
     for (const personal of [name, email, phone, '415-555-0142', '4155550142', '1 privacy lane', 'client4242@example.com']) expect(whole).not.toContain(personal.toLowerCase());
-    // Earlier append-only events that quoted them are counted, not changed.
-    expect(res.body.data.kept_in_append_only_trails.audit_events).toBeGreaterThan(0);
+    // Earlier append-only events that quoted them are redacted (and counted), nothing else of them changed.
+    expect(res.body.data.redacted_in_trails.audit_events).toBeGreaterThan(0);
+    expect(event.after.redacted_in_trails).toEqual(res.body.data.redacted_in_trails);
+    const trails = JSON.stringify([
+      ...(await rowsOf(accountId, 'audit_events', {})).filter((e: { action: string }) => e.action !== 'contact.erased'),
+      ...(await rowsOf(accountId, 'job_events', { job_id: seeded.jobId })),
+    ]).toLowerCase();
+    for (const personal of [name, email, phone, '1 privacy lane', 'client4242@example.com']) expect(trails).not.toContain(personal.toLowerCase());
+    expect(trails).toContain('[erased]');
+    // Outside an erasure the trails still refuse every change.
+    await expect(withAccount(t.db.knex, accountId, { readOnly: false }, (trx) => trx('audit_events').where({ account_id: accountId }).update({ after: null }))).rejects.toThrow(/append-only/);
+    await expect(withAccount(t.db.knex, accountId, { readOnly: false }, (trx) => trx('job_events').where({ account_id: accountId, job_id: seeded.jobId }).delete())).rejects.toThrow(/append-only/);
 
     // Account 2's record of the same Chatwoot id is untouched.
     expect(await rowsOf(adminB.accountId, 'portal_users', { chatwoot_contact_id: contactId })).toHaveLength(1);
