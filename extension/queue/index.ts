@@ -5,6 +5,7 @@
 // Workers run inside the server process unless ONELINK_WORKER=false (then another process, e.g. one
 // started with ONELINK_WORKER=only, works the same queue; pg-boss hands each job to one of them).
 // pg-boss keeps its tables in its own schema.
+import pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../logger.ts';
 import { queues } from './names.ts';
@@ -26,12 +27,14 @@ export interface QueueOptions {
 export async function startQueue({ url, schema, logger, modules, work = true, pollingIntervalSeconds = 2 }: QueueOptions): Promise<PgBoss> {
   const boss = new PgBoss({ connectionString: url, schema: `${schema}_queue`, application_name: 'onelink-queue' });
   boss.on('error', (err) => logger.error({ err }, 'queue error'));
-  await boss.start();
-  for (const { name, options, schedule } of modules) {
-    await boss.createQueue(name, { ...options, name });
-    if (schedule) await boss.schedule(name, schedule);
-    else if (schedule === null) await boss.unschedule(name);
-  }
+  await withSetupLock(url, schema, async () => {
+    await boss.start();
+    for (const { name, options, schedule } of modules) {
+      await boss.createQueue(name, { ...options, name });
+      if (schedule) await boss.schedule(name, schedule);
+      else if (schedule === null) await boss.unschedule(name);
+    }
+  });
   if (!work) return boss;
 
   const run: QueueRun = { logger, send: (name, data, options) => boss.send(name, data, options ?? {}) };
@@ -50,4 +53,22 @@ export async function startQueue({ url, schema, logger, modules, work = true, po
     });
   }
   return boss;
+}
+
+/**
+ * Processes starting together on a fresh database would each create pg-boss's tables and every
+ * queue's partition at once, and Postgres can answer one of them "deadlock detected": they take
+ * turns on a session advisory lock instead (as migrations do), on a connection of its own.
+ */
+async function withSetupLock(url: string, schema: string, work: () => Promise<void>) {
+  const client = new pg.Client({ connectionString: url, application_name: 'onelink-queue-setup' });
+  await client.connect();
+  const key = `onelink_queue_setup:${schema}`;
+  try {
+    await client.query('select pg_advisory_lock(hashtext($1))', [key]);
+    await work();
+  } finally {
+    await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
 }

@@ -135,3 +135,18 @@ describe('the job queue', () => {
     expect(await call()).toMatchObject({ status: 'missed', callback_task_id: expect.any(String) });
   });
 });
+
+describe('starting the queue', () => {
+  it('lets processes that start together on a fresh database take turns creating its tables and queues', async () => {
+    const logger = createLogger({ LOG_LEVEL: 'silent', NODE_ENV: 'test' });
+    // A schema of its own: pg-boss creates everything from nothing, in three processes' worth of starts at once.
+    const modules = [...tasksQueueWork(t.db.knex), ...jobsQueueWork(t.db.knex)];
+    const started = await Promise.all([1, 2, 3].map(() => startQueue({ url: t.db.url, schema: 'fresh_start', logger, modules, work: false })));
+    try {
+      const created = await t.db.knex.raw(`select name from fresh_start_queue.queue`);
+      expect(created.rows.map((r: { name: string }) => r.name)).toEqual(expect.arrayContaining(modules.map((m) => m.name)));
+    } finally {
+      for (const boss of started) await boss.stop({ graceful: false, wait: true });
+    }
+  });
+});
