@@ -1,0 +1,40 @@
+# One image for every Onelink process: web replicas (ONELINK_WORKER=false) and the worker
+# (ONELINK_WORKER=only) differ only in their environment. Deploying it: docs/deploy.md.
+#
+#   docker build -t onelink .
+#   docker run -p 4000:4000 -e DATABASE_URL=… -e ONELINK_ENCRYPTION_KEY=… -e ONELINK_VAPID_…=… onelink
+
+# Node 20.19 or later (package.json "engines"); the tag follows the newest 20.x.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: every dependency, then the web pages (landing page, dashboard apps, portals) into dist/web
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+# The apps import a few shared rules from extension/ (statuses, priorities, permissions).
+COPY dashboard-apps ./dashboard-apps
+COPY extension ./extension
+RUN npm run build
+
+# ---- runtime: production dependencies, the server's TypeScript (tsx runs it as is) and the built pages
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY extension ./extension
+COPY webhooks ./webhooks
+COPY migrations ./migrations
+COPY --from=build /app/dist/web ./dist/web
+# Everything above stays root's and read-only to the service. Only .data is its own: the embedded
+# Postgres (when DATABASE_URL is unset) and local files live there; mount a volume on it to keep them.
+RUN mkdir -p .data && chown 1000:1000 .data && chmod 700 .data
+# The image's "node" user, by number so orchestrators that refuse root can check it.
+USER 1000:1000
+EXPOSE 4000
+# /health/ready: 200 once the database answers and every migration is applied (a worker serves it too).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health/ready').then((res) => process.exit(res.ok ? 0 : 1), () => process.exit(1))"]
+# node itself is PID 1 (no npm or shell in between), so SIGTERM reaches the server's graceful shutdown.
+CMD ["node", "--import", "tsx", "extension/server.ts"]
