@@ -4,8 +4,8 @@
 #   docker build -t onelink .
 #   docker run -p 4000:4000 -e DATABASE_URL=… -e ONELINK_ENCRYPTION_KEY=… -e ONELINK_VAPID_…=… onelink
 
-# Node 20.19 or later (package.json "engines"); the tag follows the newest 20.x.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 22, the LTS line the README recommends (package.json "engines" also allows 20.19+ and 24); the tag follows the newest 22.x.
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ---- build: every dependency, then the web pages (landing page, dashboard apps, portals) into dist/web
 FROM ${NODE_IMAGE} AS build
