@@ -3,8 +3,9 @@
 // deliveries are being refused.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeChatwoot, type FakeChatwoot } from '../fakes/chatwoot.ts';
+import { chatwootDelivery } from '../fakes/chatwoot-webhooks.ts';
 import { spawnIn } from '../helpers/processes.ts';
-import { accessibilityViolations, launchBrowser, screenshot } from './browser.ts';
+import { accessibilityViolations, launchBrowser, screenshot, settleAnimations } from './browser.ts';
 import { callApi, connectChatwoot, signInToken } from './world.ts';
 
 const baseUrl = inject('baseUrl');
@@ -122,6 +123,7 @@ describe('the admin app', () => {
 
     await page.getByRole('tab', { name: 'Webhooks' }).click();
     await expect.poll(() => page.getByText('No failed deliveries.').isVisible()).toBe(true);
+
     await browser.close();
   });
 
@@ -209,5 +211,26 @@ describe('the admin app', () => {
     await expect.poll(() => page.getByTestId('refusal-row').count()).toBe(1);
     expect(await page.getByTestId('webhook-health-banner').count()).toBe(0);
     await browser.close();
+
+    // A delivery Chatwoot signed but that cannot be processed fails at once; the admin dismisses it.
+    const hook = chatwoot.webhooks.find((h) => h.accountId === 11);
+    const broken = chatwootDelivery({ event: 'contact_created', id: 'not-a-number', account: { id: 11, name: 'Acme Care' } }, { secret: hook!.secret });
+    expect((await fetch(hook!.url, { method: 'POST', headers: broken.headers, body: broken.body })).status).toBe(202);
+    await expect.poll(async () => (await api<unknown[]>('/admin/webhook-deliveries?status=failed', adminToken)).length, { timeout: 10_000 }).toBe(1);
+    const dismissing = await adminPage();
+    await expect.poll(() => dismissing.page.getByRole('heading', { name: /Onelink settings/ }).isVisible(), { timeout: 10_000 }).toBe(true);
+    await dismissing.page.getByRole('tab', { name: 'Webhooks' }).click();
+    const dismiss = dismissing.page.getByRole('button', { name: 'Dismiss' });
+    await expect.poll(() => dismiss.isVisible(), { timeout: 10_000 }).toBe(true);
+    await settleAnimations(dismissing.page);
+    await screenshot(dismissing.page, 'admin-deliveries-light');
+    await dismissing.page.emulateMedia({ colorScheme: 'dark' });
+    await dismissing.page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(dismissing.page, 'admin-deliveries-phone-dark');
+    await dismissing.page.setViewportSize({ width: 1200, height: 900 });
+    await dismiss.click();
+    await expect.poll(() => dismissing.page.getByText('No failed deliveries.').isVisible()).toBe(true);
+    expect((await api<Array<{ status: string }>>('/admin/webhook-deliveries?status=dismissed', adminToken)).map((d) => d.status)).toEqual(['dismissed']);
+    await dismissing.browser.close();
   }, 120_000);
 });
