@@ -7,9 +7,10 @@ import type { TestDatabase } from './database.ts';
 
 /**
  * Tables a refused request may still touch: a session's last-use time moves on any authenticated
- * request, and refused webhook deliveries are counted (never stored) so admins see them failing.
+ * request, refused webhook deliveries are counted (never stored) so admins see them failing, and
+ * rate limits count refused attempts (a sign-in with a bad token) on their limiter and address.
  */
-const volatileTables = new Set(['sessions', 'webhook_refusals']);
+const volatileTables = new Set(['sessions', 'webhook_refusals', 'rate_limit_hits']);
 
 export interface Fingerprinter {
   take(): Promise<Record<string, string>>;
