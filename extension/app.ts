@@ -51,7 +51,8 @@ import { quoteRoutes } from './modules/quotes/routes.ts';
 import { uploadRoutes, uploadsPath } from './uploads/routes.ts';
 import type { Services } from './services.ts';
 
-export const rootDir = fileURLToPath(new URL('..', import.meta.url));
+// The repository's root: one folder up from extension/, or two from the built server (dist/server/server.mjs).
+export const rootDir = fileURLToPath(new URL(import.meta.url.endsWith('.mjs') ? '../..' : '..', import.meta.url));
 export const webDir = path.join(rootDir, 'dist', 'web');
 export const version = (JSON.parse(fs.readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { version: string }).version;
 

@@ -5,7 +5,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 
-export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
+// The built server (dist/server/server.mjs, extension/cli/build-server.ts) carries them compiled
+// beside it, under the same names: dist/server/migrations/*.mjs. All its code shares that one file's URL.
+const built = import.meta.url.endsWith('.mjs');
+export const migrationsDir = fileURLToPath(new URL(built ? './migrations/' : '../../migrations/', import.meta.url));
+const migrationFile = built ? /^\d{12}_[a-z0-9_]+\.mjs$/ : /^\d{12}_[a-z0-9_]+\.ts$/;
 
 interface MigrationModule { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void>; config?: Knex.MigratorConfig }
 
@@ -13,11 +17,11 @@ const migrationSource: Knex.MigrationSource<string> = {
   async getMigrations() {
     return fs
       .readdirSync(migrationsDir)
-      .filter((file) => /^\d{12}_[a-z0-9_]+\.ts$/.test(file))
+      .filter((file) => migrationFile.test(file))
       .sort();
   },
   getMigrationName(file) {
-    return file.replace(/\.ts$/, '');
+    return file.replace(/\.(ts|mjs)$/, '');
   },
   async getMigration(file) {
     return (await import(pathToFileURL(path.join(migrationsDir, file)).href)) as MigrationModule;

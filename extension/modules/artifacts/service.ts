@@ -9,7 +9,6 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import type { Knex } from 'knex';
-import sharp from 'sharp';
 import type { RequestContext } from '../../context.ts';
 import { read, write, type Audit } from '../../db/tenant.ts';
 import { ConflictError, ForbiddenByRuleError, NotFoundError, UnprocessableError } from '../../errors.ts';
@@ -58,6 +57,8 @@ function present(services: Services, ctx: RequestContext, row: ArtifactRow) {
 }
 
 async function thumbnailOf(file: string) {
+  // Loaded on the first photo, not at start: libvips costs every process ~17 MB it may never use.
+  const { default: sharp } = await import('sharp');
   const data = await sharp(file, { failOn: 'error' })
     .rotate() // honour the camera's orientation
     .resize({ width: thumbnailSize, height: thumbnailSize, fit: 'inside', withoutEnlargement: true })
