@@ -83,9 +83,11 @@ describe('the Dockerfile (checked without Docker)', () => {
     const user = stage.filter((l) => /^USER\s/.test(l)).at(-1)?.split(/\s+/)[1] ?? 'root';
     expect(user.split(':')[0]).not.toMatch(/^(root|0)$/);
     expect(stage.find((l) => l.startsWith('HEALTHCHECK'))).toContain('/health/ready');
-    // Exec form, node first: no shell or npm between the container's stop signal and the server.
+    // Exec form, node first: no shell or npm between the container's stop signal and the server,
+    // which runs built (npm run build:server in the build stage), without a TypeScript loader.
     const cmd = stage.filter((l) => l.startsWith('CMD')).at(-1)!;
-    expect(JSON.parse(cmd.slice(3).trim())).toEqual(['node', '--import', 'tsx', 'extension/server.ts']);
+    expect(JSON.parse(cmd.slice(3).trim())).toEqual(['node', 'dist/server/server.mjs']);
+    expect(stage).toContain('COPY --from=build /app/dist/server ./dist/server');
   });
 
   it('copies every file the server and its command-line tools load, and every package they load is in "dependencies"', () => {
@@ -96,7 +98,7 @@ describe('the Dockerfile (checked without Docker)', () => {
     expect(files.size).toBeGreaterThan(100);
     const outside = [...files].filter((file) => !copied.some((dir) => file === dir || file.startsWith(`${dir}${path.sep}`)));
     expect(outside.map((file) => path.relative(repoRoot, file))).toEqual([]);
-    // tsx runs the TypeScript (the CMD's --import), so it is needed at run time as well.
+    // tsx runs the command-line tools' TypeScript, so it is needed at run time as well.
     const missing = [...packages, 'tsx'].filter((name) => !packageJson.dependencies[name]).sort();
     expect(missing, 'packages the server loads must be in "dependencies" (the image installs with --omit=dev)').toEqual([]);
   });
