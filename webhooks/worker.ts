@@ -3,7 +3,7 @@
 // A delivery that fails transiently goes to its source's queue, which retries it with backoff;
 // the queue's sweep also picks up anything a crash left behind.
 import type { Knex } from 'knex';
-import pg from 'pg';
+import { startListener } from '../extension/db/listener.ts';
 import type { Logger } from '../extension/logger.ts';
 import type { JobSender } from '../extension/queue/names.ts';
 import { deliveryChannel } from './nudge.ts';
@@ -74,17 +74,14 @@ export async function startDeliveryWorker(options: {
       });
   };
 
-  const listener = new pg.Client({ connectionString: options.url, application_name: 'onelink-deliveries' });
-  await listener.connect();
-  listener.on('notification', wake);
-  listener.on('error', (err) => logger.error({ err }, 'delivery listener failed; the queue sweep keeps deliveries going'));
-  await listener.query(`listen ${deliveryChannel}`);
+  // After a lost connection (Postgres restarted) it listens again and drains what arrived meanwhile.
+  const listener = await startListener({ url: options.url, applicationName: 'onelink-deliveries', channel: deliveryChannel, logger, onNotification: wake, onReconnected: wake });
   wake(); // whatever was stored while no worker listened (a restart, a crash)
 
   return {
     async stop() {
       stopped = true;
-      await listener.end().catch(() => undefined);
+      await listener.stop();
       await running;
     },
   };

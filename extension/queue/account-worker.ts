@@ -4,7 +4,7 @@
 // logged and shown to its admins). One run at a time per account; an announcement during a run
 // makes it run once more. The Chatwoot outbox and the notifications both run on it.
 import type { Knex } from 'knex';
-import pg from 'pg';
+import { startListener } from '../db/listener.ts';
 import type { Logger } from '../logger.ts';
 import { trackSweep } from '../modules/system/sweeps.ts';
 
@@ -53,17 +53,20 @@ export async function startAccountWorker(options: AccountWorkerOptions): Promise
   };
   const kick = (accountId: number) => void run(accountId).catch((err: unknown) => logger.error({ err, accountId }, options.failure));
 
-  const listener = new pg.Client({ connectionString: options.url, application_name: `onelink-${options.sweep}` });
-  await listener.connect();
-  listener.on('notification', (message) => kick(Number(message.payload)));
-  listener.on('error', (err) => logger.error({ err }, `${options.sweep} listener failed; the sweep keeps the work going`));
-  await listener.query(`listen ${options.channel}`);
-
   const sweep = () =>
     trackSweep({ db, logger }, options.sweep, async (sweepRun) => {
       const due = await options.dueAccounts();
       await Promise.all(due.map((accountId) => sweepRun.forAccount(accountId, () => run(accountId))));
     });
+  // After a lost connection (Postgres restarted) it listens again and sweeps for what was announced meanwhile.
+  const listener = await startListener({
+    url: options.url,
+    applicationName: `onelink-${options.sweep}`,
+    channel: options.channel,
+    logger,
+    onNotification: (payload) => kick(Number(payload)),
+    onReconnected: () => void sweep(),
+  });
   const timer = setInterval(() => void sweep(), options.sweepMs);
   void sweep(); // work left from before a restart
 
@@ -71,7 +74,7 @@ export async function startAccountWorker(options: AccountWorkerOptions): Promise
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await listener.end().catch(() => undefined);
+      await listener.stop();
       await Promise.allSettled(running.values());
     },
   };
