@@ -16,6 +16,7 @@ import { healthRoutes } from './health/routes.ts';
 import { renderApiReference } from './http/api-reference.ts';
 import { sendError } from './http/envelope.ts';
 import { HttpError, httpErrorFrom } from './http/errors.ts';
+import { isDatabaseUnavailable } from './db/errors.ts';
 import { buildOpenApi } from './http/openapi.ts';
 import { defineRoute, toExpressHandlers, type AnyRoute, type Authenticate, type RateLimits } from './http/registry.ts';
 import { postgresRateLimitStores } from './http/rate-limit-store.ts';
@@ -269,6 +270,12 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   }
   if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
     sendError(res, bodyError.status, 'bad_request', 'The request could not be processed');
+    return;
+  }
+  if (isDatabaseUnavailable(err)) {
+    req.log.error({ err }, 'database unavailable');
+    res.setHeader('Retry-After', '5');
+    sendError(res, 503, 'database_unavailable', 'The database cannot be reached right now; try again in a few seconds');
     return;
   }
   req.log.error({ err }, 'unhandled error');

@@ -4,6 +4,7 @@
 // stored; then it is stored in the webhook inbox (deduplicated per CallSid and event) and
 // answered at once — with TwiML where Twilio waits for instructions. Processing is queued.
 import { z } from 'zod';
+import { isDatabaseUnavailable } from '../../extension/db/errors.ts';
 import { read } from '../../extension/db/tenant.ts';
 import { sendError } from '../../extension/http/envelope.ts';
 import { defineRoute } from '../../extension/http/registry.ts';
@@ -69,7 +70,12 @@ export function twilioWebhookRoutes(services: Services) {
       rawBody: true,
       params: z.object({ accountId: idParam, token: z.string().min(16).max(100), event: z.enum(twilioEvents) }),
       handler: async ({ params, req, res }) => {
-        const account = await settingsOf(params.accountId).catch(() => undefined);
+        // Settings that cannot be opened read as no settings (404); a database that is down is a 503,
+        // so Twilio's request fails loudly instead of looking like a wrong address.
+        const account = await settingsOf(params.accountId).catch((err: unknown) => {
+          if (isDatabaseUnavailable(err)) throw err;
+          return undefined;
+        });
         const form = verifiedTwilioForm(req, res, account, params.token, publicUrl);
         if (!form || !account) return;
         const { raw, fields, url } = form;
