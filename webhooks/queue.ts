@@ -14,9 +14,16 @@ const retryQueueOf: Record<string, string> = { chatwoot: queues.chatwootDelivery
 
 /** Deliveries accepted but never handed to the queue (a crash between commit and enqueue), or stuck mid-processing. */
 export async function stalledDeliveries(db: Knex): Promise<Array<{ id: string; source: string }>> {
-  // A worker that died mid-delivery: hand it out again. Deliveries waiting to be retried are the
-  // queue's (it retries them with backoff); sending them again here would multiply the attempts.
-  await db('webhook_deliveries').where({ status: 'processing' }).andWhere('received_at', '<', db.raw(`now() - interval '5 minutes'`)).update({ status: 'received' });
+  // A worker that died mid-delivery: hand it out again once the database session that claimed it is
+  // gone (a dead process has no sessions; 30 s leaves a live one time to finish with another
+  // connection of its pool), or after 5 minutes whatever happened. Deliveries waiting to be retried
+  // are the queue's (it retries them with backoff); sending them again here would multiply the attempts.
+  await db.raw(
+    `update webhook_deliveries set status = 'received'
+      where status = 'processing'
+        and (coalesce(claimed_at, received_at) < now() - interval '5 minutes'
+             or (claimed_at < now() - interval '30 seconds' and claimed_by not in (select pid from pg_stat_activity where pid is not null)))`,
+  );
   return db('webhook_deliveries')
     .where({ status: 'received' })
     .andWhere('received_at', '<', db.raw(`now() - interval '30 seconds'`))
@@ -43,13 +50,21 @@ export function webhookQueueWork(db: Knex, twilio: Omit<CallsDeps, 'db' | 'jobs'
   const twilioRetries: QueueWork<{ deliveryId: string }> = {
     name: queues.twilioEvent,
     options: { retryLimit: maxTwilioAttempts, retryDelay: 2, retryBackoff: true },
+    // Several at a time, like Chatwoot's: one at a time kept up with only two callbacks a second.
     pollingIntervalSeconds: 0.5,
+    batchSize: 20,
     async handle(jobs, run) {
+      let retry: unknown;
       for (const { deliveryId } of jobs) {
-        // The run's queue schedules the settling check of a call whose outcome may still change.
-        const outcome = await processTwilioDelivery({ db, ...twilio, jobs: run }, deliveryId);
-        if (outcome === 'failed' || outcome === 'dead') run.logger.warn({ deliveryId, outcome }, 'Twilio callback not processed');
+        try {
+          // The run's queue schedules the settling check of a call whose outcome may still change.
+          const outcome = await processTwilioDelivery({ db, ...twilio, jobs: run }, deliveryId);
+          if (outcome === 'failed' || outcome === 'dead') run.logger.warn({ deliveryId, outcome }, 'Twilio callback not processed');
+        } catch (err) {
+          retry ??= err; // the others still go now; the batch is retried, and what was done is skipped then
+        }
       }
+      if (retry) throw retry;
     },
   };
   const stalledSweep: QueueWork = {

@@ -89,8 +89,19 @@ describe('the job queue', () => {
       .knex('webhook_deliveries')
       .insert({ installation_id: installation.id, source: 'chatwoot', dedupe_key: 'forgotten-1', headers: {}, body: delivery.body, status: 'received', received_at: new Date(Date.now() - 60_000) })
       .returning('id');
+    // And two claimed mid-processing a minute ago: one by a session that is gone (its worker died),
+    // one by a session still alive (a slow worker, left to finish).
+    const claimed = (key: string, pid: unknown, name: string) =>
+      t.db
+        .knex('webhook_deliveries')
+        .insert({ installation_id: installation.id, source: 'chatwoot', dedupe_key: key, headers: {}, body: chatwootDelivery(contactEvent('contact_created', { id: key === 'dead-claim' ? 4243 : 4244, name })).body, status: 'processing', received_at: new Date(Date.now() - 60_000), claimed_at: new Date(Date.now() - 60_000), claimed_by: pid })
+        .returning('id');
+    const [deadClaim] = await claimed('dead-claim', 2_000_000_000, 'Orphaned');
+    const [liveClaim] = await claimed('live-claim', t.db.knex.raw('pg_backend_pid()'), 'Still busy');
     await boss.send(queues.stalledDeliveries, {});
     await expect.poll(async () => (await t.db.knex('webhook_deliveries').where({ id: row.id }).first('status')).status, { timeout: 15_000, interval: 250 }).toBe('processed');
+    await expect.poll(async () => (await t.db.knex('webhook_deliveries').where({ id: deadClaim.id }).first('status')).status, { timeout: 15_000, interval: 250 }).toBe('processed');
+    expect((await t.db.knex('webhook_deliveries').where({ id: liveClaim.id }).first('status')).status).toBe('processing');
     const account = await t.db.knex('accounts').where({ chatwoot_account_id: 1 }).first('account_id');
     expect(await withAccount(t.db.knex, account.account_id, { readOnly: true }, (trx) => trx('chatwoot_contacts').where({ chatwoot_contact_id: 4242 }).first('name'))).toEqual({ name: 'Forgotten' });
     // Tracked like every sweep (shown to admins in /admin/system).

@@ -169,7 +169,7 @@ export async function processDeliveries(db: Knex, deliveryIds: string[]): Promis
     .whereIn('id', deliveryIds)
     .where({ source: 'chatwoot' })
     .whereIn('status', ['received', 'retrying'])
-    .update({ status: 'processing', attempts: db.raw('attempts + 1') })
+    .update({ status: 'processing', attempts: db.raw('attempts + 1'), claimed_by: db.raw('pg_backend_pid()'), claimed_at: db.fn.now() })
     .returning(['installation_id', 'id', 'body', 'attempts', 'received_at'])) as DeliveryRow[];
   // RETURNING comes in whatever order the plan reads the table (an index on arrival, or where rows
   // happen to sit after updates and vacuums): the events are applied in the order they arrived.

@@ -21,7 +21,7 @@ export async function processTwilioDelivery(deps: CallsDeps, deliveryId: string)
   const [delivery] = (await db('webhook_deliveries')
     .where({ id: deliveryId, source: 'twilio' })
     .whereIn('status', ['received', 'retrying'])
-    .update({ status: 'processing', attempts: db.raw('attempts + 1') })
+    .update({ status: 'processing', attempts: db.raw('attempts + 1'), claimed_by: db.raw('pg_backend_pid()'), claimed_at: db.fn.now() })
     .returning(['id', 'account_id', 'event', 'body', 'attempts', 'received_at'])) as ClaimedDelivery[];
   if (!delivery) return 'skipped';
   const finish = (status: string, lastError: string | null) =>
