@@ -48,23 +48,32 @@ export async function crashWorkerScenario(cluster: FaultCluster, load: FaultLoad
   const startedAgainAt = Date.now();
   await worker.start();
   await sleep(3_000);
+  // Deliveries the killed worker had claimed stay 'processing' until the stalled-delivery sweep (every
+  // minute) sees that the session which claimed them is gone and hands them out again; a claim whose
+  // effects had committed is then processed again, which must change nothing. So: wait until every
+  // delivery from before the restart is finished, then count the effects.
+  const settleMs = options.settleMs ?? 420_000;
+  const outcomeNow = async () =>
+    (
+      await cluster.database.query<{ dead: number; open: number }>(
+        `select ((select count(*) from webhook_deliveries where received_at >= $1 and status in ('dead', 'failed'))
+                  + (select count(*) from chatwoot_outbox where account_id = $2 and created_at >= $1 and status = 'dead'))::int as dead,
+                (select count(*) from webhook_deliveries where received_at >= $1 and received_at < $3 and status not in ('processed', 'ignored'))::int as open`,
+        [windowStart, cluster.accountId, new Date(startedAgainAt)],
+      )
+    )[0]!;
+  let outcome = await outcomeNow();
+  for (const until = Date.now() + settleMs; outcome.open > 0 && Date.now() < until; await sleep(1_000)) outcome = await outcomeNow();
+  // The load ran on meanwhile: what it sent until now is what the effects are counted against.
   const words = loadInWords(load, since);
   const tally = load.tally();
-  // Deliveries claimed by the killed worker stay 'processing' until the stalled-delivery sweep
-  // hands them out again (5 minutes after receipt), so settling may take that long.
-  const effects = await load.settle(options.settleMs ?? 420_000);
+  const effects = await load.settle(settleMs);
   const settledAt = Date.now();
-  const [outcome] = await cluster.database.query<{ dead: number; open: number }>(
-    `select ((select count(*) from webhook_deliveries where received_at >= $1 and status in ('dead', 'failed'))
-              + (select count(*) from chatwoot_outbox where account_id = $2 and created_at >= $1 and status = 'dead'))::int as dead,
-            (select count(*) from webhook_deliveries where received_at >= $1 and received_at < $3 and status not in ('processed', 'ignored'))::int as open`,
-    [windowStart, cluster.accountId, new Date(startedAgainAt)],
-  );
   const failures = [
     !atKill && 'the restarted worker made no progress within 60 s',
     atKill && !killedMidBatch && 'the worker had finished the backlog before the kill',
-    outcome!.dead > 0 && `${outcome!.dead} deliveries or write-backs dead/failed`,
-    outcome!.open > 0 && `${outcome!.open} deliveries from before the restart still open`,
+    outcome.dead > 0 && `${outcome.dead} deliveries or write-backs dead/failed`,
+    outcome.open > 0 && `${outcome.open} deliveries from before the restart still open`,
     rejectedInWords(load),
   ].filter(Boolean);
   return {
@@ -75,7 +84,7 @@ export async function crashWorkerScenario(cluster: FaultCluster, load: FaultLoad
     lost: effects.lost,
     duplicated: effects.duplicated,
     serverErrors: tally.serverErrors,
-    // From the second start until everything acknowledged had its effect.
+    // From the second start until every delivery was finished and everything acknowledged had its effect.
     recoverySeconds: (settledAt - startedAgainAt) / 1000,
     notes: [
       `piled up ${piled.deliveries} deliveries + ${piled.writeBacks} write-backs in ${pileUpMs / 1000} s`,
