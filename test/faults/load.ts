@@ -223,3 +223,8 @@ export function lastFailureAfter(load: FaultLoad, fromMs: number): number | null
   const failed = load.requests().filter((r) => r.sentAt >= fromMs && (r.status === 'none' || (typeof r.status === 'number' && r.status >= 500)));
   return failed.length ? Math.max(...failed.map((r) => r.answeredAt ?? r.sentAt)) : null;
 }
+
+/** The counts every scenario's row reports: what the load had acknowledged and what came of it. */
+export function figures(tally: LoadTally, effects: { processed: number; lost: number; duplicated: number }, extraServerErrors = 0) {
+  return { acknowledged: tally.acknowledged, processed: effects.processed, lost: effects.lost, duplicated: effects.duplicated, serverErrors: tally.serverErrors + extraServerErrors };
+}

@@ -7,7 +7,7 @@
 // (backoff) → pending state change, far from the 20 that kill it. A shorter outage takes items
 // through the same states with fewer attempts; the row says how many attempts were seen.
 import type { FaultCluster } from '../cluster.ts';
-import { loadInWords, rejectedInWords, sleep, type FaultLoad } from '../load.ts';
+import { type FaultLoad, figures, loadInWords, rejectedInWords, sleep } from '../load.ts';
 import type { ScenarioRow } from '../types.ts';
 
 export async function chatwootDownScenario(cluster: FaultCluster, load: FaultLoad, options: { outageMs?: number; settleMs?: number } = {}): Promise<ScenarioRow> {
@@ -44,11 +44,7 @@ export async function chatwootDownScenario(cluster: FaultCluster, load: FaultLoa
   return {
     scenario: 'chatwoot-down',
     load: words,
-    acknowledged: tally.acknowledged,
-    processed: effects.processed,
-    lost: effects.lost,
-    duplicated: effects.duplicated,
-    serverErrors: tally.serverErrors,
+    ...figures(tally, effects),
     // From Chatwoot's return until every acknowledged write-back had reached it.
     recoverySeconds: (settledAt - upAt) / 1000,
     notes: [

@@ -1,7 +1,7 @@
 // kill -9 one web replica mid-load: nginx routes around it, every request acknowledged (before or
 // after the kill) is processed exactly once, and the replica, started again, gets requests again.
 import type { FaultCluster } from '../cluster.ts';
-import { lastFailureAfter, loadInWords, rejectedInWords, sleep, type FaultLoad } from '../load.ts';
+import { type FaultLoad, figures, lastFailureAfter, loadInWords, rejectedInWords, sleep } from '../load.ts';
 import type { ScenarioRow } from '../types.ts';
 
 export async function crashWebScenario(cluster: FaultCluster, load: FaultLoad, options: { downMs?: number } = {}): Promise<ScenarioRow> {
@@ -38,11 +38,7 @@ export async function crashWebScenario(cluster: FaultCluster, load: FaultLoad, o
   return {
     scenario: 'crash-web',
     load: words,
-    acknowledged: tally.acknowledged,
-    processed: effects.processed,
-    lost: effects.lost,
-    duplicated: effects.duplicated,
-    serverErrors: tally.serverErrors,
+    ...figures(tally, effects),
     // From the kill until clients saw no more failures (the replica's own return is in the notes).
     recoverySeconds: lastFailure === null ? 0 : Math.max(0, (lastFailure - killedAt) / 1000),
     notes: [

@@ -2,7 +2,7 @@
 // started, and killed as soon as it has made progress on them; started again, it (and the stalled-
 // delivery sweep) must process every delivery and write-back exactly once.
 import type { FaultCluster } from '../cluster.ts';
-import { loadInWords, rejectedInWords, sleep, type FaultLoad } from '../load.ts';
+import { type FaultLoad, figures, loadInWords, rejectedInWords, sleep } from '../load.ts';
 import type { ScenarioRow } from '../types.ts';
 
 interface Backlog { deliveries: number; processing: number; writeBacks: number; done: number }
@@ -79,11 +79,7 @@ export async function crashWorkerScenario(cluster: FaultCluster, load: FaultLoad
   return {
     scenario: 'crash-worker',
     load: words,
-    acknowledged: tally.acknowledged,
-    processed: effects.processed,
-    lost: effects.lost,
-    duplicated: effects.duplicated,
-    serverErrors: tally.serverErrors,
+    ...figures(tally, effects),
     // From the second start until every delivery was finished and everything acknowledged had its effect.
     recoverySeconds: (settledAt - startedAgainAt) / 1000,
     notes: [

@@ -5,6 +5,7 @@
 // header timeout (headersTimeout, 60 s by default, checked every 30 s).
 import net from 'node:net';
 import { inErrorEnvelope } from '../../helpers/fuzz-cases.ts';
+import { figures } from '../load.ts';
 import type { Scenario, ScenarioRow } from '../types.ts';
 
 const slowToNginx = Number(process.env.FAULTS_SLOWLORIS_CONNECTIONS ?? 200);
@@ -171,11 +172,7 @@ export const floodScenario: Scenario = async (cluster, load) => {
   const row: ScenarioRow = {
     scenario: 'floods',
     load: `${slowToNginx} slow connections + ${burst.length} sign-ins over ${floodSeconds} s`,
-    acknowledged: tally.acknowledged,
-    processed: effects.processed,
-    lost: effects.lost,
-    duplicated: effects.duplicated,
-    serverErrors: tally.serverErrors + burstServerErrors,
+    ...figures(tally, effects, burstServerErrors),
     recoverySeconds: null,
     notes: [
       `health p95 ${ms(p95(before.health))} before, ${ms(p95(during.health))} during (${health.length} probes)`,

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { capabilities } from '../../../extension/capabilities/profiles.ts';
 import { createApiFixtures, describeCase, fuzzCases, inErrorEnvelope, operationsOf, randomRunsFor, signOutLast, type AdminCall, type OpenApiDocument } from '../../helpers/fuzz-cases.ts';
+import { figures } from '../load.ts';
 import type { Cluster, Scenario, ScenarioRow } from '../types.ts';
 
 const totalCases = Number(process.env.FAULTS_FUZZ_CASES ?? 5000);
@@ -254,11 +255,7 @@ export const fuzzScenario: Scenario = async (cluster, load) => {
   console.info(`fuzz: ${sent} cases over ${operations.length} operations (seed ${seed}, ${ids.callId ? '' : 'calls and deliveries by random id, '}${prints.tables} tables fingerprinted); statuses ${JSON.stringify(statuses)}`);
   return row({
     load: `${sent} cases over ${fuzzSeconds.toFixed(0)} s, load ${tally.offered} requests`,
-    acknowledged: tally.acknowledged,
-    processed: effects.processed,
-    lost: effects.lost,
-    duplicated: effects.duplicated,
-    serverErrors: tally.serverErrors + fuzzServerErrors,
+    ...figures(tally, effects, fuzzServerErrors),
     notes: [
       `${sent} cases on ${operations.length} operations in ${((Date.now() - began) / 1000).toFixed(0)} s: ${fuzzServerErrors} 5xx`,
       `${problems.length} problems${problems.length ? ` (first: ${problems[0]!.slice(0, 160)})` : ''}`,

@@ -2,6 +2,7 @@
 // run to its end (the other scenarios run meanwhile), printed once a minute. Passes when every
 // sample stayed under 200 MB. A replica killed and started again by a crash scenario is a new
 // process: its samples continue from a fresh start, and the restart is noted.
+import { figures } from '../load.ts';
 import type { Cluster, Load, ScenarioRow } from '../types.ts';
 
 const limitMb = 200;
@@ -57,11 +58,7 @@ export function startMemorySampler(cluster: Cluster, everyMs: number): { finish(
       return {
         scenario: 'memory',
         load: `mixed load for ${minutes.toFixed(1)} min`,
-        acknowledged: tally.acknowledged,
-        processed: effects.processed,
-        lost: effects.lost,
-        duplicated: effects.duplicated,
-        serverErrors: tally.serverErrors,
+        ...figures(tally, effects),
         recoverySeconds: null,
         notes: [
           `max RSS ${all.map(([name, s]) => `${name} ${mb(s.max).toFixed(0)} MB`).join(', ')} (${samples} samples every ${(everyMs / 1000).toFixed(0)} s, limit ${limitMb} MB)`,

@@ -1,7 +1,7 @@
 // Postgres stopped mid-load for a few seconds: every process's readiness goes 503 and back to 200,
 // senders get 5xx (never a 2xx) while it is down, nothing acknowledged is lost, no process exits.
 import type { FaultCluster } from '../cluster.ts';
-import { countEffects, loadInWords, rejectedInWords, sleep, type FaultLoad } from '../load.ts';
+import { countEffects, type FaultLoad, figures, loadInWords, rejectedInWords, sleep } from '../load.ts';
 import type { ProcessHandle, ScenarioRow } from '../types.ts';
 
 async function readiness(url: string): Promise<number | null> {
@@ -114,11 +114,7 @@ export async function restartPostgresScenario(cluster: FaultCluster, load: Fault
   return {
     scenario: 'restart-postgres',
     load: words,
-    acknowledged: tally.acknowledged,
-    processed: effects.processed,
-    lost: effects.lost,
-    duplicated: effects.duplicated,
-    serverErrors: tally.serverErrors,
+    ...figures(tally, effects),
     // From Postgres accepting connections again to every process ready, requests acknowledged and processed.
     recoverySeconds: recoveredAt === null || processedAgainAt === null ? null : (Math.max(recoveredAt, processedAgainAt) - upAt) / 1000,
     notes: [
