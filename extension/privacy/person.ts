@@ -105,3 +105,17 @@ export function scrubJson(value: unknown, personal: readonly string[]): unknown 
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubJson(v, personal)]));
   return value;
 }
+
+/** What replaces a person's strings in text that stays. */
+export const erasedMark = '[erased]';
+
+/** The text `column` with the person's strings scrubbed, as SQL (a nested replace per string, case-insensitive). */
+export function scrubbedColumn(trx: Knex.Transaction, column: string, personal: readonly string[]) {
+  let sql = '??';
+  const bindings: string[] = [column];
+  for (const s of personal) {
+    sql = `regexp_replace(${sql}, ?, ?, 'gi')`;
+    bindings.push(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), erasedMark);
+  }
+  return trx.raw(sql, bindings);
+}

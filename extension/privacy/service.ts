@@ -32,6 +32,9 @@ import type { RequestContext } from '../context.ts';
 import { read, write } from '../db/tenant.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Services } from '../services.ts';
+import { deIdentifyDeals } from '../modules/deals/erasure.ts';
+import { deIdentifyJobs, forgetJobRequesters } from '../modules/jobs/erasure.ts';
+import { deIdentifyTasks } from '../modules/tasks/erasure.ts';
 import { findPerson, isKnown, scrubJson, scrubText, type PersonRows } from './person.ts';
 import type { Knex } from 'knex';
 
@@ -88,19 +91,6 @@ async function deleteRecordings(services: Pick<Services, 'sealer' | 'config'>, c
     }
   }
   return left;
-}
-
-const erasedMark = '[erased]';
-
-/** The text `column` with the person's strings scrubbed, as SQL (a nested replace per string, case-insensitive). */
-function scrubbedColumn(trx: Knex.Transaction, column: string, personal: readonly string[]) {
-  let sql = '??';
-  const bindings: string[] = [column];
-  for (const s of personal) {
-    sql = `regexp_replace(${sql}, ?, ?, 'gi')`;
-    bindings.push(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), erasedMark);
-  }
-  return trx.raw(sql, bindings);
 }
 
 /** Storage keys of the files the person uploaded: job files by their portal users and their threads' attachments. */
@@ -238,7 +228,7 @@ export async function forgetContact(services: Pick<Services, 'files' | 'sealer' 
           .whereIn('decided_by_portal_user_id', portalUsers)
           .update({ decided_by_portal_user_id: null, decided_ip: null, decided_user_agent: null, decision_comment: null, updated_at: trx.fn.now() })
       : 0;
-    if (portalUsers.length) await trx('jobs').where({ account_id: accountId }).whereIn('requested_by_portal_user_id', portalUsers).update({ requested_by_portal_user_id: null });
+    await forgetJobRequesters(trx, accountId, portalUsers);
     // Threads, messages, magic links, chat contacts and portal actions go with their portal user.
     const portalUsersDeleted = portalUsers.length ? await trx('portal_users').where({ account_id: accountId }).whereIn('id', portalUsers).delete() : 0;
     const notifications = await trx('notifications').where(recipient).delete();
@@ -259,49 +249,10 @@ export async function forgetContact(services: Pick<Services, 'files' | 'sealer' 
           .update({ from_e164: keepOurs('from_e164'), to_e164: keepOurs('to_e164'), chatwoot_contact_id: null, recording_sid: null, recording_url: null, transcript: null, updated_at: trx.fn.now() })
       : 0;
 
-    let dealNotes = 0;
-    for (const deal of person.dealIds.length ? await trx('deals').where({ account_id: accountId }).whereIn('id', person.dealIds).forUpdate().select('id', 'custom_fields') : []) {
-      await trx('deals')
-        .where({ account_id: accountId, id: deal.id })
-        .update({
-          chatwoot_contact_id: null,
-          title: trx.raw(`coalesce(nullif(btrim(?), ''), ?)`, [scrubbedColumn(trx, 'title', personal), erasedMark]),
-          custom_fields: JSON.stringify(scrubJson(deal.custom_fields, personal)),
-          version: trx.raw('version + 1'),
-          updated_at: trx.fn.now(),
-        });
-    }
-    if (person.dealIds.length) dealNotes = await trx('deal_notes').where({ account_id: accountId }).whereIn('deal_id', person.dealIds).delete();
+    const dealNotes = await deIdentifyDeals(trx, accountId, person.dealIds, personal);
 
-    for (const job of person.jobIds.length ? await trx('jobs').where({ account_id: accountId }).whereIn('id', person.jobIds).forUpdate().select('id', 'custom_fields') : []) {
-      await trx('jobs')
-        .where({ account_id: accountId, id: job.id })
-        .update({
-          chatwoot_contact_id: null,
-          summary: trx.raw(`coalesce(nullif(btrim(?), ''), ?)`, [scrubbedColumn(trx, 'summary', personal), erasedMark]),
-          notes: null,
-          address: null,
-          postal_code: null,
-          lat: null,
-          lng: null,
-          requested_by_portal_user_id: null,
-          custom_fields: JSON.stringify(scrubJson(job.custom_fields, personal)),
-          version: trx.raw('version + 1'),
-          updated_at: trx.fn.now(),
-        });
-    }
-    const tasks = person.taskIds.length
-      ? await trx('tasks')
-          .where({ account_id: accountId })
-          .whereIn('id', person.taskIds)
-          .update({
-            chatwoot_contact_id: null,
-            title: trx.raw(`coalesce(nullif(btrim(?), ''), ?)`, [scrubbedColumn(trx, 'title', personal), erasedMark]),
-            description: null,
-            version: trx.raw('version + 1'),
-            updated_at: trx.fn.now(),
-          })
-      : 0;
+    await deIdentifyJobs(trx, accountId, person.jobIds, personal);
+    const tasks = await deIdentifyTasks(trx, accountId, person.taskIds, personal);
     const vendorLinks = await trx('vendor_client_links').where({ account_id: accountId, chatwoot_contact_id: contactId }).delete();
     const contact = await trx('chatwoot_contacts').where({ account_id: accountId, chatwoot_contact_id: contactId }).delete();
 
